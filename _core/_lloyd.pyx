@@ -1,0 +1,240 @@
+"""Lloyd iterations, assignment and inertia for dense and CSR data.
+
+Every kernel releases the GIL, splits the rows into a fixed number of blocks (chosen from the
+problem's shape, never from the thread count), accumulates each block's partial sums in float64
+and reduces the blocks in order: results are bitwise identical for any ``n_threads``.
+"""
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport malloc, free
+
+from _common cimport (CHUNK_ROWS, TILE_CENTERS, partial_dists,
+                      row_argmin, sq_dist, n_blocks_for)
+from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
+
+
+cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a < b else b
+
+
+def block_buffers(Py_ssize_t nb, Py_ssize_t k, Py_ssize_t d, bint update):
+    """Per-block partial sums (nb x k x d) and weights (nb x k); dummies when not updating."""
+    if update:
+        return np.zeros((nb, k, d)), np.zeros((nb, k))
+    return np.zeros((1, 1, 1)), np.zeros((1, 1))
+
+
+def _centers_prep(centers):
+    """Transposed centres and their squared norms, in the centres' dtype."""
+    ct = np.ascontiguousarray(centers.T)
+    cnorm = np.einsum("ij,ij->i", centers, centers)
+    return ct, cnorm
+
+
+cdef Py_ssize_t _lloyd_block_dense(
+    const floating *X, Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
+    const floating *C, const floating *CT, const floating *cnorm, Py_ssize_t k,
+    const double *w, int *labels, bint update, double *bsum, double *bw,
+    floating *D, bint use_gemm,
+) noexcept nogil:
+    cdef Py_ssize_t s, m, r, i, j0, kt, a, f
+    cdef Py_ssize_t changed = 0
+    cdef Py_ssize_t besti[CHUNK_ROWS]
+    cdef floating bestv[CHUNK_ROWS]
+    cdef floating v
+    cdef double wi
+    cdef double *row
+    cdef const floating *x
+    s = start
+    while s < end:
+        m = _imin(CHUNK_ROWS, end - s)
+        j0 = 0
+        while j0 < k:
+            kt = _imin(TILE_CENTERS, k - j0)
+            partial_dists(X + s * d, m, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
+            for r in range(m):
+                a = row_argmin(D + r * kt, kt, &v)
+                if j0 == 0 or v < bestv[r]:
+                    bestv[r] = v
+                    besti[r] = j0 + a
+            j0 += kt
+        for r in range(m):
+            i = s + r
+            a = besti[r]
+            if labels[i] != a:
+                changed += 1
+                labels[i] = <int>a
+            if update:
+                wi = w[i]
+                bw[a] += wi
+                row = bsum + a * d
+                x = X + i * d
+                for f in range(d):
+                    row[f] += wi * x[f]
+        s += m
+    return changed
+
+
+def lloyd_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
+                     const floating[:, ::1] centers, int[::1] labels,
+                     double[:, ::1] sums, double[::1] weight_in_clusters,
+                     bint update, int n_threads):
+    """Assign every row to its closest centre; optionally sum rows per cluster.
+
+    Writes ``labels`` in place and, when ``update``, the per-cluster weighted sums of rows
+    (``sums``, k x d) and weights (``weight_in_clusters``). Returns how many labels changed.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef Py_ssize_t nb = n_blocks_for(n, (k * d + k) if update else 1)
+    cdef Py_ssize_t bs = (n + nb - 1) // nb
+    cdef Py_ssize_t b, kt_max = _imin(k, TILE_CENTERS)
+    cdef bint use_gemm = d >= GEMM_MIN_FEATURES_C
+    ct_arr, cnorm_arr = _centers_prep(np.asarray(centers))
+    cdef const floating[:, ::1] CT = ct_arr
+    cdef const floating[::1] cnorm = cnorm_arr
+    bsum_arr, bw_arr = block_buffers(nb, k, d, update)
+    cdef double[:, :, ::1] bsum = bsum_arr
+    cdef double[:, ::1] bw = bw_arr
+    cdef Py_ssize_t[::1] bchanged = np.zeros(nb, dtype=np.intp)
+    cdef floating *D
+    if n == 0:
+        return 0
+    with nogil, parallel(num_threads=n_threads):
+        D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
+        for b in prange(nb, schedule='dynamic'):
+            bchanged[b] = _lloyd_block_dense(
+                &X[0, 0], b * bs, _imin(n, (b + 1) * bs), d, &centers[0, 0], &CT[0, 0],
+                &cnorm[0], k, &sample_weight[0], &labels[0], update,
+                &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, use_gemm)
+        free(D)
+    if update:
+        np.sum(bsum_arr, axis=0, out=np.asarray(sums))
+        np.sum(bw_arr, axis=0, out=np.asarray(weight_in_clusters))
+    return int(np.sum(bchanged))
+
+
+cdef Py_ssize_t _lloyd_block_sparse(
+    const floating *data, const int *indices, const int *indptr,
+    Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
+    const floating *CT, const floating *cnorm, Py_ssize_t k,
+    const double *w, int *labels, bint update, double *bsum, double *bw, floating *Dr,
+) noexcept nogil:
+    cdef Py_ssize_t i, j, p, a, col
+    cdef Py_ssize_t changed = 0
+    cdef floating v, best
+    cdef const floating *ct
+    cdef double wi
+    for i in range(start, end):
+        for j in range(k):
+            Dr[j] = cnorm[j]
+        for p in range(indptr[i], indptr[i + 1]):
+            v = -2 * data[p]
+            ct = CT + indices[p] * k
+            for j in range(k):
+                Dr[j] += v * ct[j]
+        a = row_argmin(Dr, k, &best)
+        if labels[i] != a:
+            changed += 1
+            labels[i] = <int>a
+        if update:
+            wi = w[i]
+            bw[a] += wi
+            for p in range(indptr[i], indptr[i + 1]):
+                bsum[a * d + indices[p]] += wi * data[p]
+    return changed
+
+
+def lloyd_pass_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
+                      Py_ssize_t n_features, const double[::1] sample_weight,
+                      const floating[:, ::1] centers, int[::1] labels,
+                      double[:, ::1] sums, double[::1] weight_in_clusters,
+                      bint update, int n_threads):
+    """:func:`lloyd_pass_dense` for a CSR matrix given by its three arrays."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, d = n_features, k = centers.shape[0]
+    cdef Py_ssize_t nb = n_blocks_for(n, (k * d + k) if update else 1)
+    cdef Py_ssize_t bs = (n + nb - 1) // nb
+    cdef Py_ssize_t b
+    ct_arr, cnorm_arr = _centers_prep(np.asarray(centers))
+    cdef const floating[:, ::1] CT = ct_arr
+    cdef const floating[::1] cnorm = cnorm_arr
+    bsum_arr, bw_arr = block_buffers(nb, k, d, update)
+    cdef double[:, :, ::1] bsum = bsum_arr
+    cdef double[:, ::1] bw = bw_arr
+    cdef Py_ssize_t[::1] bchanged = np.zeros(nb, dtype=np.intp)
+    cdef const floating *data_p = &data[0] if data.shape[0] > 0 else NULL
+    cdef const int *indices_p = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef floating *Dr
+    if n == 0:
+        return 0
+    with nogil, parallel(num_threads=n_threads):
+        Dr = <floating*>malloc(k * sizeof(floating))
+        for b in prange(nb, schedule='dynamic'):
+            bchanged[b] = _lloyd_block_sparse(
+                data_p, indices_p, &indptr[0], b * bs, _imin(n, (b + 1) * bs), d,
+                &CT[0, 0], &cnorm[0], k, &sample_weight[0], &labels[0], update,
+                &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], Dr)
+        free(Dr)
+    if update:
+        np.sum(bsum_arr, axis=0, out=np.asarray(sums))
+        np.sum(bw_arr, axis=0, out=np.asarray(weight_in_clusters))
+    return int(np.sum(bchanged))
+
+
+cdef inline double _sq_dist_sparse(const floating *data, const int *indices, Py_ssize_t p0,
+                                   Py_ssize_t p1, const floating *c, double cnorm) noexcept nogil:
+    """Exact ||x - c||^2 for a sparse row: the stored entries, then the centre's other norm."""
+    cdef Py_ssize_t p
+    cdef double t, cv, s = cnorm
+    for p in range(p0, p1):
+        cv = c[indices[p]]
+        t = <double>data[p] - cv
+        s += t * t - cv * cv
+    return s if s > 0 else 0.0
+
+
+def sq_dist_to_assigned_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
+                              const int[::1] labels, double[::1] out, int n_threads):
+    """out[i] = ||X[i] - centers[labels[i]]||^2, exactly (float64)."""
+    cdef Py_ssize_t i, n = X.shape[0], d = X.shape[1]
+    for i in prange(n, nogil=True, schedule='static', num_threads=n_threads):
+        out[i] = sq_dist(&X[i, 0], &centers[labels[i], 0], d)
+
+
+def sq_dist_to_assigned_sparse(const floating[::1] data, const int[::1] indices,
+                               const int[::1] indptr, const floating[:, ::1] centers,
+                               const int[::1] labels, double[::1] out, int n_threads):
+    """:func:`sq_dist_to_assigned_dense` for CSR data."""
+    cdef Py_ssize_t i, j, f, n = indptr.shape[0] - 1, k = centers.shape[0], d = centers.shape[1]
+    cdef double[::1] cnorm = np.zeros(k)
+    cdef const floating *data_p = &data[0] if data.shape[0] > 0 else NULL
+    cdef const int *indices_p = &indices[0] if indices.shape[0] > 0 else NULL
+    for j in range(k):
+        for f in range(d):
+            cnorm[j] += <double>centers[j, f] * <double>centers[j, f]
+    for i in prange(n, nogil=True, schedule='static', num_threads=n_threads):
+        out[i] = _sq_dist_sparse(data_p, indices_p, indptr[i], indptr[i + 1],
+                                 &centers[labels[i], 0], cnorm[labels[i]])
+
+
+def weighted_sum_ordered(const double[::1] values, const double[::1] weights, int n_threads):
+    """sum(values * weights) over fixed blocks reduced in order (thread-count independent)."""
+    cdef Py_ssize_t n = values.shape[0]
+    cdef Py_ssize_t nb = n_blocks_for(n, 1), bs, b, i
+    cdef double[::1] part = np.zeros(nb)
+    cdef double acc
+    bs = (n + nb - 1) // nb
+    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+        acc = 0.0
+        for i in range(b * bs, _imin(n, (b + 1) * bs)):
+            acc = acc + values[i] * weights[i]
+        part[b] = acc
+    acc = 0.0
+    for b in range(nb):
+        acc += part[b]
+    return acc
+
+
+#: Features from which the kernels compute distances with gemm (and need BLAS limited).
+GEMM_MIN_FEATURES = <int>GEMM_MIN_FEATURES_C

@@ -1,0 +1,1 @@
+"""Compiled kernels of kmix (private: the API lives in :mod:`kmix`)."""

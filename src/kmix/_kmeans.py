@@ -1,0 +1,315 @@
+"""KMeans: a compiled, deterministic drop-in for :class:`sklearn.cluster.KMeans`."""
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._kmeans_algorithms import (ALGORITHMS, _Data, assign_labels, blas_context, inertia,
+                                 kmeans_single, resolve_algorithm)
+from ._seeding import _kmeans_plusplus, _row_sq_norms
+from ._threads import effective_n_threads
+from ._validation import (check_array, check_choice, check_int, check_n_samples, check_n_threads,
+                          check_random_state, check_real, check_sample_weight)
+
+__all__ = ["KMeans"]
+
+
+def _is_arraylike_not_scalar(x):
+    return (hasattr(x, "__len__") or hasattr(x, "shape") or hasattr(x, "__array__")) and not (
+        isinstance(x, str) or np.isscalar(x)
+    )
+
+
+def _tolerance(X, tol):
+    """Tolerance on the squared centre shift: tol times the mean feature variance."""
+    if tol == 0:
+        return 0.0
+    if sp.issparse(X):
+        mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+        mean_sq = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
+        variances = mean_sq - mean**2
+    else:
+        variances = np.var(X, axis=0, dtype=np.float64)
+    return float(np.mean(variances) * tol)
+
+
+def _is_same_clustering(labels1, labels2, n_clusters):
+    """Whether labels2 is a function of labels1 (the same clustering up to a renaming)."""
+    pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
+    return pairs.size == np.unique(labels1).size
+
+
+class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """K-means clustering with compiled, multi-threaded, deterministic kernels.
+
+    Same parameters, attributes and results as :class:`sklearn.cluster.KMeans`: from the same
+    initial centres, kmix and scikit-learn give the same labels, ``n_iter_`` and inertia.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    init : {'k-means++', 'random'}, callable or array-like of shape (n_clusters, n_features), \
+            default='k-means++'
+        'k-means++': greedy k-means++ with ``2 + int(ln k)`` candidates per centre;
+        'random': ``n_clusters`` distinct rows drawn with probability proportional to
+        ``sample_weight``; an array: the initial centres; a callable ``init(X, n_clusters,
+        random_state)`` returning them (called, as in scikit-learn, on the mean-centred X).
+    n_init : 'auto' or int, default='auto'
+        Runs with different seeds; the result with the lowest inertia is kept. 'auto' is 1 for
+        'k-means++' and explicit centres, 10 for 'random' and callables.
+    max_iter : int, default=300
+        Maximum number of iterations of one run.
+    tol : float, default=1e-4
+        Convergence tolerance on the squared centre shift, relative to the mean variance of
+        the features.
+    verbose : int, default=0
+        Print inertia per iteration.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation. The same seed gives bitwise-identical results for any
+        ``n_threads``.
+    copy_x : bool, default=True
+        Accepted for compatibility. kmix never modifies X: dense data is centred in a copy.
+    algorithm : {'lloyd', 'elkan', 'hamerly', 'auto', 'full'}, default='lloyd'
+        'lloyd': chunked distance + argmin passes; 'elkan' and 'hamerly': exact bound
+        algorithms that skip most distance computations and update the sums incrementally;
+        'auto' picks one from the shape of the data; 'full' is an alias of 'lloyd'. All give
+        the same labels. On sparse input every algorithm runs the Lloyd kernel.
+    n_threads : int, default=None
+        Threads of the compiled kernels; None uses all cores. (kmix only.)
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+    labels_ : ndarray of shape (n_samples,)
+    inertia_ : float
+        Sum of weighted squared distances of samples to their closest centre.
+    n_iter_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X has feature names that are all strings.
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
+                 tol=1e-4, verbose=0, random_state=None, copy_x=True, algorithm="lloyd",
+                 n_threads=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+        self.n_threads = n_threads
+
+    # -- validation ---------------------------------------------------------------------------
+    def _check_params(self):
+        check_int("n_clusters", self.n_clusters, low=1)
+        if isinstance(self.init, str):
+            check_choice("init", self.init, ("k-means++", "random"))
+        elif not (callable(self.init) or _is_arraylike_not_scalar(self.init)):
+            raise ValueError(
+                "init must be 'k-means++', 'random', a callable or an array of shape "
+                f"(n_clusters, n_features); got {self.init!r}."
+            )
+        if not (isinstance(self.n_init, str) and self.n_init == "auto"):
+            check_int("n_init", self.n_init, low=1)
+        check_int("max_iter", self.max_iter, low=1)
+        check_real("tol", self.tol, low=0)
+        check_int("verbose", int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
+                  low=0)
+        check_choice("algorithm", self.algorithm, ALGORITHMS)
+        check_n_threads(self.n_threads)
+        if not isinstance(self.copy_x, (bool, np.bool_)):
+            raise TypeError(f"copy_x must be a bool, got {self.copy_x!r}.")
+
+    def _n_init_effective(self):
+        if self.n_init == "auto":
+            if isinstance(self.init, str) and self.init == "random" or callable(self.init):
+                return 10
+            return 1
+        if _is_arraylike_not_scalar(self.init) and self.n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only one init in "
+                f"{self.__class__.__name__} instead of n_init={self.n_init}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return 1
+        return self.n_init
+
+    def _check_centers(self, centers, X, what="init"):
+        centers = check_array(centers, dtype=X.dtype, order="C", copy=True,
+                              input_name=what)
+        if centers.shape[0] != self.n_clusters:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number "
+                f"of clusters {self.n_clusters}."
+            )
+        if centers.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number "
+                f"of features of the data {X.shape[1]}."
+            )
+        return centers
+
+    def _check_test_data(self, X):
+        return validate_data(self, X, accept_sparse="csr", reset=False,
+                             dtype=[np.float64, np.float32], order="C",
+                             accept_large_sparse=False)
+
+    # -- fitting -------------------------------------------------------------------------------
+    def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight, n_threads):
+        n_samples = X.shape[0]
+        if isinstance(init, str) and init == "k-means++":
+            centers, _ = _kmeans_plusplus(X, self.n_clusters, x_squared_norms, sample_weight,
+                                          random_state, n_threads=n_threads)
+        elif isinstance(init, str) and init == "random":
+            if np.count_nonzero(sample_weight) < self.n_clusters:
+                raise ValueError(
+                    "init='random' needs at least n_clusters samples with non-zero weight."
+                )
+            seeds = random_state.choice(n_samples, size=self.n_clusters, replace=False,
+                                        p=sample_weight / sample_weight.sum())
+            centers = X[seeds]
+        elif callable(init):
+            centers = self._check_centers(init(X, self.n_clusters, random_state=random_state), X)
+        else:
+            centers = init
+        if sp.issparse(centers):
+            centers = centers.toarray()
+        return np.ascontiguousarray(centers, dtype=X.dtype)
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (CSR for sparse). Never modified.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in seeding, centre updates and inertia.
+
+        Returns
+        -------
+        self : KMeans
+        """
+        self._check_params()
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          order="C", accept_large_sparse=False)
+        n_samples, n_features = X.shape
+        check_n_samples(n_samples, self.n_clusters)
+        sample_weight = check_sample_weight(sample_weight, n_samples)
+        random_state = check_random_state(self.random_state)
+        n_threads = effective_n_threads(self.n_threads)
+        tol = _tolerance(X, self.tol)
+        n_init = self._n_init_effective()
+
+        init = self.init
+        init_is_array = _is_arraylike_not_scalar(init) and not callable(init)
+        if init_is_array:
+            init = self._check_centers(init, X)
+
+        # Centre dense data (in a copy) for accurate distances, as scikit-learn does.
+        X_mean = None
+        if not sp.issparse(X):
+            X_mean = X.mean(axis=0)
+            X = np.subtract(X, X_mean, dtype=X.dtype)
+            if init_is_array:
+                init = init - X_mean
+        x_squared_norms = _row_sq_norms(X)
+        algorithm = resolve_algorithm(self.algorithm, n_samples, n_features, self.n_clusters,
+                                      sp.issparse(X))
+        data = _Data(X, n_threads)
+
+        with blas_context(X):
+            best_inertia = best_labels = None
+            for _ in range(n_init):
+                centers_init = self._init_centroids(X, x_squared_norms, init, random_state,
+                                                    sample_weight, n_threads)
+                if self.verbose:
+                    print("Initialization complete")
+                labels, run_inertia, centers, n_iter = kmeans_single(
+                    data, sample_weight, centers_init, algorithm=algorithm,
+                    max_iter=self.max_iter, tol=tol, verbose=self.verbose,
+                    x_squared_norms=x_squared_norms)
+                if best_inertia is None or (
+                    run_inertia < best_inertia
+                    and not _is_same_clustering(labels, best_labels, self.n_clusters)
+                ):
+                    best_labels, best_centers = labels, centers
+                    best_inertia, best_n_iter = run_inertia, n_iter
+
+        if X_mean is not None:
+            best_centers = (best_centers + X_mean).astype(X.dtype, copy=False)
+        distinct = np.unique(best_labels).size
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                f"({self.n_clusters}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.cluster_centers_ = best_centers
+        self._n_features_out = self.cluster_centers_.shape[0]
+        self.labels_ = best_labels
+        self.inertia_ = float(best_inertia)
+        self.n_iter_ = int(best_n_iter)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return ``labels_`` (the attribute itself)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit and return the distances of X to the centres."""
+        return self.fit(X, sample_weight=sample_weight)._transform(X)
+
+    # -- using the fitted model ----------------------------------------------------------------
+    def _data(self, X):
+        return _Data(X, effective_n_threads(self.n_threads))
+
+    def _labels_inertia(self, X, sample_weight):
+        centers = self.cluster_centers_.astype(X.dtype, copy=False)
+        data = self._data(X)
+        with blas_context(X):
+            labels = assign_labels(data, sample_weight, np.ascontiguousarray(centers))
+        return labels, inertia(data, sample_weight, centers, labels)
+
+    def predict(self, X):
+        """Index of the closest centre for each sample."""
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        data = self._data(X)
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        with blas_context(X):
+            return assign_labels(data, np.ones(X.shape[0]), centers)
+
+    def transform(self, X):
+        """Euclidean distances of X to every centre, shape (n_samples, n_clusters)."""
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        return self._transform(X)
+
+    def _transform(self, X):
+        centers = self.cluster_centers_.astype(np.float64)
+        c_norms = np.einsum("ij,ij->i", centers, centers)
+        x_norms = _row_sq_norms(X)
+        dots = X @ centers.T
+        d2 = x_norms[:, None] - 2.0 * np.asarray(dots) + c_norms[None, :]
+        np.maximum(d2, 0, out=d2)
+        return np.sqrt(d2).astype(X.dtype, copy=False)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the inertia of X on the fitted centres."""
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        return -self._labels_inertia(X, sample_weight)[1]
+
