@@ -10,7 +10,9 @@ order, so results do not depend on the number of threads.
 - Elkan (2003): one lower bound per (row, centre) and half the centre-centre distances.
 
 Bounds are true (not squared) distances in float64, except Elkan's n x k lower bounds, which are
-kept in the data's dtype as scikit-learn does.
+kept in the data's dtype as scikit-learn does. Hamerly and Yinyang skip a row only when its
+bounds hold strictly, so a tie between two centres is always settled by a search that keeps the
+lowest index, as Lloyd does; Elkan keeps scikit-learn's Elkan rules.
 """
 import numpy as np
 
@@ -18,12 +20,10 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt, INFINITY
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
-from kmix._core._lloyd import block_buffers
-
-from _common cimport (CHUNK_ROWS, TILE_CENTERS, GEMM_MIN_FEATURES, partial_dists,
-                      sq_dist, n_blocks_for)
+from _common cimport (CHUNK_ROWS, TILE_CENTERS, GEMM_MIN_FEATURES, partial_dists, sq_dist,
+                      prep_centers, reduce_blocks, sum_counts)
 
 
 cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -70,9 +70,9 @@ cdef Py_ssize_t _hamerly_block(
                 u = upper[i] + shift[a]
                 l = lower[i] - (shift_max2 if a == shift_arg else shift_max1)
                 bound = l if l > half_sep[a] else half_sep[a]
-                if u > bound:
+                if u >= bound:
                     u = sqrt(sq_dist(X + i * d, C + a * d, d))
-                    if u > bound:
+                    if u >= bound:
                         idx[nfull] = i
                         nfull += 1
                 upper[i] = u
@@ -120,17 +120,20 @@ cdef Py_ssize_t _hamerly_block(
     return changed
 
 
-def _shift_summary(const double[::1] shift):
-    cdef Py_ssize_t j, arg = 0
-    cdef double m1 = 0.0, m2 = 0.0
-    for j in range(shift.shape[0]):
-        if shift[j] > m1:
-            m2 = m1
-            m1 = shift[j]
-            arg = j
-        elif shift[j] > m2:
-            m2 = shift[j]
-    return arg, m1, m2
+cdef void _shift_summary(const double *shift, Py_ssize_t k, Py_ssize_t *arg, double *m1,
+                        double *m2) noexcept nogil:
+    """Largest shift, its centre, and the second largest."""
+    cdef Py_ssize_t j
+    arg[0] = 0
+    m1[0] = 0.0
+    m2[0] = 0.0
+    for j in range(k):
+        if shift[j] > m1[0]:
+            m2[0] = m1[0]
+            m1[0] = shift[j]
+            arg[0] = j
+        elif shift[j] > m2[0]:
+            m2[0] = shift[j]
 
 
 def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
@@ -138,50 +141,51 @@ def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
                        const double[::1] shift, const double[::1] half_sep,
                        int[::1] labels, double[::1] upper, double[::1] lower,
                        double[:, ::1] sums, double[::1] weight_in_clusters,
-                       bint update, int n_threads):
+                       bint update, int n_threads, floating[:, ::1] CT, floating[::1] cnorm,
+                       double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
     """One Hamerly assignment pass against ``centers``.
 
     ``shift[j]`` is how far centre j moved since the bounds were last valid; ``half_sep[j]`` is
     half the distance from centre j to its nearest other centre. Rows with ``labels < 0`` get a
     full search. When ``update``, ``sums`` (k x d) is updated incrementally by the rows that
     change cluster and ``weight_in_clusters`` is recomputed. Returns how many labels changed.
+    Scratch buffers as :func:`kmix._core._lloyd.lloyd_pass_dense`.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t nb = n_blocks_for(n, (k * d + k) if update else 1)
+    cdef Py_ssize_t nb = bchanged.shape[0]
     cdef Py_ssize_t bs = (n + nb - 1) // nb
     cdef Py_ssize_t b, kt_max = _imin(k, TILE_CENTERS)
     cdef bint use_gemm = d >= GEMM_MIN_FEATURES
-    ct_arr = np.ascontiguousarray(np.asarray(centers).T)
-    cnorm_arr = np.einsum("ij,ij->i", np.asarray(centers), np.asarray(centers))
-    cdef const floating[:, ::1] CT = ct_arr
-    cdef const floating[::1] cnorm = cnorm_arr
-    bsum_arr, bw_arr = block_buffers(nb, k, d, update)
-    cdef double[:, :, ::1] bsum = bsum_arr
-    cdef double[:, ::1] bw = bw_arr
-    cdef Py_ssize_t[::1] bchanged = np.zeros(nb, dtype=np.intp)
-    arg, m1, m2 = _shift_summary(shift)
-    cdef Py_ssize_t shift_arg = arg
-    cdef double shift_max1 = m1, shift_max2 = m2
+    cdef Py_ssize_t shift_arg
+    cdef double shift_max1, shift_max2
     cdef floating *D
     cdef floating *G
     if n == 0:
         return 0
-    with nogil, parallel(num_threads=n_threads):
-        D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
-        G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
-        for b in prange(nb, schedule='dynamic'):
-            bchanged[b] = _hamerly_block(
-                &X[0, 0], &x_sq_norms[0], b * bs, _imin(n, (b + 1) * bs), d,
-                &centers[0, 0], &CT[0, 0], &cnorm[0], k,
-                &shift[0], shift_arg, shift_max1, shift_max2, &half_sep[0],
-                &sample_weight[0], &labels[0], &upper[0], &lower[0], update,
-                &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, G, use_gemm)
-        free(D)
-        free(G)
-    if update:
-        np.add(np.asarray(sums), np.sum(bsum_arr, axis=0), out=np.asarray(sums))
-        np.sum(bw_arr, axis=0, out=np.asarray(weight_in_clusters))
-    return int(np.sum(bchanged))
+    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
+        raise ValueError("bsum must have shape (nb, k, d)")
+    with nogil:
+        prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
+        _shift_summary(&shift[0], k, &shift_arg, &shift_max1, &shift_max2)
+        with parallel(num_threads=n_threads):
+            D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
+            G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
+            for b in prange(nb, schedule='dynamic'):
+                if update:
+                    memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
+                    memset(&bw[b, 0], 0, k * sizeof(double))
+                bchanged[b] = _hamerly_block(
+                    &X[0, 0], &x_sq_norms[0], b * bs, _imin(n, (b + 1) * bs), d,
+                    &centers[0, 0], &CT[0, 0], &cnorm[0], k,
+                    &shift[0], shift_arg, shift_max1, shift_max2, &half_sep[0],
+                    &sample_weight[0], &labels[0], &upper[0], &lower[0], update,
+                    &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, G, use_gemm)
+            free(D)
+            free(G)
+        if update:
+            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
+                          &weight_in_clusters[0], True, n_threads)
+    return sum_counts(&bchanged[0], nb)
 
 
 cdef Py_ssize_t _elkan_block(
@@ -250,29 +254,237 @@ def elkan_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
                      const double[::1] half_sep, const double[:, ::1] half_cc,
                      int[::1] labels, double[::1] upper, floating[:, ::1] lower,
                      double[:, ::1] sums, double[::1] weight_in_clusters,
-                     bint update, int n_threads):
+                     bint update, int n_threads,
+                     double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
     """One Elkan assignment pass; same contract as :func:`hamerly_pass_dense`.
 
     ``half_cc`` holds half the centre-centre distances and ``lower`` (n x k) the per-centre
     lower bounds, both updated for ``shift`` inside the pass.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t nb = n_blocks_for(n, (k * d + k) if update else 1)
+    cdef Py_ssize_t nb = bchanged.shape[0]
     cdef Py_ssize_t bs = (n + nb - 1) // nb
     cdef Py_ssize_t b
-    bsum_arr, bw_arr = block_buffers(nb, k, d, update)
-    cdef double[:, :, ::1] bsum = bsum_arr
-    cdef double[:, ::1] bw = bw_arr
-    cdef Py_ssize_t[::1] bchanged = np.zeros(nb, dtype=np.intp)
     if n == 0:
         return 0
-    for b in prange(nb, nogil=True, schedule='dynamic', num_threads=n_threads):
-        bchanged[b] = _elkan_block(
-            &X[0, 0], b * bs, _imin(n, (b + 1) * bs), d, &centers[0, 0], k,
-            &shift[0], &half_sep[0], &half_cc[0, 0], &sample_weight[0], &labels[0],
-            &upper[0], &lower[0, 0], update,
-            &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0])
-    if update:
-        np.add(np.asarray(sums), np.sum(bsum_arr, axis=0), out=np.asarray(sums))
-        np.sum(bw_arr, axis=0, out=np.asarray(weight_in_clusters))
-    return int(np.sum(bchanged))
+    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
+        raise ValueError("bsum must have shape (nb, k, d)")
+    with nogil:
+        for b in prange(nb, schedule='dynamic', num_threads=n_threads):
+            if update:
+                memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
+                memset(&bw[b, 0], 0, k * sizeof(double))
+            bchanged[b] = _elkan_block(
+                &X[0, 0], b * bs, _imin(n, (b + 1) * bs), d, &centers[0, 0], k,
+                &shift[0], &half_sep[0], &half_cc[0, 0], &sample_weight[0], &labels[0],
+                &upper[0], &lower[0, 0], update,
+                &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0])
+        if update:
+            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
+                          &weight_in_clusters[0], True, n_threads)
+    return sum_counts(&bchanged[0], nb)
+
+
+cdef Py_ssize_t _yinyang_block(
+    const floating *X, const double *xnorm, Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
+    const floating *C, const floating *CT, const floating *cnorm, Py_ssize_t k,
+    const Py_ssize_t *group_of, const Py_ssize_t *members, const Py_ssize_t *gstart,
+    Py_ssize_t ng, const double *shift, const double *gshift,
+    const double *w, int *labels, double *upper, double *lower,
+    bint update, double *bsum, double *bw, floating *D, floating *G, double *gm1,
+    double *gm2, Py_ssize_t *gj1, bint use_gemm,
+) noexcept nogil:
+    cdef Py_ssize_t s, m, r, q, i, a, old, j, jj, g, j0, kt, nfull
+    cdef Py_ssize_t changed = 0
+    cdef Py_ssize_t idx[CHUNK_ROWS]
+    cdef double u, glob, v, m1, m2, bestv
+    cdef Py_ssize_t j1, best
+    cdef double *lb
+    cdef double *r1
+    cdef double *r2
+    cdef Py_ssize_t *rj
+    cdef const floating *x
+    cdef const floating *Dr
+    s = start
+    while s < end:
+        m = _imin(CHUNK_ROWS, end - s)
+        nfull = 0
+        for r in range(m):
+            i = s + r
+            a = labels[i]
+            if a < 0:
+                idx[nfull] = i
+                memcpy(G + nfull * d, X + i * d, d * sizeof(floating))
+                nfull += 1
+                continue
+            x = X + i * d
+            lb = lower + i * ng
+            u = upper[i] + shift[a]
+            glob = INFINITY
+            for g in range(ng):
+                lb[g] -= gshift[g]
+                if lb[g] < glob:
+                    glob = lb[g]
+            if u >= glob:
+                u = sqrt(sq_dist(x, C + a * d, d))
+                if u >= glob:
+                    # Examine every group whose bound fails; keep per group the two closest
+                    # centres, then pick the best of them and the current centre.
+                    old = a
+                    best = a
+                    bestv = u
+                    for g in range(ng):
+                        if lb[g] > u:
+                            gm1[g] = -1.0   # not examined
+                            continue
+                        m1 = INFINITY
+                        m2 = INFINITY
+                        j1 = -1
+                        for jj in range(gstart[g], gstart[g + 1]):
+                            j = members[jj]
+                            v = sqrt(sq_dist(x, C + j * d, d))
+                            if v < m1 or (v == m1 and j < j1):
+                                m2 = m1
+                                m1 = v
+                                j1 = j
+                            elif v < m2:
+                                m2 = v
+                        gm1[g] = m1
+                        gm2[g] = m2
+                        gj1[g] = j1
+                        if m1 < bestv or (m1 == bestv and j1 < best):
+                            bestv = m1
+                            best = j1
+                    for g in range(ng):
+                        if gm1[g] >= 0:
+                            lb[g] = gm2[g] if gj1[g] == best else gm1[g]
+                    if best != old and gm1[group_of[old]] < 0 and u < lb[group_of[old]]:
+                        lb[group_of[old]] = u
+                    u = bestv
+                    if best != old:
+                        changed += 1
+                        if update:
+                            _move_row(bsum, x, d, old, best, w[i])
+                        labels[i] = <int>best
+            upper[i] = u
+        if nfull > 0:
+            # Full search (first pass): per group the two smallest partial distances.
+            for q in range(nfull):
+                for g in range(ng):
+                    gm1[q * ng + g] = INFINITY
+                    gm2[q * ng + g] = INFINITY
+                    gj1[q * ng + g] = -1
+            j0 = 0
+            while j0 < k:
+                kt = _imin(TILE_CENTERS, k - j0)
+                partial_dists(G, nfull, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
+                for q in range(nfull):
+                    Dr = D + q * kt
+                    r1 = gm1 + q * ng
+                    r2 = gm2 + q * ng
+                    rj = gj1 + q * ng
+                    for j in range(kt):
+                        v = Dr[j]
+                        g = group_of[j0 + j]
+                        if v < r1[g]:
+                            r2[g] = r1[g]
+                            r1[g] = v
+                            rj[g] = j0 + j
+                        elif v < r2[g]:
+                            r2[g] = v
+                j0 += kt
+            for q in range(nfull):
+                i = idx[q]
+                r1 = gm1 + q * ng
+                r2 = gm2 + q * ng
+                rj = gj1 + q * ng
+                best = rj[0]
+                bestv = r1[0]
+                for g in range(1, ng):
+                    if r1[g] < bestv or (r1[g] == bestv and rj[g] < best):
+                        bestv = r1[g]
+                        best = rj[g]
+                lb = lower + i * ng
+                for g in range(ng):
+                    v = xnorm[i] + (r2[g] if rj[g] == best else r1[g])
+                    lb[g] = sqrt(v) if v > 0 else 0.0
+                v = xnorm[i] + bestv
+                upper[i] = sqrt(v) if v > 0 else 0.0
+                if labels[i] != best:
+                    changed += 1
+                    if update:
+                        _move_row(bsum, X + i * d, d, labels[i], best, w[i])
+                    labels[i] = <int>best
+        if update:
+            for r in range(m):
+                bw[labels[s + r]] += w[s + r]
+        s += m
+    return changed
+
+
+def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
+                       const double[::1] sample_weight, const floating[:, ::1] centers,
+                       const Py_ssize_t[::1] group_of, const Py_ssize_t[::1] members,
+                       const Py_ssize_t[::1] gstart, const double[::1] shift,
+                       int[::1] labels, double[::1] upper, double[:, ::1] lower,
+                       double[:, ::1] sums, double[::1] weight_in_clusters,
+                       bint update, int n_threads, floating[:, ::1] CT, floating[::1] cnorm,
+                       double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
+    """One Yinyang assignment pass (Ding et al., 2015, without the local filter).
+
+    The centres are split into groups (``group_of[j]``; ``members[gstart[g]:gstart[g+1]]``
+    lists group g); ``lower[i, g]`` bounds the distance from row i to every centre of group g
+    other than its own. A row is re-examined only when its upper bound exceeds the smallest
+    group bound, and then only in the groups whose bound fails. Same contract otherwise as
+    :func:`hamerly_pass_dense`.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef Py_ssize_t ng = gstart.shape[0] - 1
+    cdef Py_ssize_t nb = bchanged.shape[0]
+    cdef Py_ssize_t bs = (n + nb - 1) // nb
+    cdef Py_ssize_t b, g, jj, kt_max = _imin(k, TILE_CENTERS)
+    cdef bint use_gemm = d >= GEMM_MIN_FEATURES
+    cdef double[::1] gshift = np.zeros(ng)
+    cdef floating *D
+    cdef floating *G
+    cdef double *gm1
+    cdef double *gm2
+    cdef Py_ssize_t *gj1
+    if n == 0:
+        return 0
+    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
+        raise ValueError("bsum must have shape (nb, k, d)")
+    if lower.shape[0] != n or lower.shape[1] != ng:
+        raise ValueError("lower must have shape (n_samples, n_groups)")
+    with nogil:
+        prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
+        for g in range(ng):
+            for jj in range(gstart[g], gstart[g + 1]):
+                if shift[members[jj]] > gshift[g]:
+                    gshift[g] = shift[members[jj]]
+        with parallel(num_threads=n_threads):
+            D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
+            G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
+            gm1 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
+            gm2 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
+            gj1 = <Py_ssize_t*>malloc(CHUNK_ROWS * ng * sizeof(Py_ssize_t))
+            for b in prange(nb, schedule='dynamic'):
+                if update:
+                    memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
+                    memset(&bw[b, 0], 0, k * sizeof(double))
+                bchanged[b] = _yinyang_block(
+                    &X[0, 0], &x_sq_norms[0], b * bs, _imin(n, (b + 1) * bs), d,
+                    &centers[0, 0], &CT[0, 0], &cnorm[0], k, &group_of[0], &members[0],
+                    &gstart[0], ng, &shift[0], &gshift[0], &sample_weight[0], &labels[0],
+                    &upper[0], &lower[0, 0], update,
+                    &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, G, gm1,
+                    gm2, gj1, use_gemm)
+            free(D)
+            free(G)
+            free(gm1)
+            free(gm2)
+            free(gj1)
+        if update:
+            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
+                          &weight_in_clusters[0], True, n_threads)
+    return sum_counts(&bchanged[0], nb)

@@ -7,6 +7,7 @@
 # so nothing larger than a chunk x tile block is ever formed.
 from cython cimport floating
 from libc.string cimport memcpy
+from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 # Rows per chunk and centres per tile: a 256 x 256 float64 block is 512 KiB (half an L2 here).
@@ -15,6 +16,14 @@ cdef enum:
     TILE_CENTERS = 256
     # From this many features on, gemm beats the fused loops (measured, see kmix/_kmeans_algorithms.py).
     GEMM_MIN_FEATURES = 16
+
+
+cdef extern from "_fused.h" nogil:
+    void kmix_fused_d(const double *X, Py_ssize_t m, Py_ssize_t d, const double *CT,
+                      Py_ssize_t ldct, const double *cnorm, Py_ssize_t kt, double *D)
+    void kmix_fused_f(const float *X, Py_ssize_t m, Py_ssize_t d, const float *CT,
+                      Py_ssize_t ldct, const float *cnorm, Py_ssize_t kt, float *D)
+    int kmix_cpu_has_fma()
 
 
 cdef inline void partial_dists(
@@ -29,17 +38,14 @@ cdef inline void partial_dists(
     floating *D,              # m x kt output
     bint use_gemm,
 ) noexcept nogil:
-    cdef Py_ssize_t r, f, j
-    cdef floating xf
-    cdef floating *Dr
-    cdef const floating *ct
+    cdef Py_ssize_t r
     cdef char *trans_t = 'T'
     cdef char *trans_n = 'N'
     cdef int im = <int>kt, jn = <int>m, kk = <int>d, lda = <int>d, ldc = <int>kt
     cdef floating alpha = -2.0, beta = 1.0
-    for r in range(m):
-        memcpy(D + r * kt, cnorm, kt * sizeof(floating))
     if use_gemm:
+        for r in range(m):
+            memcpy(D + r * kt, cnorm, kt * sizeof(floating))
         # Column-major view: D^T (kt x m) = -2 C (kt x d) X^T (d x m) + D^T
         if floating is float:
             sgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <float*>C, &lda,
@@ -47,14 +53,10 @@ cdef inline void partial_dists(
         else:
             dgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <double*>C, &lda,
                   <double*>X, &lda, &beta, <double*>D, &ldc)
+    elif floating is float:
+        kmix_fused_f(X, m, d, CT, ldct, cnorm, kt, D)
     else:
-        for r in range(m):
-            Dr = D + r * kt
-            for f in range(d):
-                xf = -2 * X[r * d + f]
-                ct = CT + f * ldct
-                for j in range(kt):
-                    Dr[j] += xf * ct[j]
+        kmix_fused_d(X, m, d, CT, ldct, cnorm, kt, D)
 
 
 cdef inline Py_ssize_t row_argmin(const floating *Dr, Py_ssize_t kt, floating *best) noexcept nogil:
@@ -70,12 +72,21 @@ cdef inline Py_ssize_t row_argmin(const floating *Dr, Py_ssize_t kt, floating *b
 
 
 cdef inline double sq_dist(const floating *x, const floating *c, Py_ssize_t d) noexcept nogil:
-    """Exact squared distance, accumulated in float64."""
-    cdef Py_ssize_t f
-    cdef double t, s = 0.0
-    for f in range(d):
-        t = <double>x[f] - <double>c[f]
-        s += t * t
+    """Squared distance in float64, four terms at a time (scikit-learn's order of summation,
+    and four independent products per dependent add)."""
+    cdef Py_ssize_t f, n4 = d // 4
+    cdef double t0, t1, t2, t3, s = 0.0
+    for f in range(n4):
+        t0 = <double>x[0] - <double>c[0]
+        t1 = <double>x[1] - <double>c[1]
+        t2 = <double>x[2] - <double>c[2]
+        t3 = <double>x[3] - <double>c[3]
+        s += t0 * t0 + t1 * t1 + t2 * t2 + t3 * t3
+        x += 4
+        c += 4
+    for f in range(d - 4 * n4):
+        t0 = <double>x[f] - <double>c[f]
+        s += t0 * t0
     return s
 
 
@@ -83,7 +94,8 @@ cdef inline Py_ssize_t n_blocks_for(Py_ssize_t n, Py_ssize_t per_block_doubles) 
     """Fixed number of row blocks whose partial sums are reduced in order.
 
     Depends only on the problem's shape (never on the thread count), so reductions are
-    bitwise reproducible; bounded so the partial-sum buffers stay under ~64 MiB.
+    bitwise reproducible; at most 64 blocks (enough to balance 2-16 threads with dynamic
+    scheduling), fewer when the per-block partial sums would exceed ~64 MiB in all.
     """
     cdef Py_ssize_t n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef Py_ssize_t cap = (8 * 1024 * 1024) // (per_block_doubles if per_block_doubles > 0 else 1)
@@ -95,3 +107,44 @@ cdef inline Py_ssize_t n_blocks_for(Py_ssize_t n, Py_ssize_t per_block_doubles) 
     if nb < 1:
         nb = 1
     return nb
+
+
+cdef inline void prep_centers(const floating *C, Py_ssize_t k, Py_ssize_t d, floating *CT,
+                              floating *cnorm) noexcept nogil:
+    """Transposed centres (d x k) and their squared norms, in the centres' dtype."""
+    cdef Py_ssize_t j, f
+    cdef floating s
+    for j in range(k):
+        s = 0
+        for f in range(d):
+            CT[f * k + j] = C[j * d + f]
+            s += C[j * d + f] * C[j * d + f]
+        cnorm[j] = s
+
+
+cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t nb,
+                               Py_ssize_t k, Py_ssize_t d, double *sums, double *wsum,
+                               bint accumulate, int n_threads) noexcept nogil:
+    """sums (+)= sum over blocks of bsum, in block order; wsum = sum over blocks of bw."""
+    cdef Py_ssize_t j, f, b
+    cdef double acc
+    for j in prange(k, schedule='static', num_threads=n_threads):
+        for f in range(d):
+            acc = 0.0
+            for b in range(nb):
+                acc = acc + bsum[(b * k + j) * d + f]
+            if accumulate:
+                sums[j * d + f] += acc
+            else:
+                sums[j * d + f] = acc
+        acc = 0.0
+        for b in range(nb):
+            acc = acc + bw[b * k + j]
+        wsum[j] = acc
+
+
+cdef inline Py_ssize_t sum_counts(const Py_ssize_t *c, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, s = 0
+    for i in range(n):
+        s += c[i]
+    return s

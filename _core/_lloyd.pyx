@@ -8,10 +8,12 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
+from libc.math cimport sqrt
 from libc.stdlib cimport malloc, free
+from libc.string cimport memset
 
-from _common cimport (CHUNK_ROWS, TILE_CENTERS, partial_dists,
-                      row_argmin, sq_dist, n_blocks_for)
+from _common cimport (CHUNK_ROWS, TILE_CENTERS, partial_dists, row_argmin, sq_dist,
+                      n_blocks_for, prep_centers, reduce_blocks, sum_counts)
 from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
 
 
@@ -19,18 +21,9 @@ cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
-def block_buffers(Py_ssize_t nb, Py_ssize_t k, Py_ssize_t d, bint update):
-    """Per-block partial sums (nb x k x d) and weights (nb x k); dummies when not updating."""
-    if update:
-        return np.zeros((nb, k, d)), np.zeros((nb, k))
-    return np.zeros((1, 1, 1)), np.zeros((1, 1))
-
-
-def _centers_prep(centers):
-    """Transposed centres and their squared norms, in the centres' dtype."""
-    ct = np.ascontiguousarray(centers.T)
-    cnorm = np.einsum("ij,ij->i", centers, centers)
-    return ct, cnorm
+def n_blocks(Py_ssize_t n, Py_ssize_t k, Py_ssize_t d):
+    """Row blocks of the update kernels for n rows, k centres and d features."""
+    return n_blocks_for(n, k * d + k)
 
 
 cdef Py_ssize_t _lloyd_block_dense(
@@ -80,39 +73,43 @@ cdef Py_ssize_t _lloyd_block_dense(
 def lloyd_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
                      const floating[:, ::1] centers, int[::1] labels,
                      double[:, ::1] sums, double[::1] weight_in_clusters,
-                     bint update, int n_threads):
+                     bint update, int n_threads, floating[:, ::1] CT, floating[::1] cnorm,
+                     double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
     """Assign every row to its closest centre; optionally sum rows per cluster.
 
     Writes ``labels`` in place and, when ``update``, the per-cluster weighted sums of rows
     (``sums``, k x d) and weights (``weight_in_clusters``). Returns how many labels changed.
+    ``CT`` (d x k), ``cnorm`` (k), ``bsum`` (nb x k x d, or any shape without ``update``),
+    ``bw`` (nb x k) and ``bchanged`` (nb) are scratch buffers owned by the caller; nb, the
+    number of row blocks, is ``bchanged.shape[0]``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t nb = n_blocks_for(n, (k * d + k) if update else 1)
+    cdef Py_ssize_t nb = bchanged.shape[0]
     cdef Py_ssize_t bs = (n + nb - 1) // nb
     cdef Py_ssize_t b, kt_max = _imin(k, TILE_CENTERS)
     cdef bint use_gemm = d >= GEMM_MIN_FEATURES_C
-    ct_arr, cnorm_arr = _centers_prep(np.asarray(centers))
-    cdef const floating[:, ::1] CT = ct_arr
-    cdef const floating[::1] cnorm = cnorm_arr
-    bsum_arr, bw_arr = block_buffers(nb, k, d, update)
-    cdef double[:, :, ::1] bsum = bsum_arr
-    cdef double[:, ::1] bw = bw_arr
-    cdef Py_ssize_t[::1] bchanged = np.zeros(nb, dtype=np.intp)
     cdef floating *D
     if n == 0:
         return 0
-    with nogil, parallel(num_threads=n_threads):
-        D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
-        for b in prange(nb, schedule='dynamic'):
-            bchanged[b] = _lloyd_block_dense(
-                &X[0, 0], b * bs, _imin(n, (b + 1) * bs), d, &centers[0, 0], &CT[0, 0],
-                &cnorm[0], k, &sample_weight[0], &labels[0], update,
-                &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, use_gemm)
-        free(D)
-    if update:
-        np.sum(bsum_arr, axis=0, out=np.asarray(sums))
-        np.sum(bw_arr, axis=0, out=np.asarray(weight_in_clusters))
-    return int(np.sum(bchanged))
+    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
+        raise ValueError("bsum must have shape (nb, k, d)")
+    with nogil:
+        prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
+        with parallel(num_threads=n_threads):
+            D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
+            for b in prange(nb, schedule='dynamic'):
+                if update:
+                    memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
+                    memset(&bw[b, 0], 0, k * sizeof(double))
+                bchanged[b] = _lloyd_block_dense(
+                    &X[0, 0], b * bs, _imin(n, (b + 1) * bs), d, &centers[0, 0], &CT[0, 0],
+                    &cnorm[0], k, &sample_weight[0], &labels[0], update,
+                    &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, use_gemm)
+            free(D)
+        if update:
+            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
+                          &weight_in_clusters[0], False, n_threads)
+    return sum_counts(&bchanged[0], nb)
 
 
 cdef Py_ssize_t _lloyd_block_sparse(
@@ -150,36 +147,37 @@ def lloyd_pass_sparse(const floating[::1] data, const int[::1] indices, const in
                       Py_ssize_t n_features, const double[::1] sample_weight,
                       const floating[:, ::1] centers, int[::1] labels,
                       double[:, ::1] sums, double[::1] weight_in_clusters,
-                      bint update, int n_threads):
+                      bint update, int n_threads, floating[:, ::1] CT, floating[::1] cnorm,
+                      double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
     """:func:`lloyd_pass_dense` for a CSR matrix given by its three arrays."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, d = n_features, k = centers.shape[0]
-    cdef Py_ssize_t nb = n_blocks_for(n, (k * d + k) if update else 1)
+    cdef Py_ssize_t nb = bchanged.shape[0]
     cdef Py_ssize_t bs = (n + nb - 1) // nb
     cdef Py_ssize_t b
-    ct_arr, cnorm_arr = _centers_prep(np.asarray(centers))
-    cdef const floating[:, ::1] CT = ct_arr
-    cdef const floating[::1] cnorm = cnorm_arr
-    bsum_arr, bw_arr = block_buffers(nb, k, d, update)
-    cdef double[:, :, ::1] bsum = bsum_arr
-    cdef double[:, ::1] bw = bw_arr
-    cdef Py_ssize_t[::1] bchanged = np.zeros(nb, dtype=np.intp)
     cdef const floating *data_p = &data[0] if data.shape[0] > 0 else NULL
     cdef const int *indices_p = &indices[0] if indices.shape[0] > 0 else NULL
     cdef floating *Dr
     if n == 0:
         return 0
-    with nogil, parallel(num_threads=n_threads):
-        Dr = <floating*>malloc(k * sizeof(floating))
-        for b in prange(nb, schedule='dynamic'):
-            bchanged[b] = _lloyd_block_sparse(
-                data_p, indices_p, &indptr[0], b * bs, _imin(n, (b + 1) * bs), d,
-                &CT[0, 0], &cnorm[0], k, &sample_weight[0], &labels[0], update,
-                &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], Dr)
-        free(Dr)
-    if update:
-        np.sum(bsum_arr, axis=0, out=np.asarray(sums))
-        np.sum(bw_arr, axis=0, out=np.asarray(weight_in_clusters))
-    return int(np.sum(bchanged))
+    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
+        raise ValueError("bsum must have shape (nb, k, d)")
+    with nogil:
+        prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
+        with parallel(num_threads=n_threads):
+            Dr = <floating*>malloc(k * sizeof(floating))
+            for b in prange(nb, schedule='dynamic'):
+                if update:
+                    memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
+                    memset(&bw[b, 0], 0, k * sizeof(double))
+                bchanged[b] = _lloyd_block_sparse(
+                    data_p, indices_p, &indptr[0], b * bs, _imin(n, (b + 1) * bs), d,
+                    &CT[0, 0], &cnorm[0], k, &sample_weight[0], &labels[0], update,
+                    &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], Dr)
+            free(Dr)
+        if update:
+            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
+                          &weight_in_clusters[0], False, n_threads)
+    return sum_counts(&bchanged[0], nb)
 
 
 cdef inline double _sq_dist_sparse(const floating *data, const int *indices, Py_ssize_t p0,
@@ -238,3 +236,66 @@ def weighted_sum_ordered(const double[::1] values, const double[::1] weights, in
 
 #: Features from which the kernels compute distances with gemm (and need BLAS limited).
 GEMM_MIN_FEATURES = <int>GEMM_MIN_FEATURES_C
+
+
+def centers_from_sums(const double[:, ::1] sums, const double[::1] weight_in_clusters,
+                      const floating[:, ::1] centers_old, floating[:, ::1] centers_new,
+                      double[::1] center_shift, bint allow_empty):
+    """centers_new = sums / weights and each centre's shift; returns the total squared shift.
+
+    Returns -1 without writing anything when a cluster has zero weight, unless
+    ``allow_empty`` (then such a centre is its row of ``sums``, as scikit-learn leaves it).
+    """
+    cdef Py_ssize_t j, f, k = sums.shape[0], d = sums.shape[1]
+    cdef double alpha, c, t, s, tot = 0.0
+    if not allow_empty:
+        for j in range(k):
+            if weight_in_clusters[j] == 0:
+                return -1.0
+    for j in range(k):
+        alpha = 1.0 / weight_in_clusters[j] if weight_in_clusters[j] > 0 else 1.0
+        s = 0.0
+        for f in range(d):
+            c = sums[j, f] * alpha
+            centers_new[j, f] = <floating>c
+            t = <double>centers_new[j, f] - <double>centers_old[j, f]
+            s += t * t
+        center_shift[j] = sqrt(s)
+        tot += s
+    return tot
+
+
+def center_rows(const floating[:, ::1] X, const floating[::1] mean, floating[:, ::1] out,
+                double[::1] row_sq_norms, int n_threads):
+    """out = X - mean (in X's dtype, as scikit-learn centres), the squared norms of the
+    centred rows, and the per-feature variances of X, all in one pass.
+
+    Returns the variances (float64, shape (d,)), from per-block sums reduced in order.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t nb = n_blocks_for(n, 2 * d), bs = (n + nb - 1) // nb, b, i, f
+    cdef double[:, ::1] bsum = np.zeros((nb, d))
+    cdef double[:, ::1] bsq = np.zeros((nb, d))
+    cdef double v, s
+    var = np.zeros(d)
+    cdef double[::1] var_v = var
+    if n == 0:
+        return var
+    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+        for i in range(b * bs, _imin(n, (b + 1) * bs)):
+            s = 0.0
+            for f in range(d):
+                out[i, f] = X[i, f] - mean[f]
+                v = out[i, f]
+                s = s + v * v
+                bsum[b, f] += v
+                bsq[b, f] += v * v
+            row_sq_norms[i] = s
+    for f in range(d):
+        s = 0.0
+        v = 0.0
+        for b in range(nb):
+            s += bsum[b, f]
+            v += bsq[b, f]
+        var_v[f] = v / n - (s / n) * (s / n)
+    return var

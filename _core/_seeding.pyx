@@ -1,178 +1,245 @@
-"""Greedy k-means++ seeding kernels (dense and CSR).
+"""Greedy k-means++ seeding (dense and CSR), the whole loop over centres compiled.
 
-The Python driver (kmix/_seeding.py) draws the random numbers; these kernels do the O(n) work
-per centre in parallel over fixed row blocks, reduced in order (thread-count independent):
+The random numbers come from the caller's ``numpy.random.RandomState`` (one ``choice`` for the
+first centre, one ``uniform(size=n_trials)`` per further centre). The O(n) work per centre runs
+in parallel over fixed row blocks whose partial sums are reduced in order, so the seeds do not
+depend on the number of threads:
 
-- ``pp_potentials_*``: for each candidate t, sum_i w_i * min(closest_i, ||x_i - cand_t||^2).
-- ``pp_update_*``: closest_i = min(closest_i, ||x_i - c||^2) for the chosen centre, and the
-  per-block sums of w_i * closest_i that ``pp_pick`` searches.
+- candidates are drawn with probability w_i * closest_i (closest_i: squared distance to the
+  nearest chosen centre) by walking per-block sums, then the rows of one block;
+- each candidate's potential sum_i w_i * min(closest_i, ||x_i - cand||^2) is evaluated for all
+  candidates in one pass (gemm for wide data), and the lowest is kept.
+
+Rows that no candidate can improve are skipped with the triangle inequality (each row remembers
+its nearest chosen centre), which makes seeding clustered data several times cheaper.
 """
 import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
+from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, memset
 
-from _common cimport CHUNK_ROWS, GEMM_MIN_FEATURES, partial_dists, n_blocks_for
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, partial_dists, n_blocks_for, prep_centers,
+                      sq_dist)
 
 
 cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
-def n_blocks(Py_ssize_t n):
-    """Row blocks used by the seeding kernels: fixed by n alone."""
-    return n_blocks_for(n, 1)
-
-
-cdef void _pp_block_dense(
-    const floating *X, const double *xnorm, const double *w, Py_ssize_t start, Py_ssize_t end,
-    Py_ssize_t d, const floating *cand, const floating *candT, const floating *cnorm,
-    Py_ssize_t ncand, double *closest, bint update, double *out, floating *D, bint use_gemm,
+cdef void _block_potentials(
+    const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
+    const int[::1] indptr, bint sparse, const double *xnorm, const double *w,
+    Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *cand, const floating *candT,
+    const floating *cnorm, Py_ssize_t ncand, const double *closest, const Py_ssize_t *assign,
+    const double *prune, double *out, floating *G, floating *D, bint use_gemm,
 ) noexcept nogil:
-    cdef Py_ssize_t s, m, r, i, t
-    cdef double dist, acc = 0.0
+    """out[t] = sum over rows [start, end) of w * min(closest, ||x - cand_t||^2).
+
+    A row is skipped for every candidate when, for each t, a quarter of the squared distance
+    from its nearest chosen centre to cand_t (prune[assign * ncand + t]) is at least closest:
+    then ||x - cand_t|| >= ||x - c_assign|| by the triangle inequality. Other rows are gathered
+    and evaluated against all candidates at once (gemm for wide dense data).
+    """
+    cdef Py_ssize_t s, m, r, i, t, q, p, nneed
+    cdef Py_ssize_t idx[CHUNK_ROWS]
+    cdef const double *pr
+    cdef double dist, dot
+    cdef bint need
+    for t in range(ncand):
+        out[t] = 0.0
     s = start
     while s < end:
         m = _imin(CHUNK_ROWS, end - s)
-        partial_dists(X + s * d, m, d, cand, candT, ncand, cnorm, ncand, D, use_gemm)
+        nneed = 0
         for r in range(m):
             i = s + r
+            pr = prune + assign[i] * ncand
+            need = False
             for t in range(ncand):
-                dist = xnorm[i] + D[r * ncand + t]
+                if pr[t] < closest[i]:
+                    need = True
+                    break
+            if need:
+                idx[nneed] = i
+                if not sparse:
+                    memcpy(G + nneed * d, &X[i, 0], d * sizeof(floating))
+                nneed += 1
+            else:
+                for t in range(ncand):
+                    out[t] += w[i] * closest[i]
+        if nneed > 0 and not sparse:
+            partial_dists(G, nneed, d, cand, candT, ncand, cnorm, ncand, D, use_gemm)
+        for q in range(nneed):
+            i = idx[q]
+            for t in range(ncand):
+                if sparse:
+                    dot = 0.0
+                    for p in range(indptr[i], indptr[i + 1]):
+                        dot += <double>data[p] * cand[t * d + indices[p]]
+                    dist = xnorm[i] + cnorm[t] - 2 * dot
+                else:
+                    dist = xnorm[i] + D[q * ncand + t]
                 if dist < 0:
                     dist = 0.0
                 if dist > closest[i]:
                     dist = closest[i]
-                if update:
-                    closest[i] = dist
-                    acc += w[i] * dist
-                else:
-                    out[t] += w[i] * dist
-        s += m
-    if update:
-        out[0] = acc
-
-
-def _pp_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
-              const double[::1] sample_weight, const floating[:, ::1] cand,
-              double[::1] closest, bint update, int n_threads):
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], ncand = cand.shape[0]
-    cdef Py_ssize_t nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb, b
-    cdef bint use_gemm = d >= GEMM_MIN_FEATURES
-    candT_arr = np.ascontiguousarray(np.asarray(cand).T)
-    cnorm_arr = np.einsum("ij,ij->i", np.asarray(cand), np.asarray(cand))
-    cdef const floating[:, ::1] candT = candT_arr
-    cdef const floating[::1] cnorm = cnorm_arr
-    out_arr = np.zeros((nb, ncand))
-    cdef double[:, ::1] out = out_arr
-    cdef floating *D
-    with nogil, parallel(num_threads=n_threads):
-        D = <floating*>malloc(CHUNK_ROWS * ncand * sizeof(floating))
-        for b in prange(nb, schedule='dynamic'):
-            _pp_block_dense(&X[0, 0], &x_sq_norms[0], &sample_weight[0], b * bs,
-                            _imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
-                            ncand, &closest[0], update, &out[b, 0], D, use_gemm)
-        free(D)
-    return out_arr
-
-
-def pp_potentials_dense(X, x_sq_norms, sample_weight, cand, closest, int n_threads):
-    """Potential of each candidate centre (rows of ``cand``), summed over blocks in order."""
-    return np.sum(_pp_dense(X, x_sq_norms, sample_weight, cand, closest, False, n_threads), axis=0)
-
-
-def pp_update_dense(X, x_sq_norms, sample_weight, center, closest, int n_threads):
-    """Fold one chosen centre (1 x d) into ``closest``; return the per-block potentials."""
-    return _pp_dense(X, x_sq_norms, sample_weight, center, closest, True, n_threads)[:, 0].copy()
-
-
-cdef void _pp_block_sparse(
-    const floating *data, const int *indices, const int *indptr, const double *xnorm,
-    const double *w, Py_ssize_t start, Py_ssize_t end, const floating *cand, Py_ssize_t d,
-    const double *cnorm, Py_ssize_t ncand, double *closest, bint update, double *out,
-) noexcept nogil:
-    cdef Py_ssize_t i, t, p
-    cdef double dot, dist, acc = 0.0
-    cdef const floating *c
-    for i in range(start, end):
-        for t in range(ncand):
-            c = cand + t * d
-            dot = 0.0
-            for p in range(indptr[i], indptr[i + 1]):
-                dot += <double>data[p] * c[indices[p]]
-            dist = xnorm[i] + cnorm[t] - 2 * dot
-            if dist < 0:
-                dist = 0.0
-            if dist > closest[i]:
-                dist = closest[i]
-            if update:
-                closest[i] = dist
-                acc += w[i] * dist
-            else:
                 out[t] += w[i] * dist
-    if update:
-        out[0] = acc
+        s += m
 
 
-def _pp_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
-               const double[::1] x_sq_norms, const double[::1] sample_weight,
-               const floating[:, ::1] cand, double[::1] closest, bint update, int n_threads):
-    cdef Py_ssize_t n = indptr.shape[0] - 1, d = cand.shape[1], ncand = cand.shape[0]
-    cdef Py_ssize_t nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb, b
-    cdef double[::1] cnorm = np.einsum("ij,ij->i", np.asarray(cand, dtype=np.float64),
-                                       np.asarray(cand, dtype=np.float64))
-    out_arr = np.zeros((nb, ncand))
-    cdef double[:, ::1] out = out_arr
-    cdef const floating *data_p = &data[0] if data.shape[0] > 0 else NULL
-    cdef const int *indices_p = &indices[0] if indices.shape[0] > 0 else NULL
-    for b in prange(nb, nogil=True, schedule='dynamic', num_threads=n_threads):
-        _pp_block_sparse(data_p, indices_p, &indptr[0], &x_sq_norms[0], &sample_weight[0],
-                         b * bs, _imin(n, (b + 1) * bs), &cand[0, 0], d, &cnorm[0], ncand,
-                         &closest[0], update, &out[b, 0])
-    return out_arr
+cdef double _block_update(
+    const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
+    const int[::1] indptr, bint sparse, const double *xnorm, const double *w,
+    Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *center, double cnorm,
+    Py_ssize_t center_id, double *closest, Py_ssize_t *assign, const double *prune,
+    Py_ssize_t prune_stride,
+) noexcept nogil:
+    """Fold the new centre into closest/assign for rows [start, end); return their potential.
+
+    prune[assign * prune_stride] is a quarter of the squared distance from each chosen centre
+    to the new one (rows whose closest is below it cannot move)."""
+    cdef Py_ssize_t i, p
+    cdef double dist, cv, t, acc = 0.0
+    for i in range(start, end):
+        if center_id == 0 or prune[assign[i] * prune_stride] < closest[i]:
+            if sparse:
+                dist = cnorm
+                for p in range(indptr[i], indptr[i + 1]):
+                    cv = center[indices[p]]
+                    t = <double>data[p] - cv
+                    dist = dist + t * t - cv * cv
+                if dist < 0:
+                    dist = 0.0
+            else:
+                dist = sq_dist(&X[i, 0], center, d)
+            if dist < closest[i]:
+                closest[i] = dist
+                assign[i] = center_id
+        acc += w[i] * closest[i]
+    return acc
 
 
-def pp_potentials_sparse(data, indices, indptr, x_sq_norms, sample_weight, cand, closest,
-                         int n_threads):
-    """:func:`pp_potentials_dense` for CSR data."""
-    return np.sum(_pp_sparse(data, indices, indptr, x_sq_norms, sample_weight, cand, closest,
-                             False, n_threads), axis=0)
+cdef void _gather_rows(const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
+                       const int[::1] indptr, bint sparse, const Py_ssize_t *ids, Py_ssize_t m,
+                       floating *out, Py_ssize_t d) noexcept nogil:
+    cdef Py_ssize_t q, p
+    for q in range(m):
+        if sparse:
+            memset(out + q * d, 0, d * sizeof(floating))
+            for p in range(indptr[ids[q]], indptr[ids[q] + 1]):
+                out[q * d + indices[p]] = data[p]
+        else:
+            memcpy(out + q * d, &X[ids[q], 0], d * sizeof(floating))
 
 
-def pp_update_sparse(data, indices, indptr, x_sq_norms, sample_weight, center, closest,
-                     int n_threads):
-    """:func:`pp_update_dense` for CSR data."""
-    return _pp_sparse(data, indices, indptr, x_sq_norms, sample_weight, center, closest,
-                      True, n_threads)[:, 0].copy()
-
-
-def pp_pick(const double[::1] closest, const double[::1] sample_weight,
-            const double[::1] block_pot, const double[::1] targets):
-    """Indices i where the running sum of w * closest first reaches each target.
-
-    Equivalent to ``searchsorted(cumsum(w * closest), targets)`` clipped to n - 1, but walks
-    the per-block sums first, so each search costs O(n_blocks + block size).
-    """
-    cdef Py_ssize_t n = closest.shape[0], nb = block_pot.shape[0]
+cdef Py_ssize_t _pick(const double *closest, const double *w, const double *block_pot,
+                      Py_ssize_t n, Py_ssize_t nb, double target) noexcept nogil:
+    """First i where the running sum of w * closest reaches target (clipped to n - 1): walk
+    the block sums, then the rows of one block (as searchsorted on the cumulative sum)."""
     cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t t, b, i, end
-    cdef double run, target
-    ids = np.empty(targets.shape[0], dtype=np.intp)
-    cdef Py_ssize_t[::1] out = ids
-    for t in range(targets.shape[0]):
-        target = targets[t]
-        run = 0.0
-        b = 0
-        while b < nb - 1 and run + block_pot[b] < target:
-            run += block_pot[b]
-            b += 1
-        i = b * bs
-        end = _imin(n, (b + 1) * bs)
-        while i < end:
-            run += sample_weight[i] * closest[i]
-            if run >= target:
-                break
-            i += 1
-        out[t] = i if i < n else n - 1
-    return ids
+    cdef Py_ssize_t b = 0, i, end
+    cdef double run = 0.0
+    while b < nb - 1 and run + block_pot[b] < target:
+        run += block_pot[b]
+        b += 1
+    i = b * bs
+    end = _imin(n, (b + 1) * bs)
+    while i < end:
+        run += w[i] * closest[i]
+        if run >= target:
+            break
+        i += 1
+    return i if i < n else n - 1
+
+
+def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
+                    const int[::1] indptr, bint sparse, Py_ssize_t n_features,
+                    const double[::1] x_sq_norms, const double[::1] sample_weight,
+                    Py_ssize_t n_clusters, Py_ssize_t n_trials, random_state, int n_threads):
+    """Greedy k-means++ centres and the rows they were taken from.
+
+    Dense data is ``X``; CSR data is (``data``, ``indices``, ``indptr``) with ``sparse`` set
+    (the other representation may be a dummy of the right dtype). Returns (centers, indices).
+    """
+    cdef Py_ssize_t n = x_sq_norms.shape[0], d = n_features, T = n_trials
+    cdef Py_ssize_t nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb
+    cdef Py_ssize_t b, c, t, j, best
+    cdef bint use_gemm = d >= GEMM_MIN_FEATURES and not sparse
+    dtype = np.float32 if floating is float else np.float64
+    centers_arr = np.empty((n_clusters, d), dtype=dtype)
+    chosen_arr = np.full(n_clusters, -1, dtype=np.intp)
+    cdef floating[:, ::1] centers = centers_arr
+    cdef Py_ssize_t[::1] chosen = chosen_arr
+    cdef floating[:, ::1] cand = np.zeros((T, d), dtype=dtype)
+    cdef floating[:, ::1] candT = np.zeros((d, T), dtype=dtype)
+    cdef floating[::1] cnorm = np.zeros(T, dtype=dtype)
+    cdef double[::1] closest = np.full(n, INFINITY)
+    cdef Py_ssize_t[::1] assign = np.zeros(n, dtype=np.intp)
+    # prune[j, t]: a quarter of the squared distance from chosen centre j to candidate t.
+    cdef double[:, ::1] prune = np.zeros((n_clusters, T))
+    cdef double[:, ::1] block_out = np.zeros((nb, T))
+    cdef double[::1] block_pot = np.zeros(nb)
+    cdef double[::1] pots = np.zeros(T)
+    cdef Py_ssize_t[::1] ids = np.zeros(T, dtype=np.intp)
+    cdef double[::1] targets
+    cdef double total, p, new_norm
+    cdef floating *G
+    cdef floating *D
+
+    first = random_state.choice(n, p=np.asarray(sample_weight) / np.sum(sample_weight))
+    ids[0] = first
+    with nogil:
+        _gather_rows(X, data, indices, indptr, sparse, &ids[0], 1, &centers[0, 0], d)
+        chosen[0] = ids[0]
+        new_norm = 0.0
+        for j in range(d):
+            new_norm = new_norm + <double>centers[0, j] * centers[0, j]
+        for b in prange(nb, schedule='dynamic', num_threads=n_threads):
+            block_pot[b] = _block_update(X, data, indices, indptr, sparse, &x_sq_norms[0],
+                                         &sample_weight[0], b * bs, _imin(n, (b + 1) * bs), d,
+                                         &centers[0, 0], new_norm, 0, &closest[0], &assign[0],
+                                         &prune[0, 0], T)
+    for c in range(1, n_clusters):
+        total = 0.0
+        for b in range(nb):
+            total += block_pot[b]
+        targets = random_state.uniform(size=T) * total
+        with nogil:
+            for t in range(T):
+                ids[t] = _pick(&closest[0], &sample_weight[0], &block_pot[0], n, nb, targets[t])
+            _gather_rows(X, data, indices, indptr, sparse, &ids[0], T, &cand[0, 0], d)
+            prep_centers(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0])
+            for j in prange(c, schedule='static', num_threads=n_threads):
+                for t in range(T):
+                    prune[j, t] = 0.25 * sq_dist(&centers[j, 0], &cand[t, 0], d)
+            with parallel(num_threads=n_threads):
+                G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
+                D = <floating*>malloc(CHUNK_ROWS * T * sizeof(floating))
+                for b in prange(nb, schedule='dynamic'):
+                    _block_potentials(X, data, indices, indptr, sparse, &x_sq_norms[0],
+                                      &sample_weight[0], b * bs, _imin(n, (b + 1) * bs), d,
+                                      &cand[0, 0], &candT[0, 0], &cnorm[0], T, &closest[0],
+                                      &assign[0], &prune[0, 0], &block_out[b, 0], G, D,
+                                      use_gemm)
+                free(G)
+                free(D)
+            best = 0
+            for t in range(T):
+                p = 0.0
+                for b in range(nb):
+                    p += block_out[b, t]
+                pots[t] = p
+                if p < pots[best]:
+                    best = t
+            memcpy(&centers[c, 0], &cand[best, 0], d * sizeof(floating))
+            chosen[c] = ids[best]
+            new_norm = <double>cnorm[best]
+            for b in prange(nb, schedule='dynamic', num_threads=n_threads):
+                block_pot[b] = _block_update(X, data, indices, indptr, sparse, &x_sq_norms[0],
+                                             &sample_weight[0], b * bs, _imin(n, (b + 1) * bs),
+                                             d, &centers[c, 0], new_norm, c, &closest[0],
+                                             &assign[0], &prune[0, best], T)
+    return centers_arr, chosen_arr

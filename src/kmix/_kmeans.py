@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._kmeans_algorithms import (ALGORITHMS, _Data, assign_labels, blas_context, inertia,
                                  kmeans_single, resolve_algorithm)
 from ._seeding import _kmeans_plusplus, _row_sq_norms
+from ._core import _lloyd
 from ._threads import effective_n_threads
 from ._validation import (check_array, check_choice, check_int, check_n_samples, check_n_threads,
                           check_random_state, check_real, check_sample_weight)
@@ -23,17 +24,13 @@ def _is_arraylike_not_scalar(x):
     )
 
 
-def _tolerance(X, tol):
-    """Tolerance on the squared centre shift: tol times the mean feature variance."""
+def _tolerance_sparse(X, tol):
+    """Tolerance on the squared centre shift: tol times the mean feature variance of CSR X."""
     if tol == 0:
         return 0.0
-    if sp.issparse(X):
-        mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
-        mean_sq = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
-        variances = mean_sq - mean**2
-    else:
-        variances = np.var(X, axis=0, dtype=np.float64)
-    return float(np.mean(variances) * tol)
+    mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+    mean_sq = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
+    return float(np.mean(mean_sq - mean**2) * tol)
 
 
 def _is_same_clustering(labels1, labels2, n_clusters):
@@ -73,9 +70,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         ``n_threads``.
     copy_x : bool, default=True
         Accepted for compatibility. kmix never modifies X: dense data is centred in a copy.
-    algorithm : {'lloyd', 'elkan', 'hamerly', 'auto', 'full'}, default='lloyd'
-        'lloyd': chunked distance + argmin passes; 'elkan' and 'hamerly': exact bound
-        algorithms that skip most distance computations and update the sums incrementally;
+    algorithm : {'lloyd', 'elkan', 'hamerly', 'yinyang', 'auto', 'full'}, default='lloyd'
+        'lloyd': chunked distance + argmin passes; 'elkan', 'hamerly' and 'yinyang': exact
+        bound algorithms that skip most distance computations and update the sums
+        incrementally;
         'auto' picks one from the shape of the data; 'full' is an alias of 'lloyd'. All give
         the same labels. On sparse input every algorithm runs the Lloyd kernel.
     n_threads : int, default=None
@@ -106,6 +104,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.copy_x = copy_x
         self.algorithm = algorithm
         self.n_threads = n_threads
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     # -- validation ---------------------------------------------------------------------------
     def _check_params(self):
@@ -208,7 +211,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         sample_weight = check_sample_weight(sample_weight, n_samples)
         random_state = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_threads)
-        tol = _tolerance(X, self.tol)
         n_init = self._n_init_effective()
 
         init = self.init
@@ -216,14 +218,21 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         if init_is_array:
             init = self._check_centers(init, X)
 
-        # Centre dense data (in a copy) for accurate distances, as scikit-learn does.
+        # Centre dense data (in a copy) for accurate distances, as scikit-learn does; the
+        # same pass gives the row norms and the feature variances behind `tol`.
         X_mean = None
-        if not sp.issparse(X):
+        if sp.issparse(X):
+            x_squared_norms = _row_sq_norms(X)
+            tol = _tolerance_sparse(X, self.tol)
+        else:
             X_mean = X.mean(axis=0)
-            X = np.subtract(X, X_mean, dtype=X.dtype)
+            Xc = np.empty_like(X, order="C")
+            x_squared_norms = np.empty(n_samples)
+            variances = _lloyd.center_rows(X, X_mean, Xc, x_squared_norms, n_threads)
+            tol = float(np.mean(variances) * self.tol)
+            X = Xc
             if init_is_array:
                 init = init - X_mean
-        x_squared_norms = _row_sq_norms(X)
         algorithm = resolve_algorithm(self.algorithm, n_samples, n_features, self.n_clusters,
                                       sp.issparse(X))
         data = _Data(X, n_threads)
@@ -269,7 +278,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit and return the distances of X to the centres."""
-        return self.fit(X, sample_weight=sample_weight)._transform(X)
+        return self.fit(X, sample_weight=sample_weight).transform(X)
 
     # -- using the fitted model ----------------------------------------------------------------
     def _data(self, X):

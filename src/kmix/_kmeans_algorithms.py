@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._core import _bounds, _lloyd
-from ._threads import blas_single_threaded
+from ._threads import blas_single_threaded, threads_for
 from ._validation import as_csr_arrays
 
 __all__ = ["resolve_algorithm", "kmeans_single", "assign_labels", "inertia", "blas_context"]
@@ -22,7 +22,7 @@ def blas_context(X):
         return blas_single_threaded()
     return nullcontext()
 
-ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto", "full")
+ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
 
 
 def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
@@ -47,7 +47,7 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
 
 
 class _Data:
-    """Dense or CSR data with the kernels that go with it."""
+    """Dense or CSR data with the kernels that go with it and their scratch buffers."""
 
     def __init__(self, X, n_threads):
         self.X = X
@@ -55,20 +55,40 @@ class _Data:
         self.sparse = sp.issparse(X)
         if self.sparse:
             self.csr = as_csr_arrays(X)
+        self._ws_key = None
 
-    def lloyd_pass(self, sw, centers, labels, sums, wsum, update):
+    def workspace(self, n_clusters, update):
+        """Scratch buffers of the passes for n_clusters centres (cached per shape)."""
+        n, d = self.X.shape
+        key = (n_clusters, update)
+        if self._ws_key != key:
+            nb = _lloyd.n_blocks(n, n_clusters, d) if update else _lloyd.n_blocks(n, 0, 0)
+            self._ws = (
+                np.empty((d, n_clusters), dtype=self.X.dtype),
+                np.empty(n_clusters, dtype=self.X.dtype),
+                np.empty((nb, n_clusters, d) if update else (1, 1, 1)),
+                np.empty((nb, n_clusters) if update else (1, 1)),
+                np.empty(nb, dtype=np.intp),
+            )
+            self._ws_key = key
+        return self._ws
+
+    def lloyd_pass(self, sw, centers, labels, sums, wsum, update, n_threads):
+        ws = self.workspace(centers.shape[0], update)
         if self.sparse:
             return _lloyd.lloyd_pass_sparse(*self.csr, self.X.shape[1], sw, centers, labels,
-                                            sums, wsum, update, self.n_threads)
+                                            sums, wsum, update, n_threads, *ws)
         return _lloyd.lloyd_pass_dense(self.X, sw, centers, labels, sums, wsum, update,
-                                       self.n_threads)
+                                       n_threads, *ws)
 
     def sq_dist_to_assigned(self, centers, labels):
-        out = np.empty(self.X.shape[0])
+        n, d = self.X.shape
+        out = np.empty(n)
+        n_threads = threads_for(self.n_threads, n, 1, d)
         if self.sparse:
-            _lloyd.sq_dist_to_assigned_sparse(*self.csr, centers, labels, out, self.n_threads)
+            _lloyd.sq_dist_to_assigned_sparse(*self.csr, centers, labels, out, n_threads)
         else:
-            _lloyd.sq_dist_to_assigned_dense(self.X, centers, labels, out, self.n_threads)
+            _lloyd.sq_dist_to_assigned_dense(self.X, centers, labels, out, n_threads)
         return out
 
     def row(self, i):
@@ -80,43 +100,41 @@ class _Data:
 def inertia(data, sample_weight, centers, labels):
     """Exact sum_i w_i ||x_i - c_{labels_i}||^2, reduced in a thread-independent order."""
     d2 = data.sq_dist_to_assigned(centers, labels)
-    return _lloyd.weighted_sum_ordered(d2, sample_weight, data.n_threads)
+    n_threads = threads_for(data.n_threads, data.X.shape[0], 1, data.X.shape[1])
+    return _lloyd.weighted_sum_ordered(d2, sample_weight, n_threads)
 
 
 def assign_labels(data, sample_weight, centers):
     """Labels of the closest centres (no update)."""
-    labels = np.full(data.X.shape[0], -1, dtype=np.int32)
+    n, d = data.X.shape
+    labels = np.full(n, -1, dtype=np.int32)
     dummy = np.zeros((1, 1))
-    data.lloyd_pass(sample_weight, centers, labels, dummy, np.zeros(1), False)
+    data.lloyd_pass(sample_weight, centers, labels, dummy, np.zeros(1), False,
+                    threads_for(data.n_threads, n, centers.shape[0], d))
     return labels
 
 
-def _new_centers(data, sample_weight, centers_old, labels, sums, wsum):
-    """Centres from per-cluster sums, relocating empty clusters as scikit-learn does.
+def _relocate_empty_clusters(data, sample_weight, centers_old, labels, sums, wsum):
+    """Copies of sums and wsum where each empty cluster took one far-away sample.
 
-    An empty cluster (zero total weight) takes the sample farthest from its assigned centre;
-    that sample's weighted value moves out of its old cluster's sum. ``sums`` and ``wsum`` are
-    not modified (the bound algorithms keep them as running totals).
+    As scikit-learn: an empty cluster (zero total weight) takes the sample farthest from its
+    assigned centre, whose weighted value moves out of its old cluster's sum.
     """
+    sums = sums.copy()
+    wsum = wsum.copy()
     empty = np.flatnonzero(wsum == 0)
-    if empty.size:
-        sums = sums.copy()
-        wsum = wsum.copy()
-        n_empty = empty.size
-        distances = data.sq_dist_to_assigned(centers_old, labels)
-        far_from_centers = np.argpartition(distances, -n_empty)[:-n_empty - 1:-1]
-        for new_id, far_idx in zip(empty, far_from_centers):
-            weight = sample_weight[far_idx]
-            old_id = labels[far_idx]
-            x = data.row(far_idx)
-            sums[old_id] -= x * weight
-            sums[new_id] = x * weight
-            wsum[new_id] = weight
-            wsum[old_id] -= weight
-    centers = sums.copy()
-    nonzero = wsum > 0
-    centers[nonzero] /= wsum[nonzero, None]
-    return centers.astype(centers_old.dtype, copy=False)
+    n_empty = empty.size
+    distances = data.sq_dist_to_assigned(centers_old, labels)
+    far_from_centers = np.argpartition(distances, -n_empty)[:-n_empty - 1:-1]
+    for new_id, far_idx in zip(empty, far_from_centers):
+        weight = sample_weight[far_idx]
+        old_id = labels[far_idx]
+        x = data.row(far_idx)
+        sums[old_id] -= x * weight
+        sums[new_id] = x * weight
+        wsum[new_id] = weight
+        wsum[old_id] -= weight
+    return sums, wsum
 
 
 def _half_center_distances(centers):
@@ -132,6 +150,30 @@ def _half_center_distances(centers):
     return half, np.ascontiguousarray(half_sep)
 
 
+def center_groups(centers, n_groups):
+    """Split the centres into n_groups groups of nearby centres (for Yinyang's bounds).
+
+    A few Lloyd iterations on the centres themselves, from the first n_groups of them (spread
+    out by k-means++); deterministic. Returns (group_of, members, gstart): group g is
+    ``members[gstart[g]:gstart[g + 1]]``. Empty groups are dropped.
+    """
+    c = centers.astype(np.float64)
+    k = c.shape[0]
+    g_centers = c[:n_groups].copy()
+    for _ in range(5):
+        d2 = (np.einsum("ij,ij->i", g_centers, g_centers)[None, :] - 2.0 * c @ g_centers.T)
+        group_of = np.argmin(d2, axis=1)
+        for g in range(n_groups):
+            sel = group_of == g
+            if sel.any():
+                g_centers[g] = c[sel].mean(axis=0)
+    _, group_of = np.unique(group_of, return_inverse=True)
+    group_of = np.ascontiguousarray(group_of, dtype=np.intp)
+    members = np.ascontiguousarray(np.argsort(group_of, kind="stable"), dtype=np.intp)
+    gstart = np.searchsorted(group_of[members], np.arange(group_of.max() + 2)).astype(np.intp)
+    return group_of, members, gstart
+
+
 def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol, verbose,
                   x_squared_norms=None):
     """Run k-means once from ``centers_init``.
@@ -140,56 +182,71 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
     semantics: stop when labels do not change (strict convergence) or the squared centre shift
     is within ``tol``; in the latter case the labels are recomputed for the final centres.
     """
-    n_samples = data.X.shape[0]
-    n_clusters, n_features = centers_init.shape
+    n_samples, n_features = data.X.shape
+    n_clusters = centers_init.shape[0]
+    n_threads = threads_for(data.n_threads, n_samples, n_clusters, n_features)
     centers = np.ascontiguousarray(centers_init)
+    centers_new = np.empty_like(centers)
     labels = np.full(n_samples, -1, dtype=np.int32)
     sums = np.zeros((n_clusters, n_features))
     wsum = np.zeros(n_clusters)
+    center_shift = np.zeros(n_clusters)
 
     if algorithm == "lloyd":
         def step(centers, update):
-            if update:
-                sums[:] = 0.0
-            return data.lloyd_pass(sample_weight, centers, labels, sums, wsum, update)
+            return data.lloyd_pass(sample_weight, centers, labels, sums, wsum, update, n_threads)
     else:
-        # Bounds are valid for the centres of the previous pass, moved by `shift`.
-        shift = np.zeros(n_clusters)
+        # Bounds are valid for the centres of the previous pass, moved by `center_shift`.
         upper = np.zeros(n_samples)
         if algorithm == "hamerly":
             lower = np.zeros(n_samples)
+        elif algorithm == "yinyang":
+            groups = center_groups(centers, max(1, n_clusters // 10))
+            lower = np.zeros((n_samples, groups[2].shape[0] - 1))
         else:
             lower = np.zeros((n_samples, n_clusters), dtype=data.X.dtype)
+        ws = data.workspace(n_clusters, True)
 
         def step(centers, update):
+            if algorithm == "yinyang":
+                return _bounds.yinyang_pass_dense(
+                    data.X, x_squared_norms, sample_weight, centers, *groups, center_shift,
+                    labels, upper, lower, sums, wsum, update, n_threads, *ws)
             half_cc, half_sep = _half_center_distances(centers)
             if algorithm == "hamerly":
-                return _bounds.hamerly_pass_dense(data.X, x_squared_norms, sample_weight,
-                                                  centers, shift, half_sep, labels, upper,
-                                                  lower, sums, wsum, update, data.n_threads)
-            return _bounds.elkan_pass_dense(data.X, sample_weight, centers, shift, half_sep,
-                                            half_cc, labels, upper, lower, sums, wsum, update,
-                                            data.n_threads)
+                return _bounds.hamerly_pass_dense(
+                    data.X, x_squared_norms, sample_weight, centers, center_shift, half_sep,
+                    labels, upper, lower, sums, wsum, update, n_threads, *ws)
+            return _bounds.elkan_pass_dense(
+                data.X, sample_weight, centers, center_shift, half_sep, half_cc, labels, upper,
+                lower, sums, wsum, update, n_threads, *ws[2:])
 
     strict_convergence = False
     for i in range(max_iter):
         n_changed = step(centers, True)
-        centers_new = _new_centers(data, sample_weight, centers, labels, sums, wsum)
+        # Total squared shift; the sums are left untouched (the bound algorithms keep them
+        # as running totals), so empty clusters are relocated in copies.
+        shift_tot = _lloyd.centers_from_sums(sums, wsum, centers, centers_new, center_shift,
+                                             False)
+        relocated = shift_tot < 0
+        if relocated:
+            new_sums, new_wsum = _relocate_empty_clusters(data, sample_weight, centers, labels,
+                                                          sums, wsum)
+            shift_tot = _lloyd.centers_from_sums(new_sums, new_wsum, centers, centers_new,
+                                                 center_shift, True)
         if verbose:
             print(f"Iteration {i}, inertia {inertia(data, sample_weight, centers, labels)}.")
-        center_shift = np.sqrt(np.sum((centers_new.astype(np.float64) - centers) ** 2, axis=1))
-        if algorithm != "lloyd":
-            shift[:] = center_shift
-        centers = centers_new
-        if n_changed == 0:
+        centers, centers_new = centers_new, centers
+        # Unchanged labels mean convergence unless a relocation just moved a centre (then the
+        # labels may be stale; scikit-learn 1.9 stops there, kmix iterates on).
+        if n_changed == 0 and not relocated:
             if verbose:
                 print(f"Converged at iteration {i}: strict convergence.")
             strict_convergence = True
             break
-        center_shift_tot = float(np.sum(center_shift ** 2))
-        if center_shift_tot <= tol:
+        if shift_tot <= tol:
             if verbose:
-                print(f"Converged at iteration {i}: center shift {center_shift_tot} "
+                print(f"Converged at iteration {i}: center shift {shift_tot} "
                       f"within tolerance {tol}.")
             break
     if not strict_convergence:

@@ -3,9 +3,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._core import _seeding
-from ._threads import effective_n_threads
+from ._threads import effective_n_threads, threads_for
 from ._validation import (as_csr_arrays, check_array, check_int, check_n_samples,
-                          check_random_state, check_sample_weight)
+                          check_n_threads, check_random_state, check_sample_weight)
 
 __all__ = ["kmeans_plusplus"]
 
@@ -17,60 +17,28 @@ def _row_sq_norms(X):
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
-def _rows(X, ids):
-    rows = X[ids]
-    if sp.issparse(rows):
-        rows = rows.toarray()
-    return np.ascontiguousarray(rows, dtype=X.dtype)
-
-
 def _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight, random_state,
                      n_local_trials=None, n_threads=1):
     """Greedy k-means++ on validated input (C-contiguous dense or CSR, float32/float64).
 
     At each step ``n_local_trials`` candidates are drawn with probability proportional to
     w * D(x)^2 and the one that lowers the potential most is kept (Arthur & Vassilvitskii,
-    2007; greedy variant as scikit-learn). The O(n) work per step runs in the compiled core.
+    2007; greedy variant as scikit-learn). The whole loop runs in the compiled core.
     """
     n_samples, n_features = X.shape
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
-    centers = np.empty((n_clusters, n_features), dtype=X.dtype)
-    indices = np.full(n_clusters, -1, dtype=np.intp)
-
+    n_threads = threads_for(n_threads, n_samples, n_local_trials, n_features)
     if sp.issparse(X):
-        data, ind, ptr = as_csr_arrays(X)
-
-        def potentials(cand, closest):
-            return _seeding.pp_potentials_sparse(data, ind, ptr, x_squared_norms, sample_weight,
-                                                 cand, closest, n_threads)
-
-        def update(center, closest):
-            return _seeding.pp_update_sparse(data, ind, ptr, x_squared_norms, sample_weight,
-                                             center, closest, n_threads)
+        data, indices, indptr = as_csr_arrays(X)
+        dense = np.zeros((1, 1), dtype=X.dtype)
     else:
-        def potentials(cand, closest):
-            return _seeding.pp_potentials_dense(X, x_squared_norms, sample_weight, cand,
-                                                closest, n_threads)
-
-        def update(center, closest):
-            return _seeding.pp_update_dense(X, x_squared_norms, sample_weight, center,
-                                            closest, n_threads)
-
-    first = random_state.choice(n_samples, p=sample_weight / sample_weight.sum())
-    centers[0] = _rows(X, [first])[0]
-    indices[0] = first
-    closest = np.full(n_samples, np.inf)
-    block_pot = update(centers[0:1], closest)
-    for c in range(1, n_clusters):
-        targets = random_state.uniform(size=n_local_trials) * block_pot.sum()
-        cand_ids = _seeding.pp_pick(closest, sample_weight, block_pot, targets)
-        cand = _rows(X, cand_ids)
-        best = int(np.argmin(potentials(cand, closest)))
-        centers[c] = cand[best]
-        indices[c] = cand_ids[best]
-        block_pot = update(cand[best:best + 1], closest)
-    return centers, indices
+        dense = X
+        data = np.zeros(1, dtype=X.dtype)
+        indices = indptr = np.zeros(1, dtype=np.int32)
+    return _seeding.kmeans_plusplus(dense, data, indices, indptr, sp.issparse(X), n_features,
+                                    x_squared_norms, sample_weight, n_clusters, n_local_trials,
+                                    random_state, n_threads)
 
 
 def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
@@ -113,6 +81,6 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
             raise ValueError(
                 f"x_squared_norms must have shape ({X.shape[0]},), got {x_squared_norms.shape}."
             )
+    n_threads = effective_n_threads(check_n_threads(n_threads))
     return _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight,
-                            check_random_state(random_state), n_local_trials,
-                            effective_n_threads(n_threads))
+                            check_random_state(random_state), n_local_trials, n_threads)

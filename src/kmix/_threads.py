@@ -3,7 +3,18 @@ from threadpoolctl import ThreadpoolController
 
 from ._core._openmp_info import effective_n_threads, openmp_enabled
 
-__all__ = ["effective_n_threads", "openmp_enabled", "blas_single_threaded"]
+__all__ = ["effective_n_threads", "openmp_enabled", "blas_single_threaded", "threads_for"]
+
+#: Below this many distance terms (rows x centres x features) per thread, extra threads cost
+#: more than they save (waking an OpenMP team takes ~10 us, more on a busy machine), so small
+#: problems run on fewer threads. Results never depend on it: blocks are fixed by the shape.
+WORK_PER_THREAD = 200_000
+
+
+def threads_for(n_threads, n_samples, n_centers, n_features):
+    """Threads worth using for one pass over n_samples x n_centers x n_features."""
+    useful = max(1, (n_samples * n_centers * max(n_features, 1)) // WORK_PER_THREAD)
+    return int(min(n_threads, useful))
 
 _controller = None
 

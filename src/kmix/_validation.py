@@ -95,7 +95,7 @@ def check_sample_weight(sample_weight, n_samples):
     if np.any(sample_weight < 0):
         raise ValueError("Negative values in sample_weight are not allowed.")
     if not sample_weight.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum.")
+        raise ValueError("sample_weight has zero sum: at least one weight must be positive.")
     return sample_weight
 
 

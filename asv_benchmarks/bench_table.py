@@ -1,0 +1,78 @@
+"""kmix vs scikit-learn KMeans, same process: prints the issue's benchmark table.
+
+Usage (unset the OpenBLAS overrides of this machine for benchmarks only):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python asv_benchmarks/bench_table.py [--rows SUBSTR]
+
+For every row and dtype, two comparisons:
+- "same init": both libraries start from the same k-means++ centres (init=array, n_init=1),
+  so they run the same iterations: this times the iterations alone;
+- "end to end": each library's own seeding with the row's n_init and random_state=0.
+Fits alternate between the libraries; the time is the median of --repeat fits; the ratio is
+kmix / scikit-learn (goal: <= 0.5) and inertia is reported beside it.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from datasets import ROWS  # noqa: E402
+
+
+def _time_fit(make, X):
+    model = make()
+    start = time.perf_counter()
+    model.fit(X)
+    return time.perf_counter() - start, model
+
+
+def compare(X, params, mode, repeat):
+    from sklearn.cluster import KMeans as SkKMeans
+
+    import kmix
+
+    params = dict(params)
+    if mode == "same init":
+        init = kmix.kmeans_plusplus(X, params["n_clusters"], random_state=0)[0]
+        params.update(init=init, n_init=1)
+    sk_times, km_times = [], []
+    for _ in range(repeat):
+        t, sk = _time_fit(lambda: SkKMeans(random_state=0, **params), X)
+        sk_times.append(t)
+        t, km = _time_fit(lambda: kmix.KMeans(random_state=0, algorithm="auto", **params), X)
+        km_times.append(t)
+    return dict(sk=statistics.median(sk_times), km=statistics.median(km_times),
+                sk_inertia=sk.inertia_, km_inertia=km.inertia_,
+                sk_iter=sk.n_iter_, km_iter=km.n_iter_,
+                same_labels=bool(np.array_equal(sk.labels_, km.labels_)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="", help="only rows whose name contains this")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dtypes", default="float64,float32")
+    parser.add_argument("--modes", default="same init,end to end")
+    args = parser.parse_args(argv)
+    print(f"{'row':<36} {'dtype':<8} {'mode':<11} {'sklearn s':>9} {'kmix s':>8} "
+          f"{'ratio':>6} {'sk inertia':>14} {'kmix inertia':>14} {'iters sk/km':>11} labels")
+    for name, (load, params) in ROWS.items():
+        if args.rows not in name:
+            continue
+        X64 = np.ascontiguousarray(load(), dtype=np.float64)
+        for dtype in args.dtypes.split(","):
+            X = X64.astype(dtype)
+            for mode in args.modes.split(","):
+                r = compare(X, params, mode, args.repeat)
+                print(f"{name:<36} {dtype:<8} {mode:<11} {r['sk']:9.3f} {r['km']:8.3f} "
+                      f"{r['km'] / r['sk']:6.2f} {r['sk_inertia']:14.6g} {r['km_inertia']:14.6g} "
+                      f"{r['sk_iter']:>5}/{r['km_iter']:<5} "
+                      f"{'same' if r['same_labels'] else 'differ'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Data sets of the kmix benchmarks (shared by the asv suite and bench_table.py).
+
+Every data set is generated locally or ships with scikit-learn: nothing is downloaded.
+"""
+import numpy as np
+
+
+def chapter_blobs():
+    from kmix.datasets import chapter_blobs as make
+
+    return make(n_samples=2000, random_state=7)[0]
+
+
+def china_pixels():
+    from sklearn.datasets import load_sample_image
+
+    image = load_sample_image("china.jpg")
+    return (image / 255.0).reshape(-1, 3)
+
+
+def digits():
+    from sklearn.datasets import load_digits
+
+    return load_digits().data
+
+
+def blobs(n_samples, n_features, centers=None, random_state=0):
+    from sklearn.datasets import make_blobs
+
+    kwargs = {} if centers is None else {"centers": centers}
+    return make_blobs(n_samples, n_features=n_features, random_state=random_state, **kwargs)[0]
+
+
+def standard_normal(n_samples, n_features, random_state=0):
+    return np.random.RandomState(random_state).standard_normal((n_samples, n_features))
+
+
+#: name -> (loader, KMeans parameters) for the rows of the issue's table.
+ROWS = {
+    "chapter blobs 2000x2 k=5 n_init=10": (chapter_blobs, dict(n_clusters=5, n_init=10)),
+    "china.jpg 273kx3 k=8": (china_pixels, dict(n_clusters=8)),
+    "china.jpg 273kx3 k=64": (china_pixels, dict(n_clusters=64)),
+    "digits 1797x64 k=50 n_init=10": (digits, dict(n_clusters=50, n_init=10)),
+    "blobs 500kx50 c=100 k=100": (lambda: blobs(500_000, 50, centers=100), dict(n_clusters=100)),
+    "blobs 60kx784 k=10": (lambda: blobs(60_000, 784), dict(n_clusters=10)),
+    "normal 100kx32 k=1000 it=20": (lambda: standard_normal(100_000, 32),
+                                    dict(n_clusters=1000, max_iter=20)),
+}

@@ -1,0 +1,886 @@
+"""kmix.KMeans against scikit-learn, closed forms and invariants.
+
+References used here:
+- scikit-learn's KMeans started from the same initial centres (``init=array, n_init=1``),
+- closed-form solutions (k = 1, n_samples = k, two obvious 1-D groups, weighted means),
+- invariants (predict(X) == labels_, inertia recomputed with numpy, weights == repetition,
+  bitwise determinism over thread counts, monotone Lloyd inertia).
+"""
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.cluster import KMeans as SKKMeans
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import ThreadpoolController
+
+import kmix
+from kmix import KMeans
+
+ALGORITHMS = ["lloyd", "elkan", "hamerly"]
+# kmix's 'hamerly' has no scikit-learn counterpart: it must reproduce Lloyd's iterations.
+SKLEARN_ALGORITHM = {"lloyd": "lloyd", "elkan": "elkan", "hamerly": "lloyd"}
+_THREADPOOLS = ThreadpoolController()
+
+
+def reference(fit, *args, **kwargs):
+    """Run a scikit-learn reference computation with single-threaded OpenMP.
+
+    The results do not depend on it; it only keeps scikit-learn's spinning OpenMP team from
+    slowing the suite down when the 2 cores are shared with other processes.
+    """
+    with _THREADPOOLS.limit(limits=1, user_api="openmp"):
+        return fit(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def numpy_sq_distances(X, centers):
+    """Exact squared distances (n, k) by broadcasting, in float64."""
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    diff = X.astype(np.float64)[:, None, :] - np.asarray(centers, dtype=np.float64)[None, :, :]
+    return np.einsum("ijk,ijk->ij", diff, diff)
+
+
+def numpy_inertia(X, centers, labels, sample_weight=None):
+    """sum_i w_i ||x_i - c_{labels_i}||^2 in float64."""
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    diff = X.astype(np.float64) - np.asarray(centers, dtype=np.float64)[labels]
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight)
+    return float(np.sum(w * np.einsum("ij,ij->i", diff, diff)))
+
+
+def assert_labels_are_closest(X, centers, labels, rtol=1e-9):
+    """Every sample's assigned centre is a closest centre, up to rounding of the distances."""
+    d2 = numpy_sq_distances(X, centers)
+    assigned = d2[np.arange(d2.shape[0]), labels]
+    X = np.asarray(X, dtype=np.float64)
+    scale = 1.0 + np.sum(X**2, axis=1) + np.max(np.sum(np.asarray(centers) ** 2, axis=1))
+    assert np.all(assigned <= d2.min(axis=1) + rtol * scale)
+
+
+def assert_same_fit(a, b, *, inertia_rtol, centers_tol):
+    assert_array_equal(a.labels_, b.labels_)
+    assert a.n_iter_ == b.n_iter_
+    assert_allclose(a.inertia_, b.inertia_, rtol=inertia_rtol)
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=centers_tol, atol=centers_tol)
+
+
+def bitwise_equal(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+# --------------------------------------------------------------------------------------------
+# 1. same initial centres => same result as scikit-learn
+# --------------------------------------------------------------------------------------------
+SHAPES = [
+    # (n_samples, n_features, n_clusters, true centres): fused loops (d < 16), gemm (d >= 16)
+    pytest.param(1000, 2, 8, 12, id="n1000-d2-k8"),
+    pytest.param(1000, 20, 8, 12, id="n1000-d20-k8"),
+    pytest.param(1000, 40, 8, 12, id="n1000-d40-k8"),
+]
+# k > 256: centres are tiled by 256, on both distance paths
+SHAPES_MANY_CLUSTERS = [
+    pytest.param(2000, 5, 300, 400, id="n2000-d5-k300"),
+    pytest.param(2000, 20, 300, 400, id="n2000-d20-k300"),
+]
+
+
+@pytest.mark.parametrize("n_samples, n_features, n_clusters, n_true", SHAPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_matches_sklearn_from_same_init(overlapping_blobs, init_rows, n_samples, n_features,
+                                        n_clusters, n_true, algorithm, dtype, sparse,
+                                        weighted):
+    _check_matches_sklearn(overlapping_blobs, init_rows, n_samples, n_features, n_clusters,
+                           n_true, algorithm, dtype, sparse, weighted)
+
+
+@pytest.mark.parametrize("n_samples, n_features, n_clusters, n_true", SHAPES_MANY_CLUSTERS)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse, weighted", [(False, False), (True, True)],
+                         ids=["dense-unweighted", "csr-weighted"])
+def test_matches_sklearn_from_same_init_many_clusters(overlapping_blobs, init_rows, n_samples,
+                                                      n_features, n_clusters, n_true,
+                                                      algorithm, dtype, sparse, weighted):
+    _check_matches_sklearn(overlapping_blobs, init_rows, n_samples, n_features, n_clusters,
+                           n_true, algorithm, dtype, sparse, weighted)
+
+
+def _check_matches_sklearn(overlapping_blobs, init_rows, n_samples, n_features, n_clusters,
+                           n_true, algorithm, dtype, sparse, weighted):
+    X, _ = overlapping_blobs(n_samples, n_features, n_true)
+    X = X.astype(dtype)
+    init = init_rows(X, n_clusters, seed=1)
+    sample_weight = (np.random.RandomState(2).uniform(0.5, 2.0, size=n_samples)
+                     if weighted else None)
+    Xfit = sp.csr_matrix(X) if sparse else X
+
+    ref = reference(SKKMeans(n_clusters, init=init, n_init=1,
+                             algorithm=SKLEARN_ALGORITHM[algorithm]).fit,
+                    Xfit, sample_weight=sample_weight)
+    km = KMeans(n_clusters, init=init, n_init=1, algorithm=algorithm).fit(
+        Xfit, sample_weight=sample_weight)
+
+    # The data must exercise several iterations for the comparison to mean anything.
+    assert ref.n_iter_ >= 3
+    assert km.cluster_centers_.dtype == dtype
+    assert km.labels_.shape == (n_samples,)
+    if dtype == np.float64:
+        assert_same_fit(km, ref, inertia_rtol=1e-6, centers_tol=1e-8)
+    else:
+        assert_same_fit(km, ref, inertia_rtol=1e-4, centers_tol=1e-4)
+    # inertia_ is what it claims to be
+    assert_allclose(km.inertia_, numpy_inertia(X, km.cluster_centers_, km.labels_,
+                                               sample_weight),
+                    rtol=1e-9 if dtype == np.float64 else 1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_sklearn_on_truly_sparse_data(algorithm, dtype):
+    X = sp.random(600, 50, density=0.1, format="csr", random_state=3, dtype=np.float64)
+    X = X.astype(dtype)
+    init = X[np.random.RandomState(0).choice(600, 6, replace=False)].toarray()
+    w = np.random.RandomState(1).randint(1, 4, size=600).astype(float)
+    ref = reference(SKKMeans(6, init=init, n_init=1, algorithm=SKLEARN_ALGORITHM[algorithm]).fit,
+                    X, sample_weight=w)
+    km = KMeans(6, init=init, n_init=1, algorithm=algorithm).fit(X, sample_weight=w)
+    assert ref.n_iter_ >= 3
+    tol = 1e-6 if dtype == np.float64 else 1e-4
+    assert_same_fit(km, ref, inertia_rtol=tol, centers_tol=tol)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_empty_cluster_relocation_matches_sklearn(algorithm, dtype, sparse, weighted):
+    X, _ = make_blobs(500, 2, centers=6, cluster_std=1.5, random_state=3)
+    X = X.astype(dtype)
+    # Two duplicate centres and two far-away ones: three clusters are empty after the first
+    # assignment and must be relocated to the farthest samples.
+    init = np.array([X[0], X[0], X[1], [100.0, 100.0], [-100.0, 50.0], X[2]])
+    w = np.random.RandomState(0).uniform(0.5, 2, size=500) if weighted else None
+    Xfit = sp.csr_matrix(X) if sparse else X
+
+    first = KMeans(6, init=init, n_init=1, algorithm=algorithm, max_iter=1).fit(
+        Xfit, sample_weight=w)
+    # after one iteration with relocation no centre is left far away
+    assert np.abs(first.cluster_centers_).max() < 50
+    ref = reference(SKKMeans(6, init=init, n_init=1, algorithm=SKLEARN_ALGORITHM[algorithm]).fit,
+                    Xfit, sample_weight=w)
+    km = KMeans(6, init=init, n_init=1, algorithm=algorithm).fit(Xfit, sample_weight=w)
+    assert np.unique(km.labels_).size == 6
+    tol = 1e-6 if dtype == np.float64 else 1e-4
+    assert_same_fit(km, ref, inertia_rtol=tol, centers_tol=tol)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+@pytest.mark.parametrize("random_state", [0, 1, 2])
+def test_matches_sklearn_with_same_random_state(init, random_state):
+    """kmix draws the same random numbers as scikit-learn: same seeds, same result."""
+    X, _ = make_blobs(200, 3, centers=6, cluster_std=1.5, random_state=3)
+    ref = reference(SKKMeans(6, init=init, random_state=random_state).fit, X)
+    km = KMeans(6, init=init, random_state=random_state).fit(X)
+    assert_same_fit(km, ref, inertia_rtol=1e-9, centers_tol=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Lloyd, Elkan and Hamerly agree label for label
+# --------------------------------------------------------------------------------------------
+def _datasets():
+    rng = np.random.RandomState(0)
+    out = {}
+    X, _ = make_blobs(800, 2, centers=10, cluster_std=2.0, random_state=0)
+    out["blobs-d2-k7"] = (X, 7)
+    X, _ = make_blobs(800, 20, centers=10, cluster_std=4.0, random_state=1)
+    out["blobs-d20-k7"] = (X, 7)
+    out["uniform-d3-k12"] = (rng.uniform(-1, 1, size=(700, 3)), 12)
+    out["normal-d17-k5"] = (rng.normal(size=(500, 17)), 5)
+    X, _ = make_blobs(1500, 4, centers=350, cluster_std=0.8, random_state=2)
+    out["blobs-d4-k290"] = (X, 290)
+    return out
+
+
+DATASETS = _datasets()
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("tol, max_iter", [(1e-4, 300), (0.0, 300), (0.0, 3), (1e-4, 2)],
+                         ids=["default", "tol0", "tol0-maxiter3", "maxiter2"])
+def test_algorithms_agree(name, dtype, tol, max_iter):
+    X, k = DATASETS[name]
+    X = X.astype(dtype)
+    init = X[np.random.RandomState(5).choice(X.shape[0], k, replace=False)]
+    fits = {a: KMeans(k, init=init, n_init=1, algorithm=a, tol=tol, max_iter=max_iter).fit(X)
+            for a in ALGORITHMS}
+    lloyd = fits["lloyd"]
+    if max_iter < 10:
+        assert lloyd.n_iter_ == max_iter  # the limit is really hit
+    rtol = 1e-9 if dtype == np.float64 else 1e-5
+    for algorithm, km in fits.items():
+        assert_array_equal(km.labels_, lloyd.labels_, err_msg=algorithm)
+        assert km.n_iter_ == lloyd.n_iter_, algorithm
+        assert_allclose(km.inertia_, lloyd.inertia_, rtol=rtol, err_msg=algorithm)
+        assert_allclose(km.cluster_centers_, lloyd.cluster_centers_, rtol=rtol * 10,
+                        atol=rtol * 10, err_msg=algorithm)
+        # final labels belong to the final centres, even when the iteration limit was hit
+        assert_array_equal(km.predict(X), km.labels_, err_msg=algorithm)
+
+
+@pytest.mark.parametrize("alias", ["auto", "full"])
+def test_algorithm_aliases_give_lloyd_result(alias):
+    X, k = DATASETS["blobs-d2-k7"]
+    a = KMeans(k, algorithm="lloyd", random_state=0).fit(X)
+    b = KMeans(k, algorithm=alias, random_state=0).fit(X)
+    assert_array_equal(a.labels_, b.labels_)
+    assert a.n_iter_ == b.n_iter_
+    assert_allclose(a.inertia_, b.inertia_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_tol0_converged_centres_are_cluster_means(algorithm):
+    """With tol=0, convergence is strict: centres are the weighted means of their clusters."""
+    X, _ = make_blobs(400, 3, centers=5, cluster_std=2.0, random_state=4)
+    w = np.random.RandomState(0).uniform(0.1, 3.0, size=400)
+    km = KMeans(5, tol=0, random_state=0, algorithm=algorithm).fit(X, sample_weight=w)
+    assert km.n_iter_ < km.max_iter
+    for j in range(5):
+        mask = km.labels_ == j
+        assert mask.any()
+        assert_allclose(km.cluster_centers_[j],
+                        np.average(X[mask], axis=0, weights=w[mask]), rtol=1e-10, atol=1e-10)
+    assert_allclose(km.inertia_, numpy_inertia(X, km.cluster_centers_, km.labels_, w),
+                    rtol=1e-10)
+    assert_labels_are_closest(X, km.cluster_centers_, km.labels_)
+
+
+# --------------------------------------------------------------------------------------------
+# closed-form cases
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_two_obvious_groups_closed_form(algorithm, sparse):
+    X = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0]])
+    w = np.array([1.0, 2.0, 1.0, 1.0, 1.0, 4.0])
+    Xfit = sp.csr_matrix(X) if sparse else X
+    km = KMeans(2, init=np.array([[0.0], [12.0]]), algorithm=algorithm).fit(Xfit,
+                                                                            sample_weight=w)
+    assert_array_equal(km.labels_, [0, 0, 0, 1, 1, 1])
+    c0 = (0 * 1 + 1 * 2 + 2 * 1) / 4.0
+    c1 = (10 * 1 + 11 * 1 + 12 * 4) / 6.0
+    assert_allclose(km.cluster_centers_, [[c0], [c1]], rtol=1e-12)
+    expected = (1 * c0**2 + 2 * (1 - c0) ** 2 + 1 * (2 - c0) ** 2
+                + (10 - c1) ** 2 + (11 - c1) ** 2 + 4 * (12 - c1) ** 2)
+    assert_allclose(km.inertia_, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_single_cluster_is_weighted_mean(algorithm, dtype):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4)).astype(dtype)
+    w = rng.uniform(0.1, 2, size=300)
+    km = KMeans(1, algorithm=algorithm, random_state=0).fit(X, sample_weight=w)
+    mean = np.average(X.astype(np.float64), axis=0, weights=w)
+    assert_allclose(km.cluster_centers_[0], mean, rtol=1e-5, atol=1e-6)
+    assert_array_equal(km.labels_, np.zeros(300))
+    expected = np.sum(w * np.sum((X.astype(np.float64) - mean) ** 2, axis=1))
+    assert_allclose(km.inertia_, expected, rtol=1e-9 if dtype == np.float64 else 1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_as_many_clusters_as_samples(algorithm):
+    X = np.random.RandomState(0).normal(size=(6, 3))
+    km = KMeans(6, algorithm=algorithm, random_state=0).fit(X)
+    assert km.inertia_ == pytest.approx(0.0, abs=1e-20)
+    assert sorted(km.labels_) == list(range(6))
+    assert_allclose(km.cluster_centers_[km.labels_], X, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. float32 stays float32, close to float64
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("n_features", [3, 20])
+def test_float32_keeps_dtype_and_matches_float64(algorithm, sparse, n_features):
+    X64, _ = make_blobs(800, n_features, centers=6, cluster_std=1.0, random_state=0)
+    X32 = X64.astype(np.float32)
+    init = X64[np.random.RandomState(0).choice(800, 6, replace=False)]
+    wrap = sp.csr_matrix if sparse else np.asarray
+    km64 = KMeans(6, init=init, algorithm=algorithm).fit(wrap(X64))
+    km32 = KMeans(6, init=init, algorithm=algorithm).fit(wrap(X32))
+    assert km64.cluster_centers_.dtype == np.float64
+    assert km32.cluster_centers_.dtype == np.float32
+    assert km32.transform(wrap(X32)).dtype == np.float32
+    assert km32.fit_transform(wrap(X32)).dtype == np.float32
+    assert isinstance(km32.inertia_, float)
+    assert np.mean(km32.labels_ == km64.labels_) > 0.99
+    assert_allclose(km32.inertia_, km64.inertia_, rtol=1e-4)
+    assert_allclose(km32.cluster_centers_, km64.cluster_centers_, rtol=1e-4, atol=1e-4)
+    assert_array_equal(km32.predict(wrap(X32)), km32.labels_)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. integer weights == repeated rows
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("n_features", [3, 20])
+def test_integer_weights_equal_repeated_rows(overlapping_blobs, algorithm, sparse, n_features):
+    X, _ = overlapping_blobs(400, n_features, 8)
+    counts = np.random.RandomState(0).randint(1, 5, size=400)
+    X_rep = np.repeat(X, counts, axis=0)
+    init = X[np.random.RandomState(1).choice(400, 6, replace=False)]
+    wrap = sp.csr_matrix if sparse else np.asarray
+    weighted = KMeans(6, init=init, algorithm=algorithm).fit(wrap(X),
+                                                             sample_weight=counts.astype(float))
+    repeated = KMeans(6, init=init, algorithm=algorithm).fit(wrap(X_rep))
+    assert weighted.n_iter_ >= 3
+    assert weighted.n_iter_ == repeated.n_iter_
+    assert_array_equal(np.repeat(weighted.labels_, counts), repeated.labels_)
+    assert_allclose(weighted.cluster_centers_, repeated.cluster_centers_, rtol=1e-10,
+                    atol=1e-10)
+    assert_allclose(weighted.inertia_, repeated.inertia_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_zero_weights_equal_removed_rows(algorithm):
+    X, _ = make_blobs(300, 2, centers=5, cluster_std=1.5, random_state=0)
+    w = np.ones(300)
+    w[::3] = 0.0
+    init = X[1:11:2][:4]
+    full = KMeans(4, init=init, algorithm=algorithm).fit(X, sample_weight=w)
+    kept = KMeans(4, init=init, algorithm=algorithm).fit(X[w > 0])
+    assert_allclose(full.cluster_centers_, kept.cluster_centers_, rtol=1e-10, atol=1e-10)
+    assert_allclose(full.inertia_, kept.inertia_, rtol=1e-10)
+    assert_array_equal(full.labels_[w > 0], kept.labels_)
+    assert full.n_iter_ == kept.n_iter_
+
+
+def test_constant_weight_scales_inertia_only():
+    X, _ = make_blobs(300, 3, centers=4, random_state=0)
+    a = KMeans(4, random_state=0).fit(X)
+    b = KMeans(4, random_state=0).fit(X, sample_weight=np.full(300, 3.0))
+    assert_array_equal(a.labels_, b.labels_)
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert_allclose(b.inertia_, 3.0 * a.inertia_, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. bitwise determinism across thread counts (>= 100k samples)
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def large_blobs():
+    X, _ = make_blobs(100_000, 20, centers=20, cluster_std=3.0, random_state=0)
+    return X
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [5, 20], ids=["d5-fused", "d20-gemm"])
+def test_bitwise_deterministic_across_threads(large_blobs, algorithm, dtype, n_features):
+    X = np.ascontiguousarray(large_blobs[:, :n_features], dtype=dtype)
+    assert X.shape[0] >= 100_000
+
+    def run(n_threads):
+        # default init: k-means++ seeding runs in the compiled, threaded kernels too
+        return KMeans(12, random_state=0, algorithm=algorithm, n_threads=n_threads,
+                      max_iter=10).fit(X)
+
+    one, two, two_again = run(1), run(2), run(2)
+    assert one.n_iter_ >= 3  # several update passes, not just the seeding
+    for other in (two, two_again):
+        assert bitwise_equal(one.cluster_centers_, other.cluster_centers_)
+        assert bitwise_equal(one.labels_, other.labels_)
+        assert one.inertia_ == other.inertia_
+        assert one.n_iter_ == other.n_iter_
+
+
+def test_bitwise_deterministic_across_threads_sparse(large_blobs):
+    X = large_blobs.copy()
+    X[np.abs(X) < 4.0] = 0.0
+    X = sp.csr_matrix(X)
+    assert X.shape[0] >= 100_000 and X.nnz < 0.8 * X.shape[0] * X.shape[1]
+    runs = [KMeans(10, random_state=1, n_threads=t, max_iter=10).fit(X) for t in (1, 2, 2)]
+    for other in runs[1:]:
+        assert bitwise_equal(runs[0].cluster_centers_, other.cluster_centers_)
+        assert bitwise_equal(runs[0].labels_, other.labels_)
+        assert runs[0].inertia_ == other.inertia_
+
+
+def test_bitwise_deterministic_with_several_inits(large_blobs):
+    X = np.ascontiguousarray(large_blobs[:, :3])
+    runs = [KMeans(8, init="random", n_init=3, random_state=4, n_threads=t, max_iter=10).fit(X)
+            for t in (1, 2)]
+    assert bitwise_equal(runs[0].cluster_centers_, runs[1].cluster_centers_)
+    assert bitwise_equal(runs[0].labels_, runs[1].labels_)
+    assert runs[0].inertia_ == runs[1].inertia_
+
+
+# --------------------------------------------------------------------------------------------
+# 6. property tests
+# --------------------------------------------------------------------------------------------
+@st.composite
+def small_problems(draw):
+    """Small data sets with distinct rows (duplicate points: see the explicit tests below)."""
+    n = draw(st.integers(6, 60))
+    d = draw(st.integers(1, 4))
+    k = draw(st.integers(1, min(6, n)))
+    X = draw(arrays(np.float64, (n, d), unique=True,
+                    elements=st.floats(-100, 100, allow_nan=False, allow_infinity=False,
+                                       allow_subnormal=False)))
+    weighted = draw(st.booleans())
+    w = (draw(arrays(np.float64, n, elements=st.floats(0.1, 10.0))) if weighted else None)
+    seed = draw(st.integers(0, 2**31 - 1))
+    return X, w, k, seed
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@settings(max_examples=25, deadline=None)
+@given(problem=small_problems())
+def test_inertia_never_increases_with_iterations(algorithm, problem):
+    X, w, k, seed = problem
+    init = X[np.random.RandomState(seed).choice(X.shape[0], k, replace=False)]
+    inertias = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for max_iter in range(1, 9):
+            km = KMeans(k, init=init, n_init=1, max_iter=max_iter, tol=0.0,
+                        algorithm=algorithm).fit(X, sample_weight=w)
+            # the reported inertia is the exact inertia of the reported labels and centres
+            assert km.inertia_ == pytest.approx(
+                numpy_inertia(X, km.cluster_centers_, km.labels_, w), rel=1e-9, abs=1e-9)
+            inertias.append(km.inertia_)
+    for before, after in zip(inertias, inertias[1:]):
+        assert after <= before * (1 + 1e-9) + 1e-9
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_labels_match_centres_when_duplicates_force_relocation(algorithm, weighted):
+    """Duplicate points, more clusters than distinct points, tol=0.
+
+    From init [1, 1, 0] the second cluster is empty and gets relocated in every iteration.
+    When the labels stop changing in an iteration whose relocation still moved a centre, the
+    run must not end with labels_ that belong to the previous centres: labels_ must be
+    predict(X), and the inertia (0 after one iteration) must not rise with more iterations.
+    (scikit-learn 1.9 has the same flaw; kmix documents predict(X) == labels_.)
+    """
+    X = np.array([[1.0], [0.0], [1.0], [1.0], [1.0], [1.0]])
+    w = np.full(6, 0.375) if weighted else None
+    init = np.array([[1.0], [1.0], [0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = KMeans(3, init=init, tol=0, max_iter=1, algorithm=algorithm).fit(
+            X, sample_weight=w)
+        full = KMeans(3, init=init, tol=0, algorithm=algorithm).fit(X, sample_weight=w)
+    assert one.inertia_ == pytest.approx(0.0, abs=1e-12)
+    assert_array_equal(full.predict(X), full.labels_)
+    assert_labels_are_closest(X, full.cluster_centers_, full.labels_)
+    assert full.inertia_ <= one.inertia_ + 1e-12
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(problem=small_problems())
+def test_predict_of_centres_is_arange(problem):
+    X, w, k, seed = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(k, n_init=1, random_state=seed % 1000).fit(X, sample_weight=w)
+    C = km.cluster_centers_
+    if k > 1:
+        gaps = numpy_sq_distances(C, C)[~np.eye(k, dtype=bool)]
+        assume(gaps.min() > 1e-6 * (1.0 + np.max(np.sum(C**2, axis=1))))
+    assert_array_equal(km.predict(C), np.arange(k))
+    # labels_ are closest centres (exact ties may be broken either way)
+    assert_labels_are_closest(X, C, km.labels_)
+
+
+# --------------------------------------------------------------------------------------------
+# 7. scikit-learn API compliance
+# --------------------------------------------------------------------------------------------
+def _expected_failed_checks(estimator):
+    # scikit-learn declares exactly these as expected failures of its own KMeans: with a
+    # random initialisation, weighting a row by 2 draws different seeds than repeating it.
+    # (The deterministic version of the property is test_integer_weights_equal_repeated_rows.)
+    reason = "sample_weight is not equivalent to removing/repeating samples (random seeding)."
+    return {
+        "check_sample_weight_equivalence_on_dense_data": reason,
+        "check_sample_weight_equivalence_on_sparse_data": reason,
+    }
+
+
+@parametrize_with_checks([KMeans(n_clusters=3)], expected_failed_checks=_expected_failed_checks)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_pipeline_and_grid_search_match_sklearn():
+    X, y = make_blobs(150, 4, centers=3, cluster_std=2.5, random_state=0)
+
+    def search(kmeans):
+        pipe = Pipeline([("scale", StandardScaler()), ("kmeans", kmeans),
+                         ("clf", LogisticRegression())])
+        grid = GridSearchCV(pipe, {"kmeans__n_clusters": [2, 3, 6]}, cv=3)
+        return grid.fit(X, y)
+
+    ours = search(KMeans(random_state=0))
+    ref = reference(search, SKKMeans(random_state=0))
+    assert isinstance(ours.best_estimator_.named_steps["kmeans"], KMeans)
+    assert ours.best_estimator_.named_steps["kmeans"].n_clusters == \
+        ours.best_params_["kmeans__n_clusters"]
+    assert ours.best_score_ > 0.8
+    # same seeds, same centres, same features: the same cross-validation scores
+    assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"])
+    assert ours.best_params_ == ref.best_params_
+    assert ours.score(X, y) == pytest.approx(ref.score(X, y))
+
+
+def test_params_match_sklearn_defaults_and_round_trip():
+    ours = KMeans().get_params()
+    ref = SKKMeans().get_params()
+    assert set(ref) <= set(ours)
+    assert {key: ours[key] for key in ref} == ref
+    assert set(ours) - set(ref) == {"n_threads"}
+
+    km = KMeans(4, init="random", n_init=3, max_iter=50, tol=1e-3, random_state=5,
+                algorithm="elkan", n_threads=1)
+    cloned = clone(km)
+    assert cloned is not km
+    assert cloned.get_params() == km.get_params()
+    assert km.set_params(n_clusters=7, algorithm="hamerly") is km
+    assert km.n_clusters == 7 and km.algorithm == "hamerly"
+    assert cloned.n_clusters == 4
+    # a clone of a fitted model is unfitted
+    X = np.random.RandomState(0).normal(size=(50, 2))
+    km.fit(X)
+    assert not hasattr(clone(km), "cluster_centers_")
+    # set_params then fit behaves like constructing with those params
+    a = KMeans().set_params(n_clusters=3, random_state=0).fit(X)
+    b = KMeans(3, random_state=0).fit(X)
+    assert_array_equal(a.labels_, b.labels_)
+
+
+# --------------------------------------------------------------------------------------------
+# 8. methods and attributes
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_blobs():
+    X, _ = make_blobs(300, 5, centers=4, cluster_std=1.5, random_state=0)
+    return X
+
+
+def test_fit_predict_returns_labels_attribute(small_blobs):
+    km = KMeans(4, random_state=0)
+    labels = km.fit_predict(small_blobs)
+    assert labels is km.labels_
+    assert labels.dtype == np.int32
+    assert_array_equal(KMeans(4, random_state=0).fit(small_blobs).labels_, labels)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_transform_is_euclidean_distance(small_blobs, sparse):
+    km = KMeans(4, random_state=0).fit(small_blobs)
+    X_new = np.random.RandomState(1).normal(scale=5, size=(40, 5))
+    Xin = sp.csr_matrix(X_new) if sparse else X_new
+    D = km.transform(Xin)
+    assert D.shape == (40, 4)
+    assert_allclose(D, np.sqrt(numpy_sq_distances(X_new, km.cluster_centers_)), rtol=1e-10,
+                    atol=1e-8)
+    # predict is the argmin of transform (no near ties in continuous random data)
+    assert_array_equal(km.predict(Xin), np.argmin(D, axis=1))
+
+
+def test_predict_new_data_matches_sklearn(small_blobs):
+    init = small_blobs[:4]
+    km = KMeans(4, init=init).fit(small_blobs)
+    ref = reference(SKKMeans(4, init=init, n_init=1).fit, small_blobs)
+    X_new = np.random.RandomState(3).normal(scale=6, size=(200, 5))
+    assert_array_equal(km.predict(X_new), ref.predict(X_new))
+    assert_allclose(km.transform(X_new), ref.transform(X_new), rtol=1e-9)
+    assert_allclose(km.score(X_new), ref.score(X_new), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "as_input",
+    [lambda X: X, lambda X: X.astype(np.float32), sp.csr_matrix,
+     lambda X: np.round(X).astype(np.int64), lambda X: X.tolist()],
+    ids=["float64", "float32", "csr", "int64", "list"])
+def test_fit_transform_equals_fit_then_transform(small_blobs, as_input):
+    Xin = as_input(small_blobs)
+    km = KMeans(4, random_state=0)
+    Xt = km.fit_transform(Xin)
+    expected = KMeans(4, random_state=0).fit(Xin).transform(Xin)
+    assert Xt.dtype == expected.dtype
+    assert_allclose(Xt, expected, rtol=1e-12)
+    assert_allclose(Xt, km.transform(Xin), rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_score_is_minus_inertia_on_training_data(small_blobs, weighted):
+    w = np.random.RandomState(0).uniform(0.5, 2, size=300) if weighted else None
+    km = KMeans(4, random_state=0).fit(small_blobs, sample_weight=w)
+    assert km.score(small_blobs, sample_weight=w) == pytest.approx(-km.inertia_, rel=1e-10)
+    X_new = small_blobs[:50] + 0.5
+    assert km.score(X_new) == pytest.approx(
+        -numpy_inertia(X_new, km.cluster_centers_, km.predict(X_new)), rel=1e-10)
+
+
+def test_feature_names_out_and_n_features_in(small_blobs):
+    km = KMeans(4, random_state=0).fit(small_blobs)
+    assert km.n_features_in_ == 5
+    assert list(km.get_feature_names_out()) == ["kmeans0", "kmeans1", "kmeans2", "kmeans3"]
+    assert not hasattr(km, "feature_names_in_")
+    assert isinstance(km.n_iter_, int)
+    assert isinstance(km.inertia_, float)
+    assert km.cluster_centers_.shape == (4, 5)
+
+
+def test_feature_names_in_with_pandas(small_blobs):
+    pd = pytest.importorskip("pandas")
+    columns = [f"col{i}" for i in range(5)]
+    df = pd.DataFrame(small_blobs, columns=columns)
+    km = KMeans(4, random_state=0).fit(df)
+    assert list(km.feature_names_in_) == columns
+    ref = KMeans(4, random_state=0).fit(small_blobs)
+    assert_array_equal(km.labels_, ref.labels_)
+    assert_array_equal(km.predict(df), ref.labels_)
+    assert_allclose(km.transform(df), ref.transform(small_blobs))
+    assert list(km.get_feature_names_out()) == ["kmeans0", "kmeans1", "kmeans2", "kmeans3"]
+
+
+def test_fit_transform_with_pandas_dataframe(small_blobs):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(small_blobs, columns=[f"col{i}" for i in range(5)])
+    ref = KMeans(4, random_state=0).fit(small_blobs)
+    Xt = KMeans(4, random_state=0).fit_transform(df)
+    assert_allclose(Xt, ref.transform(small_blobs), rtol=1e-12)
+
+
+def _count_inits(**params):
+    """Number of initialisations of one fit, from verbose output."""
+    X, _ = make_blobs(200, 2, centers=4, random_state=0)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        KMeans(4, verbose=1, random_state=0, **params).fit(X)
+    return out.getvalue().count("Initialization complete")
+
+
+def test_n_init_auto():
+    X, _ = make_blobs(200, 2, centers=4, random_state=0)
+    calls = []
+
+    def init(X, n_clusters, random_state):
+        calls.append(X.copy())
+        return X[random_state.choice(X.shape[0], n_clusters, replace=False)]
+
+    KMeans(4, init=init, random_state=0).fit(X)
+    assert len(calls) == 10
+    # the callable sees the mean-centred data, as in scikit-learn
+    assert_allclose(calls[0], X - X.mean(axis=0), atol=1e-12)
+    calls.clear()
+    KMeans(4, init=init, n_init=3, random_state=0).fit(X)
+    assert len(calls) == 3
+
+    assert _count_inits() == 1                      # 'k-means++'
+    assert _count_inits(init="random") == 10
+    assert _count_inits(init=X[:4]) == 1
+    assert _count_inits(init="random", n_init=4) == 4
+    # 'auto' for 'random' is the same fit as n_init=10
+    a = KMeans(4, init="random", random_state=3).fit(X)
+    b = KMeans(4, init="random", n_init=10, random_state=3).fit(X)
+    assert_array_equal(a.labels_, b.labels_)
+    assert a.inertia_ == b.inertia_
+
+
+def test_callable_init_matches_sklearn():
+    X, _ = make_blobs(300, 3, centers=5, cluster_std=2.0, random_state=1)
+
+    def init(X, n_clusters, random_state):
+        return X[random_state.permutation(X.shape[0])[:n_clusters]]
+
+    km = KMeans(5, init=init, n_init=2, random_state=0).fit(X)
+    ref = reference(SKKMeans(5, init=init, n_init=2, random_state=0).fit, X)
+    assert_same_fit(km, ref, inertia_rtol=1e-9, centers_tol=1e-9)
+
+
+def test_n_init_keeps_lowest_inertia():
+    X, _ = make_blobs(300, 2, centers=6, cluster_std=1.0, random_state=2)
+    best = KMeans(6, init="random", n_init=8, random_state=0).fit(X)
+    # the 8 runs use consecutive draws of one RandomState; every single run is no better
+    rs = np.random.RandomState(0)
+    singles = [KMeans(6, init="random", n_init=1, random_state=rs).fit(X).inertia_
+               for _ in range(8)]
+    assert best.inertia_ == pytest.approx(min(singles), rel=1e-12)
+
+
+def test_init_array_with_n_init_warns():
+    X, _ = make_blobs(100, 2, centers=3, random_state=0)
+    with pytest.warns(RuntimeWarning, match="Explicit initial center position passed"):
+        km = KMeans(3, init=X[:3], n_init=5).fit(X)
+    ref = KMeans(3, init=X[:3], n_init=1).fit(X)
+    assert_array_equal(km.labels_, ref.labels_)
+    # no warning with n_init=1 or 'auto'
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        KMeans(3, init=X[:3], n_init=1).fit(X)
+        KMeans(3, init=X[:3]).fit(X)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_convergence_warning_with_duplicate_points(algorithm):
+    X = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0], [9.0, 0.0]]), 10, axis=0)
+    with pytest.warns(ConvergenceWarning, match=r"Number of distinct clusters \(3\) found "
+                                                r"smaller than n_clusters \(5\)"):
+        km = KMeans(5, random_state=0, algorithm=algorithm).fit(X)
+    assert np.unique(km.labels_).size == 3
+    assert km.inertia_ == pytest.approx(0.0, abs=1e-12)
+
+
+def test_verbose_prints_each_iteration(capsys):
+    X, _ = make_blobs(200, 2, centers=4, cluster_std=2.0, random_state=0)
+    km = KMeans(4, verbose=1, random_state=0).fit(X)
+    out = capsys.readouterr().out
+    assert out.count("Iteration ") == km.n_iter_
+    assert "Converged at iteration" in out
+
+
+def test_negative_and_large_n_threads_give_same_result(small_blobs):
+    ref = KMeans(4, random_state=0).fit(small_blobs)
+    for n_threads in (-1, 1, 7):
+        km = KMeans(4, random_state=0, n_threads=n_threads).fit(small_blobs)
+        assert bitwise_equal(km.cluster_centers_, ref.cluster_centers_)
+    assert kmix.effective_n_threads(1) == 1 or not kmix.openmp_enabled()
+    assert kmix.effective_n_threads(-1) == kmix.effective_n_threads()
+    assert kmix.effective_n_threads() >= 1
+
+
+# --------------------------------------------------------------------------------------------
+# 9. inputs are never modified; layouts and dtypes
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("copy_x", [True, False])
+def test_inputs_not_modified(small_blobs, algorithm, sparse, dtype, copy_x):
+    X = small_blobs.astype(dtype)
+    X = sp.csr_matrix(X) if sparse else X
+    w = np.random.RandomState(0).uniform(0.5, 2, size=300)
+    init = small_blobs[:4].astype(dtype)
+    saved = (X.copy(), w.copy(), init.copy())
+    km = KMeans(4, init=init, algorithm=algorithm, copy_x=copy_x)
+    km.fit(X, sample_weight=w)
+    km.fit_predict(X, sample_weight=w)
+    km.fit_transform(X, sample_weight=w)
+    km.predict(X)
+    km.transform(X)
+    km.score(X, sample_weight=w)
+    if sparse:
+        for attr in ("data", "indices", "indptr"):
+            assert_array_equal(getattr(X, attr), getattr(saved[0], attr))
+            assert getattr(X, attr).dtype == getattr(saved[0], attr).dtype
+    else:
+        assert_array_equal(X, saved[0])
+    assert_array_equal(w, saved[1])
+    assert_array_equal(init, saved[2])
+    assert km.init is init
+    # the fitted centres do not alias the init array
+    assert not np.shares_memory(km.cluster_centers_, init)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_read_only_memmap_input(tmp_path, small_blobs, algorithm):
+    path = tmp_path / "X.npy"
+    np.save(path, small_blobs)
+    Xm = np.load(path, mmap_mode="r")
+    assert not Xm.flags.writeable
+    np.save(tmp_path / "w.npy", np.linspace(0.5, 2, 300))
+    wm = np.load(tmp_path / "w.npy", mmap_mode="r")
+    np.save(tmp_path / "init.npy", small_blobs[:4])
+    im = np.load(tmp_path / "init.npy", mmap_mode="r")
+    ref = KMeans(4, init=small_blobs[:4], algorithm=algorithm).fit(
+        small_blobs, sample_weight=np.linspace(0.5, 2, 300))
+    km = KMeans(4, init=im, algorithm=algorithm).fit(Xm, sample_weight=wm)
+    assert bitwise_equal(km.cluster_centers_, ref.cluster_centers_)
+    assert_array_equal(km.labels_, ref.labels_)
+    assert km.inertia_ == ref.inertia_
+    assert_array_equal(km.predict(Xm), ref.labels_)
+    assert_allclose(km.transform(Xm), ref.transform(small_blobs))
+    assert_array_equal(Xm, small_blobs)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided-columns", "strided-rows", "read-only",
+                                    "int32", "int64", "list"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_layouts_and_integer_input_give_same_result(layout, algorithm):
+    rng = np.random.RandomState(0)
+    X = np.round(rng.normal(scale=20, size=(200, 3)) + np.repeat(
+        rng.uniform(-60, 60, size=(4, 3)), 50, axis=0))  # integer-valued floats
+    if layout == "fortran":
+        Xin = np.asfortranarray(X)
+    elif layout == "strided-columns":
+        wide = np.zeros((200, 6))
+        wide[:, ::2] = X
+        Xin = wide[:, ::2]
+        assert not Xin.flags.c_contiguous
+    elif layout == "strided-rows":
+        Xin = np.repeat(X, 2, axis=0)[::2]
+        assert not Xin.flags.c_contiguous
+    elif layout == "read-only":
+        Xin = X.copy()
+        Xin.setflags(write=False)
+    elif layout in ("int32", "int64"):
+        Xin = X.astype(layout)
+    else:
+        Xin = X.tolist()
+    ref = KMeans(4, random_state=0, algorithm=algorithm).fit(X)
+    km = KMeans(4, random_state=0, algorithm=algorithm).fit(Xin)
+    assert km.cluster_centers_.dtype == np.float64
+    assert bitwise_equal(km.cluster_centers_, ref.cluster_centers_)
+    assert_array_equal(km.labels_, ref.labels_)
+    assert km.inertia_ == ref.inertia_
+    assert_array_equal(km.predict(Xin), ref.labels_)
+    assert_allclose(km.transform(Xin), ref.transform(X), rtol=1e-12)
+    assert km.score(Xin) == pytest.approx(ref.score(X), rel=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["csc", "coo", "csr_array"])
+def test_other_sparse_formats_give_csr_result(small_blobs, fmt):
+    Xs = sp.csr_matrix(small_blobs)
+    converted = {"csc": sp.csc_matrix, "coo": sp.coo_matrix, "csr_array": sp.csr_array}[fmt](
+        small_blobs)
+    ref = KMeans(4, random_state=0).fit(Xs)
+    km = KMeans(4, random_state=0).fit(converted)
+    assert_array_equal(km.labels_, ref.labels_)
+    assert km.inertia_ == ref.inertia_
+
+
+def test_sparse_and_dense_agree(small_blobs):
+    init = small_blobs[:4]
+    dense = KMeans(4, init=init).fit(small_blobs)
+    sparse = KMeans(4, init=init).fit(sp.csr_matrix(small_blobs))
+    assert_same_fit(dense, sparse, inertia_rtol=1e-10, centers_tol=1e-10)
+    assert_array_equal(dense.predict(sp.csr_matrix(small_blobs)), dense.labels_)

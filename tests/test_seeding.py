@@ -1,0 +1,191 @@
+"""kmix.kmeans_plusplus: greedy k-means++ seeding."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
+from sklearn.datasets import make_blobs
+from threadpoolctl import threadpool_limits
+
+import kmix
+from kmix import KMeans, kmeans_plusplus
+
+
+def _as_dense(X):
+    return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, _ = make_blobs(600, 4, centers=8, cluster_std=2.0, random_state=0)
+    return X
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_clusters", [1, 5, 40])
+def test_centres_are_rows_at_distinct_indices(blobs, sparse, dtype, n_clusters):
+    X = blobs.astype(dtype)
+    Xin = sp.csr_matrix(X) if sparse else X
+    centers, indices = kmeans_plusplus(Xin, n_clusters, random_state=0)
+    assert centers.shape == (n_clusters, 4)
+    assert centers.dtype == dtype
+    assert indices.shape == (n_clusters,)
+    assert np.issubdtype(indices.dtype, np.integer)
+    assert np.unique(indices).size == n_clusters
+    assert np.all((indices >= 0) & (indices < X.shape[0]))
+    assert_array_equal(centers, X[indices])
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_reproducible_with_random_state(blobs, sparse):
+    Xin = sp.csr_matrix(blobs) if sparse else blobs
+    c1, i1 = kmeans_plusplus(Xin, 6, random_state=3)
+    c2, i2 = kmeans_plusplus(Xin, 6, random_state=3)
+    c3, i3 = kmeans_plusplus(Xin, 6, random_state=np.random.RandomState(3))
+    assert_array_equal(i1, i2)
+    assert_array_equal(i1, i3)
+    assert_array_equal(c1, c2)
+    # a different seed gives a different draw
+    draws = {tuple(kmeans_plusplus(Xin, 6, random_state=s)[1]) for s in range(5)}
+    assert len(draws) > 1
+
+
+def test_dense_and_sparse_agree(blobs):
+    for seed in range(5):
+        cd, idx_d = kmeans_plusplus(blobs, 7, random_state=seed)
+        cs, idx_s = kmeans_plusplus(sp.csr_matrix(blobs), 7, random_state=seed)
+        assert_array_equal(idx_d, idx_s)
+        assert_array_equal(cd, cs)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_same_draws_as_sklearn(blobs, sparse, weighted):
+    """Same random numbers and the same greedy rule as scikit-learn: the same indices."""
+    Xin = sp.csr_matrix(blobs) if sparse else blobs
+    w = np.random.RandomState(1).uniform(0.5, 2.0, size=600) if weighted else None
+    for seed in range(4):
+        ours = kmeans_plusplus(Xin, 8, sample_weight=w, random_state=seed)
+        with threadpool_limits(1, user_api="openmp"):
+            ref = sk_kmeans_plusplus(Xin, 8, sample_weight=w, random_state=seed)
+        assert_array_equal(ours[1], ref[1])
+        assert_allclose(ours[0], ref[0])
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_zero_weight_rows_are_never_picked(blobs, sparse):
+    Xin = sp.csr_matrix(blobs) if sparse else blobs
+    w = np.ones(600)
+    w[::2] = 0.0  # half of every blob has no weight
+    w[np.abs(blobs[:, 0]) > 9] = 0.0  # and so do the extreme rows, the likeliest picks
+    for seed in range(10):
+        _, indices = kmeans_plusplus(Xin, 20, sample_weight=w, random_state=seed)
+        assert np.all(w[indices] > 0), indices[w[indices] == 0]
+
+
+def test_heavy_weight_is_picked_first(blobs):
+    w = np.full(600, 1e-9)
+    w[123] = 1.0
+    firsts = [kmeans_plusplus(blobs, 3, sample_weight=w, random_state=s)[1][0] for s in range(5)]
+    assert firsts == [123] * 5
+
+
+def test_explicit_norms_and_trials(blobs):
+    norms = np.einsum("ij,ij->i", blobs, blobs)
+    c1, i1 = kmeans_plusplus(blobs, 5, random_state=0)
+    c2, i2 = kmeans_plusplus(blobs, 5, random_state=0, x_squared_norms=norms)
+    assert_array_equal(i1, i2)
+    # the default number of local trials is 2 + int(log(k))
+    c3, i3 = kmeans_plusplus(blobs, 5, random_state=0, n_local_trials=2 + int(np.log(5)))
+    assert_array_equal(i1, i3)
+    ref = sk_kmeans_plusplus(blobs, 5, random_state=0, n_local_trials=1)
+    c4, i4 = kmeans_plusplus(blobs, 5, random_state=0, n_local_trials=1)
+    assert_array_equal(i4, ref[1])
+
+
+def test_inputs_not_modified(blobs):
+    X = blobs.copy()
+    w = np.linspace(0.1, 1, 600)
+    w_copy = w.copy()
+    Xs = sp.csr_matrix(X)
+    data, ind, ptr = Xs.data.copy(), Xs.indices.copy(), Xs.indptr.copy()
+    kmeans_plusplus(X, 5, sample_weight=w, random_state=0)
+    kmeans_plusplus(Xs, 5, sample_weight=w, random_state=0)
+    assert_array_equal(X, blobs)
+    assert_array_equal(w, w_copy)
+    assert_array_equal(Xs.data, data)
+    assert_array_equal(Xs.indices, ind)
+    assert_array_equal(Xs.indptr, ptr)
+
+
+def test_read_only_input(blobs):
+    X = blobs.copy()
+    X.setflags(write=False)
+    c, i = kmeans_plusplus(X, 5, random_state=0)
+    assert_array_equal(i, kmeans_plusplus(blobs, 5, random_state=0)[1])
+
+
+def _well_separated_blobs(n_blobs=6, per_blob=100, seed=0):
+    rng = np.random.RandomState(seed)
+    centres = np.array([[20.0 * i, (-1) ** i * 10.0 * (i % 3)] for i in range(n_blobs)])
+    X = np.vstack([c + rng.normal(scale=0.5, size=(per_blob, 2)) for c in centres])
+    y = np.repeat(np.arange(n_blobs), per_blob)
+    return X, y, centres
+
+
+def test_one_centre_per_well_separated_blob():
+    X, y, centres = _well_separated_blobs()
+    hits = 0
+    potentials = []
+    for seed in range(20):
+        _, indices = kmeans_plusplus(X, 6, random_state=seed)
+        hits += np.unique(y[indices]).size == 6
+        c = X[indices]
+        d2 = ((X[:, None, :] - c[None]) ** 2).sum(-1).min(axis=1)
+        potentials.append(d2.sum())
+    # greedy k-means++ finds every blob in most seeds ...
+    assert hits >= 18
+    # ... and its potential is then within a small factor of the optimum's
+    optimum = sum(((X[y == j] - X[y == j].mean(0)) ** 2).sum() for j in range(6))
+    assert np.median(potentials) < 4 * optimum
+
+
+def test_seeding_through_kmeans_finds_the_blobs():
+    X, y, centres = _well_separated_blobs()
+    km = KMeans(6, random_state=0).fit(X)
+    # every true blob is one cluster
+    for j in range(6):
+        assert np.unique(km.labels_[y == j]).size == 1
+    assert np.unique(km.labels_).size == 6
+    found = np.sort(km.cluster_centers_[:, 0])
+    assert_allclose(found, np.sort(centres[:, 0]), atol=0.2)
+
+
+@pytest.fixture(scope="module")
+def large_blobs():
+    X, _ = make_blobs(100_000, 20, centers=15, cluster_std=3.0, random_state=1)
+    return X
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [5, 20], ids=["d5", "d20"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_bitwise_identical_across_threads(large_blobs, dtype, n_features, sparse):
+    X = np.ascontiguousarray(large_blobs[:, :n_features], dtype=dtype)
+    if sparse:
+        X[np.abs(X) < 3] = 0.0
+        X = sp.csr_matrix(X)
+    assert X.shape[0] >= 100_000
+    runs = [kmeans_plusplus(X, 16, random_state=7, n_threads=t) for t in (1, 2, 2)]
+    for centers, indices in runs[1:]:
+        assert_array_equal(indices, runs[0][1])
+        assert centers.tobytes() == runs[0][0].tobytes()
+
+
+def test_n_threads_values_agree(blobs):
+    ref = kmeans_plusplus(blobs, 5, random_state=0, n_threads=1)[1]
+    for n_threads in (None, -1, 2, 5):
+        assert_array_equal(kmeans_plusplus(blobs, 5, random_state=0, n_threads=n_threads)[1],
+                           ref)
+    assert kmix.effective_n_threads(None) >= 1
