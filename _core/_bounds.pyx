@@ -285,140 +285,168 @@ def elkan_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
     return sum_counts(&bchanged[0], nb)
 
 
+cdef Py_ssize_t _yinyang_examine(
+    const floating *x, Py_ssize_t d, const floating *C, Py_ssize_t a, double u,
+    const Py_ssize_t *group_of, const Py_ssize_t *members, const Py_ssize_t *gstart,
+    Py_ssize_t ng, double *lb, double *gm1, double *gm2, Py_ssize_t *gj1, double *u_out,
+) noexcept nogil:
+    """Yinyang's group filter for one row: search the groups whose bound does not exceed u
+    (the exact distance to the current centre a) with exact distances, refresh their bounds
+    and return the closest centre (ties to the lowest index); its distance goes to u_out."""
+    cdef Py_ssize_t g, jj, j, j1, best = a
+    cdef double v, m1, m2, bestv = u
+    for g in range(ng):
+        if lb[g] > u:
+            gm1[g] = -1.0   # not examined
+            continue
+        m1 = INFINITY
+        m2 = INFINITY
+        j1 = -1
+        for jj in range(gstart[g], gstart[g + 1]):
+            j = members[jj]
+            v = sqrt(sq_dist(x, C + j * d, d))
+            if v < m1 or (v == m1 and j < j1):
+                m2 = m1
+                m1 = v
+                j1 = j
+            elif v < m2:
+                m2 = v
+        gm1[g] = m1
+        gm2[g] = m2
+        gj1[g] = j1
+        if m1 < bestv or (m1 == bestv and j1 < best):
+            bestv = m1
+            best = j1
+    for g in range(ng):
+        if gm1[g] >= 0:
+            lb[g] = gm2[g] if gj1[g] == best else gm1[g]
+    # The old centre becomes one of its group's other centres.
+    if best != a and gm1[group_of[a]] < 0 and u < lb[group_of[a]]:
+        lb[group_of[a]] = u
+    u_out[0] = bestv
+    return best
+
+
 cdef Py_ssize_t _yinyang_block(
     const floating *X, const double *xnorm, Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
-    const floating *C, const floating *CT, const floating *cnorm, Py_ssize_t k,
-    const Py_ssize_t *group_of, const Py_ssize_t *members, const Py_ssize_t *gstart,
-    Py_ssize_t ng, const double *shift, const double *gshift,
+    const floating *C, const floating *Cp, const floating *CTp, const floating *cnormp,
+    Py_ssize_t k, const Py_ssize_t *group_of, const Py_ssize_t *members,
+    const Py_ssize_t *gstart, Py_ssize_t ng, const double *shift, const double *gshift,
     const double *w, int *labels, double *upper, double *lower,
     bint update, double *bsum, double *bw, floating *D, floating *G, double *gm1,
     double *gm2, Py_ssize_t *gj1, bint use_gemm,
 ) noexcept nogil:
-    cdef Py_ssize_t s, m, r, q, i, a, old, j, jj, g, j0, kt, nfull
+    cdef Py_ssize_t s, m, r, q, i, a, j, jj, g, j0, kt, seg_end, nfull, jb, best
     cdef Py_ssize_t changed = 0
     cdef Py_ssize_t idx[CHUNK_ROWS]
     cdef double u, glob, v, m1, m2, bestv
-    cdef Py_ssize_t j1, best
     cdef double *lb
     cdef double *r1
     cdef double *r2
     cdef Py_ssize_t *rj
-    cdef const floating *x
     cdef const floating *Dr
     s = start
     while s < end:
         m = _imin(CHUNK_ROWS, end - s)
         nfull = 0
+        # Global filter: a row keeps its centre while its upper bound is below every group's
+        # lower bound (after the bounds moved with the centres).
         for r in range(m):
             i = s + r
             a = labels[i]
-            if a < 0:
-                idx[nfull] = i
-                memcpy(G + nfull * d, X + i * d, d * sizeof(floating))
-                nfull += 1
-                continue
-            x = X + i * d
-            lb = lower + i * ng
-            u = upper[i] + shift[a]
-            glob = INFINITY
-            for g in range(ng):
-                lb[g] -= gshift[g]
-                if lb[g] < glob:
-                    glob = lb[g]
-            if u >= glob:
-                u = sqrt(sq_dist(x, C + a * d, d))
+            if a >= 0:
+                lb = lower + i * ng
+                u = upper[i] + shift[a]
+                glob = INFINITY
+                for g in range(ng):
+                    lb[g] -= gshift[g]
+                    if lb[g] < glob:
+                        glob = lb[g]
                 if u >= glob:
-                    # Examine every group whose bound fails; keep per group the two closest
-                    # centres, then pick the best of them and the current centre.
-                    old = a
-                    best = a
-                    bestv = u
-                    for g in range(ng):
-                        if lb[g] > u:
-                            gm1[g] = -1.0   # not examined
-                            continue
-                        m1 = INFINITY
-                        m2 = INFINITY
-                        j1 = -1
-                        for jj in range(gstart[g], gstart[g + 1]):
-                            j = members[jj]
-                            v = sqrt(sq_dist(x, C + j * d, d))
-                            if v < m1 or (v == m1 and j < j1):
-                                m2 = m1
-                                m1 = v
-                                j1 = j
-                            elif v < m2:
-                                m2 = v
-                        gm1[g] = m1
-                        gm2[g] = m2
-                        gj1[g] = j1
-                        if m1 < bestv or (m1 == bestv and j1 < best):
-                            bestv = m1
-                            best = j1
-                    for g in range(ng):
-                        if gm1[g] >= 0:
-                            lb[g] = gm2[g] if gj1[g] == best else gm1[g]
-                    if best != old and gm1[group_of[old]] < 0 and u < lb[group_of[old]]:
-                        lb[group_of[old]] = u
-                    u = bestv
-                    if best != old:
+                    u = sqrt(sq_dist(X + i * d, C + a * d, d))
+                if u >= glob and not use_gemm:
+                    # Narrow data: distances are cheap, examine only the groups whose bound
+                    # fails (the group filter) instead of a full search.
+                    best = _yinyang_examine(X + i * d, d, C, a, u, group_of, members, gstart,
+                                            ng, lb, gm1, gm2, gj1, &u)
+                    if best != a:
                         changed += 1
                         if update:
-                            _move_row(bsum, x, d, old, best, w[i])
+                            _move_row(bsum, X + i * d, d, a, best, w[i])
                         labels[i] = <int>best
-            upper[i] = u
-        if nfull > 0:
-            # Full search (first pass): per group the two smallest partial distances.
+                    upper[i] = u
+                    continue
+                upper[i] = u
+                if u < glob:
+                    continue
+            idx[nfull] = i
+            memcpy(G + nfull * d, X + i * d, d * sizeof(floating))
+            nfull += 1
+        if nfull == 0:
+            s += m
+            continue
+        # Full search of the remaining rows (gemm for wide data) against the centres sorted
+        # by group: per group the two smallest partial distances and the closest centre.
+        for q in range(nfull * ng):
+            gm1[q] = INFINITY
+            gm2[q] = INFINITY
+            gj1[q] = -1
+        j0 = 0
+        while j0 < k:
+            kt = _imin(TILE_CENTERS, k - j0)
+            partial_dists(G, nfull, d, Cp + j0 * d, CTp + j0, k, cnormp + j0, kt, D, use_gemm)
             for q in range(nfull):
-                for g in range(ng):
-                    gm1[q * ng + g] = INFINITY
-                    gm2[q * ng + g] = INFINITY
-                    gj1[q * ng + g] = -1
-            j0 = 0
-            while j0 < k:
-                kt = _imin(TILE_CENTERS, k - j0)
-                partial_dists(G, nfull, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
-                for q in range(nfull):
-                    Dr = D + q * kt
-                    r1 = gm1 + q * ng
-                    r2 = gm2 + q * ng
-                    rj = gj1 + q * ng
-                    for j in range(kt):
-                        v = Dr[j]
-                        g = group_of[j0 + j]
-                        if v < r1[g]:
-                            r2[g] = r1[g]
-                            r1[g] = v
-                            rj[g] = j0 + j
-                        elif v < r2[g]:
-                            r2[g] = v
-                j0 += kt
-            for q in range(nfull):
-                i = idx[q]
+                Dr = D + q * kt
                 r1 = gm1 + q * ng
                 r2 = gm2 + q * ng
                 rj = gj1 + q * ng
-                best = rj[0]
-                bestv = r1[0]
-                for g in range(1, ng):
-                    if r1[g] < bestv or (r1[g] == bestv and rj[g] < best):
-                        bestv = r1[g]
-                        best = rj[g]
-                lb = lower + i * ng
-                for g in range(ng):
-                    v = xnorm[i] + (r2[g] if rj[g] == best else r1[g])
-                    lb[g] = sqrt(v) if v > 0 else 0.0
-                v = xnorm[i] + bestv
-                upper[i] = sqrt(v) if v > 0 else 0.0
-                if labels[i] != best:
-                    changed += 1
-                    if update:
-                        _move_row(bsum, X + i * d, d, labels[i], best, w[i])
-                    labels[i] = <int>best
-        if update:
-            for r in range(m):
-                bw[labels[s + r]] += w[s + r]
+                j = 0
+                while j < kt:
+                    g = group_of[members[j0 + j]]
+                    seg_end = _imin(gstart[g + 1] - j0, kt)
+                    m1 = r1[g]
+                    m2 = r2[g]
+                    jb = rj[g]
+                    for jj in range(j, seg_end):
+                        v = Dr[jj]
+                        if v < m1 or (v == m1 and members[j0 + jj] < members[jb]):
+                            m2 = m1
+                            m1 = v
+                            jb = j0 + jj
+                        elif v < m2:
+                            m2 = v
+                    r1[g] = m1
+                    r2[g] = m2
+                    rj[g] = jb
+                    j = seg_end
+            j0 += kt
+        for q in range(nfull):
+            i = idx[q]
+            r1 = gm1 + q * ng
+            r2 = gm2 + q * ng
+            rj = gj1 + q * ng
+            jb = rj[0]
+            bestv = r1[0]
+            for g in range(1, ng):
+                if r1[g] < bestv or (r1[g] == bestv and members[rj[g]] < members[jb]):
+                    bestv = r1[g]
+                    jb = rj[g]
+            best = members[jb]
+            lb = lower + i * ng
+            for g in range(ng):
+                v = xnorm[i] + (r2[g] if rj[g] == jb else r1[g])
+                lb[g] = sqrt(v) if v > 0 else 0.0
+            v = xnorm[i] + bestv
+            upper[i] = sqrt(v) if v > 0 else 0.0
+            if labels[i] != best:
+                changed += 1
+                if update:
+                    _move_row(bsum, X + i * d, d, labels[i], best, w[i])
+                labels[i] = <int>best
         s += m
+    if update:
+        for i in range(start, end):
+            bw[labels[i]] += w[i]
     return changed
 
 
@@ -430,13 +458,15 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
                        double[:, ::1] sums, double[::1] weight_in_clusters,
                        bint update, int n_threads, floating[:, ::1] CT, floating[::1] cnorm,
                        double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
-    """One Yinyang assignment pass (Ding et al., 2015, without the local filter).
+    """One Yinyang assignment pass (Ding et al., 2015).
 
     The centres are split into groups (``group_of[j]``; ``members[gstart[g]:gstart[g+1]]``
     lists group g); ``lower[i, g]`` bounds the distance from row i to every centre of group g
-    other than its own. A row is re-examined only when its upper bound exceeds the smallest
-    group bound, and then only in the groups whose bound fails. Same contract otherwise as
-    :func:`hamerly_pass_dense`.
+    other than its own. A row is searched again only when its upper bound reaches the smallest
+    group bound (the global filter). On narrow data only the groups whose bound fails are
+    searched, with exact distances (the group filter); on wide data the search is a gemm
+    against all centres (sorted by group) that refreshes every group bound. Ties go to the
+    lowest centre index, as in Lloyd. Same contract otherwise as :func:`hamerly_pass_dense`.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef Py_ssize_t ng = gstart.shape[0] - 1
@@ -445,6 +475,7 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
     cdef Py_ssize_t b, g, jj, kt_max = _imin(k, TILE_CENTERS)
     cdef bint use_gemm = d >= GEMM_MIN_FEATURES
     cdef double[::1] gshift = np.zeros(ng)
+    cdef floating[:, ::1] Cp = np.ascontiguousarray(np.asarray(centers)[np.asarray(members)])
     cdef floating *D
     cdef floating *G
     cdef double *gm1
@@ -457,7 +488,7 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
     if lower.shape[0] != n or lower.shape[1] != ng:
         raise ValueError("lower must have shape (n_samples, n_groups)")
     with nogil:
-        prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
+        prep_centers(&Cp[0, 0], k, d, &CT[0, 0], &cnorm[0])
         for g in range(ng):
             for jj in range(gstart[g], gstart[g + 1]):
                 if shift[members[jj]] > gshift[g]:
@@ -474,9 +505,9 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
                     memset(&bw[b, 0], 0, k * sizeof(double))
                 bchanged[b] = _yinyang_block(
                     &X[0, 0], &x_sq_norms[0], b * bs, _imin(n, (b + 1) * bs), d,
-                    &centers[0, 0], &CT[0, 0], &cnorm[0], k, &group_of[0], &members[0],
-                    &gstart[0], ng, &shift[0], &gshift[0], &sample_weight[0], &labels[0],
-                    &upper[0], &lower[0, 0], update,
+                    &centers[0, 0], &Cp[0, 0], &CT[0, 0], &cnorm[0], k, &group_of[0],
+                    &members[0], &gstart[0], ng, &shift[0], &gshift[0], &sample_weight[0],
+                    &labels[0], &upper[0], &lower[0, 0], update,
                     &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, G, gm1,
                     gm2, gj1, use_gemm)
             free(D)

@@ -34,18 +34,22 @@ cdef void _block_potentials(
     const int[::1] indptr, bint sparse, const double *xnorm, const double *w,
     Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *cand, const floating *candT,
     const floating *cnorm, Py_ssize_t ncand, const double *closest, const Py_ssize_t *assign,
-    const double *prune, double *out, floating *G, floating *D, bint use_gemm,
+    const double *prune, double *out, double *dist_out, Py_ssize_t dstride, floating *G,
+    floating *D, bint use_gemm,
 ) noexcept nogil:
     """out[t] = sum over rows [start, end) of w * min(closest, ||x - cand_t||^2).
 
-    A row is skipped for every candidate when, for each t, a quarter of the squared distance
+    The squared distances go to dist_out (row stride dstride) for the update that follows. A row is
+    skipped (its distances set to +inf) when, for each t, a quarter of the squared distance
     from its nearest chosen centre to cand_t (prune[assign * ncand + t]) is at least closest:
-    then ||x - cand_t|| >= ||x - c_assign|| by the triangle inequality. Other rows are gathered
-    and evaluated against all candidates at once (gemm for wide dense data).
+    then ||x - cand_t|| >= ||x - c_assign|| by the triangle inequality. Other rows are
+    evaluated against all candidates at once (gemm for wide dense data; gathered first when
+    few rows of a chunk need it).
     """
     cdef Py_ssize_t s, m, r, i, t, q, p, nneed
     cdef Py_ssize_t idx[CHUNK_ROWS]
     cdef const double *pr
+    cdef const floating *rows
     cdef double dist, dot
     cdef bint need
     for t in range(ncand):
@@ -64,14 +68,26 @@ cdef void _block_potentials(
                     break
             if need:
                 idx[nneed] = i
-                if not sparse:
-                    memcpy(G + nneed * d, &X[i, 0], d * sizeof(floating))
                 nneed += 1
             else:
                 for t in range(ncand):
                     out[t] += w[i] * closest[i]
-        if nneed > 0 and not sparse:
-            partial_dists(G, nneed, d, cand, candT, ncand, cnorm, ncand, D, use_gemm)
+                    dist_out[i * dstride + t] = INFINITY
+        if nneed == 0:
+            s += m
+            continue
+        if not sparse:
+            if 2 * nneed >= m:
+                # Most rows are needed: evaluate the whole chunk in place (exact for all).
+                rows = &X[s, 0]
+                nneed = m
+                for r in range(m):
+                    idx[r] = s + r
+            else:
+                for q in range(nneed):
+                    memcpy(G + q * d, &X[idx[q], 0], d * sizeof(floating))
+                rows = G
+            partial_dists(rows, nneed, d, cand, candT, ncand, cnorm, ncand, D, use_gemm)
         for q in range(nneed):
             i = idx[q]
             for t in range(ncand):
@@ -84,6 +100,7 @@ cdef void _block_potentials(
                     dist = xnorm[i] + D[q * ncand + t]
                 if dist < 0:
                     dist = 0.0
+                dist_out[i * dstride + t] = dist
                 if dist > closest[i]:
                     dist = closest[i]
                 out[t] += w[i] * dist
@@ -91,33 +108,17 @@ cdef void _block_potentials(
 
 
 cdef double _block_update(
-    const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
-    const int[::1] indptr, bint sparse, const double *xnorm, const double *w,
-    Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *center, double cnorm,
-    Py_ssize_t center_id, double *closest, Py_ssize_t *assign, const double *prune,
-    Py_ssize_t prune_stride,
+    const double *dists, Py_ssize_t stride, const double *w, Py_ssize_t start, Py_ssize_t end,
+    Py_ssize_t center_id, double *closest, Py_ssize_t *assign,
 ) noexcept nogil:
-    """Fold the new centre into closest/assign for rows [start, end); return their potential.
-
-    prune[assign * prune_stride] is a quarter of the squared distance from each chosen centre
-    to the new one (rows whose closest is below it cannot move)."""
-    cdef Py_ssize_t i, p
-    cdef double dist, cv, t, acc = 0.0
+    """Fold the new centre's squared distances (dists[i * stride]) into closest/assign for
+    rows [start, end); return their potential."""
+    cdef Py_ssize_t i
+    cdef double acc = 0.0
     for i in range(start, end):
-        if center_id == 0 or prune[assign[i] * prune_stride] < closest[i]:
-            if sparse:
-                dist = cnorm
-                for p in range(indptr[i], indptr[i + 1]):
-                    cv = center[indices[p]]
-                    t = <double>data[p] - cv
-                    dist = dist + t * t - cv * cv
-                if dist < 0:
-                    dist = 0.0
-            else:
-                dist = sq_dist(&X[i, 0], center, d)
-            if dist < closest[i]:
-                closest[i] = dist
-                assign[i] = center_id
+        if dists[i * stride] < closest[i]:
+            closest[i] = dists[i * stride]
+            assign[i] = center_id
         acc += w[i] * closest[i]
     return acc
 
@@ -155,6 +156,30 @@ cdef Py_ssize_t _pick(const double *closest, const double *w, const double *bloc
     return i if i < n else n - 1
 
 
+cdef void _potentials(
+    const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
+    const int[::1] indptr, bint sparse, Py_ssize_t n, Py_ssize_t d, const double[::1] xnorm,
+    const double[::1] w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
+    Py_ssize_t ncand, double[::1] closest, Py_ssize_t[::1] assign, double[:, ::1] prune,
+    double[:, ::1] block_out, double[:, ::1] cand_dist, bint use_gemm, int n_threads,
+) noexcept nogil:
+    """Per-block potentials of the first ncand candidates (block_out) and their distances."""
+    cdef Py_ssize_t nb = block_out.shape[0], bs = (n + nb - 1) // nb, b
+    cdef Py_ssize_t T = cand_dist.shape[1]
+    cdef floating *G
+    cdef floating *D
+    with parallel(num_threads=n_threads):
+        G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
+        D = <floating*>malloc(CHUNK_ROWS * ncand * sizeof(floating))
+        for b in prange(nb, schedule='dynamic'):
+            _block_potentials(X, data, indices, indptr, sparse, &xnorm[0], &w[0], b * bs,
+                              _imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
+                              ncand, &closest[0], &assign[0], &prune[0, 0], &block_out[b, 0],
+                              &cand_dist[0, 0], T, G, D, use_gemm)
+        free(G)
+        free(D)
+
+
 def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
                     const int[::1] indptr, bint sparse, Py_ssize_t n_features,
                     const double[::1] x_sq_norms, const double[::1] sample_weight,
@@ -181,27 +206,29 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     # prune[j, t]: a quarter of the squared distance from chosen centre j to candidate t.
     cdef double[:, ::1] prune = np.zeros((n_clusters, T))
     cdef double[:, ::1] block_out = np.zeros((nb, T))
+    # Squared distances of every row to the current candidates (+inf where pruned).
+    cdef double[:, ::1] cand_dist = np.zeros((n, T))
     cdef double[::1] block_pot = np.zeros(nb)
     cdef double[::1] pots = np.zeros(T)
     cdef Py_ssize_t[::1] ids = np.zeros(T, dtype=np.intp)
     cdef double[::1] targets
-    cdef double total, p, new_norm
+    cdef double total, p
     cdef floating *G
     cdef floating *D
 
     first = random_state.choice(n, p=np.asarray(sample_weight) / np.sum(sample_weight))
     ids[0] = first
     with nogil:
-        _gather_rows(X, data, indices, indptr, sparse, &ids[0], 1, &centers[0, 0], d)
+        _gather_rows(X, data, indices, indptr, sparse, &ids[0], 1, &cand[0, 0], d)
+        memcpy(&centers[0, 0], &cand[0, 0], d * sizeof(floating))
         chosen[0] = ids[0]
-        new_norm = 0.0
-        for j in range(d):
-            new_norm = new_norm + <double>centers[0, j] * centers[0, j]
+        prep_centers(&cand[0, 0], 1, d, &candT[0, 0], &cnorm[0])
+        _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
+                    cand, candT, cnorm, 1, closest, assign, prune, block_out, cand_dist,
+                    use_gemm, n_threads)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
-            block_pot[b] = _block_update(X, data, indices, indptr, sparse, &x_sq_norms[0],
-                                         &sample_weight[0], b * bs, _imin(n, (b + 1) * bs), d,
-                                         &centers[0, 0], new_norm, 0, &closest[0], &assign[0],
-                                         &prune[0, 0], T)
+            block_pot[b] = _block_update(&cand_dist[0, 0], T, &sample_weight[0], b * bs,
+                                         _imin(n, (b + 1) * bs), 0, &closest[0], &assign[0])
     for c in range(1, n_clusters):
         total = 0.0
         for b in range(nb):
@@ -215,17 +242,9 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             for j in prange(c, schedule='static', num_threads=n_threads):
                 for t in range(T):
                     prune[j, t] = 0.25 * sq_dist(&centers[j, 0], &cand[t, 0], d)
-            with parallel(num_threads=n_threads):
-                G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
-                D = <floating*>malloc(CHUNK_ROWS * T * sizeof(floating))
-                for b in prange(nb, schedule='dynamic'):
-                    _block_potentials(X, data, indices, indptr, sparse, &x_sq_norms[0],
-                                      &sample_weight[0], b * bs, _imin(n, (b + 1) * bs), d,
-                                      &cand[0, 0], &candT[0, 0], &cnorm[0], T, &closest[0],
-                                      &assign[0], &prune[0, 0], &block_out[b, 0], G, D,
-                                      use_gemm)
-                free(G)
-                free(D)
+            _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
+                        cand, candT, cnorm, T, closest, assign, prune, block_out, cand_dist,
+                        use_gemm, n_threads)
             best = 0
             for t in range(T):
                 p = 0.0
@@ -236,10 +255,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                     best = t
             memcpy(&centers[c, 0], &cand[best, 0], d * sizeof(floating))
             chosen[c] = ids[best]
-            new_norm = <double>cnorm[best]
             for b in prange(nb, schedule='dynamic', num_threads=n_threads):
-                block_pot[b] = _block_update(X, data, indices, indptr, sparse, &x_sq_norms[0],
-                                             &sample_weight[0], b * bs, _imin(n, (b + 1) * bs),
-                                             d, &centers[c, 0], new_norm, c, &closest[0],
-                                             &assign[0], &prune[0, best], T)
+                block_pot[b] = _block_update(&cand_dist[0, best], T, &sample_weight[0], b * bs,
+                                             _imin(n, (b + 1) * bs), c, &closest[0],
+                                             &assign[0])
     return centers_arr, chosen_arr

@@ -4,36 +4,34 @@ Python loops over iterations only; each iteration is one compiled pass. All thre
 Lloyd's sequence of labels and centres (same stopping rule and empty-cluster relocation as
 scikit-learn), so from the same initial centres they agree label for label.
 """
-from contextlib import nullcontext
-
 import numpy as np
 import scipy.sparse as sp
 
 from ._core import _bounds, _lloyd
-from ._threads import blas_single_threaded, threads_for
+from ._threads import blas_context, threads_for
 from ._validation import as_csr_arrays
 
 __all__ = ["resolve_algorithm", "kmeans_single", "assign_labels", "inertia", "blas_context"]
 
 
-def blas_context(X):
-    """Single-threaded BLAS while the kernels run, where they call gemm (dense, wide data)."""
-    if not sp.issparse(X) and X.shape[1] >= _lloyd.GEMM_MIN_FEATURES:
-        return blas_single_threaded()
-    return nullcontext()
-
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
 
 
-def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
+def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, dtype=np.float64):
     """Exact algorithm to run for ``algorithm`` on data of this shape.
 
     'full' is an old name of 'lloyd'. Bound algorithms need dense data: on CSR input every
-    algorithm runs the Lloyd kernel (the results are the same). 'auto' was chosen from the
-    measurements in asv_benchmarks/bench_table.py on a 2-core machine:
-    Hamerly wins when k is small relative to the bound pruning it gets (few centres, or low d),
-    Elkan's n x k bounds only pay off for moderate k at high d, and with k = 1 there is nothing
-    to prune.
+    algorithm runs the Lloyd kernel (the results are the same). 'auto' follows same-init
+    measurements of asv_benchmarks/bench_table.py's rows on a 2-core machine (time relative
+    to scikit-learn's Lloyd, float64):
+
+    - narrow data (fused distance loops), few centres: Hamerly (china.jpg k=8: 0.48; Yinyang
+      0.62, Elkan 0.69, Lloyd 0.94);
+    - narrow data, 32+ centres: Yinyang (china.jpg k=64: 0.36; Hamerly 0.49, Lloyd 1.35);
+    - wide data: Hamerly (digits k=50: 0.71, 500k x 50 k=100: 0.17; Lloyd 1.05 and 0.27);
+      at 256+ features with few centres Elkan in float64 (60k x 784 k=10: 0.50, Hamerly
+      0.57), Lloyd in float32 (0.94, Hamerly 1.20, Elkan 1.32);
+    - 500+ centres: Lloyd (normal 100k x 32 k=1000: bounds prune too little to pay).
     """
     if algorithm == "full":
         algorithm = "lloyd"
@@ -41,8 +39,12 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
         return "lloyd"
     if algorithm != "auto":
         return algorithm
-    if n_clusters == 1:
+    if n_clusters == 1 or n_clusters >= 500:
         return "lloyd"
+    if n_features < _lloyd.GEMM_MIN_FEATURES:
+        return "yinyang" if n_clusters >= 32 else "hamerly"
+    if n_features >= 256 and n_clusters <= 32:
+        return "elkan" if np.dtype(dtype) == np.float64 else "lloyd"
     return "hamerly"
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._core import _seeding
-from ._threads import effective_n_threads, threads_for
+from ._threads import blas_context, effective_n_threads, threads_for
 from ._validation import (as_csr_arrays, check_array, check_int, check_n_samples,
                           check_n_threads, check_random_state, check_sample_weight)
 
@@ -82,5 +82,6 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
                 f"x_squared_norms must have shape ({X.shape[0]},), got {x_squared_norms.shape}."
             )
     n_threads = effective_n_threads(check_n_threads(n_threads))
-    return _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight,
-                            check_random_state(random_state), n_local_trials, n_threads)
+    with blas_context(X):
+        return _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight,
+                                check_random_state(random_state), n_local_trials, n_threads)

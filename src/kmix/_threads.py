@@ -1,9 +1,13 @@
 """Thread counts and BLAS thread limits."""
+from contextlib import nullcontext
+
+import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 from ._core._openmp_info import effective_n_threads, openmp_enabled
 
-__all__ = ["effective_n_threads", "openmp_enabled", "blas_single_threaded", "threads_for"]
+__all__ = ["effective_n_threads", "openmp_enabled", "blas_single_threaded", "blas_context",
+           "threads_for"]
 
 #: Below this many distance terms (rows x centres x features) per thread, extra threads cost
 #: more than they save (waking an OpenMP team takes ~10 us, more on a busy machine), so small
@@ -30,3 +34,12 @@ def blas_single_threaded():
     if _controller is None:
         _controller = ThreadpoolController()
     return _controller.limit(limits=1, user_api="blas")
+
+
+def blas_context(X):
+    """Single-threaded BLAS while the kernels run, where they call gemm (dense, wide data)."""
+    from ._core._lloyd import GEMM_MIN_FEATURES
+
+    if not sp.issparse(X) and X.shape[1] >= GEMM_MIN_FEATURES:
+        return blas_single_threaded()
+    return nullcontext()
