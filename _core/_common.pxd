@@ -24,6 +24,8 @@ cdef extern from "_fused.h" nogil:
     void kmix_fused_f(const float *X, Py_ssize_t m, Py_ssize_t d, const float *CT,
                       Py_ssize_t ldct, const float *cnorm, Py_ssize_t kt, float *D)
     int kmix_cpu_has_fma()
+    Py_ssize_t kmix_argmin_d(const double *v, Py_ssize_t n, double *best)
+    Py_ssize_t kmix_argmin_f(const float *v, Py_ssize_t n, float *best)
 
 
 cdef inline void partial_dists(
@@ -60,15 +62,12 @@ cdef inline void partial_dists(
 
 
 cdef inline Py_ssize_t row_argmin(const floating *Dr, Py_ssize_t kt, floating *best) noexcept nogil:
-    """Index of the first minimum of Dr[:kt]; its value goes to best (strict <, as scikit-learn)."""
-    cdef Py_ssize_t j, arg = 0
-    cdef floating v = Dr[0]
-    for j in range(1, kt):
-        if Dr[j] < v:
-            v = Dr[j]
-            arg = j
-    best[0] = v
-    return arg
+    """Index of the first minimum of Dr[:kt]; its value goes to best (ties to the lowest index,
+    as scikit-learn's strict <). Vectorised (AVX2) where the CPU has it."""
+    if floating is float:
+        return kmix_argmin_f(Dr, kt, best)
+    else:
+        return kmix_argmin_d(Dr, kt, best)
 
 
 cdef inline double sq_dist(const floating *x, const floating *c, Py_ssize_t d) noexcept nogil:

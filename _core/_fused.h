@@ -86,4 +86,102 @@ static inline void kmix_fused_f(const float *X, ptrdiff_t m, ptrdiff_t d, const 
     kmix_fused_f_base(X, m, d, CT, ldct, cnorm, kt, D);
 }
 
+/* Index of the first minimum of v[0:n] (n >= 1); the minimum goes to *best.
+ * Ties go to the lowest index, as a scalar scan with strict < would. The AVX2 version keeps
+ * the first minimum of each lane, then resolves ties between lanes by index. */
+#define KMIX_ARGMIN_SCALAR(T)                                                      \
+    ptrdiff_t arg = 0;                                                             \
+    T m = v[0];                                                                    \
+    for (ptrdiff_t j = 1; j < n; ++j) {                                            \
+        const int lt = v[j] < m;                                                   \
+        m = lt ? v[j] : m;                                                         \
+        arg = lt ? j : arg;                                                        \
+    }                                                                              \
+    *best = m;                                                                     \
+    return arg;
+
+static ptrdiff_t kmix_argmin_d_base(const double *v, ptrdiff_t n, double *best)
+{ KMIX_ARGMIN_SCALAR(double) }
+
+static ptrdiff_t kmix_argmin_f_base(const float *v, ptrdiff_t n, float *best)
+{ KMIX_ARGMIN_SCALAR(float) }
+
+#if KMIX_HAVE_DISPATCH
+#include <immintrin.h>
+
+__attribute__((target("avx2,fma")))
+static ptrdiff_t kmix_argmin_d_avx2(const double *v, ptrdiff_t n, double *best)
+{
+    if (n < 16) { KMIX_ARGMIN_SCALAR(double) }
+    __m256d vmin = _mm256_loadu_pd(v);
+    __m256d vidx = _mm256_set_pd(3.0, 2.0, 1.0, 0.0);
+    __m256d idx = vidx;
+    const __m256d step = _mm256_set1_pd(4.0);
+    ptrdiff_t j = 4;
+    for (; j + 4 <= n; j += 4) {
+        idx = _mm256_add_pd(idx, step);
+        const __m256d x = _mm256_loadu_pd(v + j);
+        const __m256d lt = _mm256_cmp_pd(x, vmin, _CMP_LT_OQ);
+        vmin = _mm256_blendv_pd(vmin, x, lt);
+        vidx = _mm256_blendv_pd(vidx, idx, lt);
+    }
+    double mins[4], idxs[4];
+    _mm256_storeu_pd(mins, vmin);
+    _mm256_storeu_pd(idxs, vidx);
+    double m = mins[0], a = idxs[0];
+    for (int l = 1; l < 4; ++l)
+        if (mins[l] < m || (mins[l] == m && idxs[l] < a)) { m = mins[l]; a = idxs[l]; }
+    ptrdiff_t arg = (ptrdiff_t)a;
+    for (; j < n; ++j)
+        if (v[j] < m) { m = v[j]; arg = j; }
+    *best = m;
+    return arg;
+}
+
+__attribute__((target("avx2,fma")))
+static ptrdiff_t kmix_argmin_f_avx2(const float *v, ptrdiff_t n, float *best)
+{
+    if (n < 32) { KMIX_ARGMIN_SCALAR(float) }
+    __m256 vmin = _mm256_loadu_ps(v);
+    __m256 vidx = _mm256_set_ps(7.f, 6.f, 5.f, 4.f, 3.f, 2.f, 1.f, 0.f);
+    __m256 idx = vidx;
+    const __m256 step = _mm256_set1_ps(8.f);
+    ptrdiff_t j = 8;
+    for (; j + 8 <= n; j += 8) {
+        idx = _mm256_add_ps(idx, step);
+        const __m256 x = _mm256_loadu_ps(v + j);
+        const __m256 lt = _mm256_cmp_ps(x, vmin, _CMP_LT_OQ);
+        vmin = _mm256_blendv_ps(vmin, x, lt);
+        vidx = _mm256_blendv_ps(vidx, idx, lt);
+    }
+    float mins[8], idxs[8];
+    _mm256_storeu_ps(mins, vmin);
+    _mm256_storeu_ps(idxs, vidx);
+    float m = mins[0], a = idxs[0];
+    for (int l = 1; l < 8; ++l)
+        if (mins[l] < m || (mins[l] == m && idxs[l] < a)) { m = mins[l]; a = idxs[l]; }
+    ptrdiff_t arg = (ptrdiff_t)a;
+    for (; j < n; ++j)
+        if (v[j] < m) { m = v[j]; arg = j; }
+    *best = m;
+    return arg;
+}
+#endif
+
+static inline ptrdiff_t kmix_argmin_d(const double *v, ptrdiff_t n, double *best)
+{
+#if KMIX_HAVE_DISPATCH
+    if (kmix_cpu_has_fma()) return kmix_argmin_d_avx2(v, n, best);
+#endif
+    return kmix_argmin_d_base(v, n, best);
+}
+
+static inline ptrdiff_t kmix_argmin_f(const float *v, ptrdiff_t n, float *best)
+{
+#if KMIX_HAVE_DISPATCH
+    if (kmix_cpu_has_fma()) return kmix_argmin_f_avx2(v, n, best);
+#endif
+    return kmix_argmin_f_base(v, n, best);
+}
+
 #endif
