@@ -31,9 +31,10 @@ from threadpoolctl import ThreadpoolController
 import kmix
 from kmix import KMeans
 
-ALGORITHMS = ["lloyd", "elkan", "hamerly"]
-# kmix's 'hamerly' has no scikit-learn counterpart: it must reproduce Lloyd's iterations.
-SKLEARN_ALGORITHM = {"lloyd": "lloyd", "elkan": "elkan", "hamerly": "lloyd"}
+ALGORITHMS = ["lloyd", "elkan", "hamerly", "yinyang"]
+# kmix's 'hamerly' and 'yinyang' have no scikit-learn counterpart: they must reproduce Lloyd's
+# iterations.
+SKLEARN_ALGORITHM = {"lloyd": "lloyd", "elkan": "elkan", "hamerly": "lloyd", "yinyang": "lloyd"}
 _THREADPOOLS = ThreadpoolController()
 
 
@@ -563,7 +564,10 @@ def test_params_match_sklearn_defaults_and_round_trip():
     ours = KMeans().get_params()
     ref = SKKMeans().get_params()
     assert set(ref) <= set(ours)
-    assert {key: ours[key] for key in ref} == ref
+    # Every default is scikit-learn's except the algorithm: kmix picks the fastest exact one.
+    assert ours["algorithm"] == "auto" and ref["algorithm"] == "lloyd"
+    assert {key: ours[key] for key in ref if key != "algorithm"} == {
+        key: value for key, value in ref.items() if key != "algorithm"}
     assert set(ours) - set(ref) == {"n_threads"}
 
     km = KMeans(4, init="random", n_init=3, max_iter=50, tol=1e-3, random_state=5,

@@ -70,12 +70,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         ``n_threads``.
     copy_x : bool, default=True
         Accepted for compatibility. kmix never modifies X: dense data is centred in a copy.
-    algorithm : {'lloyd', 'elkan', 'hamerly', 'yinyang', 'auto', 'full'}, default='lloyd'
+    algorithm : {'lloyd', 'elkan', 'hamerly', 'yinyang', 'auto', 'full'}, default='auto'
         'lloyd': chunked distance + argmin passes; 'elkan', 'hamerly' and 'yinyang': exact
         bound algorithms that skip most distance computations and update the sums
-        incrementally;
-        'auto' picks one from the shape of the data; 'full' is an alias of 'lloyd'. All give
-        the same labels. On sparse input every algorithm runs the Lloyd kernel.
+        incrementally; 'auto' picks the fastest for the shape of the data (measured);
+        'full' is an alias of 'lloyd'. All give Lloyd's labels ('elkan' may break an exact
+        distance tie differently, as scikit-learn's Elkan does). scikit-learn's default is
+        'lloyd'; kmix defaults to 'auto' because it is the same computation, faster. On
+        sparse input every algorithm runs the Lloyd kernel.
     n_threads : int, default=None
         Threads of the compiled kernels; None uses all cores. (kmix only.)
 
@@ -92,7 +94,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, verbose=0, random_state=None, copy_x=True, algorithm="lloyd",
+                 tol=1e-4, verbose=0, random_state=None, copy_x=True, algorithm="auto",
                  n_threads=None):
         self.n_clusters = n_clusters
         self.init = init
