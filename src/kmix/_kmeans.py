@@ -309,11 +309,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         return self._transform(X)
 
     def _transform(self, X):
-        centers = self.cluster_centers_.astype(np.float64)
-        c_norms = np.einsum("ij,ij->i", centers, centers)
+        # One gemm in X's dtype (no float64 copy of float32 data), the rest in float64.
+        centers = np.asarray(self.cluster_centers_, dtype=X.dtype)
+        c_norms = np.einsum("ij,ij->i", centers, centers, dtype=np.float64)
         x_norms = _row_sq_norms(X)
-        dots = X @ centers.T
-        d2 = x_norms[:, None] - 2.0 * np.asarray(dots) + c_norms[None, :]
+        dots = np.asarray(X @ centers.T, dtype=np.float64)
+        d2 = x_norms[:, None] - 2.0 * dots + c_norms[None, :]
         np.maximum(d2, 0, out=d2)
         return np.sqrt(d2).astype(X.dtype, copy=False)
 
