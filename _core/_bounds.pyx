@@ -20,14 +20,11 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt, INFINITY
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 
-from _common cimport (CHUNK_ROWS, TILE_CENTERS, GEMM_MIN_FEATURES, partial_dists, sq_dist,
-                      prep_centers, reduce_blocks, sum_counts)
-
-
-cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a < b else b
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, check_block_buffers, imin,
+                      partial_dists, prep_centers, reduce_blocks, sq_dist, sum_counts,
+                      zero_block)
 
 
 cdef inline void _move_row(double *bsum, const floating *x, Py_ssize_t d, Py_ssize_t old,
@@ -61,7 +58,7 @@ cdef Py_ssize_t _hamerly_block(
     cdef const floating *Dr
     s = start
     while s < end:
-        m = _imin(CHUNK_ROWS, end - s)
+        m = imin(CHUNK_ROWS, end - s)
         nfull = 0
         for r in range(m):
             i = s + r
@@ -88,7 +85,7 @@ cdef Py_ssize_t _hamerly_block(
                 b1i[q] = 0
             j0 = 0
             while j0 < k:
-                kt = _imin(TILE_CENTERS, k - j0)
+                kt = imin(TILE_CENTERS, k - j0)
                 partial_dists(G, nfull, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
                 for q in range(nfull):
                     Dr = D + q * kt
@@ -154,7 +151,7 @@ def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef Py_ssize_t nb = bchanged.shape[0]
     cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b, kt_max = _imin(k, TILE_CENTERS)
+    cdef Py_ssize_t b, kt_max = imin(k, TILE_CENTERS)
     cdef bint use_gemm = d >= GEMM_MIN_FEATURES
     cdef Py_ssize_t shift_arg
     cdef double shift_max1, shift_max2
@@ -162,8 +159,7 @@ def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
     cdef floating *G
     if n == 0:
         return 0
-    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
-        raise ValueError("bsum must have shape (nb, k, d)")
+    check_block_buffers(bsum, nb, k, d, update)
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         _shift_summary(&shift[0], k, &shift_arg, &shift_max1, &shift_max2)
@@ -172,10 +168,9 @@ def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
             G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
             for b in prange(nb, schedule='dynamic'):
                 if update:
-                    memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
-                    memset(&bw[b, 0], 0, k * sizeof(double))
+                    zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
                 bchanged[b] = _hamerly_block(
-                    &X[0, 0], &x_sq_norms[0], b * bs, _imin(n, (b + 1) * bs), d,
+                    &X[0, 0], &x_sq_norms[0], b * bs, imin(n, (b + 1) * bs), d,
                     &centers[0, 0], &CT[0, 0], &cnorm[0], k,
                     &shift[0], shift_arg, shift_max1, shift_max2, &half_sep[0],
                     &sample_weight[0], &labels[0], &upper[0], &lower[0], update,
@@ -267,15 +262,13 @@ def elkan_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
     cdef Py_ssize_t b
     if n == 0:
         return 0
-    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
-        raise ValueError("bsum must have shape (nb, k, d)")
+    check_block_buffers(bsum, nb, k, d, update)
     with nogil:
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             if update:
-                memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
-                memset(&bw[b, 0], 0, k * sizeof(double))
+                zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
             bchanged[b] = _elkan_block(
-                &X[0, 0], b * bs, _imin(n, (b + 1) * bs), d, &centers[0, 0], k,
+                &X[0, 0], b * bs, imin(n, (b + 1) * bs), d, &centers[0, 0], k,
                 &shift[0], &half_sep[0], &half_cc[0, 0], &sample_weight[0], &labels[0],
                 &upper[0], &lower[0, 0], update,
                 &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0])
@@ -347,7 +340,7 @@ cdef Py_ssize_t _yinyang_block(
     cdef const floating *Dr
     s = start
     while s < end:
-        m = _imin(CHUNK_ROWS, end - s)
+        m = imin(CHUNK_ROWS, end - s)
         nfull = 0
         # Global filter: a row keeps its centre while its upper bound is below every group's
         # lower bound (after the bounds moved with the centres).
@@ -393,7 +386,7 @@ cdef Py_ssize_t _yinyang_block(
             gj1[q] = -1
         j0 = 0
         while j0 < k:
-            kt = _imin(TILE_CENTERS, k - j0)
+            kt = imin(TILE_CENTERS, k - j0)
             partial_dists(G, nfull, d, Cp + j0 * d, CTp + j0, k, cnormp + j0, kt, D, use_gemm)
             for q in range(nfull):
                 Dr = D + q * kt
@@ -403,7 +396,7 @@ cdef Py_ssize_t _yinyang_block(
                 j = 0
                 while j < kt:
                     g = group_of[members[j0 + j]]
-                    seg_end = _imin(gstart[g + 1] - j0, kt)
+                    seg_end = imin(gstart[g + 1] - j0, kt)
                     m1 = r1[g]
                     m2 = r2[g]
                     jb = rj[g]
@@ -472,7 +465,7 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
     cdef Py_ssize_t ng = gstart.shape[0] - 1
     cdef Py_ssize_t nb = bchanged.shape[0]
     cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b, g, jj, kt_max = _imin(k, TILE_CENTERS)
+    cdef Py_ssize_t b, g, jj, kt_max = imin(k, TILE_CENTERS)
     cdef bint use_gemm = d >= GEMM_MIN_FEATURES
     cdef double[::1] gshift = np.zeros(ng)
     cdef floating[:, ::1] Cp = np.ascontiguousarray(np.asarray(centers)[np.asarray(members)])
@@ -483,8 +476,7 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
     cdef Py_ssize_t *gj1
     if n == 0:
         return 0
-    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
-        raise ValueError("bsum must have shape (nb, k, d)")
+    check_block_buffers(bsum, nb, k, d, update)
     if lower.shape[0] != n or lower.shape[1] != ng:
         raise ValueError("lower must have shape (n_samples, n_groups)")
     with nogil:
@@ -501,10 +493,9 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
             gj1 = <Py_ssize_t*>malloc(CHUNK_ROWS * ng * sizeof(Py_ssize_t))
             for b in prange(nb, schedule='dynamic'):
                 if update:
-                    memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
-                    memset(&bw[b, 0], 0, k * sizeof(double))
+                    zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
                 bchanged[b] = _yinyang_block(
-                    &X[0, 0], &x_sq_norms[0], b * bs, _imin(n, (b + 1) * bs), d,
+                    &X[0, 0], &x_sq_norms[0], b * bs, imin(n, (b + 1) * bs), d,
                     &centers[0, 0], &Cp[0, 0], &CT[0, 0], &cnorm[0], k, &group_of[0],
                     &members[0], &gstart[0], ng, &shift[0], &gshift[0], &sample_weight[0],
                     &labels[0], &upper[0], &lower[0, 0], update,

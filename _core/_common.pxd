@@ -6,7 +6,7 @@
 # transposed centres (vectorised across centres) for narrow data.  Callers own the buffers,
 # so nothing larger than a chunk x tile block is ever formed.
 from cython cimport floating
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
@@ -26,6 +26,10 @@ cdef extern from "_fused.h" nogil:
     int kmix_cpu_has_fma()
     Py_ssize_t kmix_argmin_d(const double *v, Py_ssize_t n, double *best)
     Py_ssize_t kmix_argmin_f(const float *v, Py_ssize_t n, float *best)
+
+
+cdef inline Py_ssize_t imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a < b else b
 
 
 cdef inline void partial_dists(
@@ -147,3 +151,17 @@ cdef inline Py_ssize_t sum_counts(const Py_ssize_t *c, Py_ssize_t n) noexcept no
     for i in range(n):
         s += c[i]
     return s
+
+
+cdef inline int check_block_buffers(double[:, :, ::1] bsum, Py_ssize_t nb, Py_ssize_t k,
+                                    Py_ssize_t d, bint update) except -1:
+    """The per-block partial sums must be (>= nb) x k x d when a pass updates the centres."""
+    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
+        raise ValueError(f"bsum must have shape ({nb}, {k}, {d}), got {tuple(bsum.shape)}")
+    return 0
+
+
+cdef inline void zero_block(double *bsum, double *bw, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
+    """Clear one block's partial sums (k x d) and weights (k) before the block accumulates."""
+    memset(bsum, 0, k * d * sizeof(double))
+    memset(bw, 0, k * sizeof(double))

@@ -10,15 +10,11 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
 
-from _common cimport (CHUNK_ROWS, TILE_CENTERS, partial_dists, row_argmin, sq_dist,
-                      n_blocks_for, prep_centers, reduce_blocks, sum_counts)
+from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, imin, n_blocks_for,
+                      partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist,
+                      sum_counts, zero_block)
 from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
-
-
-cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a < b else b
 
 
 def n_blocks(Py_ssize_t n, Py_ssize_t k, Py_ssize_t d):
@@ -42,10 +38,10 @@ cdef Py_ssize_t _lloyd_block_dense(
     cdef const floating *x
     s = start
     while s < end:
-        m = _imin(CHUNK_ROWS, end - s)
+        m = imin(CHUNK_ROWS, end - s)
         j0 = 0
         while j0 < k:
-            kt = _imin(TILE_CENTERS, k - j0)
+            kt = imin(TILE_CENTERS, k - j0)
             partial_dists(X + s * d, m, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
             for r in range(m):
                 a = row_argmin(D + r * kt, kt, &v)
@@ -86,23 +82,21 @@ def lloyd_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef Py_ssize_t nb = bchanged.shape[0]
     cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b, kt_max = _imin(k, TILE_CENTERS)
+    cdef Py_ssize_t b, kt_max = imin(k, TILE_CENTERS)
     cdef bint use_gemm = d >= GEMM_MIN_FEATURES_C
     cdef floating *D
     if n == 0:
         return 0
-    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
-        raise ValueError("bsum must have shape (nb, k, d)")
+    check_block_buffers(bsum, nb, k, d, update)
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         with parallel(num_threads=n_threads):
             D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
             for b in prange(nb, schedule='dynamic'):
                 if update:
-                    memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
-                    memset(&bw[b, 0], 0, k * sizeof(double))
+                    zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
                 bchanged[b] = _lloyd_block_dense(
-                    &X[0, 0], b * bs, _imin(n, (b + 1) * bs), d, &centers[0, 0], &CT[0, 0],
+                    &X[0, 0], b * bs, imin(n, (b + 1) * bs), d, &centers[0, 0], &CT[0, 0],
                     &cnorm[0], k, &sample_weight[0], &labels[0], update,
                     &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, use_gemm)
             free(D)
@@ -159,18 +153,16 @@ def lloyd_pass_sparse(const floating[::1] data, const int[::1] indices, const in
     cdef floating *Dr
     if n == 0:
         return 0
-    if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
-        raise ValueError("bsum must have shape (nb, k, d)")
+    check_block_buffers(bsum, nb, k, d, update)
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         with parallel(num_threads=n_threads):
             Dr = <floating*>malloc(k * sizeof(floating))
             for b in prange(nb, schedule='dynamic'):
                 if update:
-                    memset(&bsum[b, 0, 0], 0, k * d * sizeof(double))
-                    memset(&bw[b, 0], 0, k * sizeof(double))
+                    zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
                 bchanged[b] = _lloyd_block_sparse(
-                    data_p, indices_p, &indptr[0], b * bs, _imin(n, (b + 1) * bs), d,
+                    data_p, indices_p, &indptr[0], b * bs, imin(n, (b + 1) * bs), d,
                     &CT[0, 0], &cnorm[0], k, &sample_weight[0], &labels[0], update,
                     &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], Dr)
             free(Dr)
@@ -225,7 +217,7 @@ def weighted_sum_ordered(const double[::1] values, const double[::1] weights, in
     bs = (n + nb - 1) // nb
     for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
         acc = 0.0
-        for i in range(b * bs, _imin(n, (b + 1) * bs)):
+        for i in range(b * bs, imin(n, (b + 1) * bs)):
             acc = acc + values[i] * weights[i]
         part[b] = acc
     acc = 0.0
@@ -282,7 +274,7 @@ def center_rows(const floating[:, ::1] X, const floating[::1] mean, floating[:, 
     if n == 0:
         return var
     for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
-        for i in range(b * bs, _imin(n, (b + 1) * bs)):
+        for i in range(b * bs, imin(n, (b + 1) * bs)):
             s = 0.0
             for f in range(d):
                 out[i, f] = X[i, f] - mean[f]

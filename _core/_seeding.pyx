@@ -21,12 +21,8 @@ from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, partial_dists, n_blocks_for, prep_centers,
-                      sq_dist)
-
-
-cdef inline Py_ssize_t _imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    return a if a < b else b
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, imin, n_blocks_for, partial_dists,
+                      prep_centers, sq_dist)
 
 
 cdef void _block_potentials(
@@ -56,7 +52,7 @@ cdef void _block_potentials(
         out[t] = 0.0
     s = start
     while s < end:
-        m = _imin(CHUNK_ROWS, end - s)
+        m = imin(CHUNK_ROWS, end - s)
         nneed = 0
         for r in range(m):
             i = s + r
@@ -147,7 +143,7 @@ cdef Py_ssize_t _pick(const double *closest, const double *w, const double *bloc
         run += block_pot[b]
         b += 1
     i = b * bs
-    end = _imin(n, (b + 1) * bs)
+    end = imin(n, (b + 1) * bs)
     while i < end:
         run += w[i] * closest[i]
         if run >= target:
@@ -173,7 +169,7 @@ cdef void _potentials(
         D = <floating*>malloc(CHUNK_ROWS * ncand * sizeof(floating))
         for b in prange(nb, schedule='dynamic'):
             _block_potentials(X, data, indices, indptr, sparse, &xnorm[0], &w[0], b * bs,
-                              _imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
+                              imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
                               ncand, &closest[0], &assign[0], &prune[0, 0], &block_out[b, 0],
                               &cand_dist[0, 0], T, G, D, use_gemm)
         free(G)
@@ -228,7 +224,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                     use_gemm, n_threads)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             block_pot[b] = _block_update(&cand_dist[0, 0], T, &sample_weight[0], b * bs,
-                                         _imin(n, (b + 1) * bs), 0, &closest[0], &assign[0])
+                                         imin(n, (b + 1) * bs), 0, &closest[0], &assign[0])
     for c in range(1, n_clusters):
         total = 0.0
         for b in range(nb):
@@ -257,6 +253,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             chosen[c] = ids[best]
             for b in prange(nb, schedule='dynamic', num_threads=n_threads):
                 block_pot[b] = _block_update(&cand_dist[0, best], T, &sample_weight[0], b * bs,
-                                             _imin(n, (b + 1) * bs), c, &closest[0],
+                                             imin(n, (b + 1) * bs), c, &closest[0],
                                              &assign[0])
     return centers_arr, chosen_arr
