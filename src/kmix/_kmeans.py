@@ -236,7 +236,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             if init_is_array:
                 init = init - X_mean
         algorithm = resolve_algorithm(self.algorithm, n_samples, n_features, self.n_clusters,
-                                      sp.issparse(X), X.dtype)
+                                      sp.issparse(X))
         data = _Data(X, n_threads)
 
         with blas_context(X):

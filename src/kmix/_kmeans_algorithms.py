@@ -17,7 +17,7 @@ __all__ = ["resolve_algorithm", "kmeans_single", "assign_labels", "inertia", "bl
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
 
 
-def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, dtype=np.float64):
+def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
     """Exact algorithm to run for ``algorithm`` on data of this shape.
 
     'full' is an old name of 'lloyd'. Bound algorithms need dense data: on CSR input every
@@ -29,8 +29,9 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, dtyp
       0.62, Elkan 0.69, Lloyd 0.94);
     - narrow data, 32+ centres: Yinyang (china.jpg k=64: 0.36; Hamerly 0.49, Lloyd 1.35);
     - wide data: Hamerly (digits k=50: 0.71, 500k x 50 k=100: 0.17; Lloyd 1.05 and 0.27);
-      at 256+ features with few centres Elkan in float64 (60k x 784 k=10: 0.50, Hamerly
-      0.57), Lloyd in float32 (0.94, Hamerly 1.20, Elkan 1.32);
+      at 256+ features with few centres Elkan, whose per-centre bounds skip most rows and
+      whose distances are FMA loops (60k x 784 k=10: 0.37 in float64 and 0.73 in float32;
+      Hamerly 0.57 and 0.98, Yinyang 0.53 and 0.90, Lloyd 0.77 and 1.22);
     - 500+ centres: Lloyd (normal 100k x 32 k=1000: bounds prune too little to pay).
     """
     if algorithm == "full":
@@ -44,7 +45,7 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, dtyp
     if n_features < _lloyd.GEMM_MIN_FEATURES:
         return "yinyang" if n_clusters >= 32 else "hamerly"
     if n_features >= 256 and n_clusters <= 32:
-        return "elkan" if np.dtype(dtype) == np.float64 else "lloyd"
+        return "elkan"
     return "hamerly"
 
 
