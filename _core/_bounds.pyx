@@ -23,8 +23,8 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, check_block_buffers, imin,
-                      partial_dists, prep_centers, reduce_blocks, sq_dist, sum_counts,
-                      zero_block)
+                      partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist,
+                      sum_counts, zero_block)
 
 
 cdef inline void _move_row(double *bsum, const floating *x, Py_ssize_t d, Py_ssize_t old,
@@ -55,7 +55,9 @@ cdef Py_ssize_t _hamerly_block(
     cdef double b1v[CHUNK_ROWS]
     cdef double b2v[CHUNK_ROWS]
     cdef double u, l, bound, v
-    cdef const floating *Dr
+    cdef floating f1, f2
+    cdef floating *Dw
+    cdef const floating *rows
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
@@ -78,25 +80,35 @@ cdef Py_ssize_t _hamerly_block(
                 idx[nfull] = i
                 nfull += 1
         if nfull > 0:
+            # Rows to search: the chunk itself when all of it fails (first pass), else a copy.
+            rows = X + s * d if nfull == m else G
             for q in range(nfull):
-                memcpy(G + q * d, X + idx[q] * d, d * sizeof(floating))
+                if nfull < m:
+                    memcpy(G + q * d, X + idx[q] * d, d * sizeof(floating))
                 b1v[q] = INFINITY
                 b2v[q] = INFINITY
                 b1i[q] = 0
             j0 = 0
             while j0 < k:
                 kt = imin(TILE_CENTERS, k - j0)
-                partial_dists(G, nfull, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
+                partial_dists(rows, nfull, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D,
+                              use_gemm)
                 for q in range(nfull):
-                    Dr = D + q * kt
-                    for j in range(kt):
-                        v = Dr[j]
-                        if v < b1v[q]:
-                            b2v[q] = b1v[q]
-                            b1v[q] = v
-                            b1i[q] = j0 + j
-                        elif v < b2v[q]:
-                            b2v[q] = v
+                    # Two vectorised scans of the tile: its first minimum, then the smallest
+                    # of the others (the first minimum's slot is overwritten: D is scratch).
+                    Dw = D + q * kt
+                    j = row_argmin(Dw, kt, &f1)
+                    if kt > 1:
+                        Dw[j] = INFINITY
+                        row_argmin(Dw, kt, &f2)
+                    else:
+                        f2 = INFINITY
+                    if f1 < b1v[q]:
+                        b2v[q] = b1v[q] if b1v[q] < f2 else f2
+                        b1v[q] = f1
+                        b1i[q] = j0 + j
+                    elif f1 < b2v[q]:
+                        b2v[q] = f1
                 j0 += kt
             for q in range(nfull):
                 i = idx[q]
@@ -338,6 +350,7 @@ cdef Py_ssize_t _yinyang_block(
     cdef double *r2
     cdef Py_ssize_t *rj
     cdef const floating *Dr
+    cdef const floating *rows
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
@@ -373,11 +386,17 @@ cdef Py_ssize_t _yinyang_block(
                 if u < glob:
                     continue
             idx[nfull] = i
-            memcpy(G + nfull * d, X + i * d, d * sizeof(floating))
             nfull += 1
         if nfull == 0:
             s += m
             continue
+        # Rows to search: the chunk itself when all of it fails (first pass), else a copy.
+        if nfull == m:
+            rows = X + s * d
+        else:
+            rows = G
+            for q in range(nfull):
+                memcpy(G + q * d, X + idx[q] * d, d * sizeof(floating))
         # Full search of the remaining rows (gemm for wide data) against the centres sorted
         # by group: per group the two smallest partial distances and the closest centre.
         for q in range(nfull * ng):
@@ -387,7 +406,8 @@ cdef Py_ssize_t _yinyang_block(
         j0 = 0
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
-            partial_dists(G, nfull, d, Cp + j0 * d, CTp + j0, k, cnormp + j0, kt, D, use_gemm)
+            partial_dists(rows, nfull, d, Cp + j0 * d, CTp + j0, k, cnormp + j0, kt, D,
+                          use_gemm)
             for q in range(nfull):
                 Dr = D + q * kt
                 r1 = gm1 + q * ng

@@ -257,22 +257,36 @@ def centers_from_sums(const double[:, ::1] sums, const double[::1] weight_in_clu
     return tot
 
 
-def center_rows(const floating[:, ::1] X, const floating[::1] mean, floating[:, ::1] out,
-                double[::1] row_sq_norms, int n_threads):
-    """out = X - mean (in X's dtype, as scikit-learn centres), the squared norms of the
-    centred rows, and the per-feature variances of X, all in one pass.
+def center_rows(const floating[:, ::1] X, floating[:, ::1] out, double[::1] row_sq_norms,
+                int n_threads):
+    """Centre X into ``out`` as scikit-learn does (X minus its column means, in X's dtype).
 
-    Returns the variances (float64, shape (d,)), from per-block sums reduced in order.
+    Two passes over X: the column means (float64 sums over fixed blocks, reduced in order),
+    then ``out``, the squared norms of the centred rows and the per-feature variances.
+    Returns (means in X's dtype, variances in float64).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
     cdef Py_ssize_t nb = n_blocks_for(n, 2 * d), bs = (n + nb - 1) // nb, b, i, f
     cdef double[:, ::1] bsum = np.zeros((nb, d))
     cdef double[:, ::1] bsq = np.zeros((nb, d))
     cdef double v, s
+    dtype = np.float32 if floating is float else np.float64
+    mean_arr = np.zeros(d, dtype=dtype)
     var = np.zeros(d)
+    cdef floating[::1] mean = mean_arr
     cdef double[::1] var_v = var
     if n == 0:
-        return var
+        return mean_arr, var
+    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+        for i in range(b * bs, imin(n, (b + 1) * bs)):
+            for f in range(d):
+                bsum[b, f] += X[i, f]
+    for f in range(d):
+        s = 0.0
+        for b in range(nb):
+            s += bsum[b, f]
+            bsum[b, f] = 0.0
+        mean[f] = <floating>(s / n)
     for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
         for i in range(b * bs, imin(n, (b + 1) * bs)):
             s = 0.0
@@ -290,4 +304,4 @@ def center_rows(const floating[:, ::1] X, const floating[::1] mean, floating[:, 
             s += bsum[b, f]
             v += bsq[b, f]
         var_v[f] = v / n - (s / n) * (s / n)
-    return var
+    return mean_arr, var

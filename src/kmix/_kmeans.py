@@ -227,10 +227,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             x_squared_norms = _row_sq_norms(X)
             tol = _tolerance_sparse(X, self.tol)
         else:
-            X_mean = X.mean(axis=0)
             Xc = np.empty_like(X, order="C")
             x_squared_norms = np.empty(n_samples)
-            variances = _lloyd.center_rows(X, X_mean, Xc, x_squared_norms, n_threads)
+            X_mean, variances = _lloyd.center_rows(X, Xc, x_squared_norms, n_threads)
             tol = float(np.mean(variances) * self.tol)
             X = Xc
             if init_is_array:
@@ -259,7 +258,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         if X_mean is not None:
             best_centers = (best_centers + X_mean).astype(X.dtype, copy=False)
-        distinct = np.unique(best_labels).size
+        distinct = np.count_nonzero(np.bincount(best_labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
