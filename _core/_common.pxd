@@ -139,9 +139,13 @@ cdef inline void prep_centers(const floating *C, Py_ssize_t k, Py_ssize_t d, flo
 cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t nb,
                                Py_ssize_t k, Py_ssize_t d, double *sums, double *wsum,
                                bint accumulate, int n_threads) noexcept nogil:
-    """sums (+)= sum over blocks of bsum, in block order; wsum = sum over blocks of bw."""
+    """sums (+)= sum over blocks of bsum, in block order; wsum = sum over blocks of bw.
+
+    Small reductions run on one thread: waking a team costs more than they do."""
     cdef Py_ssize_t j, f, b
     cdef double acc
+    if nb * k * d < 1 << 19:
+        n_threads = 1
     for j in prange(k, schedule='static', num_threads=n_threads):
         for f in range(d):
             acc = 0.0
