@@ -11,7 +11,7 @@ from ._kmeans_algorithms import (ALGORITHMS, _Data, assign_labels, blas_context,
                                  kmeans_single, resolve_algorithm)
 from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._core import _lloyd
-from ._threads import effective_n_threads
+from ._threads import effective_n_threads, threads_for
 from ._validation import (check_array, check_choice, check_int, check_n_samples, check_n_threads,
                           check_random_state, check_real, check_sample_weight)
 
@@ -229,7 +229,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         else:
             Xc = np.empty_like(X, order="C")
             x_squared_norms = np.empty(n_samples)
-            X_mean, variances = _lloyd.center_rows(X, Xc, x_squared_norms, n_threads)
+            X_mean, variances = _lloyd.center_rows(
+                X, Xc, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features))
             tol = float(np.mean(variances) * self.tol)
             X = Xc
             if init_is_array:
