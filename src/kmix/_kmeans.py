@@ -7,11 +7,11 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluster
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._kmeans_algorithms import (ALGORITHMS, _Data, assign_labels, blas_context, inertia,
-                                 kmeans_single, resolve_algorithm)
+from ._kmeans_algorithms import (ALGORITHMS, _Data, assign_labels, inertia, kmeans_single,
+                                 resolve_algorithm)
 from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._core import _lloyd
-from ._threads import effective_n_threads, threads_for
+from ._threads import blas_context, effective_n_threads, threads_for
 from ._validation import (check_array, check_choice, check_int, check_n_samples, check_n_threads,
                           check_random_state, check_real, check_sample_weight)
 

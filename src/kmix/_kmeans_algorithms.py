@@ -1,17 +1,18 @@
-"""One k-means run from given initial centres: Lloyd, Elkan and Hamerly drivers.
+"""One k-means run from given initial centres: Lloyd, Elkan, Hamerly and Yinyang drivers.
 
-Python loops over iterations only; each iteration is one compiled pass. All three produce
+Python loops over iterations only; each iteration is one compiled pass. All four produce
 Lloyd's sequence of labels and centres (same stopping rule and empty-cluster relocation as
-scikit-learn), so from the same initial centres they agree label for label.
+scikit-learn), so from the same initial centres they agree label for label (Elkan may settle
+an exact distance tie differently, as scikit-learn's Elkan does).
 """
 import numpy as np
 import scipy.sparse as sp
 
 from ._core import _bounds, _lloyd
-from ._threads import blas_context, threads_for
+from ._threads import threads_for
 from ._validation import as_csr_arrays
 
-__all__ = ["resolve_algorithm", "kmeans_single", "assign_labels", "inertia", "blas_context"]
+__all__ = ["ALGORITHMS", "resolve_algorithm", "kmeans_single", "assign_labels", "inertia"]
 
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
