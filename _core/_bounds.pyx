@@ -530,3 +530,27 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
             reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
                           &weight_in_clusters[0], True, n_threads)
     return sum_counts(&bchanged[0], nb)
+
+
+def half_center_distances(const floating[:, ::1] centers, double[:, ::1] half_cc,
+                          double[::1] half_sep):
+    """half_cc[i, j] = ||c_i - c_j|| / 2 (exact, float64) and half_sep[i] = min over j != i.
+
+    Direct pairwise distances: cheaper than a gemm for the small centre sets the bound
+    algorithms see every iteration (the caller uses BLAS for large ones).
+    """
+    cdef Py_ssize_t i, j, k = centers.shape[0], d = centers.shape[1]
+    cdef double v
+    with nogil:
+        for i in range(k):
+            half_cc[i, i] = 0.0
+            half_sep[i] = INFINITY
+        for i in range(k):
+            for j in range(i + 1, k):
+                v = 0.5 * sqrt(sq_dist(&centers[i, 0], &centers[j, 0], d))
+                half_cc[i, j] = v
+                half_cc[j, i] = v
+                if v < half_sep[i]:
+                    half_sep[i] = v
+                if v < half_sep[j]:
+                    half_sep[j] = v

@@ -142,16 +142,25 @@ def _relocate_empty_clusters(data, sample_weight, centers_old, labels, sums, wsu
 
 
 def _half_center_distances(centers):
-    """Half the centre-centre distances (k x k, BLAS) and each centre's half-separation."""
+    """Half the centre-centre distances (k x k) and each centre's half-separation.
+
+    Direct pairwise loops for small centre sets (no temporaries), BLAS beyond ~4M terms.
+    """
+    k, d = centers.shape
+    half = np.empty((k, k))
+    half_sep = np.empty(k)
+    if k * k * d < 4_000_000:
+        _bounds.half_center_distances(centers, half, half_sep)
+        return half, half_sep
     c = centers.astype(np.float64)
     norms = np.einsum("ij,ij->i", c, c)
     d2 = norms[:, None] + norms[None, :] - 2.0 * (c @ c.T)
     np.maximum(d2, 0, out=d2)
-    half = 0.5 * np.sqrt(d2)
+    np.multiply(np.sqrt(d2), 0.5, out=half)
     np.fill_diagonal(half, np.inf)
-    half_sep = half.min(axis=1) if centers.shape[0] > 1 else np.full(1, np.inf)
+    half_sep[:] = half.min(axis=1)
     np.fill_diagonal(half, 0.0)
-    return half, np.ascontiguousarray(half_sep)
+    return half, half_sep
 
 
 def center_groups(centers, n_groups):

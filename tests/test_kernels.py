@@ -1,0 +1,67 @@
+"""The compiled kernels against numpy references, in float32 and float64, 1 and 2 threads."""
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from kmix._core import _bounds, _lloyd
+from kmix._kmeans_algorithms import _Data, _half_center_distances, assign_labels
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 3), (7, 3), (40, 20), (300, 5)])
+def test_half_center_distances_match_numpy(dtype, shape):
+    C = np.random.RandomState(0).normal(size=shape).astype(dtype)
+    half, half_sep = _half_center_distances(C)
+    C64 = C.astype(np.float64)
+    ref = 0.5 * np.sqrt(((C64[:, None, :] - C64[None, :, :]) ** 2).sum(-1))
+    assert_allclose(half, ref, rtol=1e-12, atol=1e-12)
+    masked = ref + np.diag(np.full(shape[0], np.inf))
+    assert_allclose(half_sep, masked.min(axis=1), rtol=1e-12)
+
+
+def test_half_center_distances_blas_path_matches_direct():
+    # k * k * d beyond the direct-loop limit goes through BLAS: same values to rounding.
+    C = np.random.RandomState(1).normal(size=(700, 10))
+    half, half_sep = _half_center_distances(C)
+    direct = np.empty_like(half)
+    direct_sep = np.empty(700)
+    _bounds.half_center_distances(C, direct, direct_sep)
+    assert_allclose(half, direct, rtol=1e-9, atol=1e-9)
+    assert_allclose(half_sep, direct_sep, rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_center_rows_matches_numpy_and_is_thread_independent(dtype):
+    X = (np.random.RandomState(2).normal(size=(20_000, 7)) * 3 + 10).astype(dtype)
+    results = []
+    for n_threads in (1, 2):
+        out = np.empty_like(X)
+        norms = np.empty(X.shape[0])
+        mean, var = _lloyd.center_rows(X, out, norms, n_threads)
+        results.append((mean, out, norms, var))
+        assert mean.dtype == X.dtype
+        assert_allclose(mean, X.astype(np.float64).mean(axis=0), rtol=1e-6)
+        assert_array_equal(out, X - mean)
+        assert_allclose(norms, (out.astype(np.float64) ** 2).sum(axis=1), rtol=1e-10)
+        assert_allclose(var, X.astype(np.float64).var(axis=0), rtol=1e-5)
+    for a, b in zip(*results):
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [2, 40])
+@pytest.mark.parametrize("n_clusters", [5, 40, 300])
+def test_assignment_ties_go_to_the_lowest_index(dtype, n_features, n_clusters):
+    # Every centre duplicated: each row's two closest centres tie exactly; the first wins.
+    rng = np.random.RandomState(3)
+    base = rng.normal(size=(n_clusters // 2 + 1, n_features))
+    centers = np.repeat(base, 2, axis=0)[:n_clusters].astype(dtype)
+    X = rng.normal(size=(2000, n_features)).astype(dtype)
+    for n_threads in (1, 2):
+        labels = assign_labels(_Data(X, n_threads), np.ones(X.shape[0]), centers)
+        d2 = ((X.astype(np.float64)[:, None, :] - centers.astype(np.float64)[None]) ** 2).sum(-1)
+        # The chosen centre is a closest one (up to rounding) and never the second of a pair
+        # of identical centres.
+        assert np.all(d2[np.arange(len(X)), labels] <= d2.min(axis=1) * (1 + 1e-4) + 1e-6)
+        duplicate_second = (labels % 2 == 1) & (labels < 2 * (n_clusters // 2))
+        assert not np.any(duplicate_second)
