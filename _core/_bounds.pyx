@@ -1,7 +1,7 @@
 """Exact k-means iterations that skip distance computations with triangle-inequality bounds.
 
-Both kernels reproduce Lloyd's assignment (labels = argmin over centres) and keep the per-cluster
-sums *incrementally*: a row is read only when its bounds fail, and only rows that change cluster
+All kernels reproduce Lloyd's assignment (labels = argmin over centres) and keep the per-cluster
+sums and weights *incrementally*: a row is read only when its bounds fail, and only rows that change cluster
 move their weighted values between two clusters' sums. Per-block deltas are reduced in a fixed
 order, so results do not depend on the number of threads.
 
@@ -27,9 +27,9 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, check_block_b
                       sum_counts, zero_block)
 
 
-cdef inline void _move_row(double *bsum, const floating *x, Py_ssize_t d, Py_ssize_t old,
-                           Py_ssize_t new, double wi) noexcept nogil:
-    """Move a row's weighted values from cluster `old` (if any) to cluster `new`."""
+cdef inline void _move_row(double *bsum, double *bw, const floating *x, Py_ssize_t d,
+                           Py_ssize_t old, Py_ssize_t new, double wi) noexcept nogil:
+    """Move a row's weighted values and weight from cluster `old` (if any) to cluster `new`."""
     cdef Py_ssize_t f
     cdef double *dst = bsum + new * d
     cdef double *src
@@ -37,8 +37,10 @@ cdef inline void _move_row(double *bsum, const floating *x, Py_ssize_t d, Py_ssi
         src = bsum + old * d
         for f in range(d):
             src[f] -= wi * x[f]
+        bw[old] -= wi
     for f in range(d):
         dst[f] += wi * x[f]
+    bw[new] += wi
 
 
 cdef Py_ssize_t _hamerly_block(
@@ -120,11 +122,8 @@ cdef Py_ssize_t _hamerly_block(
                 if labels[i] != a:
                     changed += 1
                     if update:
-                        _move_row(bsum, X + i * d, d, labels[i], a, w[i])
+                        _move_row(bsum, bw, X + i * d, d, labels[i], a, w[i])
                     labels[i] = <int>a
-        if update:
-            for r in range(m):
-                bw[labels[s + r]] += w[s + r]
         s += m
     return changed
 
@@ -156,8 +155,8 @@ def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
 
     ``shift[j]`` is how far centre j moved since the bounds were last valid; ``half_sep[j]`` is
     half the distance from centre j to its nearest other centre. Rows with ``labels < 0`` get a
-    full search. When ``update``, ``sums`` (k x d) is updated incrementally by the rows that
-    change cluster and ``weight_in_clusters`` is recomputed. Returns how many labels changed.
+    full search. When ``update``, ``sums`` (k x d) and ``weight_in_clusters`` (k) are updated
+    incrementally by the rows that change cluster. Returns how many labels changed.
     Scratch buffers as :func:`kmix._core._lloyd.lloyd_pass_dense`.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
@@ -249,10 +248,8 @@ cdef Py_ssize_t _elkan_block(
         if a != old:
             changed += 1
             if update:
-                _move_row(bsum, x, d, old, a, w[i])
+                _move_row(bsum, bw, x, d, old, a, w[i])
             labels[i] = <int>a
-        if update:
-            bw[a] += w[i]
     return changed
 
 
@@ -378,7 +375,7 @@ cdef Py_ssize_t _yinyang_block(
                     if best != a:
                         changed += 1
                         if update:
-                            _move_row(bsum, X + i * d, d, a, best, w[i])
+                            _move_row(bsum, bw, X + i * d, d, a, best, w[i])
                         labels[i] = <int>best
                     upper[i] = u
                     continue
@@ -454,12 +451,9 @@ cdef Py_ssize_t _yinyang_block(
             if labels[i] != best:
                 changed += 1
                 if update:
-                    _move_row(bsum, X + i * d, d, labels[i], best, w[i])
+                    _move_row(bsum, bw, X + i * d, d, labels[i], best, w[i])
                 labels[i] = <int>best
         s += m
-    if update:
-        for i in range(start, end):
-            bw[labels[i]] += w[i]
     return changed
 
 

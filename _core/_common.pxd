@@ -139,7 +139,7 @@ cdef inline void prep_centers(const floating *C, Py_ssize_t k, Py_ssize_t d, flo
 cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t nb,
                                Py_ssize_t k, Py_ssize_t d, double *sums, double *wsum,
                                bint accumulate, int n_threads) noexcept nogil:
-    """sums (+)= sum over blocks of bsum, in block order; wsum = sum over blocks of bw.
+    """sums (+)= sum over blocks of bsum and wsum (+)= sum over blocks of bw, in block order.
 
     Small reductions run on one thread: waking a team costs more than they do."""
     cdef Py_ssize_t j, f, b
@@ -158,7 +158,10 @@ cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t 
         acc = 0.0
         for b in range(nb):
             acc = acc + bw[b * k + j]
-        wsum[j] = acc
+        if accumulate:
+            wsum[j] += acc
+        else:
+            wsum[j] = acc
 
 
 cdef inline Py_ssize_t sum_counts(const Py_ssize_t *c, Py_ssize_t n) noexcept nogil:

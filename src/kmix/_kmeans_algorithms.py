@@ -234,9 +234,14 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
                 data.X, sample_weight, centers, center_shift, half_sep, half_cc, labels, upper,
                 lower, sums, wsum, update, n_threads, *ws[2:])
 
+    # The bound algorithms keep the cluster weights as running totals too; a (nearly) emptied
+    # cluster is recounted exactly, so that empty means exactly zero as in scikit-learn.
+    tiny_weight = 1e-9 * float(np.sum(sample_weight))
     strict_convergence = False
     for i in range(max_iter):
         n_changed = step(centers, True)
+        if algorithm != "lloyd" and wsum.min() <= tiny_weight:
+            wsum[:] = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
         # Total squared shift; the sums are left untouched (the bound algorithms keep them
         # as running totals), so empty clusters are relocated in copies.
         shift_tot = _lloyd.centers_from_sums(sums, wsum, centers, centers_new, center_shift,
