@@ -12,6 +12,7 @@
 #define KMIX_FUSED_H
 
 #include <stddef.h>
+#include <stdlib.h>
 
 #define KMIX_FUSED_BODY(T, MADD)                                                   \
     for (ptrdiff_t r = 0; r < m; ++r) {                                            \
@@ -57,10 +58,12 @@ static void kmix_fused_f_base(const float *X, ptrdiff_t m, ptrdiff_t d, const fl
 static int kmix_cpu_has_fma(void)
 {
 #if KMIX_HAVE_DISPATCH
+    /* KMIX_DISABLE_SIMD (any value) forces the baseline kernels, e.g. to test them. */
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        cached = getenv("KMIX_DISABLE_SIMD") == NULL && __builtin_cpu_supports("avx2")
+                 && __builtin_cpu_supports("fma");
     }
     return cached;
 #else

@@ -11,9 +11,9 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, free
 
-from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, imin, n_blocks_for,
-                      partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist,
-                      sum_counts, zero_block)
+from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, imin, kmix_cpu_has_fma,
+                      n_blocks_for, partial_dists, prep_centers, reduce_blocks, row_argmin,
+                      sq_dist, sum_counts, zero_block)
 from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
 
 
@@ -224,6 +224,11 @@ def weighted_sum_ordered(const double[::1] values, const double[::1] weights, in
     for b in range(nb):
         acc += part[b]
     return acc
+
+
+def simd_enabled():
+    """Whether the AVX2/FMA kernels run (CPU support, and KMIX_DISABLE_SIMD unset at import)."""
+    return bool(kmix_cpu_has_fma())
 
 
 #: Features from which the kernels compute distances with gemm (and need BLAS limited).
