@@ -58,7 +58,7 @@ def test_assignment_ties_go_to_the_lowest_index(dtype, n_features, n_clusters):
     centers = np.repeat(base, 2, axis=0)[:n_clusters].astype(dtype)
     X = rng.normal(size=(2000, n_features)).astype(dtype)
     for n_threads in (1, 2):
-        labels = assign_labels(_Data(X, n_threads), np.ones(X.shape[0]), centers)
+        labels = assign_labels(_Data(X, n_threads), centers)
         d2 = ((X.astype(np.float64)[:, None, :] - centers.astype(np.float64)[None]) ** 2).sum(-1)
         # The chosen centre is a closest one (up to rounding) and never the second of a pair
         # of identical centres.

@@ -286,21 +286,18 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     def _data(self, X):
         return _Data(X, effective_n_threads(self.n_threads))
 
-    def _labels_inertia(self, X, sample_weight):
-        centers = self.cluster_centers_.astype(X.dtype, copy=False)
-        data = self._data(X)
+    def _predict_labels(self, X):
+        """Validated X's data wrapper, the fitted centres in X's dtype, and the labels."""
+        data = _Data(X, effective_n_threads(self.n_threads))
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
         with blas_context(X):
-            labels = assign_labels(data, sample_weight, np.ascontiguousarray(centers))
-        return labels, inertia(data, sample_weight, centers, labels)
+            labels = assign_labels(data, centers)
+        return data, centers, labels
 
     def predict(self, X):
         """Index of the closest centre for each sample."""
         check_is_fitted(self)
-        X = self._check_test_data(X)
-        data = self._data(X)
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
-        with blas_context(X):
-            return assign_labels(data, np.ones(X.shape[0]), centers)
+        return self._predict_labels(self._check_test_data(X))[2]
 
     def transform(self, X):
         """Euclidean distances of X to every centre, shape (n_samples, n_clusters)."""
@@ -323,5 +320,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         check_is_fitted(self)
         X = self._check_test_data(X)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        return -self._labels_inertia(X, sample_weight)[1]
+        data, centers, labels = self._predict_labels(X)
+        return -inertia(data, sample_weight, centers, labels)
 

@@ -108,12 +108,11 @@ def inertia(data, sample_weight, centers, labels):
     return _lloyd.weighted_sum_ordered(d2, sample_weight, n_threads)
 
 
-def assign_labels(data, sample_weight, centers):
-    """Labels of the closest centres (no update)."""
+def assign_labels(data, centers):
+    """Labels of the closest centres (a pass without update: weights and sums are unused)."""
     n, d = data.X.shape
     labels = np.full(n, -1, dtype=np.int32)
-    dummy = np.zeros((1, 1))
-    data.lloyd_pass(sample_weight, centers, labels, dummy, np.zeros(1), False,
+    data.lloyd_pass(np.ones(n), centers, labels, np.zeros((1, 1)), np.zeros(1), False,
                     threads_for(data.n_threads, n, centers.shape[0], d))
     return labels
 

@@ -1,4 +1,4 @@
-"""Initial centres: greedy k-means++ (compiled candidate evaluation) and random rows."""
+"""Initial centres by greedy k-means++ (the loop over centres runs in the compiled core)."""
 import numpy as np
 import scipy.sparse as sp
 

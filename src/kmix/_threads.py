@@ -4,6 +4,7 @@ from contextlib import nullcontext
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
+from ._core._lloyd import GEMM_MIN_FEATURES
 from ._core._openmp_info import effective_n_threads, openmp_enabled
 
 __all__ = ["effective_n_threads", "openmp_enabled", "blas_single_threaded", "blas_context",
@@ -19,6 +20,7 @@ def threads_for(n_threads, n_samples, n_centers, n_features):
     """Threads worth using for one pass over n_samples x n_centers x n_features."""
     useful = max(1, (n_samples * n_centers * max(n_features, 1)) // WORK_PER_THREAD)
     return int(min(n_threads, useful))
+
 
 _controller = None
 
@@ -38,8 +40,6 @@ def blas_single_threaded():
 
 def blas_context(X):
     """Single-threaded BLAS while the kernels run, where they call gemm (dense, wide data)."""
-    from ._core._lloyd import GEMM_MIN_FEATURES
-
     if not sp.issparse(X) and X.shape[1] >= GEMM_MIN_FEATURES:
         return blas_single_threaded()
     return nullcontext()
