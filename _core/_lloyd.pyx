@@ -112,7 +112,7 @@ cdef Py_ssize_t _lloyd_block_sparse(
     const floating *CT, const floating *cnorm, Py_ssize_t k,
     const double *w, int *labels, bint update, double *bsum, double *bw, floating *Dr,
 ) noexcept nogil:
-    cdef Py_ssize_t i, j, p, a, col
+    cdef Py_ssize_t i, j, p, a
     cdef Py_ssize_t changed = 0
     cdef floating v, best
     cdef const floating *ct

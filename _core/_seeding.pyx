@@ -209,8 +209,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef Py_ssize_t[::1] ids = np.zeros(T, dtype=np.intp)
     cdef double[::1] targets
     cdef double total, p
-    cdef floating *G
-    cdef floating *D
 
     first = random_state.choice(n, p=np.asarray(sample_weight) / np.sum(sample_weight))
     ids[0] = first
