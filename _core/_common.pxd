@@ -29,6 +29,7 @@ cdef extern from "_fused.h" nogil:
     int kmix_has_wide_sqdist()
     double kmix_sqdist_d(const double *x, const double *c, Py_ssize_t d)
     double kmix_sqdist_f(const float *x, const float *c, Py_ssize_t d)
+    void kmix_prefetch_bytes(const void *p, Py_ssize_t nbytes)
 
 
 cdef inline Py_ssize_t imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:

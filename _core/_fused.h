@@ -260,4 +260,15 @@ static inline double kmix_sqdist_f(const float *x, const float *c, ptrdiff_t d)
 #endif
 }
 
+/* Prefetch the cache lines of `bytes` bytes from p (a row about to be gathered). */
+static inline void kmix_prefetch_bytes(const void *p, ptrdiff_t bytes)
+{
+#if defined(__GNUC__)
+    const char *c = (const char *)p;
+    for (ptrdiff_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+#else
+    (void)p; (void)bytes;
+#endif
+}
+
 #endif

@@ -4,7 +4,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from kmix._core import _bounds, _lloyd
-from kmix._kmeans_algorithms import _Data, _half_center_distances, assign_labels
+from kmix._kmeans_algorithms import _half_center_distances, labels_inertia
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -58,7 +58,7 @@ def test_assignment_ties_go_to_the_lowest_index(dtype, n_features, n_clusters):
     centers = np.repeat(base, 2, axis=0)[:n_clusters].astype(dtype)
     X = rng.normal(size=(2000, n_features)).astype(dtype)
     for n_threads in (1, 2):
-        labels = assign_labels(_Data(X, n_threads), centers)
+        labels = labels_inertia(X, centers, n_threads=n_threads)[0]
         d2 = ((X.astype(np.float64)[:, None, :] - centers.astype(np.float64)[None]) ** 2).sum(-1)
         # The chosen centre is a closest one (up to rounding) and never the second of a pair
         # of identical centres.

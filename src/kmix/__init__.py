@@ -1,8 +1,10 @@
 """kmix: compiled, deterministic drop-in replacements for scikit-learn's clustering estimators."""
 from ._kmeans import KMeans
+from ._minibatch import BatchFit, MiniBatchKMeans, fit_batches
 from ._seeding import kmeans_plusplus
 from ._threads import effective_n_threads, openmp_enabled
 
 __version__ = "0.1.0"
 
-__all__ = ["KMeans", "kmeans_plusplus", "effective_n_threads", "openmp_enabled", "__version__"]
+__all__ = ["KMeans", "MiniBatchKMeans", "fit_batches", "BatchFit", "kmeans_plusplus",
+           "effective_n_threads", "openmp_enabled", "__version__"]

@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluster
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._kmeans_algorithms import (ALGORITHMS, _Data, assign_labels, inertia, kmeans_single,
+from ._kmeans_algorithms import (ALGORITHMS, _Data, kmeans_single, labels_inertia,
                                  resolve_algorithm)
 from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._core import _lloyd
@@ -39,7 +39,139 @@ def _is_same_clustering(labels1, labels2, n_clusters):
     return pairs.size == np.unique(labels1).size
 
 
-class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
+                  BaseEstimator):
+    """Validation, seeding and the fitted-model methods of KMeans and MiniBatchKMeans."""
+
+    #: Restarts of n_init='auto' for 'random' and callable inits (scikit-learn's values).
+    _default_n_init = 10
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- validation ---------------------------------------------------------------------------
+    def _check_common_params(self):
+        """Validate the parameters KMeans and MiniBatchKMeans share."""
+        check_int("n_clusters", self.n_clusters, low=1)
+        if isinstance(self.init, str):
+            check_choice("init", self.init, ("k-means++", "random"))
+        elif not (callable(self.init) or _is_arraylike_not_scalar(self.init)):
+            raise ValueError(
+                "init must be 'k-means++', 'random', a callable or an array of shape "
+                f"(n_clusters, n_features); got {self.init!r}."
+            )
+        if not (isinstance(self.n_init, str) and self.n_init == "auto"):
+            check_int("n_init", self.n_init, low=1)
+        check_int("max_iter", self.max_iter, low=1)
+        check_real("tol", self.tol, low=0)
+        check_int("verbose", int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
+                  low=0)
+        check_n_threads(self.n_threads)
+
+    def _n_init_effective(self):
+        if self.n_init == "auto":
+            if isinstance(self.init, str) and self.init == "random" or callable(self.init):
+                return self._default_n_init
+            return 1
+        if _is_arraylike_not_scalar(self.init) and self.n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only one init in "
+                f"{self.__class__.__name__} instead of n_init={self.n_init}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return 1
+        return self.n_init
+
+    def _check_centers(self, centers, X, what="init"):
+        centers = check_array(centers, dtype=X.dtype, order="C", copy=True,
+                              input_name=what)
+        if centers.shape[0] != self.n_clusters:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number "
+                f"of clusters {self.n_clusters}."
+            )
+        if centers.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number "
+                f"of features of the data {X.shape[1]}."
+            )
+        return centers
+
+    def _check_test_data(self, X):
+        return validate_data(self, X, accept_sparse="csr", reset=False,
+                             dtype=[np.float64, np.float32], order="C",
+                             accept_large_sparse=False)
+
+    def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight, n_threads):
+        n_samples = X.shape[0]
+        if isinstance(init, str) and init == "k-means++":
+            centers, _ = _kmeans_plusplus(X, self.n_clusters, x_squared_norms, sample_weight,
+                                          random_state, n_threads=n_threads)
+        elif isinstance(init, str) and init == "random":
+            if np.count_nonzero(sample_weight) < self.n_clusters:
+                raise ValueError(
+                    "init='random' needs at least n_clusters samples with non-zero weight."
+                )
+            seeds = random_state.choice(n_samples, size=self.n_clusters, replace=False,
+                                        p=sample_weight / sample_weight.sum())
+            centers = X[seeds]
+        elif callable(init):
+            centers = self._check_centers(init(X, self.n_clusters, random_state=random_state), X)
+        else:
+            centers = init
+        if sp.issparse(centers):
+            centers = centers.toarray()
+        return np.ascontiguousarray(centers, dtype=X.dtype)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return ``labels_`` (the attribute itself)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit and return the distances of X to the centres."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    # -- using the fitted model ----------------------------------------------------------------
+    def _labels_inertia(self, X, sample_weight=None):
+        """Labels of validated X on the fitted centres and its weighted inertia."""
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        return labels_inertia(X, centers, sample_weight, effective_n_threads(self.n_threads))
+
+    def predict(self, X):
+        """Index of the closest centre for each sample."""
+        check_is_fitted(self)
+        return self._labels_inertia(self._check_test_data(X))[0]
+
+    def transform(self, X):
+        """Euclidean distances of X to every centre, shape (n_samples, n_clusters)."""
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        return self._transform(X)
+
+    def _transform(self, X):
+        # One gemm in X's dtype (no float64 copy of float32 data), the rest in float64.
+        centers = np.asarray(self.cluster_centers_, dtype=X.dtype)
+        c_norms = np.einsum("ij,ij->i", centers, centers, dtype=np.float64)
+        x_norms = _row_sq_norms(X)
+        dots = np.asarray(X @ centers.T, dtype=np.float64)
+        d2 = x_norms[:, None] - 2.0 * dots + c_norms[None, :]
+        np.maximum(d2, 0, out=d2)
+        return np.sqrt(d2).astype(X.dtype, copy=False)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the inertia of X on the fitted centres."""
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        return -self._labels_inertia(X, sample_weight)[1]
+
+
+
+class KMeans(_BaseKMeans):
     """K-means clustering with compiled, multi-threaded, deterministic kernels.
 
     Same parameters, attributes and results as :class:`sklearn.cluster.KMeans`: from the same
@@ -107,88 +239,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.algorithm = algorithm
         self.n_threads = n_threads
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
-    # -- validation ---------------------------------------------------------------------------
     def _check_params(self):
-        check_int("n_clusters", self.n_clusters, low=1)
-        if isinstance(self.init, str):
-            check_choice("init", self.init, ("k-means++", "random"))
-        elif not (callable(self.init) or _is_arraylike_not_scalar(self.init)):
-            raise ValueError(
-                "init must be 'k-means++', 'random', a callable or an array of shape "
-                f"(n_clusters, n_features); got {self.init!r}."
-            )
-        if not (isinstance(self.n_init, str) and self.n_init == "auto"):
-            check_int("n_init", self.n_init, low=1)
-        check_int("max_iter", self.max_iter, low=1)
-        check_real("tol", self.tol, low=0)
-        check_int("verbose", int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
-                  low=0)
+        self._check_common_params()
         check_choice("algorithm", self.algorithm, ALGORITHMS)
-        check_n_threads(self.n_threads)
         if not isinstance(self.copy_x, (bool, np.bool_)):
             raise TypeError(f"copy_x must be a bool, got {self.copy_x!r}.")
-
-    def _n_init_effective(self):
-        if self.n_init == "auto":
-            if isinstance(self.init, str) and self.init == "random" or callable(self.init):
-                return 10
-            return 1
-        if _is_arraylike_not_scalar(self.init) and self.n_init != 1:
-            warnings.warn(
-                "Explicit initial center position passed: performing only one init in "
-                f"{self.__class__.__name__} instead of n_init={self.n_init}.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return 1
-        return self.n_init
-
-    def _check_centers(self, centers, X, what="init"):
-        centers = check_array(centers, dtype=X.dtype, order="C", copy=True,
-                              input_name=what)
-        if centers.shape[0] != self.n_clusters:
-            raise ValueError(
-                f"The shape of the initial centers {centers.shape} does not match the number "
-                f"of clusters {self.n_clusters}."
-            )
-        if centers.shape[1] != X.shape[1]:
-            raise ValueError(
-                f"The shape of the initial centers {centers.shape} does not match the number "
-                f"of features of the data {X.shape[1]}."
-            )
-        return centers
-
-    def _check_test_data(self, X):
-        return validate_data(self, X, accept_sparse="csr", reset=False,
-                             dtype=[np.float64, np.float32], order="C",
-                             accept_large_sparse=False)
-
-    # -- fitting -------------------------------------------------------------------------------
-    def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight, n_threads):
-        n_samples = X.shape[0]
-        if isinstance(init, str) and init == "k-means++":
-            centers, _ = _kmeans_plusplus(X, self.n_clusters, x_squared_norms, sample_weight,
-                                          random_state, n_threads=n_threads)
-        elif isinstance(init, str) and init == "random":
-            if np.count_nonzero(sample_weight) < self.n_clusters:
-                raise ValueError(
-                    "init='random' needs at least n_clusters samples with non-zero weight."
-                )
-            seeds = random_state.choice(n_samples, size=self.n_clusters, replace=False,
-                                        p=sample_weight / sample_weight.sum())
-            centers = X[seeds]
-        elif callable(init):
-            centers = self._check_centers(init(X, self.n_clusters, random_state=random_state), X)
-        else:
-            centers = init
-        if sp.issparse(centers):
-            centers = centers.toarray()
-        return np.ascontiguousarray(centers, dtype=X.dtype)
 
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
@@ -273,53 +328,3 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.inertia_ = float(best_inertia)
         self.n_iter_ = int(best_n_iter)
         return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit and return ``labels_`` (the attribute itself)."""
-        return self.fit(X, sample_weight=sample_weight).labels_
-
-    def fit_transform(self, X, y=None, sample_weight=None):
-        """Fit and return the distances of X to the centres."""
-        return self.fit(X, sample_weight=sample_weight).transform(X)
-
-    # -- using the fitted model ----------------------------------------------------------------
-    def _data(self, X):
-        return _Data(X, effective_n_threads(self.n_threads))
-
-    def _predict_labels(self, X):
-        """Validated X's data wrapper, the fitted centres in X's dtype, and the labels."""
-        data = _Data(X, effective_n_threads(self.n_threads))
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
-        with blas_context(X):
-            labels = assign_labels(data, centers)
-        return data, centers, labels
-
-    def predict(self, X):
-        """Index of the closest centre for each sample."""
-        check_is_fitted(self)
-        return self._predict_labels(self._check_test_data(X))[2]
-
-    def transform(self, X):
-        """Euclidean distances of X to every centre, shape (n_samples, n_clusters)."""
-        check_is_fitted(self)
-        X = self._check_test_data(X)
-        return self._transform(X)
-
-    def _transform(self, X):
-        # One gemm in X's dtype (no float64 copy of float32 data), the rest in float64.
-        centers = np.asarray(self.cluster_centers_, dtype=X.dtype)
-        c_norms = np.einsum("ij,ij->i", centers, centers, dtype=np.float64)
-        x_norms = _row_sq_norms(X)
-        dots = np.asarray(X @ centers.T, dtype=np.float64)
-        d2 = x_norms[:, None] - 2.0 * dots + c_norms[None, :]
-        np.maximum(d2, 0, out=d2)
-        return np.sqrt(d2).astype(X.dtype, copy=False)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Opposite of the inertia of X on the fitted centres."""
-        check_is_fitted(self)
-        X = self._check_test_data(X)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        data, centers, labels = self._predict_labels(X)
-        return -inertia(data, sample_weight, centers, labels)
-

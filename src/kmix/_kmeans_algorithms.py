@@ -8,11 +8,11 @@ an exact distance tie differently, as scikit-learn's Elkan does).
 import numpy as np
 import scipy.sparse as sp
 
-from ._core import _bounds, _lloyd
-from ._threads import threads_for
+from ._core import _bounds, _lloyd, _minibatch
+from ._threads import blas_context, threads_for
 from ._validation import as_csr_arrays
 
-__all__ = ["ALGORITHMS", "resolve_algorithm", "kmeans_single", "assign_labels", "inertia"]
+__all__ = ["ALGORITHMS", "resolve_algorithm", "kmeans_single", "labels_inertia", "inertia"]
 
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
@@ -108,13 +108,28 @@ def inertia(data, sample_weight, centers, labels):
     return _lloyd.weighted_sum_ordered(d2, sample_weight, n_threads)
 
 
-def assign_labels(data, centers):
-    """Labels of the closest centres (a pass without update: weights and sums are unused)."""
-    n, d = data.X.shape
-    labels = np.full(n, -1, dtype=np.int32)
-    data.lloyd_pass(np.ones(n), centers, labels, np.zeros((1, 1)), np.zeros(1), False,
-                    threads_for(data.n_threads, n, centers.shape[0], d))
-    return labels
+def labels_inertia(X, centers, sample_weight=None, n_threads=1):
+    """Closest centre of every row of X and the exact weighted inertia, in one compiled pass.
+
+    ``X`` is validated dense (C-contiguous) or CSR data, ``centers`` C-contiguous in X's
+    dtype; ``sample_weight=None`` means unit weights (no array of size n is allocated besides
+    the labels). Runs under single-threaded BLAS where the kernel calls gemm.
+    """
+    n, d = X.shape
+    labels = np.empty(n, dtype=np.int32)
+    weights = _NO_WEIGHTS if sample_weight is None else sample_weight
+    n_threads = threads_for(n_threads, n, centers.shape[0], d)
+    with blas_context(X):
+        if sp.issparse(X):
+            value = _minibatch.labels_inertia_sparse(*as_csr_arrays(X), weights, centers, labels,
+                                                     n_threads)
+        else:
+            value = _minibatch.labels_inertia_dense(X, weights, centers, labels, n_threads)
+    return labels, value
+
+
+#: Empty weights tell the kernels "all ones".
+_NO_WEIGHTS = np.empty(0)
 
 
 def _relocate_empty_clusters(data, sample_weight, centers_old, labels, sums, wsum):
