@@ -184,3 +184,15 @@ cdef inline void zero_block(double *bsum, double *bw, Py_ssize_t k, Py_ssize_t d
     """Clear one block's partial sums (k x d) and weights (k) before the block accumulates."""
     memset(bsum, 0, k * d * sizeof(double))
     memset(bw, 0, k * sizeof(double))
+
+
+cdef inline double sq_dist_sparse(const floating *data, const int *indices, Py_ssize_t p0,
+                                  Py_ssize_t p1, const floating *c, double cnorm) noexcept nogil:
+    """Exact ||x - c||^2 for a CSR row: the stored entries, then the rest of the centre's norm."""
+    cdef Py_ssize_t p
+    cdef double t, cv, s = cnorm
+    for p in range(p0, p1):
+        cv = c[indices[p]]
+        t = <double>data[p] - cv
+        s += t * t - cv * cv
+    return s if s > 0 else 0.0

@@ -13,7 +13,7 @@ from libc.stdlib cimport malloc, free
 
 from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, imin, kmix_cpu_has_fma,
                       n_blocks_for, partial_dists, prep_centers, reduce_blocks, row_argmin,
-                      sq_dist, sum_counts, zero_block)
+                      sq_dist, sq_dist_sparse, sum_counts, zero_block)
 from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
 
 
@@ -172,18 +172,6 @@ def lloyd_pass_sparse(const floating[::1] data, const int[::1] indices, const in
     return sum_counts(&bchanged[0], nb)
 
 
-cdef inline double _sq_dist_sparse(const floating *data, const int *indices, Py_ssize_t p0,
-                                   Py_ssize_t p1, const floating *c, double cnorm) noexcept nogil:
-    """Exact ||x - c||^2 for a sparse row: the stored entries, then the centre's other norm."""
-    cdef Py_ssize_t p
-    cdef double t, cv, s = cnorm
-    for p in range(p0, p1):
-        cv = c[indices[p]]
-        t = <double>data[p] - cv
-        s += t * t - cv * cv
-    return s if s > 0 else 0.0
-
-
 def sq_dist_to_assigned_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
                               const int[::1] labels, double[::1] out, int n_threads):
     """out[i] = ||X[i] - centers[labels[i]]||^2, exactly (float64)."""
@@ -204,7 +192,7 @@ def sq_dist_to_assigned_sparse(const floating[::1] data, const int[::1] indices,
         for f in range(d):
             cnorm[j] += <double>centers[j, f] * <double>centers[j, f]
     for i in prange(n, nogil=True, schedule='static', num_threads=n_threads):
-        out[i] = _sq_dist_sparse(data_p, indices_p, indptr[i], indptr[i + 1],
+        out[i] = sq_dist_sparse(data_p, indices_p, indptr[i], indptr[i + 1],
                                  &centers[labels[i], 0], cnorm[labels[i]])
 
 

@@ -21,13 +21,19 @@ from libc.math cimport sqrt, INFINITY
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, imin, kmix_prefetch_bytes,
-                      n_blocks_for, partial_dists, prep_centers, row_argmin, sq_dist)
+                      n_blocks_for, partial_dists, prep_centers, row_argmin, sq_dist,
+                      sq_dist_sparse)
 
 
 #: Rows prefetched ahead of the one being gathered: random rows of a large array each miss
 #: the caches, and a few misses in flight hide most of the latency.
 cdef enum:
     PREFETCH_AHEAD = 8
+    # Batches of fewer values (rows x features) are folded into the centres by one thread:
+    # splitting them by centre makes each thread read rows the other one assigned (from the
+    # other core's cache), which costs more than it saves (measured: 1024 x 50 rows, k = 100,
+    # a bounded step went from 0.21 to 0.125 ms on 2 threads).
+    SERIAL_UPDATE_VALUES = 1 << 20
 
 
 cdef struct seen_t:
@@ -88,18 +94,6 @@ cdef void _assign_row_sparse(
         for j in range(k):
             Dr[j] += v * ct[j]
     label[0] = <int>row_argmin(Dr, k, &v)
-
-
-cdef inline double _sq_dist_sparse(const floating *data, const int *indices, Py_ssize_t p0,
-                                   Py_ssize_t p1, const floating *c, double cnorm) noexcept nogil:
-    """Exact ||x - c||^2 for a CSR row: the stored entries, then the rest of the centre's norm."""
-    cdef Py_ssize_t p
-    cdef double t, cv, s = cnorm
-    for p in range(p0, p1):
-        cv = c[indices[p]]
-        t = <double>data[p] - cv
-        s += t * t - cv * cv
-    return s if s > 0 else 0.0
 
 
 cdef void _bucket_by_label(const int *labels, Py_ssize_t b, Py_ssize_t k, Py_ssize_t *start,
@@ -221,7 +215,7 @@ def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         raise ValueError("batch buffer too small")
     if chunk_inertia.shape[0] < n_chunks or order.shape[0] < b or start.shape[0] < k + 1:
         raise ValueError("scratch buffers too small")
-    B = &batch[0, 0] if gather else &X[0, 0]
+    B = <const floating*>&batch[0, 0] if gather else &X[0, 0]
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         with parallel(num_threads=n_threads):
@@ -242,7 +236,7 @@ def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         for c in range(n_chunks):
             inertia += chunk_inertia[c]
         _bucket_by_label(&labels[0], b, k, &start[0], &order[0])
-        with parallel(num_threads=n_threads):
+        with parallel(num_threads=n_threads if b * d > SERIAL_UPDATE_VALUES else 1):
             acc = <double*>malloc(d * sizeof(double))
             for j in prange(k, schedule='static'):
                 shifts[j] = _update_center_dense(B, d, NULL, &order[start[j]],
@@ -460,7 +454,7 @@ def step_dense_bounded(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
             if new_seen[r].first > 0:
                 seen[rows[r]] = new_seen[r]
         _bucket_by_label(&labels[0], b, k, &start[0], &order[0])
-        with parallel(num_threads=n_threads):
+        with parallel(num_threads=n_threads if b * d > SERIAL_UPDATE_VALUES else 1):
             acc = <double*>malloc(d * sizeof(double))
             for j in prange(k, schedule='static'):
                 shifts[j] = _update_center_dense(&X[0, 0], d, &rows[0], &order[start[j]],
@@ -517,7 +511,7 @@ def step_sparse(const floating[::1] data, const int[::1] indices, const int[::1]
                     _assign_row_sparse(data_p, indices_p, indptr[i], indptr[i + 1], &CT[0, 0],
                                        &cnorm[0], k, &labels[r], Dr)
                     wr = weights[r] if weighted else 1.0
-                    part = part + wr * _sq_dist_sparse(data_p, indices_p, indptr[i],
+                    part = part + wr * sq_dist_sparse(data_p, indices_p, indptr[i],
                                                        indptr[i + 1], &centers[labels[r], 0],
                                                        cn2[labels[r]])
                 chunk_inertia[c] = part
@@ -526,7 +520,7 @@ def step_sparse(const floating[::1] data, const int[::1] indices, const int[::1]
         for c in range(n_chunks):
             inertia += chunk_inertia[c]
         _bucket_by_label(&labels[0], b, k, &start[0], &order[0])
-        with parallel(num_threads=n_threads):
+        with parallel(num_threads=n_threads if b * d > SERIAL_UPDATE_VALUES else 1):
             acc = <double*>malloc(d * sizeof(double))
             for j in prange(k, schedule='static'):
                 shifts[j] = _update_center_sparse(
@@ -612,7 +606,7 @@ def labels_inertia_sparse(const floating[::1] data, const int[::1] indices,
                     _assign_row_sparse(data_p, indices_p, indptr[r], indptr[r + 1], &CT[0, 0],
                                        &cnorm[0], k, &labels[r], Dr)
                     wr = weights[r] if weighted else 1.0
-                    acc = acc + wr * _sq_dist_sparse(data_p, indices_p, indptr[r], indptr[r + 1],
+                    acc = acc + wr * sq_dist_sparse(data_p, indices_p, indptr[r], indptr[r + 1],
                                                      &centers[labels[r], 0], cn2[labels[r]])
                 part[blk] = acc
             free(Dr)
@@ -654,3 +648,46 @@ def column_mean_variance(const floating[:, ::1] X, int n_threads):
             t += bsum[blk, f]
         total += t / n
     return total / d
+
+
+def sample_rows(const double[::1] uniform, Py_ssize_t n, const double[::1] cdf,
+                Py_ssize_t[::1] rows):
+    """rows[r] = the row drawn by uniform[r]: numpy's ``choice(n, p=...)`` inverse transform.
+
+    With ``cdf`` (the normalised cumulative weights), the first index whose cdf exceeds the
+    draw (``searchsorted(side='right')``, O(log n)); without (empty), ``floor(u * n)``, which
+    is that index for equal weights. O(batch) per step, never O(n).
+    """
+    cdef Py_ssize_t r, lo, hi, mid, b = uniform.shape[0]
+    cdef double u
+    cdef bint weighted = cdf.shape[0] > 0
+    with nogil:
+        for r in range(b):
+            u = uniform[r]
+            if weighted:
+                lo = 0
+                hi = cdf.shape[0]
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if cdf[mid] <= u:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                rows[r] = lo if lo < n else n - 1
+            else:
+                lo = <Py_ssize_t>(u * n)
+                rows[r] = lo if lo < n else n - 1
+
+
+def count_below(const double[::1] counts, double ratio):
+    """How many counts are below ``ratio`` times the largest (the centres to reassign)."""
+    cdef Py_ssize_t j, k = counts.shape[0], low = 0
+    cdef double top = 0.0
+    for j in range(k):
+        if counts[j] > top:
+            top = counts[j]
+    top *= ratio
+    for j in range(k):
+        if counts[j] < top:
+            low += 1
+    return low

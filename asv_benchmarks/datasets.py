@@ -46,3 +46,23 @@ ROWS = {
     "normal 100kx32 k=1000 it=20": (lambda: standard_normal(100_000, 32),
                                     dict(n_clusters=1000, max_iter=20)),
 }
+
+
+def sparse_random(n_samples, n_features, density, random_state=0):
+    import scipy.sparse as sp
+
+    return sp.random(n_samples, n_features, density=density, format="csr",
+                     random_state=random_state, dtype=np.float64)
+
+
+#: name -> (loader, MiniBatchKMeans parameters) for the rows of the MiniBatchKMeans table.
+MINIBATCH_ROWS = {
+    "blobs 1Mx50 c=100 k=100 defaults": (lambda: blobs(1_000_000, 50, centers=100),
+                                         dict(n_clusters=100)),
+    "blobs 200kx50 c=100 k=100 it=10": (lambda: blobs(200_000, 50, centers=100),
+                                        dict(n_clusters=100, max_iter=10,
+                                             max_no_improvement=None)),
+    "china.jpg 273kx3 k=64 defaults": (china_pixels, dict(n_clusters=64)),
+    "sparse 100kx1000 1% k=20 defaults": (lambda: sparse_random(100_000, 1000, 0.01),
+                                          dict(n_clusters=20)),
+}

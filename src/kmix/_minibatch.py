@@ -271,9 +271,9 @@ class MiniBatchKMeans(_BaseKMeans):
         With ``bounds``, the largest jump is added to their drift total.
         """
         counts = self.counts_
-        to_reassign = counts < self.reassignment_ratio * counts.max()
-        if not to_reassign.any():
+        if not _minibatch.count_below(counts, self.reassignment_ratio):
             return
+        to_reassign = counts < self.reassignment_ratio * counts.max()
         if to_reassign.sum() > 0.5 * batch_size:
             keep = np.argsort(counts)[int(0.5 * batch_size):]
             to_reassign[keep] = False
@@ -371,7 +371,7 @@ class MiniBatchKMeans(_BaseKMeans):
         self._start_steps(self.n_clusters)
         n_steps = (self.max_iter * n_samples) // batch_size
         if sample_weight is None:
-            cdf = None
+            cdf = _NO_WEIGHTS
             total_weight = float(n_samples)
         else:
             total_weight = float(np.sum(sample_weight))
@@ -383,7 +383,6 @@ class MiniBatchKMeans(_BaseKMeans):
         buf = _StepBuffers(batch_size, self.n_clusters, n_features, X.dtype,
                            csr is None and bounds is None)
         rows = np.empty(batch_size, dtype=np.intp)
-        scaled = np.empty(batch_size)
 
         def batch_rows(positions):
             picked = X[rows[positions]]
@@ -394,13 +393,8 @@ class MiniBatchKMeans(_BaseKMeans):
             for i in range(n_steps):
                 # The draws of numpy's choice(n, b, p=w / sum(w)): b uniforms, then the
                 # inverse of the cumulative weights (the identity scaled by n for unit ones).
-                uniform = random_state.random_sample(batch_size)
-                if cdf is None:
-                    np.multiply(uniform, n_samples, out=scaled)
-                    rows[:] = scaled
-                    np.minimum(rows, n_samples - 1, out=rows)
-                else:
-                    rows[:] = cdf.searchsorted(uniform, side="right")
+                _minibatch.sample_rows(random_state.random_sample(batch_size), n_samples, cdf,
+                                       rows)
                 reassign = self._random_reassign()
                 batch_inertia, squared_shift = _step(X, csr, rows, _NO_WEIGHTS, centers,
                                                      self.counts_, buf, step_threads, bounds)
@@ -582,6 +576,8 @@ def fit_batches(batches, estimator=None, *, n_init=3, n_epochs=1, holdout=1,
     else:
         n_holdout = 0
         held_out = [_split_batch(holdout)]
+    if n_holdout == 0 and not held_out:
+        raise ValueError("no held-out data: pass holdout >= 1 or held-out data.")
     seeds_from = random_state if random_state is not None else estimator.random_state
     seeds = check_random_state(seeds_from).randint(np.iinfo(np.int32).max, size=n_init)
     models = [clone(estimator).set_params(random_state=int(s)) for s in seeds]
@@ -602,7 +598,7 @@ def fit_batches(batches, estimator=None, *, n_init=3, n_epochs=1, holdout=1,
             f"no batch to train on: the stream had no batches beyond the {n_holdout} held out."
         )
     if not held_out:
-        raise ValueError("no held-out data: pass holdout >= 1 or held-out data.")
+        raise ValueError(f"no held-out data: the stream had fewer than {n_holdout} batches.")
 
     scores = [sum(-model.score(X, sample_weight=w) for X, w in held_out) for model in models]
     best = int(np.argmin(scores))
