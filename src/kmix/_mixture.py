@@ -1,0 +1,442 @@
+"""Shared machinery of the Gaussian mixtures: validation, initialisation, the EM loop, and the
+methods of a fitted mixture. Each EM iteration is one compiled pass (``_core._gmm.em_pass``)
+that computes the log-densities, the responsibilities and the M-step statistics at once;
+the parameters are then derived from the k statistics in Python (small k x d x d work).
+"""
+import numbers
+import warnings
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._core import _gmm
+from ._kmeans import KMeans
+from ._seeding import kmeans_plusplus
+from ._threads import blas_single_threaded, effective_n_threads, threads_for
+from ._validation import (check_array, check_choice, check_int, check_n_threads,
+                          check_random_state, check_real, check_sample_weight)
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+_COV_CODE = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
+_EMPTY = np.empty(0)
+_EMPTY2 = np.empty((0, 0))
+_EMPTY_INT = np.empty(0, dtype=np.int32)
+
+
+def _ill_defined(component, dtype):
+    msg = (
+        f"Fitting the mixture model failed because component {component} has an ill-defined "
+        "empirical covariance (for instance caused by singleton or collapsed samples). Try to "
+        "decrease the number of components, increase reg_covar, or scale the input data."
+    )
+    if dtype == np.float32:
+        msg += " The numerical accuracy can also be improved by passing float64 data."
+    return ValueError(msg)
+
+
+def precision_cholesky(covariances, covariance_type, dtype=np.float64):
+    """Upper-triangular U with U U^T = inverse covariance (scikit-learn's convention)."""
+    if covariance_type in ("full", "tied"):
+        covs = covariances[None] if covariance_type == "tied" else covariances
+        d = covs.shape[-1]
+        out = np.empty_like(covs)
+        eye = np.eye(d)
+        for j, cov in enumerate(covs):
+            try:
+                chol = linalg.cholesky(cov, lower=True)
+            except linalg.LinAlgError:
+                raise _ill_defined(j, dtype) from None
+            out[j] = linalg.solve_triangular(chol, eye, lower=True).T
+        return out[0] if covariance_type == "tied" else out
+    covariances = np.asarray(covariances)
+    if np.any(covariances <= 0.0):
+        raise _ill_defined(int(np.flatnonzero(np.ravel(covariances <= 0.0))[0]
+                               // max(1, covariances[0].size if covariances.ndim > 1 else 1)),
+                           dtype)
+    return 1.0 / np.sqrt(covariances)
+
+
+def precision_cholesky_from_precisions(precisions, covariance_type):
+    """U from the precision matrices (Cholesky of the row/column-reversed precision)."""
+    if covariance_type == "full":
+        return np.stack([np.flipud(np.fliplr(linalg.cholesky(np.flipud(np.fliplr(p)),
+                                                             lower=True)))
+                         for p in precisions])
+    if covariance_type == "tied":
+        return np.flipud(np.fliplr(linalg.cholesky(np.flipud(np.fliplr(precisions)),
+                                                   lower=True)))
+    return np.sqrt(precisions)
+
+
+def log_det_cholesky(prec_chol, covariance_type, n_features, n_components):
+    """log det U per component (k values)."""
+    if covariance_type == "full":
+        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return np.full(n_components, np.log(np.diagonal(prec_chol)).sum())
+    if covariance_type == "diag":
+        return np.log(prec_chol).sum(axis=1)
+    return n_features * np.log(prec_chol)
+
+
+def gaussian_parameters(stats, reg_covar, covariance_type):
+    """(nk, means, covariances) from the pass statistics, as scikit-learn's estimates.
+
+    ``stats`` = (N, S1, S2, shift, S2g, gshift): weights, first and second moments about
+    ``shift`` per component (tied: the total second moment S2g about ``gshift``).
+    """
+    N, S1, S2, shift, S2g, gshift = stats
+    k, d = S1.shape
+    nk = N + 10 * np.finfo(np.float64).eps
+    means = (S1 + N[:, None] * shift) / nk[:, None]
+    delta = means - shift
+    if covariance_type == "full":
+        S2 = S2.reshape(k, d, d)
+        S2 = np.tril(S2) + np.swapaxes(np.tril(S2, -1), 1, 2)
+        cross = delta[:, :, None] * S1[:, None, :]
+        covs = (S2 - cross - np.swapaxes(cross, 1, 2)
+                + N[:, None, None] * delta[:, :, None] * delta[:, None, :]) / nk[:, None, None]
+        covs[:, np.arange(d), np.arange(d)] += reg_covar
+    elif covariance_type == "tied":
+        S2g = S2g.reshape(d, d)
+        S2g = np.tril(S2g) + np.tril(S2g, -1).T
+        dg = means - gshift
+        covs = (S2g - (dg.T * nk) @ dg) / nk.sum()
+        covs[np.arange(d), np.arange(d)] += reg_covar
+    else:
+        S2 = S2.reshape(k, d)
+        var = (S2 - 2 * delta * S1 + N[:, None] * delta**2) / nk[:, None]
+        covs = var + reg_covar
+        if covariance_type == "spherical":
+            covs = covs.mean(axis=1)
+    return nk, means, covs
+
+
+class _MixtureBase(DensityMixin, BaseEstimator):
+    """EM driver and fitted-model methods of GaussianMixture and BayesianGaussianMixture."""
+
+    # -- validation ---------------------------------------------------------------------------
+    def _check_common_params(self):
+        check_int("n_components", self.n_components, low=1)
+        check_choice("covariance_type", self.covariance_type, COVARIANCE_TYPES)
+        check_real("tol", self.tol, low=0)
+        check_real("reg_covar", self.reg_covar, low=0)
+        check_int("max_iter", self.max_iter, low=0)
+        check_int("n_init", self.n_init, low=1)
+        check_choice("init_params", self.init_params, INIT_PARAMS)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be a bool, got {self.warm_start!r}.")
+        check_int("verbose", int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
+                  low=0)
+        check_int("verbose_interval", self.verbose_interval, low=1)
+        check_n_threads(self.n_threads)
+
+    def _validate_fit_data(self, X, reset=True):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
+                          ensure_min_samples=2, reset=reset)
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got "
+                f"n_components = {self.n_components}, n_samples = {X.shape[0]}"
+            )
+        return X
+
+    def _check_test_data(self, X):
+        return validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+
+    # -- one compiled pass --------------------------------------------------------------------
+    def _pass(self, X, sample_weight, *, stats=False, resp_in=None, shift=None,
+              second=None, resp=False, lpn=False, labels=False):
+        """Run ``em_pass`` with the current parameters; returns (sum w log p, outputs dict)."""
+        n, d = X.shape
+        k = self.n_components
+        cov = self.covariance_type
+        n_threads = threads_for(effective_n_threads(self.n_threads), n, k,
+                                d * (d if cov in ("full", "tied") else 1))
+        out = {}
+        if resp_in is None:
+            means = np.ascontiguousarray(self.means_, dtype=np.float64)
+            prec = np.ascontiguousarray(self.precisions_cholesky_, dtype=np.float64).ravel()
+            log_det = log_det_cholesky(self.precisions_cholesky_, cov, d, k).astype(np.float64)
+            log_weights = np.ascontiguousarray(self._estimate_log_weights(), dtype=np.float64)
+            log_det = log_det + self._log_prob_offset(d)
+        else:
+            means = np.zeros((k, d))
+            prec = np.zeros(max(1, k * d * d))
+            log_det = log_weights = np.zeros(k)
+        if stats:
+            s2_size = {"full": k * d * d, "tied": 0}.get(cov, k * d)
+            out["N"], out["S1"], out["S2"] = np.zeros(k), np.zeros((k, d)), np.zeros(s2_size)
+            out["shift"] = np.ascontiguousarray(shift, dtype=np.float64)
+            if second is not None:
+                out["S2g"], out["gshift"] = np.zeros(d * d), np.ascontiguousarray(second)
+        if resp:
+            out["resp"] = np.empty((n, k))
+        if lpn:
+            out["lpn"] = np.empty(n)
+        if labels:
+            out["labels"] = np.empty(n, dtype=np.int32)
+        with blas_single_threaded():
+            total = _gmm.em_pass(
+                X, _EMPTY if sample_weight is None else sample_weight, _COV_CODE[cov], means,
+                prec, log_det, log_weights, _EMPTY2 if resp_in is None else resp_in,
+                out.get("shift", np.zeros((k, d))), stats, out.get("gshift", _EMPTY),
+                out.get("N", np.zeros(k)), out.get("S1", np.zeros((k, d))),
+                out.get("S2", _EMPTY), out.get("S2g", _EMPTY), out.get("resp", _EMPTY2),
+                out.get("lpn", _EMPTY), out.get("labels", _EMPTY_INT), n_threads)
+        return total, out
+
+    def _log_prob_offset(self, n_features):
+        """Per-component term added to the Gaussian log-density (0 for GaussianMixture)."""
+        return 0.0
+
+    def _stats(self, out):
+        if "S2g" in out:
+            # tied: the total second moment does not change between passes; keep it
+            self._tied_second = (out["S2g"], out["gshift"])
+        second = self._tied_second or (None, None)
+        return (out["N"], out["S1"], out["S2"], out["shift"]) + tuple(second)
+
+    # -- initialisation -----------------------------------------------------------------------
+    def _initial_resp(self, X, sample_weight, random_state):
+        """Responsibilities of the initialisation (n x k), as scikit-learn draws them."""
+        n_samples = X.shape[0]
+        k = self.n_components
+        resp = np.zeros((n_samples, k))
+        if self.init_params == "kmeans":
+            labels = KMeans(n_clusters=k, n_init=1, random_state=random_state,
+                            n_threads=self.n_threads).fit(X, sample_weight=sample_weight).labels_
+            resp[np.arange(n_samples), labels] = 1
+        elif self.init_params == "random":
+            resp = np.asarray(random_state.uniform(size=(n_samples, k)), dtype=X.dtype)
+            resp = (resp / resp.sum(axis=1)[:, None]).astype(np.float64)
+        elif self.init_params == "random_from_data":
+            indices = random_state.choice(n_samples, size=k, replace=False)
+            resp[indices, np.arange(k)] = 1
+        else:
+            _, indices = kmeans_plusplus(X, k, random_state=random_state,
+                                         n_threads=self.n_threads)
+            resp[indices, np.arange(k)] = 1
+        return np.ascontiguousarray(resp)
+
+    def _initial_stats(self, X, sample_weight, resp):
+        """Statistics of the initial responsibilities, about the data mean."""
+        shift = np.tile(self._data_mean, (self.n_components, 1))
+        _, out = self._pass(X, sample_weight, stats=True, resp_in=resp, shift=shift,
+                            second=self._second_wanted())
+        return self._stats(out)
+
+    def _second_wanted(self):
+        """The origin of the tied total second moment while it is not known yet, else None."""
+        if self.covariance_type == "tied" and self._tied_second is None:
+            return self._data_mean
+        return None
+
+    # -- EM -----------------------------------------------------------------------------------
+    def _em_iteration(self, X, sample_weight, total_weight):
+        """One pass with the current parameters, then the M-step; returns the lower bound."""
+        total, out = self._pass(X, sample_weight, stats=True, shift=self.means_,
+                                second=self._second_wanted())
+        log_prob_norm = total / total_weight
+        self._m_step(self._stats(out), total_weight)
+        return self._lower_bound(log_prob_norm, total_weight)
+
+    def _fit(self, X, sample_weight):
+        """scikit-learn's fit loop (n_init restarts, warm start, convergence); returns labels."""
+        n_samples = X.shape[0]
+        total_weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        max_lower_bound = -np.inf
+        best_lower_bounds = []
+        self.converged_ = False
+        random_state = check_random_state(self.random_state)
+        self._data_mean = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
+        self._tied_second = None
+        for init in range(n_init):
+            if self.verbose:
+                print(f"Initialization {init}")
+            if do_init:
+                self._initialize_parameters(X, sample_weight, random_state)
+            lower_bound = -np.inf if do_init else self.lower_bound_
+            current_lower_bounds = []
+            if self.max_iter == 0:
+                best_params = self._get_parameters()
+                best_n_iter = 0
+            else:
+                converged = False
+                for n_iter in range(1, self.max_iter + 1):
+                    prev_lower_bound = lower_bound
+                    lower_bound = self._em_iteration(X, sample_weight, total_weight)
+                    current_lower_bounds.append(lower_bound)
+                    change = lower_bound - prev_lower_bound
+                    if self.verbose >= 1 and n_iter % self.verbose_interval == 0:
+                        print(f"  Iteration {n_iter}\t change {change:.5f}")
+                    if abs(change) < self.tol:
+                        converged = True
+                        break
+                if self.verbose:
+                    print(f"Initialization {'converged' if converged else 'did not converge'}. "
+                          f"lower bound: {lower_bound:.5f}")
+                if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+                    max_lower_bound = lower_bound
+                    best_params = self._get_parameters()
+                    best_n_iter = n_iter
+                    best_lower_bounds = current_lower_bounds
+                    self.converged_ = converged
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self._set_parameters(best_params)
+        self.n_iter_ = best_n_iter
+        self.lower_bound_ = max_lower_bound
+        self.lower_bounds_ = best_lower_bounds
+        # A last pass, so that fit_predict(X) == fit(X).predict(X).
+        return self._pass(X, None, labels=True)[1]["labels"].astype(np.intp)
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM (``n_init`` restarts, the best lower bound kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in every sum of EM: a weight of 2 is the sample
+            repeated. (scikit-learn's mixtures have no sample weights.)
+
+        Returns
+        -------
+        self
+        """
+        self.fit_predict(X, y, sample_weight=sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most likely component of each sample."""
+        self._check_params()
+        X = self._validate_fit_data(X)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        self._check_init_params(X)
+        return self._fit(X, sample_weight)
+
+    # -- fitted model -------------------------------------------------------------------------
+    def score_samples(self, X):
+        """Log of the mixture density at each sample."""
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        return self._pass(X, None, lpn=True)[1]["lpn"]
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of X."""
+        return float(np.mean(self.score_samples(X)))
+
+    def predict(self, X):
+        """Most likely component of each sample."""
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        return self._pass(X, None, labels=True)[1]["labels"].astype(np.intp)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample, shape (n, k)."""
+        check_is_fitted(self)
+        X = self._check_test_data(X)
+        return self._pass(X, None, resp=True)[1]["resp"]
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture, grouped by component (scikit-learn's draws).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            The component of each sample.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, numbers.Integral):
+            raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling requires at "
+                "least one sample."
+            )
+        _, n_features = self.means_.shape
+        rng = check_random_state(self.random_state)
+        n_samples_comp = rng.multinomial(n_samples, self.weights_)
+        if self.covariance_type == "full":
+            X = np.vstack([rng.multivariate_normal(mean, cov, int(s))
+                           for mean, cov, s in zip(self.means_, self.covariances_,
+                                                   n_samples_comp)])
+        elif self.covariance_type == "tied":
+            X = np.vstack([rng.multivariate_normal(mean, self.covariances_, int(s))
+                           for mean, s in zip(self.means_, n_samples_comp)])
+        else:
+            X = np.vstack([mean + rng.standard_normal(size=(s, n_features)) * np.sqrt(cov)
+                           for mean, cov, s in zip(self.means_, self.covariances_,
+                                                   n_samples_comp)])
+        y = np.concatenate([np.full(int(s), j, dtype=np.int64)
+                            for j, s in enumerate(n_samples_comp)])
+        return X, y
+
+
+def check_weights(weights, n_components):
+    weights = check_array(weights, dtype=[np.float64, np.float32], ensure_2d=False,
+                          input_name="weights_init")
+    _check_shape(weights, (n_components,), "weights")
+    if np.any(weights < 0.0) or np.any(weights > 1.0):
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got max value "
+            f"{np.max(weights):.5f}, min value {np.min(weights):.5f}"
+        )
+    atol = 1e-6 if weights.dtype == np.float32 else 1e-8
+    if not abs(1.0 - float(np.sum(weights))) <= atol:
+        raise ValueError(
+            "The parameter 'weights' should be normalized, but got sum(weights) = "
+            f"{float(np.sum(weights)):.5f}"
+        )
+    return weights
+
+
+def check_means(means, n_components, n_features):
+    means = check_array(means, dtype=[np.float64, np.float32], ensure_2d=False,
+                        input_name="means_init")
+    _check_shape(means, (n_components, n_features), "means")
+    return means
+
+
+def check_precisions(precisions, covariance_type, n_components, n_features):
+    precisions = check_array(precisions, dtype=[np.float64, np.float32], ensure_2d=False,
+                             allow_nd=covariance_type == "full", input_name="precisions_init")
+    shape = {"full": (n_components, n_features, n_features),
+             "tied": (n_features, n_features),
+             "diag": (n_components, n_features),
+             "spherical": (n_components,)}[covariance_type]
+    _check_shape(precisions, shape, f"{covariance_type} precision")
+    if covariance_type in ("full", "tied"):
+        mats = precisions if covariance_type == "full" else precisions[None]
+        for j, p in enumerate(mats):
+            if not (np.allclose(p, p.T) and np.all(np.linalg.eigvalsh(p) > 0.0)):
+                raise ValueError(f"'{covariance_type} precision' should be symmetric, "
+                                 f"positive-definite (component {j} is not).")
+    elif np.any(np.less_equal(precisions, 0.0)):
+        raise ValueError(f"'{covariance_type} precision' should be positive")
+    return precisions
+
+
+def _check_shape(param, param_shape, name):
+    if param.shape != param_shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {param_shape}, but got "
+            f"{param.shape}"
+        )
+
+
