@@ -5,9 +5,11 @@ component (``full``: (x - mu_k) U_k by a triangular multiply with the precision'
 factor; ``tied``: x U once, then distances to the whitened means; ``diag``/``spherical``:
 direct weighted squared differences), adds the log-weights, takes a log-sum-exp per row and
 turns it into responsibilities, then accumulates the sufficient statistics of the M-step:
-N_k = sum w r, S1_k = sum w r (x - s_k) and the second moments about the shifts s_k
-(``full``: sum w r z z^T by a rank-m update; ``diag``/``spherical``: sum w r z^2). Shifting by
-the current means keeps the moments accurate where raw moments would cancel.
+N_k = sum w r, and the first and second moments about a shift (``full``: sum w r z and
+sum w r z z^T about each component's current mean, by a rank-m update per component;
+``diag``/``spherical``: sum w r z and sum w r z^2 about the data's mean, two gemms per chunk;
+``tied``: sum w r z, and once the total sum w z z^T). Shifting keeps the moments accurate
+where raw moments (scikit-learn's ``diag``/``tied`` formulas) would cancel.
 
 Rows are split into a fixed number of blocks (set by the shape, never by the thread count);
 each block accumulates in its own float64 buffers, reduced in block order: results are
@@ -20,7 +22,7 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport exp, log, sqrt, INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
-from scipy.linalg.cython_blas cimport dsyrk, dtrmm
+from scipy.linalg.cython_blas cimport dgemm, dgemv, dsyrk, dtrmm
 
 from _common cimport CHUNK_ROWS, imin
 
@@ -47,22 +49,69 @@ def n_blocks(Py_ssize_t n, Py_ssize_t per_block_doubles):
     return nb if nb > 0 else 1
 
 
-cdef inline void _upper_times(const double *U, double *Z, Py_ssize_t m, Py_ssize_t d) noexcept nogil:
-    """Z (m x d, row-major) <- Z U for an upper-triangular U (d x d, row-major), in place."""
-    cdef char side = b'L', uplo = b'L', trans = b'N', diag = b'N'
-    cdef int dd = <int>d, mm = <int>m
-    cdef double one = 1.0
-    # Column-major view: Z^T (d x m) <- U^T Z^T, U^T lower triangular.
-    dtrmm(&side, &uplo, &trans, &diag, &dd, &mm, &one, <double*>U, &dd, Z, &dd)
+cdef extern from "_gmm.h" nogil:
+    void kmix_gmm_sqdist(const double *XT, Py_ssize_t m, Py_ssize_t d, const double *mu,
+                         const double *p, Py_ssize_t k, double *LT)
+    void kmix_gmm_colsumsq(const double *ZT, Py_ssize_t m, Py_ssize_t d, double *out)
+    void kmix_gmm_lse(double *LT, Py_ssize_t m, Py_ssize_t k, double dlog2pi,
+                      const double *logdet, const double *logw, double *mx, double *s,
+                      double *lpn, int *best)
+    void kmix_gmm_exp_array(double *v, Py_ssize_t n)
 
 
-cdef inline void _gram_update(const double *G, double *C, Py_ssize_t m, Py_ssize_t d) noexcept nogil:
-    """C (d x d) += G^T G for G (m x d, row-major); fills C's lower triangle (row-major)."""
-    cdef char uplo = b'U', trans = b'N'
+def exp_array(double[::1] v):
+    """v <- e^v in place with the kernel's exponential (for v in (-700, 0]; 0 below)."""
+    if v.shape[0]:
+        kmix_gmm_exp_array(&v[0], v.shape[0])
+
+
+cdef inline void _times_upper(const double *U, double *ZT, Py_ssize_t m, Py_ssize_t d) noexcept nogil:
+    """Z <- Z U in place, for Z (m x d) stored transposed (ZT, d x m) and U (d x d, row-major)
+    upper triangular."""
+    cdef char side = b'R', uplo = b'L', trans = b'T', diag = b'N'
     cdef int dd = <int>d, mm = <int>m
     cdef double one = 1.0
-    # Column-major: C (upper) += A A^T with A = G^T (d x m).
-    dsyrk(&uplo, &trans, &dd, &mm, &one, <double*>G, &dd, &one, C, &dd)
+    # Column-major: Z (m x d, ld m) <- Z A^T with A = U^T (the row-major U read column-major).
+    dtrmm(&side, &uplo, &trans, &diag, &mm, &dd, &one, <double*>U, &dd, ZT, &mm)
+
+
+cdef inline void _gram_update(const double *ZT, double *C, Py_ssize_t m, Py_ssize_t d) noexcept nogil:
+    """C (d x d) += Z^T Z for Z (m x d) stored transposed; fills C's lower triangle (row-major)."""
+    cdef char uplo = b'U', trans = b'T'
+    cdef int dd = <int>d, mm = <int>m
+    cdef double one = 1.0
+    dsyrk(&uplo, &trans, &dd, &mm, &one, <double*>ZT, &mm, &one, C, &dd)
+
+
+cdef inline void _add_weighted_columns(const double *ZT, const double *v, double *y,
+                                       Py_ssize_t m, Py_ssize_t d) noexcept nogil:
+    """y (d) += Z^T v for Z (m x d) stored transposed."""
+    cdef char trans = b'T'
+    cdef int dd = <int>d, mm = <int>m, inc = 1
+    cdef double one = 1.0
+    dgemv(&trans, &mm, &dd, &one, <double*>ZT, &mm, <double*>v, &inc, &one, y, &inc)
+
+
+cdef inline void _weighted_sums(const double *LT, const double *ZT, double *S, Py_ssize_t m,
+                                Py_ssize_t d, Py_ssize_t k) noexcept nogil:
+    """S (k x d) += R Z for R (k x m, the weighted responsibilities) and Z (m x d) stored
+    transposed (ZT, d x m): S[c, f] += sum_r R[c, r] Z[r, f]."""
+    cdef char ta = b'T', tb = b'N'
+    cdef int dd = <int>d, mm = <int>m, kk = <int>k
+    cdef double one = 1.0
+    # Column-major: S^T (d x k) += Z^T (d x m) R^T (m x k).
+    dgemm(&ta, &tb, &dd, &kk, &mm, &one, <double*>ZT, &mm, <double*>LT, &mm, &one, S, &dd)
+
+
+cdef inline void _shifted(const double *XT, const double *s, double *ZT, Py_ssize_t m,
+                          Py_ssize_t d) noexcept nogil:
+    """ZT[f, r] = XT[f, r] - s[f]."""
+    cdef Py_ssize_t f, r
+    cdef double a
+    for f in range(d):
+        a = s[f]
+        for r in range(m):
+            ZT[f * m + r] = XT[f * m + r] - a
 
 
 cdef double _chunk(
@@ -72,120 +121,96 @@ cdef double _chunk(
     const double *shift, bint want_stats, bint want_second, const double *gshift,
     double *N, double *S1, double *S2, double *S2g,
     double *resp_out, double *lpn_out, int *label_out,
-    double *Xc, double *Z, double *L,
+    double *XT, double *ZT, double *LT, double *work, int *best,
 ) noexcept nogil:
-    """One chunk of m rows; returns sum_r w_r * log p(x_r). L (m x k) ends as responsibilities."""
-    cdef Py_ssize_t r, c, f, g, best
-    cdef double t, s, mx, lpn, wr, nr, acc = 0.0
-    cdef const double *mu
-    cdef const double *p
-    cdef double *Lr
-    cdef double *z
+    """One chunk of m rows; returns sum_r w_r log p(x_r). The chunk is transposed (XT, d x m);
+    LT (k x m) ends as the weighted responsibilities w_r r_rc when statistics are wanted."""
+    cdef Py_ssize_t r, c, f
+    cdef double t, acc = 0.0
+    cdef double *lt
+    cdef double *mx = work
+    cdef double *sc = work + CHUNK_ROWS
+    cdef double *lpn = work + 2 * CHUNK_ROWS
     for r in range(m):
         for f in range(d):
-            Xc[r * d + f] = X[r * d + f]
+            XT[f * m + r] = X[r * d + f]
     if resp_in != NULL:
-        for r in range(m):
-            for c in range(k):
-                L[r * k + c] = resp_in[r * k + c]
+        for c in range(k):
+            for r in range(m):
+                LT[c * m + r] = resp_in[r * k + c]
     else:
         if cov_type == FULL:
             for c in range(k):
-                mu = means + c * d
-                for r in range(m):
-                    for f in range(d):
-                        Z[r * d + f] = Xc[r * d + f] - mu[f]
-                _upper_times(prec + c * d * d, Z, m, d)
-                for r in range(m):
-                    s = 0.0
-                    for f in range(d):
-                        s += Z[r * d + f] * Z[r * d + f]
-                    L[r * k + c] = s
+                _shifted(XT, means + c * d, ZT, m, d)
+                _times_upper(prec + c * d * d, ZT, m, d)
+                kmix_gmm_colsumsq(ZT, m, d, LT + c * m)
         elif cov_type == TIED:
-            for r in range(m):
-                for f in range(d):
-                    Z[r * d + f] = Xc[r * d + f]
-            _upper_times(prec, Z, m, d)
-            for r in range(m):
-                z = Z + r * d
-                for c in range(k):
-                    mu = wmeans + c * d
-                    s = 0.0
-                    for f in range(d):
-                        t = z[f] - mu[f]
-                        s += t * t
-                    L[r * k + c] = s
+            for f in range(d * m):
+                ZT[f] = XT[f]
+            _times_upper(prec, ZT, m, d)
+            kmix_gmm_sqdist(ZT, m, d, wmeans, NULL, k, LT)
         elif cov_type == DIAG:
-            for r in range(m):
-                for c in range(k):
-                    mu = means + c * d
-                    p = prec + c * d
-                    s = 0.0
-                    for f in range(d):
-                        t = (Xc[r * d + f] - mu[f]) * p[f]
-                        s += t * t
-                    L[r * k + c] = s
+            kmix_gmm_sqdist(XT, m, d, means, prec, k, LT)
         else:
+            kmix_gmm_sqdist(XT, m, d, means, NULL, k, LT)
+            for c in range(k):
+                t = prec[c] * prec[c]
+                lt = LT + c * m
+                for r in range(m):
+                    lt[r] = lt[r] * t
+        kmix_gmm_lse(LT, m, k, d * LOG_2PI, log_det, log_weights, mx, sc, lpn, best)
+        for r in range(m):
+            acc += (w[r] if w != NULL else 1.0) * lpn[r]
+        if lpn_out != NULL:
+            for r in range(m):
+                lpn_out[r] = lpn[r]
+        if label_out != NULL:
+            for r in range(m):
+                label_out[r] = best[r]
+        if resp_out != NULL:
             for r in range(m):
                 for c in range(k):
-                    mu = means + c * d
-                    s = 0.0
-                    for f in range(d):
-                        t = Xc[r * d + f] - mu[f]
-                        s += t * t
-                    L[r * k + c] = s * prec[c] * prec[c]
-        for r in range(m):
-            Lr = L + r * k
-            mx = -INFINITY
-            best = 0
-            for c in range(k):
-                Lr[c] = -0.5 * (d * LOG_2PI + Lr[c]) + log_det[c] + log_weights[c]
-                if Lr[c] > mx:
-                    mx = Lr[c]
-                    best = c
-            s = 0.0
-            for c in range(k):
-                s += exp(Lr[c] - mx)
-            lpn = mx + log(s)
-            wr = w[r] if w != NULL else 1.0
-            acc += wr * lpn
-            if lpn_out != NULL:
-                lpn_out[r] = lpn
-            if label_out != NULL:
-                label_out[r] = <int>best
-            for c in range(k):
-                Lr[c] = exp(Lr[c] - lpn)
-            if resp_out != NULL:
-                for c in range(k):
-                    resp_out[r * k + c] = Lr[c]
+                    resp_out[r * k + c] = LT[c * m + r]
     if not want_stats:
         return acc
     for c in range(k):
-        mu = shift + c * d
+        lt = LT + c * m
+        if w != NULL:
+            for r in range(m):
+                lt[r] = lt[r] * w[r]
+        t = 0.0
         for r in range(m):
-            wr = w[r] if w != NULL else 1.0
-            nr = wr * L[r * k + c]
-            N[c] += nr
-            z = Z + r * d
+            t += lt[r]
+        N[c] += t
+    if cov_type == FULL:
+        # per component, about its own shift (its current mean): z z^T by a rank-m update
+        for c in range(k):
+            lt = LT + c * m
+            _shifted(XT, shift + c * d, ZT, m, d)
+            _add_weighted_columns(ZT, lt, S1 + c * d, m, d)
+            for r in range(m):
+                sc[r] = sqrt(lt[r])
             for f in range(d):
-                z[f] = Xc[r * d + f] - mu[f]
-                S1[c * d + f] += nr * z[f]
-            if cov_type == DIAG or cov_type == SPHERICAL:
+                for r in range(m):
+                    ZT[f * m + r] = ZT[f * m + r] * sc[r]
+            _gram_update(ZT, S2 + c * d * d, m, d)
+    else:
+        # all components about the data's mean: two gemms (k x m x d) per chunk
+        _shifted(XT, gshift, ZT, m, d)
+        _weighted_sums(LT, ZT, S1, m, d, k)
+        if cov_type != TIED:
+            for f in range(d * m):
+                XT[f] = ZT[f] * ZT[f]
+            _weighted_sums(LT, XT, S2, m, d, k)
+        elif want_second:
+            # tied: the total second moment (constant over iterations)
+            if w != NULL:
+                for r in range(m):
+                    sc[r] = sqrt(w[r])
                 for f in range(d):
-                    S2[c * d + f] += nr * z[f] * z[f]
-            elif cov_type == FULL:
-                t = sqrt(nr)
-                for f in range(d):
-                    z[f] *= t
-        if cov_type == FULL:
-            _gram_update(Z, S2 + c * d * d, m, d)
-    if want_second:
-        # tied: the total second moment about the global shift (constant over iterations)
-        for r in range(m):
-            t = sqrt(w[r]) if w != NULL else 1.0
-            for f in range(d):
-                Z[r * d + f] = (Xc[r * d + f] - gshift[f]) * t
-        _gram_update(Z, S2g, m, d)
+                    for r in range(m):
+                        ZT[f * m + r] = ZT[f * m + r] * sc[r]
+            _gram_update(ZT, S2g, m, d)
     return acc
 
 
@@ -202,9 +227,10 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
     prec: the precision's Cholesky factor flattened (full k*d*d upper-triangular factors,
     tied d*d, diag k*d, spherical k), log_det (k) of those factors, log_weights (k);
     resp_in (n x k): use these responsibilities instead of computing them (initialisation);
-    shift (k x d): origin of each component's moments; want_stats: accumulate into N_out (k),
-    S1_out (k x d) and S2_out (full k*d*d, lower triangles; diag/spherical k*d); gshift (d)
-    with S2g_out (d*d): also the total second moment about gshift (tied);
+    shift (k x d): origin of each component's moments (full); gshift (d): the origin of all
+    moments of the other types; want_stats: accumulate into N_out (k), S1_out (k x d) and
+    S2_out (full k*d*d, lower triangles; diag/spherical k*d); S2g_out (d*d): also the total
+    second moment about gshift (tied);
     resp_out (n x k), lpn_out (n) and label_out (n): per-row responsibilities, log-density
     and most likely component.
     """
@@ -220,9 +246,11 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
     cdef double[:, ::1] bufs = np.zeros((nb, per if want_stats else 1))
     cdef double[::1] part = np.zeros(nb)
     cdef double[:, ::1] wmeans = np.zeros((k if cov_type == TIED else 1, d))
-    cdef double *Xc
-    cdef double *Z
-    cdef double *L
+    cdef double *XT
+    cdef double *ZT
+    cdef double *LT
+    cdef double *work
+    cdef int *best
     cdef double *B
     cdef double acc, total = 0.0
     if n == 0:
@@ -232,8 +260,10 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
     if want_stats and (S2_out.shape[0] != s2_size or S1_out.shape[0] != k
                        or S1_out.shape[1] != d or N_out.shape[0] != k):
         raise ValueError("statistics buffers have wrong shapes")
-    if want_second and (S2g_out.shape[0] != d * d or gshift.shape[0] != d):
-        raise ValueError("second-moment buffers have wrong shapes")
+    if want_second and S2g_out.shape[0] != d * d:
+        raise ValueError("second-moment buffer has a wrong shape")
+    if want_stats and cov_type != FULL and gshift.shape[0] != d:
+        raise ValueError("gshift must have n_features entries")
     if cov_type == TIED and not given_resp:
         # whitened means mu_k U, once per pass
         for j in range(k):
@@ -244,9 +274,11 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
                 wmeans[j, e] = acc
     bs = (n + nb - 1) // nb
     with nogil, parallel(num_threads=n_threads):
-        Xc = <double*>malloc(CHUNK_ROWS * d * sizeof(double))
-        Z = <double*>malloc(CHUNK_ROWS * d * sizeof(double))
-        L = <double*>malloc(CHUNK_ROWS * k * sizeof(double))
+        XT = <double*>malloc(CHUNK_ROWS * d * sizeof(double))
+        ZT = <double*>malloc(CHUNK_ROWS * d * sizeof(double))
+        LT = <double*>malloc(CHUNK_ROWS * k * sizeof(double))
+        work = <double*>malloc(3 * CHUNK_ROWS * sizeof(double))
+        best = <int*>malloc(CHUNK_ROWS * sizeof(int))
         for blk in prange(nb, schedule='dynamic'):
             B = &bufs[blk, 0]
             acc = 0.0
@@ -259,17 +291,19 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
                     &sample_weight[s] if weighted else NULL,
                     &means[0, 0], &prec[0], &wmeans[0, 0], &log_det[0], &log_weights[0],
                     &resp_in[s, 0] if given_resp else NULL, &shift[0, 0], want_stats,
-                    want_second, &gshift[0] if want_second else NULL,
+                    want_second, &gshift[0] if gshift.shape[0] > 0 else NULL,
                     B, B + k, B + k + k * d, B + k + k * d + s2_size,
                     &resp_out[s, 0] if resp_out.shape[0] > 0 else NULL,
                     &lpn_out[s] if lpn_out.shape[0] > 0 else NULL,
                     &label_out[s] if label_out.shape[0] > 0 else NULL,
-                    Xc, Z, L)
+                    XT, ZT, LT, work, best)
                 s = s + mm
             part[blk] = acc
-        free(Xc)
-        free(Z)
-        free(L)
+        free(XT)
+        free(ZT)
+        free(LT)
+        free(work)
+        free(best)
     for blk in range(nb):
         total += part[blk]
     if want_stats:

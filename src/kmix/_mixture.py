@@ -171,9 +171,14 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         if stats:
             s2_size = {"full": k * d * d, "tied": 0}.get(cov, k * d)
             out["N"], out["S1"], out["S2"] = np.zeros(k), np.zeros((k, d)), np.zeros(s2_size)
-            out["shift"] = np.ascontiguousarray(shift, dtype=np.float64)
-            if second is not None:
-                out["S2g"], out["gshift"] = np.zeros(d * d), np.ascontiguousarray(second)
+            out["gshift"] = self._data_mean
+            if cov == "full":
+                out["shift"] = np.ascontiguousarray(shift, dtype=np.float64)
+            else:
+                # the kernel takes every moment of these types about the data's mean
+                out["shift"] = np.tile(self._data_mean, (k, 1))
+            if second:
+                out["S2g"] = np.zeros(d * d)
         if resp:
             out["resp"] = np.empty((n, k))
         if lpn:
@@ -197,7 +202,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
     def _stats(self, out):
         if "S2g" in out:
             # tied: the total second moment does not change between passes; keep it
-            self._tied_second = (out["S2g"], out["gshift"])
+            self._tied_second = (out["S2g"], self._data_mean)
         second = self._tied_second or (None, None)
         return (out["N"], out["S1"], out["S2"], out["shift"]) + tuple(second)
 
@@ -231,10 +236,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         return self._stats(out)
 
     def _second_wanted(self):
-        """The origin of the tied total second moment while it is not known yet, else None."""
-        if self.covariance_type == "tied" and self._tied_second is None:
-            return self._data_mean
-        return None
+        """Whether a pass must also sum the tied total second moment (not known yet)."""
+        return self.covariance_type == "tied" and self._tied_second is None
 
     # -- EM -----------------------------------------------------------------------------------
     def _em_iteration(self, X, sample_weight, total_weight):
