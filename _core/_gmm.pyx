@@ -55,7 +55,7 @@ cdef extern from "_gmm.h" nogil:
     void kmix_gmm_colsumsq(const double *ZT, Py_ssize_t m, Py_ssize_t d, double *out)
     void kmix_gmm_lse(double *LT, Py_ssize_t m, Py_ssize_t k, double dlog2pi,
                       const double *logdet, const double *logw, double *mx, double *s,
-                      double *lpn, int *best)
+                      double *lpn, int *best, double *ent, double *tmp)
     void kmix_gmm_exp_array(double *v, Py_ssize_t n)
 
 
@@ -120,7 +120,7 @@ cdef double _chunk(
     const double *log_det, const double *log_weights, const double *resp_in,
     const double *shift, bint want_stats, bint want_second, const double *gshift,
     double *N, double *S1, double *S2, double *S2g,
-    double *resp_out, double *lpn_out, int *label_out,
+    double *resp_out, double *lpn_out, int *label_out, double *entropy,
     double *XT, double *ZT, double *LT, double *work, int *best,
 ) noexcept nogil:
     """One chunk of m rows; returns sum_r w_r log p(x_r). The chunk is transposed (XT, d x m);
@@ -131,6 +131,8 @@ cdef double _chunk(
     cdef double *mx = work
     cdef double *sc = work + CHUNK_ROWS
     cdef double *lpn = work + 2 * CHUNK_ROWS
+    cdef double *ent = work + 3 * CHUNK_ROWS if entropy != NULL else NULL
+    cdef double *tmp = work + 4 * CHUNK_ROWS
     for r in range(m):
         for f in range(d):
             XT[f * m + r] = X[r * d + f]
@@ -158,9 +160,12 @@ cdef double _chunk(
                 lt = LT + c * m
                 for r in range(m):
                     lt[r] = lt[r] * t
-        kmix_gmm_lse(LT, m, k, d * LOG_2PI, log_det, log_weights, mx, sc, lpn, best)
+        kmix_gmm_lse(LT, m, k, d * LOG_2PI, log_det, log_weights, mx, sc, lpn, best, ent, tmp)
         for r in range(m):
             acc += (w[r] if w != NULL else 1.0) * lpn[r]
+        if entropy != NULL:
+            for r in range(m):
+                entropy[0] += (w[r] if w != NULL else 1.0) * ent[r]
         if lpn_out != NULL:
             for r in range(m):
                 lpn_out[r] = lpn[r]
@@ -219,8 +224,10 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
             const double[::1] log_weights, const double[:, ::1] resp_in,
             const double[:, ::1] shift, bint want_stats, const double[::1] gshift,
             double[::1] N_out, double[:, ::1] S1_out, double[::1] S2_out, double[::1] S2g_out,
-            double[:, ::1] resp_out, double[::1] lpn_out, int[::1] label_out, int n_threads):
-    """One pass over X; returns sum_i w_i log p(x_i) (0 when ``resp_in`` is given).
+            double[:, ::1] resp_out, double[::1] lpn_out, int[::1] label_out,
+            bint want_entropy, int n_threads):
+    """One pass over X; returns (sum_i w_i log p(x_i), sum_i w_i sum_k r_ik log r_ik) (zeros
+    when ``resp_in`` is given; the second only with ``want_entropy``).
 
     Parameters (k components, d features; empty arrays mean "not given"/"not wanted"):
     sample_weight (n), cov_type (0 full, 1 tied, 2 diag, 3 spherical), means (k x d),
@@ -245,6 +252,7 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
     cdef Py_ssize_t bs, blk, s, e, mm, j
     cdef double[:, ::1] bufs = np.zeros((nb, per if want_stats else 1))
     cdef double[::1] part = np.zeros(nb)
+    cdef double[::1] part_ent = np.zeros(nb)
     cdef double[:, ::1] wmeans = np.zeros((k if cov_type == TIED else 1, d))
     cdef double *XT
     cdef double *ZT
@@ -252,9 +260,9 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
     cdef double *work
     cdef int *best
     cdef double *B
-    cdef double acc, total = 0.0
+    cdef double acc, total = 0.0, total_ent = 0.0
     if n == 0:
-        return 0.0
+        return 0.0, 0.0
     if given_resp and (resp_in.shape[0] != n or resp_in.shape[1] != k):
         raise ValueError("resp_in must have shape (n_samples, n_components)")
     if want_stats and (S2_out.shape[0] != s2_size or S1_out.shape[0] != k
@@ -277,7 +285,7 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
         XT = <double*>malloc(CHUNK_ROWS * d * sizeof(double))
         ZT = <double*>malloc(CHUNK_ROWS * d * sizeof(double))
         LT = <double*>malloc(CHUNK_ROWS * k * sizeof(double))
-        work = <double*>malloc(3 * CHUNK_ROWS * sizeof(double))
+        work = <double*>malloc(5 * CHUNK_ROWS * sizeof(double))
         best = <int*>malloc(CHUNK_ROWS * sizeof(int))
         for blk in prange(nb, schedule='dynamic'):
             B = &bufs[blk, 0]
@@ -296,6 +304,7 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
                     &resp_out[s, 0] if resp_out.shape[0] > 0 else NULL,
                     &lpn_out[s] if lpn_out.shape[0] > 0 else NULL,
                     &label_out[s] if label_out.shape[0] > 0 else NULL,
+                    &part_ent[blk] if want_entropy else NULL,
                     XT, ZT, LT, work, best)
                 s = s + mm
             part[blk] = acc
@@ -306,6 +315,7 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
         free(best)
     for blk in range(nb):
         total += part[blk]
+        total_ent += part_ent[blk]
     if want_stats:
         stats = np.asarray(bufs).sum(axis=0) if nb == 1 else _ordered_sum(bufs)
         np.asarray(N_out)[:] = stats[:k]
@@ -314,7 +324,7 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
             np.asarray(S2_out)[:] = stats[k + k * d:k + k * d + s2_size]
         if want_second:
             np.asarray(S2g_out)[:] = stats[k + k * d + s2_size:k + k * d + s2_size + d * d]
-    return total
+    return total, total_ent
 
 
 cdef _ordered_sum(double[:, ::1] bufs):

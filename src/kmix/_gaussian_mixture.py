@@ -74,7 +74,7 @@ class GaussianMixture(_MixtureBase):
     def _check_params(self):
         self._check_common_params()
 
-    def _check_init_params(self, X):
+    def _check_init_params(self, X, sample_weight=None):
         n_features = X.shape[1]
         k = self.n_components
         self._weights_init = None if self.weights_init is None else check_weights(
@@ -117,7 +117,7 @@ class GaussianMixture(_MixtureBase):
         self.precisions_cholesky_ = precision_cholesky(self.covariances_, self.covariance_type,
                                                        self._dtype)
 
-    def _lower_bound(self, log_prob_norm, total_weight):
+    def _lower_bound(self, log_prob_norm, entropy):
         return log_prob_norm
 
     def _estimate_log_weights(self):

@@ -119,6 +119,9 @@ def gaussian_parameters(stats, reg_covar, covariance_type):
 class _MixtureBase(DensityMixin, BaseEstimator):
     """EM driver and fitted-model methods of GaussianMixture and BayesianGaussianMixture."""
 
+    #: Whether the lower bound needs sum w r log r from the pass (variational mixtures).
+    _uses_entropy = False
+
     # -- validation ---------------------------------------------------------------------------
     def _check_common_params(self):
         check_int("n_components", self.n_components, low=1)
@@ -150,8 +153,11 @@ class _MixtureBase(DensityMixin, BaseEstimator):
 
     # -- one compiled pass --------------------------------------------------------------------
     def _pass(self, X, sample_weight, *, stats=False, resp_in=None, shift=None,
-              second=None, resp=False, lpn=False, labels=False):
-        """Run ``em_pass`` with the current parameters; returns (sum w log p, outputs dict)."""
+              second=None, resp=False, lpn=False, labels=False, entropy=False):
+        """Run ``em_pass`` with the current parameters.
+
+        Returns (sum w log p, outputs dict); with ``entropy`` the dict also has
+        "entropy" = sum_i w_i sum_k r_ik log r_ik."""
         n, d = X.shape
         k = self.n_components
         cov = self.covariance_type
@@ -192,7 +198,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
                 out.get("shift", np.zeros((k, d))), stats, out.get("gshift", _EMPTY),
                 out.get("N", np.zeros(k)), out.get("S1", np.zeros((k, d))),
                 out.get("S2", _EMPTY), out.get("S2g", _EMPTY), out.get("resp", _EMPTY2),
-                out.get("lpn", _EMPTY), out.get("labels", _EMPTY_INT), n_threads)
+                out.get("lpn", _EMPTY), out.get("labels", _EMPTY_INT), entropy, n_threads)
+        total, out["entropy"] = total
         return total, out
 
     def _log_prob_offset(self, n_features):
@@ -243,10 +250,10 @@ class _MixtureBase(DensityMixin, BaseEstimator):
     def _em_iteration(self, X, sample_weight, total_weight):
         """One pass with the current parameters, then the M-step; returns the lower bound."""
         total, out = self._pass(X, sample_weight, stats=True, shift=self.means_,
-                                second=self._second_wanted())
+                                second=self._second_wanted(), entropy=self._uses_entropy)
         log_prob_norm = total / total_weight
         self._m_step(self._stats(out), total_weight)
-        return self._lower_bound(log_prob_norm, total_weight)
+        return self._lower_bound(log_prob_norm, out["entropy"])
 
     def _fit(self, X, sample_weight):
         """scikit-learn's fit loop (n_init restarts, warm start, convergence); returns labels."""
@@ -329,7 +336,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         X = self._validate_fit_data(X)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        self._check_init_params(X)
+        self._check_init_params(X, sample_weight)
         return self._fit(X, sample_weight)
 
     # -- fitted model -------------------------------------------------------------------------
