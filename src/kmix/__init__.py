@@ -3,10 +3,12 @@ from ._bayesian_mixture import BayesianGaussianMixture
 from ._gaussian_mixture import GaussianMixture
 from ._kmeans import KMeans
 from ._minibatch import BatchFit, MiniBatchKMeans, fit_batches
+from ._outliers import MixtureOutlierDetector
 from ._seeding import kmeans_plusplus
 from ._threads import effective_n_threads, openmp_enabled
 
 __version__ = "0.1.0"
 
-__all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", "BayesianGaussianMixture", "fit_batches", "BatchFit", "kmeans_plusplus",
+__all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", "BayesianGaussianMixture",
+           "MixtureOutlierDetector", "fit_batches", "BatchFit", "kmeans_plusplus",
            "effective_n_threads", "openmp_enabled", "__version__"]

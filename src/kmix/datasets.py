@@ -3,7 +3,8 @@ import numpy as np
 
 from ._validation import check_int, check_random_state
 
-__all__ = ["CHAPTER_BLOB_CENTERS", "CHAPTER_BLOB_STD", "make_blobs_from", "chapter_blobs"]
+__all__ = ["CHAPTER_BLOB_CENTERS", "CHAPTER_BLOB_STD", "make_blobs_from", "chapter_blobs",
+           "chapter_mixture"]
 
 #: Centres and standard deviations of the chapter's five blobs.
 CHAPTER_BLOB_CENTERS = np.array(
@@ -51,3 +52,26 @@ def chapter_blobs(n_samples=2000, random_state=7):
     deviations 0.4, 0.3, 0.1, 0.1, 0.1.
     """
     return make_blobs_from(CHAPTER_BLOB_CENTERS, CHAPTER_BLOB_STD, n_samples, random_state)
+
+
+def chapter_mixture(random_state=42):
+    """The chapter's Gaussian-mixture data: 1250 2-D points in three elongated clusters.
+
+    1000 points around (4, -4) and (0, 0) stretched by the matrix [[0.374, 0.95], [0.732,
+    0.598]], and 250 points around (6, -8), with unit standard deviation (the same draws as
+    ``make_blobs(1000, centers=((4, -4), (0, 0)), random_state=42)`` and
+    ``make_blobs(250, centers=1, random_state=42)`` shifted by (6, -8)).
+
+    Returns
+    -------
+    X : ndarray of shape (1250, 2)
+    y : ndarray of shape (1250,)
+        The cluster of each point (0, 1, 2).
+    """
+    X1, y1 = make_blobs_from([[4.0, -4.0], [0.0, 0.0]], 1.0, 1000, random_state)
+    X1 = X1 @ np.array([[0.374, 0.95], [0.732, 0.598]])
+    # make_blobs(centers=1) draws its centre uniformly in (-10, 10) first
+    generator = check_random_state(random_state)
+    centre = generator.uniform(-10.0, 10.0, size=(1, 2))
+    X2, _ = make_blobs_from(centre, 1.0, 250, generator)
+    return np.r_[X1, X2 + [6.0, -8.0]], np.r_[y1, np.full(250, 2)]
