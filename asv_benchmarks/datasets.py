@@ -66,3 +66,25 @@ MINIBATCH_ROWS = {
     "sparse 100kx1000 1% k=20 defaults": (lambda: sparse_random(100_000, 1000, 0.01),
                                           dict(n_clusters=20)),
 }
+
+
+def chapter_mixture():
+    from kmix.datasets import chapter_mixture as make
+
+    return make()[0]
+
+
+#: name -> (loader, GaussianMixture parameters, same_init) for the mixture table. With
+#: same_init, both libraries start from the parameters of a one-iteration scikit-learn fit and
+#: run 20 EM iterations (tol=0); without, each library runs its own defaults end to end.
+MIXTURE_ROWS = {
+    **{f"blobs 100kx20 c=20 k=20 {cov} it=20": (
+        lambda: blobs(100_000, 20, centers=20),
+        dict(n_components=20, covariance_type=cov, max_iter=20, tol=0.0), True)
+       for cov in ("full", "tied", "diag", "spherical")},
+    "blobs 20kx100 c=10 k=10 full it=20": (lambda: blobs(20_000, 100, centers=10),
+                                           dict(n_components=10, covariance_type="full",
+                                                max_iter=20, tol=0.0), True),
+    "chapter 1250x2 k=3 full n_init=10": (chapter_mixture,
+                                          dict(n_components=3, n_init=10), False),
+}

@@ -337,7 +337,11 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
         self._check_init_params(X, sample_weight)
-        return self._fit(X, sample_weight)
+        # One BLAS thread throughout: the pass calls BLAS from every OpenMP thread, and the
+        # M-step's small factorisations are slower threaded (idle BLAS threads spin on the
+        # cores the pass needs).
+        with blas_single_threaded():
+            return self._fit(X, sample_weight)
 
     # -- fitted model -------------------------------------------------------------------------
     def score_samples(self, X):

@@ -1,0 +1,84 @@
+"""kmix vs scikit-learn GaussianMixture, same process: prints the issue's benchmark table.
+
+Usage (unset the OpenBLAS overrides of this machine for benchmarks only):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python asv_benchmarks/bench_mixture_table.py
+
+"same init" rows start both libraries from the parameters of a one-iteration scikit-learn fit
+(weights_init, means_init, precisions_init) and run the row's iterations; the other rows run
+each library's defaults with random_state=0. Timings alternate between the libraries (median
+of --repeat; fits under 50 ms are repeated to last ~0.2 s); the ratio is kmix / scikit-learn.
+The last column times score_samples on the row's data with the fitted models.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from datasets import MIXTURE_ROWS  # noqa: E402
+
+
+def _timed(fn, number):
+    start = time.perf_counter()
+    for _ in range(number):
+        result = fn()
+    return (time.perf_counter() - start) / number, result
+
+
+def compare(X, params, same_init, repeat):
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    import kmix
+
+    params = dict(params)
+    if same_init:
+        g = SkGaussianMixture(params["n_components"], covariance_type=params["covariance_type"],
+                              max_iter=1, random_state=0).fit(X)
+        params.update(weights_init=g.weights_, means_init=g.means_,
+                      precisions_init=g.precisions_)
+
+    def fit_sk():
+        return SkGaussianMixture(random_state=0, **params).fit(X)
+
+    def fit_km():
+        return kmix.GaussianMixture(random_state=0, **params).fit(X)
+
+    longest = max(_timed(fit_sk, 1)[0], _timed(fit_km, 1)[0])
+    number = 1 if longest >= 0.05 else max(1, int(0.2 / max(longest, 1e-4)))
+    sk_t, km_t = [], []
+    for _ in range(repeat):
+        t, sk = _timed(fit_sk, number)
+        sk_t.append(t)
+        t, km = _timed(fit_km, number)
+        km_t.append(t)
+    ss_sk, ss_km = [], []
+    for _ in range(repeat):
+        ss_sk.append(_timed(lambda: sk.score_samples(X), 1)[0])
+        ss_km.append(_timed(lambda: km.score_samples(X), 1)[0])
+    return dict(sk=statistics.median(sk_t), km=statistics.median(km_t),
+                sk_lb=float(sk.lower_bound_), km_lb=km.lower_bound_, sk_it=sk.n_iter_,
+                km_it=km.n_iter_, ss=statistics.median(ss_km) / statistics.median(ss_sk))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="", help="only rows whose name contains this")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    print(f"{'row':<38} {'sklearn s':>9} {'kmix s':>8} {'ratio':>6} {'sk lower bound':>15} "
+          f"{'kmix lower bound':>16} {'iters':>7} {'score_samples':>13}")
+    for name, (load, params, same_init) in MIXTURE_ROWS.items():
+        if args.rows not in name:
+            continue
+        r = compare(load(), params, same_init, args.repeat)
+        print(f"{name:<38} {r['sk']:9.3f} {r['km']:8.3f} {r['km'] / r['sk']:6.3f} "
+              f"{r['sk_lb']:15.8f} {r['km_lb']:16.8f} {r['sk_it']:>3}/{r['km_it']:<3} "
+              f"{r['ss']:13.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
