@@ -37,6 +37,17 @@ cdef enum:
 cdef double LOG_2PI = 1.8378770664093453
 
 
+cdef inline Py_ssize_t chunk_rows(Py_ssize_t d, Py_ssize_t k) noexcept nogil:
+    """Rows per chunk: as many as keep a chunk's d x rows and k x rows doubles near 512 KiB
+    (few BLAS calls per pass on narrow data), between 256 and 2048, a multiple of 16."""
+    cdef Py_ssize_t r = 65536 // (d if d > k else k)
+    if r > 2048:
+        r = 2048
+    if r < CHUNK_ROWS:
+        r = CHUNK_ROWS
+    return r - r % 16
+
+
 def n_blocks(Py_ssize_t n, Py_ssize_t per_block_doubles):
     """Row blocks of a pass: <= 16, fewer for small n or large statistics (<= ~16 MiB)."""
     cdef Py_ssize_t n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
@@ -129,10 +140,10 @@ cdef double _chunk(
     cdef double t, acc = 0.0
     cdef double *lt
     cdef double *mx = work
-    cdef double *sc = work + CHUNK_ROWS
-    cdef double *lpn = work + 2 * CHUNK_ROWS
-    cdef double *ent = work + 3 * CHUNK_ROWS if entropy != NULL else NULL
-    cdef double *tmp = work + 4 * CHUNK_ROWS
+    cdef double *sc = work + m
+    cdef double *lpn = work + 2 * m
+    cdef double *ent = work + 3 * m if entropy != NULL else NULL
+    cdef double *tmp = work + 4 * m
     for r in range(m):
         for f in range(d):
             XT[f * m + r] = X[r * d + f]
@@ -249,6 +260,7 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
         k * d if cov_type == DIAG or cov_type == SPHERICAL else 0)
     cdef Py_ssize_t per = k + k * d + s2_size + (d * d if want_second else 0) + 1
     cdef Py_ssize_t nb = n_blocks(n, per if want_stats else 1)
+    cdef Py_ssize_t rows = chunk_rows(d, k)
     cdef Py_ssize_t bs, blk, s, e, mm, j
     cdef double[:, ::1] bufs = np.zeros((nb, per if want_stats else 1))
     cdef double[::1] part = np.zeros(nb)
@@ -282,18 +294,18 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
                 wmeans[j, e] = acc
     bs = (n + nb - 1) // nb
     with nogil, parallel(num_threads=n_threads):
-        XT = <double*>malloc(CHUNK_ROWS * d * sizeof(double))
-        ZT = <double*>malloc(CHUNK_ROWS * d * sizeof(double))
-        LT = <double*>malloc(CHUNK_ROWS * k * sizeof(double))
-        work = <double*>malloc(5 * CHUNK_ROWS * sizeof(double))
-        best = <int*>malloc(CHUNK_ROWS * sizeof(int))
+        XT = <double*>malloc(rows * d * sizeof(double))
+        ZT = <double*>malloc(rows * d * sizeof(double))
+        LT = <double*>malloc(rows * k * sizeof(double))
+        work = <double*>malloc(5 * rows * sizeof(double))
+        best = <int*>malloc(rows * sizeof(int))
         for blk in prange(nb, schedule='dynamic'):
             B = &bufs[blk, 0]
             acc = 0.0
             s = blk * bs
             e = imin(n, s + bs)
             while s < e:
-                mm = imin(CHUNK_ROWS, e - s)
+                mm = imin(rows, e - s)
                 acc = acc + _chunk(
                     &X[s, 0], mm, d, k, cov_type,
                     &sample_weight[s] if weighted else NULL,

@@ -43,7 +43,6 @@ def reference(fit, *args, **kwargs):
     with _THREADPOOLS.limit(limits=1, user_api="openmp"):
         return fit(*args, **kwargs)
 
-
 # --------------------------------------------------------------------------------------------
 # data and helpers
 # --------------------------------------------------------------------------------------------
@@ -68,12 +67,15 @@ def uniform_cube(n_samples=300, random_state=2):
 
 
 def init_from_sklearn(X, n_components, covariance_type, seed=0):
-    """Initial parameters taken from a 1-iteration scikit-learn fit (float64)."""
+    """Initial parameters from a 1-iteration scikit-learn fit on float64 data, in X's dtype
+    (float64 initial parameters would make scikit-learn compute a float32 fit in float64)."""
     ref = reference(SKGaussianMixture(n_components, covariance_type=covariance_type,
                                       max_iter=1, random_state=seed).fit,
                     np.asarray(X, dtype=np.float64))
-    return dict(weights_init=ref.weights_, means_init=ref.means_,
-                precisions_init=ref.precisions_)
+    dtype = np.asarray(X).dtype
+    return dict(weights_init=(ref.weights_ / ref.weights_.sum()).astype(dtype),
+                means_init=ref.means_.astype(dtype),
+                precisions_init=ref.precisions_.astype(dtype))
 
 
 def closeness(ref, rtol):
@@ -124,9 +126,9 @@ def full_covariances(gm):
     return np.stack([c * np.eye(d) for c in cov])
 
 
-def scipy_log_resp(gm, X):
+def scipy_log_resp(gm, X, covs=None):
     """(log p(x), log responsibilities) of the fitted mixture, from scipy's Gaussian logpdf."""
-    covs = full_covariances(gm)
+    covs = full_covariances(gm) if covs is None else covs
     weighted = np.column_stack([
         np.log(gm.weights_[j]) + multivariate_normal(gm.means_[j], covs[j]).logpdf(X)
         for j in range(gm.n_components)])
@@ -151,7 +153,6 @@ def copy_fitted(source, target):
         setattr(target, name, copy.deepcopy(getattr(source, name)))
     return target
 
-
 # --------------------------------------------------------------------------------------------
 # 1. same initial parameters => the same EM iterations as scikit-learn
 # --------------------------------------------------------------------------------------------
@@ -170,19 +171,10 @@ def test_matches_sklearn_from_given_parameters(covariance_type, dtype):
         assert_same_model(gm, ref, X, lb_rtol=1e-5, rtol=1e-4)
 
 
-TIED_SINGLE_SAMPLE_BUG = (
-    "kmix's tied covariance uses the total second moment about the data mean and assumes the "
-    "responsibilities of each sample sum to 1; with k-means++/random_from_data (one-hot on k "
-    "samples) scikit-learn's (X^T X - sum_k N_k mu_k mu_k^T) / sum N_k is another matrix")
-
-
 def _cov_init_cases():
     for covariance_type in COVARIANCE_TYPES:
         for init_params in INIT_PARAMS:
-            marks = ()
-            if covariance_type == "tied" and init_params in ("k-means++", "random_from_data"):
-                marks = pytest.mark.xfail(strict=True, reason=TIED_SINGLE_SAMPLE_BUG)
-            yield pytest.param(covariance_type, init_params, marks=marks,
+            yield pytest.param(covariance_type, init_params,
                                id=f"{covariance_type}-{init_params}")
 
 
@@ -216,7 +208,6 @@ def test_matches_sklearn_from_same_random_state_float32(covariance_type, init_pa
     assert_same_model(gm, ref, X, lb_rtol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, reason=TIED_SINGLE_SAMPLE_BUG)
 @pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
 def test_tied_initial_covariance_matches_sklearn(init_params):
     X = blobs()
@@ -241,8 +232,9 @@ def test_single_sample_start_is_exact(covariance_type, dtype):
     assert_allclose(gm.weights_, np.full(4, 1 / X.shape[0]), rtol=1e-6)
     expected = {"full": np.broadcast_to(1e-6 * np.eye(3), (4, 3, 3)),
                 "diag": np.full((4, 3), 1e-6), "spherical": np.full(4, 1e-6)}[covariance_type]
-    assert_allclose(gm.covariances_, expected, rtol=1e-6 if dtype == np.float32 else 1e-9,
-                    atol=1e-15)
+    # moments about the data mean: rounding ~ eps(float64) * |x - mean|^2, whatever the dtype
+    # (float32 one-pass moments would be off by ~ eps(float32) * |x|^2 ~ 1e-4 >> reg_covar)
+    assert_allclose(gm.covariances_, expected, rtol=1e-6, atol=1e-12)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -334,8 +326,11 @@ def test_max_iter_zero_with_given_parameters():
     assert_allclose(gm.weights_, init["weights_init"], rtol=1e-15)
     assert_allclose(gm.means_, init["means_init"], rtol=1e-15)
     assert_allclose(gm.precisions_, init["precisions_init"], rtol=1e-13)
-    ref = reference(SKGaussianMixture(4, covariance_type="diag", max_iter=0, **init).fit, X)
-    assert_allclose(gm.score_samples(X), ref.score_samples(X), rtol=1e-12)
+    # (scikit-learn itself fails here: it never sets covariances_ from precisions_init)
+    covs = np.stack([np.diag(1.0 / p) for p in init["precisions_init"]])
+    log_p, log_resp = scipy_log_resp(gm, X, covs)
+    assert_allclose(gm.score_samples(X), log_p, rtol=1e-12)
+    assert_allclose(gm.predict_proba(X), np.exp(log_resp), atol=1e-12)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -351,10 +346,19 @@ def test_warm_start_continues_like_sklearn(covariance_type):
     reference(ref.fit, X)
     assert_same_model(gm, ref, X, lb_rtol=1e-8, rtol=1e-7)
     # the second fit continues the first: same as one cold fit with twice the iterations
-    cold = GaussianMixture(4, **{**params, "warm_start": False, "max_iter": 8}).fit(X)
-    assert_allclose(first + second, cold.lower_bounds_, rtol=1e-12)
-    assert_allclose(gm.means_, cold.means_, rtol=1e-10)
     assert second[0] >= first[-1] - 1e-12 * abs(first[-1])
+    assert_allclose(second, ref.lower_bounds_, rtol=1e-8)
+    assert not np.allclose(first, second)
+    # a warm fit (one initialisation) continues the first: the same as one cold fit with
+    # twice the iterations
+    one = {**params, "n_init": 1}
+    warm = GaussianMixture(4, **one)
+    first = list(warm.fit(X).lower_bounds_)
+    second = list(warm.fit(X).lower_bounds_)
+    cold = GaussianMixture(4, **{**one, "warm_start": False, "max_iter": 8}).fit(X)
+    assert_allclose(first + second, cold.lower_bounds_, rtol=1e-12)
+    assert_allclose(warm.means_, cold.means_, rtol=1e-10)
+    assert_allclose(warm.covariances_, cold.covariances_, rtol=1e-10)
 
 
 @pytest.mark.parametrize("verbose", [1, 2])
@@ -375,3 +379,549 @@ def test_verbose_prints(capsys, verbose):
     assert gm.n_iter_ == 7
     GaussianMixture(4, verbose=0, random_state=0).fit(X)
     assert capsys.readouterr().out == ""
+
+# --------------------------------------------------------------------------------------------
+# 2. invariants and closed forms
+# --------------------------------------------------------------------------------------------
+DATASETS = {"blobs": blobs, "anisotropic": anisotropic, "uniform": uniform_cube}
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+def test_lower_bound_never_decreases(dataset, covariance_type, init_params):
+    # Without regularisation every EM iteration is exact EM: the log-likelihood of the
+    # previous parameters (the lower bound reported) can only increase.
+    X = DATASETS[dataset]()
+    gm = GaussianMixture(4, covariance_type=covariance_type, init_params=init_params,
+                         reg_covar=0.0, tol=0, max_iter=30, random_state=0).fit(X)
+    lb = np.asarray(gm.lower_bounds_)
+    assert lb.size == 30 and np.all(np.isfinite(lb))
+    assert np.all(np.diff(lb) >= -1e-12 * np.abs(lb[:-1]))
+    assert lb[-1] > lb[0]
+    # the lower bound is the mean log-likelihood of the parameters before the last M-step:
+    # one more iteration from the fitted parameters gives at least as much
+    assert gm.score(X) >= lb[-1] - 1e-12 * abs(lb[-1])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("k, d", [(1, 1), (3, 2), (4, 5)])
+def test_n_parameters_closed_form(covariance_type, k, d):
+    X = blobs(120, d, centers=k, random_state=k + d)
+    gm = GaussianMixture(k, covariance_type=covariance_type, random_state=0).fit(X)
+    expected = n_parameters(covariance_type, k, d)
+    assert gm._n_parameters() == expected
+    assert isinstance(gm._n_parameters(), int)
+    # bic/aic are the closed forms over the mean log-likelihood
+    n = X.shape[0]
+    log_p, _ = scipy_log_resp(gm, X)
+    assert_allclose(gm.bic(X), -2 * log_p.sum() + expected * np.log(n), rtol=1e-10)
+    assert_allclose(gm.aic(X), -2 * log_p.sum() + 2 * expected, rtol=1e-10)
+    assert_allclose(gm.bic(X), -2 * gm.score(X) * n + expected * np.log(n), rtol=1e-14)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_precisions_and_cholesky_factors_are_consistent(covariance_type, dtype):
+    X = anisotropic().astype(dtype)
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    rtol = 1e-9 if dtype == np.float64 else 1e-4
+    cov = gm.covariances_.astype(np.float64)
+    prec = gm.precisions_.astype(np.float64)
+    pc = gm.precisions_cholesky_.astype(np.float64)
+    if covariance_type in ("full", "tied"):
+        covs, precs, pcs = (a if covariance_type == "full" else a[None] for a in (cov, prec, pc))
+        for c, p, u in zip(covs, precs, pcs):
+            assert_allclose(p, np.linalg.inv(c), **closeness(p, rtol))
+            assert_allclose(u @ u.T, p, **closeness(p, rtol))
+            assert_array_equal(u, np.triu(u))  # scikit-learn's upper-triangular convention
+            assert np.all(np.diag(u) > 0)
+            assert_allclose(c, c.T, **closeness(c, 1e-14))
+    else:
+        assert_allclose(prec, 1.0 / cov, rtol=rtol)
+        assert_allclose(pc**2, prec, rtol=rtol)
+        assert np.all(pc > 0)
+    assert_allclose(gm.weights_.sum(), 1.0, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_score_samples_and_proba_match_scipy(covariance_type):
+    X = anisotropic()
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    X_new = np.random.RandomState(5).uniform(-6, 6, size=(50, 3))
+    for Z in (X, X_new):
+        log_p, log_resp = scipy_log_resp(gm, Z)
+        assert_allclose(gm.score_samples(Z), log_p, rtol=1e-10)
+        assert_allclose(gm.predict_proba(Z), np.exp(log_resp), atol=1e-10)
+        assert_allclose(gm.score(Z), log_p.mean(), rtol=1e-10)
+        proba = gm.predict_proba(Z)
+        assert proba.shape == (Z.shape[0], 3)
+        assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+        assert np.all((proba >= 0) & (proba <= 1))
+        assert_array_equal(gm.predict(Z), np.argmax(proba, axis=1))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_density_integrates_to_one(covariance_type):
+    X = blobs(300, 2, centers=3, cluster_std=1.5, random_state=4)
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    # a grid reaching 8 standard deviations beyond every component
+    sd = np.sqrt(np.max(np.linalg.eigvalsh(full_covariances(gm))))
+    lo = gm.means_.min(axis=0) - 8 * sd
+    hi = gm.means_.max(axis=0) + 8 * sd
+    gx, gy = np.linspace(lo[0], hi[0], 400), np.linspace(lo[1], hi[1], 400)
+    grid = np.column_stack([a.ravel() for a in np.meshgrid(gx, gy)])
+    density = np.exp(gm.score_samples(grid)).reshape(400, 400)
+    mass = np.trapezoid(np.trapezoid(density, gx, axis=1), gy)
+    assert mass == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("max_iter", [1, 100])
+def test_fit_predict_equals_fit_then_predict(covariance_type, max_iter):
+    # also when EM has not converged (max_iter=1): a final pass labels the data
+    X = blobs()
+    params = dict(covariance_type=covariance_type, max_iter=max_iter, random_state=0)
+    labels = GaussianMixture(4, **params).fit_predict(X)
+    gm = GaussianMixture(4, **params).fit(X)
+    assert labels.shape == (X.shape[0],)
+    assert np.issubdtype(labels.dtype, np.integer)
+    assert_array_equal(labels, gm.predict(X))
+    assert_array_equal(labels, reference(SKGaussianMixture(4, **params).fit_predict, X))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_single_component_closed_form(covariance_type):
+    # k = 1: the maximum-likelihood Gaussian (biased covariance) + reg_covar, reached at once
+    X = anisotropic()
+    gm = GaussianMixture(1, covariance_type=covariance_type, reg_covar=1e-3, tol=1e-10,
+                         max_iter=10).fit(X)
+    assert gm.converged_ and gm.n_iter_ == 2
+    assert_allclose(gm.weights_, [1.0], rtol=1e-14)
+    assert_allclose(gm.means_, X.mean(axis=0)[None], rtol=1e-12)
+    cov = np.cov(X, rowvar=False, bias=True)
+    expected = {"full": (cov + 1e-3 * np.eye(3))[None], "tied": cov + 1e-3 * np.eye(3),
+                "diag": (np.diag(cov) + 1e-3)[None],
+                "spherical": np.array([np.diag(cov).mean() + 1e-3])}[covariance_type]
+    assert_allclose(gm.covariances_, expected, **closeness(expected, 1e-12))
+    ref = multivariate_normal(X.mean(axis=0), full_covariances(gm)[0]).logpdf(X)
+    assert_allclose(gm.score_samples(X), ref, rtol=1e-12)
+    assert_allclose(gm.lower_bound_, ref.mean(), rtol=1e-12)
+    assert_array_equal(gm.predict(X), 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fitted_attributes_follow_data_dtype(dtype):
+    X = blobs().astype(dtype)
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    ref = reference(SKGaussianMixture(3, random_state=0).fit, X)
+    for name in FITTED:
+        assert getattr(gm, name).dtype == getattr(ref, name).dtype == dtype, name
+    assert gm.n_features_in_ == 3
+    assert isinstance(gm.lower_bound_, float)
+    assert gm.lower_bound_ == gm.lower_bounds_[-1]
+    # data in another dtype, order or container is converted, not rejected
+    for Z in (X.astype(np.float64 if dtype == np.float32 else np.float32),
+              np.asfortranarray(X), X.tolist()):
+        assert_array_equal(gm.predict(Z), gm.predict(X))
+    assert_array_equal(GaussianMixture(3, random_state=0).fit(np.asfortranarray(X)).means_,
+                       gm.means_)
+
+# --------------------------------------------------------------------------------------------
+# 3. sample weights
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_integer_weights_equal_repeated_rows(covariance_type, dtype):
+    X = blobs().astype(dtype)
+    w = np.random.RandomState(0).randint(0, 4, size=X.shape[0])  # zeros remove rows
+    X_rep = np.repeat(X, w, axis=0)
+    # explicit initial parameters: no initialisation depends on the number of rows
+    params = dict(covariance_type=covariance_type, tol=0, max_iter=15,
+                  **init_from_sklearn(X, 4, covariance_type))
+    weighted = GaussianMixture(4, **params).fit(X, sample_weight=w.astype(np.float64))
+    repeated = GaussianMixture(4, **params).fit(X_rep)
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    assert weighted.n_iter_ == repeated.n_iter_ == 15
+    assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=rtol)
+    for name in FITTED:
+        b = getattr(repeated, name)
+        assert_allclose(getattr(weighted, name), b, err_msg=name, **closeness(b, rtol))
+    # integer weights as ints, and fit_predict with weights labels like predict
+    labels = GaussianMixture(4, **params).fit_predict(X, sample_weight=w)
+    assert_array_equal(labels, weighted.predict(X))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_scaling_all_weights_changes_nothing(covariance_type):
+    X = anisotropic()
+    w = np.random.RandomState(1).uniform(0.1, 3.0, size=X.shape[0])
+    params = dict(covariance_type=covariance_type, tol=0, max_iter=10, init_params="random",
+                  random_state=0)
+    a = GaussianMixture(3, **params).fit(X, sample_weight=w)
+    b = GaussianMixture(3, **params).fit(X, sample_weight=0.37 * w)
+    assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-10)
+    for name in FITTED:
+        assert_allclose(getattr(a, name), getattr(b, name), err_msg=name,
+                        **closeness(getattr(b, name), 1e-10))
+    # and weights do change the fit
+    c = GaussianMixture(3, **params).fit(X)
+    assert not np.allclose(a.means_, c.means_)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+@pytest.mark.parametrize("dtype", [
+    np.float64, np.float32])
+def test_unit_weights_are_bitwise_no_weights(covariance_type, init_params, dtype):
+    X = blobs().astype(dtype)
+    params = dict(covariance_type=covariance_type, init_params=init_params, tol=0,
+                  max_iter=10, random_state=0)
+    a = GaussianMixture(4, **params).fit(X)
+    b = GaussianMixture(4, **params).fit(X, sample_weight=np.ones(X.shape[0]))
+    assert a.lower_bounds_ == b.lower_bounds_
+    for name in FITTED:
+        assert bitwise_equal(getattr(a, name), getattr(b, name)), name
+
+
+@pytest.mark.parametrize("sample_weight, match", [
+    (-np.ones(50), "[Nn]egative"),
+    (np.r_[np.nan, np.ones(49)], "NaN"),
+    (np.r_[np.inf, np.ones(49)], "NaN or inf"),
+    (np.ones(49), "shape|length|49"),
+    (np.ones(51), "shape|length|51"),
+    (np.zeros(50), "zero sum"),
+    (np.ones((50, 1)), "1D|shape"),
+], ids=["negative", "nan", "inf", "short", "long", "zero-sum", "2d"])
+def test_invalid_sample_weight_raises(sample_weight, match):
+    X = blobs(50, 2, centers=2)
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(2).fit(X, sample_weight=sample_weight)
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(2).fit_predict(X, sample_weight=sample_weight)
+
+# --------------------------------------------------------------------------------------------
+# 4. sampling
+# --------------------------------------------------------------------------------------------
+# numpy's multivariate_normal checks symmetry exactly: float32 covariances rounded from
+# float64 ones (scikit-learn's too) may trigger its warning
+@pytest.mark.filterwarnings("ignore:covariance is not symmetric:RuntimeWarning")
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sample_matches_sklearn(covariance_type, dtype):
+    X = anisotropic().astype(dtype)
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=7).fit(X)
+    Xs, ys = gm.sample(500)
+    assert Xs.shape == (500, 3) and ys.shape == (500,)
+    assert np.all(np.diff(ys) >= 0)  # grouped by component
+    assert set(np.unique(ys)) <= {0, 1, 2}
+    # same parameters and random_state in scikit-learn's estimator: the same draws
+    sk = copy_fitted(gm, SKGaussianMixture(3, covariance_type=covariance_type,
+                                           random_state=7))
+    Xr, yr = sk.sample(500)
+    assert_array_equal(ys, yr)
+    assert_array_equal(Xs, Xr)
+    assert Xs.dtype == Xr.dtype
+    # and the other way round: scikit-learn's fitted parameters in kmix's estimator
+    ref = reference(SKGaussianMixture(3, covariance_type=covariance_type,
+                                      random_state=3).fit, X)
+    ours = copy_fitted(ref, GaussianMixture(3, covariance_type=covariance_type,
+                                            random_state=3))
+    assert_array_equal(ours.sample(37)[0], ref.sample(37)[0])
+
+
+def test_sample_is_reproducible_and_follows_the_model():
+    X = blobs(400, 2, centers=3, cluster_std=1.0, random_state=0)
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    a, ya = gm.sample(20000)
+    b, yb = gm.sample(20000)
+    assert_array_equal(a, b)
+    assert_array_equal(ya, yb)
+    other = clone(gm).set_params(random_state=1).fit(X)
+    assert not np.array_equal(other.sample(20)[0], a[:20])
+    # component frequencies, means and covariances of the draws (statistical, ~5 sigma)
+    counts = np.bincount(ya, minlength=3)
+    assert_allclose(counts / 20000, gm.weights_, atol=5 * np.sqrt(0.25 / 20000))
+    for j in range(3):
+        draws = a[ya == j]
+        sd = np.sqrt(np.diag(gm.covariances_[j]))
+        assert np.all(np.abs(draws.mean(axis=0) - gm.means_[j]) < 5 * sd / np.sqrt(len(draws)))
+        assert_allclose(np.cov(draws, rowvar=False), gm.covariances_[j],
+                        atol=10 * sd.max() ** 2 / np.sqrt(len(draws)))
+    assert gm.sample(1)[0].shape == (1, 2)
+
+
+@pytest.mark.parametrize("n_samples, error", [(0, ValueError), (-3, ValueError),
+                                               (2.5, (TypeError, ValueError))])
+def test_sample_invalid_n_samples(n_samples, error):
+    gm = GaussianMixture(2, random_state=0).fit(blobs(50, 2, centers=2))
+    with pytest.raises(error, match="n_samples"):
+        gm.sample(n_samples)
+
+# --------------------------------------------------------------------------------------------
+# 5. determinism over thread counts
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def big_blobs():
+    return blobs(20000, 8, centers=5, cluster_std=3.0, random_state=0)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_bitwise_identical_for_any_n_threads(big_blobs, covariance_type):
+    X = big_blobs
+    params = dict(covariance_type=covariance_type, tol=0, max_iter=8, random_state=0)
+    fits = [GaussianMixture(5, n_threads=t, **params).fit(X) for t in (1, 2, None)]
+    one = fits[0]
+    assert len(one.lower_bounds_) == 8
+    for other in fits[1:]:
+        assert other.lower_bounds_ == one.lower_bounds_
+        for name in FITTED:
+            assert bitwise_equal(getattr(other, name), getattr(one, name)), name
+        for method in ("score_samples", "predict_proba", "predict"):
+            assert bitwise_equal(getattr(other, method)(X), getattr(one, method)(X)), method
+    # the weighted pass too
+    w = np.random.RandomState(0).uniform(0.5, 2, size=X.shape[0])
+    a = GaussianMixture(5, n_threads=1, **params).fit(X, sample_weight=w)
+    b = GaussianMixture(5, n_threads=2, **params).fit(X, sample_weight=w)
+    assert a.lower_bounds_ == b.lower_bounds_
+    assert bitwise_equal(a.covariances_, b.covariances_)
+    # and the fit is still scikit-learn's
+    ref = reference(SKGaussianMixture(5, **params).fit, X)
+    assert_allclose(one.lower_bounds_, ref.lower_bounds_, rtol=1e-8)
+
+# --------------------------------------------------------------------------------------------
+# 6. errors
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small():
+    return blobs(50, 2, centers=2, random_state=0)
+
+
+@pytest.mark.parametrize("param, value, error, match", [
+    ("n_components", 0, ValueError, "n_components"),
+    ("n_components", -1, ValueError, "n_components"),
+    ("n_components", 1.5, TypeError, "n_components"),
+    ("n_components", "2", TypeError, "n_components"),
+    ("n_components", None, TypeError, "n_components"),
+    ("tol", -1e-3, ValueError, "tol"),
+    ("tol", np.nan, ValueError, "tol"),
+    ("tol", "small", TypeError, "tol"),
+    ("reg_covar", -1e-6, ValueError, "reg_covar"),
+    ("reg_covar", None, TypeError, "reg_covar"),
+    ("max_iter", -1, ValueError, "max_iter"),
+    ("max_iter", 10.5, TypeError, "max_iter"),
+    ("n_init", 0, ValueError, "n_init"),
+    ("n_init", 2.0, TypeError, "n_init"),
+    ("init_params", "kmean", ValueError, "init_params"),
+    ("init_params", None, ValueError, "init_params"),
+    ("covariance_type", "ful", ValueError, "covariance_type"),
+    ("covariance_type", None, ValueError, "covariance_type"),
+    ("verbose_interval", 0, ValueError, "verbose_interval"),
+    ("verbose_interval", 1.5, TypeError, "verbose_interval"),
+    ("verbose", -1, ValueError, "verbose"),
+    ("warm_start", 1, TypeError, "warm_start"),
+    ("warm_start", "yes", TypeError, "warm_start"),
+    ("n_threads", 0, ValueError, "n_threads"),
+    ("n_threads", 1.5, TypeError, "n_threads"),
+    ("n_threads", "2", TypeError, "n_threads"),
+])
+def test_invalid_parameters_raise(small, param, value, error, match):
+    gm = GaussianMixture(**{"n_components": 2, param: value})
+    with pytest.raises(error, match=match):
+        gm.fit(small)
+    with pytest.raises(error, match=match):
+        gm.fit_predict(small)
+    assert not hasattr(gm, "means_")
+
+
+@pytest.mark.parametrize("bad, match", [("nan", "NaN"), ("inf", "infinity")])
+def test_non_finite_data_raises(small, bad, match):
+    X = small.copy()
+    X[3, 1] = np.nan if bad == "nan" else np.inf
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(2).fit(X)
+    gm = GaussianMixture(2, random_state=0).fit(small)
+    for method in ("predict", "predict_proba", "score_samples", "score", "bic", "aic"):
+        with pytest.raises(ValueError, match=match):
+            getattr(gm, method)(X)
+
+
+def test_bad_shapes_and_sizes_raise(small):
+    with pytest.raises(ValueError, match="2D array"):
+        GaussianMixture(2).fit(small[:, 0])
+    with pytest.raises(ValueError, match="n_samples >= n_components"):
+        GaussianMixture(3).fit(small[:2])
+    with pytest.raises(ValueError, match="minimum of 2"):
+        GaussianMixture(1).fit(small[:1])
+    with pytest.raises(ValueError, match="0 feature"):
+        GaussianMixture(1).fit(np.empty((5, 0)))
+    gm = GaussianMixture(2, random_state=0).fit(small)
+    for method in ("predict", "predict_proba", "score_samples", "score", "bic", "aic"):
+        with pytest.raises(ValueError, match="3 features"):
+            getattr(gm, method)(np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("covariance_type, params, match", [
+    ("full", dict(weights_init=[0.5, 0.6]), "normalized"),
+    ("full", dict(weights_init=[-0.5, 1.5]), "range"),
+    ("full", dict(weights_init=[0.2, 0.3, 0.5]), "shape"),
+    ("full", dict(weights_init=[np.nan, 0.5]), "NaN"),
+    ("full", dict(means_init=np.zeros((3, 2))), "'means'.*shape"),
+    ("full", dict(means_init=np.zeros((2, 3))), "'means'.*shape"),
+    ("full", dict(precisions_init=np.stack([np.eye(2), -np.eye(2)])), "positive-definite"),
+    ("full", dict(precisions_init=np.stack([np.eye(2), [[1.0, 0.5], [0.0, 1.0]]])),
+     "symmetric"),
+    ("full", dict(precisions_init=np.eye(2)), "shape"),
+    ("tied", dict(precisions_init=-np.eye(2)), "positive-definite"),
+    ("tied", dict(precisions_init=np.array([[1.0, 0.3], [-0.3, 1.0]])), "symmetric"),
+    ("tied", dict(precisions_init=np.eye(3)), "shape"),
+    ("tied", dict(precisions_init=np.stack([np.eye(2)] * 2)), "dim 3"),
+    ("diag", dict(precisions_init=np.array([[1.0, 1.0], [0.0, 1.0]])), "positive"),
+    ("diag", dict(precisions_init=np.array([[1.0, 1.0], [1.0, -2.0]])), "positive"),
+    ("diag", dict(precisions_init=np.ones((2, 3))), "shape"),
+    ("spherical", dict(precisions_init=np.array([1.0, -1.0])), "positive"),
+    ("spherical", dict(precisions_init=np.array([1.0, 0.0])), "positive"),
+    ("spherical", dict(precisions_init=np.ones((1, 2))), "shape"),
+])
+def test_invalid_initial_parameters_raise(small, covariance_type, params, match):
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(2, covariance_type=covariance_type, **params).fit(small)
+    # scikit-learn rejects them too
+    with pytest.raises(ValueError):
+        reference(SKGaussianMixture(2, covariance_type=covariance_type, **params).fit, small)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_collapsed_component_raises(covariance_type):
+    # A duplicated sample at the data mean, isolated by a very sharp component: without
+    # regularisation its covariance is exactly 0.
+    X = np.array([[-5.0, -5.0], [-5.5, -4.0], [-4.5, -6.0], [0.0, 0.0], [0.0, 0.0],
+                  [5.0, 5.0], [5.5, 4.0], [4.5, 6.0]])
+    sharp = {"full": np.stack([np.eye(2), 1e6 * np.eye(2), np.eye(2)]),
+             "diag": np.array([[1.0, 1.0], [1e6, 1e6], [1.0, 1.0]]),
+             "spherical": np.array([1.0, 1e6, 1.0])}[covariance_type]
+    params = dict(covariance_type=covariance_type, weights_init=np.full(3, 1 / 3),
+                  means_init=np.array([[-5.0, -5.0], [0.0, 0.0], [5.0, 5.0]]),
+                  precisions_init=sharp, max_iter=5)
+    with pytest.raises(ValueError, match=r"component 1\b.*reg_covar"):
+        GaussianMixture(3, reg_covar=0.0, **params).fit(X)
+    with pytest.raises(ValueError, match="ill-defined"):
+        reference(SKGaussianMixture(3, reg_covar=0.0, **params).fit, X)
+    # regularised, the same start fits; the component keeps the duplicated pair
+    gm = GaussianMixture(3, reg_covar=1e-6, **params).fit(X)
+    assert_allclose(gm.means_[1], [0.0, 0.0], atol=1e-12)
+    assert_array_equal(gm.predict(X), [0, 0, 0, 1, 1, 2, 2, 2])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_constant_data_without_regularisation_raises(covariance_type, dtype):
+    X = np.ones((6, 2), dtype=dtype)
+    with pytest.raises(ValueError, match="component .*reg_covar"):
+        GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,
+                        random_state=0).fit(X)
+    # with the default regularisation: one Gaussian of variance reg_covar at the point
+    gm = GaussianMixture(1, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_allclose(gm.means_, [[1.0, 1.0]])
+    assert_allclose(full_covariances(gm)[0], 1e-6 * np.eye(2), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score_samples", "score",
+                                    "bic", "aic", "sample"])
+def test_methods_before_fit_raise_not_fitted(small, method):
+    gm = GaussianMixture(2)
+    with pytest.raises(NotFittedError):
+        getattr(gm, method)() if method == "sample" else getattr(gm, method)(small)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_inputs_are_never_modified(covariance_type):
+    X = anisotropic()
+    w = np.random.RandomState(0).uniform(0.5, 2, size=X.shape[0])
+    init = init_from_sklearn(X, 3, covariance_type)
+    saved = [a.copy() for a in (X, w, *init.values())]
+    gm = GaussianMixture(3, covariance_type=covariance_type, max_iter=5, **init)
+    gm.fit(X, sample_weight=w)
+    gm.fit_predict(X, sample_weight=w)
+    for method in ("predict", "predict_proba", "score_samples", "score", "bic", "aic"):
+        getattr(gm, method)(X)
+    gm.sample(10)
+    for before, after in zip(saved, (X, w, *init.values())):
+        assert bitwise_equal(before, after)
+    # the initial parameters stay the given objects (not replaced by validated copies)
+    for name, value in init.items():
+        assert getattr(gm, name) is value
+    # max_iter=0 with warm_start: later fits do not write into the initial arrays either
+    gm = GaussianMixture(3, covariance_type=covariance_type, max_iter=0, warm_start=True,
+                         **init).fit(X)
+    gm.set_params(max_iter=3).fit(X)
+    for before, after in zip(saved[2:], init.values()):
+        assert bitwise_equal(before, after)
+    X32 = X.astype(np.float32)
+    saved32 = X32.copy()
+    GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X32)
+    assert bitwise_equal(X32, saved32)
+
+# --------------------------------------------------------------------------------------------
+# 7. scikit-learn API compliance
+# --------------------------------------------------------------------------------------------
+def _expected_failed_checks(estimator):
+    # scikit-learn's own GaussianMixture takes no sample_weight, so the check does not run
+    # on it. kmix's does: with n_components > 1 the initialisation (KMeans seeding) draws
+    # differently for a weight of 2 than for a repeated row, which can permute or move the
+    # components (the deterministic property is test_integer_weights_equal_repeated_rows).
+    if estimator.n_components == 1:
+        return {}
+    reason = "sample_weight is not equivalent to repeating samples (random initialisation)."
+    return {"check_sample_weight_equivalence_on_dense_data": reason}
+
+
+@parametrize_with_checks(
+    [GaussianMixture(n_init=2, max_iter=5),  # scikit-learn's test settings
+     GaussianMixture(n_components=3, random_state=0)],
+    expected_failed_checks=_expected_failed_checks)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_clone_get_params_and_pipeline():
+    X = anisotropic()
+    gm = GaussianMixture(3, covariance_type="diag", n_threads=1, random_state=0,
+                         reg_covar=1e-4)
+    params = gm.get_params()
+    ref_params = SKGaussianMixture().get_params()
+    assert set(params) == set(ref_params) | {"n_threads"}
+    assert params["n_threads"] == 1 and params["reg_covar"] == 1e-4
+    fitted = clone(gm).fit(X)
+    c = clone(fitted)
+    assert c.get_params() == params
+    assert not hasattr(c, "means_")
+    pipe = Pipeline([("scale", StandardScaler()), ("gmm", clone(gm))]).fit(X)
+    Xs = StandardScaler().fit_transform(X)
+    direct = clone(gm).fit(Xs)
+    assert_allclose(pipe.score_samples(X), direct.score_samples(Xs), rtol=1e-12)
+    assert_array_equal(pipe.predict(X), direct.predict(Xs))
+    assert_allclose(pipe.score(X), direct.score(Xs), rtol=1e-12)
+    ref = reference(Pipeline([("scale", StandardScaler()),
+                              ("gmm", SKGaussianMixture(3, covariance_type="diag",
+                                                        random_state=0,
+                                                        reg_covar=1e-4))]).fit, X)
+    assert_allclose(pipe.score(X), ref.score(X), rtol=1e-8)
+
+
+def test_grid_search_over_n_components_matches_sklearn():
+    X = blobs(240, 2, centers=3, cluster_std=1.0, random_state=0)
+
+    def search(gm):
+        return GridSearchCV(gm, {"n_components": [1, 2, 3, 5],
+                                 "covariance_type": ["full", "spherical"]}, cv=3).fit(X)
+
+    ours = search(GaussianMixture(random_state=0))
+    ref = reference(search, SKGaussianMixture(random_state=0))
+    assert isinstance(ours.best_estimator_, GaussianMixture)
+    # default score: the mean log-likelihood of the held-out fold
+    assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                    rtol=1e-8)
+    assert ours.best_params_ == ref.best_params_
+    assert ours.best_params_["n_components"] >= 3
+    assert ours.best_estimator_.n_components == ours.best_params_["n_components"]

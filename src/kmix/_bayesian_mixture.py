@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from ._mixture import (_MixtureBase, _check_shape, check_precisions, gaussian_parameters,
-                       precision_cholesky, log_det_cholesky)
+                       log_det_cholesky, precision_cholesky, weighted_mean)
 from ._validation import check_array, check_choice, check_real
 
 __all__ = ["BayesianGaussianMixture"]
@@ -118,7 +118,7 @@ class BayesianGaussianMixture(_MixtureBase):
         self.mean_precision_prior_ = (1.0 if self.mean_precision_prior is None
                                       else float(self.mean_precision_prior))
         if self.mean_prior is None:
-            self.mean_prior_ = np.average(X, axis=0, weights=sample_weight)
+            self.mean_prior_ = weighted_mean(X, sample_weight).astype(X.dtype)
         else:
             self.mean_prior_ = check_array(self.mean_prior, dtype=[np.float64, np.float32],
                                            ensure_2d=False, input_name="mean_prior")
@@ -134,7 +134,7 @@ class BayesianGaussianMixture(_MixtureBase):
             )
         if self.covariance_prior is None:
             # the weighted (frequency) covariance with ddof=1, as np.cov on repeated rows
-            mean = np.average(X, axis=0, weights=sample_weight)
+            mean = weighted_mean(X, sample_weight)
             centred = (X - mean) * np.sqrt(w)[:, None]
             if self.covariance_type in ("full", "tied"):
                 self.covariance_prior_ = np.atleast_2d(centred.T @ centred / (total - 1))

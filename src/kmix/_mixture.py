@@ -27,6 +27,12 @@ _EMPTY2 = np.empty((0, 0))
 _EMPTY_INT = np.empty(0, dtype=np.int32)
 
 
+def weighted_mean(X, sample_weight=None):
+    """Column means of X in float64, weighted (unit weights give the same bits as None)."""
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    return np.einsum("i,ij->j", w, X, dtype=np.float64) / float(np.sum(w))
+
+
 def _ill_defined(component, dtype):
     msg = (
         f"Fitting the mixture model failed because component {component} has an ill-defined "
@@ -102,10 +108,21 @@ def gaussian_parameters(stats, reg_covar, covariance_type):
                 + N[:, None, None] * delta[:, :, None] * delta[:, None, :]) / nk[:, None, None]
         covs[:, np.arange(d), np.arange(d)] += reg_covar
     elif covariance_type == "tied":
+        # scikit-learn's (sum_i w x x^T - sum_k nk mu mu^T) / sum_k nk, with both sums taken
+        # about the data's (weighted) mean g: sum_i w (x-g)(x-g)^T = S2g, mu = g + dg.
+        # When the responsibilities of a row do not sum to 1 (single-sample starts), the
+        # total weight W and sum_k nk differ, and the g terms stay.
+        S2g, total_weight = S2g
         S2g = S2g.reshape(d, d)
         S2g = np.tril(S2g) + np.tril(S2g, -1).T
         dg = means - gshift
-        covs = (S2g - (dg.T * nk) @ dg) / nk.sum()
+        covs = S2g - (dg.T * nk) @ dg
+        if abs(total_weight - N.sum()) > 1e-9 * total_weight:
+            # single-sample starts: the g terms of the two sums no longer cancel
+            ndg = nk @ dg
+            covs += ((total_weight - nk.sum()) * np.outer(gshift, gshift)
+                     - np.outer(gshift, ndg) - np.outer(ndg, gshift))
+        covs /= nk.sum()
         covs[np.arange(d), np.arange(d)] += reg_covar
     else:
         S2 = S2.reshape(k, d)
@@ -209,7 +226,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
     def _stats(self, out):
         if "S2g" in out:
             # tied: the total second moment does not change between passes; keep it
-            self._tied_second = (out["S2g"], self._data_mean)
+            self._tied_second = ((out["S2g"], self._total_weight), self._data_mean)
         second = self._tied_second or (None, None)
         return (out["N"], out["S1"], out["S2"], out["shift"]) + tuple(second)
 
@@ -265,7 +282,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         best_lower_bounds = []
         self.converged_ = False
         random_state = check_random_state(self.random_state)
-        self._data_mean = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
+        self._data_mean = weighted_mean(X, sample_weight)
+        self._total_weight = total_weight
         self._tied_second = None
         for init in range(n_init):
             if self.verbose:
