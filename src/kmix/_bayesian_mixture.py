@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from ._mixture import (_MixtureBase, _check_shape, check_precisions, gaussian_parameters,
+from ._mixture import (_MixtureBase, _check_shape, gaussian_parameters,
                        log_det_cholesky, precision_cholesky, weighted_mean)
 from ._validation import check_array, check_choice, check_real
 
@@ -122,7 +122,7 @@ class BayesianGaussianMixture(_MixtureBase):
         else:
             self.mean_prior_ = check_array(self.mean_prior, dtype=[np.float64, np.float32],
                                            ensure_2d=False, input_name="mean_prior")
-            _check_shape(self.mean_prior_, (d,), "means")
+            _check_shape(self.mean_prior_, (d,), "mean_prior")
         if self.degrees_of_freedom_prior is None:
             self.degrees_of_freedom_prior_ = d
         elif self.degrees_of_freedom_prior > d - 1.0:
@@ -142,7 +142,13 @@ class BayesianGaussianMixture(_MixtureBase):
                 var = np.einsum("ij,ij->j", centred, centred) / (total - 1)
                 self.covariance_prior_ = var if self.covariance_type == "diag" else var.mean()
         elif self.covariance_type in ("full", "tied"):
-            self.covariance_prior_ = check_precisions(self.covariance_prior, "tied", 1, d)
+            name = f"{self.covariance_type} covariance_prior"
+            prior = check_array(self.covariance_prior, dtype=[np.float64, np.float32],
+                                ensure_2d=False, input_name="covariance_prior")
+            _check_shape(prior, (d, d), name)
+            if not (np.allclose(prior, prior.T) and np.all(np.linalg.eigvalsh(prior) > 0.0)):
+                raise ValueError(f"'{name}' should be symmetric, positive-definite")
+            self.covariance_prior_ = prior
         elif self.covariance_type == "diag":
             self.covariance_prior_ = self._check_diag_prior(d)
         else:

@@ -59,10 +59,11 @@ def precision_cholesky(covariances, covariance_type, dtype=np.float64):
             out[j] = linalg.solve_triangular(chol, eye, lower=True).T
         return out[0] if covariance_type == "tied" else out
     covariances = np.asarray(covariances)
-    if np.any(covariances <= 0.0):
-        raise _ill_defined(int(np.flatnonzero(np.ravel(covariances <= 0.0))[0]
-                               // max(1, covariances[0].size if covariances.ndim > 1 else 1)),
-                           dtype)
+    bad = covariances <= 0.0
+    if np.any(bad):
+        # diag: one row per component; spherical: one value per component
+        component = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0]
+        raise _ill_defined(int(component), dtype)
     return 1.0 / np.sqrt(covariances)
 
 
