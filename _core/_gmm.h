@@ -253,4 +253,51 @@ static inline void kmix_gmm_exp_array(double *v, ptrdiff_t n)
     kmix_exp_array_libm(v, n);
 }
 
+/* Small-d versions of the BLAS calls of the pass (below ~12 features a BLAS call costs more
+ * than its arithmetic). Z (m x d) is stored transposed: ZT[f * m + r]. */
+
+/* Z <- Z U for U (d x d, row-major) upper triangular: column f of the result uses columns
+ * g <= f of Z, so the columns are rewritten from the last to the first. */
+static void kmix_gmm_times_upper_small(const double *restrict U, double *restrict ZT,
+                                       ptrdiff_t m, ptrdiff_t d)
+{
+    for (ptrdiff_t f = d - 1; f >= 0; --f) {
+        double *restrict out = ZT + f * m;
+        const double uff = U[f * d + f];
+        for (ptrdiff_t r = 0; r < m; ++r) out[r] *= uff;
+        for (ptrdiff_t g = f - 1; g >= 0; --g) {
+            const double u = U[g * d + f];
+            const double *restrict z = ZT + g * m;
+            for (ptrdiff_t r = 0; r < m; ++r) out[r] += z[r] * u;
+        }
+    }
+}
+
+static double kmix_gmm_dot(const double *restrict a, const double *restrict b, ptrdiff_t m)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    ptrdiff_t r = 0;
+    for (; r + 4 <= m; r += 4) {
+        s0 += a[r] * b[r]; s1 += a[r + 1] * b[r + 1];
+        s2 += a[r + 2] * b[r + 2]; s3 += a[r + 3] * b[r + 3];
+    }
+    for (; r < m; ++r) s0 += a[r] * b[r];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* C (d x d, row-major lower triangle) += Z^T Z */
+static void kmix_gmm_gram_small(const double *ZT, double *C, ptrdiff_t m, ptrdiff_t d)
+{
+    for (ptrdiff_t f = 0; f < d; ++f)
+        for (ptrdiff_t g = 0; g <= f; ++g)
+            C[f * d + g] += kmix_gmm_dot(ZT + f * m, ZT + g * m, m);
+}
+
+/* y (d) += Z^T v */
+static void kmix_gmm_colsums_small(const double *ZT, const double *v, double *y, ptrdiff_t m,
+                                   ptrdiff_t d)
+{
+    for (ptrdiff_t f = 0; f < d; ++f) y[f] += kmix_gmm_dot(ZT + f * m, v, m);
+}
+
 #endif

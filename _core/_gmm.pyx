@@ -49,8 +49,8 @@ cdef inline Py_ssize_t chunk_rows(Py_ssize_t d, Py_ssize_t k) noexcept nogil:
 
 
 def n_blocks(Py_ssize_t n, Py_ssize_t per_block_doubles):
-    """Row blocks of a pass: <= 16, fewer for small n or large statistics (<= ~16 MiB)."""
-    cdef Py_ssize_t n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
+    """Row blocks of a pass: <= 16 of >= 1024 rows, fewer for large statistics (<= ~16 MiB)."""
+    cdef Py_ssize_t n_chunks = (n + 1023) // 1024
     cdef Py_ssize_t cap = (2 * 1024 * 1024) // (per_block_doubles if per_block_doubles > 0 else 1)
     cdef Py_ssize_t nb = MAX_BLOCKS
     if cap < nb:
@@ -68,6 +68,14 @@ cdef extern from "_gmm.h" nogil:
                       const double *logdet, const double *logw, double *mx, double *s,
                       double *lpn, int *best, double *ent, double *tmp)
     void kmix_gmm_exp_array(double *v, Py_ssize_t n)
+    void kmix_gmm_times_upper_small(const double *U, double *ZT, Py_ssize_t m, Py_ssize_t d)
+    void kmix_gmm_gram_small(const double *ZT, double *C, Py_ssize_t m, Py_ssize_t d)
+    void kmix_gmm_colsums_small(const double *ZT, const double *v, double *y, Py_ssize_t m,
+                                Py_ssize_t d)
+
+cdef enum:
+    # Below this many features the pass uses its own loops instead of BLAS calls.
+    SMALL_D = 12
 
 
 def exp_array(double[::1] v):
@@ -79,6 +87,9 @@ def exp_array(double[::1] v):
 cdef inline void _times_upper(const double *U, double *ZT, Py_ssize_t m, Py_ssize_t d) noexcept nogil:
     """Z <- Z U in place, for Z (m x d) stored transposed (ZT, d x m) and U (d x d, row-major)
     upper triangular."""
+    if d < SMALL_D:
+        kmix_gmm_times_upper_small(U, ZT, m, d)
+        return
     cdef char side = b'R', uplo = b'L', trans = b'T', diag = b'N'
     cdef int dd = <int>d, mm = <int>m
     cdef double one = 1.0
@@ -88,6 +99,9 @@ cdef inline void _times_upper(const double *U, double *ZT, Py_ssize_t m, Py_ssiz
 
 cdef inline void _gram_update(const double *ZT, double *C, Py_ssize_t m, Py_ssize_t d) noexcept nogil:
     """C (d x d) += Z^T Z for Z (m x d) stored transposed; fills C's lower triangle (row-major)."""
+    if d < SMALL_D:
+        kmix_gmm_gram_small(ZT, C, m, d)
+        return
     cdef char uplo = b'U', trans = b'T'
     cdef int dd = <int>d, mm = <int>m
     cdef double one = 1.0
@@ -97,6 +111,9 @@ cdef inline void _gram_update(const double *ZT, double *C, Py_ssize_t m, Py_ssiz
 cdef inline void _add_weighted_columns(const double *ZT, const double *v, double *y,
                                        Py_ssize_t m, Py_ssize_t d) noexcept nogil:
     """y (d) += Z^T v for Z (m x d) stored transposed."""
+    if d < SMALL_D:
+        kmix_gmm_colsums_small(ZT, v, y, m, d)
+        return
     cdef char trans = b'T'
     cdef int dd = <int>d, mm = <int>m, inc = 1
     cdef double one = 1.0

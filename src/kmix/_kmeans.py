@@ -263,10 +263,13 @@ class KMeans(_BaseKMeans):
         self._check_params()
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                           order="C", accept_large_sparse=False)
+        check_n_samples(X.shape[0], self.n_clusters)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        return self._fit_validated(X, sample_weight, check_random_state(self.random_state))
+
+    def _fit_validated(self, X, sample_weight, random_state):
+        """fit on validated data (C-contiguous float array or CSR, float64 weights)."""
         n_samples, n_features = X.shape
-        check_n_samples(n_samples, self.n_clusters)
-        sample_weight = check_sample_weight(sample_weight, n_samples)
-        random_state = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_threads)
         n_init = self._n_init_effective()
 

@@ -49,14 +49,18 @@ def precision_cholesky(covariances, covariance_type, dtype=np.float64):
     if covariance_type in ("full", "tied"):
         covs = covariances[None] if covariance_type == "tied" else covariances
         d = covs.shape[-1]
-        out = np.empty_like(covs)
-        eye = np.eye(d)
-        for j, cov in enumerate(covs):
-            try:
-                chol = linalg.cholesky(cov, lower=True)
-            except linalg.LinAlgError:
-                raise _ill_defined(j, dtype) from None
-            out[j] = linalg.solve_triangular(chol, eye, lower=True).T
+        try:
+            chol = np.linalg.cholesky(covs)
+        except np.linalg.LinAlgError:
+            for j, cov in enumerate(covs):  # name the first component that fails
+                try:
+                    np.linalg.cholesky(cov)
+                except np.linalg.LinAlgError:
+                    raise _ill_defined(j, dtype) from None
+            raise
+        # inverse of each lower factor, transposed (batched triangular solves)
+        out = np.swapaxes(np.linalg.solve(chol, np.broadcast_to(np.eye(d), covs.shape)), 1, 2)
+        out = np.triu(out)  # exact zeros below the diagonal (the solve leaves rounding there)
         return out[0] if covariance_type == "tied" else out
     covariances = np.asarray(covariances)
     bad = covariances <= 0.0
@@ -209,14 +213,14 @@ class _MixtureBase(DensityMixin, BaseEstimator):
             out["lpn"] = np.empty(n)
         if labels:
             out["labels"] = np.empty(n, dtype=np.int32)
-        with blas_single_threaded():
-            total = _gmm.em_pass(
-                X, _EMPTY if sample_weight is None else sample_weight, _COV_CODE[cov], means,
-                prec, log_det, log_weights, _EMPTY2 if resp_in is None else resp_in,
-                out.get("shift", np.zeros((k, d))), stats, out.get("gshift", _EMPTY),
-                out.get("N", np.zeros(k)), out.get("S1", np.zeros((k, d))),
-                out.get("S2", _EMPTY), out.get("S2g", _EMPTY), out.get("resp", _EMPTY2),
-                out.get("lpn", _EMPTY), out.get("labels", _EMPTY_INT), entropy, n_threads)
+        # Callers hold single-threaded BLAS (the kernel calls BLAS from every thread).
+        total = _gmm.em_pass(
+            X, _EMPTY if sample_weight is None else sample_weight, _COV_CODE[cov], means,
+            prec, log_det, log_weights, _EMPTY2 if resp_in is None else resp_in,
+            out.get("shift", _EMPTY2), stats, out.get("gshift", _EMPTY),
+            out.get("N", _EMPTY), out.get("S1", _EMPTY2), out.get("S2", _EMPTY),
+            out.get("S2g", _EMPTY), out.get("resp", _EMPTY2), out.get("lpn", _EMPTY),
+            out.get("labels", _EMPTY_INT), entropy, n_threads)
         total, out["entropy"] = total
         return total, out
 
@@ -238,8 +242,10 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         k = self.n_components
         resp = np.zeros((n_samples, k))
         if self.init_params == "kmeans":
-            labels = KMeans(n_clusters=k, n_init=1, random_state=random_state,
-                            n_threads=self.n_threads).fit(X, sample_weight=sample_weight).labels_
+            # scikit-learn's KMeans(n_init=1, random_state=random_state).fit(X).labels_
+            weights = np.ones(n_samples) if sample_weight is None else sample_weight
+            labels = KMeans(n_clusters=k, n_init=1, n_threads=self.n_threads)._fit_validated(
+                X, weights, random_state).labels_
             resp[np.arange(n_samples), labels] = 1
         elif self.init_params == "random":
             resp = np.asarray(random_state.uniform(size=(n_samples, k)), dtype=X.dtype)
@@ -367,7 +373,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         """Log of the mixture density at each sample."""
         check_is_fitted(self)
         X = self._check_test_data(X)
-        return self._pass(X, None, lpn=True)[1]["lpn"]
+        with blas_single_threaded():
+            return self._pass(X, None, lpn=True)[1]["lpn"]
 
     def score(self, X, y=None):
         """Mean log-likelihood of X."""
@@ -377,13 +384,15 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         """Most likely component of each sample."""
         check_is_fitted(self)
         X = self._check_test_data(X)
-        return self._pass(X, None, labels=True)[1]["labels"].astype(np.intp)
+        with blas_single_threaded():
+            return self._pass(X, None, labels=True)[1]["labels"].astype(np.intp)
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample, shape (n, k)."""
         check_is_fitted(self)
         X = self._check_test_data(X)
-        return self._pass(X, None, resp=True)[1]["resp"]
+        with blas_single_threaded():
+            return self._pass(X, None, resp=True)[1]["resp"]
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture, grouped by component (scikit-learn's draws).
