@@ -130,7 +130,8 @@ static inline void kmix_gmm_colsumsq(const double *ZT, ptrdiff_t m, ptrdiff_t d,
 /* Log-sum-exp over components for every row of LT (k x m), turned into responsibilities.
  * LT holds sq (the squared Mahalanobis terms) on entry; logdet[c] + logw[c] is added.
  * On exit LT[c * m + r] = responsibility, lpn[r] = log p(x_r), best[r] = first argmax and,
- * when ent is given, ent[r] = sum_c r_c log r_c (tmp: m scratch values).
+ * when ent is given, ent[r] = sum_c r_c log r_c (tmp: m scratch values). Without normalize,
+ * LT is left as the unnormalised exp(l - max) (enough for lpn and best).
  * EXP(t) is called for t in (-700, 0] only (smaller terms cannot change a sum >= 1). */
 #define KMIX_GMM_LSE_BODY(EXP)                                                      \
     for (ptrdiff_t r = 0; r < m; ++r) { mx[r] = -INFINITY; s[r] = 0.0; best[r] = 0; } \
@@ -158,10 +159,11 @@ static inline void kmix_gmm_colsumsq(const double *ZT, ptrdiff_t m, ptrdiff_t d,
         /* sum_c r_c log r_c = sum_c r_c (t_c - log s) = (sum_c e_c t_c) / s - log s */ \
         if (ent) ent[r] = ent[r] * s[r] - ls;                                       \
     }                                                                               \
-    for (ptrdiff_t c = 0; c < k; ++c) {                                             \
-        double *restrict l = LT + c * m;                                            \
-        for (ptrdiff_t r = 0; r < m; ++r) l[r] *= s[r];                             \
-    }
+    if (normalize)                                                                  \
+        for (ptrdiff_t c = 0; c < k; ++c) {                                         \
+            double *restrict l = LT + c * m;                                        \
+            for (ptrdiff_t r = 0; r < m; ++r) l[r] *= s[r];                         \
+        }
 
 static void kmix_exp_array_libm(double *v, ptrdiff_t n)
 {
@@ -171,7 +173,8 @@ static void kmix_exp_array_libm(double *v, ptrdiff_t n)
 static void kmix_gmm_lse_base(double *restrict LT, ptrdiff_t m, ptrdiff_t k, double dlog2pi,
                               const double *restrict logdet, const double *restrict logw,
                               double *restrict mx, double *restrict s, double *restrict lpn,
-                              int *restrict best, double *restrict ent, double *restrict tmp)
+                              int *restrict best, double *restrict ent, double *restrict tmp,
+                              int normalize)
 { KMIX_GMM_LSE_BODY(kmix_exp_array_libm) }
 
 #if KMIX_HAVE_DISPATCH
@@ -227,21 +230,23 @@ __attribute__((target("avx2,fma")))
 static void kmix_gmm_lse_fma(double *restrict LT, ptrdiff_t m, ptrdiff_t k, double dlog2pi,
                               const double *restrict logdet, const double *restrict logw,
                               double *restrict mx, double *restrict s, double *restrict lpn,
-                              int *restrict best, double *restrict ent, double *restrict tmp)
+                              int *restrict best, double *restrict ent, double *restrict tmp,
+                              int normalize)
 { KMIX_GMM_LSE_BODY(kmix_exp_array_fma) }
 #endif
 
 static inline void kmix_gmm_lse(double *LT, ptrdiff_t m, ptrdiff_t k, double dlog2pi,
                                 const double *logdet, const double *logw, double *mx,
-                                double *s, double *lpn, int *best, double *ent, double *tmp)
+                                double *s, double *lpn, int *best, double *ent, double *tmp,
+                                int normalize)
 {
 #if KMIX_HAVE_DISPATCH
     if (kmix_cpu_has_fma()) {
-        kmix_gmm_lse_fma(LT, m, k, dlog2pi, logdet, logw, mx, s, lpn, best, ent, tmp);
+        kmix_gmm_lse_fma(LT, m, k, dlog2pi, logdet, logw, mx, s, lpn, best, ent, tmp, normalize);
         return;
     }
 #endif
-    kmix_gmm_lse_base(LT, m, k, dlog2pi, logdet, logw, mx, s, lpn, best, ent, tmp);
+    kmix_gmm_lse_base(LT, m, k, dlog2pi, logdet, logw, mx, s, lpn, best, ent, tmp, normalize);
 }
 
 /* For tests: e^x for x in (-700, 0] by the kernel's exp (vectorised where available). */

@@ -66,7 +66,7 @@ cdef extern from "_gmm.h" nogil:
     void kmix_gmm_colsumsq(const double *ZT, Py_ssize_t m, Py_ssize_t d, double *out)
     void kmix_gmm_lse(double *LT, Py_ssize_t m, Py_ssize_t k, double dlog2pi,
                       const double *logdet, const double *logw, double *mx, double *s,
-                      double *lpn, int *best, double *ent, double *tmp)
+                      double *lpn, int *best, double *ent, double *tmp, int normalize)
     void kmix_gmm_exp_array(double *v, Py_ssize_t n)
     void kmix_gmm_times_upper_small(const double *U, double *ZT, Py_ssize_t m, Py_ssize_t d)
     void kmix_gmm_gram_small(const double *ZT, double *C, Py_ssize_t m, Py_ssize_t d)
@@ -188,7 +188,8 @@ cdef double _chunk(
                 lt = LT + c * m
                 for r in range(m):
                     lt[r] = lt[r] * t
-        kmix_gmm_lse(LT, m, k, d * LOG_2PI, log_det, log_weights, mx, sc, lpn, best, ent, tmp)
+        kmix_gmm_lse(LT, m, k, d * LOG_2PI, log_det, log_weights, mx, sc, lpn, best, ent, tmp,
+                     want_stats or resp_out != NULL)
         for r in range(m):
             acc += (w[r] if w != NULL else 1.0) * lpn[r]
         if entropy != NULL:
