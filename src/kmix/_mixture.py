@@ -44,6 +44,25 @@ def _ill_defined(component, dtype):
     return ValueError(msg)
 
 
+_UPPER_MASKS = {}
+
+
+def _upper_mask(d):
+    """Ones on and above the diagonal of a d x d matrix (cached)."""
+    if d not in _UPPER_MASKS:
+        _UPPER_MASKS[d] = np.triu(np.ones((d, d)))
+    return _UPPER_MASKS[d]
+
+
+def _symmetric_from_lower(L):
+    """The symmetric matrices (..., d, d) whose lower triangles are those of L (upper: 0)."""
+    d = L.shape[-1]
+    out = L + np.swapaxes(L, -1, -2)
+    idx = np.arange(d)
+    out[..., idx, idx] = L[..., idx, idx]
+    return out
+
+
 def precision_cholesky(covariances, covariance_type, dtype=np.float64):
     """Upper-triangular U with U U^T = inverse covariance (scikit-learn's convention)."""
     if covariance_type in ("full", "tied"):
@@ -59,8 +78,8 @@ def precision_cholesky(covariances, covariance_type, dtype=np.float64):
                     raise _ill_defined(j, dtype) from None
             raise
         # inverse of each lower factor, transposed (batched triangular solves)
-        out = np.swapaxes(np.linalg.solve(chol, np.broadcast_to(np.eye(d), covs.shape)), 1, 2)
-        out = np.triu(out)  # exact zeros below the diagonal (the solve leaves rounding there)
+        out = np.swapaxes(np.linalg.inv(chol), 1, 2)
+        out *= _upper_mask(d)  # exact zeros below the diagonal (the inverse leaves rounding)
         return out[0] if covariance_type == "tied" else out
     covariances = np.asarray(covariances)
     bad = covariances <= 0.0
@@ -106,8 +125,7 @@ def gaussian_parameters(stats, reg_covar, covariance_type):
     means = (S1 + N[:, None] * shift) / nk[:, None]
     delta = means - shift
     if covariance_type == "full":
-        S2 = S2.reshape(k, d, d)
-        S2 = np.tril(S2) + np.swapaxes(np.tril(S2, -1), 1, 2)
+        S2 = _symmetric_from_lower(S2.reshape(k, d, d))
         cross = delta[:, :, None] * S1[:, None, :]
         covs = (S2 - cross - np.swapaxes(cross, 1, 2)
                 + N[:, None, None] * delta[:, :, None] * delta[:, None, :]) / nk[:, None, None]
@@ -118,8 +136,7 @@ def gaussian_parameters(stats, reg_covar, covariance_type):
         # When the responsibilities of a row do not sum to 1 (single-sample starts), the
         # total weight W and sum_k nk differ, and the g terms stay.
         S2g, total_weight = S2g
-        S2g = S2g.reshape(d, d)
-        S2g = np.tril(S2g) + np.tril(S2g, -1).T
+        S2g = _symmetric_from_lower(S2g.reshape(d, d))
         dg = means - gshift
         covs = S2g - (dg.T * nk) @ dg
         if abs(total_weight - N.sum()) > 1e-9 * total_weight:
