@@ -183,6 +183,23 @@ cdef double _update_center_sparse(const floating *data, const int *indices, cons
     return wr
 
 
+cdef void _update_centers_dense(const floating *B, Py_ssize_t d, const Py_ssize_t *rows,
+                                const Py_ssize_t *order, const Py_ssize_t *start,
+                                const double *weights, floating *centers, double *counts,
+                                double *shifts, Py_ssize_t k, Py_ssize_t b,
+                                int n_threads) noexcept nogil:
+    """Every centre from its own (bucketed) batch rows; shifts[j] = its squared move. Small
+    batches on one thread (SERIAL_UPDATE_VALUES)."""
+    cdef Py_ssize_t j
+    cdef double *acc
+    with parallel(num_threads=n_threads if b * d > SERIAL_UPDATE_VALUES else 1):
+        acc = <double*>malloc(d * sizeof(double))
+        for j in prange(k, schedule='static'):
+            shifts[j] = _update_center_dense(B, d, rows, &order[start[j]], start[j + 1] - start[j],
+                                             weights, centers + j * d, &counts[j], acc)
+        free(acc)
+
+
 def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
                const double[::1] weights, floating[:, ::1] centers, double[::1] counts,
                int[::1] labels, floating[:, ::1] batch, floating[:, ::1] CT, floating[::1] cnorm,
@@ -236,14 +253,9 @@ def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         for c in range(n_chunks):
             inertia += chunk_inertia[c]
         _bucket_by_label(&labels[0], b, k, &start[0], &order[0])
-        with parallel(num_threads=n_threads if b * d > SERIAL_UPDATE_VALUES else 1):
-            acc = <double*>malloc(d * sizeof(double))
-            for j in prange(k, schedule='static'):
-                shifts[j] = _update_center_dense(B, d, NULL, &order[start[j]],
-                                                 start[j + 1] - start[j],
-                                                 &weights[0] if weighted else NULL,
-                                                 &centers[j, 0], &counts[j], acc)
-            free(acc)
+        _update_centers_dense(B, d, NULL, &order[0], &start[0],
+                              &weights[0] if weighted else NULL, &centers[0, 0], &counts[0],
+                              &shifts[0], k, b, n_threads)
         for j in range(k):
             shift += shifts[j]
     return inertia, shift
@@ -454,13 +466,8 @@ def step_dense_bounded(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
             if new_seen[r].first > 0:
                 seen[rows[r]] = new_seen[r]
         _bucket_by_label(&labels[0], b, k, &start[0], &order[0])
-        with parallel(num_threads=n_threads if b * d > SERIAL_UPDATE_VALUES else 1):
-            acc = <double*>malloc(d * sizeof(double))
-            for j in prange(k, schedule='static'):
-                shifts[j] = _update_center_dense(&X[0, 0], d, &rows[0], &order[start[j]],
-                                                 start[j + 1] - start[j], NULL, &centers[j, 0],
-                                                 &counts[j], acc)
-            free(acc)
+        _update_centers_dense(&X[0, 0], d, &rows[0], &order[0], &start[0], NULL,
+                              &centers[0, 0], &counts[0], &shifts[0], k, b, n_threads)
         for j in range(k):
             shift += shifts[j]
             move = sqrt(shifts[j])

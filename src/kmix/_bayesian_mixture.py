@@ -265,10 +265,4 @@ class BayesianGaussianMixture(_MixtureBase):
             self.weights_ = weights / np.sum(weights)
         else:
             self.weights_ = self.weight_concentration_ / np.sum(self.weight_concentration_)
-        pc = self.precisions_cholesky_
-        if self.covariance_type == "full":
-            self.precisions_ = np.matmul(pc, np.swapaxes(pc, 1, 2))
-        elif self.covariance_type == "tied":
-            self.precisions_ = pc @ pc.T
-        else:
-            self.precisions_ = pc**2
+        self._set_precisions()

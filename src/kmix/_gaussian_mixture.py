@@ -130,13 +130,7 @@ class GaussianMixture(_MixtureBase):
     def _set_parameters(self, params):
         (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_) = params
         self._set_output_dtype()
-        pc = self.precisions_cholesky_
-        if self.covariance_type == "full":
-            self.precisions_ = np.matmul(pc, np.swapaxes(pc, 1, 2))
-        elif self.covariance_type == "tied":
-            self.precisions_ = pc @ pc.T
-        else:
-            self.precisions_ = pc**2
+        self._set_precisions()
 
     def _set_output_dtype(self):
         """Fitted arrays in the data's dtype, as scikit-learn returns them."""

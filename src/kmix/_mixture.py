@@ -241,6 +241,16 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         total, out["entropy"] = total
         return total, out
 
+    def _set_precisions(self):
+        """precisions_ = U U^T from precisions_cholesky_ (U)."""
+        pc = self.precisions_cholesky_
+        if self.covariance_type == "full":
+            self.precisions_ = np.matmul(pc, np.swapaxes(pc, 1, 2))
+        elif self.covariance_type == "tied":
+            self.precisions_ = pc @ pc.T
+        else:
+            self.precisions_ = pc**2
+
     def _log_prob_offset(self, n_features):
         """Per-component term added to the Gaussian log-density (0 for GaussianMixture)."""
         return 0.0
