@@ -13,9 +13,14 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, free
-from scipy.linalg.cython_blas cimport dgemm
 
-from _common cimport imin
+from _common cimport imin, partial_dists
+
+
+cdef extern from "_silhouette.h" nogil:
+    void kmix_sil_row(double *g, Py_ssize_t m, double an, Py_ssize_t self,
+                      const Py_ssize_t *run_start, const int *run_label, Py_ssize_t nruns,
+                      double *S_row)
 
 cdef enum:
     ROW_BLOCK = 128
@@ -40,14 +45,9 @@ cdef void _block(const floating *X, Py_ssize_t n, Py_ssize_t d, const Py_ssize_t
                  const Py_ssize_t *position, const int *sorted_labels, Py_ssize_t k,
                  Py_ssize_t i0, Py_ssize_t mi,
                  double *S, double *A, double *an, double *B, double *bn, double *G,
-                 Py_ssize_t *rows_i) noexcept nogil:
+                 Py_ssize_t *rows_i, Py_ssize_t *run_start, int *run_label) noexcept nogil:
     """S rows of samples i0 .. i0 + mi (in original order): sums over all column tiles."""
-    cdef Py_ssize_t r, c, j0, mj, a, b, f
-    cdef double v, s0, s1
-    cdef double *g
-    cdef char ta = b'T', tb = b'N'
-    cdef int im, jn, kk = <int>d
-    cdef double alpha = -2.0, beta = 0.0
+    cdef Py_ssize_t r, c, j0, mj, nruns
     for r in range(mi):
         rows_i[r] = i0 + r
     _load_rows(X, d, rows_i, mi, A, an)
@@ -57,35 +57,19 @@ cdef void _block(const floating *X, Py_ssize_t n, Py_ssize_t d, const Py_ssize_t
     while j0 < n:
         mj = imin(COL_TILE, n - j0)
         _load_rows(X, d, order + j0, mj, B, bn)
-        # G (mi x mj, row-major) = -2 A B^T; column-major: G^T (mj x mi) = -2 B A^T
-        im = <int>mj
-        jn = <int>mi
-        dgemm(&ta, &tb, &im, &jn, &kk, &alpha, B, &kk, A, &kk, &beta, G, &im)
+        # G (mi x mj) = ||b||^2 - 2 A B^T by gemm (measured faster than the fused loops here)
+        partial_dists(A, mi, d, B, B, mj, bn, mj, G, True)
+        # label runs of the tile (the columns are in label order)
+        nruns = 0
+        for c in range(mj):
+            if c == 0 or sorted_labels[j0 + c] != sorted_labels[j0 + c - 1]:
+                run_start[nruns] = c
+                run_label[nruns] = sorted_labels[j0 + c]
+                nruns += 1
+        run_start[nruns] = mj
         for r in range(mi):
-            g = G + r * mj
-            for c in range(mj):
-                v = g[c] + an[r] + bn[c]
-                g[c] = sqrt(v) if v > 0 else 0.0
-            # the sample's distance to itself is 0 (scikit-learn zeroes the diagonal)
-            c = position[i0 + r] - j0
-            if 0 <= c < mj:
-                g[c] = 0.0
-            a = 0
-            while a < mj:
-                b = a + 1
-                while b < mj and sorted_labels[j0 + b] == sorted_labels[j0 + a]:
-                    b += 1
-                s0 = 0.0
-                s1 = 0.0
-                c = a
-                while c + 1 < b:
-                    s0 += g[c]
-                    s1 += g[c + 1]
-                    c += 2
-                if c < b:
-                    s0 += g[c]
-                S[(i0 + r) * k + sorted_labels[j0 + a]] += s0 + s1
-                a = b
+            kmix_sil_row(G + r * mj, mj, an[r], position[i0 + r] - j0, run_start,
+                         run_label, nruns, S + (i0 + r) * k)
         j0 += mj
 
 
@@ -100,6 +84,8 @@ def cluster_distance_sums(const floating[:, ::1] X, const int[::1] labels, Py_ss
     cdef double *bn
     cdef double *G
     cdef Py_ssize_t *rows_i
+    cdef Py_ssize_t *run_start
+    cdef int *run_label
     order_arr = np.argsort(np.asarray(labels), kind="stable").astype(np.intp)
     sorted_arr = np.ascontiguousarray(np.asarray(labels)[order_arr], dtype=np.int32)
     position_arr = np.empty_like(order_arr)
@@ -118,12 +104,17 @@ def cluster_distance_sums(const floating[:, ::1] X, const int[::1] labels, Py_ss
         bn = <double*>malloc(COL_TILE * sizeof(double))
         G = <double*>malloc(ROW_BLOCK * COL_TILE * sizeof(double))
         rows_i = <Py_ssize_t*>malloc(ROW_BLOCK * sizeof(Py_ssize_t))
+        run_start = <Py_ssize_t*>malloc((COL_TILE + 1) * sizeof(Py_ssize_t))
+        run_label = <int*>malloc(COL_TILE * sizeof(int))
         for blk in prange(n_blocks, schedule='dynamic'):
             _block(&X[0, 0], n, d, &order[0], &position[0], &sorted_labels[0], k, blk * ROW_BLOCK,
-                   imin(ROW_BLOCK, n - blk * ROW_BLOCK), &S[0, 0], A, an, B, bn, G, rows_i)
+                   imin(ROW_BLOCK, n - blk * ROW_BLOCK), &S[0, 0], A, an, B, bn, G, rows_i,
+                   run_start, run_label)
         free(A)
         free(an)
         free(B)
         free(bn)
         free(G)
         free(rows_i)
+        free(run_start)
+        free(run_label)
