@@ -118,3 +118,120 @@ def cluster_distance_sums(const floating[:, ::1] X, const int[::1] labels, Py_ss
         free(rows_i)
         free(run_start)
         free(run_label)
+
+
+cdef enum:
+    SYM_BLOCK = 256
+    # Fixed number of accumulation lanes of the symmetric reduction (never the thread count).
+    LANES = 4
+
+
+cdef Py_ssize_t _runs(const int *sorted_labels, Py_ssize_t p0, Py_ssize_t m,
+                      Py_ssize_t *run_start, int *run_label) noexcept nogil:
+    """Label runs of sorted positions p0 .. p0 + m (starts relative to p0; a final end)."""
+    cdef Py_ssize_t c, nruns = 0
+    for c in range(m):
+        if c == 0 or sorted_labels[p0 + c] != sorted_labels[p0 + c - 1]:
+            run_start[nruns] = c
+            run_label[nruns] = sorted_labels[p0 + c]
+            nruns += 1
+    run_start[nruns] = m
+    return nruns
+
+
+cdef void _lane(const floating *X, Py_ssize_t n, Py_ssize_t d, const Py_ssize_t *order,
+                const int *sorted_labels, Py_ssize_t k, Py_ssize_t lane, double *S, double *T,
+                double *A, double *an, double *B, double *bn, double *G, double *colacc,
+                Py_ssize_t *runs_i, int *lab_i, Py_ssize_t *runs_j, int *lab_j) noexcept nogil:
+    """Blocks I = lane, lane + LANES, ... in order; for each, the pairs (I, J >= I):
+    row sums into S (rows of I), column sums into this lane's T (rows of J)."""
+    cdef Py_ssize_t nb = (n + SYM_BLOCK - 1) // SYM_BLOCK, bi, bj, p0, q0, mi, mj, r, c, q
+    cdef Py_ssize_t nr_i, nr_j, a, b
+    bi = lane
+    while bi < nb:
+        p0 = bi * SYM_BLOCK
+        mi = imin(SYM_BLOCK, n - p0)
+        _load_rows(X, d, order + p0, mi, A, an)
+        nr_i = _runs(sorted_labels, p0, mi, runs_i, lab_i)
+        for bj in range(bi, nb):
+            q0 = bj * SYM_BLOCK
+            mj = imin(SYM_BLOCK, n - q0)
+            _load_rows(X, d, order + q0, mj, B, bn)
+            nr_j = _runs(sorted_labels, q0, mj, runs_j, lab_j)
+            partial_dists(A, mi, d, B, B, mj, bn, mj, G, True)
+            for r in range(mi):
+                kmix_sil_row(G + r * mj, mj, an[r], r if bj == bi else -1, runs_j, lab_j,
+                             nr_j, S + (p0 + r) * k)
+            if bj == bi:
+                continue
+            for q in range(nr_i):
+                a = runs_i[q]
+                b = runs_i[q + 1]
+                for c in range(mj):
+                    colacc[c] = 0.0
+                for r in range(a, b):
+                    for c in range(mj):
+                        colacc[c] += G[r * mj + c]
+                for c in range(mj):
+                    T[(q0 + c) * k + lab_i[q]] += colacc[c]
+        bi += LANES
+
+
+def cluster_distance_sums_symmetric(const floating[:, ::1] X, const int[::1] labels,
+                                    Py_ssize_t k, double[:, ::1] S, int n_threads):
+    """:func:`cluster_distance_sums` computing each pair's distance once.
+
+    Works in label order; row block I is paired with the blocks J >= I; the sums for the rows
+    of I go to S, those for the rows of J to the accumulator of I's lane (I mod LANES), and
+    the lanes are added in order at the end, so results do not depend on ``n_threads``.
+    Needs LANES x n x k extra doubles.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], lane, p, c
+    order_arr = np.argsort(np.asarray(labels), kind="stable").astype(np.intp)
+    sorted_arr = np.ascontiguousarray(np.asarray(labels)[order_arr], dtype=np.int32)
+    cdef const Py_ssize_t[::1] order = order_arr
+    cdef const int[::1] sorted_labels = sorted_arr
+    cdef double[:, ::1] Ss = np.zeros((n, k))
+    cdef double[:, :, ::1] T = np.zeros((LANES, n, k))
+    cdef double *A
+    cdef double *an
+    cdef double *B
+    cdef double *bn
+    cdef double *G
+    cdef double *colacc
+    cdef Py_ssize_t *runs_i
+    cdef Py_ssize_t *runs_j
+    cdef int *lab_i
+    cdef int *lab_j
+    if S.shape[0] != n or S.shape[1] != k:
+        raise ValueError("S must have shape (n_samples, n_clusters)")
+    if n == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        A = <double*>malloc(SYM_BLOCK * d * sizeof(double))
+        an = <double*>malloc(SYM_BLOCK * sizeof(double))
+        B = <double*>malloc(SYM_BLOCK * d * sizeof(double))
+        bn = <double*>malloc(SYM_BLOCK * sizeof(double))
+        G = <double*>malloc(SYM_BLOCK * SYM_BLOCK * sizeof(double))
+        colacc = <double*>malloc(SYM_BLOCK * sizeof(double))
+        runs_i = <Py_ssize_t*>malloc((SYM_BLOCK + 1) * sizeof(Py_ssize_t))
+        runs_j = <Py_ssize_t*>malloc((SYM_BLOCK + 1) * sizeof(Py_ssize_t))
+        lab_i = <int*>malloc(SYM_BLOCK * sizeof(int))
+        lab_j = <int*>malloc(SYM_BLOCK * sizeof(int))
+        for lane in prange(LANES, schedule='dynamic'):
+            _lane(&X[0, 0], n, d, &order[0], &sorted_labels[0], k, lane, &Ss[0, 0],
+                  &T[lane, 0, 0], A, an, B, bn, G, colacc, runs_i, lab_i, runs_j, lab_j)
+        free(A)
+        free(an)
+        free(B)
+        free(bn)
+        free(G)
+        free(colacc)
+        free(runs_i)
+        free(runs_j)
+        free(lab_i)
+        free(lab_j)
+    with nogil:
+        for p in range(n):
+            for c in range(k):
+                S[order[p], c] = (((Ss[p, c] + T[0, p, c]) + T[1, p, c]) + T[2, p, c]) + T[3, p, c]

@@ -14,6 +14,11 @@ from ._core import _silhouette
 from ._threads import blas_single_threaded, effective_n_threads, threads_for
 from ._validation import check_n_threads
 
+#: The symmetric reduction keeps 4 accumulators of n x k doubles; beyond this many bytes the
+#: one-sided reduction (no extra memory, twice the distances) runs instead.
+_SYMMETRIC_LANES = 4
+_SYMMETRIC_MAX_BYTES = 64 * 1024 * 1024
+
 __all__ = ["silhouette_samples", "silhouette_score", "calinski_harabasz_score",
            "davies_bouldin_score"]
 
@@ -64,7 +69,11 @@ def silhouette_samples(X, labels, *, metric="euclidean", n_threads=None):
                             max(1, X.shape[1]))
     sums = np.empty((n, k))
     with blas_single_threaded():
-        _silhouette.cluster_distance_sums(X, labels, k, sums, n_threads)
+        if _SYMMETRIC_LANES * n * k * 8 <= _SYMMETRIC_MAX_BYTES:
+            # each distance once (half the work), with 4 extra n x k accumulators
+            _silhouette.cluster_distance_sums_symmetric(X, labels, k, sums, n_threads)
+        else:
+            _silhouette.cluster_distance_sums(X, labels, k, sums, n_threads)
     counts = np.bincount(labels, minlength=k)
     own = sums[np.arange(n), labels]
     with np.errstate(divide="ignore", invalid="ignore"):
