@@ -89,8 +89,14 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
                      n_threads=None):
     """Mean silhouette coefficient (on a random subset of ``sample_size`` samples if given)."""
     if sample_size is not None:
+        # lengths checked on the full data, labels on the subset (as scikit-learn)
         X = check_array(X, dtype=[np.float64, np.float32])
         labels = np.asarray(labels)
+        if labels.shape[:1] != X.shape[:1]:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{X.shape[0]}, {labels.shape[0] if labels.ndim else 1}]"
+            )
         if (isinstance(sample_size, (bool, np.bool_))
                 or not isinstance(sample_size, numbers.Integral) or sample_size < 1):
             raise ValueError(f"sample_size must be a positive int, got {sample_size!r}.")
