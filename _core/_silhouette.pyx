@@ -235,3 +235,18 @@ def cluster_distance_sums_symmetric(const floating[:, ::1] X, const int[::1] lab
         for p in range(n):
             for c in range(k):
                 S[order[p], c] = (((Ss[p, c] + T[0, p, c]) + T[1, p, c]) + T[2, p, c]) + T[3, p, c]
+
+
+def cluster_sums_from_distances(const double[:, ::1] D, const int[::1] labels, Py_ssize_t k,
+                                double[:, ::1] S, int n_threads):
+    """S[i, c] = sum of D[i, j] over the samples j labelled c, from a precomputed distance
+    matrix (for scans over k on small data, where D is computed once). Each row is summed in
+    column order by one thread: results do not depend on ``n_threads``."""
+    cdef Py_ssize_t n = D.shape[0], i, j, c
+    if D.shape[1] != n or labels.shape[0] != n or S.shape[0] != n or S.shape[1] != k:
+        raise ValueError("shapes of D, labels and S do not match")
+    for i in prange(n, nogil=True, schedule='static', num_threads=n_threads):
+        for c in range(k):
+            S[i, c] = 0.0
+        for j in range(n):
+            S[i, labels[j]] += D[i, j]

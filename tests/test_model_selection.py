@@ -122,3 +122,31 @@ def test_scans_reject_bad_input(blobs):
         scan_gmm(blobs, [2], covariance_types=("full", "round"))
     with pytest.raises(ValueError):
         scan_gmm(blobs, [2], covariance_types=())
+
+
+def test_scan_silhouettes_same_with_and_without_the_reused_distances(blobs, monkeypatch):
+    import kmix.model_selection as ms
+
+    X = blobs[:700]
+    with_matrix = scan_kmeans(X, [2, 4, 7], random_state=1)
+    monkeypatch.setattr(ms, "_SCAN_DISTANCES_MAX_BYTES", 0)
+    without = scan_kmeans(X, [2, 4, 7], random_state=1)
+    assert_allclose(with_matrix.silhouette, without.silhouette, rtol=0, atol=1e-12)
+    for k, model, value in zip(without.k, without.models, without.silhouette):
+        assert_allclose(value, sk_silhouette_score(X, model.labels_), rtol=0, atol=1e-9)
+
+
+def test_cluster_sums_from_distances_matches_numpy_and_threads():
+    from kmix._core import _silhouette
+
+    rng = np.random.RandomState(0)
+    D = np.abs(rng.normal(size=(300, 300)))
+    labels = rng.randint(0, 7, 300).astype(np.int32)
+    ref = np.stack([D[:, labels == c].sum(axis=1) for c in range(7)], axis=1)
+    out = {}
+    for n_threads in (1, 2):
+        S = np.empty((300, 7))
+        _silhouette.cluster_sums_from_distances(D, labels, 7, S, n_threads)
+        assert_allclose(S, ref, rtol=1e-12)
+        out[n_threads] = S
+    assert out[1].tobytes() == out[2].tobytes()

@@ -74,6 +74,12 @@ def silhouette_samples(X, labels, *, metric="euclidean", n_threads=None):
             _silhouette.cluster_distance_sums_symmetric(X, labels, k, sums, n_threads)
         else:
             _silhouette.cluster_distance_sums(X, labels, k, sums, n_threads)
+    return _silhouette_from_sums(sums, labels, k)
+
+
+def _silhouette_from_sums(sums, labels, k):
+    """Silhouettes from S[i, c] = sum of distances from i to the samples of cluster c."""
+    n = labels.shape[0]
     counts = np.bincount(labels, minlength=k)
     own = sums[np.arange(n), labels]
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -10,15 +10,47 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_array
 
 from ._gaussian_mixture import GaussianMixture
 from ._kmeans import KMeans
 from ._mixture import COVARIANCE_TYPES
 from ._validation import check_choice
-from .metrics import silhouette_score
+from ._core import _silhouette
+from ._threads import effective_n_threads, threads_for
+from .metrics import _silhouette_from_sums, silhouette_score
 
 __all__ = ["scan_kmeans", "scan_gmm", "KMeansScan", "GMMScan", "elbow"]
+
+
+#: Largest pairwise-distance matrix a k-means scan keeps to reuse across k (n <= ~2900).
+_SCAN_DISTANCES_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _pairwise_distances(X):
+    """Euclidean distances as scikit-learn computes them (sqrt(max(xx + yy - 2 x.y, 0)), 0 on
+    the diagonal), in float64."""
+    X = np.asarray(X, dtype=np.float64)
+    norms = np.einsum("ij,ij->i", X, X)
+    D = X @ X.T
+    D *= -2.0
+    D += norms[:, None]
+    D += norms[None, :]
+    np.maximum(D, 0.0, out=D)
+    np.sqrt(D, out=D)
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
+def _silhouette_from_distances(D, labels, n_threads):
+    """Mean silhouette of ``labels`` from a precomputed distance matrix."""
+    encoded = LabelEncoder().fit_transform(labels).astype(np.int32)
+    k = int(encoded.max()) + 1
+    sums = np.empty((D.shape[0], k))
+    _silhouette.cluster_sums_from_distances(
+        D, encoded, k, sums, threads_for(effective_n_threads(n_threads), D.shape[0], k, 1))
+    return float(np.mean(_silhouette_from_sums(sums, encoded, k)))
 
 
 def _check_k_range(k_range, n_samples, low):
@@ -147,8 +179,10 @@ def scan_kmeans(X, k_range, *, n_init="auto", random_state=None, silhouette=True
         Passed to every :class:`kmix.KMeans` (the same ``random_state`` for each k, as a loop
         over ``KMeans(k, random_state=...)`` would).
     silhouette : bool, default=True
-        Also compute each fit's mean silhouette (compiled, O(n^2 d) per k; NaN for k=1 or
-        k=n_samples).
+        Also compute each fit's mean silhouette (NaN for k=1 or k=n_samples). On data of up
+        to ~2900 samples the pairwise distances are computed once for the whole scan (64 MiB
+        at most) and each k costs O(n^2) additions; larger data use the compiled O(n^2 d)
+        silhouette, which never holds them.
     verbose : int, default=0
         Print a line per k.
 
@@ -160,6 +194,11 @@ def scan_kmeans(X, k_range, *, n_init="auto", random_state=None, silhouette=True
     ks = _check_k_range(k_range, X.shape[0], 1)
     inertia = np.empty(ks.size)
     scores = np.full(ks.size, np.nan) if silhouette else None
+    # Small data: the pairwise distances once for the whole scan (then each k's silhouette
+    # is O(n^2) additions instead of O(n^2 d) with square roots).
+    distances = None
+    if silhouette and ks.size > 1 and X.shape[0] ** 2 * 8 <= _SCAN_DISTANCES_MAX_BYTES:
+        distances = _pairwise_distances(X)
     models = []
     for i, k in enumerate(ks):
         start = time.perf_counter()
@@ -168,7 +207,10 @@ def scan_kmeans(X, k_range, *, n_init="auto", random_state=None, silhouette=True
         models.append(model)
         inertia[i] = model.inertia_
         if silhouette and 1 < np.unique(model.labels_).size < X.shape[0]:
-            scores[i] = silhouette_score(X, model.labels_, n_threads=n_threads)
+            if distances is None:
+                scores[i] = silhouette_score(X, model.labels_, n_threads=n_threads)
+            else:
+                scores[i] = _silhouette_from_distances(distances, model.labels_, n_threads)
         if verbose:
             extra = f", silhouette {scores[i]:.4f}" if silhouette else ""
             print(f"[scan_kmeans] k={k}: inertia {inertia[i]:.6g}{extra} "
