@@ -139,7 +139,7 @@ class BayesianGaussianMixture(_MixtureBase):
             if self.covariance_type in ("full", "tied"):
                 self.covariance_prior_ = np.atleast_2d(centred.T @ centred / (total - 1))
             else:
-                var = np.einsum("ij,ij->j", centred, centred) / (total - 1)
+                var = (np.einsum("ij,ij->j", centred, centred) / (total - 1)).astype(X.dtype)
                 self.covariance_prior_ = var if self.covariance_type == "diag" else var.mean()
         elif self.covariance_type in ("full", "tied"):
             name = f"{self.covariance_type} covariance_prior"

@@ -355,7 +355,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         self._set_parameters(best_params)
         self.n_iter_ = best_n_iter
@@ -401,7 +401,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._check_test_data(X)
         with blas_single_threaded():
-            return self._pass(X, None, lpn=True)[1]["lpn"]
+            lpn = self._pass(X, None, lpn=True)[1]["lpn"]
+        return lpn.astype(X.dtype, copy=False)  # in X's dtype, as scikit-learn
 
     def score(self, X, y=None):
         """Mean log-likelihood of X."""
@@ -419,7 +420,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._check_test_data(X)
         with blas_single_threaded():
-            return self._pass(X, None, resp=True)[1]["resp"]
+            resp = self._pass(X, None, resp=True)[1]["resp"]
+        return resp.astype(X.dtype, copy=False)
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture, grouped by component (scikit-learn's draws).

@@ -74,7 +74,7 @@ def silhouette_samples(X, labels, *, metric="euclidean", n_threads=None):
             _silhouette.cluster_distance_sums_symmetric(X, labels, k, sums, n_threads)
         else:
             _silhouette.cluster_distance_sums(X, labels, k, sums, n_threads)
-    return _silhouette_from_sums(sums, labels, k)
+    return _silhouette_from_sums(sums, labels, k).astype(X.dtype, copy=False)
 
 
 def _silhouette_from_sums(sums, labels, k):
