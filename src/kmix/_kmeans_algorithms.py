@@ -185,7 +185,6 @@ def center_groups(centers, n_groups):
     ``members[gstart[g]:gstart[g + 1]]``. Empty groups are dropped.
     """
     c = centers.astype(np.float64)
-    k = c.shape[0]
     g_centers = c[:n_groups].copy()
     for _ in range(5):
         d2 = (np.einsum("ij,ij->i", g_centers, g_centers)[None, :] - 2.0 * c @ g_centers.T)

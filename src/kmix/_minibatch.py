@@ -13,7 +13,7 @@ from collections import namedtuple
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._core import _minibatch
 from ._kmeans import _BaseKMeans, _tolerance_sparse
