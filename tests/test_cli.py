@@ -92,3 +92,17 @@ def test_info(capsys):
     assert kmix.__version__ in out
     assert int(_field(out, "threads")) == kmix.effective_n_threads()
     assert _field(out, "OpenMP") == ("yes" if kmix.openmp_enabled() else "no")
+
+
+def test_scan_reports_the_chapters_choices():
+    result = _run("scan")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert _field(out, "elbow k") == "4"
+    assert _field(out, "best silhouette k") == "4"
+    assert re.search(r"^best BIC\s*:\s*k=3 full", out, re.MULTILINE)
+    # one table row per k, inertia decreasing from k=1 to k=4
+    rows = re.findall(r"^\s*(\d+)\s+([\d.]+)\s+(\S+)$", out, re.MULTILINE)
+    assert [int(r[0]) for r in rows] == list(range(1, 10))
+    inertia = [float(r[1]) for r in rows]
+    assert inertia[0] > inertia[1] > inertia[2] > inertia[3]

@@ -30,6 +30,32 @@ def _demo(args):
     return 0
 
 
+def _scan(args):
+    from .datasets import chapter_blobs, chapter_mixture
+    from .model_selection import scan_gmm, scan_kmeans
+
+    import warnings
+
+    X, _ = chapter_blobs(n_samples=2000, random_state=7)
+    scan = scan_kmeans(X, range(args.k_min, args.k_max + 1), random_state=args.random_state,
+                       n_threads=args.n_threads)
+    print("kmix scan_kmeans on the chapter's blobs (2000 x 2)")
+    print(f"{'k':>3} {'inertia':>12} {'silhouette':>10}")
+    for k, inertia, sil in zip(scan.k, scan.inertia, scan.silhouette):
+        print(f"{k:>3} {inertia:12.3f} {sil:10.4f}")
+    print(f"elbow k           : {scan.elbow_k}")
+    print(f"best silhouette k : {scan.best_silhouette_k}")
+    Xm, _ = chapter_mixture()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gscan = scan_gmm(Xm, range(args.k_min, args.k_max + 1), n_init=args.n_init,
+                         random_state=args.random_state, n_threads=args.n_threads)
+    print("kmix scan_gmm on the chapter's mixture data (1250 x 2)")
+    print(f"best BIC          : k={gscan.best_k} {gscan.best_covariance_type} "
+          f"(BIC {gscan.bic.min():.2f})")
+    return 0
+
+
 def _info(args):
     import kmix
 
@@ -54,6 +80,14 @@ def build_parser():
     demo.add_argument("--random-state", type=int, default=7)
     demo.add_argument("--n-threads", type=int, default=None)
     demo.set_defaults(func=_demo)
+    scan = sub.add_parser("scan", help="how many clusters: elbow, silhouette and BIC scans on "
+                                       "the chapter's data")
+    scan.add_argument("--k-min", type=int, default=1)
+    scan.add_argument("--k-max", type=int, default=9)
+    scan.add_argument("--n-init", type=int, default=3)
+    scan.add_argument("--random-state", type=int, default=42)
+    scan.add_argument("--n-threads", type=int, default=None)
+    scan.set_defaults(func=_scan)
     info = sub.add_parser("info", help="version, OpenMP and thread count")
     info.set_defaults(func=_info)
     return parser
