@@ -78,6 +78,46 @@ cdef inline Py_ssize_t row_argmin(const floating *Dr, Py_ssize_t kt, floating *b
         return kmix_argmin_d(Dr, kt, best)
 
 
+cdef inline void closest_centers(
+    const floating *X, Py_ssize_t m, Py_ssize_t d, const floating *C, const floating *CT,
+    const floating *cnorm, Py_ssize_t k, Py_ssize_t *besti, floating *D, bint use_gemm,
+) noexcept nogil:
+    """besti[r] = the closest centre to row r of the m x d rows X (m <= CHUNK_ROWS; the first
+    minimum), over tiles of TILE_CENTERS centres. CT is d x k, D holds m x TILE_CENTERS."""
+    cdef Py_ssize_t j0, kt, r, a
+    cdef floating bestv[CHUNK_ROWS]
+    cdef floating v
+    j0 = 0
+    while j0 < k:
+        kt = imin(TILE_CENTERS, k - j0)
+        partial_dists(X, m, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
+        for r in range(m):
+            a = row_argmin(D + r * kt, kt, &v)
+            if j0 == 0 or v < bestv[r]:
+                bestv[r] = v
+                besti[r] = j0 + a
+        j0 += kt
+
+
+cdef inline Py_ssize_t closest_center_sparse(
+    const floating *data, const int *indices, Py_ssize_t p0, Py_ssize_t p1,
+    const floating *CT, const floating *cnorm, Py_ssize_t k, floating *Dr,
+) noexcept nogil:
+    """The closest centre to one CSR row (entries p0 .. p1), from the transposed centres
+    (d x k); Dr holds k partial distances."""
+    cdef Py_ssize_t j, p
+    cdef floating v
+    cdef const floating *ct
+    for j in range(k):
+        Dr[j] = cnorm[j]
+    for p in range(p0, p1):
+        v = -2 * data[p]
+        ct = CT + indices[p] * k
+        for j in range(k):
+            Dr[j] += v * ct[j]
+    return row_argmin(Dr, k, &v)
+
+
 cdef inline double sq_dist(const floating *x, const floating *c, Py_ssize_t d) noexcept nogil:
     """Squared distance in float64.
 

@@ -11,9 +11,9 @@ from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, free
 
-from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, imin, kmix_cpu_has_fma,
-                      n_blocks_for, partial_dists, prep_centers, reduce_blocks, row_argmin,
-                      sq_dist, sq_dist_sparse, sum_counts, zero_block)
+from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_center_sparse,
+                      closest_centers, imin, kmix_cpu_has_fma, n_blocks_for, prep_centers,
+                      reduce_blocks, sq_dist, sq_dist_sparse, sum_counts, zero_block)
 from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
 
 
@@ -28,27 +28,16 @@ cdef Py_ssize_t _lloyd_block_dense(
     const double *w, int *labels, bint update, double *bsum, double *bw,
     floating *D, bint use_gemm,
 ) noexcept nogil:
-    cdef Py_ssize_t s, m, r, i, j0, kt, a, f
+    cdef Py_ssize_t s, m, r, i, a, f
     cdef Py_ssize_t changed = 0
     cdef Py_ssize_t besti[CHUNK_ROWS]
-    cdef floating bestv[CHUNK_ROWS]
-    cdef floating v
     cdef double wi
     cdef double *row
     cdef const floating *x
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
-        j0 = 0
-        while j0 < k:
-            kt = imin(TILE_CENTERS, k - j0)
-            partial_dists(X + s * d, m, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
-            for r in range(m):
-                a = row_argmin(D + r * kt, kt, &v)
-                if j0 == 0 or v < bestv[r]:
-                    bestv[r] = v
-                    besti[r] = j0 + a
-            j0 += kt
+        closest_centers(X + s * d, m, d, C, CT, cnorm, k, besti, D, use_gemm)
         for r in range(m):
             i = s + r
             a = besti[r]
@@ -112,20 +101,11 @@ cdef Py_ssize_t _lloyd_block_sparse(
     const floating *CT, const floating *cnorm, Py_ssize_t k,
     const double *w, int *labels, bint update, double *bsum, double *bw, floating *Dr,
 ) noexcept nogil:
-    cdef Py_ssize_t i, j, p, a
+    cdef Py_ssize_t i, p, a
     cdef Py_ssize_t changed = 0
-    cdef floating v, best
-    cdef const floating *ct
     cdef double wi
     for i in range(start, end):
-        for j in range(k):
-            Dr[j] = cnorm[j]
-        for p in range(indptr[i], indptr[i + 1]):
-            v = -2 * data[p]
-            ct = CT + indices[p] * k
-            for j in range(k):
-                Dr[j] += v * ct[j]
-        a = row_argmin(Dr, k, &best)
+        a = closest_center_sparse(data, indices, indptr[i], indptr[i + 1], CT, cnorm, k, Dr)
         if labels[i] != a:
             changed += 1
             labels[i] = <int>a

@@ -20,9 +20,9 @@ from libc.string cimport memcpy
 from libc.math cimport sqrt, INFINITY
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, imin, kmix_prefetch_bytes,
-                      n_blocks_for, partial_dists, prep_centers, row_argmin, sq_dist,
-                      sq_dist_sparse)
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, closest_center_sparse,
+                      closest_centers, imin, kmix_prefetch_bytes, n_blocks_for, partial_dists,
+                      prep_centers, row_argmin, sq_dist, sq_dist_sparse)
 
 
 #: Rows prefetched ahead of the one being gathered: random rows of a large array each miss
@@ -55,45 +55,16 @@ cdef void _gather_rows(const floating *X, Py_ssize_t d, const Py_ssize_t *rows, 
         memcpy(out + r * d, X + rows[r] * d, nbytes)
 
 
-cdef void _assign_chunk_dense(
+cdef inline void _assign_chunk_dense(
     const floating *B, Py_ssize_t m, Py_ssize_t d, const floating *C, const floating *CT,
     const floating *cnorm, Py_ssize_t k, int *labels, floating *D, bint use_gemm,
 ) noexcept nogil:
     """labels[r] = index of the closest centre to row r of the m x d rows B (first minimum)."""
-    cdef Py_ssize_t j0, kt, r, a
+    cdef Py_ssize_t r
     cdef Py_ssize_t besti[CHUNK_ROWS]
-    cdef floating bestv[CHUNK_ROWS]
-    cdef floating v
-    j0 = 0
-    while j0 < k:
-        kt = imin(TILE_CENTERS, k - j0)
-        partial_dists(B, m, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
-        for r in range(m):
-            a = row_argmin(D + r * kt, kt, &v)
-            if j0 == 0 or v < bestv[r]:
-                bestv[r] = v
-                besti[r] = j0 + a
-        j0 += kt
+    closest_centers(B, m, d, C, CT, cnorm, k, besti, D, use_gemm)
     for r in range(m):
         labels[r] = <int>besti[r]
-
-
-cdef void _assign_row_sparse(
-    const floating *data, const int *indices, Py_ssize_t p0, Py_ssize_t p1,
-    const floating *CT, const floating *cnorm, Py_ssize_t k, int *label, floating *Dr,
-) noexcept nogil:
-    """label = closest centre to one CSR row, from the transposed centres (d x k)."""
-    cdef Py_ssize_t j, p
-    cdef floating v
-    cdef const floating *ct
-    for j in range(k):
-        Dr[j] = cnorm[j]
-    for p in range(p0, p1):
-        v = -2 * data[p]
-        ct = CT + indices[p] * k
-        for j in range(k):
-            Dr[j] += v * ct[j]
-    label[0] = <int>row_argmin(Dr, k, &v)
 
 
 cdef void _bucket_by_label(const int *labels, Py_ssize_t b, Py_ssize_t k, Py_ssize_t *start,
@@ -515,8 +486,9 @@ def step_sparse(const floating[::1] data, const int[::1] indices, const int[::1]
                 part = 0.0
                 for r in range(s, imin(b, s + CHUNK_ROWS)):
                     i = rows[r] if gather else r
-                    _assign_row_sparse(data_p, indices_p, indptr[i], indptr[i + 1], &CT[0, 0],
-                                       &cnorm[0], k, &labels[r], Dr)
+                    labels[r] = <int>closest_center_sparse(data_p, indices_p, indptr[i],
+                                                           indptr[i + 1], &CT[0, 0], &cnorm[0],
+                                                           k, Dr)
                     wr = weights[r] if weighted else 1.0
                     part = part + wr * sq_dist_sparse(data_p, indices_p, indptr[i],
                                                        indptr[i + 1], &centers[labels[r], 0],
@@ -610,8 +582,9 @@ def labels_inertia_sparse(const floating[::1] data, const int[::1] indices,
             for blk in prange(nb, schedule='dynamic'):
                 acc = 0.0
                 for r in range(blk * bs, imin(n, (blk + 1) * bs)):
-                    _assign_row_sparse(data_p, indices_p, indptr[r], indptr[r + 1], &CT[0, 0],
-                                       &cnorm[0], k, &labels[r], Dr)
+                    labels[r] = <int>closest_center_sparse(data_p, indices_p, indptr[r],
+                                                           indptr[r + 1], &CT[0, 0], &cnorm[0],
+                                                           k, Dr)
                     wr = weights[r] if weighted else 1.0
                     acc = acc + wr * sq_dist_sparse(data_p, indices_p, indptr[r], indptr[r + 1],
                                                      &centers[labels[r], 0], cn2[labels[r]])
