@@ -347,7 +347,7 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
         total += part[blk]
         total_ent += part_ent[blk]
     if want_stats:
-        stats = np.asarray(bufs).sum(axis=0) if nb == 1 else _ordered_sum(bufs)
+        stats = _ordered_sum(bufs)
         np.asarray(N_out)[:] = stats[:k]
         np.asarray(S1_out)[:, :] = stats[k:k + k * d].reshape(k, d)
         if s2_size:

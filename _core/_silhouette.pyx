@@ -73,6 +73,13 @@ cdef void _block(const floating *X, Py_ssize_t n, Py_ssize_t d, const Py_ssize_t
         j0 += mj
 
 
+def _label_order(labels):
+    """The samples in label order (stable) and their labels in that order."""
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable").astype(np.intp)
+    return order, np.ascontiguousarray(labels[order], dtype=np.int32)
+
+
 def cluster_distance_sums(const floating[:, ::1] X, const int[::1] labels, Py_ssize_t k,
                           double[:, ::1] S, int n_threads):
     """S[i, c] = sum of ||X[i] - X[j]|| over the samples j labelled c (labels in 0..k-1)."""
@@ -86,8 +93,7 @@ def cluster_distance_sums(const floating[:, ::1] X, const int[::1] labels, Py_ss
     cdef Py_ssize_t *rows_i
     cdef Py_ssize_t *run_start
     cdef int *run_label
-    order_arr = np.argsort(np.asarray(labels), kind="stable").astype(np.intp)
-    sorted_arr = np.ascontiguousarray(np.asarray(labels)[order_arr], dtype=np.int32)
+    order_arr, sorted_arr = _label_order(labels)
     position_arr = np.empty_like(order_arr)
     position_arr[order_arr] = np.arange(n, dtype=np.intp)
     cdef const Py_ssize_t[::1] order = order_arr
@@ -187,8 +193,7 @@ def cluster_distance_sums_symmetric(const floating[:, ::1] X, const int[::1] lab
     Needs LANES x n x k extra doubles.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], lane, p, c
-    order_arr = np.argsort(np.asarray(labels), kind="stable").astype(np.intp)
-    sorted_arr = np.ascontiguousarray(np.asarray(labels)[order_arr], dtype=np.int32)
+    order_arr, sorted_arr = _label_order(labels)
     cdef const Py_ssize_t[::1] order = order_arr
     cdef const int[::1] sorted_labels = sorted_arr
     cdef double[:, ::1] Ss = np.zeros((n, k))

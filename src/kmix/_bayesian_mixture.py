@@ -175,7 +175,7 @@ class BayesianGaussianMixture(_MixtureBase):
         self._update(gaussian_parameters(self._initial_stats(X, sample_weight, resp),
                                          self.reg_covar, self.covariance_type))
 
-    def _m_step(self, stats, total_weight):
+    def _m_step(self, stats):
         self._update(gaussian_parameters(stats, self.reg_covar, self.covariance_type))
 
     def _update(self, parameters):

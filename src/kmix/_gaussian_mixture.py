@@ -110,7 +110,7 @@ class GaussianMixture(_MixtureBase):
                 np.asarray(self._precisions_init, dtype=np.float64), self.covariance_type)
         self._dtype = X.dtype
 
-    def _m_step(self, stats, total_weight):
+    def _m_step(self, stats):
         weights, self.means_, self.covariances_ = gaussian_parameters(
             stats, self.reg_covar, self.covariance_type)
         self.weights_ = weights / weights.sum()

@@ -17,7 +17,7 @@ from sklearn.utils.validation import validate_data
 
 from ._core import _minibatch
 from ._kmeans import _BaseKMeans, _tolerance_sparse
-from ._kmeans_algorithms import labels_inertia
+from ._kmeans_algorithms import _NO_WEIGHTS, labels_inertia
 from ._seeding import _row_sq_norms
 from ._threads import blas_context, effective_n_threads, threads_for
 from ._validation import (as_csr_arrays, check_int, check_n_samples, check_random_state,
@@ -25,7 +25,6 @@ from ._validation import (as_csr_arrays, check_int, check_n_samples, check_rando
 
 __all__ = ["MiniBatchKMeans", "fit_batches", "BatchFit"]
 
-_NO_WEIGHTS = np.empty(0)
 _NO_ROWS = np.empty(0, dtype=np.intp)
 _CHUNK_ROWS = 256
 

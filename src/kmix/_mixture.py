@@ -298,18 +298,17 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         return self.covariance_type == "tied" and self._tied_second is None
 
     # -- EM -----------------------------------------------------------------------------------
-    def _em_iteration(self, X, sample_weight, total_weight):
+    def _em_iteration(self, X, sample_weight):
         """One pass with the current parameters, then the M-step; returns the lower bound."""
         total, out = self._pass(X, sample_weight, stats=True, shift=self.means_,
                                 second=self._second_wanted(), entropy=self._uses_entropy)
-        log_prob_norm = total / total_weight
-        self._m_step(self._stats(out), total_weight)
+        log_prob_norm = total / self._total_weight
+        self._m_step(self._stats(out))
         return self._lower_bound(log_prob_norm, out["entropy"])
 
     def _fit(self, X, sample_weight):
         """scikit-learn's fit loop (n_init restarts, warm start, convergence); returns labels."""
         n_samples = X.shape[0]
-        total_weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         max_lower_bound = -np.inf
@@ -317,7 +316,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         self.converged_ = False
         random_state = check_random_state(self.random_state)
         self._data_mean = weighted_mean(X, sample_weight)
-        self._total_weight = total_weight
+        self._total_weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
         self._tied_second = None
         for init in range(n_init):
             if self.verbose:
@@ -333,7 +332,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
                 converged = False
                 for n_iter in range(1, self.max_iter + 1):
                     prev_lower_bound = lower_bound
-                    lower_bound = self._em_iteration(X, sample_weight, total_weight)
+                    lower_bound = self._em_iteration(X, sample_weight)
                     current_lower_bounds.append(lower_bound)
                     change = lower_bound - prev_lower_bound
                     if self.verbose >= 1 and n_iter % self.verbose_interval == 0:

@@ -111,16 +111,21 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
     return float(np.mean(silhouette_samples(X, labels, metric=metric, n_threads=n_threads)))
 
 
+def _centroids(X, labels, k):
+    """Cluster sizes and centroids of float64 X for labels 0..k-1."""
+    counts = np.bincount(labels, minlength=k)
+    sums = np.zeros((k, X.shape[1]))
+    np.add.at(sums, labels, X)
+    return counts, sums / counts[:, None]
+
+
 def calinski_harabasz_score(X, labels):
     """Ratio of between-cluster to within-cluster dispersion (higher is better)."""
     X, labels, k = _check_X_labels(X, labels)
     X = X.astype(np.float64, copy=False)
     n = X.shape[0]
     mean = X.mean(axis=0)
-    counts = np.bincount(labels, minlength=k)
-    sums = np.zeros((k, X.shape[1]))
-    np.add.at(sums, labels, X)
-    centroids = sums / counts[:, None]
+    counts, centroids = _centroids(X, labels, k)
     extra = float(np.sum(counts * np.sum((centroids - mean) ** 2, axis=1)))
     intra = float(np.sum((X - centroids[labels]) ** 2))
     return float(1.0 if intra == 0.0 else extra * (n - k) / (intra * (k - 1.0)))
@@ -130,10 +135,7 @@ def davies_bouldin_score(X, labels):
     """Mean, over clusters, of the largest (s_i + s_j) / d(c_i, c_j) (lower is better)."""
     X, labels, k = _check_X_labels(X, labels)
     X = X.astype(np.float64, copy=False)
-    counts = np.bincount(labels, minlength=k)
-    sums = np.zeros((k, X.shape[1]))
-    np.add.at(sums, labels, X)
-    centroids = sums / counts[:, None]
+    counts, centroids = _centroids(X, labels, k)
     dist = np.sqrt(np.sum((X - centroids[labels]) ** 2, axis=1))
     intra = np.bincount(labels, weights=dist, minlength=k) / counts
     diff = centroids[:, None, :] - centroids[None, :, :]
