@@ -4,21 +4,16 @@ Usage (unset the OpenBLAS overrides of this machine for benchmarks only):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python asv_benchmarks/bench_metrics_table.py
 """
-import statistics
+import os
+import sys
 import time
 import tracemalloc
 import warnings
 
 import numpy as np
 
-
-def _median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import alternate, median_time, timed  # noqa: E402
 
 
 def main():
@@ -32,13 +27,8 @@ def main():
     warnings.simplefilter("ignore")
     X, y = make_blobs(20_000, n_features=10, centers=10, random_state=0)
     silhouette_score(X, y)
-    sk_t, km_t = [], []
-    for _ in range(3):
-        t, sk = _median_time(lambda: sk_silhouette_score(X, y), 1)
-        sk_t.append(t)
-        t, km = _median_time(lambda: silhouette_score(X, y), 1)
-        km_t.append(t)
-    sk_s, km_s = statistics.median(sk_t), statistics.median(km_t)
+    sk_s, km_s, sk, km = alternate(lambda: sk_silhouette_score(X, y),
+                                   lambda: silhouette_score(X, y), 3)
     print(f"silhouette_score 20kx10 c=10: sklearn {sk_s:.3f} s, kmix {km_s:.3f} s, ratio "
           f"{km_s / sk_s:.3f}, |difference| {abs(sk - km):.1e}")
 
@@ -61,8 +51,8 @@ def main():
             out.append((model.inertia_, sk_silhouette_score(D, model.labels_)))
         return out
 
-    t_sk, ref = _median_time(sk_scan, 1)
-    t_km, scan = _median_time(lambda: scan_kmeans(D, range(2, 100), random_state=42), 3)
+    t_sk, ref = timed(sk_scan)
+    t_km, scan = median_time(lambda: scan_kmeans(D, range(2, 100), random_state=42), 3)
     best_sk = 2 + int(np.argmax([s for _, s in ref]))
     print(f"scan_kmeans digits k=2..99 + silhouette: sklearn loop {t_sk:.2f} s, kmix "
           f"{t_km:.2f} s, ratio {t_km / t_sk:.3f}; best silhouette k sklearn {best_sk}, "

@@ -11,20 +11,12 @@ median of --repeat fits and the ratio is kmix / scikit-learn. Inertia is on the 
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import MINIBATCH_ROWS  # noqa: E402
-
-
-def _fit(make, X):
-    start = time.perf_counter()
-    model = make().fit(X)
-    return time.perf_counter() - start, model
+from timing import alternate, timed  # noqa: E402
 
 
 def compare(X, params, repeat):
@@ -38,14 +30,10 @@ def compare(X, params, repeat):
     def make_km():
         return kmix.MiniBatchKMeans(random_state=0, **params)
 
-    _fit(make_km, X)  # first call: imports, thread pools
-    sk_times, km_times = [], []
-    for _ in range(repeat):
-        t, sk = _fit(make_sk, X)
-        sk_times.append(t)
-        t, km = _fit(make_km, X)
-        km_times.append(t)
-    return dict(sk=statistics.median(sk_times), km=statistics.median(km_times),
+    timed(lambda: make_km().fit(X))  # first call: imports, thread pools
+    sk_time, km_time, sk, km = alternate(lambda: make_sk().fit(X), lambda: make_km().fit(X),
+                                         repeat)
+    return dict(sk=sk_time, km=km_time,
                 sk_inertia=sk.inertia_, km_inertia=km.inertia_,
                 sk_steps=sk.n_steps_, km_steps=km.n_steps_)
 

@@ -12,20 +12,12 @@ The last column times score_samples on the row's data with the fitted models.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import MIXTURE_ROWS  # noqa: E402
-
-
-def _timed(fn, number):
-    start = time.perf_counter()
-    for _ in range(number):
-        result = fn()
-    return (time.perf_counter() - start) / number, result
+from timing import alternate, timed  # noqa: E402
 
 
 def compare(X, params, same_init, repeat):
@@ -46,21 +38,14 @@ def compare(X, params, same_init, repeat):
     def fit_km():
         return kmix.GaussianMixture(random_state=0, **params).fit(X)
 
-    longest = max(_timed(fit_sk, 1)[0], _timed(fit_km, 1)[0])
+    longest = max(timed(fit_sk)[0], timed(fit_km)[0])
     number = 1 if longest >= 0.05 else max(1, int(0.2 / max(longest, 1e-4)))
-    sk_t, km_t = [], []
-    for _ in range(repeat):
-        t, sk = _timed(fit_sk, number)
-        sk_t.append(t)
-        t, km = _timed(fit_km, number)
-        km_t.append(t)
-    ss_sk, ss_km = [], []
-    for _ in range(repeat):
-        ss_sk.append(_timed(lambda: sk.score_samples(X), 1)[0])
-        ss_km.append(_timed(lambda: km.score_samples(X), 1)[0])
-    return dict(sk=statistics.median(sk_t), km=statistics.median(km_t),
+    sk_time, km_time, sk, km = alternate(fit_sk, fit_km, repeat, number)
+    ss_sk, ss_km, _, _ = alternate(lambda: sk.score_samples(X), lambda: km.score_samples(X),
+                                   repeat)
+    return dict(sk=sk_time, km=km_time,
                 sk_lb=float(sk.lower_bound_), km_lb=km.lower_bound_, sk_it=sk.n_iter_,
-                km_it=km.n_iter_, ss=statistics.median(ss_km) / statistics.median(ss_sk))
+                km_it=km.n_iter_, ss=ss_km / ss_sk)
 
 
 def main(argv=None):
