@@ -14,7 +14,32 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#define KMIX_SMALL_KT 8
+#define KMIX_SMALL_KT_MAX_D 64
+
+/* Few centres (kt <= 8) of narrow data: the tile is copied into 8 zero-padded lanes so the
+ * loop over centres has a fixed length the compiler unrolls and vectorises (one or two AVX
+ * registers per row); each lane's chain of multiply-adds is the general body's. */
 #define KMIX_FUSED_BODY(T, MADD)                                                   \
+    if (kt <= KMIX_SMALL_KT && d <= KMIX_SMALL_KT_MAX_D) {                         \
+        T ct8[KMIX_SMALL_KT_MAX_D * KMIX_SMALL_KT];                                \
+        for (ptrdiff_t f = 0; f < d; ++f)                                          \
+            for (ptrdiff_t j = 0; j < KMIX_SMALL_KT; ++j)                          \
+                ct8[f * KMIX_SMALL_KT + j] = j < kt ? CT[f * ldct + j] : (T)0;     \
+        for (ptrdiff_t r = 0; r < m; ++r) {                                        \
+            const T *restrict x = X + r * d;                                       \
+            T acc[KMIX_SMALL_KT];                                                  \
+            for (ptrdiff_t j = 0; j < KMIX_SMALL_KT; ++j) acc[j] = 0;              \
+            for (ptrdiff_t f = 0; f < d; ++f) {                                    \
+                const T xf = x[f];                                                 \
+                for (ptrdiff_t j = 0; j < KMIX_SMALL_KT; ++j)                      \
+                    acc[j] = MADD(xf, ct8[f * KMIX_SMALL_KT + j], acc[j]);         \
+            }                                                                      \
+            T *restrict Dr = D + r * kt;                                           \
+            for (ptrdiff_t j = 0; j < kt; ++j) Dr[j] = cnorm[j] + (T)(-2) * acc[j];\
+        }                                                                          \
+        return;                                                                    \
+    }                                                                              \
     for (ptrdiff_t r = 0; r < m; ++r) {                                            \
         const T *restrict x = X + r * d;                                           \
         T *restrict Dr = D + r * kt;                                               \
@@ -173,6 +198,7 @@ static ptrdiff_t kmix_argmin_f_avx2(const float *v, ptrdiff_t n, float *best)
 
 static inline ptrdiff_t kmix_argmin_d(const double *v, ptrdiff_t n, double *best)
 {
+    if (n < 16) { KMIX_ARGMIN_SCALAR(double) }  /* as both versions do, without a call */
 #if KMIX_HAVE_DISPATCH
     if (kmix_cpu_has_fma()) return kmix_argmin_d_avx2(v, n, best);
 #endif
@@ -181,6 +207,7 @@ static inline ptrdiff_t kmix_argmin_d(const double *v, ptrdiff_t n, double *best
 
 static inline ptrdiff_t kmix_argmin_f(const float *v, ptrdiff_t n, float *best)
 {
+    if (n < 16) { KMIX_ARGMIN_SCALAR(float) }
 #if KMIX_HAVE_DISPATCH
     if (kmix_cpu_has_fma()) return kmix_argmin_f_avx2(v, n, best);
 #endif

@@ -19,10 +19,11 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, log, sqrt, INFINITY
+from libc.math cimport exp, fabs, log, sqrt, INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, dgemv, dsyrk, dtrmm
+from scipy.linalg.cython_lapack cimport dpotrf, dtrtri
 
 from _common cimport CHUNK_ROWS, imin
 
@@ -248,6 +249,82 @@ cdef double _chunk(
     return acc
 
 
+cdef void _pass_blocks(
+    const floating *X, Py_ssize_t n, Py_ssize_t d, Py_ssize_t k, int cov_type,
+    const double *w, const double *means, const double *prec, const double *wmeans,
+    const double *log_det, const double *log_weights, const double *resp_in,
+    const double *shift, bint want_stats, bint want_second, const double *gshift,
+    double *bufs, Py_ssize_t per, Py_ssize_t s2_size, Py_ssize_t nb,
+    double *part, double *part_ent, bint want_entropy,
+    double *resp_out, double *lpn_out, int *label_out, int n_threads,
+) noexcept nogil:
+    """The pass over nb fixed row blocks: block b's statistics in bufs[b * per:], its
+    log-likelihood in part[b] (and entropy in part_ent[b]). Buffers are zeroed here."""
+    cdef Py_ssize_t rows = chunk_rows(d, k)
+    cdef Py_ssize_t bs = (n + nb - 1) // nb
+    cdef Py_ssize_t blk, s, e, mm
+    cdef double *XT
+    cdef double *ZT
+    cdef double *LT
+    cdef double *work
+    cdef int *best
+    cdef double *B
+    cdef double acc
+    memset(bufs, 0, nb * per * sizeof(double))
+    memset(part, 0, nb * sizeof(double))
+    memset(part_ent, 0, nb * sizeof(double))
+    with parallel(num_threads=n_threads):
+        XT = <double*>malloc(rows * d * sizeof(double))
+        ZT = <double*>malloc(rows * d * sizeof(double))
+        LT = <double*>malloc(rows * k * sizeof(double))
+        work = <double*>malloc(5 * rows * sizeof(double))
+        best = <int*>malloc(rows * sizeof(int))
+        for blk in prange(nb, schedule='dynamic'):
+            B = bufs + blk * per
+            acc = 0.0
+            s = blk * bs
+            e = imin(n, s + bs)
+            while s < e:
+                mm = imin(rows, e - s)
+                acc = acc + _chunk(
+                    X + s * d, mm, d, k, cov_type,
+                    w + s if w != NULL else NULL,
+                    means, prec, wmeans, log_det, log_weights,
+                    resp_in + s * k if resp_in != NULL else NULL, shift, want_stats,
+                    want_second, gshift,
+                    B, B + k, B + k + k * d, B + k + k * d + s2_size,
+                    resp_out + s * k if resp_out != NULL else NULL,
+                    lpn_out + s if lpn_out != NULL else NULL,
+                    label_out + s if label_out != NULL else NULL,
+                    part_ent + blk if want_entropy else NULL,
+                    XT, ZT, LT, work, best)
+                s = s + mm
+            part[blk] = acc
+        free(XT)
+        free(ZT)
+        free(LT)
+        free(work)
+        free(best)
+
+
+cdef void _reduce_blocks(const double *bufs, Py_ssize_t nb, Py_ssize_t per,
+                         double *out) noexcept nogil:
+    """out (per) = sum of the block buffers in block order (bitwise reproducible)."""
+    cdef Py_ssize_t b, i
+    memset(out, 0, per * sizeof(double))
+    for b in range(nb):
+        for i in range(per):
+            out[i] += bufs[b * per + i]
+
+
+cdef inline Py_ssize_t _s2_size(int cov_type, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
+    if cov_type == FULL:
+        return k * d * d
+    if cov_type == DIAG or cov_type == SPHERICAL:
+        return k * d
+    return 0
+
+
 def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_type,
             const double[:, ::1] means, const double[::1] prec, const double[::1] log_det,
             const double[::1] log_weights, const double[:, ::1] resp_in,
@@ -271,25 +348,19 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
     and most likely component.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
-    cdef bint weighted = sample_weight.shape[0] > 0
     cdef bint given_resp = resp_in.shape[0] > 0
     cdef bint want_second = S2g_out.shape[0] > 0
-    cdef Py_ssize_t s2_size = k * d * d if cov_type == FULL else (
-        k * d if cov_type == DIAG or cov_type == SPHERICAL else 0)
+    cdef Py_ssize_t s2_size = _s2_size(cov_type, k, d)
     cdef Py_ssize_t per = k + k * d + s2_size + (d * d if want_second else 0) + 1
     cdef Py_ssize_t nb = n_blocks(n, per if want_stats else 1)
-    cdef Py_ssize_t rows = chunk_rows(d, k)
-    cdef Py_ssize_t bs, blk, s, e, mm, j
-    cdef double[:, ::1] bufs = np.zeros((nb, per if want_stats else 1))
-    cdef double[::1] part = np.zeros(nb)
-    cdef double[::1] part_ent = np.zeros(nb)
+    cdef Py_ssize_t s, e, j
+    if not want_stats:
+        per = 1
+    cdef double[:, ::1] bufs = np.empty((nb, per))
+    cdef double[::1] part = np.empty(nb)
+    cdef double[::1] part_ent = np.empty(nb)
+    cdef double[::1] stats_v
     cdef double[:, ::1] wmeans = np.zeros((k if cov_type == TIED else 1, d))
-    cdef double *XT
-    cdef double *ZT
-    cdef double *LT
-    cdef double *work
-    cdef int *best
-    cdef double *B
     cdef double acc, total = 0.0, total_ent = 0.0
     if n == 0:
         return 0.0, 0.0
@@ -310,44 +381,23 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
                 for s in range(e + 1):
                     acc = acc + means[j, s] * prec[s * d + e]
                 wmeans[j, e] = acc
-    bs = (n + nb - 1) // nb
-    with nogil, parallel(num_threads=n_threads):
-        XT = <double*>malloc(rows * d * sizeof(double))
-        ZT = <double*>malloc(rows * d * sizeof(double))
-        LT = <double*>malloc(rows * k * sizeof(double))
-        work = <double*>malloc(5 * rows * sizeof(double))
-        best = <int*>malloc(rows * sizeof(int))
-        for blk in prange(nb, schedule='dynamic'):
-            B = &bufs[blk, 0]
-            acc = 0.0
-            s = blk * bs
-            e = imin(n, s + bs)
-            while s < e:
-                mm = imin(rows, e - s)
-                acc = acc + _chunk(
-                    &X[s, 0], mm, d, k, cov_type,
-                    &sample_weight[s] if weighted else NULL,
-                    &means[0, 0], &prec[0], &wmeans[0, 0], &log_det[0], &log_weights[0],
-                    &resp_in[s, 0] if given_resp else NULL, &shift[0, 0], want_stats,
-                    want_second, &gshift[0] if gshift.shape[0] > 0 else NULL,
-                    B, B + k, B + k + k * d, B + k + k * d + s2_size,
-                    &resp_out[s, 0] if resp_out.shape[0] > 0 else NULL,
-                    &lpn_out[s] if lpn_out.shape[0] > 0 else NULL,
-                    &label_out[s] if label_out.shape[0] > 0 else NULL,
-                    &part_ent[blk] if want_entropy else NULL,
-                    XT, ZT, LT, work, best)
-                s = s + mm
-            part[blk] = acc
-        free(XT)
-        free(ZT)
-        free(LT)
-        free(work)
-        free(best)
-    for blk in range(nb):
-        total += part[blk]
-        total_ent += part_ent[blk]
+    with nogil:
+        _pass_blocks(&X[0, 0], n, d, k, cov_type,
+                     &sample_weight[0] if sample_weight.shape[0] > 0 else NULL,
+                     &means[0, 0], &prec[0], &wmeans[0, 0], &log_det[0], &log_weights[0],
+                     &resp_in[0, 0] if given_resp else NULL, &shift[0, 0], want_stats,
+                     want_second, &gshift[0] if gshift.shape[0] > 0 else NULL,
+                     &bufs[0, 0], per, s2_size, nb, &part[0], &part_ent[0], want_entropy,
+                     &resp_out[0, 0] if resp_out.shape[0] > 0 else NULL,
+                     &lpn_out[0] if lpn_out.shape[0] > 0 else NULL,
+                     &label_out[0] if label_out.shape[0] > 0 else NULL, n_threads)
+    for j in range(nb):
+        total += part[j]
+        total_ent += part_ent[j]
     if want_stats:
-        stats = _ordered_sum(bufs)
+        stats = np.empty(per)
+        stats_v = stats
+        _reduce_blocks(&bufs[0, 0], nb, per, &stats_v[0])
         np.asarray(N_out)[:] = stats[:k]
         np.asarray(S1_out)[:, :] = stats[k:k + k * d].reshape(k, d)
         if s2_size:
@@ -357,12 +407,205 @@ def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_t
     return total, total_ent
 
 
-cdef _ordered_sum(double[:, ::1] bufs):
-    """Sum of the block buffers in block order (bitwise reproducible)."""
-    cdef Py_ssize_t nb = bufs.shape[0], per = bufs.shape[1], b, i
-    out = np.zeros(per)
-    cdef double[::1] o = out
-    for b in range(nb):
-        for i in range(per):
-            o[i] += bufs[b, i]
-    return out
+cdef extern from "float.h":
+    double DBL_EPSILON
+
+
+cdef Py_ssize_t _m_step(const double *stats, const double *shift, Py_ssize_t k, Py_ssize_t d,
+                        int cov_type, double reg_covar, double *weights, double *means,
+                        double *covs, double *prec, double *log_det, double *log_weights,
+                        double *work) noexcept nogil:
+    """M-step of GaussianMixture from a pass's statistics (N, S1, S2 about ``shift``), with
+    the formulas of ``kmix._mixture.gaussian_parameters`` (full, diag, spherical); then the
+    precision's Cholesky factor, its log-determinant and the log-weights for the next pass.
+
+    Returns -1, or the first component whose covariance is not positive definite."""
+    cdef const double *N = stats
+    cdef const double *S1 = stats + k
+    cdef const double *S2 = stats + k + k * d
+    cdef Py_ssize_t c, a, b
+    cdef double nk, total = 0.0, dlt_a, v, acc
+    cdef double *dl = work
+    cdef double *cov
+    cdef double *L
+    cdef double *U
+    cdef char uplo = b'U', diag = b'N'
+    cdef int dd = <int>d, info
+    for c in range(k):
+        nk = N[c] + 10 * DBL_EPSILON
+        total += nk
+        weights[c] = nk
+        for a in range(d):
+            means[c * d + a] = (S1[c * d + a] + N[c] * shift[c * d + a]) / nk
+            dl[a] = means[c * d + a] - shift[c * d + a]
+        if cov_type == FULL:
+            cov = covs + c * d * d
+            for a in range(d):
+                dlt_a = dl[a]
+                for b in range(a + 1):
+                    v = ((S2[c * d * d + a * d + b] - dlt_a * S1[c * d + b])
+                         - S1[c * d + a] * dl[b] + (N[c] * dlt_a) * dl[b]) / nk
+                    cov[a * d + b] = v
+                    cov[b * d + a] = v
+                cov[a * d + a] += reg_covar
+        else:
+            acc = 0.0
+            for a in range(d):
+                v = ((S2[c * d + a] - 2 * dl[a] * S1[c * d + a]) + N[c] * (dl[a] * dl[a])) / nk
+                v = v + reg_covar
+                if cov_type == DIAG:
+                    covs[c * d + a] = v
+                else:
+                    acc += v
+            if cov_type == SPHERICAL:
+                covs[c] = acc / d
+    for c in range(k):
+        weights[c] = weights[c] / total
+        log_weights[c] = log(weights[c])
+    if cov_type == FULL:
+        for c in range(k):
+            # Row-major lower Cholesky factor L (LAPACK's upper factor read column-major),
+            # then L^-1 in place; the precision's factor U = (L^-1)^T.
+            L = work + d
+            for a in range(d * d):
+                L[a] = covs[c * d * d + a]
+            dpotrf(&uplo, &dd, L, &dd, &info)
+            if info != 0:
+                return c
+            dtrtri(&uplo, &diag, &dd, L, &dd, &info)
+            if info != 0:
+                return c
+            U = prec + c * d * d
+            acc = 0.0
+            for a in range(d):
+                for b in range(d):
+                    U[a * d + b] = L[b * d + a] if b >= a else 0.0
+                acc += log(U[a * d + a])
+            log_det[c] = acc
+    elif cov_type == DIAG:
+        for c in range(k):
+            acc = 0.0
+            for a in range(d):
+                if covs[c * d + a] <= 0.0:
+                    return c
+                prec[c * d + a] = 1.0 / sqrt(covs[c * d + a])
+                acc += log(prec[c * d + a])
+            log_det[c] = acc
+    else:
+        for c in range(k):
+            if covs[c] <= 0.0:
+                return c
+            prec[c] = 1.0 / sqrt(covs[c])
+            log_det[c] = d * log(prec[c])
+    return -1
+
+
+def em_run(const floating[:, ::1] X, const double[::1] sample_weight, int cov_type,
+           double[::1] weights, double[:, ::1] means, double[::1] covs, double[::1] prec,
+           double reg_covar, double tol, int max_iter, double total_weight,
+           const double[::1] gshift, double lower_bound, double[::1] lower_bounds,
+           int n_threads):
+    """EM iterations of GaussianMixture (full, diag or spherical) in one compiled call.
+
+    Starts from ``weights`` (k), ``means`` (k x d) and ``prec`` (the precision's Cholesky
+    factors, flattened as for :func:`em_pass`) and repeats scikit-learn's loop: a pass (lower
+    bound = sum w log p / total_weight, statistics), the M-step, and a stop when the bound
+    changed by less than ``tol`` (from ``lower_bound``: -inf, or the previous fit's bound for
+    a warm start), at most ``max_iter`` times. The parameters are updated in
+    place (``covs``: k*d*d, k*d or k values) and the bounds written to ``lower_bounds``.
+
+    Returns (n_iter, converged, lower_bound, bad_component): bad_component >= 0 means the
+    M-step of the last iteration found that component's covariance not positive definite
+    (the parameters are then partly updated and must be discarded).
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
+    cdef Py_ssize_t s2_size = _s2_size(cov_type, k, d)
+    cdef Py_ssize_t per = k + k * d + s2_size + 1
+    cdef Py_ssize_t nb = n_blocks(n, per)
+    cdef Py_ssize_t it = 0, c, a, bad = -1
+    cdef double lb = lower_bound, prev, total
+    cdef bint converged = False
+    if cov_type == TIED:
+        raise ValueError("em_run does not handle tied covariances")
+    if n == 0 or max_iter < 1:
+        raise ValueError("em_run needs samples and max_iter >= 1")
+    if lower_bounds.shape[0] < max_iter or weights.shape[0] != k or gshift.shape[0] != d:
+        raise ValueError("em_run buffers have wrong shapes")
+    cdef double[:, ::1] bufs = np.empty((nb, per))
+    cdef double[::1] part = np.empty(nb)
+    cdef double[::1] part_ent = np.empty(nb)
+    cdef double[::1] stats = np.empty(per)
+    cdef double[:, ::1] shift = np.empty((k, d))
+    cdef double[::1] log_det = np.empty(k)
+    cdef double[::1] log_weights = np.empty(k)
+    cdef double[::1] work = np.empty(d + d * d)
+    cdef double[:, ::1] wmeans = np.zeros((1, d))
+    with nogil:
+        # log-determinants and log-weights of the starting parameters
+        for c in range(k):
+            log_weights[c] = log(weights[c])
+            prev = 0.0
+            if cov_type == FULL:
+                for a in range(d):
+                    prev += log(prec[c * d * d + a * d + a])
+            elif cov_type == DIAG:
+                for a in range(d):
+                    prev += log(prec[c * d + a])
+            else:
+                prev = d * log(prec[c])
+            log_det[c] = prev
+        while it < max_iter:
+            it += 1
+            # moments about each component's current mean (full) or the data's mean
+            for c in range(k):
+                for a in range(d):
+                    shift[c, a] = means[c, a] if cov_type == FULL else gshift[a]
+            _pass_blocks(&X[0, 0], n, d, k, cov_type,
+                         &sample_weight[0] if sample_weight.shape[0] > 0 else NULL,
+                         &means[0, 0], &prec[0], &wmeans[0, 0], &log_det[0], &log_weights[0],
+                         NULL, &shift[0, 0], True, False, &gshift[0],
+                         &bufs[0, 0], per, s2_size, nb, &part[0], &part_ent[0], False,
+                         NULL, NULL, NULL, n_threads)
+            total = 0.0
+            for c in range(nb):
+                total += part[c]
+            _reduce_blocks(&bufs[0, 0], nb, per, &stats[0])
+            prev = lb
+            lb = total / total_weight
+            lower_bounds[it - 1] = lb
+            bad = _m_step(&stats[0], &shift[0, 0], k, d, cov_type, reg_covar, &weights[0],
+                          &means[0, 0], &covs[0], &prec[0], &log_det[0], &log_weights[0],
+                          &work[0])
+            if bad >= 0:
+                break
+            if fabs(lb - prev) < tol:
+                converged = True
+                break
+    return it, converged, lb, bad
+
+
+def m_step(const double[::1] N, const double[:, ::1] S1, const double[::1] S2,
+           const double[:, ::1] shift, int cov_type, double reg_covar):
+    """The compiled M-step of :func:`em_run` on given statistics (full, diag, spherical).
+
+    Returns (weights, means, covariances, precision Cholesky factors, bad_component), the
+    arrays flat; bad_component >= 0 names a covariance that is not positive definite."""
+    cdef Py_ssize_t k = S1.shape[0], d = S1.shape[1]
+    cdef Py_ssize_t s2_size = _s2_size(cov_type, k, d), size, bad
+    if cov_type == TIED:
+        raise ValueError("m_step does not handle tied covariances")
+    if N.shape[0] != k or S2.shape[0] != s2_size or shift.shape[0] != k or shift.shape[1] != d:
+        raise ValueError("m_step statistics have wrong shapes")
+    size = k * d * d if cov_type == FULL else (k * d if cov_type == DIAG else k)
+    stats_arr = np.concatenate([N, np.asarray(S1).ravel(), S2])
+    weights = np.empty(k)
+    means = np.empty((k, d))
+    covs = np.empty(size)
+    prec = np.empty(size)
+    cdef double[::1] st = stats_arr, w = weights, c = covs, p = prec
+    cdef double[:, ::1] mu = means
+    cdef double[::1] log_det = np.empty(k), log_weights = np.empty(k)
+    cdef double[::1] work = np.empty(d + d * d)
+    bad = _m_step(&st[0], &shift[0, 0], k, d, cov_type, reg_covar, &w[0], &mu[0, 0], &c[0],
+                  &p[0], &log_det[0], &log_weights[0], &work[0])
+    return weights, means, covs, prec, bad

@@ -10,6 +10,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_center_sparse,
                       closest_centers, imin, kmix_cpu_has_fma, n_blocks_for, prep_centers,
@@ -55,6 +56,33 @@ cdef Py_ssize_t _lloyd_block_dense(
     return changed
 
 
+cdef Py_ssize_t _lloyd_pass_dense(
+    const floating *X, Py_ssize_t n, Py_ssize_t d, const double *w, const floating *centers,
+    Py_ssize_t k, int *labels, double *sums, double *wsum, bint update, int n_threads,
+    floating *CT, floating *cnorm, double *bsum, double *bw, Py_ssize_t *bchanged,
+    Py_ssize_t nb,
+) noexcept nogil:
+    """Body of :func:`lloyd_pass_dense` on raw buffers."""
+    cdef Py_ssize_t bs = (n + nb - 1) // nb
+    cdef Py_ssize_t b, kt_max = imin(k, TILE_CENTERS)
+    cdef bint use_gemm = d >= GEMM_MIN_FEATURES_C
+    cdef floating *D
+    prep_centers(centers, k, d, CT, cnorm)
+    with parallel(num_threads=n_threads):
+        D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
+        for b in prange(nb, schedule='dynamic'):
+            if update:
+                zero_block(bsum + b * k * d, bw + b * k, k, d)
+            bchanged[b] = _lloyd_block_dense(
+                X, b * bs, imin(n, (b + 1) * bs), d, centers, CT, cnorm, k, w, labels,
+                update, bsum + (b * k * d if update else 0), bw + (b * k if update else 0),
+                D, use_gemm)
+        free(D)
+    if update:
+        reduce_blocks(bsum, bw, nb, k, d, sums, wsum, False, n_threads)
+    return sum_counts(bchanged, nb)
+
+
 def lloyd_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
                      const floating[:, ::1] centers, int[::1] labels,
                      double[:, ::1] sums, double[::1] weight_in_clusters,
@@ -69,30 +97,16 @@ def lloyd_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
     number of row blocks, is ``bchanged.shape[0]``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t nb = bchanged.shape[0]
-    cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b, kt_max = imin(k, TILE_CENTERS)
-    cdef bint use_gemm = d >= GEMM_MIN_FEATURES_C
-    cdef floating *D
+    cdef Py_ssize_t changed
     if n == 0:
         return 0
-    check_block_buffers(bsum, nb, k, d, update)
+    check_block_buffers(bsum, bchanged.shape[0], k, d, update)
     with nogil:
-        prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
-        with parallel(num_threads=n_threads):
-            D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
-            for b in prange(nb, schedule='dynamic'):
-                if update:
-                    zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
-                bchanged[b] = _lloyd_block_dense(
-                    &X[0, 0], b * bs, imin(n, (b + 1) * bs), d, &centers[0, 0], &CT[0, 0],
-                    &cnorm[0], k, &sample_weight[0], &labels[0], update,
-                    &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, use_gemm)
-            free(D)
-        if update:
-            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
-                          &weight_in_clusters[0], False, n_threads)
-    return sum_counts(&bchanged[0], nb)
+        changed = _lloyd_pass_dense(&X[0, 0], n, d, &sample_weight[0], &centers[0, 0], k,
+                                    &labels[0], &sums[0, 0], &weight_in_clusters[0], update,
+                                    n_threads, &CT[0, 0], &cnorm[0], &bsum[0, 0, 0], &bw[0, 0],
+                                    &bchanged[0], bchanged.shape[0])
+    return changed
 
 
 cdef Py_ssize_t _lloyd_block_sparse(
@@ -203,6 +217,29 @@ def simd_enabled():
 GEMM_MIN_FEATURES = <int>GEMM_MIN_FEATURES_C
 
 
+cdef double _centers_from_sums(const double *sums, const double *wsum, Py_ssize_t k,
+                               Py_ssize_t d, const floating *centers_old, floating *centers_new,
+                               double *center_shift, bint allow_empty) noexcept nogil:
+    """Body of :func:`centers_from_sums` on raw buffers."""
+    cdef Py_ssize_t j, f
+    cdef double alpha, c, t, s, tot = 0.0
+    if not allow_empty:
+        for j in range(k):
+            if wsum[j] == 0:
+                return -1.0
+    for j in range(k):
+        alpha = 1.0 / wsum[j] if wsum[j] > 0 else 1.0
+        s = 0.0
+        for f in range(d):
+            c = sums[j * d + f] * alpha
+            centers_new[j * d + f] = <floating>c
+            t = <double>centers_new[j * d + f] - <double>centers_old[j * d + f]
+            s += t * t
+        center_shift[j] = sqrt(s)
+        tot += s
+    return tot
+
+
 def centers_from_sums(const double[:, ::1] sums, const double[::1] weight_in_clusters,
                       const floating[:, ::1] centers_old, floating[:, ::1] centers_new,
                       double[::1] center_shift, bint allow_empty):
@@ -211,23 +248,68 @@ def centers_from_sums(const double[:, ::1] sums, const double[::1] weight_in_clu
     Returns -1 without writing anything when a cluster has zero weight, unless
     ``allow_empty`` (then such a centre is its row of ``sums``, as scikit-learn leaves it).
     """
-    cdef Py_ssize_t j, f, k = sums.shape[0], d = sums.shape[1]
-    cdef double alpha, c, t, s, tot = 0.0
-    if not allow_empty:
-        for j in range(k):
-            if weight_in_clusters[j] == 0:
-                return -1.0
-    for j in range(k):
-        alpha = 1.0 / weight_in_clusters[j] if weight_in_clusters[j] > 0 else 1.0
-        s = 0.0
-        for f in range(d):
-            c = sums[j, f] * alpha
-            centers_new[j, f] = <floating>c
-            t = <double>centers_new[j, f] - <double>centers_old[j, f]
-            s += t * t
-        center_shift[j] = sqrt(s)
-        tot += s
-    return tot
+    return _centers_from_sums(&sums[0, 0], &weight_in_clusters[0], sums.shape[0],
+                              sums.shape[1], &centers_old[0, 0], &centers_new[0, 0],
+                              &center_shift[0], allow_empty)
+
+
+cdef enum:
+    _RUN_STRICT = 0
+    _RUN_TOL = 1
+    _RUN_MAX_ITER = 2
+    _RUN_EMPTY = 3
+
+#: Outcomes of :func:`lloyd_run_dense`.
+RUN_STRICT = _RUN_STRICT
+RUN_TOL = _RUN_TOL
+RUN_MAX_ITER = _RUN_MAX_ITER
+RUN_EMPTY = _RUN_EMPTY
+
+
+def lloyd_run_dense(const floating[:, ::1] X, const double[::1] sample_weight,
+                    floating[:, ::1] centers, floating[:, ::1] centers_new, int[::1] labels,
+                    double[:, ::1] sums, double[::1] weight_in_clusters,
+                    double[::1] center_shift, int max_iter, double tol, int n_threads,
+                    floating[:, ::1] CT, floating[::1] cnorm, double[:, :, ::1] bsum,
+                    double[:, ::1] bw, Py_ssize_t[::1] bchanged):
+    """Up to ``max_iter`` Lloyd iterations in one call (scikit-learn's stopping rules).
+
+    Each iteration: a pass with update, the new centres, then a stop on unchanged labels
+    (RUN_STRICT) or a total squared shift <= ``tol`` (RUN_TOL); ``centers`` holds the
+    current centres throughout (``centers_new`` is scratch). When a cluster ends empty the
+    run stops with RUN_EMPTY before finishing that iteration: its pass has updated
+    ``labels``, ``sums`` and ``weight_in_clusters``, the centres are unchanged, and the
+    caller relocates (see ``kmix._kmeans_algorithms``). Returns (iterations completed,
+    labels changed by the last pass, outcome).
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef Py_ssize_t nb = bchanged.shape[0], it = 0, changed = 0
+    cdef double shift_tot
+    cdef int outcome = _RUN_MAX_ITER
+    if n == 0 or max_iter < 1:
+        raise ValueError("lloyd_run_dense needs samples and max_iter >= 1")
+    check_block_buffers(bsum, nb, k, d, True)
+    with nogil:
+        while it < max_iter:
+            changed = _lloyd_pass_dense(&X[0, 0], n, d, &sample_weight[0], &centers[0, 0], k,
+                                        &labels[0], &sums[0, 0], &weight_in_clusters[0], True,
+                                        n_threads, &CT[0, 0], &cnorm[0], &bsum[0, 0, 0],
+                                        &bw[0, 0], &bchanged[0], nb)
+            shift_tot = _centers_from_sums(&sums[0, 0], &weight_in_clusters[0], k, d,
+                                           &centers[0, 0], &centers_new[0, 0],
+                                           &center_shift[0], False)
+            if shift_tot < 0:
+                outcome = _RUN_EMPTY
+                break
+            memcpy(&centers[0, 0], &centers_new[0, 0], k * d * sizeof(floating))
+            it += 1
+            if changed == 0:
+                outcome = _RUN_STRICT
+                break
+            if shift_tot <= tol:
+                outcome = _RUN_TOL
+                break
+    return it, changed, outcome
 
 
 def center_rows(const floating[:, ::1] X, floating[:, ::1] out, double[::1] row_sq_norms,

@@ -1,7 +1,7 @@
 """Greedy k-means++ seeding (dense and CSR), the whole loop over centres compiled.
 
-The random numbers come from the caller's ``numpy.random.RandomState`` (one ``choice`` for the
-first centre, one ``uniform(size=n_trials)`` per further centre). The O(n) work per centre runs
+The random numbers come from the caller's ``numpy.random.RandomState`` (``choice``'s single
+uniform draw for the first centre, one ``uniform(size=n_trials)`` per further centre). The O(n) work per centre runs
 in parallel over fixed row blocks whose partial sums are reduced in order, so the seeds do not
 depend on the number of threads:
 
@@ -176,6 +176,23 @@ cdef void _potentials(
         free(D)
 
 
+cdef Py_ssize_t _draw_first(const double[::1] w, double total, double u) noexcept:
+    """``RandomState.choice(n, p=w / total)`` given its one uniform draw ``u``: numpy's
+    choice takes cdf = cumsum(p) / cdf[-1] and searchsorted(cdf, u, side='right'); the same
+    operations in the same order, without choice's O(n) checks and temporaries."""
+    cdef Py_ssize_t n = w.shape[0], i
+    cdef double c = 0.0, last
+    for i in range(n):
+        c += w[i] / total
+    last = c
+    c = 0.0
+    for i in range(n):
+        c += w[i] / total
+        if u < c / last:
+            return i
+    return n - 1
+
+
 def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
                     const int[::1] indptr, bint sparse, Py_ssize_t n_features,
                     const double[::1] x_sq_norms, const double[::1] sample_weight,
@@ -210,8 +227,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double[::1] targets
     cdef double total, p
 
-    first = random_state.choice(n, p=np.asarray(sample_weight) / np.sum(sample_weight))
-    ids[0] = first
+    ids[0] = _draw_first(sample_weight, float(np.sum(sample_weight)), random_state.random_sample())
     with nogil:
         _gather_rows(X, data, indices, indptr, sparse, &ids[0], 1, &cand[0, 0], d)
         memcpy(&centers[0, 0], &cand[0, 0], d * sizeof(floating))

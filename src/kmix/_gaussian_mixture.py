@@ -1,9 +1,11 @@
 """GaussianMixture: a compiled, deterministic drop-in for :class:`sklearn.mixture.GaussianMixture`."""
 import numpy as np
 
-from ._mixture import (_MixtureBase, check_means, check_precisions, check_weights,
-                       gaussian_parameters, precision_cholesky,
-                       precision_cholesky_from_precisions)
+from ._core import _gmm
+from ._mixture import (_COV_CODE, _EMPTY, _MixtureBase, _ill_defined, check_means,
+                       check_precisions, check_weights, gaussian_parameters,
+                       precision_cholesky, precision_cholesky_from_precisions)
+from ._threads import effective_n_threads, threads_for
 
 __all__ = ["GaussianMixture"]
 
@@ -87,13 +89,18 @@ class GaussianMixture(_MixtureBase):
     # -- parameters ---------------------------------------------------------------------------
     def _initialize_parameters(self, X, sample_weight, random_state):
         n_samples = X.shape[0]
+        self._dtype = X.dtype
         given = (self._weights_init, self._means_init, self._precisions_init)
         weights = means = covariances = None
         if any(p is None for p in given):
             resp = self._initial_resp(X, sample_weight, random_state)
+            stats = self._initial_stats(X, sample_weight, resp)
+            if self._precisions_init is None and self.covariance_type != "tied":
+                # compiled: the parameters and their precision factors in one call
+                self._initial_parameters_compiled(stats, n_samples, sample_weight)
+                return
             weights, means, covariances = gaussian_parameters(
-                self._initial_stats(X, sample_weight, resp), self.reg_covar,
-                self.covariance_type)
+                stats, self.reg_covar, self.covariance_type)
             if self._weights_init is None:
                 weights = weights / (n_samples if sample_weight is None
                                      else float(np.sum(sample_weight)))
@@ -108,7 +115,55 @@ class GaussianMixture(_MixtureBase):
         else:
             self.precisions_cholesky_ = precision_cholesky_from_precisions(
                 np.asarray(self._precisions_init, dtype=np.float64), self.covariance_type)
-        self._dtype = X.dtype
+
+    def _initial_parameters_compiled(self, stats, n_samples, sample_weight):
+        """Parameters from the initial statistics by the compiled M-step (not tied, no
+        precisions_init); the weights as scikit-learn's initialisation: nk / n_samples."""
+        N, S1, S2, shift = stats[:4]
+        k, d = S1.shape
+        _, means, covs, prec, bad = _gmm.m_step(N, S1, S2, np.ascontiguousarray(shift),
+                                                _COV_CODE[self.covariance_type],
+                                                self.reg_covar)
+        if bad >= 0:
+            raise _ill_defined(bad, self._dtype)
+        total = n_samples if sample_weight is None else float(np.sum(sample_weight))
+        weights = (N + 10 * np.finfo(np.float64).eps) / total
+        shape = {"full": (k, d, d), "diag": (k, d), "spherical": (k,)}[self.covariance_type]
+        self.weights_ = (weights if self._weights_init is None
+                         else np.asarray(self._weights_init, dtype=np.float64))
+        self.means_ = means if self._means_init is None else np.asarray(self._means_init,
+                                                                         dtype=np.float64)
+        self.covariances_ = covs.reshape(shape)
+        self.precisions_cholesky_ = prec.reshape(shape)
+
+    def _em_loop(self, X, sample_weight, lower_bound):
+        """All EM iterations of one initialisation in one compiled call (full, diag and
+        spherical covariances, without per-iteration printing); the same iterations as the
+        Python loop of the base class, which runs the other cases."""
+        if self.covariance_type == "tied" or self.verbose:
+            return super()._em_loop(X, sample_weight, lower_bound)
+        n, d = X.shape
+        k = self.n_components
+        cov = self.covariance_type
+        n_threads = threads_for(effective_n_threads(self.n_threads), n, k,
+                                d * (d if cov == "full" else 1))
+        weights = np.array(self.weights_, dtype=np.float64)
+        means = np.array(self.means_, dtype=np.float64, order="C")
+        prec = np.array(self.precisions_cholesky_, dtype=np.float64).ravel()
+        covs = np.empty(prec.shape[0])
+        lower_bounds = np.empty(self.max_iter)
+        n_iter, converged, lower_bound, bad = _gmm.em_run(
+            X, _EMPTY if sample_weight is None else sample_weight, _COV_CODE[cov], weights,
+            means, covs, prec, self.reg_covar, self.tol, self.max_iter, self._total_weight,
+            np.ascontiguousarray(self._data_mean, dtype=np.float64), lower_bound,
+            lower_bounds, n_threads)
+        if bad >= 0:
+            raise _ill_defined(bad, self._dtype)
+        shape = {"full": (k, d, d), "diag": (k, d), "spherical": (k,)}[cov]
+        self.weights_, self.means_ = weights, means
+        self.covariances_ = covs.reshape(shape)
+        self.precisions_cholesky_ = prec.reshape(shape)
+        return lower_bound, n_iter, converged, lower_bounds[:n_iter].tolist()
 
     def _m_step(self, stats):
         weights, self.means_, self.covariances_ = gaussian_parameters(

@@ -1,5 +1,6 @@
 """KMeans: a compiled, deterministic drop-in for :class:`sklearn.cluster.KMeans`."""
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -171,6 +172,16 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
 
 
 
+class _Prepared(NamedTuple):
+    """Centred data and what comes with it (see :meth:`KMeans._prepare`)."""
+
+    X: object
+    X_mean: object
+    x_squared_norms: np.ndarray
+    variances: object
+    data: _Data
+
+
 class KMeans(_BaseKMeans):
     """K-means clustering with compiled, multi-threaded, deterministic kernels.
 
@@ -269,33 +280,45 @@ class KMeans(_BaseKMeans):
 
     def _fit_validated(self, X, sample_weight, random_state):
         """fit on validated data (C-contiguous float array or CSR, float64 weights)."""
+        return self._fit_prepared(self._prepare(X), sample_weight, random_state)
+
+    def _prepare(self, X):
+        """What every fit on X computes first (reusable across fits on the same X).
+
+        Dense data is centred (in a copy) for accurate distances, as scikit-learn does; the
+        same pass gives the row norms and the feature variances behind ``tol``."""
         n_samples, n_features = X.shape
         n_threads = effective_n_threads(self.n_threads)
-        n_init = self._n_init_effective()
-
-        init = self.init
-        init_is_array = _is_arraylike_not_scalar(init) and not callable(init)
-        if init_is_array:
-            init = self._check_centers(init, X)
-
-        # Centre dense data (in a copy) for accurate distances, as scikit-learn does; the
-        # same pass gives the row norms and the feature variances behind `tol`.
         X_mean = None
         if sp.issparse(X):
             x_squared_norms = _row_sq_norms(X)
-            tol = _tolerance_sparse(X, self.tol)
+            variances = None
         else:
             Xc = np.empty_like(X, order="C")
             x_squared_norms = np.empty(n_samples)
             X_mean, variances = _lloyd.center_rows(
                 X, Xc, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features))
-            tol = float(np.mean(variances) * self.tol)
             X = Xc
-            if init_is_array:
+        return _Prepared(X, X_mean, x_squared_norms, variances, _Data(X, n_threads))
+
+    def _fit_prepared(self, prepared, sample_weight, random_state):
+        """fit on the output of :meth:`_prepare`."""
+        X, X_mean, x_squared_norms = prepared.X, prepared.X_mean, prepared.x_squared_norms
+        data = prepared.data
+        n_samples, n_features = X.shape
+        n_threads = data.n_threads
+        n_init = self._n_init_effective()
+        tol = (_tolerance_sparse(X, self.tol) if prepared.variances is None
+               else float(np.mean(prepared.variances) * self.tol))
+
+        init = self.init
+        init_is_array = _is_arraylike_not_scalar(init) and not callable(init)
+        if init_is_array:
+            init = self._check_centers(init, X)
+            if X_mean is not None:
                 init = init - X_mean
         algorithm = resolve_algorithm(self.algorithm, n_samples, n_features, self.n_clusters,
                                       sp.issparse(X))
-        data = _Data(X, n_threads)
 
         with blas_context(X):
             best_inertia = best_labels = None

@@ -271,8 +271,10 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         if self.init_params == "kmeans":
             # scikit-learn's KMeans(n_init=1, random_state=random_state).fit(X).labels_
             weights = np.ones(n_samples) if sample_weight is None else sample_weight
-            labels = KMeans(n_clusters=k, n_init=1, n_threads=self.n_threads)._fit_validated(
-                X, weights, random_state).labels_
+            kmeans = KMeans(n_clusters=k, n_init=1, n_threads=self.n_threads)
+            if self._kmeans_data is None:  # centred once for all initialisations
+                self._kmeans_data = kmeans._prepare(X)
+            labels = kmeans._fit_prepared(self._kmeans_data, weights, random_state).labels_
             resp[np.arange(n_samples), labels] = 1
         elif self.init_params == "random":
             resp = np.asarray(random_state.uniform(size=(n_samples, k)), dtype=X.dtype)
@@ -306,6 +308,24 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         self._m_step(self._stats(out))
         return self._lower_bound(log_prob_norm, out["entropy"])
 
+    def _em_loop(self, X, sample_weight, lower_bound):
+        """EM iterations from the current parameters until the bound changes by < tol.
+
+        Returns (lower_bound, n_iter, converged, lower_bounds)."""
+        lower_bounds = []
+        converged = False
+        for n_iter in range(1, self.max_iter + 1):
+            prev_lower_bound = lower_bound
+            lower_bound = self._em_iteration(X, sample_weight)
+            lower_bounds.append(lower_bound)
+            change = lower_bound - prev_lower_bound
+            if self.verbose >= 1 and n_iter % self.verbose_interval == 0:
+                print(f"  Iteration {n_iter}\t change {change:.5f}")
+            if abs(change) < self.tol:
+                converged = True
+                break
+        return lower_bound, n_iter, converged, lower_bounds
+
     def _fit(self, X, sample_weight):
         """scikit-learn's fit loop (n_init restarts, warm start, convergence); returns labels."""
         n_samples = X.shape[0]
@@ -318,6 +338,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         self._data_mean = weighted_mean(X, sample_weight)
         self._total_weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
         self._tied_second = None
+        self._kmeans_data = None
         for init in range(n_init):
             if self.verbose:
                 print(f"Initialization {init}")
@@ -329,17 +350,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
                 best_params = self._get_parameters()
                 best_n_iter = 0
             else:
-                converged = False
-                for n_iter in range(1, self.max_iter + 1):
-                    prev_lower_bound = lower_bound
-                    lower_bound = self._em_iteration(X, sample_weight)
-                    current_lower_bounds.append(lower_bound)
-                    change = lower_bound - prev_lower_bound
-                    if self.verbose >= 1 and n_iter % self.verbose_interval == 0:
-                        print(f"  Iteration {n_iter}\t change {change:.5f}")
-                    if abs(change) < self.tol:
-                        converged = True
-                        break
+                lower_bound, n_iter, converged, current_lower_bounds = self._em_loop(
+                    X, sample_weight, lower_bound)
                 if self.verbose:
                     print(f"Initialization {'converged' if converged else 'did not converge'}. "
                           f"lower bound: {lower_bound:.5f}")
@@ -356,6 +368,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,
             )
+        self._kmeans_data = None  # a centred copy of X: not kept with the model
         self._set_parameters(best_params)
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
