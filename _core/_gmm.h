@@ -133,7 +133,7 @@ static inline void kmix_gmm_colsumsq(const double *ZT, ptrdiff_t m, ptrdiff_t d,
  * when ent is given, ent[r] = sum_c r_c log r_c (tmp: m scratch values). Without normalize,
  * LT is left as the unnormalised exp(l - max) (enough for lpn and best).
  * EXP(t) is called for t in (-700, 0] only (smaller terms cannot change a sum >= 1). */
-#define KMIX_GMM_LSE_BODY(EXP)                                                      \
+#define KMIX_GMM_LSE_BODY(EXP, LOG)                                                 \
     for (ptrdiff_t r = 0; r < m; ++r) { mx[r] = -INFINITY; s[r] = 0.0; best[r] = 0; } \
     for (ptrdiff_t c = 0; c < k; ++c) {                                             \
         double *restrict l = LT + c * m;                                            \
@@ -152,8 +152,10 @@ static inline void kmix_gmm_colsumsq(const double *ZT, ptrdiff_t m, ptrdiff_t d,
         for (ptrdiff_t r = 0; r < m; ++r) s[r] += l[r];                             \
         if (ent) for (ptrdiff_t r = 0; r < m; ++r) ent[r] += l[r] * tmp[r];         \
     }                                                                               \
+    for (ptrdiff_t r = 0; r < m; ++r) lpn[r] = s[r];                                \
+    LOG(lpn, m);                                                                    \
     for (ptrdiff_t r = 0; r < m; ++r) {                                             \
-        const double ls = log(s[r]);                                                \
+        const double ls = lpn[r];                                                   \
         lpn[r] = mx[r] + ls;                                                        \
         s[r] = 1.0 / s[r];                                                          \
         /* sum_c r_c log r_c = sum_c r_c (t_c - log s) = (sum_c e_c t_c) / s - log s */ \
@@ -170,12 +172,17 @@ static void kmix_exp_array_libm(double *v, ptrdiff_t n)
     for (ptrdiff_t i = 0; i < n; ++i) v[i] = v[i] > -700.0 ? exp(v[i]) : 0.0;
 }
 
+static void kmix_log_array_libm(double *v, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; ++i) v[i] = log(v[i]);
+}
+
 static void kmix_gmm_lse_base(double *restrict LT, ptrdiff_t m, ptrdiff_t k, double dlog2pi,
                               const double *restrict logdet, const double *restrict logw,
                               double *restrict mx, double *restrict s, double *restrict lpn,
                               int *restrict best, double *restrict ent, double *restrict tmp,
                               int normalize)
-{ KMIX_GMM_LSE_BODY(kmix_exp_array_libm) }
+{ KMIX_GMM_LSE_BODY(kmix_exp_array_libm, kmix_log_array_libm) }
 
 #if KMIX_HAVE_DISPATCH
 /* e^x for x in (-700, 0]: x = n ln2 + r (Cody-Waite, |r| <= ln2 / 2), e^r by its Taylor
@@ -226,13 +233,74 @@ static void kmix_exp_array_fma(double *v, ptrdiff_t n)
     for (; i < n; ++i) v[i] = v[i] > -700.0 ? kmix_exp1_fma(v[i]) : 0.0;
 }
 
+/* log x for positive normal x, four at a time: x = 2^e (1 + f) with 1 + f in
+ * [sqrt(2)/2, sqrt(2)), then fdlibm's log1p kernel (s = f / (2 + f), a degree-14 polynomial
+ * in s; error < 1 ulp). A tail shorter than four is padded, so every value is rounded by the
+ * same vector code. */
+__attribute__((target("avx2,fma")))
+static inline __m256d kmix_log4_fma(__m256d x)
+{
+    const __m256i bits = _mm256_castpd_si256(x);
+    const __m256i mant_mask = _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL);
+    /* mantissa with exponent 0 (in [1, 2)); above sqrt(2) take exponent -1 instead */
+    __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, mant_mask),
+                                                    _mm256_set1_epi64x(0x3FF0000000000000LL)));
+    const __m256d big = _mm256_cmp_pd(m, _mm256_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+    m = _mm256_blendv_pd(m, _mm256_mul_pd(m, _mm256_set1_pd(0.5)), big);
+    /* exponent as a double: ((bits >> 52) & 0x7FF) - 1023 (+1 where halved) */
+    const __m256i e64 = _mm256_and_si256(_mm256_srli_epi64(bits, 52), _mm256_set1_epi64x(0x7FF));
+    const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
+    __m256d e = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(e64, _mm256_castpd_si256(two52))),
+                              two52);
+    e = _mm256_sub_pd(e, _mm256_set1_pd(1023.0));
+    e = _mm256_add_pd(e, _mm256_and_pd(big, _mm256_set1_pd(1.0)));
+    const __m256d f = _mm256_sub_pd(m, _mm256_set1_pd(1.0));
+    const __m256d sv = _mm256_div_pd(f, _mm256_add_pd(_mm256_set1_pd(2.0), f));
+    const __m256d z = _mm256_mul_pd(sv, sv);
+    const __m256d w = _mm256_mul_pd(z, z);
+    const __m256d t1 = _mm256_mul_pd(w, _mm256_add_pd(_mm256_set1_pd(3.999999999940941908e-01),
+        _mm256_mul_pd(w, _mm256_add_pd(_mm256_set1_pd(2.222219843214978396e-01),
+        _mm256_mul_pd(w, _mm256_set1_pd(1.531383769920937332e-01))))));
+    const __m256d t2 = _mm256_mul_pd(z, _mm256_add_pd(_mm256_set1_pd(6.666666666666735130e-01),
+        _mm256_mul_pd(w, _mm256_add_pd(_mm256_set1_pd(2.857142874366239149e-01),
+        _mm256_mul_pd(w, _mm256_add_pd(_mm256_set1_pd(1.818357216161805012e-01),
+        _mm256_mul_pd(w, _mm256_set1_pd(1.479819860511658591e-01))))))));
+    const __m256d R = _mm256_add_pd(t2, t1);
+    const __m256d hfsq = _mm256_mul_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(f, f));
+    /* e ln2_hi - ((hfsq - (s (hfsq + R) + e ln2_lo)) - f) */
+    const __m256d inner = _mm256_add_pd(_mm256_mul_pd(sv, _mm256_add_pd(hfsq, R)),
+                                        _mm256_mul_pd(e, _mm256_set1_pd(1.90821492927058770002e-10)));
+    __m256d y = _mm256_sub_pd(_mm256_mul_pd(e, _mm256_set1_pd(6.93147180369123816490e-01)),
+                              _mm256_sub_pd(_mm256_sub_pd(hfsq, inner), f));
+    /* as libm: log 0 = -inf, log of a negative = NaN, log inf = inf, log NaN = NaN */
+    const __m256d zero = _mm256_setzero_pd();
+    y = _mm256_blendv_pd(y, _mm256_set1_pd(-INFINITY), _mm256_cmp_pd(x, zero, _CMP_EQ_OQ));
+    y = _mm256_blendv_pd(y, _mm256_set1_pd(NAN), _mm256_cmp_pd(x, zero, _CMP_LT_OQ));
+    const __m256d special = _mm256_or_pd(_mm256_cmp_pd(x, x, _CMP_UNORD_Q),
+                                         _mm256_cmp_pd(x, _mm256_set1_pd(INFINITY), _CMP_EQ_OQ));
+    return _mm256_blendv_pd(y, x, special);
+}
+
+__attribute__((target("avx2,fma")))
+static void kmix_log_array_fma(double *v, ptrdiff_t n)
+{
+    ptrdiff_t i = 0;
+    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(v + i, kmix_log4_fma(_mm256_loadu_pd(v + i)));
+    if (i < n) {
+        double pad[4] = {1.0, 1.0, 1.0, 1.0};
+        for (ptrdiff_t j = i; j < n; ++j) pad[j - i] = v[j];
+        _mm256_storeu_pd(pad, kmix_log4_fma(_mm256_loadu_pd(pad)));
+        for (ptrdiff_t j = i; j < n; ++j) v[j] = pad[j - i];
+    }
+}
+
 __attribute__((target("avx2,fma")))
 static void kmix_gmm_lse_fma(double *restrict LT, ptrdiff_t m, ptrdiff_t k, double dlog2pi,
                               const double *restrict logdet, const double *restrict logw,
                               double *restrict mx, double *restrict s, double *restrict lpn,
                               int *restrict best, double *restrict ent, double *restrict tmp,
                               int normalize)
-{ KMIX_GMM_LSE_BODY(kmix_exp_array_fma) }
+{ KMIX_GMM_LSE_BODY(kmix_exp_array_fma, kmix_log_array_fma) }
 #endif
 
 static inline void kmix_gmm_lse(double *LT, ptrdiff_t m, ptrdiff_t k, double dlog2pi,
@@ -250,6 +318,14 @@ static inline void kmix_gmm_lse(double *LT, ptrdiff_t m, ptrdiff_t k, double dlo
 }
 
 /* For tests: e^x for x in (-700, 0] by the kernel's exp (vectorised where available). */
+static inline void kmix_gmm_log_array(double *v, ptrdiff_t n)
+{
+#if KMIX_HAVE_DISPATCH
+    if (kmix_cpu_has_fma()) { kmix_log_array_fma(v, n); return; }
+#endif
+    kmix_log_array_libm(v, n);
+}
+
 static inline void kmix_gmm_exp_array(double *v, ptrdiff_t n)
 {
 #if KMIX_HAVE_DISPATCH
@@ -303,6 +379,26 @@ static void kmix_gmm_colsums_small(const double *ZT, const double *v, double *y,
                                    ptrdiff_t d)
 {
     for (ptrdiff_t f = 0; f < d; ++f) y[f] += kmix_gmm_dot(ZT + f * m, v, m);
+}
+
+/* S1 (d) += Z^T v and S2 (d x d, row-major lower triangle) += Z^T diag(v) Z, as dot products
+ * of v z_f (in tmp, m values) with each column: the weighted moments without square roots. */
+static void kmix_gmm_weighted_moments_small(const double *ZT, const double *v, double *S1,
+                                            double *S2, ptrdiff_t m, ptrdiff_t d, double *tmp)
+{
+    for (ptrdiff_t f = 0; f < d; ++f) {
+        const double *restrict z = ZT + f * m;
+        double *restrict t = tmp;
+        for (ptrdiff_t r = 0; r < m; ++r) t[r] = v[r] * z[r];
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        ptrdiff_t r = 0;
+        for (; r + 4 <= m; r += 4) {
+            s0 += t[r]; s1 += t[r + 1]; s2 += t[r + 2]; s3 += t[r + 3];
+        }
+        for (; r < m; ++r) s0 += t[r];
+        S1[f] += (s0 + s1) + (s2 + s3);
+        for (ptrdiff_t g = 0; g <= f; ++g) S2[f * d + g] += kmix_gmm_dot(tmp, ZT + g * m, m);
+    }
 }
 
 #endif

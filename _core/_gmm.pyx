@@ -69,10 +69,13 @@ cdef extern from "_gmm.h" nogil:
                       const double *logdet, const double *logw, double *mx, double *s,
                       double *lpn, int *best, double *ent, double *tmp, int normalize)
     void kmix_gmm_exp_array(double *v, Py_ssize_t n)
+    void kmix_gmm_log_array(double *v, Py_ssize_t n)
     void kmix_gmm_times_upper_small(const double *U, double *ZT, Py_ssize_t m, Py_ssize_t d)
     void kmix_gmm_gram_small(const double *ZT, double *C, Py_ssize_t m, Py_ssize_t d)
     void kmix_gmm_colsums_small(const double *ZT, const double *v, double *y, Py_ssize_t m,
                                 Py_ssize_t d)
+    void kmix_gmm_weighted_moments_small(const double *ZT, const double *v, double *S1,
+                                         double *S2, Py_ssize_t m, Py_ssize_t d, double *tmp)
 
 cdef enum:
     # Below this many features the pass uses its own loops instead of BLAS calls.
@@ -83,6 +86,12 @@ def exp_array(double[::1] v):
     """v <- e^v in place with the kernel's exponential (for v in (-700, 0]; 0 below)."""
     if v.shape[0]:
         kmix_gmm_exp_array(&v[0], v.shape[0])
+
+
+def log_array(double[::1] v):
+    """v <- log v in place with the kernel's logarithm (as libm's to < 1 ulp; log 0 = -inf)."""
+    if v.shape[0]:
+        kmix_gmm_log_array(&v[0], v.shape[0])
 
 
 cdef inline void _times_upper(const double *U, double *ZT, Py_ssize_t m, Py_ssize_t d) noexcept nogil:
@@ -219,9 +228,13 @@ cdef double _chunk(
         N[c] += t
     if cov_type == FULL:
         # per component, about its own shift (its current mean): z z^T by a rank-m update
+        # (small d: sum_r (w r z_f) z_g by dot products, without square roots)
         for c in range(k):
             lt = LT + c * m
             _shifted(XT, shift + c * d, ZT, m, d)
+            if d < SMALL_D:
+                kmix_gmm_weighted_moments_small(ZT, lt, S1 + c * d, S2 + c * d * d, m, d, sc)
+                continue
             _add_weighted_columns(ZT, lt, S1 + c * d, m, d)
             for r in range(m):
                 sc[r] = sqrt(lt[r])

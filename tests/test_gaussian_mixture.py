@@ -925,3 +925,73 @@ def test_grid_search_over_n_components_matches_sklearn():
     assert ours.best_params_ == ref.best_params_
     assert ours.best_params_["n_components"] >= 3
     assert ours.best_estimator_.n_components == ours.best_params_["n_components"]
+
+
+# --------------------------------------------------------------------------------------------
+# compiled EM loop and M-step == the Python loop of the base class
+# --------------------------------------------------------------------------------------------
+class _PythonLoopGaussianMixture(GaussianMixture):
+    """GaussianMixture forced onto the base class's per-iteration Python loop and numpy
+    M-step (the reference for the compiled loop)."""
+
+    def _em_loop(self, X, sample_weight, lower_bound):
+        return super(GaussianMixture, self)._em_loop(X, sample_weight, lower_bound)
+
+    def _initial_parameters_compiled(self, stats, n_samples, sample_weight):
+        from kmix._mixture import gaussian_parameters, precision_cholesky
+        nk, means, covs = gaussian_parameters(stats, self.reg_covar, self.covariance_type)
+        total = n_samples if sample_weight is None else float(np.sum(sample_weight))
+        self.weights_ = nk / total
+        self.means_ = means
+        self.covariances_ = covs
+        self.precisions_cholesky_ = precision_cholesky(covs, self.covariance_type)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_features", [2, 13])
+def test_compiled_em_loop_equals_python_loop(covariance_type, dtype, weighted, n_features):
+    X = blobs(400, n_features, centers=4).astype(dtype)
+    w = np.random.RandomState(3).uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    params = dict(covariance_type=covariance_type, n_init=3, tol=1e-6, max_iter=60,
+                  random_state=1)
+    fast = GaussianMixture(4, **params).fit(X, sample_weight=w)
+    slow = _PythonLoopGaussianMixture(4, **params).fit(X, sample_weight=w)
+    assert fast.n_iter_ == slow.n_iter_
+    assert fast.converged_ == slow.converged_
+    assert len(fast.lower_bounds_) == len(slow.lower_bounds_) == fast.n_iter_
+    assert_allclose(fast.lower_bounds_, slow.lower_bounds_, rtol=1e-12)
+    for name in FITTED:
+        assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-9, atol=1e-12)
+    assert_array_equal(fast.predict(X), slow.predict(X))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_compiled_em_loop_warm_start_and_max_iter(covariance_type):
+    X = blobs(300, 3)
+    fast = GaussianMixture(4, covariance_type=covariance_type, max_iter=3, warm_start=True,
+                           tol=0, random_state=0)
+    slow = _PythonLoopGaussianMixture(4, covariance_type=covariance_type, max_iter=3,
+                                      warm_start=True, tol=0, random_state=0)
+    for _ in range(3):  # each fit continues from the last one's parameters and bound
+        fast.fit(X)
+        slow.fit(X)
+        assert fast.n_iter_ == slow.n_iter_ == 3
+        assert_allclose(fast.lower_bounds_, slow.lower_bounds_, rtol=1e-12)
+        assert_allclose(fast.means_, slow.means_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_compiled_em_loop_names_the_collapsing_component(covariance_type):
+    # component 1 starts on a single repeated point: its covariance collapses to 0 without
+    # regularisation, and the compiled M-step must name it as the Python M-step does
+    X = np.vstack([blobs(200, 2, centers=2), np.full((5, 2), 40.0)])
+    means_init = np.array([[0.0, 0.0], [40.0, 40.0], [5.0, 5.0]])
+    params = dict(covariance_type=covariance_type, reg_covar=0.0, means_init=means_init,
+                  max_iter=20)
+    with pytest.raises(ValueError, match="component 1 has an ill-defined") as fast:
+        GaussianMixture(3, **params).fit(X)
+    with pytest.raises(ValueError) as slow:
+        _PythonLoopGaussianMixture(3, **params).fit(X)
+    assert str(fast.value) == str(slow.value)
