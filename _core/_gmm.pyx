@@ -152,6 +152,20 @@ cdef inline void _shifted(const double *XT, const double *s, double *ZT, Py_ssiz
             ZT[f * m + r] = XT[f * m + r] - a
 
 
+cdef inline void _transpose_rows(const floating *X, Py_ssize_t m, Py_ssize_t d,
+                                 double *XT) noexcept nogil:
+    """XT (d x m, float64) = X (m x d) transposed, eight rows at a time: each feature's eight
+    values fill one cache line of XT (a row-by-row transpose writes d lines per row)."""
+    cdef Py_ssize_t r0, r, f, r1
+    r0 = 0
+    while r0 < m:
+        r1 = imin(m, r0 + 8)
+        for f in range(d):
+            for r in range(r0, r1):
+                XT[f * m + r] = X[r * d + f]
+        r0 = r1
+
+
 cdef double _chunk(
     const floating *X, Py_ssize_t m, Py_ssize_t d, Py_ssize_t k, int cov_type,
     const double *w, const double *means, const double *prec, const double *wmeans,
@@ -171,9 +185,7 @@ cdef double _chunk(
     cdef double *lpn = work + 2 * m
     cdef double *ent = work + 3 * m if entropy != NULL else NULL
     cdef double *tmp = work + 4 * m
-    for r in range(m):
-        for f in range(d):
-            XT[f * m + r] = X[r * d + f]
+    _transpose_rows(X, m, d, XT)
     if resp_in != NULL:
         for c in range(k):
             for r in range(m):
