@@ -63,9 +63,23 @@ cdef enum:
 cdef inline bint _within(const double *x, const double *y, Py_ssize_t d,
                          double eps2) noexcept nogil:
     """||x - y||^2 <= eps2, the squares summed in feature order (as scikit-learn's KD-tree
-    does); partial sums only grow, so stopping once they exceed eps2 changes no answer."""
-    cdef double s = 0.0, t
+    does); partial sums only grow, so stopping once they exceed eps2 changes no answer.
+    Written out for d <= 3 (same order of operations)."""
+    cdef double s, t, u, v
     cdef Py_ssize_t f
+    if d == 2:
+        t = x[0] - y[0]
+        u = x[1] - y[1]
+        return t * t + u * u <= eps2
+    if d == 3:
+        t = x[0] - y[0]
+        u = x[1] - y[1]
+        v = x[2] - y[2]
+        return (t * t + u * u) + v * v <= eps2
+    if d == 1:
+        t = x[0] - y[0]
+        return t * t <= eps2
+    s = 0.0
     for f in range(d):
         t = x[f] - y[f]
         s = s + t * t
@@ -90,78 +104,93 @@ cdef inline Py_ssize_t _lower_bound(const int64_t *keys, Py_ssize_t lo, Py_ssize
     return lo
 
 
-cdef Py_ssize_t _adjacent(const int64_t *keys, Py_ssize_t ncells, Py_ssize_t c,
-                          const int64_t *offsets, Py_ssize_t m, int *out) noexcept nogil:
-    """The non-empty cells at key(c) + offsets (ascending), written to out; their count."""
-    cdef Py_ssize_t j, pos = 0, cnt = 0
+cdef Py_ssize_t _adjacent_runs(const int64_t *keys, const Py_ssize_t *start, Py_ssize_t ncells,
+                               Py_ssize_t c, const int64_t *offsets, Py_ssize_t m,
+                               Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    """The points of the non-empty cells at key(c) + offsets, as runs [lo, hi) of sorted
+    positions (adjacent cells with consecutive keys are contiguous: one run); NULL lo/hi only
+    counts the runs."""
+    cdef Py_ssize_t j, pos = 0, cnt = 0, last = -2
     cdef int64_t key
     for j in range(m):
         key = keys[c] + offsets[j]
         pos = _lower_bound(keys, pos, ncells, key)
         if pos == ncells:
             break
-        if keys[pos] == key:
-            out[cnt] = <int>pos
+        if keys[pos] != key:
+            continue
+        if pos == last + 1:
+            if hi != NULL:
+                hi[cnt - 1] = start[pos + 1]
+        else:
+            if lo != NULL:
+                lo[cnt] = start[pos]
+                hi[cnt] = start[pos + 1]
             cnt += 1
+        last = pos
     return cnt
 
 
-def cell_adjacency(const int64_t[::1] keys, const int64_t[::1] offsets, int n_threads):
-    """CSR lists (indptr, cells) of the non-empty cells adjacent to each cell (itself included),
-    in ascending cell order. keys: the sorted distinct cell keys; offsets: the ascending key
-    offsets of the 3^g neighbouring cells."""
+def cell_runs(const int64_t[::1] keys, const Py_ssize_t[::1] start,
+              const int64_t[::1] offsets, int n_threads):
+    """For each cell, the points of its adjacent non-empty cells (itself included) as runs of
+    sorted positions, ascending: (run_ptr, run_lo, run_hi), runs of cell c at
+    run_ptr[c]:run_ptr[c + 1]. keys: the sorted distinct cell keys; start: the cell starts;
+    offsets: the ascending key offsets of the 3^g neighbouring cells."""
     cdef Py_ssize_t ncells = keys.shape[0], m = offsets.shape[0], c, j
-    cdef Py_ssize_t[::1] indptr = np.zeros(ncells + 1, dtype=np.intp)
-    cdef int *buf
-    with nogil, parallel(num_threads=n_threads):
-        buf = <int*>malloc(m * sizeof(int))
-        for c in prange(ncells, schedule='static'):
-            indptr[c + 1] = _adjacent(&keys[0], ncells, c, &offsets[0], m, buf)
-        free(buf)
+    cdef Py_ssize_t[::1] ptr = np.zeros(ncells + 1, dtype=np.intp)
+    if start.shape[0] != ncells + 1:
+        raise ValueError("start must have one entry per cell, plus one")
+    for c in prange(ncells, nogil=True, schedule='static', num_threads=n_threads):
+        ptr[c + 1] = _adjacent_runs(&keys[0], &start[0], ncells, c, &offsets[0], m, NULL, NULL)
     for c in range(ncells):
-        indptr[c + 1] += indptr[c]
-    cdef int[::1] cells = np.empty(indptr[ncells], dtype=np.int32)
-    with nogil:
-        for c in prange(ncells, schedule='static', num_threads=n_threads):
-            j = _adjacent(&keys[0], ncells, c, &offsets[0], m, &cells[indptr[c]])
-    return np.asarray(indptr), np.asarray(cells)
+        ptr[c + 1] += ptr[c]
+    cdef Py_ssize_t[::1] lo = np.empty(ptr[ncells], dtype=np.intp)
+    cdef Py_ssize_t[::1] hi = np.empty(ptr[ncells], dtype=np.intp)
+    for c in prange(ncells, nogil=True, schedule='static', num_threads=n_threads):
+        j = _adjacent_runs(&keys[0], &start[0], ncells, c, &offsets[0], m, &lo[ptr[c]],
+                           &hi[ptr[c]])
+    return np.asarray(ptr), np.asarray(lo), np.asarray(hi)
 
 
 ctypedef struct GridC:
-    const double *X          # n x d points, sorted by cell
-    const Py_ssize_t *start  # ncells + 1 cell starts
-    const Py_ssize_t *adj_ptr
-    const int *adj           # adjacent non-empty cells of each cell, ascending
+    const double *X           # n x d points, sorted by cell
+    const Py_ssize_t *start   # ncells + 1 cell starts
+    const Py_ssize_t *run_ptr  # runs of cell c: run_ptr[c] .. run_ptr[c + 1]
+    const Py_ssize_t *run_lo   # a run: the sorted positions run_lo[k] .. run_hi[k]
+    const Py_ssize_t *run_hi
     Py_ssize_t n, d, ncells
     double eps2
 
 
 cdef class Grid:
-    """Points sorted by cell (float64 rows), the cell starts and the adjacent-cell lists.
+    """Points sorted by cell (float64 rows), the cell starts and the runs of adjacent points.
 
     Holds the arrays (kept alive here) and a struct of raw pointers for the nogil passes.
     """
     cdef const double[:, ::1] X
-    cdef const Py_ssize_t[::1] start
-    cdef const Py_ssize_t[::1] adj_ptr
-    cdef const int[::1] adj
+    cdef const Py_ssize_t[::1] start, run_ptr, run_lo, run_hi
     cdef GridC c
 
     def __init__(self, const double[:, ::1] X, const Py_ssize_t[::1] start,
-                 const Py_ssize_t[::1] adj_ptr, const int[::1] adj, double eps2):
+                 const Py_ssize_t[::1] run_ptr, const Py_ssize_t[::1] run_lo,
+                 const Py_ssize_t[::1] run_hi, double eps2):
         cdef Py_ssize_t ncells = start.shape[0] - 1
         if X.shape[0] == 0 or ncells < 1 or start[ncells] != X.shape[0]:
             raise ValueError("cell starts do not cover the points")
-        if adj_ptr.shape[0] != ncells + 1 or adj_ptr[ncells] != adj.shape[0]:
-            raise ValueError("adjacency does not match the cells")
+        if run_ptr.shape[0] != ncells + 1 or run_ptr[ncells] != run_lo.shape[0] \
+                or run_lo.shape[0] != run_hi.shape[0] or run_lo.shape[0] == 0:
+            raise ValueError("runs do not match the cells")
         self.X = X
         self.start = start
-        self.adj_ptr = adj_ptr
-        self.adj = adj
+        self.run_ptr = run_ptr
+        self.run_lo = run_lo
+        self.run_hi = run_hi
         self.c.X = &X[0, 0]
         self.c.start = &start[0]
-        self.c.adj_ptr = &adj_ptr[0]
-        self.c.adj = &adj[0] if adj.shape[0] > 0 else NULL
+        self.c.run_ptr = &run_ptr[0]
+        self.c.run_lo = &run_lo[0]
+        self.c.run_hi = &run_hi[0]
         self.c.n = X.shape[0]
         self.c.d = X.shape[1]
         self.c.ncells = ncells
@@ -171,48 +200,58 @@ cdef class Grid:
 cdef void _count_cell(const GridC *g, Py_ssize_t c, const double *w,
                       double *counts) noexcept nogil:
     """counts[p] = sum of w[q] over the neighbours q of each point p of cell c (p included),
-    in ascending order of q."""
-    cdef Py_ssize_t p, q, k, b
+    in ascending order of q; the number of neighbours if w is NULL."""
+    cdef Py_ssize_t p, q, k, m, d = g.d
     cdef double acc
     cdef const double *X = g.X
     for p in range(g.start[c], g.start[c + 1]):
         acc = 0.0
-        for k in range(g.adj_ptr[c], g.adj_ptr[c + 1]):
-            b = g.adj[k]
-            for q in range(g.start[b], g.start[b + 1]):
-                if _within(X + p * g.d, X + q * g.d, g.d, g.eps2):
-                    acc = acc + w[q]
-        counts[p] = acc
+        m = 0
+        for k in range(g.run_ptr[c], g.run_ptr[c + 1]):
+            if w == NULL:
+                for q in range(g.run_lo[k], g.run_hi[k]):
+                    m += _within(X + p * d, X + q * d, d, g.eps2)
+            else:
+                for q in range(g.run_lo[k], g.run_hi[k]):
+                    # adding 0.0 leaves the sum unchanged: no branch to mispredict
+                    acc = acc + (w[q] if _within(X + p * d, X + q * d, d, g.eps2) else 0.0)
+        counts[p] = acc if w != NULL else <double>m
 
 
 def grid_counts(Grid grid, const double[::1] w, double[::1] counts, int n_threads):
-    """Weighted neighbour counts of every (sorted) point."""
+    """Weighted neighbour counts of every (sorted) point; plain counts if w is None."""
     cdef Py_ssize_t c
     cdef const GridC *g = &grid.c
-    if w.shape[0] != g.n or counts.shape[0] != g.n:
+    cdef const double *wp = NULL
+    if counts.shape[0] != g.n or (w is not None and w.shape[0] != g.n):
         raise ValueError("w and counts must have one entry per point")
+    if w is not None:
+        wp = &w[0]
     for c in prange(g.ncells, nogil=True, schedule='dynamic', chunksize=CELL_CHUNK,
                     num_threads=n_threads):
-        _count_cell(g, c, &w[0], &counts[0])
+        _count_cell(g, c, wp, &counts[0])
 
 
 cdef void _union_cell(const GridC *g, Py_ssize_t c, const unsigned char *core,
                       Py_ssize_t *parent) noexcept nogil:
-    """Union the core points of cell c with their core neighbours in cells <= c (each pair
-    once)."""
-    cdef Py_ssize_t p, q, k, b, qend
+    """Union each core point p of cell c with its core neighbours q < p (each pair once: the
+    adjacent points before p are those of the adjacent cells <= c)."""
+    cdef Py_ssize_t p, q, k, qend, rp, d = g.d
     cdef const double *X = g.X
     for p in range(g.start[c], g.start[c + 1]):
         if not core[p]:
             continue
-        for k in range(g.adj_ptr[c], g.adj_ptr[c + 1]):
-            b = g.adj[k]
-            if b > c:
+        rp = kmix_uf_find(parent, p)
+        for k in range(g.run_ptr[c], g.run_ptr[c + 1]):
+            if g.run_lo[k] >= p:
                 break
-            qend = p if b == c else g.start[b + 1]
-            for q in range(g.start[b], qend):
-                if core[q] and _within(X + p * g.d, X + q * g.d, g.d, g.eps2):
+            qend = g.run_hi[k] if g.run_hi[k] < p else p
+            for q in range(g.run_lo[k], qend):
+                # most core neighbours are already joined: compare roots before distances
+                if core[q] and kmix_uf_find(parent, q) != rp and \
+                        _within(X + p * d, X + q * d, d, g.eps2):
                     kmix_uf_union(parent, p, q)
+                    rp = kmix_uf_find(parent, p)
 
 
 def grid_union(Grid grid, const unsigned char[::1] core, Py_ssize_t[::1] parent,
@@ -231,17 +270,16 @@ def grid_union(Grid grid, const unsigned char[::1] core, Py_ssize_t[::1] parent,
 cdef void _border_cell(const GridC *g, Py_ssize_t c, const unsigned char *core,
                        Py_ssize_t *labels) noexcept nogil:
     """Non-core points of cell c: the smallest label of their core neighbours, or -1."""
-    cdef Py_ssize_t p, q, k, b, best
+    cdef Py_ssize_t p, q, k, best, d = g.d
     cdef const double *X = g.X
     for p in range(g.start[c], g.start[c + 1]):
         if core[p]:
             continue
         best = -1
-        for k in range(g.adj_ptr[c], g.adj_ptr[c + 1]):
-            b = g.adj[k]
-            for q in range(g.start[b], g.start[b + 1]):
+        for k in range(g.run_ptr[c], g.run_ptr[c + 1]):
+            for q in range(g.run_lo[k], g.run_hi[k]):
                 if core[q] and (best < 0 or labels[q] < best) and \
-                        _within(X + p * g.d, X + q * g.d, g.d, g.eps2):
+                        _within(X + p * d, X + q * d, d, g.eps2):
                     best = labels[q]
         labels[p] = best
 

@@ -80,9 +80,9 @@ def _build_grid(X, eps, n_threads):
     bounds = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
     start = np.concatenate(([0], bounds, [X.shape[0]])).astype(np.intp)
     cell_keys = np.ascontiguousarray(sorted_keys[start[:-1]])
-    adj_ptr, adj = _dbscan.cell_adjacency(cell_keys, offsets, n_threads)
+    runs = _dbscan.cell_runs(cell_keys, start, offsets, n_threads)
     Xs = np.ascontiguousarray(X[order], dtype=np.float64)
-    return _dbscan.Grid(Xs, start, adj_ptr, adj, eps * eps), order
+    return _dbscan.Grid(Xs, start, *runs, eps * eps), order
 
 
 def _euclidean_dense(X, weights, eps, min_samples, n_threads):
@@ -90,7 +90,8 @@ def _euclidean_dense(X, weights, eps, min_samples, n_threads):
     n = X.shape[0]
     grid, order = _build_grid(X, eps, n_threads)
     counts = np.empty(n)
-    _dbscan.grid_counts(grid, np.ascontiguousarray(weights[order]), counts, n_threads)
+    sorted_weights = None if weights is None else np.ascontiguousarray(weights[order])
+    _dbscan.grid_counts(grid, sorted_weights, counts, n_threads)
     core = (counts >= min_samples).view(np.uint8)
     parent = np.arange(n, dtype=np.intp)
     _dbscan.grid_union(grid, core, parent, n_threads)
@@ -123,8 +124,9 @@ def _float_values(a):
 
 
 def _graph_clusters(counts_fn, expand_fn, weights, min_samples, n):
+    """(core mask, labels) from a graph's weighted counts and cluster expansion."""
     counts = np.empty(n)
-    counts_fn(weights, counts)
+    counts_fn(np.ones(n) if weights is None else weights, counts)
     core = (counts >= min_samples).view(np.uint8)
     labels = np.empty(n, dtype=np.intp)
     expand_fn(core, labels)
@@ -287,8 +289,9 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         self._check_params()
         X = validate_data(self, X, accept_sparse="csr")
         n_samples = X.shape[0]
-        weights = check_sample_weight(
-            1.0 if sample_weight is None else sample_weight, n_samples, allow_negative=True)
+        weights = None
+        if sample_weight is not None:
+            weights = check_sample_weight(sample_weight, n_samples, allow_negative=True)
         n_threads = effective_n_threads(self.n_threads)
         if n_samples < MIN_SAMPLES_PER_THREAD:
             n_threads = 1
