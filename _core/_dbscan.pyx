@@ -24,6 +24,8 @@ from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 
+from _common cimport sq_dist
+
 cdef extern from *:
     """
     /* Concurrent union-find (link the larger root under the smaller, by CAS). Parents only
@@ -56,6 +58,8 @@ cdef extern from *:
 
 
 cdef enum:
+    # scikit-learn's KD-tree serves up to 15 features; from 16 on it uses brute force.
+    WIDE_FEATURES = 16
     # Cells handed to a thread at a time (cells differ widely in size: dynamic schedule).
     CELL_CHUNK = 16
 
@@ -64,7 +68,8 @@ cdef inline bint _within(const double *x, const double *y, Py_ssize_t d,
                          double eps2) noexcept nogil:
     """||x - y||^2 <= eps2, the squares summed in feature order (as scikit-learn's KD-tree
     does); partial sums only grow, so stopping once they exceed eps2 changes no answer.
-    Written out for d <= 3 (same order of operations)."""
+    Written out for d <= 3 (same order of operations). From WIDE_FEATURES on (where
+    scikit-learn's brute force sums in another order anyway), kmix's vectorised sq_dist."""
     cdef double s, t, u, v
     cdef Py_ssize_t f
     if d == 2:
@@ -79,6 +84,8 @@ cdef inline bint _within(const double *x, const double *y, Py_ssize_t d,
     if d == 1:
         t = x[0] - y[0]
         return t * t <= eps2
+    if d >= WIDE_FEATURES:
+        return sq_dist(x, y, d) <= eps2
     s = 0.0
     for f in range(d):
         t = x[f] - y[f]
@@ -91,10 +98,19 @@ cdef inline bint _within(const double *x, const double *y, Py_ssize_t d,
 # --------------------------------------------------------------------------------------------
 # the grid
 # --------------------------------------------------------------------------------------------
-cdef inline Py_ssize_t _lower_bound(const int64_t *keys, Py_ssize_t lo, Py_ssize_t hi,
-                                    int64_t key) noexcept nogil:
-    """First position in keys[lo:hi] (sorted) whose key is >= key."""
-    cdef Py_ssize_t mid
+cdef inline Py_ssize_t _gallop(const int64_t *keys, Py_ssize_t lo, Py_ssize_t hi,
+                               int64_t key) noexcept nogil:
+    """First position in keys[lo:hi] (sorted) whose key is >= key, by a galloping search
+    from lo (cheap when it is near: the adjacent cells are looked up in ascending order)."""
+    cdef Py_ssize_t step = 1, mid
+    while lo + step < hi and keys[lo + step] < key:
+        lo += step
+        step *= 2
+    if keys[lo] >= key:
+        return lo
+    # keys[lo] < key <= keys[hi'] with hi' = min(lo + step, hi)
+    hi = lo + step if lo + step < hi else hi
+    lo += 1
     while lo < hi:
         mid = lo + (hi - lo) // 2
         if keys[mid] < key:
@@ -109,25 +125,29 @@ cdef Py_ssize_t _adjacent_runs(const int64_t *keys, const Py_ssize_t *start, Py_
                                Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
     """The points of the non-empty cells at key(c) + offsets, as runs [lo, hi) of sorted
     positions (adjacent cells with consecutive keys are contiguous: one run); NULL lo/hi only
-    counts the runs."""
-    cdef Py_ssize_t j, pos = 0, cnt = 0, last = -2
+    counts the runs. The offsets come in ascending triples o - 1, o, o + 1 (the first grid
+    dimension has stride 1): one search per triple."""
+    cdef Py_ssize_t j, t, pos = 0, cnt = 0, last = -2
     cdef int64_t key
-    for j in range(m):
+    for j in range(0, m, 3):
         key = keys[c] + offsets[j]
-        pos = _lower_bound(keys, pos, ncells, key)
-        if pos == ncells:
+        if pos >= ncells:
             break
-        if keys[pos] != key:
-            continue
-        if pos == last + 1:
-            if hi != NULL:
-                hi[cnt - 1] = start[pos + 1]
-        else:
-            if lo != NULL:
-                lo[cnt] = start[pos]
-                hi[cnt] = start[pos + 1]
-            cnt += 1
-        last = pos
+        pos = _gallop(keys, pos, ncells, key)
+        for t in range(3):
+            if pos >= ncells or keys[pos] > key + t:
+                continue
+            # keys[pos] == key + t
+            if pos == last + 1:
+                if hi != NULL:
+                    hi[cnt - 1] = start[pos + 1]
+            else:
+                if lo != NULL:
+                    lo[cnt] = start[pos]
+                    hi[cnt] = start[pos + 1]
+                cnt += 1
+            last = pos
+            pos += 1
     return cnt
 
 
