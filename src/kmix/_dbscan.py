@@ -273,6 +273,8 @@ class DBSCAN(ClusterMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self.metric == "precomputed"
+        # distances are non-negative: negative ones are rejected
+        tags.input_tags.positive_only = self.metric == "precomputed"
         tags.input_tags.sparse = True
         return tags
 
