@@ -432,6 +432,18 @@ def test_n_threads_bitwise_identical(case):
     assert one.labels_.max() >= 1
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_benchmark_moons_matches_sklearn(n_threads):
+    """The issue's benchmark data (200k moons, eps=0.01, min_samples=10): identical results."""
+    X = make_moons(200_000, noise=0.05, random_state=0)[0]
+    ours = DBSCAN(eps=0.01, min_samples=10, n_threads=n_threads).fit(X)
+    ref = SKDBSCAN(eps=0.01, min_samples=10).fit(X)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_array_equal(ours.core_sample_indices_, ref.core_sample_indices_)
+    assert_array_equal(ours.components_, ref.components_)
+
+
 def test_fit_predict_equals_labels(moons):
     model = DBSCAN(eps=0.05, min_samples=5)
     w = np.arange(len(moons)) % 3
