@@ -6,7 +6,8 @@ Two neighbour sources, neither holding per-point lists:
   chosen dimensions, so every neighbour of a point lies in one of the 3^g adjacent cells.
   Three passes recompute the distances instead of storing the edges: weighted neighbour
   counts (parallel over cells), a concurrent union-find over core-core pairs, and the label
-  of each border point. Memory is O(n d + cells x 3^g);
+  of each border point. Memory is O(n d) plus, per cell, its adjacent points as at most
+  3^(g-1) runs of sorted positions;
 * a neighbourhood graph (precomputed distances, dense rows or CSR): weighted counts per row
   (parallel), then the cluster expansion of scikit-learn's ``dbscan_inner`` (exactly its
   semantics, also for non-symmetric graphs) with one stack of at most n entries.
@@ -20,7 +21,7 @@ labels are minima.
 import numpy as np
 
 from cython cimport floating
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 

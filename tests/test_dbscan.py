@@ -310,7 +310,7 @@ def test_sparse_euclidean_data():
     X = sp.random(400, 30, density=0.15, format="csr", random_state=rng)
     X.data *= 3
     for eps, min_samples in [(1.0, 3), (1.6, 8), (1e-9, 2)]:
-        ours = assert_same_as_sklearn(X, eps=eps, min_samples=min_samples)
+        assert_same_as_sklearn(X, eps=eps, min_samples=min_samples)
     assert_same_as_sklearn(X.astype(np.float32), eps=1.6, min_samples=8)
     assert_same_as_sklearn(X, sample_weight=np.arange(400) % 3, eps=1.6, min_samples=8)
     # the same clustering as on the dense array
