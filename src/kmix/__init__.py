@@ -1,5 +1,6 @@
 """kmix: compiled, deterministic drop-in replacements for scikit-learn's clustering estimators."""
 from ._bayesian_mixture import BayesianGaussianMixture
+from ._dbscan import DBSCAN
 from ._gaussian_mixture import GaussianMixture
 from ._kmeans import KMeans
 from ._minibatch import BatchFit, MiniBatchKMeans, fit_batches
@@ -10,5 +11,5 @@ from ._threads import effective_n_threads, openmp_enabled
 __version__ = "0.1.0"
 
 __all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", "BayesianGaussianMixture",
-           "MixtureOutlierDetector", "fit_batches", "BatchFit", "kmeans_plusplus",
+           "DBSCAN", "MixtureOutlierDetector", "fit_batches", "BatchFit", "kmeans_plusplus",
            "effective_n_threads", "openmp_enabled", "__version__"]

@@ -68,10 +68,12 @@ def check_n_samples(n_samples, n_clusters, what="n_clusters"):
         raise ValueError(f"n_samples={n_samples} should be >= {what}={n_clusters}.")
 
 
-def check_sample_weight(sample_weight, n_samples):
+def check_sample_weight(sample_weight, n_samples, *, allow_negative=False):
     """Return sample weights as a new float64 array of shape (n_samples,).
 
     Raises ValueError for a wrong shape or length, NaN/inf, negative weights or a zero total.
+    With ``allow_negative=True`` (weights that are signed counts, as in DBSCAN) negative
+    weights pass and only all-zero weights are rejected.
     """
     if sample_weight is None:
         return np.ones(n_samples, dtype=np.float64)
@@ -92,6 +94,10 @@ def check_sample_weight(sample_weight, n_samples):
         )
     if not np.all(np.isfinite(sample_weight)):
         raise ValueError("sample_weight contains NaN or infinity.")
+    if allow_negative:
+        if not np.any(sample_weight != 0):
+            raise ValueError("sample_weight is all zero: at least one weight must be non-zero.")
+        return sample_weight
     if np.any(sample_weight < 0):
         raise ValueError("Negative values in sample_weight are not allowed.")
     if not sample_weight.sum() > 0:
