@@ -81,6 +81,10 @@ cdef enum:
     # Below this many features the pass uses its own loops instead of BLAS calls.
     SMALL_D = 12
 
+#: Features from which a pass without statistics (score_samples, predict) calls BLAS
+#: (full and tied covariances only).
+BLAS_MIN_FEATURES = SMALL_D
+
 
 def exp_array(double[::1] v):
     """v <- e^v in place with the kernel's exponential (for v in (-700, 0]; 0 below)."""

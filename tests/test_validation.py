@@ -261,3 +261,35 @@ def test_kmeans_plusplus_non_finite(X, bad, match):
 def test_kmeans_plusplus_one_dimensional(X):
     with pytest.raises(ValueError, match="Expected 2D array"):
         kmix.kmeans_plusplus(X[:, 0], 2, random_state=0)
+
+
+def test_validate_fitted_input_shortcut_agrees_with_validate_data():
+    """The shortcut for plain float arrays returns X itself; everything else gets
+    validate_data's conversion, errors and warnings."""
+    import pandas as pd
+    from sklearn.utils.validation import validate_data
+
+    from kmix import GaussianMixture
+    from kmix._validation import validate_fitted_input
+
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    for dtype in (np.float64, np.float32):
+        Xd = X.astype(dtype)
+        assert validate_fitted_input(gm, Xd) is Xd
+    kwargs = dict(dtype=[np.float64, np.float32], order="C")
+    for bad in (X[:, :2], np.where(X > 1, np.nan, X), np.where(X > 1, np.inf, X)):
+        with pytest.raises(ValueError) as ours:
+            validate_fitted_input(gm, bad, **kwargs)
+        with pytest.raises(ValueError) as theirs:
+            validate_data(gm, bad, reset=False, **kwargs)
+        assert str(ours.value) == str(theirs.value)
+    # non-contiguous, integer and list input are converted as validate_data converts them
+    for other in (np.asfortranarray(X), X[::2], X.astype(int), X.tolist()):
+        out = validate_fitted_input(gm, other, **kwargs)
+        np.testing.assert_array_equal(out, validate_data(gm, other, reset=False, **kwargs))
+        assert out.flags.c_contiguous
+    # a model fitted with feature names still warns about an array without them
+    named = GaussianMixture(2, random_state=0).fit(pd.DataFrame(X, columns=list("abc")))
+    with pytest.warns(UserWarning, match="feature names"):
+        validate_fitted_input(named, X, **kwargs)

@@ -14,7 +14,8 @@ from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._core import _lloyd
 from ._threads import blas_context, effective_n_threads, threads_for
 from ._validation import (check_array, check_choice, check_int, check_n_samples, check_n_threads,
-                          check_random_state, check_real, check_sample_weight)
+                          check_random_state, check_real, check_sample_weight,
+                          validate_fitted_input)
 
 __all__ = ["KMeans"]
 
@@ -102,9 +103,9 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         return centers
 
     def _check_test_data(self, X):
-        return validate_data(self, X, accept_sparse="csr", reset=False,
-                             dtype=[np.float64, np.float32], order="C",
-                             accept_large_sparse=False)
+        return validate_fitted_input(self, X, accept_sparse="csr",
+                                     dtype=[np.float64, np.float32], order="C",
+                                     accept_large_sparse=False)
 
     def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight, n_threads):
         n_samples = X.shape[0]

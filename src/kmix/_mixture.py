@@ -5,6 +5,7 @@ the parameters are then derived from the k statistics in Python (small k x d x d
 """
 import numbers
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 from scipy import linalg
@@ -17,7 +18,8 @@ from ._kmeans import KMeans
 from ._seeding import kmeans_plusplus
 from ._threads import blas_single_threaded, effective_n_threads, threads_for
 from ._validation import (check_array, check_choice, check_int, check_n_threads,
-                          check_random_state, check_real, check_sample_weight)
+                          check_random_state, check_real, check_sample_weight,
+                          validate_fitted_input)
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -188,7 +190,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         return X
 
     def _check_test_data(self, X):
-        return validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        return validate_fitted_input(self, X, dtype=[np.float64, np.float32], order="C")
 
     # -- one compiled pass --------------------------------------------------------------------
     def _pass(self, X, sample_weight, *, stats=False, resp_in=None, shift=None,
@@ -408,11 +410,19 @@ class _MixtureBase(DensityMixin, BaseEstimator):
             return self._fit(X, sample_weight)
 
     # -- fitted model -------------------------------------------------------------------------
+    def _blas_context(self, X):
+        """Single-threaded BLAS where a pass without statistics calls it (the kernel calls
+        BLAS from every OpenMP thread); otherwise nothing (entering the limit costs ~20 us)."""
+        if (self.covariance_type in ("full", "tied")
+                and X.shape[1] >= _gmm.BLAS_MIN_FEATURES):
+            return blas_single_threaded()
+        return nullcontext()
+
     def score_samples(self, X):
         """Log of the mixture density at each sample."""
-        check_is_fitted(self)
+        check_is_fitted(self, "means_")
         X = self._check_test_data(X)
-        with blas_single_threaded():
+        with self._blas_context(X):
             lpn = self._pass(X, None, lpn=True)[1]["lpn"]
         return lpn.astype(X.dtype, copy=False)  # in X's dtype, as scikit-learn
 
@@ -422,16 +432,16 @@ class _MixtureBase(DensityMixin, BaseEstimator):
 
     def predict(self, X):
         """Most likely component of each sample."""
-        check_is_fitted(self)
+        check_is_fitted(self, "means_")
         X = self._check_test_data(X)
-        with blas_single_threaded():
+        with self._blas_context(X):
             return self._pass(X, None, labels=True)[1]["labels"].astype(np.intp)
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample, shape (n, k)."""
-        check_is_fitted(self)
+        check_is_fitted(self, "means_")
         X = self._check_test_data(X)
-        with blas_single_threaded():
+        with self._blas_context(X):
             resp = self._pass(X, None, resp=True)[1]["resp"]
         return resp.astype(X.dtype, copy=False)
 
@@ -444,7 +454,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
             The component of each sample.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "means_")
         if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, numbers.Integral):
             raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
         if n_samples < 1:
