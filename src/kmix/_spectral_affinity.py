@@ -67,8 +67,14 @@ def _gram(X):
 
 
 def _row_sq_norms(X):
+    """Squared row norms as scikit-learn's row_norms: einsum, or for CSR each row's stored
+    entries squared and summed in order."""
     if sp.issparse(X):
-        return np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+        X = sp.csr_matrix(X)
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        sq = np.zeros(X.shape[0])
+        np.add.at(sq, rows, X.data * X.data)
+        return sq
     return np.einsum("ij,ij->i", X, X)
 
 
