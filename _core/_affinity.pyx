@@ -7,6 +7,8 @@ operations, in the same order, as scikit-learn and scipy do, so results match th
 (and each degree) is computed by one thread in a fixed order, so results do not depend on
 ``n_threads``.
 """
+import numpy as np
+
 from cython.parallel cimport prange
 from libc.math cimport fabs
 
@@ -133,3 +135,29 @@ def is_symmetric(const double[:, ::1] A, double rtol, double atol):
             if not ok:
                 break
     return ok
+
+
+def is_connected(const double[:, ::1] A):
+    """Whether every node is reached from node 0 along non-zero entries of A's rows
+    (breadth-first, O(n^2) reads, O(n) memory: no sparse copy of a dense graph)."""
+    cdef Py_ssize_t n = A.shape[0], head = 0, tail = 1, i, j
+    if A.shape[1] != n:
+        raise ValueError("A must be square")
+    if n == 0:
+        return True
+    queue_arr = np.empty(n, dtype=np.intp)
+    seen_arr = np.zeros(n, dtype=np.uint8)
+    cdef Py_ssize_t[::1] queue = queue_arr
+    cdef unsigned char[::1] seen = seen_arr
+    queue[0] = 0
+    seen[0] = 1
+    with nogil:
+        while head < tail:
+            i = queue[head]
+            head += 1
+            for j in range(n):
+                if A[i, j] != 0.0 and not seen[j]:
+                    seen[j] = 1
+                    queue[tail] = j
+                    tail += 1
+    return tail == n

@@ -36,7 +36,7 @@ from kmix import SpectralClustering
 from kmix._core import _affinity
 from kmix._spectral import cluster_qr, discretize
 from kmix._spectral_affinity import kernel_affinity, knn_connectivity
-from kmix._spectral_embedding import dense_degrees, dense_laplacian, spectral_embedding
+from kmix._spectral_embedding import degrees, dense_laplacian, laplacian, spectral_embedding
 
 _THREADPOOLS = ThreadpoolController()
 
@@ -352,7 +352,7 @@ def test_not_positive_definite_laplacian_falls_back_and_matches_sklearn(blobs):
     X = blobs[0]
     A = rbf_kernel(X, gamma=0.02) - 0.005
     np.fill_diagonal(A, 1.0)
-    dd, _ = dense_degrees(A, 1)
+    dd, _ = degrees(A, 1)
     L = dense_laplacian(A, dd, 1.0, 1)
     assert np.linalg.eigvalsh(L)[0] < -1e-5
     params = dict(n_clusters=3, affinity="precomputed", random_state=0)
@@ -385,7 +385,7 @@ def test_amg_without_pyamg_is_a_clear_error(blobs, monkeypatch):
 def test_laplacian_and_degrees_equal_scipy(blobs):
     A = rbf_kernel(blobs[0], gamma=0.3)
     L_ref, dd_ref = csgraph_laplacian(A, normed=True, return_diag=True)
-    dd, isolated = dense_degrees(A, 2)
+    dd, isolated = degrees(A, 2)
     assert not isolated.any()
     assert_array_equal(dd, dd_ref)
     L = dense_laplacian(A, dd, 1.0, 2)
@@ -396,7 +396,7 @@ def test_isolated_node_laplacian_equals_scipy():
     A = rbf_kernel(np.random.RandomState(0).normal(size=(10, 2)), gamma=0.5)
     A[3, :] = A[:, 3] = 0.0
     L_ref, dd_ref = csgraph_laplacian(A, normed=True, return_diag=True)
-    dd, isolated = dense_degrees(A, 1)
+    dd, isolated = degrees(A, 1)
     assert_array_equal(isolated, np.arange(10) == 3)
     assert_array_equal(dd, dd_ref)
     assert_array_equal(dense_laplacian(A, dd, 1.0 - isolated, 1), L_ref)
@@ -424,6 +424,33 @@ def test_discretize_and_cluster_qr_match_sklearn():
                            sk_discretize(vectors, random_state=4))
         assert_array_equal(cluster_qr(vectors), sk_cluster_qr(vectors))
         assert_array_equal(vectors, saved)
+
+
+def test_connectivity_check_equals_sklearns():
+    from sklearn.manifold._spectral_embedding import _graph_is_connected
+
+    rng = np.random.RandomState(0)
+    seen = set()
+    for _ in range(60):
+        n = rng.randint(1, 25)
+        A = (rng.uniform(size=(n, n)) < rng.uniform(0, 0.3)).astype(np.float64)
+        A = A + A.T
+        expected = _graph_is_connected(A)
+        seen.add(expected)
+        assert _affinity.is_connected(A) == expected
+        assert _affinity.is_connected(A) == _graph_is_connected(sp.csr_matrix(A))
+    assert seen == {True, False}
+
+
+def test_sparse_laplacian_equals_scipy(blobs):
+    C = kneighbors_graph(blobs[0], 8, include_self=True)
+    A = (0.5 * (C + C.T)).tocsr()
+    L_ref, dd_ref = csgraph_laplacian(A, normed=True, return_diag=True)
+    dd, isolated = degrees(A, 1)
+    assert_array_equal(dd, dd_ref)
+    L = laplacian(A, dd, isolated, 1, unit_diagonal=False)
+    assert sp.issparse(L)
+    assert_array_equal(L.toarray(), L_ref.toarray())
 
 
 def test_symmetry_check_is_allclose():

@@ -45,16 +45,13 @@ AMG_SHIFT = 1e-5
 # --------------------------------------------------------------------------------------------
 def graph_is_connected(A):
     """Whether the graph of the non-zero entries of the (symmetric) affinity is connected."""
-    n = A.shape[0]
     if not sp.issparse(A):
-        others = np.count_nonzero(A[0]) - (A[0, 0] != 0)
-        if others == n - 1:  # node 0 is joined to every other node
-            return True
-        A = sp.csr_matrix(A)
+        return _affinity.is_connected(A)
     return connected_components(A, directed=True, connection="weak")[0] == 1
 
 
 def _check_degrees(w):
+    """(dd, isolated) from the degrees w: square roots, 1 for isolated nodes."""
     if np.any(w < 0):
         raise ValueError(
             "The affinity matrix has rows with a negative sum (degree): the normalised "
@@ -64,9 +61,12 @@ def _check_degrees(w):
     return np.where(isolated, 1.0, np.sqrt(w)), isolated
 
 
-def dense_degrees(A, n_threads):
-    """(dd, isolated): square roots of the degrees (1 for isolated nodes), as scipy's
-    ``laplacian(normed=True, return_diag=True)`` returns them."""
+def degrees(A, n_threads):
+    """(dd, isolated): square roots of the degrees (column sums without the diagonal; 1 for
+    isolated nodes), as scipy's ``laplacian(normed=True, return_diag=True)`` returns them."""
+    if sp.issparse(A):
+        return _check_degrees(np.asarray(A.sum(axis=0), dtype=np.float64).ravel()
+                              - A.diagonal())
     w = np.empty(A.shape[0])
     _affinity.column_degrees(A, w, pass_threads(n_threads, A.shape[0]))
     return _check_degrees(w)
@@ -80,24 +80,32 @@ def dense_laplacian(A, dd, diagonal, n_threads):
     return L
 
 
-def sparse_laplacian(A):
-    """(L as COO, dd, isolated): scipy's ``laplacian(normed=True)`` of sparse A."""
-    w = np.asarray(A.sum(axis=0), dtype=np.float64).ravel() - A.diagonal()
-    dd, isolated = _check_degrees(w)
+def sparse_laplacian(A, dd, diagonal):
+    """scipy's ``laplacian(normed=True)`` of sparse A (rows, then columns divided), with the
+    given diagonal, as CSR."""
     L = sp.coo_matrix(A, dtype=np.float64, copy=True)
     L.sum_duplicates()
     L.data /= dd[L.row]
     L.data /= dd[L.col]
     L.data *= -1
-    L.setdiag(1.0 - isolated)
-    return L, dd, isolated
-
-
-def _with_unit_diagonal(L):
-    """scikit-learn's ``_set_diag(L, 1, norm_laplacian=True)`` for sparse L, as CSR."""
-    L = sp.coo_matrix(L, copy=True)
-    L.data[L.row == L.col] = 1.0
+    L.setdiag(diagonal)
     return L.tocsr()
+
+
+def laplacian(A, dd, isolated, n_threads, unit_diagonal=True):
+    """The normalised Laplacian of A, dense or sparse as A.
+
+    The diagonal is 1 - isolated (scipy's), or 1 everywhere with ``unit_diagonal``
+    (scikit-learn's ``_set_diag`` before ARPACK and LOBPCG).
+    """
+    diagonal = 1.0 if unit_diagonal else 1.0 - isolated
+    if sp.issparse(A):
+        return sparse_laplacian(A, dd, diagonal)
+    return dense_laplacian(A, dd, diagonal, n_threads)
+
+
+def _dense(L):
+    return L.toarray() if sp.issparse(L) else L
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,37 +141,27 @@ def _arpack_on_factor(shifted, n_components, v0, tol):
     return vectors
 
 
-def _arpack(A, dd, n_components, random_state, eigen_tol, n_threads):
+def _arpack(A, dd, isolated, n_components, random_state, eigen_tol, n_threads):
     n = A.shape[0]
     tol = 0 if eigen_tol == "auto" else eigen_tol
     v0 = random_state.uniform(-1, 1, n)
-    if n_components >= n:  # scipy's eigsh falls back to a full eigh (dense case)
-        L = dense_laplacian(A, dd, 1.0, n_threads) if not sp.issparse(A) else \
-            _with_unit_diagonal(sparse_laplacian(A)[0]).toarray()
-        return eigh(L)[1]
-    if sp.issparse(A):
-        L = _with_unit_diagonal(sparse_laplacian(A)[0])
-        return eigsh(L, k=n_components, sigma=ARPACK_SIGMA, which="LM", tol=tol, v0=v0)[1]
-    vectors = _cholesky_shift_invert(A, dd, n_components, v0, tol, n_threads)
-    if vectors is None:  # not positive definite: scipy's LU shift-invert, as scikit-learn
-        L = dense_laplacian(A, dd, 1.0, n_threads)
-        vectors = eigsh(L, k=n_components, sigma=ARPACK_SIGMA, which="LM", tol=tol, v0=v0)[1]
-    return vectors
-
-
-def _laplacian(A, dd, isolated, diagonal, n_threads):
-    if sp.issparse(A):
-        L = sparse_laplacian(A)[0]
-        return _with_unit_diagonal(L) if diagonal == "unit" else L.tocsr()
-    return dense_laplacian(A, dd, 1.0 if diagonal == "unit" else 1.0 - isolated, n_threads)
+    if n_components >= n:  # scipy's eigsh falls back to a full eigh (for dense L)
+        return eigh(_dense(laplacian(A, dd, isolated, n_threads)))[1]
+    if not sp.issparse(A):
+        vectors = _cholesky_shift_invert(A, dd, n_components, v0, tol, n_threads)
+        if vectors is not None:
+            return vectors
+        # not positive definite: scipy's LU shift-invert, as scikit-learn
+    L = laplacian(A, dd, isolated, n_threads)
+    return eigsh(L, k=n_components, sigma=ARPACK_SIGMA, which="LM", tol=tol, v0=v0)[1]
 
 
 def _lobpcg(A, dd, isolated, n_components, random_state, eigen_tol, n_threads):
     n = A.shape[0]
     if n < 5 * n_components + 1:  # LOBPCG needs more nodes: a full eigh, as scikit-learn
-        L = _laplacian(A, dd, isolated, "scipy", n_threads)
-        return eigh(L.toarray() if sp.issparse(L) else L, check_finite=False)[1]
-    L = _laplacian(A, dd, isolated, "unit", n_threads)
+        L = laplacian(A, dd, isolated, n_threads, unit_diagonal=False)
+        return eigh(_dense(L), check_finite=False)[1]
+    L = laplacian(A, dd, isolated, n_threads)
     X0 = random_state.standard_normal(size=(n, n_components + 1))
     X0[:, 0] = dd
     tol = None if eigen_tol == "auto" else eigen_tol
@@ -174,7 +172,7 @@ def _amg(A, dd, n_components, random_state, eigen_tol):
     from pyamg import aggregation, smoothed_aggregation_solver
 
     n = A.shape[0]
-    L = _with_unit_diagonal(sparse_laplacian(A)[0])
+    L = sparse_laplacian(A, dd, 1.0)
     shift = AMG_SHIFT * sp.identity(n, format="csr")
     matrix = sp.csr_array if hasattr(aggregation.aggregation, "csr_array") else sp.csr_matrix
     # scikit-learn adds the shift in place and subtracts it again: the same rounding here
@@ -230,14 +228,11 @@ def spectral_embedding(A, n_components, *, eigen_solver, random_state, eigen_tol
     if not graph_is_connected(A):
         warnings.warn("Graph is not fully connected, spectral embedding may not work as "
                       "expected.", UserWarning, stacklevel=3)
-    if sp.issparse(A):
-        dd, isolated = _check_degrees(
-            np.asarray(A.sum(axis=0), dtype=np.float64).ravel() - A.diagonal())
-    else:
-        dd, isolated = dense_degrees(A, n_threads)
+    dd, isolated = degrees(A, n_threads)
     if solver == "arpack":
         try:
-            vectors = _arpack(A, dd, n_components, random_state, eigen_tol, n_threads)
+            vectors = _arpack(A, dd, isolated, n_components, random_state, eigen_tol,
+                              n_threads)
         except RuntimeError:
             warnings.warn("ARPACK has failed, falling back to LOBPCG.", RuntimeWarning,
                           stacklevel=3)
