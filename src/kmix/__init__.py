@@ -11,5 +11,5 @@ from ._threads import effective_n_threads, openmp_enabled
 __version__ = "0.1.0"
 
 __all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", "BayesianGaussianMixture",
-           "MixtureOutlierDetector", "SpectralClustering", "fit_batches", "BatchFit", "kmeans_plusplus",
-           "effective_n_threads", "openmp_enabled", "__version__"]
+           "MixtureOutlierDetector", "SpectralClustering", "fit_batches", "BatchFit",
+           "kmeans_plusplus", "effective_n_threads", "openmp_enabled", "__version__"]
