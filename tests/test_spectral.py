@@ -733,3 +733,19 @@ def test_pairwise_tag():
     assert SpectralClustering(
         affinity="precomputed_nearest_neighbors").__sklearn_tags__().input_tags.pairwise
     assert not SpectralClustering().__sklearn_tags__().input_tags.pairwise
+
+
+# --------------------------------------------------------------------------------------------
+# 8. slow: a size where the compiled passes use several threads and BLAS its default threads
+# --------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_large_moons_match_sklearn_and_do_not_depend_on_threads():
+    X, y = make_moons(3000, noise=0.05, random_state=0)
+    fits = [km_fit(X, n_clusters=2, gamma=100, random_state=0, n_threads=n_threads)
+            for n_threads in (1, 2)]
+    assert bitwise_equal(fits[0].affinity_matrix_, fits[1].affinity_matrix_)
+    assert_array_equal(fits[0].labels_, fits[1].labels_)
+    sk = sk_fit(X, n_clusters=2, gamma=100, random_state=0)
+    assert_rbf_equal(fits[0].affinity_matrix_, sk.affinity_matrix_, X, 100)
+    assert_array_equal(fits[0].labels_, sk.labels_)
+    assert adjusted_rand_score(y, fits[0].labels_) == 1.0
