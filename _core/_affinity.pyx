@@ -152,7 +152,7 @@ def is_connected(const double[:, ::1] A):
     queue[0] = 0
     seen[0] = 1
     with nogil:
-        while head < tail:
+        while head < tail and tail < n:  # stop as soon as every node has been reached
             i = queue[head]
             head += 1
             for j in range(n):
