@@ -6,10 +6,11 @@ from ._kmeans import KMeans
 from ._minibatch import BatchFit, MiniBatchKMeans, fit_batches
 from ._outliers import MixtureOutlierDetector
 from ._seeding import kmeans_plusplus
+from ._spectral import SpectralClustering
 from ._threads import effective_n_threads, openmp_enabled
 
 __version__ = "0.1.0"
 
 __all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", "BayesianGaussianMixture",
-           "DBSCAN", "MixtureOutlierDetector", "fit_batches", "BatchFit", "kmeans_plusplus",
-           "effective_n_threads", "openmp_enabled", "__version__"]
+           "DBSCAN", "SpectralClustering", "MixtureOutlierDetector", "fit_batches", "BatchFit",
+           "kmeans_plusplus", "effective_n_threads", "openmp_enabled", "__version__"]
