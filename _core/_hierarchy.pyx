@@ -52,8 +52,10 @@ cdef extern from *:
     double kmix_hc_wtime() noexcept nogil
 
 cdef enum:
-    # Positions per parallel block of a scan (a multiple of the tile).
+    # Positions per parallel block of a scan (a multiple of the tile), and with
+    # force_threads (many blocks on small data, to test how blocks are combined).
     SCAN_BLOCK = 2048
+    TEST_BLOCK = 64
     # Below this many positions x features a scan always runs on one thread.
     PAR_MIN_WORK = 262144
     # Scans between two tries of the mode (one thread or all) that looks slower: from
@@ -75,6 +77,15 @@ cdef inline bint is_dead(double s) noexcept nogil:
 cdef inline Py_ssize_t _padded(Py_ssize_t m) noexcept nogil:
     """m rounded up to whole tiles."""
     return (m + KMIX_HC_TILE - 1) // KMIX_HC_TILE * KMIX_HC_TILE
+
+
+cdef extern from "_hierarchy.h" nogil:
+    int kmix_hc_has_avx2()
+
+
+def simd_enabled():
+    """Whether the AVX2 scans run (CPU support, and KMIX_DISABLE_SIMD unset at first use)."""
+    return bool(kmix_hc_has_avx2())
 
 
 def _tiled(const double[:, ::1] X):
@@ -103,10 +114,12 @@ ctypedef struct Scan:
     Py_ssize_t skip       # ward: position of x itself
     double bound          # ward: only values below it count
     int manhattan         # Prim: L1 distances
-    # blocks of a parallel scan
+    # blocks of a parallel scan: positions per block, best value and position of each
+    Py_ssize_t block
     double *blk_best
     Py_ssize_t *blk_idx
     int n_threads
+    bint force_threads    # every scan in small blocks over the threads (to test that path)
     # which mode is faster here and now: moving averages of the seconds per position of
     # one-thread (0) and threaded (1) scans, the number of scans that could use threads,
     # when to try the other mode next and the current gap between tries
@@ -126,11 +139,10 @@ cdef inline Py_ssize_t _scan_range(Scan *sc, Py_ssize_t p0, Py_ssize_t p1,
 cdef Py_ssize_t _scan_threads(Scan *sc, Py_ssize_t m, double *best) noexcept nogil:
     """The scan of [0, m) in blocks over the threads; blocks are combined in order with
     strict <, so the first position of the minimum wins as in a one-thread scan."""
-    cdef Py_ssize_t nb = (m + SCAN_BLOCK - 1) // SCAN_BLOCK, b, bi = -1
+    cdef Py_ssize_t size = sc.block, nb = (m + sc.block - 1) // sc.block, b, bi = -1
     cdef double bv = INFINITY
     for b in prange(nb, schedule='static', num_threads=sc.n_threads):
-        sc.blk_idx[b] = _scan_range(sc, b * SCAN_BLOCK, imin((b + 1) * SCAN_BLOCK, m),
-                                    &sc.blk_best[b])
+        sc.blk_idx[b] = _scan_range(sc, b * size, imin((b + 1) * size, m), &sc.blk_best[b])
     for b in range(nb):
         if sc.blk_idx[b] >= 0 and (bi < 0 or sc.blk_best[b] < bv):
             bv = sc.blk_best[b]
@@ -151,7 +163,11 @@ cdef Py_ssize_t _scan(Scan *sc, Py_ssize_t m, double *best) noexcept nogil:
     cdef int mode, best_mode
     cdef double t, c
     cdef Py_ssize_t bi
-    if sc.n_threads <= 1 or m * sc.d < PAR_MIN_WORK:
+    if sc.n_threads <= 1:
+        return _scan_range(sc, 0, m, best)
+    if sc.force_threads:
+        return _scan_threads(sc, m, best)
+    if m * sc.d < PAR_MIN_WORK:
         return _scan_range(sc, 0, m, best)
     sc.n_eligible += 1
     best_mode = 1 if sc.cost[1] < sc.cost[0] else 0
@@ -180,7 +196,8 @@ cdef Py_ssize_t _scan(Scan *sc, Py_ssize_t m, double *best) noexcept nogil:
 
 
 cdef void _scan_init(Scan *sc, int kind, const double *V, Py_ssize_t d, double *s,
-                     double *blk_best, Py_ssize_t *blk_idx, int n_threads) noexcept nogil:
+                     double *blk_best, Py_ssize_t *blk_idx, int n_threads,
+                     bint force_threads) noexcept nogil:
     sc.kind = kind
     sc.V = V
     sc.d = d
@@ -193,6 +210,8 @@ cdef void _scan_init(Scan *sc, int kind, const double *V, Py_ssize_t d, double *
     sc.blk_best = blk_best
     sc.blk_idx = blk_idx
     sc.n_threads = n_threads
+    sc.force_threads = force_threads
+    sc.block = TEST_BLOCK if force_threads else SCAN_BLOCK
     sc.cost[0] = 0.0
     sc.cost[1] = 0.0
     sc.n_eligible = 0
@@ -330,7 +349,7 @@ cdef int _ward_chain(Scan *sc, double *V, Py_ssize_t n, Py_ssize_t d, double *s,
     return 0
 
 
-def ward_nn_chain(const double[:, ::1] X, int n_threads):
+def ward_nn_chain(const double[:, ::1] X, int n_threads, bint force_threads=False):
     """Ward linkage matrix of X (scipy's format, shape (n-1, 4)) in O(n d) memory.
 
     Parameters
@@ -338,6 +357,8 @@ def ward_nn_chain(const double[:, ::1] X, int n_threads):
     X : ndarray of shape (n_samples, n_features), float64, C-contiguous
     n_threads : int
         Threads of the nearest-neighbour scans (the result does not depend on it).
+    force_threads : bool, default=False
+        Split every scan in small blocks over the threads (to test that path).
 
     Returns
     -------
@@ -358,13 +379,14 @@ def ward_nn_chain(const double[:, ::1] X, int n_threads):
     cdef char[::1] in_chain = np.zeros(cap, dtype=np.int8)
     cdef Py_ssize_t[::1] posmap = np.empty(cap, dtype=np.intp)
     cdef double[::1] cx = np.empty(d)
-    cdef Py_ssize_t nb = cap // SCAN_BLOCK + 1
+    cdef Py_ssize_t nb = cap // TEST_BLOCK + 1
     cdef double[::1] blk_best = np.empty(nb)
     cdef Py_ssize_t[::1] blk_idx = np.empty(nb, dtype=np.intp)
     cdef int status
     cdef Scan sc
     with nogil:
-        _scan_init(&sc, 0, &V[0], d, &s[0], &blk_best[0], &blk_idx[0], n_threads)
+        _scan_init(&sc, 0, &V[0], d, &s[0], &blk_best[0], &blk_idx[0], n_threads,
+                   force_threads)
         status = _ward_chain(&sc, &V[0], n, d, &s[0], &ids[0], &Z[0, 0], &chain[0],
                              &in_chain[0], &posmap[0], &cx[0])
     if status != 0:
@@ -438,7 +460,7 @@ cdef void _prim(Scan *sc, const double *X, double *V, Py_ssize_t n, Py_ssize_t d
             dead = 0
 
 
-def mst_prim(const double[:, ::1] X, bint manhattan, int n_threads):
+def mst_prim(const double[:, ::1] X, bint manhattan, int n_threads, bint force_threads=False):
     """Minimum spanning tree edges of X in Prim's order (scikit-learn's mst_linkage_core).
 
     Parameters
@@ -447,6 +469,8 @@ def mst_prim(const double[:, ::1] X, bint manhattan, int n_threads):
     manhattan : bool
         Manhattan (L1) distances instead of Euclidean ones.
     n_threads : int
+    force_threads : bool, default=False
+        Split every scan in small blocks over the threads (to test that path).
 
     Returns
     -------
@@ -464,12 +488,13 @@ def mst_prim(const double[:, ::1] X, bint manhattan, int n_threads):
     out_arr = np.empty((n - 1, 3))
     cdef double[:, ::1] out = out_arr
     cdef Py_ssize_t[::1] posmap = np.empty(cap, dtype=np.intp)
-    cdef Py_ssize_t nb = cap // SCAN_BLOCK + 1
+    cdef Py_ssize_t nb = cap // TEST_BLOCK + 1
     cdef double[::1] blk_best = np.empty(nb)
     cdef Py_ssize_t[::1] blk_idx = np.empty(nb, dtype=np.intp)
     cdef Scan sc
     with nogil:
-        _scan_init(&sc, 1, &V[0], d, &cd[0], &blk_best[0], &blk_idx[0], n_threads)
+        _scan_init(&sc, 1, &V[0], d, &cd[0], &blk_best[0], &blk_idx[0], n_threads,
+                   force_threads)
         sc.manhattan = manhattan
         _prim(&sc, &X[0, 0], &V[0], n, d, &cd[0], &ids[0], &out[0, 0], &posmap[0])
     return out_arr
