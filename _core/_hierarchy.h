@@ -273,6 +273,25 @@ static ptrdiff_t kmix_prim_scan_base(const double *V, ptrdiff_t d, const double 
                                      double *best)
 { KMIX_PRIM_SCAN_BODY(kmix_hc_tile_base, kmix_hc_min) }
 
+/* row[j] = max((-2 g[j] + xi) + yy[j], 0): scikit-learn's squared euclidean distances from
+ * dot products, in its order of operations (it then takes the square root). */
+#define KMIX_CLOSEST_ROW_BODY                                                              \
+    for (ptrdiff_t j = 0; j < p; ++j) {                                                    \
+        const double v = (-2.0 * g[j] + xi) + yy[j];                                       \
+        row[j] = v > 0.0 ? v : 0.0;                                                        \
+    }
+
+#if KMIX_HC_DISPATCH
+__attribute__((target("avx2")))
+static void kmix_closest_row_avx2(const double *g, double xi, const double *yy, ptrdiff_t p,
+                                  double *row)
+{ KMIX_CLOSEST_ROW_BODY }
+#endif
+
+static void kmix_closest_row_base(const double *g, double xi, const double *yy, ptrdiff_t p,
+                                  double *row)
+{ KMIX_CLOSEST_ROW_BODY }
+
 static int kmix_hc_has_avx2(void)
 {
 #if KMIX_HC_DISPATCH
@@ -306,6 +325,31 @@ static inline ptrdiff_t kmix_prim_scan(const double *V, ptrdiff_t d, const doubl
     if (kmix_hc_has_avx2()) return kmix_prim_scan_avx2(V, d, x, cd, p0, p1, manhattan, best);
 #endif
     return kmix_prim_scan_base(V, d, x, cd, p0, p1, manhattan, best);
+}
+
+/* The first j whose distance sqrt(row[j]) is the smallest of the row, and that distance
+ * (square roots only for the row's minimum and the values that may share its root). */
+static inline ptrdiff_t kmix_closest_row(const double *g, double xi, const double *yy,
+                                         ptrdiff_t p, double *row, double *dist)
+{
+    double m0;
+#if KMIX_HC_DISPATCH
+    if (kmix_hc_has_avx2()) {
+        kmix_closest_row_avx2(g, xi, yy, p, row);
+        m0 = kmix_hc_min_avx2(row, p);
+    } else
+#endif
+    {
+        kmix_closest_row_base(g, xi, yy, p, row);
+        m0 = kmix_hc_min(row, p);
+    }
+    const double v = sqrt(m0);
+    /* values whose root can round to v lie within a few ulps of m0 */
+    const double hi = m0 * (1.0 + 1e-15) + 1e-300;
+    ptrdiff_t j = 0;
+    while (!(row[j] <= hi && sqrt(row[j]) == v)) ++j;
+    *dist = v;
+    return j;
 }
 
 #endif

@@ -39,6 +39,8 @@ cdef extern from "_hierarchy.h" nogil:
                               double bound, double *best)
     Py_ssize_t kmix_prim_scan(const double *V, Py_ssize_t d, const double *x, double *cd,
                               Py_ssize_t p0, Py_ssize_t p1, int manhattan, double *best)
+    Py_ssize_t kmix_closest_row(const double *g, double xi, const double *yy, Py_ssize_t p,
+                                double *row, double *dist)
 
 cdef extern from *:
     """
@@ -529,13 +531,26 @@ def single_linkage_label(const double[:, ::1] L):
 # ---------------------------------------------------------------------------------------------
 # A port of CPython's heapq on (weight, a, b) edges
 # ---------------------------------------------------------------------------------------------
+cdef extern from *:
+    """
+    #if defined(__GNUC__)
+    #define kmix_prefetch(p) __builtin_prefetch(p)
+    #else
+    #define kmix_prefetch(p) ((void)0)
+    #endif
+    """
+    void kmix_prefetch(const void *p) noexcept nogil
+
 ctypedef struct Edge:
     double w
-    Py_ssize_t a
-    Py_ssize_t b
+    int a
+    int b
 
 ctypedef struct Heap:
+    # entries data[0 .. size); data[-1] starts a 64-byte line, so the four grandchildren
+    # 4i+3 .. 4i+6 of entry i share one cache line (prefetched while sifting)
     Edge *data
+    void *raw
     Py_ssize_t size
     Py_ssize_t cap
     # True: compare (w, a, b) as Python tuples (ward_tree); False: weights only
@@ -569,6 +584,7 @@ cdef void _siftup(Heap *h, Py_ssize_t pos) noexcept nogil:
     cdef Edge newitem = h.data[pos]
     while pos < limit:
         childpos = 2 * pos + 1
+        kmix_prefetch(&h.data[4 * pos + 3])
         if childpos + 1 < endpos and not _lt(&h.data[childpos], &h.data[childpos + 1],
                                              h.lexico):
             childpos += 1
@@ -584,18 +600,41 @@ cdef void _heapify(Heap *h) noexcept nogil:
         _siftup(h, i)
 
 
+cdef int _heap_reserve(Heap *h, Py_ssize_t cap) noexcept nogil:
+    """Room for cap entries (the entries move to a new, aligned block)."""
+    cdef char *raw
+    cdef Edge *data
+    cdef Py_ssize_t i
+    if cap <= h.cap:
+        return 0
+    raw = <char*>malloc((cap + 1) * sizeof(Edge) + 64)
+    if raw == NULL:
+        return -1
+    data = <Edge*>(raw + (64 - (<size_t>raw) % 64) % 64) + 1
+    for i in range(h.size):
+        data[i] = h.data[i]
+    free(h.raw)
+    h.raw = raw
+    h.data = data
+    h.cap = cap
+    return 0
+
+
+cdef void _heap_init(Heap *h, bint lexico) noexcept nogil:
+    h.data = NULL
+    h.raw = NULL
+    h.size = 0
+    h.cap = 0
+    h.lexico = lexico
+
+
 cdef int _heap_append(Heap *h, double w, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     """Append an edge at the end of the heap's list (no sift: list.append)."""
-    cdef Edge *grown
-    if h.size == h.cap:
-        grown = <Edge*>realloc(h.data, (2 * h.cap + 16) * sizeof(Edge))
-        if grown == NULL:
-            return -1
-        h.data = grown
-        h.cap = 2 * h.cap + 16
+    if h.size == h.cap and _heap_reserve(h, 2 * h.cap + 16) != 0:
+        return -1
     h.data[h.size].w = w
-    h.data[h.size].a = a
-    h.data[h.size].b = b
+    h.data[h.size].a = <int>a
+    h.data[h.size].b = <int>b
     h.size += 1
     return 0
 
@@ -765,6 +804,9 @@ cdef int _ward_connectivity(Py_ssize_t n, Py_ssize_t d, Py_ssize_t n_nodes,
             if _heappush(h, _ward_inertia(m1, m2, d, k, c), k, c) != 0:
                 free(used)
                 return -1
+        # i and j are no longer heads: their lists are never read again
+        _release(&A[i])
+        _release(&A[j])
     free(used)
     return 0
 
@@ -788,6 +830,7 @@ def ward_tree_connectivity(const double[:, ::1] X, const Py_ssize_t[::1] indptr,
     distances : ndarray of shape (n_nodes - n_samples,)
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], n_merges = n_nodes - n
+    _check_n_nodes(n_nodes)
     cdef double[::1] m1 = np.zeros(n_nodes)
     m2_arr = np.zeros((n_nodes, d))
     m2_arr[:n] = X
@@ -806,10 +849,7 @@ def ward_tree_connectivity(const double[:, ::1] X, const Py_ssize_t[::1] indptr,
     cdef int status
     if A == NULL:
         raise MemoryError()
-    h.data = NULL
-    h.size = 0
-    h.cap = 0
-    h.lexico = True
+    _heap_init(&h, True)
     with nogil:
         status = _ward_connectivity(n, d, n_nodes, &indptr[0], &indices[0], &m1[0],
                                     &m2[0, 0] if d > 0 else NULL,
@@ -817,9 +857,14 @@ def ward_tree_connectivity(const double[:, ::1] X, const Py_ssize_t[::1] indptr,
                                     &parent[0], &dist[0] if n_merges > 0 else NULL,
                                     &root[0], &stamp[0], A, &h)
         _free_lists(A, n_nodes)
-        free(h.data)
+        free(h.raw)
     _raise_for_status(status)
     return children_arr, parent_arr, np.sqrt(2.0 * dist_arr)
+
+
+cdef _check_n_nodes(Py_ssize_t n_nodes):
+    if n_nodes >= 2**31 - 1:
+        raise ValueError("too many samples for the connectivity algorithms (2**30 at most)")
 
 
 cdef _raise_for_status(int status):
@@ -940,6 +985,7 @@ def linkage_tree_connectivity(Py_ssize_t n, const Py_ssize_t[::1] indptr,
     distances : ndarray of shape (n_nodes - n,)
     """
     cdef Py_ssize_t n_merges = n_nodes - n, nnz = indices.shape[0]
+    _check_n_nodes(n_nodes)
     children_arr = np.empty((n_merges, 2), dtype=np.intp)
     cdef Py_ssize_t[:, ::1] children = children_arr
     parent_arr = np.arange(n_nodes, dtype=np.intp)
@@ -952,11 +998,8 @@ def linkage_tree_connectivity(Py_ssize_t n, const Py_ssize_t[::1] indptr,
     cdef int status
     if A == NULL:
         raise MemoryError()
-    h.size = 0
-    h.cap = nnz // 2 + 16
-    h.lexico = False
-    h.data = <Edge*>malloc(h.cap * sizeof(Edge))
-    if h.data == NULL:
+    _heap_init(&h, False)
+    if _heap_reserve(&h, nnz // 2 + 16) != 0:
         _free_lists(A, n_nodes)
         raise MemoryError()
     with nogil:
@@ -967,7 +1010,7 @@ def linkage_tree_connectivity(Py_ssize_t n, const Py_ssize_t[::1] indptr,
                                        &parent[0], &dist[0] if n_merges > 0 else NULL,
                                        &used[0], A, &h)
         _free_lists(A, n_nodes)
-        free(h.data)
+        free(h.raw)
     _raise_for_status(status)
     return children_arr, parent_arr, dist_arr
 
@@ -1002,3 +1045,22 @@ def propagate_labels(const Py_ssize_t[:, ::1] children, Py_ssize_t n_leaves,
             if node_label[node] < 0:
                 node_label[node] = 0
     return np.asarray(node_label[:n_leaves]).copy()
+
+
+def closest_euclidean(const double[:, ::1] G, const double[::1] xx, const double[::1] yy):
+    """First (row-major) position of the minimum of
+    sqrt(max((-2 G[i, j] + xx[i]) + yy[j], 0)), scikit-learn's euclidean_distances from the
+    dot products G. Returns (i, j, value)."""
+    cdef Py_ssize_t m = G.shape[0], p = G.shape[1], i, j, bi = 0, bj = 0
+    cdef double best = INFINITY, v
+    cdef double[::1] row = np.empty(p)
+    if m == 0 or p == 0:
+        raise ValueError("empty block")
+    with nogil:
+        for i in range(m):
+            j = kmix_closest_row(&G[i, 0], xx[i], &yy[0], p, &row[0], &v)
+            if v < best:
+                best = v
+                bi = i
+                bj = j
+    return bi, bj, best

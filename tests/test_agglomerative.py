@@ -221,6 +221,27 @@ def test_connectivity_formats(kind):
         assert_same_fit(km, sk)
 
 
+def test_closest_pair_matches_sklearn_pairwise_distances(monkeypatch):
+    # the edge joining two components: the first smallest of scikit-learn's distances,
+    # also across several blocks of dot products and with ties (rounded data)
+    from kmix import _agglomerative
+
+    rng = np.random.RandomState(19)
+    monkeypatch.setattr(_agglomerative, "_PAIR_BLOCK", 2000)
+    for trial in range(12):
+        A = rng.standard_normal((rng.randint(1, 400), rng.randint(1, 30)))
+        B = rng.standard_normal((rng.randint(1, 300), A.shape[1]))
+        if trial % 3 == 0:
+            B[len(B) // 2] = A[-1]
+        if trial % 4 == 1:
+            A, B = np.round(A), np.round(B)
+        for metric in ("euclidean", "manhattan", "cosine"):
+            D = pairwise_distances(A, B, metric=metric)
+            expected = np.unravel_index(D.argmin(axis=None), D.shape)
+            got = _agglomerative._closest_pair(A, B, metric)
+            assert (int(got[0]), int(got[1])) == (int(expected[0]), int(expected[1]))
+
+
 def test_scipy_ward_linkage_matrix():
     X = np.random.RandomState(8).standard_normal((700, 6))
     Z = _hierarchy.ward_nn_chain(X, 1)
@@ -231,12 +252,23 @@ def test_scipy_ward_linkage_matrix():
 
 def test_distance_threshold_zero_and_n_clusters_equal_n_samples():
     X = np.random.RandomState(9).standard_normal((40, 3))
+    C = kneighbors_graph(X, 5, include_self=False)
     for linkage in LINKAGES:
         km, sk = fit_both(X, linkage=linkage, n_clusters=None, distance_threshold=0.0)
         assert_same_fit(km, sk, exact=exact_for(linkage, None))
         assert km.n_clusters_ == 40
         km, sk = fit_both(X, linkage=linkage, n_clusters=40)
         assert_same_fit(km, sk)
+        # a partial tree with no merge at all: every sample its own cluster, in order
+        # (scikit-learn's ward gives a 1-D empty children_, its complete and average raise
+        # an IndexError; kmix keeps the (0, 2) shape)
+        params = dict(linkage=linkage, n_clusters=40, connectivity=C, compute_full_tree=False)
+        km = AgglomerativeClustering(**params).fit(X)
+        assert_array_equal(km.labels_, np.arange(40))
+        if linkage == "single":  # the full tree, as scikit-learn
+            assert_same_fit(km, fit_both(X, **params)[1])
+        else:
+            assert km.children_.shape == (0, 2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,8 +476,10 @@ def test_bad_inputs():
     C[0, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         AgglomerativeClustering(connectivity=C).fit(X)
-    with pytest.raises(ValueError, match="overflow|finite"):
-        AgglomerativeClustering().fit(np.array([[1e308, 0.0], [-1e308, 0.0], [0.0, 1.0]]))
+    for linkage in ("ward", "single"):
+        with pytest.raises(ValueError, match="overflow|finite"):
+            AgglomerativeClustering(linkage=linkage).fit(
+                np.array([[1e308, 0.0], [-1e308, 0.0], [0.0, 1.0], [0.0, 2.0]]))
 
 
 def test_memory_cache(tmp_path):

@@ -117,19 +117,45 @@ def _paired_distances(A, B, metric):
 # ---------------------------------------------------------------------------------------------
 # Connectivity graphs
 # ---------------------------------------------------------------------------------------------
+#: Entries of the dot-product blocks of ``_closest_pair`` (16 MiB; smaller blocks mean
+#: more, smaller gemm calls, slower with a threaded BLAS).
+_PAIR_BLOCK = 1 << 21
+
+
+def _closest_pair(A, B, metric):
+    """(i, j) of the first smallest distance between the rows of A and of B, the distances
+    computed as scikit-learn's ``pairwise_distances`` computes them. float64 euclidean
+    distances go through blocks of dot products (numpy's gemm) and one compiled pass."""
+    if metric in ("euclidean", "l2") and A.dtype == np.float64:
+        best = (np.inf, 0, 0)
+        bb = _row_sq_norms(B)
+        rows = max(1, _PAIR_BLOCK // B.shape[0])
+        for r0 in range(0, A.shape[0], rows):
+            a = A[r0:r0 + rows]
+            i, j, v = _hierarchy.closest_euclidean(np.ascontiguousarray(a @ B.T),
+                                                   _row_sq_norms(a), bb)
+            if v < best[0] or r0 == 0:
+                best = (v, r0 + i, j)
+        return best[1], best[2]
+    D = _pairwise_distances(A, B, metric)
+    return np.unravel_index(D.argmin(axis=None), D.shape)
+
+
 def _connect_components(X, graph, n_components, labels, metric):
     """Join the components of the LIL graph: for each pair of components, an edge between
     their closest samples (scikit-learn's ``_fix_connected_components``)."""
     members = [np.flatnonzero(labels == c) for c in range(n_components)]
+    parts = [None if metric == "precomputed" else np.ascontiguousarray(X[idx])
+             for idx in members]
     for i in range(n_components):
         idx_i = members[i]
         for j in range(i):
             idx_j = members[j]
             if metric == "precomputed":
                 D = X[np.ix_(idx_i, idx_j)]
+                ii, jj = np.unravel_index(D.argmin(axis=None), D.shape)
             else:
-                D = _pairwise_distances(X[idx_i], X[idx_j], metric)
-            ii, jj = np.unravel_index(D.argmin(axis=None), D.shape)
+                ii, jj = _closest_pair(parts[i], parts[j], metric)
             graph[idx_i[ii], idx_j[jj]] = 1
             graph[idx_j[jj], idx_i[ii]] = 1
     return graph
@@ -188,6 +214,9 @@ def _n_nodes(n_samples, n_clusters):
 # Tree builders: (children, n_connected_components, n_leaves, parents, distances)
 # ---------------------------------------------------------------------------------------------
 def _from_linkage_matrix(Z, n_samples):
+    if not np.all(np.isfinite(Z[:, 2])):
+        raise ValueError("The linkage distances overflow: the data are too large to cluster "
+                         "in float64 (rescale them).")
     children = Z[:, :2].astype(np.intp)
     return children, 1, n_samples, None, Z[:, 2].copy()
 
@@ -296,7 +325,7 @@ def _hc_cut(n_clusters, children, n_leaves):
 
 def _labels_from_parents(parents, n_samples):
     """Labels of a partial tree: the heads of the forest, renumbered in increasing order."""
-    heads = np.ascontiguousarray(parents, dtype=np.intp)
+    heads = np.array(parents, dtype=np.intp)
     _hierarchy.hc_get_heads(heads)
     heads = heads[:n_samples]
     return np.searchsorted(np.unique(heads), heads)
