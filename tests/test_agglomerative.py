@@ -522,3 +522,18 @@ def test_refit_without_distances_drops_them():
                           AgglomerativeClustering(linkage="average", metric="manhattan")])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("connectivity", [False, True])
+@pytest.mark.parametrize("linkage", LINKAGES)
+def test_benchmark_size_matches_sklearn(linkage, connectivity):
+    # the benchmark's data: 20000 blobs in 10 dimensions (scikit-learn's unstructured ward
+    # and average hold a 1.6 GB distance matrix)
+    from sklearn.datasets import make_blobs
+
+    X = make_blobs(20_000, n_features=10, centers=10, random_state=0)[0]
+    C = kneighbors_graph(X, 10, include_self=False) if connectivity else None
+    km, sk = fit_both(X, linkage=linkage, connectivity=C, n_clusters=10,
+                      compute_distances=True)
+    assert_same_fit(km, sk, exact=exact_for(linkage, C))

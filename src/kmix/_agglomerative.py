@@ -448,6 +448,11 @@ class AgglomerativeClustering(ClusterMixin, BaseEstimator):
 
     def _check_inputs(self, X):
         """Checks of the data that depend on the parameters."""
+        if self.n_clusters is not None and self.n_clusters > X.shape[0]:
+            raise ValueError(
+                f"Cannot extract more clusters than samples: n_clusters={self.n_clusters} "
+                f"for {X.shape[0]} samples."
+            )
         if self.metric == "precomputed" and X.shape[0] != X.shape[1]:
             raise ValueError(f"Distance matrix should be square, got matrix of shape {X.shape}")
         if (self.linkage != "ward" and self.metric == "cosine"
@@ -491,33 +496,30 @@ class AgglomerativeClustering(ClusterMixin, BaseEstimator):
         memory = check_memory(self.memory)
         X = validate_data(self, X, ensure_min_samples=2, dtype=[np.float64, np.float32])
         self._check_inputs(X)
-        n_samples = X.shape[0]
-        if self.n_clusters is not None and self.n_clusters > n_samples:
-            raise ValueError(
-                f"Cannot extract more clusters than samples: n_clusters={self.n_clusters} "
-                f"for {n_samples} samples."
-            )
-        connectivity = self._connectivity(X)
-        full_tree = self._full_tree(n_samples)
+        full_tree = self._full_tree(X.shape[0])
         children, n_components, n_leaves, parents, distances = memory.cache(_build_tree)(
-            X, connectivity, None if full_tree else self.n_clusters, self.linkage,
+            X, self._connectivity(X), None if full_tree else self.n_clusters, self.linkage,
             self.metric, effective_n_threads(self.n_threads))
+        self._set_tree(children, n_components, n_leaves, distances)
+        if full_tree:
+            self.labels_ = _hc_cut(self.n_clusters_, children, n_leaves)
+        else:
+            self.labels_ = _labels_from_parents(parents, X.shape[0])
+        return self
+
+    def _set_tree(self, children, n_components, n_leaves, distances):
+        """The tree's attributes and the number of clusters it is cut into."""
         self.children_ = children
         self.n_connected_components_ = n_components
         self.n_leaves_ = n_leaves
         if self.distance_threshold is not None or self.compute_distances:
             self.distances_ = distances
-        elif hasattr(self, "distances_"):
+        elif hasattr(self, "distances_"):  # from an earlier fit
             del self.distances_
         if self.distance_threshold is not None:
             self.n_clusters_ = int(np.count_nonzero(distances >= self.distance_threshold)) + 1
         else:
             self.n_clusters_ = self.n_clusters
-        if full_tree:
-            self.labels_ = _hc_cut(self.n_clusters_, children, n_leaves)
-        else:
-            self.labels_ = _labels_from_parents(parents, n_samples)
-        return self
 
     def fit_predict(self, X, y=None):
         """Fit and return ``labels_``.
