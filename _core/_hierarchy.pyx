@@ -31,6 +31,7 @@ from libc.stdlib cimport malloc, realloc, free
 cdef extern from "_hierarchy.h" nogil:
     enum:
         KMIX_HC_TILE
+    int kmix_hc_has_avx2()
     Py_ssize_t kmix_hc_index(Py_ssize_t d, Py_ssize_t f, Py_ssize_t p)
     double kmix_ward_value(const double *V, Py_ssize_t d, const double *x, const double *s,
                            double nx, Py_ssize_t p)
@@ -79,10 +80,6 @@ cdef inline bint is_dead(double s) noexcept nogil:
 cdef inline Py_ssize_t _padded(Py_ssize_t m) noexcept nogil:
     """m rounded up to whole tiles."""
     return (m + KMIX_HC_TILE - 1) // KMIX_HC_TILE * KMIX_HC_TILE
-
-
-cdef extern from "_hierarchy.h" nogil:
-    int kmix_hc_has_avx2()
 
 
 def simd_enabled():
