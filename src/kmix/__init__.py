@@ -1,4 +1,5 @@
 """kmix: compiled, deterministic drop-in replacements for scikit-learn's clustering estimators."""
+from ._agglomerative import AgglomerativeClustering
 from ._bayesian_mixture import BayesianGaussianMixture
 from ._dbscan import DBSCAN
 from ._gaussian_mixture import GaussianMixture
@@ -12,5 +13,6 @@ from ._threads import effective_n_threads, openmp_enabled
 __version__ = "0.1.0"
 
 __all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", "BayesianGaussianMixture",
-           "DBSCAN", "SpectralClustering", "MixtureOutlierDetector", "fit_batches", "BatchFit",
-           "kmeans_plusplus", "effective_n_threads", "openmp_enabled", "__version__"]
+           "DBSCAN", "AgglomerativeClustering", "SpectralClustering", "MixtureOutlierDetector",
+           "fit_batches", "BatchFit", "kmeans_plusplus", "effective_n_threads",
+           "openmp_enabled", "__version__"]
