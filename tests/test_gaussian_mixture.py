@@ -984,12 +984,15 @@ def test_compiled_em_loop_warm_start_and_max_iter(covariance_type):
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 def test_compiled_em_loop_names_the_collapsing_component(covariance_type):
-    # component 1 starts on a single repeated point: its covariance collapses to 0 without
+    # component 1 starts on a single repeated point: EM shrinks its covariance to 0 without
     # regularisation, and the compiled M-step must name it as the Python M-step does
     X = np.vstack([blobs(200, 2, centers=2), np.full((5, 2), 40.0)])
-    means_init = np.array([[0.0, 0.0], [40.0, 40.0], [5.0, 5.0]])
-    params = dict(covariance_type=covariance_type, reg_covar=0.0, means_init=means_init,
-                  max_iter=20)
+    precisions = {"full": np.tile(np.eye(2), (3, 1, 1)), "diag": np.ones((3, 2)),
+                  "spherical": np.ones(3)}[covariance_type]
+    params = dict(covariance_type=covariance_type, reg_covar=0.0, max_iter=50,
+                  weights_init=[0.45, 0.1, 0.45],
+                  means_init=np.array([[0.0, 0.0], [40.0, 40.0], [5.0, 5.0]]),
+                  precisions_init=precisions)
     with pytest.raises(ValueError, match="component 1 has an ill-defined") as fast:
         GaussianMixture(3, **params).fit(X)
     with pytest.raises(ValueError) as slow:
