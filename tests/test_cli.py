@@ -106,3 +106,24 @@ def test_scan_reports_the_chapters_choices():
     assert [int(r[0]) for r in rows] == list(range(1, 10))
     inertia = [float(r[1]) for r in rows]
     assert inertia[0] > inertia[1] > inertia[2] > inertia[3]
+
+
+def test_shapes_separates_the_moons_where_kmeans_cannot(capsys):
+    from sklearn.cluster import DBSCAN as SkDBSCAN
+    from sklearn.cluster import KMeans as SkKMeans
+    from sklearn.datasets import make_moons
+
+    assert main(["shapes"]) == 0
+    out = capsys.readouterr().out
+    X, y = make_moons(1000, noise=0.05, random_state=42)
+    sk = SkDBSCAN(eps=0.2, min_samples=5).fit(X)
+    counts = re.search(r"(\d+) clusters, (\d+) core samples, (\d+) anomalies", out)
+    assert int(counts.group(1)) == len(set(sk.labels_) - {-1}) == 2
+    assert int(counts.group(2)) == sk.core_sample_indices_.size
+    assert int(counts.group(3)) == np.sum(sk.labels_ == -1)
+    agreement = {name.strip(): float(v)
+                 for name, v in re.findall(r"^  (.+?)\s*: ([\d.]+)$", out, re.MULTILINE)}
+    for name in ("DBSCAN", "Agglomerative single k=2", "Spectral rbf gamma=100"):
+        assert agreement[name] == 1.0
+    km = SkKMeans(2, n_init=10, random_state=42).fit_predict(X)
+    assert agreement["KMeans k=2"] == round(max(np.mean(km == y), np.mean(km != y)), 3) < 0.9

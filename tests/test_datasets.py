@@ -83,3 +83,16 @@ def test_make_blobs_from_rejects_bad_n_samples():
         make_blobs_from(CHAPTER_BLOB_CENTERS, CHAPTER_BLOB_STD, 0)
     with pytest.raises(TypeError, match="n_samples must be an int"):
         make_blobs_from(CHAPTER_BLOB_CENTERS, CHAPTER_BLOB_STD, 10.5)
+
+
+@pytest.mark.parametrize("n_samples, noise, random_state",
+                         [(1000, 0.05, 42), (7, 0.1, 0), (20_001, 0.05, 1), (5, None, 3)])
+def test_moons_draws_make_moons_numbers(n_samples, noise, random_state):
+    from sklearn.datasets import make_moons
+
+    from kmix.datasets import moons
+
+    X, y = moons(n_samples, noise, random_state)
+    X_ref, y_ref = make_moons(n_samples, noise=noise, random_state=random_state)
+    np.testing.assert_array_equal(X, X_ref)
+    np.testing.assert_array_equal(y, y_ref)

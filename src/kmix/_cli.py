@@ -56,6 +56,36 @@ def _scan(args):
     return 0
 
 
+def _moon_agreement(labels, y):
+    """Fraction of samples on the right moon, for the better of the two label matchings
+    (noise counts as wrong)."""
+    return max(np.mean(labels == y), np.mean(labels == 1 - y))
+
+
+def _shapes(args):
+    from . import DBSCAN, AgglomerativeClustering, KMeans, SpectralClustering
+    from .datasets import moons
+
+    X, y = moons(n_samples=args.n_samples, noise=args.noise, random_state=42)
+    print(f"kmix on two moons: {X.shape[0]} samples, noise {args.noise}")
+    db = DBSCAN(eps=args.eps, min_samples=args.min_samples).fit(X)
+    n_clusters = len(set(db.labels_.tolist()) - {-1})
+    print(f"DBSCAN eps={args.eps} min_samples={args.min_samples}: {n_clusters} clusters, "
+          f"{db.core_sample_indices_.size} core samples, {np.sum(db.labels_ == -1)} anomalies")
+    print("agreement with the moons (fraction of samples):")
+    print(f"  {'DBSCAN':<26}: {_moon_agreement(db.labels_, y):.3f}")
+    models = [
+        ("KMeans k=2", KMeans(2, n_init=10, random_state=42)),
+        ("Agglomerative ward k=2", AgglomerativeClustering(2, linkage="ward")),
+        ("Agglomerative single k=2", AgglomerativeClustering(2, linkage="single")),
+        (f"Spectral rbf gamma={args.gamma:g}",
+         SpectralClustering(2, gamma=args.gamma, random_state=42)),
+    ]
+    for name, model in models:
+        print(f"  {name:<26}: {_moon_agreement(model.fit_predict(X), y):.3f}")
+    return 0
+
+
 def _info(args):
     import kmix
 
@@ -88,6 +118,14 @@ def build_parser():
     scan.add_argument("--random-state", type=int, default=42)
     scan.add_argument("--n-threads", type=int, default=None)
     scan.set_defaults(func=_scan)
+    shapes = sub.add_parser("shapes", help="DBSCAN, spectral and agglomerative clustering on "
+                                           "two moons, against k-means")
+    shapes.add_argument("--n-samples", type=int, default=1000)
+    shapes.add_argument("--noise", type=float, default=0.05)
+    shapes.add_argument("--eps", type=float, default=0.2)
+    shapes.add_argument("--min-samples", type=int, default=5)
+    shapes.add_argument("--gamma", type=float, default=100.0)
+    shapes.set_defaults(func=_shapes)
     info = sub.add_parser("info", help="version, OpenMP and thread count")
     info.set_defaults(func=_info)
     return parser

@@ -4,7 +4,7 @@ import numpy as np
 from ._validation import check_int, check_random_state
 
 __all__ = ["CHAPTER_BLOB_CENTERS", "CHAPTER_BLOB_STD", "make_blobs_from", "chapter_blobs",
-           "chapter_mixture"]
+           "chapter_mixture", "moons"]
 
 #: Centres and standard deviations of the chapter's five blobs.
 CHAPTER_BLOB_CENTERS = np.array(
@@ -75,3 +75,33 @@ def chapter_mixture(random_state=42):
     centre = generator.uniform(-10.0, 10.0, size=(1, 2))
     X2, _ = make_blobs_from(centre, 1.0, 250, generator)
     return np.r_[X1, X2 + [6.0, -8.0]], np.r_[y1, np.full(250, 2)]
+
+
+def moons(n_samples=1000, noise=0.05, random_state=42):
+    """Two interleaving half circles: the chapter's shapes that k-means cannot separate.
+
+    Draws the same numbers as ``sklearn.datasets.make_moons(n_samples, noise=noise,
+    random_state=random_state)``: the outer moon's points first (n_samples // 2), a shuffle
+    of the rows, then Gaussian noise.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+    y : ndarray of shape (n_samples,)
+        The moon of each sample (0 outer, 1 inner).
+    """
+    n_samples = check_int("n_samples", n_samples, low=1)
+    generator = check_random_state(random_state)
+    n_out = n_samples // 2
+    n_in = n_samples - n_out
+    t_out = np.linspace(0, np.pi, n_out)
+    t_in = np.linspace(0, np.pi, n_in)
+    X = np.vstack([np.append(np.cos(t_out), 1 - np.cos(t_in)),
+                   np.append(np.sin(t_out), 1 - np.sin(t_in) - 0.5)]).T
+    y = np.hstack([np.zeros(n_out, dtype=np.intp), np.ones(n_in, dtype=np.intp)])
+    order = np.arange(n_samples)
+    generator.shuffle(order)
+    X, y = X[order], y[order]
+    if noise is not None:
+        X += generator.normal(scale=noise, size=X.shape)
+    return X, y
