@@ -145,16 +145,19 @@ cdef inline double sq_dist(const floating *x, const floating *c, Py_ssize_t d) n
     return s
 
 
-cdef inline Py_ssize_t n_blocks_for(Py_ssize_t n, Py_ssize_t per_block_doubles) noexcept nogil:
+cdef inline Py_ssize_t blocks_for(Py_ssize_t n, Py_ssize_t per_block_doubles,
+                                  Py_ssize_t rows_per_block, Py_ssize_t max_blocks,
+                                  Py_ssize_t budget_doubles) noexcept nogil:
     """Fixed number of row blocks whose partial sums are reduced in order.
 
     Depends only on the problem's shape (never on the thread count), so reductions are
-    bitwise reproducible; at most 64 blocks (enough to balance 2-16 threads with dynamic
-    scheduling), fewer when the per-block partial sums would exceed ~64 MiB in all.
+    bitwise reproducible: one block per ``rows_per_block`` rows, at most ``max_blocks``, and
+    fewer when the blocks' partial sums (``per_block_doubles`` each) would exceed
+    ``budget_doubles`` in all; at least one.
     """
-    cdef Py_ssize_t n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
-    cdef Py_ssize_t cap = (8 * 1024 * 1024) // (per_block_doubles if per_block_doubles > 0 else 1)
-    cdef Py_ssize_t nb = 64
+    cdef Py_ssize_t n_chunks = (n + rows_per_block - 1) // rows_per_block
+    cdef Py_ssize_t cap = budget_doubles // (per_block_doubles if per_block_doubles > 0 else 1)
+    cdef Py_ssize_t nb = max_blocks
     if cap < nb:
         nb = cap
     if n_chunks < nb:
@@ -162,6 +165,12 @@ cdef inline Py_ssize_t n_blocks_for(Py_ssize_t n, Py_ssize_t per_block_doubles) 
     if nb < 1:
         nb = 1
     return nb
+
+
+cdef inline Py_ssize_t n_blocks_for(Py_ssize_t n, Py_ssize_t per_block_doubles) noexcept nogil:
+    """Row blocks of the k-means kernels: one per CHUNK_ROWS rows, at most 64 (enough to
+    balance 2-16 threads with dynamic scheduling), partial sums within ~64 MiB in all."""
+    return blocks_for(n, per_block_doubles, CHUNK_ROWS, 64, 8 * 1024 * 1024)
 
 
 cdef inline void prep_centers(const floating *C, Py_ssize_t k, Py_ssize_t d, floating *CT,

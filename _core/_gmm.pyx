@@ -25,7 +25,7 @@ from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, dgemv, dsyrk, dtrmm
 from scipy.linalg.cython_lapack cimport dpotrf, dtrtri
 
-from _common cimport CHUNK_ROWS, imin
+from _common cimport CHUNK_ROWS, blocks_for, imin
 
 cdef enum:
     FULL = 0
@@ -49,16 +49,9 @@ cdef inline Py_ssize_t chunk_rows(Py_ssize_t d, Py_ssize_t k) noexcept nogil:
     return r - r % 16
 
 
-def n_blocks(Py_ssize_t n, Py_ssize_t per_block_doubles):
+cdef inline Py_ssize_t n_blocks(Py_ssize_t n, Py_ssize_t per_block_doubles) noexcept nogil:
     """Row blocks of a pass: <= 16 of >= 1024 rows, fewer for large statistics (<= ~16 MiB)."""
-    cdef Py_ssize_t n_chunks = (n + 1023) // 1024
-    cdef Py_ssize_t cap = (2 * 1024 * 1024) // (per_block_doubles if per_block_doubles > 0 else 1)
-    cdef Py_ssize_t nb = MAX_BLOCKS
-    if cap < nb:
-        nb = cap
-    if n_chunks < nb:
-        nb = n_chunks
-    return nb if nb > 0 else 1
+    return blocks_for(n, per_block_doubles, 1024, MAX_BLOCKS, 2 * 1024 * 1024)
 
 
 cdef extern from "_gmm.h" nogil:

@@ -227,12 +227,16 @@ def _knn_tree(X, k, n_threads):
 def _k_smallest(D, k):
     """Column indices (n_rows, k) of the k smallest entries of each row of D, the lowest index
     first among equal values."""
-    kth = np.partition(D, k - 1, axis=1)[:, k - 1]
-    out = np.empty((D.shape[0], k), dtype=np.intp)
-    for r in range(D.shape[0]):
-        cand = np.flatnonzero(D[r] <= kth[r])
-        out[r] = _first_k_by_distance(D[r, cand], cand, k)
-    return out
+    kth = np.partition(D, k - 1, axis=1)[:, k - 1][:, None]
+    below = D < kth
+    # of the entries equal to the k-th value, the lowest-indexed ones that complete k
+    need = k - below.sum(axis=1, keepdims=True)
+    tied = D == kth
+    chosen = below | (tied & (np.cumsum(tied, axis=1) <= need))
+    # (distance, index) order within each row, as _first_k_by_distance gives it
+    cols = np.nonzero(chosen)[1].reshape(D.shape[0], k)
+    order = np.argsort(np.take_along_axis(D, cols, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(cols, order, axis=1).astype(np.intp)
 
 
 def _knn_brute_sparse(X, k):
@@ -284,11 +288,11 @@ def precomputed_knn_connectivity(D, n_neighbors):
                 f"only {counts.min()} neighbors in precomputed graph matrix. Decrease number "
                 "of neighbors used or recompute the graph with more neighbors."
             )
-        ind = np.empty((n, n_neighbors), dtype=np.intp)
-        for i in range(n):
-            lo, hi = D.indptr[i], D.indptr[i + 1]
-            ind[i] = _first_k_by_distance(D.data[lo:hi], D.indices[lo:hi].astype(np.intp),
-                                          n_neighbors)
+        # every row's entries sorted by (distance, column) in one sort; rows stay in place
+        rows = np.repeat(np.arange(n), counts)
+        order = np.lexsort((D.indices, D.data, rows))
+        first = D.indptr[:-1, None] + np.arange(n_neighbors)
+        ind = D.indices[order][first].astype(np.intp)
         return _connectivity(ind, n)
     if np.any(D < 0):
         raise ValueError("Negative values in data passed to precomputed distance matrix.")
