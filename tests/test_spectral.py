@@ -749,3 +749,18 @@ def test_large_moons_match_sklearn_and_do_not_depend_on_threads():
     assert_rbf_equal(fits[0].affinity_matrix_, sk.affinity_matrix_, X, 100)
     assert_array_equal(fits[0].labels_, sk.labels_)
     assert adjusted_rand_score(y, fits[0].labels_) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_knn_sets_on_lattice_ties_equal_brute_force(seed):
+    """Heavy ties at the k-th neighbour (integer lattices, also more tied points than the
+    widened query holds): the neighbour sets are the (squared distance, index)-smallest k."""
+    from kmix._spectral_affinity import _knn_tree
+
+    rng = np.random.default_rng(seed)
+    n, d = int(rng.integers(20, 300)), int(rng.integers(1, 4))
+    k = int(rng.integers(1, 31))
+    X = rng.integers(0, 3 if seed % 2 else 6, (n, d)).astype(float)
+    D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    ref = np.array([np.lexsort((np.arange(n), D[i]))[:k] for i in range(n)])
+    np.testing.assert_array_equal(np.sort(_knn_tree(X, k, 1), axis=1), np.sort(ref, axis=1))

@@ -216,11 +216,25 @@ def _knn_tree(X, k, n_threads):
         return np.sort(ind, axis=1)
     tied = np.flatnonzero(dist[:, k] <= dist[:, k - 1] * (1.0 + 1e-12))
     ind = ind[:, :k].copy()
-    for i in tied:
-        radius = dist[i, k - 1] * (1.0 + 1e-9) + 1e-300
-        cand = np.asarray(tree.query_ball_point(X[i], radius), dtype=np.intp)
-        diff = X[cand] - X[i]
-        ind[i] = _first_k_by_distance(np.einsum("ij,ij->i", diff, diff), cand, k)
+    if tied.size == 0:
+        return ind
+    radius = dist[tied, k - 1] * (1.0 + 1e-9) + 1e-300
+    # all tied rows at once: 2k + 8 neighbours hold every point within the radius unless
+    # the last of them is still inside it (then that row is redone alone, below)
+    q2 = min(n, 2 * k + 8)
+    d2, cand = tree.query(X[tied], k=q2, workers=n_threads)
+    d2 = d2.reshape(tied.size, q2)
+    cand = cand.reshape(tied.size, q2)
+    complete = (d2[:, -1] > radius) | (q2 == n)
+    rows, cand = tied[complete], cand[complete]
+    diff = X[cand] - X[rows][:, None, :]
+    sq = np.einsum("rqf,rqf->rq", diff, diff)
+    order = np.lexsort((cand, sq), axis=-1)[:, :k]
+    ind[rows] = np.take_along_axis(cand, order, axis=1)
+    for i, r in zip(tied[~complete], radius[~complete]):
+        ball = np.asarray(tree.query_ball_point(X[i], r), dtype=np.intp)
+        diff = X[ball] - X[i]
+        ind[i] = _first_k_by_distance(np.einsum("ij,ij->i", diff, diff), ball, k)
     return ind
 
 
