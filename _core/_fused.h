@@ -137,63 +137,44 @@ static ptrdiff_t kmix_argmin_f_base(const float *v, ptrdiff_t n, float *best)
 #if KMIX_HAVE_DISPATCH
 #include <immintrin.h>
 
+/* The AVX2 argmin for one element type: W lanes of type T (vector VT, intrinsics suffix
+ * SFX), scalar below MIN_N elements. Each lane keeps its first minimum (strict <) with its
+ * index (held as T: exact for the tile sizes used); ties between lanes go to the lower index. */
+#define KMIX_ARGMIN_AVX2(T, VT, W, SFX, MIN_N)                                      \
+    if (n < MIN_N) { KMIX_ARGMIN_SCALAR(T) }                                       \
+    T lane[W];                                                                     \
+    for (int l = 0; l < W; ++l) lane[l] = (T)l;                                    \
+    VT vmin = _mm256_loadu_##SFX(v);                                               \
+    VT vidx = _mm256_loadu_##SFX(lane);                                            \
+    VT idx = vidx;                                                                 \
+    const VT step = _mm256_set1_##SFX((T)W);                                       \
+    ptrdiff_t j = W;                                                               \
+    for (; j + W <= n; j += W) {                                                   \
+        idx = _mm256_add_##SFX(idx, step);                                         \
+        const VT x = _mm256_loadu_##SFX(v + j);                                    \
+        const VT lt = _mm256_cmp_##SFX(x, vmin, _CMP_LT_OQ);                       \
+        vmin = _mm256_blendv_##SFX(vmin, x, lt);                                   \
+        vidx = _mm256_blendv_##SFX(vidx, idx, lt);                                 \
+    }                                                                              \
+    T mins[W], idxs[W];                                                            \
+    _mm256_storeu_##SFX(mins, vmin);                                               \
+    _mm256_storeu_##SFX(idxs, vidx);                                               \
+    T m = mins[0], a = idxs[0];                                                    \
+    for (int l = 1; l < W; ++l)                                                    \
+        if (mins[l] < m || (mins[l] == m && idxs[l] < a)) { m = mins[l]; a = idxs[l]; } \
+    ptrdiff_t arg = (ptrdiff_t)a;                                                  \
+    for (; j < n; ++j)                                                             \
+        if (v[j] < m) { m = v[j]; arg = j; }                                       \
+    *best = m;                                                                     \
+    return arg;
+
 __attribute__((target("avx2,fma")))
 static ptrdiff_t kmix_argmin_d_avx2(const double *v, ptrdiff_t n, double *best)
-{
-    if (n < 16) { KMIX_ARGMIN_SCALAR(double) }
-    __m256d vmin = _mm256_loadu_pd(v);
-    __m256d vidx = _mm256_set_pd(3.0, 2.0, 1.0, 0.0);
-    __m256d idx = vidx;
-    const __m256d step = _mm256_set1_pd(4.0);
-    ptrdiff_t j = 4;
-    for (; j + 4 <= n; j += 4) {
-        idx = _mm256_add_pd(idx, step);
-        const __m256d x = _mm256_loadu_pd(v + j);
-        const __m256d lt = _mm256_cmp_pd(x, vmin, _CMP_LT_OQ);
-        vmin = _mm256_blendv_pd(vmin, x, lt);
-        vidx = _mm256_blendv_pd(vidx, idx, lt);
-    }
-    double mins[4], idxs[4];
-    _mm256_storeu_pd(mins, vmin);
-    _mm256_storeu_pd(idxs, vidx);
-    double m = mins[0], a = idxs[0];
-    for (int l = 1; l < 4; ++l)
-        if (mins[l] < m || (mins[l] == m && idxs[l] < a)) { m = mins[l]; a = idxs[l]; }
-    ptrdiff_t arg = (ptrdiff_t)a;
-    for (; j < n; ++j)
-        if (v[j] < m) { m = v[j]; arg = j; }
-    *best = m;
-    return arg;
-}
+{ KMIX_ARGMIN_AVX2(double, __m256d, 4, pd, 16) }
 
 __attribute__((target("avx2,fma")))
 static ptrdiff_t kmix_argmin_f_avx2(const float *v, ptrdiff_t n, float *best)
-{
-    if (n < 32) { KMIX_ARGMIN_SCALAR(float) }
-    __m256 vmin = _mm256_loadu_ps(v);
-    __m256 vidx = _mm256_set_ps(7.f, 6.f, 5.f, 4.f, 3.f, 2.f, 1.f, 0.f);
-    __m256 idx = vidx;
-    const __m256 step = _mm256_set1_ps(8.f);
-    ptrdiff_t j = 8;
-    for (; j + 8 <= n; j += 8) {
-        idx = _mm256_add_ps(idx, step);
-        const __m256 x = _mm256_loadu_ps(v + j);
-        const __m256 lt = _mm256_cmp_ps(x, vmin, _CMP_LT_OQ);
-        vmin = _mm256_blendv_ps(vmin, x, lt);
-        vidx = _mm256_blendv_ps(vidx, idx, lt);
-    }
-    float mins[8], idxs[8];
-    _mm256_storeu_ps(mins, vmin);
-    _mm256_storeu_ps(idxs, vidx);
-    float m = mins[0], a = idxs[0];
-    for (int l = 1; l < 8; ++l)
-        if (mins[l] < m || (mins[l] == m && idxs[l] < a)) { m = mins[l]; a = idxs[l]; }
-    ptrdiff_t arg = (ptrdiff_t)a;
-    for (; j < n; ++j)
-        if (v[j] < m) { m = v[j]; arg = j; }
-    *best = m;
-    return arg;
-}
+{ KMIX_ARGMIN_AVX2(float, __m256, 8, ps, 32) }
 #endif
 
 static inline ptrdiff_t kmix_argmin_d(const double *v, ptrdiff_t n, double *best)
