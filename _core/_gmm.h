@@ -386,17 +386,10 @@ static void kmix_gmm_colsums_small(const double *ZT, const double *v, double *y,
 static void kmix_gmm_weighted_moments_small(const double *ZT, const double *v, double *S1,
                                             double *S2, ptrdiff_t m, ptrdiff_t d, double *tmp)
 {
+    kmix_gmm_colsums_small(ZT, v, S1, m, d);
     for (ptrdiff_t f = 0; f < d; ++f) {
         const double *restrict z = ZT + f * m;
-        double *restrict t = tmp;
-        for (ptrdiff_t r = 0; r < m; ++r) t[r] = v[r] * z[r];
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-        ptrdiff_t r = 0;
-        for (; r + 4 <= m; r += 4) {
-            s0 += t[r]; s1 += t[r + 1]; s2 += t[r + 2]; s3 += t[r + 3];
-        }
-        for (; r < m; ++r) s0 += t[r];
-        S1[f] += (s0 + s1) + (s2 + s3);
+        for (ptrdiff_t r = 0; r < m; ++r) tmp[r] = v[r] * z[r];
         for (ptrdiff_t g = 0; g <= f; ++g) S2[f * d + g] += kmix_gmm_dot(tmp, ZT + g * m, m);
     }
 }

@@ -433,20 +433,40 @@ cdef extern from "float.h":
     double DBL_EPSILON
 
 
+cdef void _log_terms(const double *prec, const double *weights, Py_ssize_t k, Py_ssize_t d,
+                     int cov_type, double *log_det, double *log_weights) noexcept nogil:
+    """log-determinants of the precision factors (full, diag, spherical) and log-weights:
+    the per-component constants of a pass."""
+    cdef Py_ssize_t c, a
+    cdef double acc
+    for c in range(k):
+        log_weights[c] = log(weights[c])
+        acc = 0.0
+        if cov_type == FULL:
+            for a in range(d):
+                acc += log(prec[c * d * d + a * d + a])
+        elif cov_type == DIAG:
+            for a in range(d):
+                acc += log(prec[c * d + a])
+        else:
+            acc = d * log(prec[c])
+        log_det[c] = acc
+
+
 cdef Py_ssize_t _m_step(const double *stats, const double *shift, Py_ssize_t k, Py_ssize_t d,
                         int cov_type, double reg_covar, double *weights, double *means,
-                        double *covs, double *prec, double *log_det, double *log_weights,
-                        double *work) noexcept nogil:
+                        double *covs, double *prec, double *work) noexcept nogil:
     """M-step of GaussianMixture from a pass's statistics (N, S1, S2 about ``shift``), with
-    the formulas of ``kmix._mixture.gaussian_parameters`` (full, diag, spherical); then the
-    precision's Cholesky factor, its log-determinant and the log-weights for the next pass.
+    the formulas of ``kmix._mixture.gaussian_parameters`` (full, diag, spherical), and the
+    precision's Cholesky factors as ``kmix._mixture.precision_cholesky`` gives them.
+    ``weights`` receives nk = N + 10 eps (unnormalised).
 
     Returns -1, or the first component whose covariance is not positive definite."""
     cdef const double *N = stats
     cdef const double *S1 = stats + k
     cdef const double *S2 = stats + k + k * d
     cdef Py_ssize_t c, a, b
-    cdef double nk, total = 0.0, dlt_a, v, acc
+    cdef double nk, dlt_a, v, acc
     cdef double *dl = work
     cdef double *cov
     cdef double *L
@@ -455,7 +475,6 @@ cdef Py_ssize_t _m_step(const double *stats, const double *shift, Py_ssize_t k, 
     cdef int dd = <int>d, info
     for c in range(k):
         nk = N[c] + 10 * DBL_EPSILON
-        total += nk
         weights[c] = nk
         for a in range(d):
             means[c * d + a] = (S1[c * d + a] + N[c] * shift[c * d + a]) / nk
@@ -481,9 +500,6 @@ cdef Py_ssize_t _m_step(const double *stats, const double *shift, Py_ssize_t k, 
                     acc += v
             if cov_type == SPHERICAL:
                 covs[c] = acc / d
-    for c in range(k):
-        weights[c] = weights[c] / total
-        log_weights[c] = log(weights[c])
     if cov_type == FULL:
         for c in range(k):
             # Row-major lower Cholesky factor L (LAPACK's upper factor read column-major),
@@ -498,27 +514,15 @@ cdef Py_ssize_t _m_step(const double *stats, const double *shift, Py_ssize_t k, 
             if info != 0:
                 return c
             U = prec + c * d * d
-            acc = 0.0
             for a in range(d):
                 for b in range(d):
                     U[a * d + b] = L[b * d + a] if b >= a else 0.0
-                acc += log(U[a * d + a])
-            log_det[c] = acc
-    elif cov_type == DIAG:
-        for c in range(k):
-            acc = 0.0
-            for a in range(d):
-                if covs[c * d + a] <= 0.0:
-                    return c
-                prec[c * d + a] = 1.0 / sqrt(covs[c * d + a])
-                acc += log(prec[c * d + a])
-            log_det[c] = acc
     else:
-        for c in range(k):
+        # diag: k x d variances; spherical: k
+        for c in range(k * d if cov_type == DIAG else k):
             if covs[c] <= 0.0:
-                return c
+                return c // d if cov_type == DIAG else c
             prec[c] = 1.0 / sqrt(covs[c])
-            log_det[c] = d * log(prec[c])
     return -1
 
 
@@ -545,7 +549,7 @@ def em_run(const floating[:, ::1] X, const double[::1] sample_weight, int cov_ty
     cdef Py_ssize_t per = k + k * d + s2_size + 1
     cdef Py_ssize_t nb = n_blocks(n, per)
     cdef Py_ssize_t it = 0, c, a, bad = -1
-    cdef double lb = lower_bound, prev, total
+    cdef double lb = lower_bound, prev, total, nk_total
     cdef bint converged = False
     if cov_type == TIED:
         raise ValueError("em_run does not handle tied covariances")
@@ -563,19 +567,7 @@ def em_run(const floating[:, ::1] X, const double[::1] sample_weight, int cov_ty
     cdef double[::1] work = np.empty(d + d * d)
     cdef double[:, ::1] wmeans = np.zeros((1, d))
     with nogil:
-        # log-determinants and log-weights of the starting parameters
-        for c in range(k):
-            log_weights[c] = log(weights[c])
-            prev = 0.0
-            if cov_type == FULL:
-                for a in range(d):
-                    prev += log(prec[c * d * d + a * d + a])
-            elif cov_type == DIAG:
-                for a in range(d):
-                    prev += log(prec[c * d + a])
-            else:
-                prev = d * log(prec[c])
-            log_det[c] = prev
+        _log_terms(&prec[0], &weights[0], k, d, cov_type, &log_det[0], &log_weights[0])
         while it < max_iter:
             it += 1
             # moments about each component's current mean (full) or the data's mean
@@ -596,10 +588,16 @@ def em_run(const floating[:, ::1] X, const double[::1] sample_weight, int cov_ty
             lb = total / total_weight
             lower_bounds[it - 1] = lb
             bad = _m_step(&stats[0], &shift[0, 0], k, d, cov_type, reg_covar, &weights[0],
-                          &means[0, 0], &covs[0], &prec[0], &log_det[0], &log_weights[0],
-                          &work[0])
+                          &means[0, 0], &covs[0], &prec[0], &work[0])
             if bad >= 0:
                 break
+            # weights = nk / sum(nk), then the constants of the next pass
+            nk_total = 0.0
+            for c in range(k):
+                nk_total += weights[c]
+            for c in range(k):
+                weights[c] = weights[c] / nk_total
+            _log_terms(&prec[0], &weights[0], k, d, cov_type, &log_det[0], &log_weights[0])
             if fabs(lb - prev) < tol:
                 converged = True
                 break
@@ -610,8 +608,9 @@ def m_step(const double[::1] N, const double[:, ::1] S1, const double[::1] S2,
            const double[:, ::1] shift, int cov_type, double reg_covar):
     """The compiled M-step of :func:`em_run` on given statistics (full, diag, spherical).
 
-    Returns (weights, means, covariances, precision Cholesky factors, bad_component), the
-    arrays flat; bad_component >= 0 names a covariance that is not positive definite."""
+    Returns (nk, means, covariances, precision Cholesky factors, bad_component), nk = N + 10
+    eps unnormalised, the last two flat; bad_component >= 0 names a covariance that is not
+    positive definite."""
     cdef Py_ssize_t k = S1.shape[0], d = S1.shape[1]
     cdef Py_ssize_t s2_size = _s2_size(cov_type, k, d), size, bad
     if cov_type == TIED:
@@ -620,14 +619,13 @@ def m_step(const double[::1] N, const double[:, ::1] S1, const double[::1] S2,
         raise ValueError("m_step statistics have wrong shapes")
     size = k * d * d if cov_type == FULL else (k * d if cov_type == DIAG else k)
     stats_arr = np.concatenate([N, np.asarray(S1).ravel(), S2])
-    weights = np.empty(k)
+    nk = np.empty(k)
     means = np.empty((k, d))
     covs = np.empty(size)
     prec = np.empty(size)
-    cdef double[::1] st = stats_arr, w = weights, c = covs, p = prec
+    cdef double[::1] st = stats_arr, w = nk, c = covs, p = prec
     cdef double[:, ::1] mu = means
-    cdef double[::1] log_det = np.empty(k), log_weights = np.empty(k)
     cdef double[::1] work = np.empty(d + d * d)
     bad = _m_step(&st[0], &shift[0, 0], k, d, cov_type, reg_covar, &w[0], &mu[0, 0], &c[0],
-                  &p[0], &log_det[0], &log_weights[0], &work[0])
-    return weights, means, covs, prec, bad
+                  &p[0], &work[0])
+    return nk, means, covs, prec, bad

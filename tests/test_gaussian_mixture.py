@@ -937,14 +937,10 @@ class _PythonLoopGaussianMixture(GaussianMixture):
     def _em_loop(self, X, sample_weight, lower_bound):
         return super(GaussianMixture, self)._em_loop(X, sample_weight, lower_bound)
 
-    def _initial_parameters_compiled(self, stats, n_samples, sample_weight):
+    def _compiled_parameters(self, stats):
         from kmix._mixture import gaussian_parameters, precision_cholesky
         nk, means, covs = gaussian_parameters(stats, self.reg_covar, self.covariance_type)
-        total = n_samples if sample_weight is None else float(np.sum(sample_weight))
-        self.weights_ = nk / total
-        self.means_ = means
-        self.covariances_ = covs
-        self.precisions_cholesky_ = precision_cholesky(covs, self.covariance_type)
+        return nk, means, covs, precision_cholesky(covs, self.covariance_type)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])

@@ -3,9 +3,8 @@ import numpy as np
 
 from ._core import _gmm
 from ._mixture import (_COV_CODE, _EMPTY, _MixtureBase, _ill_defined, check_means,
-                       check_precisions, check_weights, gaussian_parameters,
+                       check_precisions, check_weights, covariance_shape, gaussian_parameters,
                        precision_cholesky, precision_cholesky_from_precisions)
-from ._threads import effective_n_threads, threads_for
 
 __all__ = ["GaussianMixture"]
 
@@ -91,16 +90,16 @@ class GaussianMixture(_MixtureBase):
         n_samples = X.shape[0]
         self._dtype = X.dtype
         given = (self._weights_init, self._means_init, self._precisions_init)
-        weights = means = covariances = None
+        weights = means = covariances = prec_chol = None
         if any(p is None for p in given):
             resp = self._initial_resp(X, sample_weight, random_state)
             stats = self._initial_stats(X, sample_weight, resp)
             if self._precisions_init is None and self.covariance_type != "tied":
                 # compiled: the parameters and their precision factors in one call
-                self._initial_parameters_compiled(stats, n_samples, sample_weight)
-                return
-            weights, means, covariances = gaussian_parameters(
-                stats, self.reg_covar, self.covariance_type)
+                weights, means, covariances, prec_chol = self._compiled_parameters(stats)
+            else:
+                weights, means, covariances = gaussian_parameters(
+                    stats, self.reg_covar, self.covariance_type)
             if self._weights_init is None:
                 weights = weights / (n_samples if sample_weight is None
                                      else float(np.sum(sample_weight)))
@@ -110,31 +109,25 @@ class GaussianMixture(_MixtureBase):
                                  dtype=np.float64)
         if self._precisions_init is None:
             self.covariances_ = covariances
-            self.precisions_cholesky_ = precision_cholesky(covariances, self.covariance_type,
-                                                           X.dtype)
+            self.precisions_cholesky_ = (
+                prec_chol if prec_chol is not None
+                else precision_cholesky(covariances, self.covariance_type, X.dtype))
         else:
             self.precisions_cholesky_ = precision_cholesky_from_precisions(
                 np.asarray(self._precisions_init, dtype=np.float64), self.covariance_type)
 
-    def _initial_parameters_compiled(self, stats, n_samples, sample_weight):
-        """Parameters from the initial statistics by the compiled M-step (not tied, no
-        precisions_init); the weights as scikit-learn's initialisation: nk / n_samples."""
+    def _compiled_parameters(self, stats):
+        """(nk, means, covariances, precision Cholesky factors) from the initial statistics
+        by the compiled M-step (full, diag, spherical), as :func:`gaussian_parameters` and
+        :func:`precision_cholesky` give them."""
         N, S1, S2, shift = stats[:4]
-        k, d = S1.shape
-        _, means, covs, prec, bad = _gmm.m_step(N, S1, S2, np.ascontiguousarray(shift),
-                                                _COV_CODE[self.covariance_type],
-                                                self.reg_covar)
+        nk, means, covs, prec, bad = _gmm.m_step(N, S1, S2, np.ascontiguousarray(shift),
+                                                 _COV_CODE[self.covariance_type],
+                                                 self.reg_covar)
         if bad >= 0:
             raise _ill_defined(bad, self._dtype)
-        total = n_samples if sample_weight is None else float(np.sum(sample_weight))
-        weights = (N + 10 * np.finfo(np.float64).eps) / total
-        shape = {"full": (k, d, d), "diag": (k, d), "spherical": (k,)}[self.covariance_type]
-        self.weights_ = (weights if self._weights_init is None
-                         else np.asarray(self._weights_init, dtype=np.float64))
-        self.means_ = means if self._means_init is None else np.asarray(self._means_init,
-                                                                         dtype=np.float64)
-        self.covariances_ = covs.reshape(shape)
-        self.precisions_cholesky_ = prec.reshape(shape)
+        shape = covariance_shape(self.covariance_type, *S1.shape)
+        return nk, means, covs.reshape(shape), prec.reshape(shape)
 
     def _em_loop(self, X, sample_weight, lower_bound):
         """All EM iterations of one initialisation in one compiled call (full, diag and
@@ -143,10 +136,7 @@ class GaussianMixture(_MixtureBase):
         if self.covariance_type == "tied" or self.verbose:
             return super()._em_loop(X, sample_weight, lower_bound)
         n, d = X.shape
-        k = self.n_components
         cov = self.covariance_type
-        n_threads = threads_for(effective_n_threads(self.n_threads), n, k,
-                                d * (d if cov == "full" else 1))
         weights = np.array(self.weights_, dtype=np.float64)
         means = np.array(self.means_, dtype=np.float64, order="C")
         prec = np.array(self.precisions_cholesky_, dtype=np.float64).ravel()
@@ -156,10 +146,10 @@ class GaussianMixture(_MixtureBase):
             X, _EMPTY if sample_weight is None else sample_weight, _COV_CODE[cov], weights,
             means, covs, prec, self.reg_covar, self.tol, self.max_iter, self._total_weight,
             np.ascontiguousarray(self._data_mean, dtype=np.float64), lower_bound,
-            lower_bounds, n_threads)
+            lower_bounds, self._pass_threads(n, d))
         if bad >= 0:
             raise _ill_defined(bad, self._dtype)
-        shape = {"full": (k, d, d), "diag": (k, d), "spherical": (k,)}[cov]
+        shape = covariance_shape(cov, self.n_components, d)
         self.weights_, self.means_ = weights, means
         self.covariances_ = covs.reshape(shape)
         self.precisions_cholesky_ = prec.reshape(shape)

@@ -5,7 +5,6 @@ the parameters are then derived from the k statistics in Python (small k x d x d
 """
 import numbers
 import warnings
-from contextlib import nullcontext
 
 import numpy as np
 from scipy import linalg
@@ -16,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._core import _gmm
 from ._kmeans import KMeans
 from ._seeding import kmeans_plusplus
-from ._threads import blas_single_threaded, effective_n_threads, threads_for
+from ._threads import blas_context, blas_single_threaded, effective_n_threads, threads_for
 from ._validation import (check_array, check_choice, check_int, check_n_threads,
                           check_random_state, check_real, check_sample_weight,
                           validate_fitted_input)
@@ -202,8 +201,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         n, d = X.shape
         k = self.n_components
         cov = self.covariance_type
-        n_threads = threads_for(effective_n_threads(self.n_threads), n, k,
-                                d * (d if cov in ("full", "tied") else 1))
+        n_threads = self._pass_threads(n, d)
         out = {}
         if resp_in is None:
             means = np.ascontiguousarray(self.means_, dtype=np.float64)
@@ -242,6 +240,13 @@ class _MixtureBase(DensityMixin, BaseEstimator):
             out.get("labels", _EMPTY_INT), entropy, n_threads)
         total, out["entropy"] = total
         return total, out
+
+    def _pass_threads(self, n_samples, n_features):
+        """Threads worth using for one pass (its work grows as d^2 with full matrices)."""
+        d = n_features
+        work = d * (d if self.covariance_type in ("full", "tied") else 1)
+        return threads_for(effective_n_threads(self.n_threads), n_samples, self.n_components,
+                           work)
 
     def _set_precisions(self):
         """precisions_ = U U^T from precisions_cholesky_ (U)."""
@@ -411,12 +416,10 @@ class _MixtureBase(DensityMixin, BaseEstimator):
 
     # -- fitted model -------------------------------------------------------------------------
     def _blas_context(self, X):
-        """Single-threaded BLAS where a pass without statistics calls it (the kernel calls
-        BLAS from every OpenMP thread); otherwise nothing (entering the limit costs ~20 us)."""
-        if (self.covariance_type in ("full", "tied")
-                and X.shape[1] >= _gmm.BLAS_MIN_FEATURES):
-            return blas_single_threaded()
-        return nullcontext()
+        """Single-threaded BLAS where a pass without statistics calls it (full and tied
+        covariances, wide data); otherwise nothing (entering the limit costs ~20 us)."""
+        wide = self.covariance_type in ("full", "tied")
+        return blas_context(X, _gmm.BLAS_MIN_FEATURES if wide else None)
 
     def score_samples(self, X):
         """Log of the mixture density at each sample."""
@@ -506,14 +509,19 @@ def check_means(means, n_components, n_features):
     return means
 
 
+def covariance_shape(covariance_type, n_components, n_features):
+    """Shape of the covariances (and precisions, and their Cholesky factors) of a type."""
+    return {"full": (n_components, n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (n_components, n_features),
+            "spherical": (n_components,)}[covariance_type]
+
+
 def check_precisions(precisions, covariance_type, n_components, n_features):
     precisions = check_array(precisions, dtype=[np.float64, np.float32], ensure_2d=False,
                              allow_nd=covariance_type == "full", input_name="precisions_init")
-    shape = {"full": (n_components, n_features, n_features),
-             "tied": (n_features, n_features),
-             "diag": (n_components, n_features),
-             "spherical": (n_components,)}[covariance_type]
-    _check_shape(precisions, shape, f"{covariance_type} precision")
+    _check_shape(precisions, covariance_shape(covariance_type, n_components, n_features),
+                 f"{covariance_type} precision")
     if covariance_type in ("full", "tied"):
         mats = precisions if covariance_type == "full" else precisions[None]
         for j, p in enumerate(mats):

@@ -38,8 +38,9 @@ def blas_single_threaded():
     return _controller.limit(limits=1, user_api="blas")
 
 
-def blas_context(X):
-    """Single-threaded BLAS while the kernels run, where they call gemm (dense, wide data)."""
-    if not sp.issparse(X) and X.shape[1] >= GEMM_MIN_FEATURES:
+def blas_context(X, min_features=GEMM_MIN_FEATURES):
+    """Single-threaded BLAS while the kernels run, where they call BLAS: dense data of at
+    least ``min_features`` features (``None``: the kernels never call BLAS)."""
+    if min_features is not None and not sp.issparse(X) and X.shape[1] >= min_features:
         return blas_single_threaded()
     return nullcontext()
