@@ -10,9 +10,15 @@ order, so results do not depend on the number of threads.
 - Elkan (2003): one lower bound per (row, centre) and half the centre-centre distances.
 
 Bounds are true (not squared) distances in float64, except Elkan's n x k lower bounds, which are
-kept in the data's dtype as scikit-learn does. Hamerly and Yinyang skip a row only when its
-bounds hold strictly, so a tie between two centres is always settled by a search that keeps the
-lowest index, as Lloyd does; Elkan keeps scikit-learn's Elkan rules.
+kept in the data's dtype as scikit-learn does. Every bound is rounded to its safe side (upper
+bounds up, lower bounds down, by the rounding bounds of the distance formula that produced them:
+see _common.pxd), and a row keeps its label only when its bounds hold strictly, so a centre that
+could tie is always examined. Examined centres are compared by the exact assignment rule
+(`closer`, `exact_closest`): the labels are exactly Lloyd's, ties to the lowest index, whatever
+the CPU or BLAS.
+
+The caller passes centre shifts rounded up and centre-centre half distances rounded down
+(kmix._kmeans_algorithms does).
 """
 import numpy as np
 
@@ -22,9 +28,10 @@ from libc.math cimport sqrt, INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, check_block_buffers, imin,
-                      partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist,
-                      sum_counts, zero_block)
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, add_up, check_block_buffers,
+                      closer, direct_gamma, dist_down, dist_up, exact_closest,
+                      expansion_error_scale, imin, max_value, partial_dists, prep_centers,
+                      reduce_blocks, row_argmin, sq_dist, sub_down, sum_counts, zero_block)
 
 
 cdef inline void _move_row(double *bsum, double *bw, const floating *x, Py_ssize_t d,
@@ -56,7 +63,10 @@ cdef Py_ssize_t _hamerly_block(
     cdef Py_ssize_t b1i[CHUNK_ROWS]
     cdef double b1v[CHUNK_ROWS]
     cdef double b2v[CHUNK_ROWS]
-    cdef double u, l, bound, v
+    cdef double u, l, bound, v, sa, err
+    cdef double g = direct_gamma(d)
+    cdef double cmax = max_value(cnorm, k)
+    cdef double scale = expansion_error_scale(d, floating is float)
     cdef floating f1, f2
     cdef floating *Dw
     cdef const floating *rows
@@ -68,11 +78,11 @@ cdef Py_ssize_t _hamerly_block(
             i = s + r
             a = labels[i]
             if a >= 0:
-                u = upper[i] + shift[a]
-                l = lower[i] - (shift_max2 if a == shift_arg else shift_max1)
+                u = add_up(upper[i], shift[a])
+                l = sub_down(lower[i], shift_max2 if a == shift_arg else shift_max1)
                 bound = l if l > half_sep[a] else half_sep[a]
                 if u >= bound:
-                    u = sqrt(sq_dist(X + i * d, C + a * d, d))
+                    u = dist_up(sq_dist(X + i * d, C + a * d, d), g)
                     if u >= bound:
                         idx[nfull] = i
                         nfull += 1
@@ -115,10 +125,17 @@ cdef Py_ssize_t _hamerly_block(
             for q in range(nfull):
                 i = idx[q]
                 a = b1i[q]
-                v = xnorm[i] + b1v[q]
-                upper[i] = sqrt(v) if v > 0 else 0.0
-                v = xnorm[i] + b2v[q]
-                lower[i] = sqrt(v) if v > 0 else 0.0
+                # Rounding of the partial distances and of the row's squared norm.
+                err = 2.0 * scale * (cmax + sqrt(xnorm[i] * cmax)) + g * xnorm[i]
+                if b2v[q] - b1v[q] <= err:
+                    # Within rounding: the exact rule decides; every other centre is at
+                    # least as far as the smallest computed value allows.
+                    a = exact_closest(X + i * d, C, k, d, &sa)
+                    upper[i] = dist_up(sa, g)
+                    lower[i] = dist_down(xnorm[i] + b1v[q] - err, g)
+                else:
+                    upper[i] = dist_up(xnorm[i] + b1v[q] + err, g)
+                    lower[i] = dist_down(xnorm[i] + b2v[q] - err, g)
                 if labels[i] != a:
                     changed += 1
                     if update:
@@ -194,6 +211,14 @@ def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
     return sum_counts(&bchanged[0], nb)
 
 
+cdef inline void _store_down(floating *dst, double v) noexcept nogil:
+    """Store a lower bound in the data's dtype, rounded down."""
+    if floating is float:
+        dst[0] = <float>(v * (1.0 - 1.2e-7))
+    else:
+        dst[0] = v
+
+
 cdef Py_ssize_t _elkan_block(
     const floating *X, Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
     const floating *C, Py_ssize_t k, const double *shift, const double *half_sep,
@@ -202,7 +227,8 @@ cdef Py_ssize_t _elkan_block(
 ) noexcept nogil:
     cdef Py_ssize_t i, j, a, old
     cdef Py_ssize_t changed = 0
-    cdef double u, dj, lj
+    cdef double u, sa, sj
+    cdef double g = direct_gamma(d)
     cdef bint tight
     cdef const floating *x
     cdef floating *lb
@@ -213,37 +239,41 @@ cdef Py_ssize_t _elkan_block(
         a = old
         if a < 0:
             a = 0
-            u = sqrt(sq_dist(x, C, d))
-            lb[0] = <floating>u
+            sa = sq_dist(x, C, d)
+            u = dist_up(sa, g)
+            _store_down(&lb[0], dist_down(sa, g))
             for j in range(1, k):
-                if u > half_cc[a * k + j]:
-                    dj = sqrt(sq_dist(x, C + j * d, d))
-                    lb[j] = <floating>dj
-                    if dj < u:
-                        u = dj
+                # Centre j is strictly farther than a when half their distance exceeds u.
+                if u >= half_cc[a * k + j]:
+                    sj = sq_dist(x, C + j * d, d)
+                    _store_down(&lb[j], dist_down(sj, g))
+                    if closer(x, C, d, j, sj, a, sa, g):
                         a = j
+                        sa = sj
+                        u = dist_up(sj, g)
                 else:
                     lb[j] = 0
         else:
-            u = upper[i] + shift[a]
+            u = add_up(upper[i], shift[a])
             for j in range(k):
-                lj = lb[j] - shift[j]
-                lb[j] = <floating>(lj if lj > 0 else 0.0)
-            if u > half_sep[a]:
+                _store_down(&lb[j], sub_down(lb[j], shift[j]))
+            if u >= half_sep[a]:
                 tight = False
                 for j in range(k):
-                    if j != a and u > lb[j] and u > half_cc[a * k + j]:
+                    if j != a and u >= lb[j] and u >= half_cc[a * k + j]:
                         if not tight:
-                            u = sqrt(sq_dist(x, C + a * d, d))
-                            lb[a] = <floating>u
+                            sa = sq_dist(x, C + a * d, d)
+                            u = dist_up(sa, g)
+                            _store_down(&lb[a], dist_down(sa, g))
                             tight = True
-                            if not (u > lb[j] and u > half_cc[a * k + j]):
+                            if not (u >= lb[j] and u >= half_cc[a * k + j]):
                                 continue
-                        dj = sqrt(sq_dist(x, C + j * d, d))
-                        lb[j] = <floating>dj
-                        if dj < u:
-                            u = dj
+                        sj = sq_dist(x, C + j * d, d)
+                        _store_down(&lb[j], dist_down(sj, g))
+                        if closer(x, C, d, j, sj, a, sa, g):
                             a = j
+                            sa = sj
+                            u = dist_up(sj, g)
         upper[i] = u
         if a != old:
             changed += 1
@@ -288,15 +318,16 @@ def elkan_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
 
 
 cdef Py_ssize_t _yinyang_examine(
-    const floating *x, Py_ssize_t d, const floating *C, Py_ssize_t a, double u,
-    const Py_ssize_t *group_of, const Py_ssize_t *members, const Py_ssize_t *gstart,
+    const floating *x, Py_ssize_t d, const floating *C, Py_ssize_t a, double u, double sa,
+    double gam, const Py_ssize_t *group_of, const Py_ssize_t *members, const Py_ssize_t *gstart,
     Py_ssize_t ng, double *lb, double *gm1, double *gm2, Py_ssize_t *gj1, double *u_out,
 ) noexcept nogil:
     """Yinyang's group filter for one row: search the groups whose bound does not exceed u
-    (the exact distance to the current centre a) with exact distances, refresh their bounds
-    and return the closest centre (ties to the lowest index); its distance goes to u_out."""
+    (an upper bound on the distance to the current centre a, whose squared distance is sa),
+    refresh their bounds and return the closest centre by the exact assignment rule; an
+    upper bound on its distance goes to u_out."""
     cdef Py_ssize_t g, jj, j, j1, best = a
-    cdef double v, m1, m2, bestv = u
+    cdef double v, m1, m2, bestv = sa
     for g in range(ng):
         if lb[g] > u:
             gm1[g] = -1.0   # not examined
@@ -306,9 +337,9 @@ cdef Py_ssize_t _yinyang_examine(
         j1 = -1
         for jj in range(gstart[g], gstart[g + 1]):
             j = members[jj]
-            v = sqrt(sq_dist(x, C + j * d, d))
-            if v < m1 or (v == m1 and j < j1):
-                m2 = m1
+            v = sq_dist(x, C + j * d, d)
+            if j1 < 0 or closer(x, C, d, j, v, j1, m1, gam):
+                m2 = m1 if m1 < m2 else m2
                 m1 = v
                 j1 = j
             elif v < m2:
@@ -316,16 +347,20 @@ cdef Py_ssize_t _yinyang_examine(
         gm1[g] = m1
         gm2[g] = m2
         gj1[g] = j1
-        if m1 < bestv or (m1 == bestv and j1 < best):
+        if j1 >= 0 and j1 != best and closer(x, C, d, j1, m1, best, bestv, gam):
             bestv = m1
             best = j1
     for g in range(ng):
         if gm1[g] >= 0:
-            lb[g] = gm2[g] if gj1[g] == best else gm1[g]
+            # The winner of a group need not have its smallest computed value (exact ties).
+            v = gm2[g] if gj1[g] == best else (gm1[g] if gm1[g] < gm2[g] else gm2[g])
+            lb[g] = dist_down(v, gam)
     # The old centre becomes one of its group's other centres.
-    if best != a and gm1[group_of[a]] < 0 and u < lb[group_of[a]]:
-        lb[group_of[a]] = u
-    u_out[0] = bestv
+    if best != a and gm1[group_of[a]] < 0:
+        v = dist_down(sa, gam)
+        if v < lb[group_of[a]]:
+            lb[group_of[a]] = v
+    u_out[0] = dist_up(bestv, gam)
     return best
 
 
@@ -341,7 +376,11 @@ cdef Py_ssize_t _yinyang_block(
     cdef Py_ssize_t s, m, r, q, i, a, j, jj, g, j0, kt, seg_end, nfull, jb, best
     cdef Py_ssize_t changed = 0
     cdef Py_ssize_t idx[CHUNK_ROWS]
-    cdef double u, glob, v, m1, m2, bestv
+    cdef double u, glob, v, m1, m2, bestv, secv, sa, err
+    cdef double gam = direct_gamma(d)
+    cdef double cmax = max_value(cnormp, k)
+    cdef double scale = expansion_error_scale(d, floating is float)
+    cdef bint exact
     cdef double *lb
     cdef double *r1
     cdef double *r2
@@ -359,19 +398,20 @@ cdef Py_ssize_t _yinyang_block(
             a = labels[i]
             if a >= 0:
                 lb = lower + i * ng
-                u = upper[i] + shift[a]
+                u = add_up(upper[i], shift[a])
                 glob = INFINITY
                 for g in range(ng):
-                    lb[g] -= gshift[g]
+                    lb[g] = sub_down(lb[g], gshift[g])
                     if lb[g] < glob:
                         glob = lb[g]
                 if u >= glob:
-                    u = sqrt(sq_dist(X + i * d, C + a * d, d))
+                    sa = sq_dist(X + i * d, C + a * d, d)
+                    u = dist_up(sa, gam)
                 if u >= glob and not use_gemm:
                     # Narrow data: distances are cheap, examine only the groups whose bound
                     # fails (the group filter) instead of a full search.
-                    best = _yinyang_examine(X + i * d, d, C, a, u, group_of, members, gstart,
-                                            ng, lb, gm1, gm2, gj1, &u)
+                    best = _yinyang_examine(X + i * d, d, C, a, u, sa, gam, group_of, members,
+                                            gstart, ng, lb, gm1, gm2, gj1, &u)
                     if best != a:
                         changed += 1
                         if update:
@@ -396,10 +436,11 @@ cdef Py_ssize_t _yinyang_block(
                 memcpy(G + q * d, X + idx[q] * d, d * sizeof(floating))
         # Full search of the remaining rows (gemm for wide data) against the centres sorted
         # by group: per group the two smallest partial distances and the closest centre.
-        for q in range(nfull * ng):
-            gm1[q] = INFINITY
-            gm2[q] = INFINITY
-            gj1[q] = -1
+        for q in range(nfull):
+            for g in range(ng):
+                gm1[q * ng + g] = INFINITY
+                gm2[q * ng + g] = INFINITY
+                gj1[q * ng + g] = gstart[g]   # a valid index even if no value compares
         j0 = 0
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
@@ -435,19 +476,31 @@ cdef Py_ssize_t _yinyang_block(
             r1 = gm1 + q * ng
             r2 = gm2 + q * ng
             rj = gj1 + q * ng
+            # The smallest partial distance (ties to the lower centre index) and the next.
             jb = rj[0]
             bestv = r1[0]
+            secv = r2[0]
             for g in range(1, ng):
                 if r1[g] < bestv or (r1[g] == bestv and members[rj[g]] < members[jb]):
+                    secv = bestv if bestv < r2[g] else r2[g]
                     bestv = r1[g]
                     jb = rj[g]
+                elif r1[g] < secv:
+                    secv = r1[g]
             best = members[jb]
             lb = lower + i * ng
+            err = 2.0 * scale * (cmax + sqrt(xnorm[i] * cmax)) + gam * xnorm[i]
+            exact = secv - bestv <= err
+            if exact:
+                # Within rounding: the exact rule decides, and each group's bound comes from
+                # its smallest computed value (which bounds all its centres).
+                best = exact_closest(X + i * d, C, k, d, &sa)
+                upper[i] = dist_up(sa, gam)
+            else:
+                upper[i] = dist_up(xnorm[i] + bestv + err, gam)
             for g in range(ng):
-                v = xnorm[i] + (r2[g] if rj[g] == jb else r1[g])
-                lb[g] = sqrt(v) if v > 0 else 0.0
-            v = xnorm[i] + bestv
-            upper[i] = sqrt(v) if v > 0 else 0.0
+                v = r2[g] if (rj[g] == jb and not exact) else r1[g]
+                lb[g] = dist_down(xnorm[i] + v - err, gam)
             if labels[i] != best:
                 changed += 1
                 if update:

@@ -6,6 +6,7 @@
 # transposed centres (vectorised across centres) for narrow data.  Callers own the buffers,
 # so nothing larger than a chunk x tile block is ever formed.
 from cython cimport floating
+from libc.math cimport sqrt
 from libc.string cimport memcpy, memset
 from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -30,6 +31,22 @@ cdef extern from "_fused.h" nogil:
     double kmix_sqdist_d(const double *x, const double *c, Py_ssize_t d)
     double kmix_sqdist_f(const float *x, const float *c, Py_ssize_t d)
     void kmix_prefetch_bytes(const void *p, Py_ssize_t nbytes)
+    Py_ssize_t kmix_argmin2_d(const double *v, Py_ssize_t n, double *best, double *second)
+    Py_ssize_t kmix_argmin2_f(const float *v, Py_ssize_t n, float *best, float *second)
+
+
+cdef extern from "_exact.h" nogil:
+    int kmix_exact_sign_d(const double *x, const double *a, const double *b, Py_ssize_t d)
+    int kmix_exact_sign_f(const float *x, const float *a, const float *b, Py_ssize_t d)
+    Py_ssize_t kmix_exact_closest_d(const double *x, const double *C, Py_ssize_t k,
+                                    Py_ssize_t d, double *dist)
+    Py_ssize_t kmix_exact_closest_f(const float *x, const float *C, Py_ssize_t k,
+                                    Py_ssize_t d, double *dist)
+    Py_ssize_t kmix_exact_among_d(const double *x, const double *C, Py_ssize_t d,
+                                  const Py_ssize_t *cand, Py_ssize_t m)
+    Py_ssize_t kmix_exact_among_f(const float *x, const float *C, Py_ssize_t d,
+                                  const Py_ssize_t *cand, Py_ssize_t m)
+    double kmix_gamma(Py_ssize_t n, int is_float32)
 
 
 cdef inline Py_ssize_t imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -78,44 +95,198 @@ cdef inline Py_ssize_t row_argmin(const floating *Dr, Py_ssize_t kt, floating *b
         return kmix_argmin_d(Dr, kt, best)
 
 
+cdef inline Py_ssize_t row_argmin2(const floating *Dr, Py_ssize_t kt, floating *best,
+                                   floating *second) noexcept nogil:
+    """:func:`row_argmin`, and the second smallest value (a tied minimum counts twice)."""
+    if floating is float:
+        return kmix_argmin2_f(Dr, kt, best, second)
+    else:
+        return kmix_argmin2_d(Dr, kt, best, second)
+
+
+cdef inline Py_ssize_t exact_closest(const floating *x, const floating *C, Py_ssize_t k,
+                                     Py_ssize_t d, double *dist) noexcept nogil:
+    """The exact assignment rule for one row (see _exact.h): the closest of the k centres C
+    by exact arithmetic, the lowest index on an exact tie; its float64 squared distance to
+    dist. O(k d): for the rows a fast path finds within its rounding bound."""
+    if floating is float:
+        return kmix_exact_closest_f(x, C, k, d, dist)
+    else:
+        return kmix_exact_closest_d(x, C, k, d, dist)
+
+
+cdef inline int exact_sign(const floating *x, const floating *a, const floating *b,
+                           Py_ssize_t d) noexcept nogil:
+    """sign(||x - a||^2 - ||x - b||^2) by exact arithmetic (see _exact.h)."""
+    if floating is float:
+        return kmix_exact_sign_f(x, a, b, d)
+    else:
+        return kmix_exact_sign_d(x, a, b, d)
+
+
+cdef inline double row_norm(const floating *x, Py_ssize_t d) noexcept nogil:
+    """||x|| in float64."""
+    cdef Py_ssize_t f
+    cdef double s = 0.0
+    for f in range(d):
+        s += <double>x[f] * <double>x[f]
+    return sqrt(s)
+
+
+cdef inline double max_value(const floating *v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double m = 0.0
+    for j in range(n):
+        if v[j] > m:
+            m = v[j]
+    return m
+
+
+cdef inline double expansion_error_scale(Py_ssize_t d, bint is_float32) noexcept nogil:
+    """gamma such that gamma * (cnorm_max + ||x|| sqrt(cnorm_max)) bounds |fl(D_j) - D_j|.
+
+    D_j = ||c_j||^2 - 2 <x, c_j> is formed in the data's dtype from the centre's squared norm
+    (a sum of d squares) and the dot product (gemm or the fused loops, any summation order,
+    FMA or not), one more rounding adding them: with u the dtype's unit roundoff the error is
+    at most gamma_{d+2} (||c_j||^2 + 2 sum_f |x_f c_jf|) <= gamma_{d+2} (||c_j||^2 + 2 ||x||
+    ||c_j||) (Higham, Accuracy and Stability of Numerical Algorithms, ch. 3), which is at most
+    2 gamma_{d+2} (cnorm_max + ||x|| sqrt(cnorm_max)). The factor (1 + gamma_{d+2}) covers the
+    rounding of the computed cnorm_max, gamma_{d+4} the float64 norms of x.
+    """
+    return 2.0 * kmix_gamma(d + 4, is_float32) * (1.0 + kmix_gamma(d + 2, is_float32))
+
+
+cdef inline bint within_rounding(double gap, double scale, double cnorm_max,
+                                 double xnorm) noexcept nogil:
+    """Whether two partial distances ``gap`` apart may be misordered (or tied) by rounding:
+    each is off by at most scale * (cnorm_max + xnorm sqrt(cnorm_max)), see
+    :func:`expansion_error_scale`. NaN gaps (overflowed data) are not."""
+    return gap <= 2.0 * scale * (cnorm_max + xnorm * sqrt(cnorm_max))
+
+
+cdef inline double direct_gamma(Py_ssize_t d) noexcept nogil:
+    """Relative error bound g of :func:`sq_dist` (float64 direct differences, nonnegative
+    terms, any summation order; gamma_{d+2}), widened so that the distances of
+    :func:`dist_up`/:func:`dist_down` (a square root and a product more) stay bounds."""
+    return kmix_gamma(d + 6, 0)
+
+
+cdef inline double dist_up(double s, double g) noexcept nogil:
+    """An upper bound on the true distance whose squared distance was computed as s."""
+    return sqrt(s) * (1.0 + g) + 1e-145
+
+
+cdef inline double dist_down(double s, double g) noexcept nogil:
+    """A lower bound (>= 0) on the true distance whose squared distance was computed as s."""
+    cdef double v = sqrt(s) * (1.0 - g) - 1e-145
+    return v if v > 0 else 0.0
+
+
+cdef inline double add_up(double a, double b) noexcept nogil:
+    """a + b rounded up: an upper bound moved by b stays an upper bound."""
+    return (a + b) * (1.0 + 4.5e-16)
+
+
+cdef inline double sub_down(double a, double b) noexcept nogil:
+    """max(a - b, 0) rounded down: a lower bound moved by b stays a lower bound."""
+    cdef double v = (a - b) * (1.0 - 4.5e-16)
+    return v if v > 0 else 0.0
+
+
+cdef inline bint closer(const floating *x, const floating *C, Py_ssize_t d, Py_ssize_t j,
+                        double sj, Py_ssize_t a, double sa, double g) noexcept nogil:
+    """Whether centre j wins over centre a for row x under the exact assignment rule, given
+    their squared distances sj, sa from :func:`sq_dist` (relative error <= g/2 each, see
+    :func:`direct_gamma`): as computed when they differ by more than the rounding can,
+    otherwise by :func:`exact_sign` (a tie goes to the lower index)."""
+    cdef double tol = 4.0 * g * (sj if sj > sa else sa) + 1e-290
+    cdef int sgn
+    if sj < sa - tol:
+        return True
+    if sj > sa + tol:
+        return False
+    sgn = exact_sign(x, C + j * d, C + a * d, d)
+    return sgn < 0 or (sgn == 0 and j < a)
+
+
 cdef inline void closest_centers(
     const floating *X, Py_ssize_t m, Py_ssize_t d, const floating *C, const floating *CT,
     const floating *cnorm, Py_ssize_t k, Py_ssize_t *besti, floating *D, bint use_gemm,
 ) noexcept nogil:
-    """besti[r] = the closest centre to row r of the m x d rows X (m <= CHUNK_ROWS; the first
-    minimum), over tiles of TILE_CENTERS centres. CT is d x k, D holds m x TILE_CENTERS."""
+    """besti[r] = the closest centre to row r of the m x d rows X (m <= CHUNK_ROWS), by the
+    exact assignment rule (ties to the lowest index), over tiles of TILE_CENTERS centres.
+    CT is d x k, D holds m x TILE_CENTERS.
+
+    The rows are decided by their partial distances (gemm or fused loops); a row whose best
+    and second-best values are within the expansion's rounding bound
+    (:func:`expansion_error_scale`) is decided again by :func:`exact_closest`.
+    """
     cdef Py_ssize_t j0, kt, r, a
     cdef floating bestv[CHUNK_ROWS]
-    cdef floating v
+    cdef floating secv[CHUNK_ROWS]
+    cdef floating v, v2
+    cdef double cmax, scale, dist
     j0 = 0
     while j0 < k:
         kt = imin(TILE_CENTERS, k - j0)
         partial_dists(X, m, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
         for r in range(m):
-            a = row_argmin(D + r * kt, kt, &v)
-            if j0 == 0 or v < bestv[r]:
+            a = row_argmin2(D + r * kt, kt, &v, &v2)
+            if j0 == 0:
+                bestv[r] = v
+                secv[r] = v2
+                besti[r] = a
+            elif v < bestv[r]:
+                secv[r] = bestv[r] if bestv[r] < v2 else v2
                 bestv[r] = v
                 besti[r] = j0 + a
+            elif v < secv[r]:
+                secv[r] = v
         j0 += kt
+    if k < 2:
+        return
+    cmax = max_value(cnorm, k)
+    scale = expansion_error_scale(d, floating is float)
+    for r in range(m):
+        if within_rounding(<double>secv[r] - <double>bestv[r], scale, cmax,
+                           row_norm(X + r * d, d)):
+            besti[r] = exact_closest(X + r * d, C, k, d, &dist)
 
 
 cdef inline Py_ssize_t closest_center_sparse(
     const floating *data, const int *indices, Py_ssize_t p0, Py_ssize_t p1,
-    const floating *CT, const floating *cnorm, Py_ssize_t k, floating *Dr,
+    const floating *C, const floating *CT, const floating *cnorm, Py_ssize_t k, Py_ssize_t d,
+    floating *Dr,
 ) noexcept nogil:
-    """The closest centre to one CSR row (entries p0 .. p1), from the transposed centres
-    (d x k); Dr holds k partial distances."""
-    cdef Py_ssize_t j, p
-    cdef floating v
+    """The closest centre to one CSR row (entries p0 .. p1) by the exact assignment rule, from
+    the transposed centres (d x k). Dr is scratch of k + d values whose last d must be zero
+    (they are left zero): k partial distances, then the row made dense when its decision is
+    within the rounding bound of :func:`closest_centers` and goes to :func:`exact_closest`."""
+    cdef Py_ssize_t j, p, a
+    cdef floating v, v2
+    cdef double xnorm = 0.0, cmax, dist
     cdef const floating *ct
+    cdef floating *xd = Dr + k
     for j in range(k):
         Dr[j] = cnorm[j]
     for p in range(p0, p1):
         v = -2 * data[p]
+        xnorm += <double>data[p] * <double>data[p]
         ct = CT + indices[p] * k
         for j in range(k):
             Dr[j] += v * ct[j]
-    return row_argmin(Dr, k, &v)
+    a = row_argmin2(Dr, k, &v, &v2)
+    if k < 2:
+        return a
+    cmax = max_value(cnorm, k)
+    if within_rounding(<double>v2 - <double>v, expansion_error_scale(d, floating is float),
+                       cmax, sqrt(xnorm)):
+        for p in range(p0, p1):
+            xd[indices[p]] = data[p]
+        a = exact_closest(xd, C, k, d, &dist)
+        for p in range(p0, p1):
+            xd[indices[p]] = 0
+    return a
 
 
 cdef inline double sq_dist(const floating *x, const floating *c, Py_ssize_t d) noexcept nogil:

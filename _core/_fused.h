@@ -12,6 +12,7 @@
 #define KMIX_FUSED_H
 
 #include <stddef.h>
+#include <math.h>
 #include <stdlib.h>
 
 #define KMIX_SMALL_KT 8
@@ -193,6 +194,100 @@ static inline ptrdiff_t kmix_argmin_f(const float *v, ptrdiff_t n, float *best)
     if (kmix_cpu_has_fma()) return kmix_argmin_f_avx2(v, n, best);
 #endif
     return kmix_argmin_f_base(v, n, best);
+}
+
+/* Index of the first minimum of v[0:n] (n >= 1), the minimum to *best and the second
+ * smallest value (counting a tied minimum twice; +inf when n == 1) to *second: what the
+ * exact assignment rule needs to see whether a row's decision is within rounding. NaNs never
+ * make an index out of range. */
+#define KMIX_ARGMIN2_SCALAR(T)                                                     \
+    ptrdiff_t arg = 0;                                                             \
+    T m = v[0], m2 = (T)INFINITY;                                                  \
+    for (ptrdiff_t j = 1; j < n; ++j) {                                            \
+        const T x = v[j];                                                          \
+        if (x < m) { m2 = m; m = x; arg = j; }                                     \
+        else if (x < m2) m2 = x;                                                   \
+    }                                                                              \
+    *best = m;                                                                     \
+    *second = m2;                                                                  \
+    return arg;
+
+static ptrdiff_t kmix_argmin2_d_base(const double *v, ptrdiff_t n, double *best, double *second)
+{ KMIX_ARGMIN2_SCALAR(double) }
+
+static ptrdiff_t kmix_argmin2_f_base(const float *v, ptrdiff_t n, float *best, float *second)
+{ KMIX_ARGMIN2_SCALAR(float) }
+
+#if KMIX_HAVE_DISPATCH
+/* The AVX2 body: per lane the first minimum with its index and the second smallest
+ * (min2 = min(min2, max(min, x)) keeps it whichever of the two x replaces); then the lanes
+ * are merged: the global minimum (ties to the lower index) and, as second, the smallest of
+ * the other lanes' minima and every lane's second. */
+#define KMIX_ARGMIN2_AVX2(T, VT, W, SFX, MIN_N)                                     \
+    if (n < MIN_N) { KMIX_ARGMIN2_SCALAR(T) }                                      \
+    T lane[W];                                                                     \
+    for (int l = 0; l < W; ++l) lane[l] = (T)l;                                    \
+    VT vmin = _mm256_loadu_##SFX(v);                                               \
+    VT vmin2 = _mm256_set1_##SFX((T)INFINITY);                                     \
+    VT vidx = _mm256_loadu_##SFX(lane);                                            \
+    VT idx = vidx;                                                                 \
+    const VT step = _mm256_set1_##SFX((T)W);                                       \
+    ptrdiff_t j = W;                                                               \
+    for (; j + W <= n; j += W) {                                                   \
+        idx = _mm256_add_##SFX(idx, step);                                         \
+        const VT x = _mm256_loadu_##SFX(v + j);                                    \
+        const VT lt = _mm256_cmp_##SFX(x, vmin, _CMP_LT_OQ);                       \
+        vmin2 = _mm256_min_##SFX(vmin2, _mm256_max_##SFX(vmin, x));                \
+        vmin = _mm256_blendv_##SFX(vmin, x, lt);                                   \
+        vidx = _mm256_blendv_##SFX(vidx, idx, lt);                                 \
+    }                                                                              \
+    T mins[W], mins2[W], idxs[W];                                                  \
+    _mm256_storeu_##SFX(mins, vmin);                                               \
+    _mm256_storeu_##SFX(mins2, vmin2);                                             \
+    _mm256_storeu_##SFX(idxs, vidx);                                               \
+    int win = 0;                                                                   \
+    for (int l = 1; l < W; ++l)                                                    \
+        if (mins[l] < mins[win] || (mins[l] == mins[win] && idxs[l] < idxs[win])) win = l; \
+    T m = mins[win], m2 = mins2[win];                                              \
+    for (int l = 0; l < W; ++l) {                                                  \
+        if (l != win && mins[l] < m2) m2 = mins[l];                                \
+        if (mins2[l] < m2) m2 = mins2[l];                                          \
+    }                                                                              \
+    ptrdiff_t arg = (ptrdiff_t)idxs[win];                                          \
+    for (; j < n; ++j) {                                                           \
+        const T x = v[j];                                                          \
+        if (x < m) { m2 = m; m = x; arg = j; }                                     \
+        else if (x < m2) m2 = x;                                                   \
+    }                                                                              \
+    *best = m;                                                                     \
+    *second = m2;                                                                  \
+    return arg;
+
+__attribute__((target("avx2,fma")))
+static ptrdiff_t kmix_argmin2_d_avx2(const double *v, ptrdiff_t n, double *best, double *second)
+{ KMIX_ARGMIN2_AVX2(double, __m256d, 4, pd, 16) }
+
+__attribute__((target("avx2,fma")))
+static ptrdiff_t kmix_argmin2_f_avx2(const float *v, ptrdiff_t n, float *best, float *second)
+{ KMIX_ARGMIN2_AVX2(float, __m256, 8, ps, 32) }
+#endif
+
+static inline ptrdiff_t kmix_argmin2_d(const double *v, ptrdiff_t n, double *best, double *second)
+{
+    if (n < 16) { KMIX_ARGMIN2_SCALAR(double) }
+#if KMIX_HAVE_DISPATCH
+    if (kmix_cpu_has_fma()) return kmix_argmin2_d_avx2(v, n, best, second);
+#endif
+    return kmix_argmin2_d_base(v, n, best, second);
+}
+
+static inline ptrdiff_t kmix_argmin2_f(const float *v, ptrdiff_t n, float *best, float *second)
+{
+    if (n < 16) { KMIX_ARGMIN2_SCALAR(float) }
+#if KMIX_HAVE_DISPATCH
+    if (kmix_cpu_has_fma()) return kmix_argmin2_f_avx2(v, n, best, second);
+#endif
+    return kmix_argmin2_f_base(v, n, best, second);
 }
 
 /* Squared distance between two rows of d >= 16 features, accumulated in float64 with FMA over

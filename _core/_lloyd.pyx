@@ -9,7 +9,7 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_center_sparse,
@@ -111,7 +111,7 @@ def lloyd_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
 
 cdef Py_ssize_t _lloyd_block_sparse(
     const floating *data, const int *indices, const int *indptr,
-    Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
+    Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *C,
     const floating *CT, const floating *cnorm, Py_ssize_t k,
     const double *w, int *labels, bint update, double *bsum, double *bw, floating *Dr,
 ) noexcept nogil:
@@ -119,7 +119,8 @@ cdef Py_ssize_t _lloyd_block_sparse(
     cdef Py_ssize_t changed = 0
     cdef double wi
     for i in range(start, end):
-        a = closest_center_sparse(data, indices, indptr[i], indptr[i + 1], CT, cnorm, k, Dr)
+        a = closest_center_sparse(data, indices, indptr[i], indptr[i + 1], C, CT, cnorm, k, d,
+                                  Dr)
         if labels[i] != a:
             changed += 1
             labels[i] = <int>a
@@ -151,13 +152,13 @@ def lloyd_pass_sparse(const floating[::1] data, const int[::1] indices, const in
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         with parallel(num_threads=n_threads):
-            Dr = <floating*>malloc(k * sizeof(floating))
+            Dr = <floating*>calloc(k + d, sizeof(floating))
             for b in prange(nb, schedule='dynamic'):
                 if update:
                     zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
                 bchanged[b] = _lloyd_block_sparse(
                     data_p, indices_p, &indptr[0], b * bs, imin(n, (b + 1) * bs), d,
-                    &CT[0, 0], &cnorm[0], k, &sample_weight[0], &labels[0], update,
+                    &centers[0, 0], &CT[0, 0], &cnorm[0], k, &sample_weight[0], &labels[0], update,
                     &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], Dr)
             free(Dr)
         if update:

@@ -14,13 +14,14 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 
 from libc.math cimport sqrt, INFINITY
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, closest_center_sparse,
+                      exact_closest, expansion_error_scale, within_rounding,
                       closest_centers, imin, kmix_prefetch_bytes, n_blocks_for, partial_dists,
                       prep_centers, row_argmin, sq_dist, sq_dist_sparse)
 
@@ -308,6 +309,7 @@ cdef double _bounded_chunk(
     the chunk's inertia."""
     cdef Py_ssize_t r, f, i, a, a2, q, nfull = 0, nbytes = d * sizeof(floating)
     cdef double t, xn, slack, lcur, da, db, part, lower
+    cdef double scale = expansion_error_scale(d, floating is float)
     cdef const floating *x
     cdef Py_ssize_t full_r[CHUNK_ROWS]
     cdef Py_ssize_t top_idx[2 * CHUNK_ROWS]
@@ -355,16 +357,28 @@ cdef double _bounded_chunk(
         for q in range(nfull):
             r = full_r[q]
             a = top_idx[2 * q]
+            a2 = top_idx[2 * q + 1]
             x = X + rows[r] * d
-            labels[r] = <int>a
-            d2[r] = sq_dist(x, C + a * d, d)
             xn = 0.0
             for f in range(d):
                 xn += <double>x[f] * <double>x[f]
+            if within_rounding(<double>top_val[3 * q + 1] - <double>top_val[3 * q], scale,
+                               cmax * cmax, sqrt(xn)):
+                # The exact assignment rule decides; the remembered pair stays valid when
+                # the winner is one of the two closest by the kernel.
+                a = exact_closest(x, C, k, d, &t)
+                if a == a2:
+                    a2 = top_idx[2 * q]
+                elif a != top_idx[2 * q]:
+                    a2 = -1
+            labels[r] = <int>a
+            d2[r] = sq_dist(x, C + a * d, d)
+            if a2 < 0:
+                continue
             t = sqrt(xn) + cmax
             t = <double>top_val[3 * q + 2] + xn - coef * t * t
             new_seen[r].first = <int>a + 1
-            new_seen[r].second = <int>top_idx[2 * q + 1]
+            new_seen[r].second = <int>a2
             new_seen[r].lower = (sqrt(t) if t > 0 else 0.0) + M
     part = 0.0
     for r in range(m):
@@ -480,15 +494,15 @@ def step_sparse(const floating[::1] data, const int[::1] indices, const int[::1]
             for f in range(d):
                 cn2[j] += <double>centers[j, f] * <double>centers[j, f]
         with parallel(num_threads=n_threads):
-            Dr = <floating*>malloc(k * sizeof(floating))
+            Dr = <floating*>calloc(k + d, sizeof(floating))
             for c in prange(n_chunks, schedule='static'):
                 s = c * CHUNK_ROWS
                 part = 0.0
                 for r in range(s, imin(b, s + CHUNK_ROWS)):
                     i = rows[r] if gather else r
                     labels[r] = <int>closest_center_sparse(data_p, indices_p, indptr[i],
-                                                           indptr[i + 1], &CT[0, 0], &cnorm[0],
-                                                           k, Dr)
+                                                           indptr[i + 1], &centers[0, 0],
+                                                           &CT[0, 0], &cnorm[0], k, d, Dr)
                     wr = weights[r] if weighted else 1.0
                     part = part + wr * sq_dist_sparse(data_p, indices_p, indptr[i],
                                                        indptr[i + 1], &centers[labels[r], 0],
@@ -578,13 +592,13 @@ def labels_inertia_sparse(const floating[::1] data, const int[::1] indices,
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         with parallel(num_threads=n_threads):
-            Dr = <floating*>malloc(k * sizeof(floating))
+            Dr = <floating*>calloc(k + d, sizeof(floating))
             for blk in prange(nb, schedule='dynamic'):
                 acc = 0.0
                 for r in range(blk * bs, imin(n, (blk + 1) * bs)):
                     labels[r] = <int>closest_center_sparse(data_p, indices_p, indptr[r],
-                                                           indptr[r + 1], &CT[0, 0], &cnorm[0],
-                                                           k, Dr)
+                                                           indptr[r + 1], &centers[0, 0],
+                                                           &CT[0, 0], &cnorm[0], k, d, Dr)
                     wr = weights[r] if weighted else 1.0
                     acc = acc + wr * sq_dist_sparse(data_p, indices_p, indptr[r], indptr[r + 1],
                                                      &centers[labels[r], 0], cn2[labels[r]])

@@ -158,8 +158,16 @@ def _relocate_empty_clusters(data, sample_weight, centers_old, labels, sums, wsu
     return sums, wsum
 
 
+def _rounding_gamma(n):
+    """gamma_n = n u / (1 - n u) for float64 (u = 2^-53), widened a little: the relative
+    rounding bound of a sum of n nonnegative terms (Higham, ch. 3)."""
+    nu = n * 2.0**-53
+    return 1.0625 * nu / (1.0 - nu)
+
+
 def _half_center_distances(centers):
-    """Half the centre-centre distances (k x k) and each centre's half-separation.
+    """Half the centre-centre distances (k x k) and each centre's half-separation, rounded
+    down (the bound algorithms prune with them: they must never exceed the true values).
 
     Direct pairwise loops for small centre sets (no temporaries), BLAS beyond ~4M terms.
     """
@@ -168,10 +176,17 @@ def _half_center_distances(centers):
     half_sep = np.empty(k)
     if k * k * d < 4_000_000:
         _bounds.half_center_distances(centers, half, half_sep)
+        # sqrt of a float64 direct sum: relative error below gamma_{d+6} (see _common.pxd).
+        down = 1.0 - _rounding_gamma(d + 6)
+        half *= down
+        half_sep *= down
         return half, half_sep
     c = centers.astype(np.float64)
     norms = np.einsum("ij,ij->i", c, c)
     d2 = norms[:, None] + norms[None, :] - 2.0 * (c @ c.T)
+    # The expansion's rounding, whatever BLAS kernel: gamma_{d+4} (|ci| + |cj|)^2.
+    root = np.sqrt(norms)
+    d2 -= _rounding_gamma(d + 4) * (root[:, None] + root[None, :]) ** 2
     np.maximum(d2, 0, out=d2)
     np.multiply(np.sqrt(d2), 0.5, out=half)
     np.fill_diagonal(half, np.inf)
@@ -236,18 +251,22 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
             lower = np.zeros((n_samples, n_clusters), dtype=data.X.dtype)
         ws = data.workspace(n_clusters, True)
 
+        shift_up = 1.0 + 4.0 * _rounding_gamma(n_features + 6)
+
         def step(centers, update):
+            # The bounds move by the centre shifts rounded up (see _core/_bounds.pyx).
+            shift = center_shift * shift_up
             if algorithm == "yinyang":
                 return _bounds.yinyang_pass_dense(
-                    data.X, x_squared_norms, sample_weight, centers, *groups, center_shift,
+                    data.X, x_squared_norms, sample_weight, centers, *groups, shift,
                     labels, upper, lower, sums, wsum, update, n_threads, *ws)
             half_cc, half_sep = _half_center_distances(centers)
             if algorithm == "hamerly":
                 return _bounds.hamerly_pass_dense(
-                    data.X, x_squared_norms, sample_weight, centers, center_shift, half_sep,
+                    data.X, x_squared_norms, sample_weight, centers, shift, half_sep,
                     labels, upper, lower, sums, wsum, update, n_threads, *ws)
             return _bounds.elkan_pass_dense(
-                data.X, sample_weight, centers, center_shift, half_sep, half_cc, labels, upper,
+                data.X, sample_weight, centers, shift, half_sep, half_cc, labels, upper,
                 lower, sums, wsum, update, n_threads, *ws[2:])
 
     if algorithm == "lloyd" and not data.sparse and not verbose:
