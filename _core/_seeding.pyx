@@ -12,17 +12,47 @@ depend on the number of threads:
 
 Rows that no candidate can improve are skipped with the triangle inequality (each row remembers
 its nearest chosen centre), which makes seeding clustered data several times cheaper.
+
+The same seeds on every machine: the distances that are kept (closest_i), the pruning bounds
+and the potentials that decide between candidates are defined by machine-independent float64
+arithmetic (direct differences summed feature by feature, no FMA; blocks reduced in order). The
+fast distances of the candidates (gemm or the fused FMA loops, in the data's dtype) only screen:
+a row's closest_i is recomputed the deterministic way when the fast value could be below it
+(within the kernel's rounding bound, see _common.pxd), and when two candidates' fast potentials
+are within their accumulated rounding bounds of each other, their deterministic potentials decide
+(ties to the first candidate).
 """
 import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, imin, n_blocks_for, partial_dists,
-                      prep_centers, sq_dist)
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, expansion_error_scale, imin, kmix_gamma,
+                      n_blocks_for, partial_dists, prep_centers, sq_dist_sparse)
+
+
+cdef inline double _det_sqdist(const floating *x, const floating *c, Py_ssize_t d) noexcept nogil:
+    """||x - c||^2 in float64, feature by feature (no FMA): the same bits on every machine."""
+    cdef Py_ssize_t f
+    cdef double t, s = 0.0
+    for f in range(d):
+        t = <double>x[f] - <double>c[f]
+        s = s + t * t
+    return s
+
+
+cdef inline double _det_row(const floating[:, ::1] X, const floating[::1] data,
+                            const int[::1] indices, const int[::1] indptr, bint sparse,
+                            Py_ssize_t i, const floating *c, double cn2,
+                            Py_ssize_t d) noexcept nogil:
+    """The deterministic squared distance from row i to centre c (cn2: its float64 squared
+    norm, used for CSR rows)."""
+    if sparse:
+        return sq_dist_sparse(&data[0], &indices[0], indptr[i], indptr[i + 1], c, cn2)
+    return _det_sqdist(&X[i, 0], c, d)
 
 
 cdef void _block_potentials(
@@ -104,18 +134,49 @@ cdef void _block_potentials(
 
 
 cdef double _block_update(
-    const double *dists, Py_ssize_t stride, const double *w, Py_ssize_t start, Py_ssize_t end,
-    Py_ssize_t center_id, double *closest, Py_ssize_t *assign,
+    const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
+    const int[::1] indptr, bint sparse, const double *fast, Py_ssize_t stride,
+    const double *xnorm, double scale, const double *w, Py_ssize_t start, Py_ssize_t end,
+    const floating *c, double cn2, Py_ssize_t d, const double *prune, Py_ssize_t pstride,
+    Py_ssize_t center_id, double g, double *closest, Py_ssize_t *assign,
 ) noexcept nogil:
-    """Fold the new centre's squared distances (dists[i * stride]) into closest/assign for
-    rows [start, end); return their potential."""
+    """Fold the new centre c into closest/assign for rows [start, end); return their potential.
+
+    fast[i * stride] is the fast squared distance (+inf where the row was pruned), off by at
+    most scale (cn2 + ||x_i|| sqrt(cn2)) + g xnorm_i (see _common.expansion_error_scale); a row
+    whose fast value could be below closest_i gets the deterministic distance (relative error
+    below g), which replaces closest_i when smaller. prune[assign_i * pstride] is the pruning
+    bound of c against the row's nearest chosen centre (see _block_potentials)."""
     cdef Py_ssize_t i
-    cdef double acc = 0.0
+    cdef double acc = 0.0, f, e
     for i in range(start, end):
-        if dists[i * stride] < closest[i]:
-            closest[i] = dists[i * stride]
-            assign[i] = center_id
+        f = fast[i * stride] - scale * (cn2 + sqrt(xnorm[i] * cn2)) - g * xnorm[i]
+        if prune[assign[i] * pstride] < closest[i] and f * (1.0 - g) < closest[i]:
+            e = _det_row(X, data, indices, indptr, sparse, i, c, cn2, d)
+            if e < closest[i]:
+                closest[i] = e
+                assign[i] = center_id
         acc += w[i] * closest[i]
+    return acc
+
+
+cdef double _block_det_potential(
+    const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
+    const int[::1] indptr, bint sparse, const double *w, Py_ssize_t start, Py_ssize_t end,
+    const floating *c, double cn2, Py_ssize_t d, const double *prune, Py_ssize_t pstride,
+    const double *closest, const Py_ssize_t *assign,
+) noexcept nogil:
+    """The deterministic potential of candidate c over rows [start, end):
+    sum of w_i min(closest_i, ||x_i - c||^2), rows pruned for c counting closest_i."""
+    cdef Py_ssize_t i
+    cdef double acc = 0.0, e
+    for i in range(start, end):
+        e = closest[i]
+        if prune[assign[i] * pstride] < e:
+            e = _det_row(X, data, indices, indptr, sparse, i, c, cn2, d)
+            if e > closest[i]:
+                e = closest[i]
+        acc += w[i] * e
     return acc
 
 
@@ -130,6 +191,16 @@ cdef void _gather_rows(const floating[:, ::1] X, const floating[::1] data, const
                 out[q * d + indices[p]] = data[p]
         else:
             memcpy(out + q * d, &X[ids[q], 0], d * sizeof(floating))
+
+
+cdef void _cand_norms(const floating *cand, Py_ssize_t T, Py_ssize_t d,
+                      double *cn2) noexcept nogil:
+    """Float64 squared norms of the T candidates (for the deterministic CSR distances)."""
+    cdef Py_ssize_t t, f
+    for t in range(T):
+        cn2[t] = 0.0
+        for f in range(d):
+            cn2[t] += <double>cand[t * d + f] * <double>cand[t * d + f]
 
 
 cdef Py_ssize_t _pick(const double *closest, const double *w, const double *block_pot,
@@ -227,18 +298,36 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double[::1] targets
     cdef double total, p
 
+    cdef double[::1] cn2 = np.zeros(T)
+    cdef double[::1] bound = np.zeros(T)
+    cdef double[:, ::1] block_det = np.zeros((nb, T))
+    cdef Py_ssize_t[::1] amb = np.zeros(T, dtype=np.intp)
+    cdef Py_ssize_t namb, q
+    # Rounding bounds: of the fast distances (in the data's dtype) and of float64 sums.
+    cdef double scale = expansion_error_scale(d, floating is float)
+    cdef double g = kmix_gamma(d + 6, 0)
+    cdef double gn = kmix_gamma(n + nb + 2, 0)
+    cdef double W = 0.0, SWX = 0.0, SWN = 0.0
+    for j in range(n):
+        W += sample_weight[j]
+        SWX += sample_weight[j] * sqrt(x_sq_norms[j])
+        SWN += sample_weight[j] * x_sq_norms[j]
+
     ids[0] = _draw_first(sample_weight, float(np.sum(sample_weight)), random_state.random_sample())
     with nogil:
         _gather_rows(X, data, indices, indptr, sparse, &ids[0], 1, &cand[0, 0], d)
         memcpy(&centers[0, 0], &cand[0, 0], d * sizeof(floating))
         chosen[0] = ids[0]
         prep_centers(&cand[0, 0], 1, d, &candT[0, 0], &cnorm[0])
+        _cand_norms(&cand[0, 0], 1, d, &cn2[0])
         _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                     cand, candT, cnorm, 1, closest, assign, prune, block_out, cand_dist,
                     use_gemm, n_threads)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
-            block_pot[b] = _block_update(&cand_dist[0, 0], T, &sample_weight[0], b * bs,
-                                         imin(n, (b + 1) * bs), 0, &closest[0], &assign[0])
+            block_pot[b] = _block_update(X, data, indices, indptr, sparse, &cand_dist[0, 0], T,
+                                         &x_sq_norms[0], scale, &sample_weight[0], b * bs,
+                                         imin(n, (b + 1) * bs), &cand[0, 0], cn2[0], d,
+                                         &prune[0, 0], T, 0, g, &closest[0], &assign[0])
     for c in range(1, n_clusters):
         total = 0.0
         for b in range(nb):
@@ -249,9 +338,13 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                 ids[t] = _pick(&closest[0], &sample_weight[0], &block_pot[0], n, nb, targets[t])
             _gather_rows(X, data, indices, indptr, sparse, &ids[0], T, &cand[0, 0], d)
             prep_centers(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0])
+            _cand_norms(&cand[0, 0], T, d, &cn2[0])
+            # A quarter of the squared centre-candidate distances, rounded down (by 4 g: the
+            # deterministic distances' relative error is below g) so that a pruned row is
+            # one the candidate cannot bring closer.
             for j in prange(c, schedule='static', num_threads=n_threads):
                 for t in range(T):
-                    prune[j, t] = 0.25 * sq_dist(&centers[j, 0], &cand[t, 0], d)
+                    prune[j, t] = 0.25 * _det_sqdist(&centers[j, 0], &cand[t, 0], d) * (1.0 - 4.0 * g)
             _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                         cand, candT, cnorm, T, closest, assign, prune, block_out, cand_dist,
                         use_gemm, n_threads)
@@ -261,12 +354,39 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                 for b in range(nb):
                     p += block_out[b, t]
                 pots[t] = p
+                # How far the fast potential can be from the deterministic one.
+                bound[t] = ((scale + 2.0 * g) * (W * cnorm[t] + 2.0 * sqrt(cnorm[t]) * SWX + SWN)
+                            + 4.0 * gn * p)
                 if p < pots[best]:
                     best = t
+            # Candidates the rounding could rank first: decided by deterministic potentials.
+            namb = 0
+            for t in range(T):
+                if t == best or pots[t] - pots[best] <= bound[best] + bound[t]:
+                    amb[namb] = t
+                    namb += 1
+            if namb > 1:
+                for b in prange(nb, schedule='dynamic', num_threads=n_threads):
+                    for q in range(namb):
+                        block_det[b, amb[q]] = _block_det_potential(
+                            X, data, indices, indptr, sparse, &sample_weight[0], b * bs,
+                            imin(n, (b + 1) * bs), &cand[amb[q], 0], cn2[amb[q]], d,
+                            &prune[0, amb[q]], T, &closest[0], &assign[0])
+                for q in range(namb):
+                    p = 0.0
+                    for b in range(nb):
+                        p += block_det[b, amb[q]]
+                    pots[amb[q]] = p
+                best = amb[0]
+                for q in range(1, namb):
+                    if pots[amb[q]] < pots[best]:
+                        best = amb[q]
             memcpy(&centers[c, 0], &cand[best, 0], d * sizeof(floating))
             chosen[c] = ids[best]
             for b in prange(nb, schedule='dynamic', num_threads=n_threads):
-                block_pot[b] = _block_update(&cand_dist[0, best], T, &sample_weight[0], b * bs,
-                                             imin(n, (b + 1) * bs), c, &closest[0],
-                                             &assign[0])
+                block_pot[b] = _block_update(X, data, indices, indptr, sparse,
+                                             &cand_dist[0, best], T, &x_sq_norms[0], scale,
+                                             &sample_weight[0], b * bs, imin(n, (b + 1) * bs),
+                                             &cand[best, 0], cn2[best], d, &prune[0, best], T,
+                                             c, g, &closest[0], &assign[0])
     return centers_arr, chosen_arr
