@@ -27,7 +27,6 @@ cdef extern from "_fused.h" nogil:
     int kmix_cpu_has_fma()
     Py_ssize_t kmix_argmin_d(const double *v, Py_ssize_t n, double *best)
     Py_ssize_t kmix_argmin_f(const float *v, Py_ssize_t n, float *best)
-    int kmix_has_wide_sqdist()
     double kmix_sqdist_d(const double *x, const double *c, Py_ssize_t d)
     double kmix_sqdist_f(const float *x, const float *c, Py_ssize_t d)
     void kmix_prefetch_bytes(const void *p, Py_ssize_t nbytes)
@@ -290,14 +289,14 @@ cdef inline Py_ssize_t closest_center_sparse(
 
 
 cdef inline double sq_dist(const floating *x, const floating *c, Py_ssize_t d) noexcept nogil:
-    """Squared distance in float64.
+    """Squared distance in float64, with the same bits on every CPU.
 
-    From 16 features on, with AVX2 + FMA over eight lanes where the CPU has them; otherwise
-    four terms at a time (scikit-learn's order of summation for its Elkan distances, and four
-    independent products per dependent add)."""
+    From 16 features on, over eight lanes (AVX2 where the CPU has it; the portable version
+    performs the same operations, see _fused.h); below, four terms at a time (scikit-learn's
+    order of summation for its Elkan distances, and four independent products per add)."""
     cdef Py_ssize_t f, n4 = d // 4
     cdef double t0, t1, t2, t3, s = 0.0
-    if d >= 16 and kmix_has_wide_sqdist():
+    if d >= 16:
         if floating is float:
             return kmix_sqdist_f(x, c, d)
         else:

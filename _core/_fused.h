@@ -290,9 +290,29 @@ static inline ptrdiff_t kmix_argmin2_f(const float *v, ptrdiff_t n, float *best,
     return kmix_argmin2_f_base(v, n, best, second);
 }
 
-/* Squared distance between two rows of d >= 16 features, accumulated in float64 with FMA over
- * eight independent lanes (float32 rows are widened to float64 first). Narrower rows and CPUs
- * without AVX2 use the caller's scalar loop. */
+/* Squared distance between two rows of d >= 16 features, accumulated in float64 over eight
+ * independent lanes (float32 rows widened to float64 first): lane l sums the features
+ * f = l (mod 8) in order, with a multiply then an add (no FMA), the lanes are added as
+ * ((0+4) + (1+5)) + ((2+6) + (3+7)), then the tail in order. The AVX2 version and the portable
+ * one perform exactly these operations, so the result has the same bits on every CPU. */
+#define KMIX_SQDIST8_BASE(T)                                                       \
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                        \
+    ptrdiff_t f = 0;                                                               \
+    for (; f + 8 <= d; f += 8)                                                     \
+        for (int l = 0; l < 8; ++l) {                                              \
+            const double t = (double)x[f + l] - (double)c[f + l];                  \
+            a[l] = a[l] + t * t;                                                   \
+        }                                                                          \
+    double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));  \
+    for (; f < d; ++f) { const double t = (double)x[f] - (double)c[f]; s += t * t; } \
+    return s;
+
+static double kmix_sqdist_d_base(const double *x, const double *c, ptrdiff_t d)
+{ KMIX_SQDIST8_BASE(double) }
+
+static double kmix_sqdist_f_base(const float *x, const float *c, ptrdiff_t d)
+{ KMIX_SQDIST8_BASE(float) }
+
 #if KMIX_HAVE_DISPATCH
 __attribute__((target("avx2,fma")))
 static double kmix_sqdist_d_avx2(const double *x, const double *c, ptrdiff_t d)
@@ -302,8 +322,8 @@ static double kmix_sqdist_d_avx2(const double *x, const double *c, ptrdiff_t d)
     for (; f + 8 <= d; f += 8) {
         const __m256d t0 = _mm256_sub_pd(_mm256_loadu_pd(x + f), _mm256_loadu_pd(c + f));
         const __m256d t1 = _mm256_sub_pd(_mm256_loadu_pd(x + f + 4), _mm256_loadu_pd(c + f + 4));
-        a0 = _mm256_fmadd_pd(t0, t0, a0);
-        a1 = _mm256_fmadd_pd(t1, t1, a1);
+        a0 = _mm256_add_pd(a0, _mm256_mul_pd(t0, t0));
+        a1 = _mm256_add_pd(a1, _mm256_mul_pd(t1, t1));
     }
     double lanes[4];
     _mm256_storeu_pd(lanes, _mm256_add_pd(a0, a1));
@@ -322,8 +342,8 @@ static double kmix_sqdist_f_avx2(const float *x, const float *c, ptrdiff_t d)
                                          _mm256_cvtps_pd(_mm_loadu_ps(c + f)));
         const __m256d t1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + f + 4)),
                                          _mm256_cvtps_pd(_mm_loadu_ps(c + f + 4)));
-        a0 = _mm256_fmadd_pd(t0, t0, a0);
-        a1 = _mm256_fmadd_pd(t1, t1, a1);
+        a0 = _mm256_add_pd(a0, _mm256_mul_pd(t0, t0));
+        a1 = _mm256_add_pd(a1, _mm256_mul_pd(t1, t1));
     }
     double lanes[4];
     _mm256_storeu_pd(lanes, _mm256_add_pd(a0, a1));
@@ -333,34 +353,21 @@ static double kmix_sqdist_f_avx2(const float *x, const float *c, ptrdiff_t d)
 }
 #endif
 
-/* Whether kmix_sqdist_* can be used (AVX2 + FMA present). */
-static inline int kmix_has_wide_sqdist(void)
-{
-#if KMIX_HAVE_DISPATCH
-    return kmix_cpu_has_fma();
-#else
-    return 0;
-#endif
-}
-
+/* ||x - c||^2 for d >= 16 features (the same bits with or without AVX2, see above). */
 static inline double kmix_sqdist_d(const double *x, const double *c, ptrdiff_t d)
 {
 #if KMIX_HAVE_DISPATCH
-    return kmix_sqdist_d_avx2(x, c, d);
-#else
-    (void)x; (void)c; (void)d;
-    return 0.0;
+    if (kmix_cpu_has_fma()) return kmix_sqdist_d_avx2(x, c, d);
 #endif
+    return kmix_sqdist_d_base(x, c, d);
 }
 
 static inline double kmix_sqdist_f(const float *x, const float *c, ptrdiff_t d)
 {
 #if KMIX_HAVE_DISPATCH
-    return kmix_sqdist_f_avx2(x, c, d);
-#else
-    (void)x; (void)c; (void)d;
-    return 0.0;
+    if (kmix_cpu_has_fma()) return kmix_sqdist_f_avx2(x, c, d);
 #endif
+    return kmix_sqdist_f_base(x, c, d);
 }
 
 /* Prefetch the cache lines of `bytes` bytes from p (a row about to be gathered). */

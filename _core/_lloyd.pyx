@@ -13,7 +13,7 @@ from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_center_sparse,
-                      closest_centers, imin, kmix_cpu_has_fma, n_blocks_for, prep_centers,
+                      closest_centers, exact_closest, exact_sign, imin, kmix_cpu_has_fma, n_blocks_for, prep_centers,
                       reduce_blocks, sq_dist, sq_dist_sparse, sum_counts, zero_block)
 from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
 
@@ -207,6 +207,25 @@ def weighted_sum_ordered(const double[::1] values, const double[::1] weights, in
     for b in range(nb):
         acc += part[b]
     return acc
+
+
+def exact_labels(const floating[:, ::1] X, const floating[:, ::1] centers, int[::1] labels):
+    """labels[i] = the closest centre to X[i] by the exact assignment rule alone (no fast
+    path: O(k d) per row); returns nothing. For tests of the rule itself."""
+    cdef Py_ssize_t i, n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef double dist
+    if k == 0 or X.shape[1] != centers.shape[1]:
+        raise ValueError("centers must be non-empty with X's number of features")
+    with nogil:
+        for i in range(n):
+            labels[i] = <int>exact_closest(&X[i, 0], &centers[0, 0], k, d, &dist)
+
+
+def exact_sign_of(const floating[::1] x, const floating[::1] a, const floating[::1] b):
+    """sign(||x - a||^2 - ||x - b||^2) by exact arithmetic: -1, 0 or 1 (for tests)."""
+    if not (x.shape[0] == a.shape[0] == b.shape[0]) or x.shape[0] == 0:
+        raise ValueError("x, a and b must be non-empty and of one length")
+    return exact_sign(&x[0], &a[0], &b[0], x.shape[0])
 
 
 def simd_enabled():
