@@ -23,6 +23,7 @@ from libc.string cimport memcpy, memset
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, imin, n_blocks_for, partial_dists,
                       prep_centers, sq_dist)
+from _interrupt cimport check_interrupt, monotonic
 
 
 cdef void _block_potentials(
@@ -193,14 +194,30 @@ cdef Py_ssize_t _draw_first(const double[::1] w, double total, double u) noexcep
     return n - 1
 
 
+cdef void _progress(Py_ssize_t done, Py_ssize_t k, double start, double *last_time,
+                    Py_ssize_t *last_done):
+    """Print "Seeding: done/k centres (t s)" when done crosses a tenth of k or a second has
+    passed since the last line (last_time, last_done: that line's time and count)."""
+    cdef double now = monotonic()
+    if done * 10 // k == last_done[0] * 10 // k and now - last_time[0] < 1.0:
+        return
+    last_time[0] = now
+    last_done[0] = done
+    print(f"Seeding: {done}/{k} centres ({now - start:.1f} s)", flush=True)
+
+
 def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
                     const int[::1] indptr, bint sparse, Py_ssize_t n_features,
                     const double[::1] x_sq_norms, const double[::1] sample_weight,
-                    Py_ssize_t n_clusters, Py_ssize_t n_trials, random_state, int n_threads):
+                    Py_ssize_t n_clusters, Py_ssize_t n_trials, random_state, int n_threads,
+                    int verbose=0):
     """Greedy k-means++ centres and the rows they were taken from.
 
     Dense data is ``X``; CSR data is (``data``, ``indices``, ``indptr``) with ``sparse`` set
     (the other representation may be a dummy of the right dtype). Returns (centers, indices).
+    Pending signals are handled between centres (Ctrl-C raises KeyboardInterrupt within
+    ~0.1 s of the current centre); ``verbose`` > 0 prints the progress about every tenth of
+    the centres or every second, whichever comes first.
     """
     cdef Py_ssize_t n = x_sq_norms.shape[0], d = n_features, T = n_trials
     cdef Py_ssize_t nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb
@@ -226,6 +243,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef Py_ssize_t[::1] ids = np.zeros(T, dtype=np.intp)
     cdef double[::1] targets
     cdef double total, p
+    cdef double start = monotonic(), last_check = start, last_print = start
+    cdef Py_ssize_t last_done = 0
 
     ids[0] = _draw_first(sample_weight, float(np.sum(sample_weight)), random_state.random_sample())
     with nogil:
@@ -239,7 +258,10 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             block_pot[b] = _block_update(&cand_dist[0, 0], T, &sample_weight[0], b * bs,
                                          imin(n, (b + 1) * bs), 0, &closest[0], &assign[0])
+    if verbose > 0:
+        _progress(1, n_clusters, start, &last_print, &last_done)
     for c in range(1, n_clusters):
+        check_interrupt(&last_check)
         total = 0.0
         for b in range(nb):
             total += block_pot[b]
@@ -269,4 +291,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                 block_pot[b] = _block_update(&cand_dist[0, best], T, &sample_weight[0], b * bs,
                                              imin(n, (b + 1) * bs), c, &closest[0],
                                              &assign[0])
+        if verbose > 0:
+            _progress(c + 1, n_clusters, start, &last_print, &last_done)
     return centers_arr, chosen_arr
