@@ -26,6 +26,7 @@ from scipy.linalg.cython_blas cimport dgemm, dgemv, dsyrk, dtrmm
 from scipy.linalg.cython_lapack cimport dpotrf, dtrtri
 
 from _common cimport CHUNK_ROWS, blocks_for, imin
+from _interrupt cimport check_interrupt, monotonic
 
 cdef enum:
     FULL = 0
@@ -542,14 +543,16 @@ def em_run(const floating[:, ::1] X, const double[::1] sample_weight, int cov_ty
 
     Returns (n_iter, converged, lower_bound, bad_component): bad_component >= 0 means the
     M-step of the last iteration found that component's covariance not positive definite
-    (the parameters are then partly updated and must be discarded).
+    (the parameters are then partly updated and must be discarded). Pending signals are
+    handled between iterations: Ctrl-C raises KeyboardInterrupt (the parameters are then
+    partly updated too).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
     cdef Py_ssize_t s2_size = _s2_size(cov_type, k, d)
     cdef Py_ssize_t per = k + k * d + s2_size + 1
     cdef Py_ssize_t nb = n_blocks(n, per)
     cdef Py_ssize_t it = 0, c, a, bad = -1
-    cdef double lb = lower_bound, prev, total, nk_total
+    cdef double lb = lower_bound, prev, total, nk_total, last_check = monotonic()
     cdef bint converged = False
     if cov_type == TIED:
         raise ValueError("em_run does not handle tied covariances")
@@ -569,6 +572,8 @@ def em_run(const floating[:, ::1] X, const double[::1] sample_weight, int cov_ty
     with nogil:
         _log_terms(&prec[0], &weights[0], k, d, cov_type, &log_det[0], &log_weights[0])
         while it < max_iter:
+            if it > 0:
+                check_interrupt(&last_check)
             it += 1
             # moments about each component's current mean (full) or the data's mean
             for c in range(k):

@@ -27,6 +27,8 @@ from cython.parallel cimport prange
 from libc.math cimport sqrt, fmax, INFINITY, NAN
 from libc.stdlib cimport malloc, realloc, free
 
+from _interrupt cimport check_interrupt, monotonic
+
 
 cdef extern from "_hierarchy.h" nogil:
     enum:
@@ -291,14 +293,15 @@ cdef void _ward_merge(double *V, Py_ssize_t d, double *s, Py_ssize_t x,
 
 cdef int _ward_chain(Scan *sc, double *V, Py_ssize_t n, Py_ssize_t d, double *s,
                      Py_ssize_t *ids, double *Z, Py_ssize_t *chain, char *in_chain,
-                     Py_ssize_t *posmap, double *cx) noexcept nogil:
+                     Py_ssize_t *posmap, double *cx) except -2 nogil:
     """scipy's nn_chain (method='ward') on the centroids; writes the unsorted (n-1) x 4
     linkage (original indices x < y, distance, size) to Z. Returns -1 if a value is not
-    finite."""
+    finite; handles pending signals between merges (Ctrl-C raises KeyboardInterrupt)."""
     cdef Py_ssize_t m = _padded(n), dead = 0, length = 0, k, i, x, y, t
-    cdef double cur
+    cdef double cur, last_check = monotonic()
     cdef bint mutual
     for k in range(n - 1):
+        check_interrupt(&last_check)
         if length == 0:
             x = 0
             while is_dead(s[x]):
@@ -435,11 +438,13 @@ cdef inline Py_ssize_t _find_root(Py_ssize_t *parent, Py_ssize_t x) noexcept nog
 # ---------------------------------------------------------------------------------------------
 # Single linkage: Prim on the vectors, and the MST -> linkage labelling
 # ---------------------------------------------------------------------------------------------
-cdef void _prim(Scan *sc, const double *X, double *V, Py_ssize_t n, Py_ssize_t d,
-                double *cd, Py_ssize_t *ids, double *out, Py_ssize_t *posmap) noexcept nogil:
+cdef int _prim(Scan *sc, const double *X, double *V, Py_ssize_t n, Py_ssize_t d,
+               double *cd, Py_ssize_t *ids, double *out, Py_ssize_t *posmap) except -1 nogil:
+    """Prim's steps (pending signals handled between them: Ctrl-C raises KeyboardInterrupt)."""
     cdef Py_ssize_t m = _padded(n), dead = 0, i, cur = 0, p
-    cdef double v
+    cdef double v, last_check = monotonic()
     for i in range(n - 1):
+        check_interrupt(&last_check)
         cd[cur] = NAN
         dead += 1
         sc.x = X + ids[cur] * d
@@ -457,6 +462,7 @@ cdef void _prim(Scan *sc, const double *X, double *V, Py_ssize_t n, Py_ssize_t d
             m = _compact(V, d, cd, ids, m, posmap)
             cur = posmap[cur]
             dead = 0
+    return 0
 
 
 def mst_prim(const double[:, ::1] X, bint manhattan, int n_threads, bint force_threads=False):

@@ -16,6 +16,7 @@ from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_cen
                       closest_centers, exact_closest, exact_sign, imin, kmix_cpu_has_fma, n_blocks_for, prep_centers,
                       reduce_blocks, sq_dist, sq_dist_sparse, sum_counts, zero_block)
 from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
+from _interrupt cimport check_interrupt, monotonic
 
 
 def n_blocks(Py_ssize_t n, Py_ssize_t k, Py_ssize_t d):
@@ -300,17 +301,20 @@ def lloyd_run_dense(const floating[:, ::1] X, const double[::1] sample_weight,
     run stops with RUN_EMPTY before finishing that iteration: its pass has updated
     ``labels``, ``sums`` and ``weight_in_clusters``, the centres are unchanged, and the
     caller relocates (see ``kmix._kmeans_algorithms``). Returns (iterations completed,
-    labels changed by the last pass, outcome).
+    labels changed by the last pass, outcome). Pending signals are handled between
+    iterations: Ctrl-C raises KeyboardInterrupt (the buffers then hold a partial run).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef Py_ssize_t nb = bchanged.shape[0], it = 0, changed = 0
-    cdef double shift_tot
+    cdef double shift_tot, last_check = monotonic()
     cdef int outcome = _RUN_MAX_ITER
     if n == 0 or max_iter < 1:
         raise ValueError("lloyd_run_dense needs samples and max_iter >= 1")
     check_block_buffers(bsum, nb, k, d, True)
     with nogil:
         while it < max_iter:
+            if it > 0:
+                check_interrupt(&last_check)
             changed = _lloyd_pass_dense(&X[0, 0], n, d, &sample_weight[0], &centers[0, 0], k,
                                         &labels[0], &sums[0, 0], &weight_in_clusters[0], True,
                                         n_threads, &CT[0, 0], &cnorm[0], &bsum[0, 0, 0],

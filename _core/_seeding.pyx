@@ -32,6 +32,7 @@ from libc.string cimport memcpy, memset
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, expansion_error_scale, imin, kmix_gamma,
                       n_blocks_for, partial_dists, prep_centers, sq_dist_sparse)
+from _interrupt cimport check_interrupt, monotonic
 
 
 cdef inline double _det_sqdist(const floating *x, const floating *c, Py_ssize_t d) noexcept nogil:
@@ -264,14 +265,30 @@ cdef Py_ssize_t _draw_first(const double[::1] w, double total, double u) noexcep
     return n - 1
 
 
+cdef void _progress(Py_ssize_t done, Py_ssize_t k, double start, double *last_time,
+                    Py_ssize_t *last_done):
+    """Print "Seeding: done/k centres (t s)" when done crosses a tenth of k or a second has
+    passed since the last line (last_time, last_done: that line's time and count)."""
+    cdef double now = monotonic()
+    if done * 10 // k == last_done[0] * 10 // k and now - last_time[0] < 1.0:
+        return
+    last_time[0] = now
+    last_done[0] = done
+    print(f"Seeding: {done}/{k} centres ({now - start:.1f} s)", flush=True)
+
+
 def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
                     const int[::1] indptr, bint sparse, Py_ssize_t n_features,
                     const double[::1] x_sq_norms, const double[::1] sample_weight,
-                    Py_ssize_t n_clusters, Py_ssize_t n_trials, random_state, int n_threads):
+                    Py_ssize_t n_clusters, Py_ssize_t n_trials, random_state, int n_threads,
+                    int verbose=0):
     """Greedy k-means++ centres and the rows they were taken from.
 
     Dense data is ``X``; CSR data is (``data``, ``indices``, ``indptr``) with ``sparse`` set
     (the other representation may be a dummy of the right dtype). Returns (centers, indices).
+    Pending signals are handled between centres (Ctrl-C raises KeyboardInterrupt within
+    ~0.1 s of the current centre); ``verbose`` > 0 prints the progress about every tenth of
+    the centres or every second, whichever comes first.
     """
     cdef Py_ssize_t n = x_sq_norms.shape[0], d = n_features, T = n_trials
     cdef Py_ssize_t nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb
@@ -308,6 +325,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double g = kmix_gamma(d + 6, 0)
     cdef double gn = kmix_gamma(n + nb + 2, 0)
     cdef double W = 0.0, SWX = 0.0, SWN = 0.0
+    cdef double start = monotonic(), last_check = start, last_print = start
+    cdef Py_ssize_t last_done = 0
     for j in range(n):
         W += sample_weight[j]
         SWX += sample_weight[j] * sqrt(x_sq_norms[j])
@@ -328,7 +347,10 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                                          &x_sq_norms[0], scale, &sample_weight[0], b * bs,
                                          imin(n, (b + 1) * bs), &cand[0, 0], cn2[0], d,
                                          &prune[0, 0], T, 0, g, &closest[0], &assign[0])
+    if verbose > 0:
+        _progress(1, n_clusters, start, &last_print, &last_done)
     for c in range(1, n_clusters):
+        check_interrupt(&last_check)
         total = 0.0
         for b in range(nb):
             total += block_pot[b]
@@ -389,4 +411,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                                              &sample_weight[0], b * bs, imin(n, (b + 1) * bs),
                                              &cand[best, 0], cn2[best], d, &prune[0, best], T,
                                              c, g, &closest[0], &assign[0])
+        if verbose > 0:
+            _progress(c + 1, n_clusters, start, &last_print, &last_done)
     return centers_arr, chosen_arr

@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_array, check_memory, validate_data
 
 from ._core import _hierarchy
+from ._interrupt import restores_on_interrupt
 from ._threads import effective_n_threads
 from ._validation import check_choice, check_int, check_n_threads, check_real
 
@@ -478,6 +479,7 @@ class AgglomerativeClustering(ClusterMixin, BaseEstimator):
         return bool(self.compute_full_tree)
 
     # -- fitting -------------------------------------------------------------------------------
+    @restores_on_interrupt
     def fit(self, X, y=None):
         """Build the merge tree of X and cut it into clusters.
 

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._kmeans_algorithms import (ALGORITHMS, _Data, kmeans_single, labels_inertia,
                                  resolve_algorithm)
+from ._interrupt import restores_on_interrupt
 from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._core import _lloyd
 from ._threads import blas_context, effective_n_threads, threads_for
@@ -111,7 +112,8 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         n_samples = X.shape[0]
         if isinstance(init, str) and init == "k-means++":
             centers, _ = _kmeans_plusplus(X, self.n_clusters, x_squared_norms, sample_weight,
-                                          random_state, n_threads=n_threads)
+                                          random_state, n_threads=n_threads,
+                                          verbose=self.verbose)
         elif isinstance(init, str) and init == "random":
             if np.count_nonzero(sample_weight) < self.n_clusters:
                 raise ValueError(
@@ -208,7 +210,8 @@ class KMeans(_BaseKMeans):
         Convergence tolerance on the squared centre shift, relative to the mean variance of
         the features.
     verbose : int, default=0
-        Print inertia per iteration.
+        Print the k-means++ progress (about every tenth of the centres or every second) and
+        the inertia per iteration.
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation. The same seed gives bitwise-identical results for any
         ``n_threads``.
@@ -257,6 +260,7 @@ class KMeans(_BaseKMeans):
         if not isinstance(self.copy_x, (bool, np.bool_)):
             raise TypeError(f"copy_x must be a bool, got {self.copy_x!r}.")
 
+    @restores_on_interrupt
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
 

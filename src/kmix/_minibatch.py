@@ -18,6 +18,7 @@ from sklearn.utils.validation import validate_data
 from ._core import _minibatch
 from ._kmeans import _BaseKMeans, _tolerance_sparse
 from ._kmeans_algorithms import _NO_WEIGHTS, labels_inertia
+from ._interrupt import restores_on_interrupt
 from ._seeding import _row_sq_norms
 from ._threads import blas_context, effective_n_threads, threads_for
 from ._validation import (as_csr_arrays, check_int, check_n_samples, check_random_state,
@@ -113,7 +114,7 @@ class MiniBatchKMeans(_BaseKMeans):
     batch_size : int, default=1024
         Rows per mini-batch.
     verbose : int, default=0
-        Print the batch inertia per step.
+        Print the k-means++ progress and the batch inertia per step.
     compute_labels : bool, default=True
         Compute ``labels_`` and ``inertia_`` on the full data (``fit``) or the batch
         (``partial_fit``) once the centres are fitted.
@@ -320,6 +321,7 @@ class MiniBatchKMeans(_BaseKMeans):
         return False
 
     # -- fitting ------------------------------------------------------------------------------
+    @restores_on_interrupt
     def fit(self, X, y=None, sample_weight=None):
         """Fit the centres on mini-batches drawn from X.
 

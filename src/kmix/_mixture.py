@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._core import _gmm
 from ._kmeans import KMeans
+from ._interrupt import restores_on_interrupt
 from ._seeding import kmeans_plusplus
 from ._threads import blas_context, blas_single_threaded, effective_n_threads, threads_for
 from ._validation import (check_array, check_choice, check_int, check_n_threads,
@@ -401,6 +402,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         self.fit_predict(X, y, sample_weight=sample_weight)
         return self
 
+    @restores_on_interrupt
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most likely component of each sample."""
         self._check_params()
