@@ -242,17 +242,20 @@ cdef double _centers_from_sums(const double *sums, const double *wsum, Py_ssize_
                                Py_ssize_t d, const floating *centers_old, floating *centers_new,
                                double *center_shift, bint allow_empty) noexcept nogil:
     """Body of :func:`centers_from_sums` on raw buffers."""
-    cdef Py_ssize_t j, f
-    cdef double alpha, c, t, s, tot = 0.0
-    if not allow_empty:
-        for j in range(k):
-            if wsum[j] == 0:
-                return -1.0
+    cdef Py_ssize_t j, f, big = 0
+    cdef double c, t, s, tot = 0.0
     for j in range(k):
-        alpha = 1.0 / wsum[j] if wsum[j] > 0 else 1.0
+        if wsum[j] == 0 and not allow_empty:
+            return -1.0
+        if wsum[j] > wsum[big]:
+            big = j
+    for j in range(k):
         s = 0.0
         for f in range(d):
-            c = sums[j * d + f] * alpha
+            if wsum[j] > 0:
+                c = sums[j * d + f] * (1.0 / wsum[j])
+            else:
+                c = sums[big * d + f] * (1.0 / wsum[big])
             centers_new[j * d + f] = <floating>c
             t = <double>centers_new[j * d + f] - <double>centers_old[j * d + f]
             s += t * t
@@ -267,7 +270,8 @@ def centers_from_sums(const double[:, ::1] sums, const double[::1] weight_in_clu
     """centers_new = sums / weights and each centre's shift; returns the total squared shift.
 
     Returns -1 without writing anything when a cluster has zero weight, unless
-    ``allow_empty`` (then such a centre is its row of ``sums``, as scikit-learn leaves it).
+    ``allow_empty`` (then such a centre is the centre of the heaviest cluster, the first
+    one on a tie, as scikit-learn places it).
     """
     return _centers_from_sums(&sums[0, 0], &weight_in_clusters[0], sums.shape[0],
                               sums.shape[1], &centers_old[0, 0], &centers_new[0, 0],

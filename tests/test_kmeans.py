@@ -888,3 +888,58 @@ def test_sparse_and_dense_agree(small_blobs):
     sparse = KMeans(4, init=init).fit(sp.csr_matrix(small_blobs))
     assert_same_fit(dense, sparse, inertia_rtol=1e-10, centers_tol=1e-10)
     assert_array_equal(dense.predict(sp.csr_matrix(small_blobs)), dense.labels_)
+
+
+# -- drop-in details (issue 12) ---------------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan", "hamerly", "yinyang"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_more_centres_than_distinct_points_stops_on_data_points(algorithm, sparse):
+    # Every sample sits on a centre and one centre is a duplicate: relocating the empty
+    # cluster is pointless, so the run stops after one iteration and every centre is a row
+    # of X (scikit-learn places an empty cluster at the heaviest cluster's centre).
+    X = np.array([[0, 0], [1, 1], [1, 1], [1, 0], [0, 1]], dtype=float)
+    km = KMeans(n_clusters=5, init=X, n_init=1, algorithm=algorithm)
+    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(4\)"):
+        km.fit(sp.csr_matrix(X) if sparse else X)
+    assert km.n_iter_ == 1
+    assert_array_equal(km.labels_, [0, 1, 1, 3, 4])
+    assert_array_equal(km.cluster_centers_, X[[0, 1, 1, 3, 4]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_empty_cluster_goes_to_the_heaviest_cluster_when_nothing_can_move(dtype):
+    # Three copies of one point and one of another, four centres: two clusters stay empty.
+    X = np.array([[2.0, 2.0]] * 3 + [[5.0, 5.0]], dtype=dtype)
+    init = np.array([[2.0, 2.0], [5.0, 5.0], [9.0, 9.0], [8.0, 8.0]], dtype=dtype)
+    with pytest.warns(ConvergenceWarning):
+        km = KMeans(n_clusters=4, init=init, n_init=1, algorithm="lloyd").fit(X)
+    assert_array_equal(km.cluster_centers_, [[2, 2], [5, 5], [2, 2], [2, 2]])
+    assert km.cluster_centers_.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_transform_is_exactly_zero_on_a_centre_and_accurate_far_from_the_origin(dtype, sparse):
+    # Data far from the origin relative to its spread: the gemm expansion alone cancels
+    # (float32: ~1e-3 for a sample on a centre); the direct differences do not.
+    rng = np.random.RandomState(0)
+    X = (rng.normal(size=(600, 6)) + 1e3).astype(dtype)
+    km = KMeans(n_clusters=7, random_state=0, n_init=1).fit(X)
+    on_centres = km.cluster_centers_
+    T = km.transform(sp.csr_matrix(on_centres) if sparse else on_centres)
+    assert T.dtype == dtype
+    assert_array_equal(np.diag(T), 0)
+    T = km.transform(sp.csr_matrix(X) if sparse else X)
+    X64 = X.astype(np.float64)
+    C64 = km.cluster_centers_.astype(np.float64)
+    direct = np.sqrt(((X64[:, None, :] - C64[None, :, :]) ** 2).sum(-1))
+    assert_allclose(T, direct, rtol=2e-7 if dtype == np.float32 else 1e-9)
+
+
+def test_elkan_with_one_cluster_warns_and_runs_lloyd():
+    X, _ = make_blobs(200, centers=3, random_state=0)
+    with pytest.warns(RuntimeWarning, match="single cluster"):
+        km = KMeans(n_clusters=1, algorithm="elkan", random_state=0, n_init=1).fit(X)
+    ref = KMeans(n_clusters=1, algorithm="lloyd", random_state=0, n_init=1).fit(X)
+    assert_array_equal(km.cluster_centers_, ref.cluster_centers_)
+    assert km.n_iter_ == ref.n_iter_

@@ -8,8 +8,8 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluster
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._kmeans_algorithms import (ALGORITHMS, _Data, kmeans_single, labels_inertia,
-                                 resolve_algorithm)
+from ._kmeans_algorithms import (ALGORITHMS, _Data, euclidean_to_centers, kmeans_single,
+                                 labels_inertia, resolve_algorithm)
 from ._interrupt import restores_on_interrupt
 from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._core import _lloyd
@@ -156,14 +156,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         return self._transform(X)
 
     def _transform(self, X):
-        # One gemm in X's dtype (no float64 copy of float32 data), the rest in float64.
-        centers = np.asarray(self.cluster_centers_, dtype=X.dtype)
-        c_norms = np.einsum("ij,ij->i", centers, centers, dtype=np.float64)
-        x_norms = _row_sq_norms(X)
-        dots = np.asarray(X @ centers.T, dtype=np.float64)
-        d2 = x_norms[:, None] - 2.0 * dots + c_norms[None, :]
-        np.maximum(d2, 0, out=d2)
-        return np.sqrt(d2).astype(X.dtype, copy=False)
+        return euclidean_to_centers(X, self.cluster_centers_)
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the inertia of X on the fitted centres."""

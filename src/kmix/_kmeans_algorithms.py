@@ -5,10 +5,13 @@ Lloyd's sequence of labels and centres (same stopping rule and empty-cluster rel
 scikit-learn), so from the same initial centres they agree label for label (Elkan may settle
 an exact distance tie differently, as scikit-learn's Elkan does).
 """
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
 from ._core import _bounds, _lloyd, _minibatch
+from ._seeding import _row_sq_norms
 from ._threads import blas_context, threads_for
 from ._validation import as_csr_arrays
 
@@ -40,6 +43,10 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
     """
     if algorithm == "full":
         algorithm = "lloyd"
+    if algorithm == "elkan" and n_clusters == 1:
+        warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
+                      "'lloyd' instead.", RuntimeWarning)
+        return "lloyd"
     if sparse:
         return "lloyd"
     if algorithm != "auto":
@@ -131,6 +138,47 @@ def labels_inertia(X, centers, sample_weight=None, n_threads=1):
     return labels, value
 
 
+#: Rows per block of :func:`euclidean_to_centers` (a float64 block of 2048 x d rows).
+_TRANSFORM_ROWS = 2048
+
+
+def euclidean_to_centers(X, centers):
+    """Euclidean distances (n, k) from the rows of X (dense or CSR) to the centres, in X's dtype.
+
+    Blocks of rows go through one float64 gemm each (float32 data upcast per block, as
+    scikit-learn's ``euclidean_distances`` does); the expansion ||x||^2 - 2 <x, c> + ||c||^2
+    loses its accuracy where the distance is small against the norms (at most
+    gamma_{d+4} (||x|| + ||c||)^2 off, d the number of features), so the entries within 1e8
+    times that bound are recomputed from direct differences: a sample on a centre is at
+    distance 0, and every distance keeps ~8 correct digits or more.
+    """
+    n, d = X.shape
+    C = np.asarray(centers, dtype=np.float64)
+    c_norms = np.einsum("ij,ij->i", C, C)
+    c_root = np.sqrt(c_norms)
+    x_norms = _row_sq_norms(X)
+    gamma = _rounding_gamma(d + 4)
+    out = np.empty((n, C.shape[0]), dtype=X.dtype)
+    for s in range(0, n, _TRANSFORM_ROWS):
+        block = X[s:s + _TRANSFORM_ROWS]
+        block = block.astype(np.float64) if sp.issparse(block) else np.asarray(block, np.float64)
+        xn = x_norms[s:s + _TRANSFORM_ROWS]
+        d2 = np.asarray(block @ C.T)
+        d2 *= -2.0
+        d2 += xn[:, None]
+        d2 += c_norms[None, :]
+        x_root = np.sqrt(xn)
+        rows, cols = np.nonzero(d2 <= 1e8 * gamma * (x_root[:, None] + c_root[None, :]) ** 2)
+        if rows.size:
+            near = block[rows]
+            near = near.toarray() if sp.issparse(near) else near
+            diff = near - C[cols]
+            d2[rows, cols] = np.einsum("ij,ij->i", diff, diff)
+        np.maximum(d2, 0, out=d2)
+        out[s:s + _TRANSFORM_ROWS] = np.sqrt(d2)
+    return out
+
+
 #: Empty weights tell the kernels "all ones".
 _NO_WEIGHTS = np.empty(0)
 
@@ -139,14 +187,20 @@ def _relocate_empty_clusters(data, sample_weight, centers_old, labels, sums, wsu
     """Copies of sums and wsum where each empty cluster took one far-away sample.
 
     As scikit-learn: an empty cluster (zero total weight) takes the sample farthest from its
-    assigned centre, whose weighted value moves out of its old cluster's sum.
+    assigned centre, whose weighted value moves out of its old cluster's sum; the farthest
+    first, ties to the lowest sample index (scikit-learn's argpartition leaves that order to
+    numpy's partition kernel). When every sample sits on its centre (more clusters than
+    distinct samples) nothing moves: relocating is pointless, and the empty clusters go to
+    the largest cluster's centre (:func:`kmix._core._lloyd.centers_from_sums`).
     """
     sums = sums.copy()
     wsum = wsum.copy()
     empty = np.flatnonzero(wsum == 0)
     n_empty = empty.size
     distances = data.sq_dist_to_assigned(centers_old, labels)
-    far_from_centers = np.argpartition(distances, -n_empty)[:-n_empty - 1:-1]
+    if not distances.max() > 0:
+        return sums, wsum
+    far_from_centers = np.argsort(-distances, kind="stable")[:n_empty]
     for new_id, far_idx in zip(empty, far_from_centers):
         weight = sample_weight[far_idx]
         old_id = labels[far_idx]

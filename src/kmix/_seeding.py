@@ -13,7 +13,11 @@ __all__ = ["kmeans_plusplus"]
 def _row_sq_norms(X):
     """Squared row norms in float64, without a float64 copy of X."""
     if sp.issparse(X):
-        return np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+        # float64 squares summed per row in order (float32 data would be summed in float32)
+        X = X.tocsr()
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        return np.bincount(rows, weights=np.square(X.data, dtype=np.float64),
+                           minlength=X.shape[0])
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
