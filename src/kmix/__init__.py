@@ -6,6 +6,7 @@ from ._gaussian_mixture import GaussianMixture
 from ._kmeans import KMeans
 from ._minibatch import BatchFit, MiniBatchKMeans, fit_batches
 from ._outliers import MixtureOutlierDetector
+from ._patch import patch_sklearn, sklearn_is_patched, unpatch_sklearn
 from ._seeding import kmeans_plusplus
 from ._spectral import SpectralClustering
 from ._threads import effective_n_threads, openmp_enabled
