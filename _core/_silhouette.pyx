@@ -242,41 +242,136 @@ def cluster_distance_sums_symmetric(const floating[:, ::1] X, const int[::1] lab
                 S[order[p], c] = (((Ss[p, c] + T[0, p, c]) + T[1, p, c]) + T[2, p, c]) + T[3, p, c]
 
 
-cdef void _row_cluster_sums(const double *d, const int *labels, Py_ssize_t n, Py_ssize_t k,
-                            double *acc, double *out) noexcept nogil:
-    """out[c] = sum of d[j] over j labelled c: columns j = 4m + l go to lane l of acc
-    (4 x k), so consecutive additions rarely wait on the same memory; lanes added in order."""
+cdef void _row_cluster_sums(const floating *d, const int *labels, Py_ssize_t n, Py_ssize_t k,
+                            double *acc, double *out, double *row_min) noexcept nogil:
+    """out[c] = sum of d[j] over j labelled c, in float64: columns j = 4m + l go to lane l of
+    acc (4 x k), so consecutive additions rarely wait on the same memory; lanes added in order.
+    row_min = the smallest d[j] (the loop is memory-bound: the comparison is free)."""
     cdef Py_ssize_t j, c, n4 = n - n % 4
+    cdef double v0, v1, v2, v3, mn = 0.0
     for c in range(4 * k):
         acc[c] = 0.0
     j = 0
     while j < n4:
-        acc[labels[j]] += d[j]
-        acc[k + labels[j + 1]] += d[j + 1]
-        acc[2 * k + labels[j + 2]] += d[j + 2]
-        acc[3 * k + labels[j + 3]] += d[j + 3]
+        v0 = d[j]
+        v1 = d[j + 1]
+        v2 = d[j + 2]
+        v3 = d[j + 3]
+        acc[labels[j]] += v0
+        acc[k + labels[j + 1]] += v1
+        acc[2 * k + labels[j + 2]] += v2
+        acc[3 * k + labels[j + 3]] += v3
+        if v0 < mn:
+            mn = v0
+        if v1 < mn:
+            mn = v1
+        if v2 < mn:
+            mn = v2
+        if v3 < mn:
+            mn = v3
         j += 4
     while j < n:
-        acc[labels[j]] += d[j]
+        v0 = d[j]
+        acc[labels[j]] += v0
+        if v0 < mn:
+            mn = v0
         j += 1
     for c in range(k):
         out[c] = ((acc[c] + acc[k + c]) + acc[2 * k + c]) + acc[3 * k + c]
+    row_min[0] = mn
 
 
-def cluster_sums_from_distances(const double[:, ::1] D, const int[::1] labels, Py_ssize_t k,
+def cluster_sums_from_distances(const floating[:, ::1] D, const int[::1] labels, Py_ssize_t k,
                                 double[:, ::1] S, int n_threads):
-    """S[i, c] = sum of D[i, j] over the samples j labelled c, from a precomputed distance
-    matrix (for scans over k on small data, where D is computed once). Each row is summed by
-    one thread in a fixed order (four interleaved partial sums): results do not depend on
-    ``n_threads``."""
-    cdef Py_ssize_t n = D.shape[0], i
+    """S[i, c] = sum of D[i, j] over the columns j labelled c (labels in 0..k-1), from rows of
+    a precomputed distance matrix (float32 or float64; sums in float64).
+
+    D may be a block of rows (m x n, labels of length n, S of shape m x k): callers that hold
+    no n x n matrix reduce it chunk by chunk. Each row is summed by one thread in a fixed
+    order (four interleaved partial sums): results do not depend on ``n_threads``.
+
+    Returns
+    -------
+    float
+        The smallest entry of D if it is negative, else 0.0 (so callers can reject negative
+        distances without another pass over D).
+    """
+    cdef Py_ssize_t m = D.shape[0], n = D.shape[1], i
     cdef double *acc
-    if D.shape[1] != n or labels.shape[0] != n or S.shape[0] != n or S.shape[1] != k:
+    cdef double lowest = 0.0
+    if labels.shape[0] != n or S.shape[0] != m or S.shape[1] != k:
         raise ValueError("shapes of D, labels and S do not match")
+    if m == 0 or k == 0:
+        return lowest
     if n == 0:
-        return
+        S[:, :] = 0.0
+        return lowest
+    mins_arr = np.zeros(m)
+    cdef double[::1] mins = mins_arr
     with nogil, parallel(num_threads=n_threads):
         acc = <double*>malloc(4 * k * sizeof(double))
-        for i in prange(n, schedule='static'):
-            _row_cluster_sums(&D[i, 0], &labels[0], n, k, acc, &S[i, 0])
+        for i in prange(m, schedule='static'):
+            _row_cluster_sums(&D[i, 0], &labels[0], n, k, acc, &S[i, 0], &mins[i])
         free(acc)
+    with nogil:
+        for i in range(m):
+            if mins[i] < lowest:
+                lowest = mins[i]
+    return lowest
+
+
+ctypedef fused index_t:
+    int
+    long long
+
+
+def cluster_sums_from_csr(const floating[::1] data, const index_t[::1] indices,
+                          const index_t[::1] indptr, const int[::1] labels, Py_ssize_t k,
+                          double[:, ::1] S, int n_threads):
+    """S[i, c] = sum of the stored entries of row i of a CSR matrix (data, indices, indptr)
+    in the columns labelled c, in float64 (absent entries count as 0, duplicates add up).
+
+    Each row is summed by one thread in storage order: results do not depend on
+    ``n_threads``. No temporary beyond O(k) per thread.
+
+    Returns
+    -------
+    float
+        The smallest stored entry if it is negative, else 0.0.
+    """
+    cdef Py_ssize_t m = indptr.shape[0] - 1, n = labels.shape[0], i, c, p, j
+    cdef double v, mn, lowest = 0.0
+    cdef bint bad = False
+    if m < 0 or S.shape[0] != m or S.shape[1] != k or data.shape[0] != indices.shape[0]:
+        raise ValueError("shapes of the CSR arrays, labels and S do not match")
+    if m == 0:
+        return lowest
+    if indptr[0] != 0 or indptr[m] > data.shape[0]:
+        raise ValueError("indptr does not match data")
+    for i in range(m):
+        if indptr[i + 1] < indptr[i]:
+            raise ValueError("indptr must be non-decreasing")
+    mins_arr = np.zeros(m)
+    cdef double[::1] mins = mins_arr
+    with nogil:
+        for p in range(indptr[m]):
+            if indices[p] < 0 or indices[p] >= n:
+                bad = True
+                break
+    if bad:
+        raise ValueError("column indices out of range for labels")
+    for i in prange(m, nogil=True, schedule='static', num_threads=n_threads):
+        for c in range(k):
+            S[i, c] = 0.0
+        mn = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            v = data[p]
+            S[i, labels[indices[p]]] += v
+            if v < mn:
+                mn = v
+        mins[i] = mn
+    with nogil:
+        for i in range(m):
+            if mins[i] < lowest:
+                lowest = mins[i]
+    return lowest

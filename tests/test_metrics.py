@@ -7,16 +7,24 @@ References used here:
   both compiled kernels (one-sided and symmetric) called directly,
 - invariants: bitwise identical results for 1 and 2 threads, float32 data == its float64
   upcast, inputs left untouched, bounded memory (tracemalloc).
+- every other metric of pairwise_distances (names, kwds, callables), sparse X and precomputed
+  matrices (dense in every dtype/layout, sparse) against scikit-learn, with its errors.
 """
+import itertools
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import metrics as skm
+from scipy.spatial.distance import cdist
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import pairwise_distances
 from threadpoolctl import ThreadpoolController
 
 from kmix import metrics
@@ -562,12 +570,17 @@ def test_bad_input_raises(fn):
 
 @pytest.mark.parametrize("fn", [metrics.silhouette_samples, metrics.silhouette_score],
                          ids=lambda f: f.__name__)
-@pytest.mark.parametrize("metric", ["cityblock", "manhattan", "cosine", "precomputed",
-                                    "sqeuclidean", "Euclidean"])
-def test_unsupported_metric_raises(fn, metric):
+@pytest.mark.parametrize("metric, error", [("Euclidean", ValueError), ("l3", ValueError),
+                                           ("", ValueError), (3, TypeError),
+                                           (None, TypeError), (["cosine"], TypeError)])
+def test_unknown_metric_raises(fn, metric, error):
+    """Names pairwise_distances does not know (case matters) and non-callables are refused,
+    by scikit-learn too."""
     X, y = make_blobs(n_samples=30, n_features=2, centers=2, random_state=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(error, match="'metric' parameter"):
         fn(X, y, metric=metric)
+    with pytest.raises(error):
+        getattr(skm, fn.__name__)(X, y, metric=metric)
 
 
 def test_sample_size_path_validates_X_and_metric():
@@ -576,8 +589,10 @@ def test_sample_size_path_validates_X_and_metric():
     Xb[0, 0] = np.nan
     with pytest.raises(ValueError):
         metrics.silhouette_score(Xb, y, sample_size=10, random_state=0)
-    with pytest.raises(ValueError):
-        metrics.silhouette_score(X, y, sample_size=10, random_state=0, metric="cosine")
+    with pytest.raises(ValueError, match="'metric' parameter"):
+        metrics.silhouette_score(X, y, sample_size=10, random_state=0, metric="cosinus")
+    with pytest.raises(ValueError, match="'random_state' parameter"):
+        metrics.silhouette_score(X, y, sample_size=10, random_state="0")
 
 
 @pytest.mark.parametrize("n_threads", [0, 1.5, "2"])
@@ -617,3 +632,453 @@ def test_list_inputs_not_modified():
     metrics.calinski_harabasz_score(X, y)
     metrics.davies_bouldin_score(X, y)
     assert X == X0 and y == y0
+
+
+# --------------------------------------------------------------------------------------------
+# every metric, sparse X, precomputed distances
+# --------------------------------------------------------------------------------------------
+RTOL = 1e-10         # float64 paths that scikit-learn computes the same way
+
+
+def euclid(a, b):
+    """A callable metric (Euclidean, written out)."""
+    return np.sqrt(np.sum((a - b) ** 2))
+
+
+def assert_silhouettes_match(X, y, metric, rtol=RTOL, atol=1e-12, **kwds):
+    """silhouette_samples / score == scikit-learn's, same dtype; returns kmix's samples."""
+    expected = reference(skm.silhouette_samples, X, y, metric=metric, **kwds)
+    got = metrics.silhouette_samples(X, y, metric=metric, **kwds)
+    assert got.dtype == expected.dtype
+    assert_allclose(got, expected, rtol=rtol, atol=atol)
+    assert metrics.silhouette_score(X, y, metric=metric, **kwds) == pytest.approx(
+        reference(skm.silhouette_score, X, y, metric=metric, **kwds), rel=rtol, abs=atol)
+    return got
+
+
+def mixed_data(n, d=4, k=3, seed=0, dtype=np.float64):
+    """Blobs plus labels with a few strays (negative silhouettes, several label runs)."""
+    X, y = make_blobs(n_samples=n, n_features=d, centers=k, cluster_std=2.0, random_state=seed)
+    rng = np.random.RandomState(seed)
+    y[rng.choice(n, n // 10, replace=False)] = rng.randint(0, k, size=n // 10)
+    return X.astype(dtype), y
+
+
+@pytest.mark.parametrize("small_chunks", [False, True], ids=["one_chunk", "many_chunks"])
+@pytest.mark.parametrize("metric, kwds", [
+    ("manhattan", {}), ("cityblock", {}), ("cosine", {}), ("chebyshev", {}),
+    ("minkowski", {"p": 3}), ("sqeuclidean", {}), ("canberra", {}),
+    # data-derived parameters: computed once on the whole X, not per chunk
+    ("seuclidean", {}), ("mahalanobis", {}),
+    # kwds that change Euclidean distances leave the compiled path
+    ("euclidean", {"squared": True}),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_metric_matches_sklearn(monkeypatch, metric, kwds, dtype, small_chunks):
+    if small_chunks:  # ~20 rows per block instead of the whole matrix
+        monkeypatch.setattr(metrics, "_CHUNK_MIB", 20 * 300 * 8 / 2**20)
+    X, y = mixed_data(300, dtype=dtype, seed=3)
+    # SciPy metrics compute in float64 (so do kmix's); cosine/euclidean: scikit-learn keeps
+    # float32 distances and float32 sums, kmix float64 throughout
+    float32_sklearn = dtype == np.float32 and metric in ("cosine", "euclidean")
+    got = assert_silhouettes_match(X, y, metric, rtol=1e-5 if float32_sklearn else RTOL,
+                                   atol=ATOL32 if float32_sklearn else 1e-12, **kwds)
+    if float32_sklearn:  # float32 data: its float64 upcast's values, returned in float32
+        assert_array_equal(got, metrics.silhouette_samples(
+            X.astype(np.float64), y, metric=metric, **kwds).astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_callable_metric_matches_sklearn(monkeypatch, dtype):
+    monkeypatch.setattr(metrics, "_CHUNK_MIB", 30 * 80 * 8 / 2**20)  # 3 blocks
+    X, y = mixed_data(80, d=3, dtype=dtype, seed=5)
+    tol = ATOL32 if dtype == np.float32 else 1e-12
+    got = assert_silhouettes_match(X, y, euclid, rtol=RTOL, atol=tol)
+    # the callable gets X's rows as they are: float32 distances, float32 silhouettes
+    assert got.dtype == dtype
+    assert_allclose(got, metrics.silhouette_samples(X, y), rtol=0, atol=tol)
+
+
+def test_callable_metric_kwds_are_passed():
+    X, y = mixed_data(60, d=3, seed=6)
+    weighted = lambda a, b, w: np.sum(w * np.abs(a - b))  # noqa: E731
+    w = np.array([1.0, 5.0, 0.5])
+    got = assert_silhouettes_match(X, y, weighted, w=w)
+    assert_allclose(got, metrics.silhouette_samples(X * w, y, metric="manhattan"),
+                    rtol=RTOL, atol=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "lil"])
+@pytest.mark.parametrize("metric", ["euclidean", "l2", "manhattan", "cosine"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_X_matches_sklearn_and_dense(monkeypatch, fmt, metric, dtype):
+    monkeypatch.setattr(metrics, "_CHUNK_MIB", 50 * 250 * 8 / 2**20)  # 5 blocks
+    X, y = mixed_data(250, d=6, dtype=dtype, seed=7)
+    X[np.abs(X) < 3] = 0.0                                       # ~half the entries
+    Xs = sp.csr_matrix(X).asformat(fmt)
+    if dtype == np.float32 and metric != "manhattan":
+        # scikit-learn: float32 distances and sums; kmix: float64, as for dense X
+        got = metrics.silhouette_samples(Xs, y, metric=metric)
+        assert got.dtype == np.float32
+        assert_allclose(got, reference(skm.silhouette_samples, Xs, y, metric=metric),
+                        rtol=0, atol=ATOL32)
+    else:
+        got = assert_silhouettes_match(Xs, y, metric)
+    # same values as the dense input (the compiled Euclidean path for 'euclidean')
+    assert_allclose(got, metrics.silhouette_samples(X, y, metric=metric), rtol=1e-9,
+                    atol=1e-9 if dtype == np.float64 else 1e-6)
+
+
+def test_sparse_X_scipy_metric_raises_as_sklearn():
+    X, y = mixed_data(40, seed=1)
+    with pytest.raises(TypeError, match="sparse"):
+        skm.silhouette_samples(sp.csr_matrix(X), y, metric="chebyshev")
+    with pytest.raises(TypeError, match="sparse"):
+        metrics.silhouette_samples(sp.csr_matrix(X), y, metric="chebyshev")
+
+
+@pytest.mark.parametrize("source_metric", ["euclidean", "manhattan"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_precomputed_dense_matches_sklearn(monkeypatch, source_metric, dtype, order):
+    monkeypatch.setattr(metrics, "_CHUNK_MIB", 40 * 400 * 8 / 2**20)  # F order: 10 blocks
+    X, y = mixed_data(400, seed=8)
+    D = np.asarray(pairwise_distances(X, metric=source_metric), dtype=dtype, order=order)
+    # scikit-learn sums float32 distances in float32, kmix in float64
+    tol = dict(rtol=RTOL, atol=1e-12) if dtype == np.float64 else dict(rtol=0, atol=ATOL32)
+    got = assert_silhouettes_match(D, y, "precomputed", **tol)
+    assert_allclose(got, metrics.silhouette_samples(X.astype(dtype), y, metric=source_metric),
+                    rtol=0, atol=1e-9 if dtype == np.float64 else ATOL32)
+    # float32 distances: exactly their float64 upcast's silhouettes, returned in float32
+    assert_array_equal(got, metrics.silhouette_samples(D.astype(np.float64), y,
+                                                       metric="precomputed").astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, bool])
+def test_precomputed_integer_and_bool_matrices(monkeypatch, dtype):
+    """Integer distances (e.g. Hamming counts): converted a block of rows at a time."""
+    monkeypatch.setattr(metrics, "_CHUNK_MIB", 16 * 150 * 8 / 2**20)
+    rng = np.random.RandomState(9)
+    codes = rng.randint(0, 2, size=(150, 12))
+    D = np.rint(pairwise_distances(codes, metric="hamming") * 12).astype(np.int64)
+    if dtype is bool:
+        D = D > 5
+    D = D.astype(dtype)
+    y = rng.randint(0, 4, size=150)
+    got = assert_silhouettes_match(D, y, "precomputed")
+    assert got.dtype == np.float64
+    assert_array_equal(got, metrics.silhouette_samples(D.astype(np.float64), y,
+                                                       metric="precomputed"))
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "dok"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_precomputed_sparse_matches_sklearn(fmt, dtype):
+    """A sparse matrix of distances: absent entries are distances of 0 (as scikit-learn)."""
+    X, y = mixed_data(300, seed=10)
+    D = pairwise_distances(X).astype(dtype)
+    D[D > np.median(D)] = 0.0                         # keep only the shorter half
+    Ds = sp.csr_matrix(D).asformat(fmt)
+    tol = dict(rtol=RTOL, atol=1e-12) if dtype == np.float64 else dict(rtol=0, atol=ATOL32)
+    got = assert_silhouettes_match(Ds, y, "precomputed", **tol)
+    assert_allclose(got, metrics.silhouette_samples(D, y, metric="precomputed"),
+                    rtol=RTOL, atol=1e-12)
+
+
+def test_precomputed_sparse_explicit_zeros_and_duplicates():
+    """Stored zeros count as zeros, duplicate entries add up (scipy's CSR semantics)."""
+    X, y = mixed_data(60, seed=11)
+    D = pairwise_distances(X)
+    coo = sp.coo_matrix(D)
+    # split every entry in two stored halves, plus explicit zeros on the diagonal
+    rows = np.concatenate([coo.row, coo.row, np.arange(60)])
+    cols = np.concatenate([coo.col, coo.col, np.arange(60)])
+    data = np.concatenate([coo.data / 2, coo.data / 2, np.zeros(60)])
+    Ds = sp.csr_matrix((data, (rows, cols)), shape=D.shape)
+    Ds.has_canonical_format = False
+    Ds = sp.csr_matrix((Ds.data, Ds.indices, Ds.indptr), shape=D.shape)
+    got = assert_silhouettes_match(Ds, y, "precomputed")
+    assert_allclose(got, metrics.silhouette_samples(D, y, metric="precomputed"),
+                    rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_precomputed_thread_count_bitwise(dtype):
+    X, y = mixed_data(1500, seed=12)
+    D = pairwise_distances(X, metric="manhattan").astype(dtype)
+    s1 = metrics.silhouette_samples(D, y, metric="precomputed", n_threads=1)
+    s2 = metrics.silhouette_samples(D, y, metric="precomputed", n_threads=2)
+    assert s1.tobytes() == s2.tobytes()
+    labels = np.unique(y, return_inverse=True)[1].astype(np.int32)
+    S1, S2 = np.empty((1500, 3)), np.empty((1500, 3))
+    _silhouette.cluster_sums_from_distances(D, labels, 3, S1, 1)
+    _silhouette.cluster_sums_from_distances(D, labels, 3, S2, 2)
+    assert S1.tobytes() == S2.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_kernel_row_block_sums_and_lowest_entry(dtype, n_threads):
+    """cluster_sums_from_distances on an m x n block of rows: float64 sums per cluster, and
+    the smallest entry returned when negative (0.0 otherwise)."""
+    rng = np.random.RandomState(13)
+    labels = rng.randint(0, 5, size=403).astype(np.int32)
+    D = rng.rand(37, 403).astype(dtype)
+    expected = np.stack([D[:, labels == c].astype(np.float64).sum(axis=1) for c in range(5)],
+                        axis=1)
+    S = np.full((37, 5), np.nan)
+    assert _silhouette.cluster_sums_from_distances(D, labels, 5, S, n_threads) == 0.0
+    assert_allclose(S, expected, rtol=1e-13)
+    D[20, 401] = -0.25
+    D[3, 7] = -0.5
+    assert _silhouette.cluster_sums_from_distances(D, labels, 5, S, n_threads) == -0.5
+    with pytest.raises(ValueError, match="shapes"):
+        _silhouette.cluster_sums_from_distances(D, labels[:-1], 5, S, n_threads)
+    with pytest.raises(ValueError, match="shapes"):
+        _silhouette.cluster_sums_from_distances(D, labels, 5, S[:-1], n_threads)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_csr_kernel_sums_threads_and_checks(index_dtype, dtype):
+    """cluster_sums_from_csr: float64 per-cluster sums of the stored entries (duplicates add,
+    empty rows give 0), bitwise the same for 1 and 2 threads, lowest negative entry returned,
+    inconsistent arrays refused."""
+    rng = np.random.RandomState(23)
+    M = sp.random(500, 400, density=0.1, format="csr", random_state=rng, dtype=np.float64)
+    M = M.astype(dtype)
+    M.data[M.indptr[7]:M.indptr[8]] = 0.0        # an empty row
+    M.eliminate_zeros()
+    labels = rng.randint(0, 6, size=400).astype(np.int32)
+    data = M.data
+    indices, indptr = M.indices.astype(index_dtype), M.indptr.astype(index_dtype)
+    expected = np.stack([M.toarray()[:, labels == c].astype(np.float64).sum(axis=1)
+                         for c in range(6)], axis=1)
+    out = {}
+    for n_threads in (1, 2):
+        S = np.full((500, 6), np.nan)
+        assert _silhouette.cluster_sums_from_csr(data, indices, indptr, labels, 6, S,
+                                                 n_threads) == 0.0
+        assert_allclose(S, expected, rtol=1e-13, atol=0)
+        out[n_threads] = S
+    assert out[1].tobytes() == out[2].tobytes()
+    assert_array_equal(out[1][7], 0.0)
+    neg = data.copy()
+    neg[[3, 50]] = [-1.5, -0.5]
+    S = np.empty((500, 6))
+    assert _silhouette.cluster_sums_from_csr(neg, indices, indptr, labels, 6, S, 2) == -1.5
+    with pytest.raises(ValueError, match="out of range"):
+        _silhouette.cluster_sums_from_csr(data, indices, indptr, labels[:300], 6, S, 1)
+    with pytest.raises(ValueError, match="do not match"):
+        _silhouette.cluster_sums_from_csr(data, indices, indptr, labels, 6, S[:-1], 1)
+    with pytest.raises(ValueError, match="do not match"):
+        _silhouette.cluster_sums_from_csr(data[:-1], indices, indptr, labels, 6, S, 1)
+    bad_ptr = indptr.copy()
+    bad_ptr[10] = bad_ptr[11] + 1
+    with pytest.raises(ValueError, match="non-decreasing"):
+        _silhouette.cluster_sums_from_csr(data, indices, bad_ptr, labels, 6, S, 1)
+
+
+def test_memory_precomputed_sparse():
+    """A sparse precomputed matrix is reduced in place: no copy of its entries."""
+    X, y = mixed_data(2000, seed=24)
+    Ds = sp.csr_matrix(pairwise_distances(X))            # 48 MB of stored entries
+    peak = _peak_bytes(lambda: metrics.silhouette_samples(Ds, y, metric="precomputed"))
+    assert peak < 2e6
+
+
+@pytest.mark.parametrize("metric", ["precomputed", "manhattan"])
+def test_sample_size_other_metrics_match_sklearn(metric):
+    X, y = mixed_data(500, seed=14)
+    inputs = [X] if metric != "precomputed" else [
+        pairwise_distances(X), np.asfortranarray(pairwise_distances(X)),
+        sp.csr_matrix(pairwise_distances(X)), sp.csc_matrix(pairwise_distances(X))]
+    for data in inputs:
+        for random_state in (0, 7):
+            got = metrics.silhouette_score(data, y, metric=metric, sample_size=150,
+                                           random_state=random_state)
+            assert got == pytest.approx(
+                reference(skm.silhouette_score, data, y, metric=metric, sample_size=150,
+                          random_state=random_state), rel=RTOL, abs=1e-12)
+            # the subset's silhouette is that of the matching rows and columns
+            idx = np.random.RandomState(random_state).permutation(500)[:150]
+            assert got == pytest.approx(
+                metrics.silhouette_score(X[idx], y[idx], metric="euclidean"
+                                         if metric == "precomputed" else metric),
+                rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("n_jobs", [None, 1, 2])
+def test_n_jobs_and_working_memory_kwds(n_jobs):
+    """pairwise_distances' own keywords: accepted on every path, never change the values."""
+    X, y = mixed_data(200, seed=15)
+    D = pairwise_distances(X)
+    base = metrics.silhouette_samples(X, y)
+    for metric, data in (("euclidean", X), ("precomputed", D), ("manhattan", X)):
+        expected = metrics.silhouette_samples(data, y, metric=metric)
+        for extra in ({"n_jobs": n_jobs}, {"working_memory": 0.01}, {"n_jobs": n_jobs,
+                                                                  "working_memory": 1}):
+            assert_allclose(metrics.silhouette_samples(data, y, metric=metric, **extra),
+                            expected, rtol=1e-12, atol=1e-12)
+    assert_allclose(metrics.silhouette_samples(D, y, metric="precomputed"), base, rtol=0,
+                    atol=1e-12)
+
+
+# bad input -----------------------------------------------------------------------------------
+def _both(fn_name, *args, error=ValueError, match=None, **kwargs):
+    """kmix and scikit-learn both raise ``error`` (kmix with a message matching ``match``)."""
+    with pytest.raises(error, match=match):
+        getattr(metrics, fn_name)(*args, **kwargs)
+    with pytest.raises(error):
+        getattr(skm, fn_name)(*args, **kwargs)
+
+
+@pytest.mark.parametrize("fn", ["silhouette_samples", "silhouette_score"])
+@pytest.mark.parametrize("container", ["dense", "F", "csr", "int"])
+def test_precomputed_bad_matrices_raise(fn, container):
+    X, y = mixed_data(30, seed=16)
+    D = np.rint(pairwise_distances(X) * 10)
+
+    def make(M):
+        if container == "F":
+            return np.asfortranarray(M)
+        if container == "csr":
+            return sp.csr_matrix(M)
+        if container == "int":
+            return M.astype(np.int64)
+        return M
+
+    diag = D.copy()
+    diag[4, 4] = 1.0
+    _both(fn, make(diag), y, metric="precomputed", match="non-zero elements on the diagonal")
+    negative = D.copy()
+    negative[3, 17] = -2.0
+    _both(fn, make(negative), y, metric="precomputed", match="Negative values")
+    _both(fn, make(D[:, :29]), y, metric="precomputed", match="requires shape")
+    _both(fn, make(D[:29]), y, metric="precomputed", match="inconsistent numbers of samples")
+    _both(fn, make(D), y[:29], metric="precomputed", match="inconsistent numbers of samples")
+    _both(fn, make(D), np.zeros(30), metric="precomputed", match="Number of labels is 1")
+    _both(fn, make(D), np.arange(30), metric="precomputed", match="Number of labels is 30")
+    if container != "int":
+        bad = D.copy()
+        bad[2, 5] = np.nan
+        _both(fn, make(bad), y, metric="precomputed", match="NaN")
+        bad[2, 5] = np.inf
+        _both(fn, make(bad), y, metric="precomputed", match="infinity")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_precomputed_non_finite_reported_first(dtype):
+    """A dense float matrix is checked for NaN/inf by the reduction itself: scikit-learn's
+    error, before any other (diagonal, labels, negative), and none when finite entries only
+    overflow the sums."""
+    X, y = mixed_data(40, seed=25)
+    D = pairwise_distances(X).astype(dtype)
+    for (i, j), value in itertools.product([(3, 8), (39, 0), (5, 5)], [np.nan, np.inf, -np.inf]):
+        bad = D.copy()
+        bad[i, j] = value
+        match = "NaN" if np.isnan(value) else "infinity"
+        _both("silhouette_samples", bad, y, metric="precomputed", match=match)
+        _both("silhouette_samples", bad, np.zeros(40), metric="precomputed", match=match)
+        bad[1, 1] = 1.0                          # also a non-zero diagonal
+        _both("silhouette_score", bad, y, metric="precomputed", match=match)
+    if dtype == np.float64:  # (float32 entries never overflow the float64 sums)
+        huge = D * (np.finfo(dtype).max / D.max() / 2)  # finite; row sums overflow
+        assert np.all(np.isfinite(huge))
+        with np.errstate(over="ignore", invalid="ignore"):
+            expected = reference(skm.silhouette_samples, huge, y, metric="precomputed")
+            got = metrics.silhouette_samples(huge, y, metric="precomputed")
+        assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_precomputed_diagonal_tolerance(dtype):
+    """Diagonal entries up to 100 eps of the matrix's dtype pass, as in scikit-learn."""
+    X, y = mixed_data(20, seed=17)
+    D = pairwise_distances(X).astype(dtype)
+    D[2, 2] = np.finfo(dtype).eps * 10
+    assert_silhouettes_match(D, y, "precomputed",
+                             **({} if dtype == np.float64 else dict(rtol=0, atol=ATOL32)))
+    D[2, 2] = np.finfo(dtype).eps * 1000
+    _both("silhouette_samples", D, y, metric="precomputed", match="non-zero elements")
+
+
+@pytest.mark.parametrize("metric", ["manhattan", "cosine", euclid])
+def test_other_metrics_bad_labels_raise(metric):
+    X, y = mixed_data(20, seed=18)
+    _both("silhouette_samples", X, y[:19], metric=metric,
+          match="inconsistent numbers of samples")
+    _both("silhouette_score", X, np.append(y, 0), metric=metric,
+          match="inconsistent numbers of samples")
+    _both("silhouette_samples", X, np.zeros(20), metric=metric, match="Number of labels is 1")
+    _both("silhouette_score", X, np.arange(20), metric=metric, match="Number of labels is 20")
+    _both("silhouette_samples", X, np.stack([y, y], axis=1), metric=metric, match="1d array")
+
+
+def test_column_vector_labels_accepted_with_warning():
+    """As scikit-learn: labels of shape (n, 1) are raveled, with a DataConversionWarning."""
+    X, y = mixed_data(50, seed=19)
+    with pytest.warns(DataConversionWarning):
+        got = metrics.silhouette_samples(X, y[:, None], metric="manhattan")
+    assert_array_equal(got, metrics.silhouette_samples(X, y, metric="manhattan"))
+
+
+# inputs unmodified ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_inputs_not_modified_other_paths(dtype):
+    X, y = mixed_data(120, seed=20, dtype=dtype)
+    labels = np.array(["u", "v", "w"])[y]
+    D = pairwise_distances(X).astype(dtype)
+    cases = [(X, "manhattan"), (X, "cosine"), (X, euclid), (sp.csr_matrix(X), "euclidean"),
+             (D, "precomputed"), (np.asfortranarray(D), "precomputed"),
+             (sp.csr_matrix(D), "precomputed")]
+    for data, metric in cases:
+        before = data.copy() if sp.issparse(data) else data.copy(order="K")
+        labels0 = labels.copy()
+        metrics.silhouette_samples(data, labels, metric=metric)
+        metrics.silhouette_score(data, labels, metric=metric, sample_size=60, random_state=0)
+        if sp.issparse(data):
+            assert data.dtype == before.dtype and data.format == before.format
+            assert_array_equal(data.toarray(), before.toarray())
+        else:
+            assert data.dtype == before.dtype
+            assert data.flags.f_contiguous == before.flags.f_contiguous
+            assert_array_equal(data, before)
+        assert_array_equal(labels, labels0)
+
+
+# memory --------------------------------------------------------------------------------------
+def test_memory_chunked_metric_6000():
+    """Manhattan on 6000 samples: the n x n distances would take 288 MB; kmix holds a 16 MiB
+    block of them at a time."""
+    X, y = mixed_data(6000, d=5, k=4, seed=21)
+    out = {}
+    with warnings.catch_warnings():
+        peak = _peak_bytes(lambda: out.setdefault(
+            "s", metrics.silhouette_samples(X, y, metric="manhattan")))
+    assert peak < 6000 * 6000 * 8 / 6  # 48 MB
+    # spot-check rows against the definition
+    s = out["s"]
+    counts = np.bincount(y)
+    for i in np.random.RandomState(0).choice(6000, 4, replace=False):
+        dist = cdist(X[i:i + 1], X, metric="cityblock")[0]
+        sums = np.bincount(y, weights=dist, minlength=4)
+        a = sums[y[i]] / (counts[y[i]] - 1)
+        b = np.min(np.delete(sums / counts, y[i]))
+        assert s[i] == pytest.approx((b - a) / max(a, b), rel=1e-10, abs=1e-12)
+
+
+def test_memory_precomputed_converted_in_blocks():
+    """An int32 matrix is converted to float64 a block of rows at a time, not as a whole."""
+    rng = np.random.RandomState(22)
+    n = 2500
+    D = rng.randint(1, 50, size=(n, n)).astype(np.int32)
+    D = D + D.T
+    np.fill_diagonal(D, 0)
+    y = rng.randint(0, 3, size=n)
+    out = {}
+    peak = _peak_bytes(lambda: out.setdefault(
+        "s", metrics.silhouette_samples(D, y, metric="precomputed")))
+    assert peak < n * n * 8 / 2  # the float64 copy would be 50 MB
+    expected = metrics.silhouette_samples(D[:, :].astype(np.float64), y, metric="precomputed")
+    assert_allclose(out["s"], expected, rtol=1e-12, atol=1e-14)
