@@ -440,8 +440,8 @@ def silhouette_sums(X, labels, n_clusters=None):
     D = np.sqrt(_sq_dists_float(X, X))
     S = np.zeros((len(X), k))
     for c in range(k):
-        S[:, c] = np.array([math.fsum(row) for row in D[:, labels == c]]) \
-            if np.any(labels == c) else 0.0
+        members = D[:, labels == c]
+        S[:, c] = [math.fsum(row) for row in members]
     return S
 
 
