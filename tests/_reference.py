@@ -121,8 +121,8 @@ def exact_assign(X, C, return_n_exact=False):
     squared distance is within the rounding band of the smallest one; rows with a single
     such candidate are decided (its distance is certainly the smallest), the others are
     decided among their candidates with exact integer arithmetic
-    (:func:`_exact_first_argmin`). On integer-valued data every candidate set is exactly the
-    set of tied centres.
+    (:func:`_exact_first_argmin`). On integer-valued data of moderate magnitude (squared
+    distances below ~1e12) every candidate set is exactly the set of tied centres.
 
     The band: each difference, square and addition of the float64 pass rounds with relative
     error <= u = 2**-53, and the terms summed are non-negative, so a computed squared
