@@ -10,8 +10,8 @@ References used here:
   fits, inputs never modified).
 
 Labels are compared exactly (same numbers, not only the same partition) wherever scikit-learn
-and kmix solve the same well-conditioned problem; the one place where only the partition is
-compared is said so.
+and kmix solve the same well-conditioned problem; the places where only the partition is
+defined, and compared, say why (``assert_same_partition``).
 """
 import warnings
 
@@ -86,6 +86,26 @@ def assert_rbf_equal(K, ref, X, gamma):
 def bitwise_equal(a, b):
     a, b = np.asarray(a), np.asarray(b)
     return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def assert_same_partition(a, b):
+    """a and b group the samples alike: the same partition, the clusters possibly numbered
+    otherwise (the contingency table is a permutation matrix)."""
+    a, b = np.asarray(a), np.asarray(b)
+    pairs = set(zip(a.tolist(), b.tolist()))
+    assert len(pairs) == len(set(a.tolist())) == len(set(b.tolist())), "different partitions"
+
+
+# PARTITION_ONLY: why a partition, not its numbering, is compared on the blobs' kNN graphs
+# and rbf affinity with assign_labels='kmeans': the graph has (nearly, for rbf: eigenvalues
+# ~1e-14 and ~1e-10) three components of equal size and degree, so eigenvalue 0 is (nearly)
+# triple and any rotation of its eigenvectors is a solution, and the eigensolver returns one
+# that rounding decides. The embedding maps each component to (nearly) one point, the three
+# points nearly equidistant, so k-means finds the partition from every start, but which
+# cluster gets which number depends on the point k-means++ picks next among nearly
+# equidistant ones, i.e. on rounding: with OpenBLAS's Haswell/Zen kernels (a Zen 3 CPU, or
+# OPENBLAS_CORETYPE=Haswell) the numbers differ from scikit-learn's, with its SkylakeX ones
+# they agree.
 
 
 def assert_sparse_equal(a, b):
@@ -273,7 +293,10 @@ def test_precomputed_dense_and_sparse_match_sklearn(blobs):
                         assign_labels=assign)
             assert km.affinity_matrix_ is affinity or bitwise_equal(
                 km.affinity_matrix_, affinity)
-            assert_array_equal(km.labels_, sk.labels_)
+            if assign == "kmeans":
+                assert_same_partition(km.labels_, sk.labels_)  # PARTITION_ONLY
+            else:
+                assert_array_equal(km.labels_, sk.labels_)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
@@ -296,7 +319,7 @@ def test_precomputed_nearest_neighbors_matches_sklearn(blobs):
         sk = sk_fit(distances, n_clusters=3, affinity="precomputed_nearest_neighbors",
                     n_neighbors=10, random_state=0)
         assert_sparse_equal(km.affinity_matrix_, sk.affinity_matrix_)
-        assert_array_equal(km.labels_, sk.labels_)
+        assert_same_partition(km.labels_, sk.labels_)  # PARTITION_ONLY: 3 kNN components
 
 
 # --------------------------------------------------------------------------------------------
