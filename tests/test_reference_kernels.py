@@ -17,8 +17,8 @@ merges) are compared exactly only on data where rounding cannot decide them: int
 data, or data whose gaps are checked here to be far above rounding.
 
 The k-means tests on data with *exact* ties (integer lattices, centres that are permutations
-of one another with points on the diagonal, the digits case of issue 11) are marked xfail
-until the kernels follow the exact tie rule.
+of one another with points on the diagonal, the digits case of issue 11) hold because every
+kernel follows the exact assignment rule.
 """
 import warnings
 
@@ -46,7 +46,6 @@ THREADS = [1, 2]
 #: Relative tolerance of values computed in a dtype's arithmetic.
 RTOL = {np.float64: 1e-10, np.float32: 1e-5}
 
-EXACT_TIE_XFAIL = pytest.mark.xfail(reason="exact tie rule: issue 11", strict=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,7 +204,6 @@ def test_lloyd_step_centres_are_weighted_means():
 # ---------------------------------------------------------------------------------------------
 # 2. k-means on data with exact ties (xfail until the exact tie rule)
 # ---------------------------------------------------------------------------------------------
-@EXACT_TIE_XFAIL
 @pytest.mark.parametrize("n_threads", THREADS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", sorted(TIE_CASES))
@@ -216,7 +214,6 @@ def test_predict_labels_equal_exact_reference_on_ties(tie_data, case, dtype, n_t
     assert inertia == pytest.approx(lloyd_step(X, C0)[2], rel=RTOL[dtype])
 
 
-@EXACT_TIE_XFAIL
 @pytest.mark.parametrize("n_threads", THREADS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -240,7 +237,6 @@ def test_lloyd_labels_equal_exact_reference_on_ties(tie_data, case, algorithm, d
     assert km.inertia_ == pytest.approx(lloyd_step(X, centres)[2], rel=RTOL[dtype])
 
 
-@EXACT_TIE_XFAIL
 @pytest.mark.parametrize("n_threads", THREADS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -258,7 +254,6 @@ def test_lloyd_run_equals_exact_reference_on_ties(tie_data, case, algorithm, dty
     assert km.inertia_ == pytest.approx(inertia, rel=RTOL[dtype])
 
 
-@EXACT_TIE_XFAIL
 @pytest.mark.parametrize("n_threads", THREADS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", ["permuted-d3", "permuted-d24", "lattice-d20",
@@ -271,7 +266,7 @@ def test_minibatch_step_labels_equal_exact_reference_on_ties(tie_data, case, dty
     rows = np.random.RandomState(0).randint(0, len(X), 300).astype(np.intp)
     centres, counts = C0.copy(), np.zeros(k)
     ref_centres, ref_counts = C0.copy(), np.zeros(k)
-    buf = mb._StepBuffers(len(X), k, d, X.dtype, True)
+    buf = mb._StepBuffers(max(len(X), len(rows)), k, d, X.dtype, True)
     for batch_rows in (mb._NO_ROWS, rows):
         batch = X if len(batch_rows) == 0 else X[batch_rows]
         with blas_context(X):

@@ -12,7 +12,7 @@ from ._kmeans_algorithms import (ALGORITHMS, _Data, euclidean_to_centers, kmeans
                                  labels_inertia, resolve_algorithm)
 from ._interrupt import restores_on_interrupt
 from ._seeding import _kmeans_plusplus, _row_sq_norms
-from ._core import _lloyd
+from ._core import _minibatch
 from ._threads import blas_context, effective_n_threads, threads_for
 from ._validation import (check_array, check_choice, check_int, check_n_samples, check_n_threads,
                           check_random_state, check_real, check_sample_weight,
@@ -283,21 +283,20 @@ class KMeans(_BaseKMeans):
     def _prepare(self, X):
         """What every fit on X computes first (reusable across fits on the same X).
 
-        Dense data is centred (in a copy) for accurate distances, as scikit-learn does; the
-        same pass gives the row norms and the feature variances behind ``tol``."""
+        X is used as given, never centred: scikit-learn centres dense data (in a copy) for the
+        accuracy of its distance expansion, but kmix's exact assignment rule decides every
+        label by exact arithmetic on the samples themselves (a centred copy would round some
+        of them, and with them the exact ties), so the copy would buy nothing. The row norms
+        and the mean feature variance behind ``tol`` are computed here."""
         n_samples, n_features = X.shape
         n_threads = effective_n_threads(self.n_threads)
-        X_mean = None
+        x_squared_norms = _row_sq_norms(X)
         if sp.issparse(X):
-            x_squared_norms = _row_sq_norms(X)
             variances = None
         else:
-            Xc = np.empty_like(X, order="C")
-            x_squared_norms = np.empty(n_samples)
-            X_mean, variances = _lloyd.center_rows(
-                X, Xc, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features))
-            X = Xc
-        return _Prepared(X, X_mean, x_squared_norms, variances, _Data(X, n_threads))
+            variances = np.array([_minibatch.column_mean_variance(
+                X, threads_for(n_threads, n_samples, 1, n_features))])
+        return _Prepared(X, None, x_squared_norms, variances, _Data(X, n_threads))
 
     def _fit_prepared(self, prepared, sample_weight, random_state):
         """fit on the output of :meth:`_prepare`."""

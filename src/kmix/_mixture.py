@@ -36,13 +36,16 @@ def weighted_mean(X, sample_weight=None):
 
 
 def _ill_defined(component, dtype):
+    # scikit-learn's message, then the first component at fault (kmix knows which).
     msg = (
-        f"Fitting the mixture model failed because component {component} has an ill-defined "
+        "Fitting the mixture model failed because some components have ill-defined "
         "empirical covariance (for instance caused by singleton or collapsed samples). Try to "
         "decrease the number of components, increase reg_covar, or scale the input data."
     )
     if dtype == np.float32:
-        msg += " The numerical accuracy can also be improved by passing float64 data."
+        msg += (" The numerical accuracy can also be improved by passing float64 data instead "
+                "of float32.")
+    msg += f" (First ill-defined component: {component}.)"
     return ValueError(msg)
 
 

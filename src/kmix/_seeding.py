@@ -85,7 +85,9 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
         x_squared_norms = check_array(x_squared_norms, dtype=np.float64, ensure_2d=False)
         if x_squared_norms.shape != (X.shape[0],):
             raise ValueError(
-                f"x_squared_norms must have shape ({X.shape[0]},), got {x_squared_norms.shape}."
+                f"The length of x_squared_norms {x_squared_norms.shape[0]} should be equal to "
+                f"the length of n_samples {X.shape[0]} (x_squared_norms must have shape "
+                f"({X.shape[0]},), got {x_squared_norms.shape})."
             )
     n_threads = effective_n_threads(check_n_threads(n_threads))
     with blas_context(X):
