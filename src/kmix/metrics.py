@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_array, check_random_state
 
 from ._core import _silhouette
 from ._threads import blas_single_threaded, effective_n_threads, threads_for
-from ._validation import check_n_threads
+from ._validation import check_magnitude, check_n_threads
 
 #: The symmetric reduction keeps 4 accumulators of n x k doubles; beyond this many bytes the
 #: one-sided reduction (no extra memory, twice the distances) runs instead.
@@ -24,7 +24,7 @@ __all__ = ["silhouette_samples", "silhouette_score", "calinski_harabasz_score",
 
 
 def _check_X_labels(X, labels):
-    X = check_array(X, dtype=[np.float64, np.float32], order="C")
+    X = check_magnitude(check_array(X, dtype=[np.float64, np.float32], order="C"))
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-dimensional, got shape {labels.shape}.")
