@@ -59,7 +59,10 @@ class MixtureOutlierDetector(OutlierMixin, BaseEstimator):
                                    low_inclusive=False)
         if contamination > 0.5:
             raise ValueError(f"contamination must be in (0, 0.5], got {contamination}.")
-        X = check_magnitude(validate_data(self, X, dtype=[np.float64, np.float32]))
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        # the bound of the mixture's own fit (None: GaussianMixture's default reg_covar)
+        check_magnitude(X, reg_covar=getattr(self.mixture, "reg_covar",
+                                              GaussianMixture().reg_covar))
         self.mixture_ = self._fitted_mixture(X)
         if self.mixture_.n_features_in_ != X.shape[1]:
             raise ValueError(

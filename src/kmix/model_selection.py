@@ -244,7 +244,8 @@ def scan_gmm(X, k_range, *, covariance_types=COVARIANCE_TYPES, criterion="bic", 
     -------
     GMMScan
     """
-    X = check_magnitude(check_array(X, dtype=[np.float64, np.float32], order="C"))
+    X = check_magnitude(check_array(X, dtype=[np.float64, np.float32], order="C"),
+                        reg_covar=gmm_params.get("reg_covar", GaussianMixture().reg_covar))
     check_choice("criterion", criterion, ("bic", "aic"))
     if isinstance(covariance_types, str):
         covariance_types = (covariance_types,)
