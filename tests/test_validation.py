@@ -479,3 +479,19 @@ def test_huge_sample_weights(cls):
         cls(3, random_state=0).fit(X)  # fine with unit weights
         with pytest.raises(ValueError, match="a total sample weight of .*or sample_weight"):
             cls(3).fit(X, sample_weight=np.full(len(X), 1e20))
+
+
+@pytest.mark.parametrize("scale, match", [(1e307, "up to .*: sums of the values overflow"),
+                                          (1e-320, "at most .*: sums of the values underflow")])
+def test_magnitude_of_a_precomputed_affinity(scale, match):
+    """The degrees of a precomputed affinity sum its values: their overflow (or subnormal
+    values) gave a garbage embedding, then an error about 'X' from the inner KMeans."""
+    A = np.random.RandomState(0).rand(20, 20)
+    A = (A + A.T) / 2
+    model = kmix.SpectralClustering(3, affinity="precomputed", random_state=0)
+    labels = model.fit(A).labels_
+    # scale-free, when representable
+    np.testing.assert_array_equal(model.fit(A * 1e300).labels_, labels)
+    with pytest.raises(ValueError, match=f"the affinity matrix X has values of magnitude "
+                                         f"{match} float64.*rescale the affinity matrix X"):
+        model.fit(A * scale)

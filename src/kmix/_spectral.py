@@ -250,6 +250,8 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
                           "``affinity=precomputed``.", UserWarning, stacklevel=3)
         if not self._precomputed():
             check_magnitude(X)
+        elif self.affinity == "precomputed":  # the degrees sum the affinities
+            check_magnitude(X, squared=False, what="the affinity matrix X")
         check_n_samples(n_samples, self.n_clusters)
         check_n_samples(n_samples, self._n_components(), "n_components")
         if isinstance(self.affinity, str) and self.affinity.endswith("nearest_neighbors"):

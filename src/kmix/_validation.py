@@ -174,20 +174,20 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, what
     floor = min(1.0, reg_covar) if reg_covar else 1.0
     limit = (fmax * floor / (4.0 * n_features * max(terms, 1.0))) ** (1.0 / power)
     kind = "squared distances" if squared else "sums of the values"
+    scaler = " (e.g. StandardScaler)" if what == "X" else ""
     if top > limit:
         weights = "n_samples" if terms == X.shape[0] else "a total sample weight of"
         regularised = f" and reg_covar={reg_covar:g}" if floor < 1.0 else ""
         raise ValueError(
             f"{what} has values of magnitude up to {top:.3g}: {kind} overflow {dtype.name} "
             f"(at most {limit:.3g} with {n_features} features, {weights} {terms:g}"
-            f"{regularised}); rescale {what} (e.g. StandardScaler)"
+            f"{regularised}); rescale {what}{scaler}"
             f"{'' if sample_weight is None else ' or sample_weight'}."
         )
     if 0.0 < top and top**power < tiny:
         raise ValueError(
             f"{what} has values of magnitude at most {top:.3g}: {kind} underflow {dtype.name} "
-            f"(below its smallest normal number {tiny:.3g}); rescale {what} "
-            "(e.g. StandardScaler)."
+            f"(below its smallest normal number {tiny:.3g}); rescale {what}{scaler}."
         )
     return X
 
