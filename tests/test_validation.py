@@ -438,6 +438,22 @@ def test_magnitude_rejected_by_fitted_methods(name, method, dtype):
     assert np.all(np.isfinite(np.asarray(getattr(model, method)(X), dtype=float)))
 
 
+@pytest.mark.parametrize("name, method", _FITTED_METHODS)
+def test_new_data_close_to_zero_are_no_underflow(name, method):
+    """Points near 0 are measured against a fitted model of ordinary scale: accepted (only
+    fitting on them is rejected); so are initial centres near 0."""
+    X = _blobs()
+    params = {"n_components": 3} if "Mixture" in name and name != "MixtureOutlierDetector" \
+        else {}
+    model = getattr(kmix, name)(**params).fit(X)
+    tiny = np.array([[1e-200, 0.0, -1e-250], [0.0, 0.0, 0.0]])
+    assert np.all(np.isfinite(np.asarray(getattr(model, method)(tiny), dtype=float)))
+    init = np.vstack([X[:2], [[1e-200, 0.0, 0.0]]])
+    assert KMeans(3, init=init, n_init=1).fit(X).n_iter_ >= 1
+    later = kmix.MiniBatchKMeans(3, random_state=0).partial_fit(X).partial_fit(tiny)
+    assert np.all(np.isfinite(later.cluster_centers_))
+
+
 @pytest.mark.parametrize("cls", [kmix.GaussianMixture, kmix.BayesianGaussianMixture])
 @pytest.mark.parametrize("n_components, n_nonzero", [(3, 1), (3, 2), (1, 1)])
 def test_mixtures_need_enough_nonzero_weights(cls, n_components, n_nonzero):

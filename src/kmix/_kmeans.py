@@ -100,7 +100,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
                 f"The shape of the initial centers {centers.shape} does not match the number "
                 f"of features of the data {X.shape[1]}."
             )
-        return check_magnitude(centers, what=what)
+        return check_magnitude(centers, underflow=False, what=what)
 
     def _check_test_data(self, X):
         return validate_fitted_input(self, X, accept_sparse="csr",
@@ -169,7 +169,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         X = self._check_test_data(X)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
-            check_magnitude(X, sample_weight=sample_weight)
+            check_magnitude(X, sample_weight=sample_weight, underflow=False)
         return -self._labels_inertia(X, sample_weight)[1]
 
 

@@ -440,7 +440,8 @@ class MiniBatchKMeans(_BaseKMeans):
         X = self._validate(X, reset=not has_centers)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        check_magnitude(X, sample_weight=sample_weight)
+        # later batches are measured against the centres (tiny values are no underflow)
+        check_magnitude(X, sample_weight=sample_weight, underflow=not has_centers)
         self._random_state = getattr(self, "_random_state", None) or check_random_state(
             self.random_state)
         self.n_steps_ = getattr(self, "n_steps_", 0)

@@ -511,7 +511,7 @@ def check_means(means, n_components, n_features):
     means = check_array(means, dtype=[np.float64, np.float32], ensure_2d=False,
                         input_name="means_init")
     _check_shape(means, (n_components, n_features), "means")
-    return check_magnitude(means, what="means_init")
+    return check_magnitude(means, underflow=False, what="means_init")
 
 
 def covariance_shape(covariance_type, n_components, n_features):

@@ -131,7 +131,8 @@ def as_csr_arrays(X):
     return data, indices, indptr
 
 
-def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, what="X"):
+def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, underflow=True,
+                    what="X"):
     """Raise a ValueError if X's values are too large or too small for kmix's arithmetic.
 
     kmix sums squared differences of the values over the features (distances, in X's dtype
@@ -139,8 +140,9 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, what
     ``n_features`` features and a total sample weight ``W`` (``n_samples`` without
     weights), every such sum stays below ``4 * n_features * W * M**2``, which must not
     overflow X's dtype. A non-zero ``M**2`` below the dtype's smallest normal number
-    (``finfo.tiny``) makes every squared distance subnormal or zero: that is rejected too.
-    All-zero data pass. Mixtures divide squared distances by variances of at least
+    (``finfo.tiny``) makes every squared distance of the data subnormal or zero: that is
+    rejected too (``underflow=False``: not for points measured against other ones, such as
+    initial centres or new data, which may well all be close to 0). All-zero data pass. Mixtures divide squared distances by variances of at least
     ``reg_covar`` (Mahalanobis distances): a ``reg_covar`` below 1 lowers the bound by that
     factor. With ``squared=False`` (data that only enter sums, such as L1 distances) the
     same bounds apply to ``M`` instead of ``M**2``.
@@ -155,6 +157,8 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, what
         Whether the values enter squared distances.
     reg_covar : float, default=None
         A mixture's smallest variance (its covariance regularisation; 0 or None: none).
+    underflow : bool, default=True
+        Whether values whose squares underflow are rejected too.
     what : str, default="X"
         Name of the data in the message.
 
@@ -184,7 +188,7 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, what
             f"{regularised}); rescale {what}{scaler}"
             f"{'' if sample_weight is None else ' or sample_weight'}."
         )
-    if 0.0 < top and top**power < tiny:
+    if underflow and 0.0 < top and top**power < tiny:
         raise ValueError(
             f"{what} has values of magnitude at most {top:.3g}: {kind} underflow {dtype.name} "
             f"(below its smallest normal number {tiny:.3g}); rescale {what}{scaler}."
@@ -212,26 +216,26 @@ def validate_fitted_input(estimator, X, reg_covar=None, **kwargs):
     (with ``reg_covar``) for a fitted estimator's methods.
 
     A plain C-contiguous float32/float64 ndarray with the fitted number of features, no
-    fitted feature names and a sum of squares ``S`` inside the bounds of
-    :func:`check_magnitude` (``n d tiny < S <= max min(1, reg_covar) / (4 n d)``, which
-    implies them; one dot product, which also catches NaN and infinity) is returned as it
-    is, without the general path's checks (tens of microseconds per call, which dominate
+    fitted feature names and a sum of squares ``S`` inside the bound of
+    :func:`check_magnitude` (``S <= max min(1, reg_covar) / (4 n d)``, which implies it; one
+    dot product, which also catches NaN and infinity) is returned as it is, without the
+    general path's checks (tens of microseconds per call, which dominate
     predict/score_samples on small data); anything else goes through ``validate_data``,
-    which converts it or raises, then :func:`check_magnitude`.
+    which converts it or raises, then :func:`check_magnitude` (overflow only: new data
+    close to 0 are measured against the fitted model, whose scale the fit checked).
     """
     if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FLOAT_DTYPES
             and X.flags.c_contiguous and X.shape[0] >= 1
             and X.shape[1] == getattr(estimator, "n_features_in_", -1)
             and not hasattr(estimator, "feature_names_in_")):
-        fmax, tiny = _LIMITS[X.dtype]
         values = X.ravel()
         floor = min(1.0, reg_covar) if reg_covar else 1.0
         with np.errstate(over="ignore", invalid="ignore"):
             squares = float(np.dot(values, values))
-        if values.size * tiny < squares <= fmax * floor / (4 * values.size):
+        if squares <= _LIMITS[X.dtype][0] * floor / (4 * values.size):
             return X
     return check_magnitude(validate_data(estimator, X, reset=False, **kwargs),
-                           reg_covar=reg_covar)
+                           reg_covar=reg_covar, underflow=False)
 
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
