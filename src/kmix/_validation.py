@@ -173,7 +173,7 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, unde
     terms = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
     dtype = values.dtype if values.dtype in _FLOAT_DTYPES else np.dtype(np.float64)
     fmax, tiny = _LIMITS[dtype]
-    top = float(np.max(np.abs(values)))
+    top = max(float(values.max()), -float(values.min()))  # no copy of X (memmaps)
     power = 2 if squared else 1
     floor = min(1.0, reg_covar) if reg_covar else 1.0
     limit = (fmax * floor / (4.0 * n_features * max(terms, 1.0))) ** (1.0 / power)
