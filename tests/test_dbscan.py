@@ -489,3 +489,14 @@ def _expected_failed_checks(estimator):
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_bool_X_is_float():
+    """Boolean data are clustered as their 0/1 float64 values (as scikit-learn does)."""
+    Xb = np.random.RandomState(0).rand(60, 3) > 0.5
+    ours = DBSCAN(eps=1.1, min_samples=4).fit(Xb)
+    ref = DBSCAN(eps=1.1, min_samples=4).fit(Xb.astype(np.float64))
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_array_equal(ours.core_sample_indices_, ref.core_sample_indices_)
+    assert_array_equal(ours.components_, ref.components_)
+    assert_array_equal(ours.labels_, SKDBSCAN(eps=1.1, min_samples=4).fit(Xb).labels_)

@@ -787,3 +787,19 @@ def test_knn_sets_on_lattice_ties_equal_brute_force(seed):
     D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     ref = np.array([np.lexsort((np.arange(n), D[i]))[:k] for i in range(n)])
     np.testing.assert_array_equal(np.sort(_knn_tree(X, k, 1), axis=1), np.sort(ref, axis=1))
+
+
+def test_discretize_with_a_zero_row_of_the_embedding():
+    """A sample the embedding misses (a zero row, e.g. an isolated node) gets a label; its
+    row used to become NaN (0/0), and every SVD then failed."""
+    from kmix._spectral import discretize
+
+    V = np.array([[0.5, 0.5], [0.0, 0.0], [0.5, -0.5], [0.7, 0.1], [0.1, -0.7]])
+    labels = discretize(V, random_state=0)
+    assert labels.shape == (5,) and set(labels.tolist()) <= {0, 1}
+    # the isolated points of an all-zero affinity, one cluster: every label 0 (scikit-learn's)
+    X = np.array([[0.0, 0, 0], [0, 30, 0], [30, 0, 0], [0, 0, 30]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # graph not fully connected
+        model = SpectralClustering(1, assign_labels="discretize", random_state=0).fit(X)
+    assert_array_equal(model.labels_, np.zeros(4, dtype=int))

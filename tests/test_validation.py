@@ -5,7 +5,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
 import kmix
-from kmix import KMeans
+from kmix import KMeans, metrics, model_selection
 
 
 @pytest.fixture(scope="module")
@@ -293,3 +293,221 @@ def test_validate_fitted_input_shortcut_agrees_with_validate_data():
     named = GaussianMixture(2, random_state=0).fit(pd.DataFrame(X, columns=list("abc")))
     with pytest.warns(UserWarning, match="feature names"):
         validate_fitted_input(named, X, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# magnitude: squared distances (and their sums) must neither overflow nor underflow
+# --------------------------------------------------------------------------------------------
+def _blobs(scale=1.0, dtype=np.float64):
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(60, 3, centers=3, random_state=0)
+    return (X * scale).astype(dtype)
+
+
+_LABELS = np.arange(60) % 3
+_FITS = {
+    **{f"KMeans-{a}": (lambda a: lambda X: KMeans(3, algorithm=a, random_state=0).fit(X))(a)
+       for a in ("lloyd", "elkan", "hamerly", "yinyang")},
+    "MiniBatchKMeans": lambda X: kmix.MiniBatchKMeans(3, random_state=0).fit(X),
+    "MiniBatchKMeans.partial_fit": lambda X: kmix.MiniBatchKMeans(3).partial_fit(X),
+    "fit_batches": lambda X: kmix.fit_batches([X, X], kmix.MiniBatchKMeans(3), n_init=1),
+    "kmeans_plusplus": lambda X: kmix.kmeans_plusplus(X, 3, random_state=0),
+    **{f"GaussianMixture-{c}": (lambda c: lambda X: kmix.GaussianMixture(
+        3, covariance_type=c, random_state=0).fit(X))(c)
+       for c in ("full", "tied", "diag", "spherical")},
+    "BayesianGaussianMixture": lambda X: kmix.BayesianGaussianMixture(
+        n_components=3, random_state=0).fit(X),
+    "MixtureOutlierDetector": lambda X: kmix.MixtureOutlierDetector().fit(X),
+    "SpectralClustering-rbf": lambda X: kmix.SpectralClustering(3, random_state=0).fit(X),
+    "SpectralClustering-nn": lambda X: kmix.SpectralClustering(
+        3, affinity="nearest_neighbors", random_state=0).fit(X),
+    "AgglomerativeClustering": lambda X: kmix.AgglomerativeClustering(3).fit(X),
+    "AgglomerativeClustering-l1": lambda X: kmix.AgglomerativeClustering(
+        3, linkage="average", metric="l1").fit(X),
+    "silhouette_score": lambda X: metrics.silhouette_score(X, _LABELS),
+    "silhouette_samples": lambda X: metrics.silhouette_samples(X, _LABELS),
+    "calinski_harabasz_score": lambda X: metrics.calinski_harabasz_score(X, _LABELS),
+    "davies_bouldin_score": lambda X: metrics.davies_bouldin_score(X, _LABELS),
+    "scan_kmeans": lambda X: model_selection.scan_kmeans(X, [1, 2]),
+    "scan_gmm": lambda X: model_selection.scan_gmm(X, [1, 2]),
+}
+
+
+@pytest.mark.parametrize("name, dtype", [
+    (name, dtype) for name in _FITS for dtype in (np.float64, np.float32)
+    if not (name.startswith("Spectral") and dtype == np.float32)])  # computes in float64
+@pytest.mark.parametrize("huge", [True, False], ids=["overflow", "underflow"])
+def test_magnitude_rejected_by_every_fit(name, dtype, huge):
+    """Data whose squared distances overflow (or underflow) the dtype are rejected in kmix's
+    words, not fitted into NaN/inf or a crash; L1 data only when their sums would."""
+    l1 = name.endswith("-l1")
+    float32 = dtype == np.float32
+    scale = ((1e37 if l1 else 1e18) if float32 else (1e306 if l1 else 1e160)) if huge else (
+        (1e-40 if l1 else 1e-21) if float32 else (1e-310 if l1 else 1e-160))
+    kind = "sums of the values" if l1 else "squared distances"
+    dtype_name = np.dtype(dtype).name
+    if huge:
+        match = f"X has values of magnitude up to .*: {kind} overflow {dtype_name}"
+    else:
+        match = f"X has values of magnitude at most .*: {kind} underflow {dtype_name}"
+    with pytest.raises(ValueError, match=match + r".*rescale X \(e.g. StandardScaler\)"):
+        _FITS[name](_blobs(scale, dtype))
+
+
+@pytest.mark.parametrize("cls", [KMeans, kmix.MiniBatchKMeans, kmix.DBSCAN,
+                                 kmix.SpectralClustering])
+def test_magnitude_of_sparse_X(cls):
+    X = sp.csr_matrix(_blobs(1e200))
+    with pytest.raises(ValueError, match="magnitude up to .*: squared distances overflow"):
+        cls().fit(X)
+
+
+@pytest.mark.parametrize("eps, match", [(1e160, "eps=1e\\+160 is too large: its square "
+                                                "overflows float64"),
+                                        (1e-160, "eps=1e-160 is too small: its square "
+                                                 "underflows float64")])
+def test_dbscan_eps_whose_square_is_not_normal(eps, match):
+    """DBSCAN's grid compares squared distances with eps^2: right for any data (even huge
+    coordinates, see test_dbscan), but not when eps^2 itself overflows or underflows."""
+    X = _blobs()
+    with pytest.raises(ValueError, match=match + r".*rescale X and eps"):
+        kmix.DBSCAN(eps=eps).fit(X)
+    labels = kmix.DBSCAN(eps=eps, min_samples=2, metric="precomputed").fit(np.zeros((4, 4))).labels_
+    assert np.all(labels == 0)  # no squares with precomputed distances
+
+
+@pytest.mark.parametrize("fit", [lambda X: KMeans(1, random_state=0).fit(X),
+                                 lambda X: kmix.GaussianMixture(1).fit(X),
+                                 lambda X: kmix.DBSCAN().fit(X),
+                                 lambda X: kmix.AgglomerativeClustering(1).fit(X)])
+def test_all_zero_X_still_fits(fit):
+    model = fit(np.zeros((10, 2)))
+    assert np.all(model.labels_ == 0) if hasattr(model, "labels_") else np.all(
+        model.means_ == 0)
+
+
+def test_check_magnitude_bounds():
+    """The bound: 4 * n_features * n_samples * M**2 (times min(1, reg_covar)) below the
+    dtype's max; M**2 above its tiny; sparse data by their stored values."""
+    from kmix._validation import check_magnitude
+
+    for dtype in (np.float64, np.float32):
+        info = np.finfo(dtype)
+        n, d = 5, 2
+        limit = np.sqrt(float(info.max) / (4 * n * d))
+        for factor, ok in ((0.99, True), (1.01, False)):
+            X = np.full((n, d), limit * factor, dtype=dtype)
+            for data in (X, sp.csr_matrix(X)):
+                if ok:
+                    assert check_magnitude(data) is data
+                else:
+                    with pytest.raises(ValueError, match="overflow"):
+                        check_magnitude(data)
+        low = np.sqrt(float(info.tiny))
+        assert check_magnitude(np.full((n, d), low * 1.01, dtype=dtype)) is not None
+        with pytest.raises(ValueError, match="underflow"):
+            check_magnitude(np.full((n, d), low * 0.99, dtype=dtype))
+    X = np.full((5, 2), 1e151)
+    check_magnitude(X)
+    with pytest.raises(ValueError, match="reg_covar=1e-06"):
+        check_magnitude(X, reg_covar=1e-6)
+    with pytest.raises(ValueError, match="a total sample weight of 1e\\+10"):
+        check_magnitude(X, sample_weight=np.full(5, 2e9))
+
+
+_FITTED_METHODS = [("KMeans", m) for m in ("predict", "transform", "score")] + [
+    ("GaussianMixture", m) for m in ("predict", "predict_proba", "score_samples", "score",
+                                     "bic", "aic")] + [
+    ("BayesianGaussianMixture", "score_samples"), ("MixtureOutlierDetector", "predict"),
+    ("MiniBatchKMeans", "predict")]
+
+
+@pytest.mark.parametrize("name, method", _FITTED_METHODS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_magnitude_rejected_by_fitted_methods(name, method, dtype):
+    """New data of huge magnitude (which the shortcut of validate_fitted_input must send on
+    to the full check) are rejected by a model fitted on ordinary data."""
+    X = _blobs(1.0, dtype)
+    params = {"n_components": 3} if "Mixture" in name and name != "MixtureOutlierDetector" \
+        else {}
+    model = getattr(kmix, name)(**params).fit(X)
+    huge = (X * (1e18 if dtype == np.float32 else 1e160)).astype(dtype)
+    with pytest.raises(ValueError, match="magnitude up to .*: squared distances overflow"):
+        getattr(model, method)(huge)
+    assert np.all(np.isfinite(np.asarray(getattr(model, method)(X), dtype=float)))
+
+
+@pytest.mark.parametrize("name, method", _FITTED_METHODS)
+def test_new_data_close_to_zero_are_no_underflow(name, method):
+    """Points near 0 are measured against a fitted model of ordinary scale: accepted (only
+    fitting on them is rejected); so are initial centres near 0."""
+    X = _blobs()
+    params = {"n_components": 3} if "Mixture" in name and name != "MixtureOutlierDetector" \
+        else {}
+    model = getattr(kmix, name)(**params).fit(X)
+    tiny = np.array([[1e-200, 0.0, -1e-250], [0.0, 0.0, 0.0]])
+    assert np.all(np.isfinite(np.asarray(getattr(model, method)(tiny), dtype=float)))
+    init = np.vstack([X[:2], [[1e-200, 0.0, 0.0]]])
+    assert KMeans(3, init=init, n_init=1).fit(X).n_iter_ >= 1
+    later = kmix.MiniBatchKMeans(3, random_state=0).partial_fit(X).partial_fit(tiny)
+    assert np.all(np.isfinite(later.cluster_centers_))
+
+
+@pytest.mark.parametrize("cls", [kmix.GaussianMixture, kmix.BayesianGaussianMixture])
+@pytest.mark.parametrize("n_components, n_nonzero", [(3, 1), (3, 2), (1, 1)])
+def test_mixtures_need_enough_nonzero_weights(cls, n_components, n_nonzero):
+    """As n_samples >= max(2, n_components) without weights: fewer samples with non-zero
+    weight leave the components undefined (the fit used to return NaN)."""
+    X = _blobs()
+    w = np.zeros(len(X))
+    w[:n_nonzero] = 1.0
+    with pytest.raises(ValueError, match=f"sample_weight has {n_nonzero} non-zero weight"
+                       rf"\(s\); {cls.__name__} with n_components={n_components} needs at "
+                       f"least {max(2, n_components)} samples with non-zero weight"):
+        cls(n_components=n_components, random_state=0).fit(X, sample_weight=w)
+    w[:max(2, n_components)] = 1.0
+    model = cls(n_components=n_components, random_state=0).fit(X, sample_weight=w)
+    assert np.all(np.isfinite(model.means_)) and np.all(np.isfinite(model.covariances_))
+
+
+def test_kmeans_with_fewer_nonzero_weights_than_clusters():
+    """As in scikit-learn, a fit (not an error): the weighted sample is a centre, the
+    inertia 0 and every centre finite."""
+    X = _blobs()
+    w = np.zeros(len(X))
+    w[7] = 2.0
+    for cls in (KMeans, kmix.MiniBatchKMeans):
+        model = cls(3, random_state=0, n_init=1).fit(X, sample_weight=w)
+        assert np.all(np.isfinite(model.cluster_centers_))
+        np.testing.assert_allclose(model.cluster_centers_[model.labels_[7]], X[7])
+        assert model.inertia_ == pytest.approx(0.0, abs=1e-20)
+
+
+@pytest.mark.parametrize("cls", [KMeans, kmix.MiniBatchKMeans, kmix.GaussianMixture])
+def test_huge_sample_weights(cls):
+    """Weights whose total overflows, or whose weighted inertia would, are rejected."""
+    X = _blobs()
+    with pytest.raises(ValueError, match="sample_weight sums to infinity"):
+        cls(3).fit(X, sample_weight=np.full(len(X), 1e307))
+    if cls is not kmix.GaussianMixture:
+        X = X * 1e150
+        cls(3, random_state=0).fit(X)  # fine with unit weights
+        with pytest.raises(ValueError, match="a total sample weight of .*or sample_weight"):
+            cls(3).fit(X, sample_weight=np.full(len(X), 1e20))
+
+
+@pytest.mark.parametrize("scale, match", [(1e307, "up to .*: sums of the values overflow"),
+                                          (1e-320, "at most .*: sums of the values underflow")])
+def test_magnitude_of_a_precomputed_affinity(scale, match):
+    """The degrees of a precomputed affinity sum its values: their overflow (or subnormal
+    values) gave a garbage embedding, then an error about 'X' from the inner KMeans."""
+    A = np.random.RandomState(0).rand(20, 20)
+    A = (A + A.T) / 2
+    model = kmix.SpectralClustering(3, affinity="precomputed", random_state=0)
+    labels = model.fit(A).labels_
+    # scale-free, when representable
+    np.testing.assert_array_equal(model.fit(A * 1e300).labels_, labels)
+    with pytest.raises(ValueError, match=f"the affinity matrix X has values of magnitude "
+                                         f"{match} float64.*rescale the affinity matrix X"):
+        model.fit(A * scale)

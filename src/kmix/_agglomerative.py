@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_array, check_memory, validate_data
 from ._core import _hierarchy
 from ._interrupt import restores_on_interrupt
 from ._threads import effective_n_threads
-from ._validation import check_choice, check_int, check_n_threads, check_real
+from ._validation import check_choice, check_int, check_magnitude, check_n_threads, check_real
 
 __all__ = ["AgglomerativeClustering"]
 
@@ -497,6 +497,8 @@ class AgglomerativeClustering(ClusterMixin, BaseEstimator):
         self._check_params()
         memory = check_memory(self.memory)
         X = validate_data(self, X, ensure_min_samples=2, dtype=[np.float64, np.float32])
+        if self.metric != "precomputed":
+            check_magnitude(X, squared=self.metric not in _MANHATTAN)
         self._check_inputs(X)
         full_tree = self._full_tree(X.shape[0])
         children, n_components, n_leaves, parents, distances = memory.cache(_build_tree)(

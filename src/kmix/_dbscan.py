@@ -8,7 +8,8 @@ from sklearn.utils.validation import validate_data
 
 from ._core import _dbscan
 from ._threads import effective_n_threads
-from ._validation import check_choice, check_int, check_n_threads, check_real, check_sample_weight
+from ._validation import (check_choice, check_int, check_magnitude, check_n_threads,
+                          check_real, check_sample_weight, check_squarable)
 
 __all__ = ["DBSCAN"]
 
@@ -298,7 +299,14 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         self : DBSCAN
         """
         self._check_params()
-        X = validate_data(self, X, accept_sparse="csr")
+        # bool and integer data as float64 (as scikit-learn's neighbour searches take them)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        if self.metric != "precomputed":
+            # The grid compares squared distances with eps^2 (right even when they overflow
+            # or underflow, as long as eps^2 does neither); sparse rows expand the squares.
+            check_squarable("eps", self.eps)
+            if sp.issparse(X):
+                check_magnitude(X)
         n_samples = X.shape[0]
         weights = None
         if sample_weight is not None:

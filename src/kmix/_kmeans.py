@@ -14,9 +14,9 @@ from ._interrupt import restores_on_interrupt
 from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._core import _minibatch
 from ._threads import blas_context, effective_n_threads, threads_for
-from ._validation import (check_array, check_choice, check_int, check_n_samples, check_n_threads,
-                          check_random_state, check_real, check_sample_weight,
-                          validate_fitted_input)
+from ._validation import (check_array, check_choice, check_int, check_magnitude,
+                          check_n_samples, check_n_threads, check_random_state, check_real,
+                          check_sample_weight, validate_fitted_input)
 
 __all__ = ["KMeans"]
 
@@ -101,7 +101,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
                 f"The shape of the initial centers {centers.shape} does not match the number "
                 f"of features of the data {X.shape[1]}."
             )
-        return centers
+        return check_magnitude(centers, underflow=False, what=what)
 
     def _check_test_data(self, X):
         return validate_fitted_input(self, X, accept_sparse="csr",
@@ -164,6 +164,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         X = self._check_test_data(X)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
+            check_magnitude(X, sample_weight=sample_weight, underflow=False)
         return -self._labels_inertia(X, sample_weight)[1]
 
 
@@ -274,6 +275,7 @@ class KMeans(_BaseKMeans):
                           order="C", accept_large_sparse=False)
         check_n_samples(X.shape[0], self.n_clusters)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        check_magnitude(X, sample_weight=sample_weight)
         return self._fit_validated(X, sample_weight, check_random_state(self.random_state))
 
     def _fit_validated(self, X, sample_weight, random_state):

@@ -21,8 +21,8 @@ from ._kmeans_algorithms import _NO_WEIGHTS, labels_inertia
 from ._interrupt import restores_on_interrupt
 from ._seeding import _row_sq_norms
 from ._threads import blas_context, effective_n_threads, threads_for
-from ._validation import (as_csr_arrays, check_int, check_n_samples, check_random_state,
-                          check_real, check_sample_weight)
+from ._validation import (as_csr_arrays, check_int, check_magnitude, check_n_samples,
+                          check_random_state, check_real, check_sample_weight)
 
 __all__ = ["MiniBatchKMeans", "fit_batches", "BatchFit"]
 
@@ -346,6 +346,7 @@ class MiniBatchKMeans(_BaseKMeans):
         self._check_params_vs_input(X)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, n_samples)
+        check_magnitude(X, sample_weight=sample_weight)
         random_state = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_threads)
         n_init = self._n_init_effective()
@@ -441,6 +442,8 @@ class MiniBatchKMeans(_BaseKMeans):
         X = self._validate(X, reset=not has_centers)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        # later batches are measured against the centres (tiny values are no underflow)
+        check_magnitude(X, sample_weight=sample_weight, underflow=not has_centers)
         self._random_state = getattr(self, "_random_state", None) or check_random_state(
             self.random_state)
         self.n_steps_ = getattr(self, "n_steps_", 0)

@@ -17,8 +17,8 @@ from ._kmeans import KMeans
 from ._interrupt import restores_on_interrupt
 from ._seeding import kmeans_plusplus
 from ._threads import blas_context, blas_single_threaded, effective_n_threads, threads_for
-from ._validation import (check_array, check_choice, check_int, check_n_threads,
-                          check_random_state, check_real, check_sample_weight,
+from ._validation import (check_array, check_choice, check_int, check_magnitude,
+                          check_n_threads, check_random_state, check_real, check_sample_weight,
                           validate_fitted_input)
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -193,7 +193,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         return X
 
     def _check_test_data(self, X):
-        return validate_fitted_input(self, X, dtype=[np.float64, np.float32], order="C")
+        return validate_fitted_input(self, X, reg_covar=self.reg_covar,
+                                     dtype=[np.float64, np.float32], order="C")
 
     # -- one compiled pass --------------------------------------------------------------------
     def _pass(self, X, sample_weight, *, stats=False, resp_in=None, shift=None,
@@ -411,7 +412,11 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         self._check_params()
         X = self._validate_fit_data(X)
         if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+            # as n_samples >= max(2, n_components) without weights
+            sample_weight = check_sample_weight(
+                sample_weight, X.shape[0], min_nonzero=max(2, self.n_components),
+                what=f"{type(self).__name__} with n_components={self.n_components}")
+        check_magnitude(X, sample_weight=sample_weight, reg_covar=self.reg_covar)
         self._check_init_params(X, sample_weight)
         # One BLAS thread throughout: the pass calls BLAS from every OpenMP thread, and the
         # M-step's small factorisations are slower threaded (idle BLAS threads spin on the
@@ -511,7 +516,7 @@ def check_means(means, n_components, n_features):
     means = check_array(means, dtype=[np.float64, np.float32], ensure_2d=False,
                         input_name="means_init")
     _check_shape(means, (n_components, n_features), "means")
-    return means
+    return check_magnitude(means, underflow=False, what="means_init")
 
 
 def covariance_shape(covariance_type, n_components, n_features):

@@ -6,7 +6,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._gaussian_mixture import GaussianMixture
 from ._mixture import _MixtureBase
-from ._validation import check_real
+from ._validation import check_magnitude, check_real
 
 __all__ = ["MixtureOutlierDetector"]
 
@@ -60,6 +60,9 @@ class MixtureOutlierDetector(OutlierMixin, BaseEstimator):
         if contamination > 0.5:
             raise ValueError(f"contamination must be in (0, 0.5], got {contamination}.")
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        # the bound of the mixture's own fit (None: GaussianMixture's default reg_covar)
+        check_magnitude(X, reg_covar=getattr(self.mixture, "reg_covar",
+                                              GaussianMixture().reg_covar))
         self.mixture_ = self._fitted_mixture(X)
         if self.mixture_.n_features_in_ != X.shape[1]:
             raise ValueError(

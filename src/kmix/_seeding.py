@@ -4,8 +4,9 @@ import scipy.sparse as sp
 
 from ._core import _seeding
 from ._threads import blas_context, effective_n_threads, threads_for
-from ._validation import (as_csr_arrays, check_array, check_int, check_n_samples,
-                          check_n_threads, check_random_state, check_sample_weight)
+from ._validation import (as_csr_arrays, check_array, check_int, check_magnitude,
+                          check_n_samples, check_n_threads, check_random_state,
+                          check_sample_weight)
 
 __all__ = ["kmeans_plusplus"]
 
@@ -79,6 +80,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     check_n_samples(X.shape[0], n_clusters)
     n_local_trials = check_int("n_local_trials", n_local_trials, low=1, allow_none=True)
     sample_weight = check_sample_weight(sample_weight, X.shape[0])
+    check_magnitude(X, sample_weight=sample_weight)
     if x_squared_norms is None:
         x_squared_norms = _row_sq_norms(X)
     else:

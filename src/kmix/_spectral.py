@@ -11,8 +11,8 @@ from ._kmeans import KMeans
 from ._spectral_affinity import AFFINITIES, affinity_matrix, check_symmetric, kernel_params
 from ._spectral_embedding import EIGEN_SOLVERS, spectral_embedding
 from ._threads import effective_n_threads
-from ._validation import (check_choice, check_int, check_n_samples, check_n_threads,
-                          check_random_state, check_real)
+from ._validation import (check_choice, check_int, check_magnitude, check_n_samples,
+                          check_n_threads, check_random_state, check_real)
 
 __all__ = ["SpectralClustering", "cluster_qr", "discretize"]
 
@@ -53,7 +53,9 @@ def _normalized_for_discretize(vectors):
         vectors[:, i] = (vectors[:, i] / np.linalg.norm(vectors[:, i])) * norm_ones
         if vectors[0, i] != 0:
             vectors[:, i] = -1 * vectors[:, i] * np.sign(vectors[0, i])
-    return vectors / np.sqrt((vectors**2).sum(axis=1))[:, np.newaxis]
+    norms = np.sqrt((vectors**2).sum(axis=1))
+    norms[norms == 0] = 1.0  # a zero row (a sample the embedding misses) stays zero, not NaN
+    return vectors / norms[:, np.newaxis]
 
 
 def _initial_rotation(vectors, random_state):
@@ -246,6 +248,10 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
             warnings.warn("The spectral clustering API has changed. ``fit``now constructs an "
                           "affinity matrix from data. To use a custom affinity matrix, set "
                           "``affinity=precomputed``.", UserWarning, stacklevel=3)
+        if not self._precomputed():
+            check_magnitude(X)
+        elif self.affinity == "precomputed":  # the degrees sum the affinities
+            check_magnitude(X, squared=False, what="the affinity matrix X")
         check_n_samples(n_samples, self.n_clusters)
         check_n_samples(n_samples, self._n_components(), "n_components")
         if isinstance(self.affinity, str) and self.affinity.endswith("nearest_neighbors"):

@@ -14,6 +14,8 @@ __all__ = [
     "check_sample_weight",
     "check_n_samples",
     "as_csr_arrays",
+    "check_magnitude",
+    "check_squarable",
     "validate_fitted_input",
 ]
 
@@ -70,12 +72,14 @@ def check_n_samples(n_samples, n_clusters, what="n_clusters"):
         raise ValueError(f"n_samples={n_samples} should be >= {what}={n_clusters}.")
 
 
-def check_sample_weight(sample_weight, n_samples, *, allow_negative=False):
+def check_sample_weight(sample_weight, n_samples, *, allow_negative=False, min_nonzero=1,
+                        what="the fit"):
     """Return sample weights as a new float64 array of shape (n_samples,).
 
-    Raises ValueError for a wrong shape or length, NaN/inf, negative weights or a zero total.
-    With ``allow_negative=True`` (weights that are signed counts, as in DBSCAN) negative
-    weights pass and only all-zero weights are rejected.
+    Raises ValueError for a wrong shape or length, NaN/inf, negative weights, a zero or
+    infinite total, or fewer than ``min_nonzero`` non-zero weights (``what``: who needs
+    them, for the message). With ``allow_negative=True`` (weights that are signed counts,
+    as in DBSCAN) negative weights pass and only all-zero weights are rejected.
     """
     if sample_weight is None:
         return np.ones(n_samples, dtype=np.float64)
@@ -102,8 +106,18 @@ def check_sample_weight(sample_weight, n_samples, *, allow_negative=False):
         return sample_weight
     if np.any(sample_weight < 0):
         raise ValueError("Negative values in sample_weight are not allowed.")
-    if not sample_weight.sum() > 0:
+    with np.errstate(over="ignore"):
+        total = sample_weight.sum()
+    if not total > 0:
         raise ValueError("sample_weight has zero sum: at least one weight must be positive.")
+    if not np.isfinite(total):
+        raise ValueError("sample_weight sums to infinity; rescale the weights.")
+    n_nonzero = int(np.count_nonzero(sample_weight))
+    if n_nonzero < min_nonzero:
+        raise ValueError(
+            f"sample_weight has {n_nonzero} non-zero weight(s); {what} needs at least "
+            f"{min_nonzero} samples with non-zero weight."
+        )
     return sample_weight
 
 
@@ -117,21 +131,114 @@ def as_csr_arrays(X):
     return data, indices, indptr
 
 
-def validate_fitted_input(estimator, X, **kwargs):
-    """``validate_data(estimator, X, reset=False, **kwargs)`` for a fitted estimator's methods.
+def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, underflow=True,
+                    what="X"):
+    """Raise a ValueError if X's values are too large or too small for kmix's arithmetic.
 
-    A plain C-contiguous float32/float64 ndarray with the fitted number of features, finite
-    values and no fitted feature names is returned as it is, without the general path's
-    checks (tens of microseconds per call, which dominate predict/score_samples on small
-    data); anything else goes through ``validate_data``, which converts it or raises.
+    kmix sums squared differences of the values over the features (distances, in X's dtype
+    in places) and sums those over the samples (inertia, moments): with ``M = max |x|``,
+    ``n_features`` features and a total sample weight ``W`` (``n_samples`` without
+    weights), every such sum stays below ``4 * n_features * W * M**2``, which must not
+    overflow X's dtype. A non-zero ``M**2`` below the dtype's smallest normal number
+    (``finfo.tiny``) makes every squared distance of the data subnormal or zero: that is
+    rejected too (``underflow=False``: not for points measured against other ones, such as
+    initial centres or new data, which may well all be close to 0). All-zero data pass. Mixtures divide squared distances by variances of at least
+    ``reg_covar`` (Mahalanobis distances): a ``reg_covar`` below 1 lowers the bound by that
+    factor. With ``squared=False`` (data that only enter sums, such as L1 distances) the
+    same bounds apply to ``M`` instead of ``M**2``.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Validated (finite) data.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Validated weights (their total replaces ``n_samples``, at least 1).
+    squared : bool, default=True
+        Whether the values enter squared distances.
+    reg_covar : float, default=None
+        A mixture's smallest variance (its covariance regularisation; 0 or None: none).
+    underflow : bool, default=True
+        Whether values whose squares underflow are rejected too.
+    what : str, default="X"
+        Name of the data in the message.
+
+    Returns
+    -------
+    X : the input, unchanged.
+    """
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    if values.size == 0:
+        return X
+    n_features = X.shape[1] if X.ndim == 2 else 1
+    terms = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    dtype = values.dtype if values.dtype in _FLOAT_DTYPES else np.dtype(np.float64)
+    fmax, tiny = _LIMITS[dtype]
+    top = max(float(values.max()), -float(values.min()))  # no copy of X (memmaps)
+    power = 2 if squared else 1
+    floor = min(1.0, reg_covar) if reg_covar else 1.0
+    limit = (fmax * floor / (4.0 * n_features * max(terms, 1.0))) ** (1.0 / power)
+    kind = "squared distances" if squared else "sums of the values"
+    scaler = " (e.g. StandardScaler)" if what == "X" else ""
+    if top > limit:
+        weights = "n_samples" if terms == X.shape[0] else "a total sample weight of"
+        regularised = f" and reg_covar={reg_covar:g}" if floor < 1.0 else ""
+        raise ValueError(
+            f"{what} has values of magnitude up to {top:.3g}: {kind} overflow {dtype.name} "
+            f"(at most {limit:.3g} with {n_features} features, {weights} {terms:g}"
+            f"{regularised}); rescale {what}{scaler}"
+            f"{'' if sample_weight is None else ' or sample_weight'}."
+        )
+    if underflow and 0.0 < top and top**power < tiny:
+        raise ValueError(
+            f"{what} has values of magnitude at most {top:.3g}: {kind} underflow {dtype.name} "
+            f"(below its smallest normal number {tiny:.3g}); rescale {what}{scaler}."
+        )
+    return X
+
+
+def check_squarable(name, value):
+    """Raise a ValueError unless ``value**2`` is a normal float64 (a radius compared with
+    squared distances: beyond ``sqrt(finfo.max)`` or below ``sqrt(finfo.tiny)`` the
+    comparison is wrong)."""
+    fmax, tiny = _LIMITS[np.dtype(np.float64)]
+    square = float(value) * float(value)
+    if not tiny <= square <= fmax:
+        size, verb = ("large", "overflows") if square > 1 else ("small", "underflows")
+        raise ValueError(
+            f"{name}={value:g} is too {size}: its square {verb} float64 (squared distances "
+            f"are compared with it); rescale X and {name}."
+        )
+    return value
+
+
+def validate_fitted_input(estimator, X, reg_covar=None, **kwargs):
+    """``validate_data(estimator, X, reset=False, **kwargs)`` and :func:`check_magnitude`
+    (with ``reg_covar``) for a fitted estimator's methods.
+
+    A plain C-contiguous float32/float64 ndarray with the fitted number of features, no
+    fitted feature names and a sum of squares ``S`` inside the bound of
+    :func:`check_magnitude` (``S <= max min(1, reg_covar) / (4 n d)``, which implies it; one
+    dot product, which also catches NaN and infinity) is returned as it is, without the
+    general path's checks (tens of microseconds per call, which dominate
+    predict/score_samples on small data); anything else goes through ``validate_data``,
+    which converts it or raises, then :func:`check_magnitude` (overflow only: new data
+    close to 0 are measured against the fitted model, whose scale the fit checked).
     """
     if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FLOAT_DTYPES
             and X.flags.c_contiguous and X.shape[0] >= 1
             and X.shape[1] == getattr(estimator, "n_features_in_", -1)
-            and not hasattr(estimator, "feature_names_in_")
-            and np.isfinite(np.sum(X, dtype=np.float64))):
-        return X
-    return validate_data(estimator, X, reset=False, **kwargs)
+            and not hasattr(estimator, "feature_names_in_")):
+        values = X.ravel()
+        floor = min(1.0, reg_covar) if reg_covar else 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            squares = float(np.dot(values, values))
+        if squares <= _LIMITS[X.dtype][0] * floor / (4 * values.size):
+            return X
+    return check_magnitude(validate_data(estimator, X, reset=False, **kwargs),
+                           reg_covar=reg_covar, underflow=False)
 
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+#: (max, tiny) of each float dtype.
+_LIMITS = {dtype: (float(np.finfo(dtype).max), float(np.finfo(dtype).tiny))
+           for dtype in _FLOAT_DTYPES}

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_array, check_random_state, check_X_y
 
 from ._core import _silhouette
 from ._threads import blas_single_threaded, effective_n_threads, threads_for
-from ._validation import check_n_threads
+from ._validation import check_magnitude, check_n_threads
 
 try:  # the metric names pairwise_distances accepts (they depend on the SciPy version)
     from sklearn.metrics.pairwise import _VALID_METRICS
@@ -51,7 +51,7 @@ __all__ = ["silhouette_samples", "silhouette_score", "calinski_harabasz_score",
 
 
 def _check_X_labels(X, labels):
-    X = check_array(X, dtype=[np.float64, np.float32], order="C")
+    X = check_magnitude(check_array(X, dtype=[np.float64, np.float32], order="C"))
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-dimensional, got shape {labels.shape}.")

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_array
 from ._gaussian_mixture import GaussianMixture
 from ._kmeans import KMeans
 from ._mixture import COVARIANCE_TYPES
-from ._validation import check_choice
+from ._validation import check_choice, check_magnitude
 from ._core import _silhouette
 from ._threads import effective_n_threads, threads_for
 from .metrics import _silhouette_from_sums, silhouette_score
@@ -190,7 +190,7 @@ def scan_kmeans(X, k_range, *, n_init="auto", random_state=None, silhouette=True
     -------
     KMeansScan
     """
-    X = check_array(X, dtype=[np.float64, np.float32], order="C")
+    X = check_magnitude(check_array(X, dtype=[np.float64, np.float32], order="C"))
     ks = _check_k_range(k_range, X.shape[0], 1)
     inertia = np.empty(ks.size)
     scores = np.full(ks.size, np.nan) if silhouette else None
@@ -244,7 +244,8 @@ def scan_gmm(X, k_range, *, covariance_types=COVARIANCE_TYPES, criterion="bic", 
     -------
     GMMScan
     """
-    X = check_array(X, dtype=[np.float64, np.float32], order="C")
+    X = check_magnitude(check_array(X, dtype=[np.float64, np.float32], order="C"),
+                        reg_covar=gmm_params.get("reg_covar", GaussianMixture().reg_covar))
     check_choice("criterion", criterion, ("bic", "aic"))
     if isinstance(covariance_types, str):
         covariance_types = (covariance_types,)
