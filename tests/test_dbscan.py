@@ -8,10 +8,16 @@ References used here:
   core sample, a border point between two clusters),
 - invariants (inputs never modified, bitwise identical results for any n_threads,
   fit_predict == labels_).
-kmix has one Euclidean neighbour search, a grid over at most 4 (5 from 16 features)
+kmix has one Euclidean neighbour search of its own, a grid over at most 4 (5 from 16 features)
 coordinates: the data below exercise it with every coordinate in the grid (d <= 4), with
 coordinates outside it (d = 5, 10, 50), and with a single cell (eps larger than the data).
+Every other metric (and sparse data) takes its neighbourhoods from scikit-learn's public
+NearestNeighbors: section 4b checks each metric, algorithm, dense and CSR input, with and
+without weights, against scikit-learn's DBSCAN.
 """
+import inspect
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -23,11 +29,13 @@ from sklearn.base import clone
 from sklearn.cluster import DBSCAN as SKDBSCAN
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.metrics import pairwise_distances
+from sklearn.metrics.pairwise import _VALID_METRICS as SK_METRICS
 from sklearn.neighbors import radius_neighbors_graph
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import kmix
 from kmix import DBSCAN
+from kmix import _dbscan as kmix_dbscan
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,6 +327,219 @@ def test_sparse_euclidean_data():
 
 
 # --------------------------------------------------------------------------------------------
+# 4b. every metric of scikit-learn's neighbour search, its algorithms, dense and CSR data
+# --------------------------------------------------------------------------------------------
+ALGORITHMS = ["auto", "ball_tree", "kd_tree", "brute"]
+TREES = ["auto", "ball_tree", "brute"]       # the metrics the KD tree does not support
+BRUTE = ["auto", "brute"]                     # the metrics no tree supports
+
+
+def manhattan_callable(x, y):
+    return float(np.abs(x - y).sum())
+
+
+def _metric_data(kind, seed=0):
+    """Three blobs; 'haversine': (latitude, longitude) in radians."""
+    X = make_blobs(240, 2 if kind == "haversine" else 3, centers=3, cluster_std=1.0,
+                   random_state=seed)[0]
+    if kind == "haversine":
+        return X * 0.05 + np.array([0.6, -1.2])
+    return X + 8.0  # positive coordinates: cosine distances spread out too
+
+
+def _with_zeros(X, seed=1):
+    """X with a quarter of its entries set to 0 (no row left all zero), for CSR input."""
+    rng = np.random.RandomState(seed)
+    Z = np.where(rng.rand(*X.shape) < 0.25, 0.0, X)
+    Z[np.all(Z == 0, axis=1), 0] = X[np.all(Z == 0, axis=1), 0]
+    return Z
+
+
+_W = np.array([1.0, 0.5, 2.0])
+_VI = np.linalg.inv(np.cov(_metric_data("blobs").T))
+
+#: id -> (data kind, DBSCAN parameters, pairwise_distances parameters for eps, algorithms
+#: scikit-learn allows, whether scikit-learn's sparse neighbour search supports it)
+METRIC_CASES = {
+    "manhattan": ("blobs", dict(metric="manhattan"), dict(metric="manhattan"),
+                  ALGORITHMS, True),
+    "chebyshev": ("blobs", dict(metric="chebyshev"), dict(metric="chebyshev"),
+                  ALGORITHMS, False),
+    "minkowski-p1": ("blobs", dict(metric="minkowski", p=1), dict(metric="manhattan"),
+                     ALGORITHMS, True),
+    "minkowski-p2": ("blobs", dict(metric="minkowski", p=2), dict(metric="euclidean"),
+                     ALGORITHMS, True),
+    "minkowski-p3": ("blobs", dict(metric="minkowski", p=3), dict(metric="minkowski", p=3),
+                     ALGORITHMS, False),
+    "euclidean": ("blobs", dict(metric="euclidean"), dict(metric="euclidean"),
+                  ALGORITHMS, True),
+    "l2": ("blobs", dict(metric="l2"), dict(metric="euclidean"), ALGORITHMS, True),
+    "cosine": ("blobs", dict(metric="cosine"), dict(metric="cosine"), BRUTE, True),
+    "haversine": ("haversine", dict(metric="haversine"), dict(metric="haversine"),
+                  TREES, False),
+    "canberra": ("blobs", dict(metric="canberra"), dict(metric="canberra"), TREES, False),
+    "callable": ("blobs", dict(metric=manhattan_callable), dict(metric="manhattan"),
+                 TREES, False),
+    "minkowski-w": ("blobs", dict(metric="minkowski", p=3, metric_params={"w": _W}),
+                    dict(metric="minkowski", p=3, w=_W), TREES, False),
+    "mahalanobis": ("blobs", dict(metric="mahalanobis", metric_params={"VI": _VI}),
+                    dict(metric="mahalanobis", VI=_VI), TREES, False),
+}
+
+
+def _metric_eps(X, k, q, **pairwise):
+    """eps halfway between two distinct k-th neighbour distances near quantile q (no pair
+    within rounding of it, whatever formula the search uses)."""
+    kth = np.unique(np.sort(pairwise_distances(X, **pairwise), axis=1)[:, k])
+    i = min(int(q * (len(kth) - 1)), len(kth) - 2)
+    return float((kth[i] + kth[i + 1]) / 2)
+
+
+@pytest.mark.parametrize("case, algorithm", [
+    (case, algorithm) for case, spec in METRIC_CASES.items() for algorithm in spec[3]])
+def test_metrics_match_sklearn(case, algorithm):
+    kind, params, pairwise, _, sparse_ok = METRIC_CASES[case]
+    X = _metric_data(kind)
+    inputs = [X]
+    if sparse_ok and algorithm in BRUTE:  # scikit-learn searches sparse data by brute force
+        inputs.append(sp.csr_matrix(_with_zeros(X)))
+    rng = np.random.RandomState(5)
+    weights = rng.choice([-1.0, 0.0, 0.5, 1.0, 2.5], len(X))  # sums exact in any order
+    for data in inputs:
+        eps = _metric_eps(_dense(data), 5, 0.5, **pairwise)
+        for w in (None, weights):
+            ours = assert_same_as_sklearn(data, sample_weight=w, eps=eps, min_samples=6,
+                                          algorithm=algorithm, **params)
+            # a clustering worth comparing: several clusters, border or noise samples
+            assert ours.labels_.max() >= 1
+            assert len(ours.core_sample_indices_) < len(X)
+
+
+def test_every_sklearn_metric_name_is_accepted():
+    assert set(kmix_dbscan.METRICS) == set(SK_METRICS) | {"precomputed"}
+    X = _metric_data("blobs")
+    for metric in ("braycurtis", "correlation", "sqeuclidean", "cityblock", "l1"):
+        assert_same_as_sklearn(X, eps=_metric_eps(X, 5, 0.5, metric=metric), min_samples=6,
+                               metric=metric)
+
+
+def test_dense_euclidean_uses_the_grid(monkeypatch):
+    """'euclidean', 'l2' and 'minkowski' with p None or 2 on dense data never build a
+    neighbour graph (the grid's speed and memory), whatever the algorithm."""
+    def no_search(*args, **kwargs):
+        raise AssertionError("the neighbour search was called")
+
+    monkeypatch.setattr(kmix_dbscan, "NearestNeighbors", no_search)
+    X = _metric_data("blobs")
+    expected = SKDBSCAN(eps=1.0, min_samples=6).fit(X).labels_
+    for params in (dict(), dict(metric="l2"), dict(metric="minkowski"),
+                   dict(metric="minkowski", p=2.0), dict(metric_params={}),
+                   dict(algorithm="ball_tree", leaf_size=5), dict(n_jobs=2)):
+        assert_array_equal(DBSCAN(eps=1.0, min_samples=6, **params).fit(X).labels_, expected)
+    with pytest.raises(AssertionError, match="neighbour search"):
+        DBSCAN(eps=1.0, metric="minkowski", p=1).fit(X)
+
+
+def test_minkowski_p_none_means_two():
+    """p=None is 2, as scikit-learn documents: also on sparse data and with a weight w, where
+    scikit-learn 1.9's own search fails on p=None (kmix gives its p=2 result)."""
+    X = _metric_data("blobs")
+    Xs = sp.csr_matrix(_with_zeros(X))
+    eps = _metric_eps(_with_zeros(X), 5, 0.5)
+    ours = DBSCAN(eps=eps, min_samples=6, metric="minkowski").fit(Xs)
+    ref = SKDBSCAN(eps=eps, min_samples=6, metric="minkowski", p=2).fit(Xs)
+    assert_array_equal(ours.labels_, ref.labels_)
+    with pytest.raises(ValueError, match="not valid for sparse input"):
+        SKDBSCAN(eps=eps, min_samples=6, metric="minkowski").fit(Xs)
+    eps = _metric_eps(X, 5, 0.5, metric="minkowski", p=2, w=_W)
+    ours = DBSCAN(eps=eps, min_samples=6, metric="minkowski", metric_params={"w": _W}).fit(X)
+    ref = SKDBSCAN(eps=eps, min_samples=6, metric="minkowski", p=2,
+                   metric_params={"w": _W}).fit(X)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_array_equal(ours.core_sample_indices_, ref.core_sample_indices_)
+    assert ours.labels_.max() >= 1
+
+
+def test_metric_params_p_overrides_p_with_sklearns_warning():
+    X = _metric_data("blobs")
+    eps = _metric_eps(X, 5, 0.5, metric="manhattan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = DBSCAN(eps=eps, min_samples=6, metric="minkowski",
+                       metric_params={"p": 1}).fit(X)
+    with pytest.warns(SyntaxWarning, match="Parameter p is found in metric_params"):
+        loud = DBSCAN(eps=eps, min_samples=6, metric="minkowski", metric_params={"p": 1},
+                      p=3).fit(X)
+    manhattan = DBSCAN(eps=eps, min_samples=6, metric="manhattan").fit(X)
+    for model in (quiet, loud):
+        assert_array_equal(model.labels_, manhattan.labels_)
+        assert_array_equal(model.core_sample_indices_, manhattan.core_sample_indices_)
+
+
+def test_sparse_64bit_indices():
+    """64-bit sparse indices (on which scikit-learn's own sparse Manhattan search fails):
+    the result of the same matrix with 32-bit indices; the input keeps its index dtype."""
+    X = sp.csr_matrix(_with_zeros(_metric_data("blobs")))
+    X64 = X.copy()
+    X64.indices = X64.indices.astype(np.int64)
+    X64.indptr = X64.indptr.astype(np.int64)
+    for metric in ("manhattan", "cosine", "euclidean"):
+        eps = _metric_eps(X.toarray(), 5, 0.5, metric=metric)
+        ours = DBSCAN(eps=eps, min_samples=6, metric=metric).fit(X64)
+        ref = SKDBSCAN(eps=eps, min_samples=6, metric=metric).fit(X)
+        assert_array_equal(ours.labels_, ref.labels_)
+        assert_array_equal(ours.core_sample_indices_, ref.core_sample_indices_)
+    assert X64.indices.dtype == np.int64 and X64.indptr.dtype == np.int64
+
+
+def test_sparse_and_dense_agree_for_graph_metrics():
+    X = _with_zeros(_metric_data("blobs"))
+    for metric in ("manhattan", "cosine"):
+        eps = _metric_eps(X, 5, 0.5, metric=metric)
+        dense = DBSCAN(eps=eps, min_samples=6, metric=metric).fit(X)
+        sparse = DBSCAN(eps=eps, min_samples=6, metric=metric).fit(sp.csr_matrix(X))
+        assert_array_equal(dense.labels_, sparse.labels_)
+        assert_array_equal(dense.core_sample_indices_, sparse.core_sample_indices_)
+
+
+def test_signature_matches_sklearn():
+    ours = inspect.signature(DBSCAN).parameters
+    theirs = inspect.signature(SKDBSCAN).parameters
+    assert list(ours)[-1] == "n_threads"
+    assert [(p.name, p.kind, p.default) for p in ours.values() if p.name != "n_threads"] == \
+        [(p.name, p.kind, p.default) for p in theirs.values()]
+    assert ours["n_threads"].default is None
+    assert ours["n_threads"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+@pytest.mark.parametrize("n_jobs", [None, 1, 2, -1])
+def test_n_jobs_accepted_and_changes_nothing(n_jobs):
+    X = _metric_data("blobs")
+    for params in (dict(), dict(metric="manhattan", algorithm="ball_tree"),
+                   dict(metric="cosine")):
+        eps = _metric_eps(X, 5, 0.5, metric=params.get("metric", "euclidean"))
+        ours = DBSCAN(eps=eps, min_samples=6, n_jobs=n_jobs, **params).fit(X)
+        ref = SKDBSCAN(eps=eps, min_samples=6, **params).fit(X)
+        assert_array_equal(ours.labels_, ref.labels_)
+
+
+@pytest.mark.parametrize("n_jobs, n_threads, expected", [
+    (None, None, None), (2, None, 2), (-1, None, -1), (2, 1, 1), (None, 3, 3)])
+def test_n_jobs_is_the_thread_count_unless_n_threads_is_set(monkeypatch, n_jobs, n_threads,
+                                                            expected):
+    asked = []
+    real = kmix_dbscan.effective_n_threads
+
+    def record(n):
+        asked.append(n)
+        return real(n)
+
+    monkeypatch.setattr(kmix_dbscan, "effective_n_threads", record)
+    DBSCAN(n_jobs=n_jobs, n_threads=n_threads).fit(_metric_data("blobs"))
+    assert asked == [expected]
+
+
+# --------------------------------------------------------------------------------------------
 # 5. bad input
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("params, error, match", [
@@ -330,15 +551,39 @@ def test_sparse_euclidean_data():
     (dict(min_samples=0), ValueError, "min_samples must be >= 1"),
     (dict(min_samples=2.5), TypeError, "min_samples must be an int"),
     (dict(min_samples=True), TypeError, "min_samples must be an int"),
-    (dict(metric="manhattan"), ValueError, "metric must be one of"),
-    (dict(metric=lambda a, b: 0.0), ValueError, "metric must be one of"),
+    (dict(metric="manhatan"), ValueError, "metric must be one of .* or a callable"),
+    (dict(metric=None), TypeError, "metric must be a string or a callable"),
+    (dict(metric_params=[("p", 1)]), TypeError, "metric_params must be a dict"),
+    (dict(algorithm="fast"), ValueError, "algorithm must be one of"),
+    (dict(algorithm=None), ValueError, "algorithm must be one of"),
+    (dict(leaf_size=0), ValueError, "leaf_size must be >= 1"),
+    (dict(leaf_size=2.5), TypeError, "leaf_size must be an int"),
+    (dict(p=-1), ValueError, "p must be >= 0"),
+    (dict(p=np.nan), ValueError, "p must be >= 0"),
+    (dict(p="2"), TypeError, "p must be a real number"),
+    (dict(n_jobs=0), ValueError, "n_jobs must be None"),
+    (dict(n_jobs=1.5), TypeError, "n_jobs must be an int"),
     (dict(n_threads=0), ValueError, "n_threads"),
     (dict(n_threads=1.5), TypeError, "n_threads must be an int"),
+    # scikit-learn's neighbour search's own errors
+    (dict(metric="cosine", algorithm="kd_tree"), ValueError, "Metric 'cosine' not valid"),
+    (dict(metric=manhattan_callable, algorithm="kd_tree"), ValueError,
+     "kd_tree does not support callable"),
+    (dict(metric="minkowski", p=0.5, algorithm="kd_tree"), ValueError, "p"),
 ])
 def test_bad_parameters(params, error, match):
     X = np.random.RandomState(0).rand(20, 2)
     with pytest.raises(error, match=match):
         DBSCAN(**params).fit(X)
+
+
+def test_metric_not_supported_on_sparse_data():
+    X = sp.csr_matrix(np.random.RandomState(0).rand(20, 2))
+    for params in (dict(metric="chebyshev"), dict(metric="minkowski", p=3)):
+        with pytest.raises(ValueError, match="not valid for sparse input"):
+            DBSCAN(**params).fit(X)
+        with pytest.raises(ValueError, match="not valid for sparse input"):
+            SKDBSCAN(**params).fit(X)
 
 
 @pytest.mark.parametrize("X, match", [
@@ -390,6 +635,11 @@ def test_inputs_not_modified(moons):
         (pairwise_distances(moons[:300]), dict(metric="precomputed")),
         (radius_neighbors_graph(moons[:300], 0.1, mode="distance"), dict(metric="precomputed")),
         (sp.random(200, 10, density=0.3, format="csr", random_state=rng), dict()),
+        (moons[:300].copy(), dict(metric="manhattan", algorithm="kd_tree")),
+        (moons[:300].copy(), dict(metric="mahalanobis", metric_params={"VI": np.eye(2)})),
+        (moons[:100].copy(), dict(metric=manhattan_callable)),
+        (sp.random(200, 10, density=0.3, format="csr", random_state=rng),
+         dict(metric="cosine")),
     ]
     for X, params in inputs:
         w = rng.uniform(-1, 3, X.shape[0])
@@ -459,7 +709,8 @@ def test_refit_and_clone():
     assert_array_equal(model.fit(X).labels_, first)
     copy = clone(model)
     assert copy.get_params() == {"eps": 0.4, "min_samples": 4, "metric": "euclidean",
-                                 "n_threads": 1}
+                                 "metric_params": None, "algorithm": "auto", "leaf_size": 30,
+                                 "p": None, "n_jobs": None, "n_threads": 1}
     assert not hasattr(copy, "labels_")
     copy.set_params(eps=0.3, metric="precomputed")
     assert copy.eps == 0.3 and copy.metric == "precomputed"
@@ -485,7 +736,8 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks([DBSCAN(), DBSCAN(metric="precomputed")],
+@parametrize_with_checks([DBSCAN(), DBSCAN(metric="precomputed"),
+                          DBSCAN(metric="manhattan", algorithm="ball_tree")],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

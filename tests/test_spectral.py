@@ -13,6 +13,7 @@ Labels are compared exactly (same numbers, not only the same partition) wherever
 and kmix solve the same well-conditioned problem; the places where only the partition is
 defined, and compared, say why (``assert_same_partition``).
 """
+import inspect
 import warnings
 
 import numpy as np
@@ -534,6 +535,8 @@ def test_block_diagonal_affinity_gives_its_components():
     (dict(kernel_params=[("gamma", 1)]), TypeError, "kernel_params must be a dict"),
     (dict(verbose=-1), ValueError, "verbose must be >= 0"),
     (dict(n_threads=0), ValueError, "n_threads"),
+    (dict(n_jobs=0), ValueError, "n_jobs must be None"),
+    (dict(n_jobs=2.0), TypeError, "n_jobs must be an int"),
     (dict(random_state="seed"), ValueError, "random_state|RandomState"),
 ])
 def test_bad_parameters_raise(blobs, params, error, match):
@@ -660,6 +663,46 @@ def test_bitwise_identical_for_any_n_threads(moons, affinity, assign_labels):
             assert bitwise_equal(fit.affinity_matrix_, fits[0].affinity_matrix_)
 
 
+@pytest.mark.parametrize("affinity", ["rbf", "nearest_neighbors"])
+def test_n_jobs_accepted_and_equal_to_the_default(blobs, affinity):
+    default = km_fit(blobs[0], n_clusters=3, affinity=affinity, random_state=0)
+    ref = sk_fit(blobs[0], n_clusters=3, affinity=affinity, random_state=0, n_jobs=1)
+    assert_array_equal(default.labels_, ref.labels_)
+    for n_jobs in (1, 2, -1):
+        fit = km_fit(blobs[0], n_clusters=3, affinity=affinity, random_state=0, n_jobs=n_jobs)
+        assert_array_equal(fit.labels_, default.labels_)
+        if sp.issparse(fit.affinity_matrix_):
+            assert_sparse_equal(fit.affinity_matrix_, default.affinity_matrix_)
+        else:
+            assert bitwise_equal(fit.affinity_matrix_, default.affinity_matrix_)
+
+
+@pytest.mark.parametrize("n_jobs, n_threads, expected", [
+    (None, None, None), (2, None, 2), (-1, None, -1), (2, 1, 1), (None, 3, 3)])
+def test_n_jobs_is_the_thread_count_unless_n_threads_is_set(monkeypatch, blobs, n_jobs,
+                                                            n_threads, expected):
+    import kmix._spectral
+    asked = []
+    real = kmix._spectral.effective_n_threads
+
+    def record(n):
+        asked.append(n)
+        return real(n)
+
+    monkeypatch.setattr(kmix._spectral, "effective_n_threads", record)
+    kmeans_threads = []
+    real_kmeans = kmix._spectral.KMeans
+
+    def kmeans(*args, **kwargs):
+        kmeans_threads.append(kwargs["n_threads"])
+        return real_kmeans(*args, **kwargs)
+
+    monkeypatch.setattr(kmix._spectral, "KMeans", kmeans)
+    km_fit(blobs[0], n_clusters=3, random_state=0, n_jobs=n_jobs, n_threads=n_threads)
+    assert asked == [expected]
+    assert kmeans_threads == [expected]
+
+
 def test_compiled_passes_do_not_depend_on_thread_count():
     # The estimator runs small problems on one thread; force several threads here.
     rng = np.random.RandomState(0)
@@ -739,10 +782,13 @@ def test_sklearn_estimator_checks(estimator, check):
 def test_params_match_sklearn_and_clone_round_trips():
     ours = SpectralClustering().get_params()
     theirs = SKSpectralClustering().get_params()
-    theirs.pop("n_jobs")  # kmix has n_threads instead
-    ours_threads = ours.pop("n_threads")
+    ours_threads = ours.pop("n_threads")  # kmix only
     assert ours_threads is None
     assert ours == theirs
+    ours = inspect.signature(SpectralClustering).parameters
+    theirs = inspect.signature(SKSpectralClustering).parameters
+    assert [(p.name, p.kind, p.default) for p in ours.values() if p.name != "n_threads"] == \
+        [(p.name, p.kind, p.default) for p in theirs.values()]
     km = SpectralClustering(4, affinity="nearest_neighbors", n_neighbors=7, gamma=3.0,
                             assign_labels="cluster_qr", random_state=2, n_threads=1)
     cloned = clone(km)

@@ -1,9 +1,12 @@
 """DBSCAN: a compiled, deterministic drop-in for :class:`sklearn.cluster.DBSCAN`."""
 import itertools
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import validate_data
 
 from ._core import _dbscan
@@ -13,7 +16,17 @@ from ._validation import (check_choice, check_int, check_magnitude, check_n_thre
 
 __all__ = ["DBSCAN"]
 
-METRICS = ("euclidean", "precomputed")
+#: The metric names scikit-learn's DBSCAN accepts (``sklearn.metrics.pairwise._VALID_METRICS``
+#: of scikit-learn 1.9, and 'precomputed'); callables are accepted too. Whether the neighbour
+#: search supports a metric with the chosen algorithm, or on sparse data, is then decided by
+#: :class:`sklearn.neighbors.NearestNeighbors`, with its errors.
+METRICS = (
+    "braycurtis", "canberra", "chebyshev", "cityblock", "correlation", "cosine", "dice",
+    "euclidean", "hamming", "haversine", "jaccard", "l1", "l2", "mahalanobis", "manhattan",
+    "matching", "minkowski", "nan_euclidean", "rogerstanimoto", "russellrao", "seuclidean",
+    "sokalsneath", "sqeuclidean", "wminkowski", "yule", "precomputed",
+)
+ALGORITHMS = ("auto", "ball_tree", "kd_tree", "brute")
 
 #: At most this many coordinates define the grid cells (3^g adjacent cells per cell), the
 #: ones cut into the most cells; the other coordinates only enter the distances. Measured on
@@ -33,8 +46,6 @@ MAX_CELLS_PER_DIM = 2**30
 MIN_CELLS_PER_DIM = 3
 #: Below this many samples one thread does it all (waking a team costs more).
 MIN_SAMPLES_PER_THREAD = 2000
-#: Rows per block of the brute-force pass over sparse Euclidean data: ~2^22 dense distances.
-SPARSE_BLOCK_ENTRIES = 1 << 22
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,36 +180,33 @@ def _precomputed_sparse(G, weights, eps, min_samples, n_threads):
                          weights, min_samples, n_threads)
 
 
-def _sparse_euclidean_graph(X, eps):
-    """CSR graph of the pairs at squared distance <= eps^2 (||x||^2 + ||y||^2 - 2 x.y, as
-    scikit-learn's brute force on sparse data; 0 on the diagonal), by blocks of rows."""
-    X = X.astype(np.float64)
-    n = X.shape[0]
-    sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-    XT = X.T.tocsc()
-    block = max(1, SPARSE_BLOCK_ENTRIES // n)
-    eps2 = eps * eps
-    rows, cols, vals = [], [], []
-    for b0 in range(0, n, block):
-        b1 = min(n, b0 + block)
-        d2 = np.asarray((X[b0:b1] @ XT).todense())
-        d2 *= -2.0
-        d2 += sq[b0:b1, None]
-        d2 += sq[None, :]
-        np.maximum(d2, 0.0, out=d2)
-        d2[np.arange(b1 - b0), np.arange(b0, b1)] = 0.0
-        r, c = np.nonzero(d2 <= eps2)
-        rows.append(r + b0)
-        cols.append(c)
-        vals.append(d2[r, c])
-    rows, cols, vals = (np.concatenate(a) for a in (rows, cols, vals))
-    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n))))
-    return vals, cols, indptr, eps2
+def _is_euclidean(metric, p, metric_params):
+    """Whether the metric is the plain Euclidean distance, the grid's: 'euclidean', 'l2', or
+    'minkowski' with p None or 2 (as scikit-learn's neighbour search reads them), without
+    metric_params."""
+    if metric_params:
+        return False
+    if isinstance(metric, str) and metric in ("euclidean", "l2"):
+        return True
+    return isinstance(metric, str) and metric == "minkowski" and (p is None or p == 2)
 
 
-def _sparse_euclidean(X, weights, eps, min_samples, n_threads):
-    data, indices, indptr, thr = _sparse_euclidean_graph(X, eps)
-    return _csr_clusters(data, indices, indptr, thr, False, weights, min_samples, n_threads)
+def _radius_graph_clusters(X, weights, eps, min_samples, n_threads, **search):
+    """(core mask, labels) from scikit-learn's radius neighbourhoods (every metric, callables,
+    sparse data): ``NearestNeighbors(radius=eps, **search)`` finds, for each sample, the
+    samples within eps, itself included (the neighbourhoods scikit-learn's DBSCAN uses);
+    kmix's kernels count them (weighted) and expand the clusters over that graph."""
+    if sp.issparse(X) and X.indices.dtype != np.int32 and max(X.nnz, *X.shape) < 2**31:
+        # scikit-learn's sparse Manhattan kernel takes only 32-bit indices (its own DBSCAN
+        # fails on 64-bit ones): the same matrix with 32-bit indices (a new one; X is kept)
+        X = type(X)((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)),
+                    shape=X.shape)
+    graph = NearestNeighbors(radius=eps, **search).fit(X).radius_neighbors_graph(
+        X, mode="distance")
+    # every stored entry is a neighbour, whatever its distance: threshold +inf, and the
+    # diagonal is stored (explicitly, as 0 or the sample's distance to itself)
+    return _csr_clusters(_float_values(graph.data), graph.indices, graph.indptr, np.inf,
+                         False, weights, min_samples, n_threads)
 
 
 def _check_precomputed(X):
@@ -225,12 +233,20 @@ class DBSCAN(ClusterMixin, BaseEstimator):
     sample) with the non-core samples within ``eps`` of one of their core samples (a sample
     near several clusters joins the lowest-numbered one); the other samples are noise (-1).
 
-    Euclidean neighbours are found on a grid of cells of side ``eps`` over at most three
-    coordinates (points sorted by cell; the remaining coordinates only enter the distances),
-    without storing the neighbourhoods: memory stays O(n_samples x n_features).
-    Distances are summed in float64 in feature order and compared as ``d^2 <= eps^2``, as
-    scikit-learn's KD-tree does (for more than 15 features scikit-learn uses a less exact
-    brute-force formula: pairs within rounding of ``eps`` may then differ).
+    Dense Euclidean data (metric 'euclidean', 'l2', or 'minkowski' with p None or 2, no
+    metric_params) never go through a neighbour search: kmix finds the neighbours on a grid of
+    cells of side ``eps`` over at most 4 coordinates (5 from 16 features; points sorted by
+    cell, the remaining coordinates only enter the distances), without storing the
+    neighbourhoods: memory stays O(n_samples x n_features). Distances are summed in float64
+    in feature order and compared as ``d^2 <= eps^2``, as scikit-learn's KD and ball trees do
+    (its brute force, which it uses for ``algorithm='brute'`` and from 16 features with
+    'auto', computes ``|x|^2 - 2 x.y + |y|^2`` instead: pairs within rounding of ``eps`` may
+    then differ). Every other metric, and sparse data, go through scikit-learn's public
+    :class:`sklearn.neighbors.NearestNeighbors` with ``radius=eps`` and this estimator's
+    ``metric``, ``p``, ``metric_params``, ``algorithm``, ``leaf_size`` and ``n_jobs`` (the
+    neighbourhoods scikit-learn's DBSCAN uses, so the same results, and the same errors for
+    a metric the chosen algorithm or sparse data do not support); kmix's compiled kernels
+    then count the neighbours and expand the clusters.
 
     Parameters
     ----------
@@ -238,13 +254,35 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         Neighbourhood radius: samples at distance <= eps are neighbours. Must be > 0.
     min_samples : int, default=5
         (Weighted) neighbourhood size, the sample itself included, that makes a core sample.
-    metric : {'euclidean', 'precomputed'}, default='euclidean'
-        'precomputed': X is a square matrix of distances, dense, or sparse where only the
-        stored entries are neighbours (and each sample is its own neighbour unless its
-        diagonal entry is stored and larger than eps), as in scikit-learn.
+    metric : str or callable, default='euclidean'
+        A metric of scikit-learn's neighbour search (any name of
+        :func:`sklearn.metrics.pairwise_distances` that it supports, e.g. 'manhattan',
+        'chebyshev', 'minkowski', 'cosine', 'haversine', 'mahalanobis'), a callable
+        ``f(x, y, **metric_params) -> float`` on pairs of rows, or 'precomputed': X is then a
+        square matrix of distances, dense, or sparse where only the stored entries are
+        neighbours (and each sample is its own neighbour unless its diagonal entry is stored
+        and larger than eps), as in scikit-learn.
+    metric_params : dict, default=None
+        Extra keyword arguments of the metric (e.g. ``{'w': w}`` for a weighted 'minkowski',
+        ``{'VI': VI}`` for 'mahalanobis'; a 'p' here overrides ``p``, with scikit-learn's
+        warning when ``p`` is also set).
+    algorithm : {'auto', 'ball_tree', 'kd_tree', 'brute'}, default='auto'
+        scikit-learn's neighbour-search algorithm, for the metrics that go through it (see
+        above); unused for dense Euclidean data and 'precomputed'.
+    leaf_size : int, default=30
+        Leaf size of the ball or KD tree, as in scikit-learn (speed and memory only).
+    p : float, default=None
+        Power of the Minkowski metric; None means 2 (Euclidean), 1 is Manhattan, inf
+        Chebyshev. Only used with metric='minkowski'. (scikit-learn 1.9 raises for p=None
+        with sparse data or a weight ``w`` in metric_params; kmix uses 2 there too.)
+    n_jobs : int, default=None
+        scikit-learn's parameter: parallel jobs of the neighbour search (None means 1 unless
+        in a joblib context, -1 all processors). When ``n_threads`` is None, kmix also runs
+        its own kernels on ``n_jobs`` threads (then None means all cores, negative counts as
+        joblib); a set ``n_threads`` wins for kmix's kernels. Results do not depend on it.
     n_threads : int, default=None
-        Threads of the compiled kernels; None uses all cores. Results do not depend on it.
-        (kmix only.)
+        Threads of the compiled kernels; None uses ``n_jobs``, and all cores if that is None
+        too. Results do not depend on it. (kmix only.)
 
     Attributes
     ----------
@@ -259,17 +297,46 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         Only when X has feature names that are all strings.
     """
 
-    def __init__(self, eps=0.5, *, min_samples=5, metric="euclidean", n_threads=None):
+    def __init__(self, eps=0.5, *, min_samples=5, metric="euclidean", metric_params=None,
+                 algorithm="auto", leaf_size=30, p=None, n_jobs=None, n_threads=None):
         self.eps = eps
         self.min_samples = min_samples
         self.metric = metric
+        self.metric_params = metric_params
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.p = p
+        self.n_jobs = n_jobs
         self.n_threads = n_threads
 
     def _check_params(self):
         check_real("eps", self.eps, low=0.0, low_inclusive=False)
         check_int("min_samples", self.min_samples, low=1)
-        check_choice("metric", self.metric, METRICS)
+        if not callable(self.metric):
+            if not isinstance(self.metric, str):
+                raise TypeError(f"metric must be a string or a callable, got {self.metric!r} "
+                                f"of type {type(self.metric).__name__}.")
+            if self.metric not in METRICS:
+                options = ", ".join(repr(m) for m in METRICS)
+                raise ValueError(f"metric must be one of {options}, or a callable; "
+                                 f"got {self.metric!r}.")
+        if self.metric_params is not None and not isinstance(self.metric_params, dict):
+            raise TypeError(f"metric_params must be a dict or None, got {self.metric_params!r}.")
+        check_choice("algorithm", self.algorithm, ALGORITHMS)
+        check_int("leaf_size", self.leaf_size, low=1)
+        if self.p is not None:
+            if isinstance(self.p, (bool, np.bool_)) or not isinstance(self.p, numbers.Real):
+                raise TypeError(f"p must be a real number or None, got {self.p!r}.")
+            if not self.p >= 0:  # NaN too; +inf is Chebyshev, as in scikit-learn
+                raise ValueError(f"p must be >= 0 or None, got {self.p}.")
+        check_int("n_jobs", self.n_jobs, allow_none=True)
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must be None, a positive int or a negative int; got 0.")
         check_n_threads(self.n_threads)
+
+    def _thread_count(self):
+        """The kernels' thread count as asked for: n_threads, else n_jobs (None: all cores)."""
+        return self.n_jobs if self.n_threads is None else self.n_threads
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -311,7 +378,7 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         weights = None
         if sample_weight is not None:
             weights = check_sample_weight(sample_weight, n_samples, allow_negative=True)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = effective_n_threads(self._thread_count())
         if n_samples < MIN_SAMPLES_PER_THREAD:
             n_threads = 1
         is_core, labels = self._cluster(X, weights, n_threads)
@@ -325,15 +392,23 @@ class DBSCAN(ClusterMixin, BaseEstimator):
 
     def _cluster(self, X, weights, n_threads):
         """(core mask, labels) of validated X."""
-        eps = float(self.eps)
-        if self.metric == "precomputed":
+        if isinstance(self.metric, str) and self.metric == "precomputed":
             _check_precomputed(X)
             if sp.issparse(X):
                 return _precomputed_sparse(X, weights, self.eps, self.min_samples, n_threads)
             return _precomputed_dense(X, weights, self.eps, self.min_samples, n_threads)
-        if sp.issparse(X):
-            return _sparse_euclidean(X, weights, eps, self.min_samples, n_threads)
-        return _euclidean_dense(X, weights, eps, self.min_samples, n_threads)
+        if not sp.issparse(X) and _is_euclidean(self.metric, self.p, self.metric_params):
+            return _euclidean_dense(X, weights, float(self.eps), self.min_samples, n_threads)
+        p = self.p
+        if (p is None and isinstance(self.metric, str) and self.metric == "minkowski"
+                and "p" not in (self.metric_params or {})):
+            # p=None means 2, as documented by scikit-learn, whose neighbour search passes
+            # None on (and then fails on sparse data and with a 'w' in metric_params)
+            p = 2
+        return _radius_graph_clusters(
+            X, weights, self.eps, self.min_samples, n_threads, algorithm=self.algorithm,
+            leaf_size=self.leaf_size, metric=self.metric, p=p,
+            metric_params=self.metric_params, n_jobs=self.n_jobs)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Cluster X and return ``labels_``.

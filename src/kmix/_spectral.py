@@ -170,11 +170,17 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
     kernel_params : dict or None, default=None
         Extra keyword arguments of a callable affinity (and of named kernels, where they
         name one of their parameters other than gamma, degree and coef0).
+    n_jobs : int, default=None
+        scikit-learn's parameter (parallel jobs of its nearest-neighbours affinity). kmix
+        computes that affinity with its own compiled pass, so ``n_jobs`` is the thread count
+        of kmix's kernels (the affinity passes, the embedding and k-means) when
+        ``n_threads`` is None: None then means all cores, negative counts as joblib. A set
+        ``n_threads`` wins. Results do not depend on it.
     verbose : bool or int, default=False
         Print the progress of the label assignment.
     n_threads : int, default=None
-        Threads of the compiled passes and of k-means; None uses all cores. Results do not
-        depend on it. (kmix only; it replaces scikit-learn's ``n_jobs``.)
+        Threads of the compiled passes and of k-means; None uses ``n_jobs``, and all cores if
+        that is None too. Results do not depend on it. (kmix only.)
 
     Attributes
     ----------
@@ -189,7 +195,7 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
     def __init__(self, n_clusters=8, *, eigen_solver=None, n_components=None,
                  random_state=None, n_init=10, gamma=1.0, affinity="rbf", n_neighbors=10,
                  eigen_tol="auto", assign_labels="kmeans", degree=3, coef0=1,
-                 kernel_params=None, verbose=False, n_threads=None):
+                 kernel_params=None, n_jobs=None, verbose=False, n_threads=None):
         self.n_clusters = n_clusters
         self.eigen_solver = eigen_solver
         self.n_components = n_components
@@ -203,6 +209,7 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
         self.degree = degree
         self.coef0 = coef0
         self.kernel_params = kernel_params
+        self.n_jobs = n_jobs
         self.verbose = verbose
         self.n_threads = n_threads
 
@@ -234,7 +241,14 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
             raise TypeError(f"kernel_params must be a dict or None, got {self.kernel_params!r}.")
         check_int("verbose", int(self.verbose) if isinstance(self.verbose, (bool, np.bool_))
                   else self.verbose, low=0)
+        check_int("n_jobs", self.n_jobs, allow_none=True)
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must be None, a positive int or a negative int; got 0.")
         check_n_threads(self.n_threads)
+
+    def _thread_count(self):
+        """The kernels' thread count as asked for: n_threads, else n_jobs (None: all cores)."""
+        return self.n_jobs if self.n_threads is None else self.n_threads
 
     def _check_data(self, X):
         X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64,
@@ -278,7 +292,7 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
         """
         self._check_params()
         X = self._check_data(X)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = effective_n_threads(self._thread_count())
         params = kernel_params(self.affinity, self.gamma, self.degree, self.coef0,
                                self.kernel_params)
         self.affinity_matrix_ = affinity_matrix(X, self.affinity, n_neighbors=self.n_neighbors,
@@ -303,7 +317,7 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
         if self.assign_labels == "kmeans":
             kmeans = KMeans(self.n_clusters, n_init=self.n_init, random_state=random_state,
                             verbose=int(self.verbose), algorithm="lloyd",
-                            n_threads=self.n_threads)
+                            n_threads=self._thread_count())
             return kmeans.fit(maps).labels_
         if self.assign_labels == "cluster_qr":
             return cluster_qr(maps)
