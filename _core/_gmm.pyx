@@ -454,6 +454,18 @@ cdef void _log_terms(const double *prec, const double *weights, Py_ssize_t k, Py
         log_det[c] = acc
 
 
+cdef inline double _variance_floor(double v, double mean) noexcept nogil:
+    """A variance within the float64 resolution of the raw second moment (|v| <= eps mean^2)
+    and not positive becomes eps mean^2: what scikit-learn's raw-moment formula leaves there
+    (kmix's moments about a shift give exactly 0 for a component collapsed on one point away
+    from the origin), so that such a fit with reg_covar=0 runs on as scikit-learn's does.
+    Mirrors ``kmix._mixture.variance_floor``."""
+    cdef double floor = DBL_EPSILON * (mean * mean)
+    if v <= 0 and v >= -floor:
+        return floor
+    return v
+
+
 cdef Py_ssize_t _m_step(const double *stats, const double *shift, Py_ssize_t k, Py_ssize_t d,
                         int cov_type, double reg_covar, double *weights, double *means,
                         double *covs, double *prec, double *work) noexcept nogil:
@@ -494,6 +506,8 @@ cdef Py_ssize_t _m_step(const double *stats, const double *shift, Py_ssize_t k, 
             acc = 0.0
             for a in range(d):
                 v = ((S2[c * d + a] - 2 * dl[a] * S1[c * d + a]) + N[c] * (dl[a] * dl[a])) / nk
+                if reg_covar == 0:
+                    v = _variance_floor(v, means[c * d + a])
                 v = v + reg_covar
                 if cov_type == DIAG:
                     covs[c * d + a] = v

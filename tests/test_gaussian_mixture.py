@@ -995,3 +995,29 @@ def test_compiled_em_loop_names_the_collapsing_component(covariance_type):
     with pytest.raises(ValueError) as slow:
         _PythonLoopGaussianMixture(3, **params).fit(X)
     assert str(fast.value) == str(slow.value)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_component_collapsed_away_from_the_origin_runs_on_without_regularisation(
+        covariance_type):
+    # One component starts sharp on the single point (3, 7), far from the others: its
+    # responsibilities elsewhere underflow to 0, so its variance is exactly 0 about its
+    # mean. scikit-learn's raw-moment formula leaves ~eps mu^2 there and runs on; kmix
+    # floors the variance at eps mu^2 (per feature) and does the same. At the origin the
+    # floor is 0 and the fit raises, as scikit-learn's does (test_collapsed_component_raises).
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(40, 2)) * 0.3 - 4.0, [[3.0, 7.0]]])
+    sharp = {"diag": np.array([[1.0, 1.0], [1e8, 1e8]]),
+             "spherical": np.array([1.0, 1e8])}[covariance_type]
+    params = dict(covariance_type=covariance_type, reg_covar=0.0, max_iter=1,
+                  weights_init=[40 / 41, 1 / 41], means_init=[[-4.0, -4.0], [3.0, 7.0]],
+                  precisions_init=sharp)
+    fast = GaussianMixture(2, **params).fit(X)
+    slow = _PythonLoopGaussianMixture(2, **params).fit(X)
+    assert_array_equal(fast.covariances_, slow.covariances_)
+    # the collapsed component's variances are positive and at the rounding level of mu^2
+    floor = np.finfo(np.float64).eps * np.array([9.0, 49.0])
+    bound = 8 * floor if covariance_type == "diag" else 8 * floor.mean()
+    assert np.all(fast.covariances_[1] > 0) and np.all(fast.covariances_[1] <= bound)
+    assert np.all(np.isfinite(fast.precisions_cholesky_))
+    assert not fast.converged_

@@ -118,6 +118,21 @@ def log_det_cholesky(prec_chol, covariance_type, n_features, n_components):
     return n_features * np.log(prec_chol)
 
 
+def variance_floor(var, means):
+    """Variances within the float64 resolution of the raw second moment (``|v| <= eps mu^2``)
+    and not positive become ``eps mu^2``.
+
+    scikit-learn computes diagonal variances from raw moments (E[x^2] - mu^2), which leaves a
+    residue of about that size where a component collapsed on one point away from the
+    origin; kmix's moments about a shift give exactly 0 there. With ``reg_covar=0`` the floor
+    lets such a fit run on as scikit-learn's does (its regression test for #18216) instead
+    of raising; a point at the origin still raises, as in scikit-learn. Mirrors the compiled
+    M-step (``_core/_gmm.pyx``).
+    """
+    floor = np.finfo(np.float64).eps * (means * means)
+    return np.where((var <= 0) & (var >= -floor), floor, var)
+
+
 def gaussian_parameters(stats, reg_covar, covariance_type):
     """(nk, means, covariances) from the pass statistics, as scikit-learn's estimates.
 
@@ -154,6 +169,8 @@ def gaussian_parameters(stats, reg_covar, covariance_type):
     else:
         S2 = S2.reshape(k, d)
         var = (S2 - 2 * delta * S1 + N[:, None] * delta**2) / nk[:, None]
+        if reg_covar == 0:
+            var = variance_floor(var, means)
         covs = var + reg_covar
         if covariance_type == "spherical":
             covs = covs.mean(axis=1)

@@ -256,6 +256,11 @@ def silhouette_samples(X, labels, *, metric="euclidean", n_threads=None, **kwds)
     deferred = (metric == "precomputed" and isinstance(X, np.ndarray) and X.ndim == 2
                 and X.dtype in (np.float32, np.float64) and X.flags.c_contiguous)
     X, labels = check_X_y(X, labels, accept_sparse=["csr"], ensure_all_finite=not deferred)
+    if metric != "precomputed":
+        # Euclidean and other metrics square or sum the values (see check_magnitude);
+        # a precomputed matrix holds the distances themselves.
+        X = check_magnitude(X, squared=metric in ("euclidean", "l2", "sqeuclidean")
+                            or not isinstance(metric, str))
     try:
         return _silhouette_samples(X, labels, metric, n_threads, kwds, not deferred)
     except ValueError:
