@@ -126,7 +126,8 @@ cdef Py_ssize_t _hamerly_block(
                 i = idx[q]
                 a = b1i[q]
                 # Rounding of the partial distances and of the row's squared norm.
-                err = 2.0 * scale * (cmax + sqrt(xnorm[i] * cmax)) + g * xnorm[i]
+                # 2 (c + sqrt(x c)) <= 3 c + x: no square root per row
+                err = scale * (3.0 * cmax + xnorm[i]) + g * xnorm[i]
                 if b2v[q] - b1v[q] <= err:
                     # Within rounding: the exact rule decides; every other centre is at
                     # least as far as the smallest computed value allows.
@@ -134,7 +135,9 @@ cdef Py_ssize_t _hamerly_block(
                     upper[i] = dist_up(sa, g)
                     lower[i] = dist_down(xnorm[i] + b1v[q] - err, g)
                 else:
-                    upper[i] = dist_up(xnorm[i] + b1v[q] + err, g)
+                    # the winner's own direct distance: a tighter upper bound than the
+                    # expansion's, for d more operations
+                    upper[i] = dist_up(sq_dist(X + i * d, C + a * d, d), g)
                     lower[i] = dist_down(xnorm[i] + b2v[q] - err, g)
                 if labels[i] != a:
                     changed += 1
@@ -489,7 +492,7 @@ cdef Py_ssize_t _yinyang_block(
                     secv = r1[g]
             best = members[jb]
             lb = lower + i * ng
-            err = 2.0 * scale * (cmax + sqrt(xnorm[i] * cmax)) + gam * xnorm[i]
+            err = scale * (3.0 * cmax + xnorm[i]) + gam * xnorm[i]   # AM-GM, no sqrt
             exact = secv - bestv <= err
             if exact:
                 # Within rounding: the exact rule decides, and each group's bound comes from
@@ -497,7 +500,7 @@ cdef Py_ssize_t _yinyang_block(
                 best = exact_closest(X + i * d, C, k, d, &sa)
                 upper[i] = dist_up(sa, gam)
             else:
-                upper[i] = dist_up(xnorm[i] + bestv + err, gam)
+                upper[i] = dist_up(sq_dist(X + i * d, C + best * d, d), gam)
             for g in range(ng):
                 v = r2[g] if (rj[g] == jb and not exact) else r1[g]
                 lb[g] = dist_down(xnorm[i] + v - err, gam)

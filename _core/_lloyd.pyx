@@ -340,51 +340,41 @@ def lloyd_run_dense(const floating[:, ::1] X, const double[::1] sample_weight,
     return it, changed, outcome
 
 
-def center_rows(const floating[:, ::1] X, floating[:, ::1] out, double[::1] row_sq_norms,
-                int n_threads):
-    """Centre X into ``out`` as scikit-learn does (X minus its column means, in X's dtype).
+def row_norms_variance(const floating[:, ::1] X, double[::1] row_sq_norms, int n_threads):
+    """Squared row norms of X (float64, into ``row_sq_norms``) and the mean of its
+    per-feature variances, reading X in place (no copy).
 
-    Two passes over X: the column means (float64 sums over fixed blocks, reduced in order),
-    then ``out``, the squared norms of the centred rows and the per-feature variances.
-    Returns (means in X's dtype, variances in float64).
+    Two passes over fixed row blocks reduced in order (results do not depend on
+    ``n_threads``): the column sums with the row norms, then the squares about the means.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t nb = n_blocks_for(n, 2 * d), bs = (n + nb - 1) // nb, b, i, f
+    cdef Py_ssize_t nb = n_blocks_for(n, d), bs = (n + nb - 1) // nb, b, i, f
     cdef double[:, ::1] bsum = np.zeros((nb, d))
-    cdef double[:, ::1] bsq = np.zeros((nb, d))
-    cdef double v, s
-    dtype = np.float32 if floating is float else np.float64
-    mean_arr = np.zeros(d, dtype=dtype)
-    var = np.zeros(d)
-    cdef floating[::1] mean = mean_arr
-    cdef double[::1] var_v = var
-    if n == 0:
-        return mean_arr, var
-    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
-        for i in range(b * bs, imin(n, (b + 1) * bs)):
-            for f in range(d):
-                bsum[b, f] += X[i, f]
-    for f in range(d):
-        s = 0.0
-        for b in range(nb):
-            s += bsum[b, f]
-            bsum[b, f] = 0.0
-        mean[f] = <floating>(s / n)
+    cdef double[::1] mean = np.zeros(d)
+    cdef double v, s, total = 0.0
+    if n == 0 or d == 0:
+        return 0.0
     for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
         for i in range(b * bs, imin(n, (b + 1) * bs)):
             s = 0.0
             for f in range(d):
-                out[i, f] = X[i, f] - mean[f]
-                v = out[i, f]
-                s = s + v * v
+                v = X[i, f]
                 bsum[b, f] += v
-                bsq[b, f] += v * v
+                s = s + v * v
             row_sq_norms[i] = s
     for f in range(d):
+        for b in range(nb):
+            mean[f] += bsum[b, f]
+            bsum[b, f] = 0.0
+        mean[f] /= n
+    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+        for i in range(b * bs, imin(n, (b + 1) * bs)):
+            for f in range(d):
+                v = X[i, f] - mean[f]
+                bsum[b, f] += v * v
+    for f in range(d):
         s = 0.0
-        v = 0.0
         for b in range(nb):
             s += bsum[b, f]
-            v += bsq[b, f]
-        var_v[f] = v / n - (s / n) * (s / n)
-    return mean_arr, var
+        total += s / n
+    return total / d

@@ -61,10 +61,13 @@ cdef void _block_potentials(
     const int[::1] indptr, bint sparse, const double *xnorm, const double *w,
     Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *cand, const floating *candT,
     const floating *cnorm, Py_ssize_t ncand, const double *closest, const Py_ssize_t *assign,
-    const double *prune, double *out, double *dist_out, Py_ssize_t dstride, floating *G,
-    floating *D, bint use_gemm,
+    const double *prune, double *out, double *err, double *dist_out, Py_ssize_t dstride,
+    floating *G, floating *D, bint use_gemm, double scale, double g,
 ) noexcept nogil:
-    """out[t] = sum over rows [start, end) of w * min(closest, ||x - cand_t||^2).
+    """out[t] = sum over rows [start, end) of w * min(closest, ||x - cand_t||^2), and err[t] a
+    bound on how far that sum of fast distances can be from the deterministic one: only rows
+    whose fast distance could be below their closest_i contribute (their fast value's error
+    bound, see _block_update, and the deterministic value's relative error g).
 
     The squared distances go to dist_out (row stride dstride) for the update that follows. A row is
     skipped (its distances set to +inf) when, for each t, a quarter of the squared distance
@@ -79,8 +82,10 @@ cdef void _block_potentials(
     cdef const floating *rows
     cdef double dist, dot
     cdef bint need
+    cdef double e
     for t in range(ncand):
         out[t] = 0.0
+        err[t] = 0.0
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
@@ -128,6 +133,9 @@ cdef void _block_potentials(
                 if dist < 0:
                     dist = 0.0
                 dist_out[i * dstride + t] = dist
+                e = scale * (cnorm[t] + sqrt(xnorm[i] * cnorm[t])) + g * xnorm[i]
+                if (dist - e) * (1.0 - g) < closest[i]:
+                    err[t] += w[i] * (e + g * (dist + e))
                 if dist > closest[i]:
                     dist = closest[i]
                 out[t] += w[i] * dist
@@ -230,6 +238,7 @@ cdef void _potentials(
     const double[::1] w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
     Py_ssize_t ncand, double[::1] closest, Py_ssize_t[::1] assign, double[:, ::1] prune,
     double[:, ::1] block_out, double[:, ::1] cand_dist, bint use_gemm, int n_threads,
+    double scale, double g,
 ) noexcept nogil:
     """Per-block potentials of the first ncand candidates (block_out) and their distances."""
     cdef Py_ssize_t nb = block_out.shape[0], bs = (n + nb - 1) // nb, b
@@ -243,7 +252,8 @@ cdef void _potentials(
             _block_potentials(X, data, indices, indptr, sparse, &xnorm[0], &w[0], b * bs,
                               imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
                               ncand, &closest[0], &assign[0], &prune[0, 0], &block_out[b, 0],
-                              &cand_dist[0, 0], T, G, D, use_gemm)
+                              &block_out[b, T],
+                              &cand_dist[0, 0], T, G, D, use_gemm, scale, g)
         free(G)
         free(D)
 
@@ -306,7 +316,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef Py_ssize_t[::1] assign = np.zeros(n, dtype=np.intp)
     # prune[j, t]: a quarter of the squared distance from chosen centre j to candidate t.
     cdef double[:, ::1] prune = np.zeros((n_clusters, T))
-    cdef double[:, ::1] block_out = np.zeros((nb, T))
+    # Per block: the T candidates' fast potentials, then their error bounds.
+    cdef double[:, ::1] block_out = np.zeros((nb, 2 * T))
     # Squared distances of every row to the current candidates (+inf where pruned).
     cdef double[:, ::1] cand_dist = np.zeros((n, T))
     cdef double[::1] block_pot = np.zeros(nb)
@@ -324,13 +335,9 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double scale = expansion_error_scale(d, floating is float)
     cdef double g = kmix_gamma(d + 6, 0)
     cdef double gn = kmix_gamma(n + nb + 2, 0)
-    cdef double W = 0.0, SWX = 0.0, SWN = 0.0
+    cdef double e
     cdef double start = monotonic(), last_check = start, last_print = start
     cdef Py_ssize_t last_done = 0
-    for j in range(n):
-        W += sample_weight[j]
-        SWX += sample_weight[j] * sqrt(x_sq_norms[j])
-        SWN += sample_weight[j] * x_sq_norms[j]
 
     ids[0] = _draw_first(sample_weight, float(np.sum(sample_weight)), random_state.random_sample())
     with nogil:
@@ -341,7 +348,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         _cand_norms(&cand[0, 0], 1, d, &cn2[0])
         _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                     cand, candT, cnorm, 1, closest, assign, prune, block_out, cand_dist,
-                    use_gemm, n_threads)
+                    use_gemm, n_threads, scale, g)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             block_pot[b] = _block_update(X, data, indices, indptr, sparse, &cand_dist[0, 0], T,
                                          &x_sq_norms[0], scale, &sample_weight[0], b * bs,
@@ -369,16 +376,18 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                     prune[j, t] = 0.25 * _det_sqdist(&centers[j, 0], &cand[t, 0], d) * (1.0 - 4.0 * g)
             _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                         cand, candT, cnorm, T, closest, assign, prune, block_out, cand_dist,
-                        use_gemm, n_threads)
+                        use_gemm, n_threads, scale, g)
             best = 0
             for t in range(T):
                 p = 0.0
+                e = 0.0
                 for b in range(nb):
                     p += block_out[b, t]
+                    e += block_out[b, T + t]
                 pots[t] = p
-                # How far the fast potential can be from the deterministic one.
-                bound[t] = ((scale + 2.0 * g) * (W * cnorm[t] + 2.0 * sqrt(cnorm[t]) * SWX + SWN)
-                            + 4.0 * gn * p)
+                # How far the fast potential can be from the deterministic one: the rows'
+                # distance errors and the two sums' rounding.
+                bound[t] = e * (1.0 + 4.0 * gn) + 4.0 * gn * p
                 if p < pots[best]:
                     best = t
             # Candidates the rounding could rank first: decided by deterministic potentials.

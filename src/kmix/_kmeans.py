@@ -12,7 +12,7 @@ from ._kmeans_algorithms import (ALGORITHMS, _Data, euclidean_to_centers, kmeans
                                  labels_inertia, resolve_algorithm)
 from ._interrupt import restores_on_interrupt
 from ._seeding import _kmeans_plusplus, _row_sq_norms
-from ._core import _minibatch
+from ._core import _lloyd
 from ._threads import blas_context, effective_n_threads, threads_for
 from ._validation import (check_array, check_choice, check_int, check_magnitude,
                           check_n_samples, check_n_threads, check_random_state, check_real,
@@ -292,12 +292,13 @@ class KMeans(_BaseKMeans):
         and the mean feature variance behind ``tol`` are computed here."""
         n_samples, n_features = X.shape
         n_threads = effective_n_threads(self.n_threads)
-        x_squared_norms = _row_sq_norms(X)
         if sp.issparse(X):
+            x_squared_norms = _row_sq_norms(X)
             variances = None
         else:
-            variances = np.array([_minibatch.column_mean_variance(
-                X, threads_for(n_threads, n_samples, 1, n_features))])
+            x_squared_norms = np.empty(n_samples)
+            variances = np.array([_lloyd.row_norms_variance(
+                X, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features))])
         return _Prepared(X, None, x_squared_norms, variances, _Data(X, n_threads))
 
     def _fit_prepared(self, prepared, sample_weight, random_state):

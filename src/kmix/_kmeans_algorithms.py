@@ -200,7 +200,11 @@ def _relocate_empty_clusters(data, sample_weight, centers_old, labels, sums, wsu
     distances = data.sq_dist_to_assigned(centers_old, labels)
     if not distances.max() > 0:
         return sums, wsum
-    far_from_centers = np.argsort(-distances, kind="stable")[:n_empty]
+    # the n_empty largest distances (ties to the lowest index) in O(n): every sample at or
+    # above the n_empty-th largest value, then those few sorted
+    threshold = np.partition(distances, distances.size - n_empty)[distances.size - n_empty]
+    candidates = np.flatnonzero(distances >= threshold)
+    far_from_centers = candidates[np.lexsort((candidates, -distances[candidates]))][:n_empty]
     for new_id, far_idx in zip(empty, far_from_centers):
         weight = sample_weight[far_idx]
         old_id = labels[far_idx]
