@@ -133,7 +133,8 @@ cdef void _block_potentials(
                 if dist < 0:
                     dist = 0.0
                 dist_out[i * dstride + t] = dist
-                e = scale * (cnorm[t] + sqrt(xnorm[i] * cnorm[t])) + g * xnorm[i]
+                # 2 sqrt(x c) <= x + c: no square root per row and candidate
+                e = scale * (1.5 * cnorm[t] + 0.5 * xnorm[i]) + g * xnorm[i]
                 if (dist - e) * (1.0 - g) < closest[i]:
                     err[t] += w[i] * (e + g * (dist + e))
                 if dist > closest[i]:
@@ -152,14 +153,15 @@ cdef double _block_update(
     """Fold the new centre c into closest/assign for rows [start, end); return their potential.
 
     fast[i * stride] is the fast squared distance (+inf where the row was pruned), off by at
-    most scale (cn2 + ||x_i|| sqrt(cn2)) + g xnorm_i (see _common.expansion_error_scale); a row
+    most scale (cn2 + ||x_i|| sqrt(cn2)) + g xnorm_i <= scale (1.5 cn2 + 0.5 xnorm_i) + g xnorm_i
+    (see _common.expansion_error_scale); a row
     whose fast value could be below closest_i gets the deterministic distance (relative error
     below g), which replaces closest_i when smaller. prune[assign_i * pstride] is the pruning
     bound of c against the row's nearest chosen centre (see _block_potentials)."""
     cdef Py_ssize_t i
     cdef double acc = 0.0, f, e
     for i in range(start, end):
-        f = fast[i * stride] - scale * (cn2 + sqrt(xnorm[i] * cn2)) - g * xnorm[i]
+        f = fast[i * stride] - scale * (1.5 * cn2 + 0.5 * xnorm[i]) - g * xnorm[i]
         if prune[assign[i] * pstride] < closest[i] and f * (1.0 - g) < closest[i]:
             e = _det_row(X, data, indices, indptr, sparse, i, c, cn2, d)
             if e < closest[i]:

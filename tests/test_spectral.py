@@ -667,7 +667,9 @@ def test_bitwise_identical_for_any_n_threads(moons, affinity, assign_labels):
 def test_n_jobs_accepted_and_equal_to_the_default(blobs, affinity):
     default = km_fit(blobs[0], n_clusters=3, affinity=affinity, random_state=0)
     ref = sk_fit(blobs[0], n_clusters=3, affinity=affinity, random_state=0, n_jobs=1)
-    assert_array_equal(default.labels_, ref.labels_)
+    # the blobs' graph is (nearly) disconnected: the eigenvectors' rotation, hence the
+    # cluster numbering, is decided by BLAS rounding; the partition is not
+    assert_same_partition(default.labels_, ref.labels_)
     for n_jobs in (1, 2, -1):
         fit = km_fit(blobs[0], n_clusters=3, affinity=affinity, random_state=0, n_jobs=n_jobs)
         assert_array_equal(fit.labels_, default.labels_)
