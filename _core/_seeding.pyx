@@ -15,7 +15,8 @@ its nearest chosen centre), which makes seeding clustered data several times che
 
 The same seeds on every machine: the distances that are kept (closest_i), the pruning bounds
 and the potentials that decide between candidates are defined by machine-independent float64
-arithmetic (direct differences summed feature by feature, no FMA; blocks reduced in order). The
+arithmetic (``sq_dist``'s direct differences in its documented order, no FMA; blocks reduced
+in order). The
 fast distances of the candidates (gemm or the fused FMA loops, in the data's dtype) only screen:
 a row's closest_i is recomputed the deterministic way when the fast value could be below it
 (within the kernel's rounding bound, see _common.pxd), and when two candidates' fast potentials
@@ -31,18 +32,8 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, expansion_error_scale, imin, kmix_gamma,
-                      n_blocks_for, partial_dists, prep_centers, sq_dist_sparse)
+                      n_blocks_for, partial_dists, prep_centers, sq_dist, sq_dist_sparse)
 from _interrupt cimport check_interrupt, monotonic
-
-
-cdef inline double _det_sqdist(const floating *x, const floating *c, Py_ssize_t d) noexcept nogil:
-    """||x - c||^2 in float64, feature by feature (no FMA): the same bits on every machine."""
-    cdef Py_ssize_t f
-    cdef double t, s = 0.0
-    for f in range(d):
-        t = <double>x[f] - <double>c[f]
-        s = s + t * t
-    return s
 
 
 cdef inline double _det_row(const floating[:, ::1] X, const floating[::1] data,
@@ -50,10 +41,10 @@ cdef inline double _det_row(const floating[:, ::1] X, const floating[::1] data,
                             Py_ssize_t i, const floating *c, double cn2,
                             Py_ssize_t d) noexcept nogil:
     """The deterministic squared distance from row i to centre c (cn2: its float64 squared
-    norm, used for CSR rows)."""
+    norm, used for CSR rows): sq_dist and sq_dist_sparse have the same bits on every CPU."""
     if sparse:
         return sq_dist_sparse(&data[0], &indices[0], indptr[i], indptr[i + 1], c, cn2)
-    return _det_sqdist(&X[i, 0], c, d)
+    return sq_dist(&X[i, 0], c, d)
 
 
 cdef void _block_potentials(
@@ -375,7 +366,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             # one the candidate cannot bring closer.
             for j in prange(c, schedule='static', num_threads=n_threads):
                 for t in range(T):
-                    prune[j, t] = 0.25 * _det_sqdist(&centers[j, 0], &cand[t, 0], d) * (1.0 - 4.0 * g)
+                    prune[j, t] = 0.25 * sq_dist(&centers[j, 0], &cand[t, 0], d) * (1.0 - 4.0 * g)
             _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                         cand, candT, cnorm, T, closest, assign, prune, block_out, cand_dist,
                         use_gemm, n_threads, scale, g)
