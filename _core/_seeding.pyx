@@ -73,7 +73,7 @@ cdef void _block_potentials(
     cdef const floating *rows
     cdef double dist, dot
     cdef bint need
-    cdef double e
+    cdef double e, xt, ct, lim
     for t in range(ncand):
         out[t] = 0.0
         err[t] = 0.0
@@ -113,6 +113,11 @@ cdef void _block_potentials(
             partial_dists(rows, nneed, d, cand, candT, ncand, cnorm, ncand, D, use_gemm)
         for q in range(nneed):
             i = idx[q]
+            # The error bound of row i and candidate t is e = ct + xt (2 sqrt(x c) <= x + c:
+            # no square root); a row counts in err[t] when (dist - e)(1 - g) < closest_i,
+            # tested as dist < closest_i (1 + 2 g) + e (a little wider, so still a bound).
+            xt = (0.5 * scale + g) * xnorm[i]
+            lim = closest[i] * (1.0 + 2.0 * g) + xt
             for t in range(ncand):
                 if sparse:
                     dot = 0.0
@@ -124,9 +129,9 @@ cdef void _block_potentials(
                 if dist < 0:
                     dist = 0.0
                 dist_out[i * dstride + t] = dist
-                # 2 sqrt(x c) <= x + c: no square root per row and candidate
-                e = scale * (1.5 * cnorm[t] + 0.5 * xnorm[i]) + g * xnorm[i]
-                if (dist - e) * (1.0 - g) < closest[i]:
+                ct = 1.5 * scale * cnorm[t]
+                if dist < lim + ct:
+                    e = ct + xt
                     err[t] += w[i] * (e + g * (dist + e))
                 if dist > closest[i]:
                     dist = closest[i]
