@@ -41,10 +41,6 @@ cdef extern from "_exact.h" nogil:
                                     Py_ssize_t d, double *dist)
     Py_ssize_t kmix_exact_closest_f(const float *x, const float *C, Py_ssize_t k,
                                     Py_ssize_t d, double *dist)
-    Py_ssize_t kmix_exact_among_d(const double *x, const double *C, Py_ssize_t d,
-                                  const Py_ssize_t *cand, Py_ssize_t m)
-    Py_ssize_t kmix_exact_among_f(const float *x, const float *C, Py_ssize_t d,
-                                  const Py_ssize_t *cand, Py_ssize_t m)
     double kmix_gamma(Py_ssize_t n, int is_float32)
 
 

@@ -135,20 +135,6 @@ static ptrdiff_t kmix_exact_closest_##SFX(const T *x, const T *C, ptrdiff_t k,  
     }                                                                                   \
     *dist = sb;                                                                         \
     return best;                                                                        \
-}                                                                                       \
-                                                                                        \
-/* The exact rule among the m candidate centres cand[0..m) (any order): the closest,     \
- * the lowest index on an exact tie. */                                                  \
-static ptrdiff_t kmix_exact_among_##SFX(const T *x, const T *C, ptrdiff_t d,            \
-                                        const ptrdiff_t *cand, ptrdiff_t m)             \
-{                                                                                       \
-    ptrdiff_t best = cand[0];                                                           \
-    for (ptrdiff_t q = 1; q < m; ++q) {                                                 \
-        const ptrdiff_t j = cand[q];                                                    \
-        const int sgn = kmix_exact_sign_##SFX(x, C + j * d, C + best * d, d);           \
-        if (sgn < 0 || (sgn == 0 && j < best)) best = j;                                \
-    }                                                                                   \
-    return best;                                                                        \
 }
 
 KMIX_EXACT_FUNCS(double, d)

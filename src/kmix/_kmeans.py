@@ -170,12 +170,11 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
 
 
 class _Prepared(NamedTuple):
-    """Centred data and what comes with it (see :meth:`KMeans._prepare`)."""
+    """Validated data and what comes with it (see :meth:`KMeans._prepare`)."""
 
     X: object
-    X_mean: object
     x_squared_norms: np.ndarray
-    variances: object
+    mean_variance: object   # mean feature variance of dense X (None for sparse)
     data: _Data
 
 
@@ -210,13 +209,15 @@ class KMeans(_BaseKMeans):
         Seed of the initialisation. The same seed gives bitwise-identical results for any
         ``n_threads``.
     copy_x : bool, default=True
-        Accepted for compatibility. kmix never modifies X: dense data is centred in a copy.
+        Accepted for compatibility. kmix never modifies X and makes no centred copy of it:
+        dense data is used as given (scikit-learn centres a copy; see the README's
+        differences).
     algorithm : {'lloyd', 'elkan', 'hamerly', 'yinyang', 'auto', 'full'}, default='auto'
         'lloyd': chunked distance + argmin passes; 'elkan', 'hamerly' and 'yinyang': exact
         bound algorithms that skip most distance computations and update the sums
         incrementally; 'auto' picks the fastest for the shape of the data (measured);
-        'full' is an alias of 'lloyd'. All give Lloyd's labels ('elkan' may break an exact
-        distance tie differently, as scikit-learn's Elkan does). scikit-learn's default is
+        'full' is an alias of 'lloyd'. All give the same labels: the exact assignment rule's
+        (closest centre in exact arithmetic, ties to the lowest index). scikit-learn's default is
         'lloyd'; kmix defaults to 'auto' because it is the same computation, faster. On
         sparse input every algorithm runs the Lloyd kernel.
     n_threads : int, default=None
@@ -294,29 +295,27 @@ class KMeans(_BaseKMeans):
         n_threads = effective_n_threads(self.n_threads)
         if sp.issparse(X):
             x_squared_norms = _row_sq_norms(X)
-            variances = None
+            mean_variance = None
         else:
             x_squared_norms = np.empty(n_samples)
-            variances = np.array([_lloyd.row_norms_variance(
-                X, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features))])
-        return _Prepared(X, None, x_squared_norms, variances, _Data(X, n_threads))
+            mean_variance = _lloyd.row_norms_variance(
+                X, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features))
+        return _Prepared(X, x_squared_norms, mean_variance, _Data(X, n_threads))
 
     def _fit_prepared(self, prepared, sample_weight, random_state):
         """fit on the output of :meth:`_prepare`."""
-        X, X_mean, x_squared_norms = prepared.X, prepared.X_mean, prepared.x_squared_norms
+        X, x_squared_norms = prepared.X, prepared.x_squared_norms
         data = prepared.data
         n_samples, n_features = X.shape
         n_threads = data.n_threads
         n_init = self._n_init_effective()
-        tol = (_tolerance_sparse(X, self.tol) if prepared.variances is None
-               else float(np.mean(prepared.variances) * self.tol))
+        tol = (_tolerance_sparse(X, self.tol) if prepared.mean_variance is None
+               else float(prepared.mean_variance * self.tol))
 
         init = self.init
         init_is_array = _is_arraylike_not_scalar(init) and not callable(init)
         if init_is_array:
             init = self._check_centers(init, X)
-            if X_mean is not None:
-                init = init - X_mean
         algorithm = resolve_algorithm(self.algorithm, n_samples, n_features, self.n_clusters,
                                       sp.issparse(X))
 
@@ -338,8 +337,6 @@ class KMeans(_BaseKMeans):
                     best_labels, best_centers = labels, centers
                     best_inertia, best_n_iter = run_inertia, n_iter
 
-        if X_mean is not None:
-            best_centers = (best_centers + X_mean).astype(X.dtype, copy=False)
         distinct = np.count_nonzero(np.bincount(best_labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:
             warnings.warn(

@@ -301,7 +301,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
             # scikit-learn's KMeans(n_init=1, random_state=random_state).fit(X).labels_
             weights = np.ones(n_samples) if sample_weight is None else sample_weight
             kmeans = KMeans(n_clusters=k, n_init=1, n_threads=self.n_threads)
-            if self._kmeans_data is None:  # centred once for all initialisations
+            if self._kmeans_data is None:  # prepared once for all initialisations
                 self._kmeans_data = kmeans._prepare(X)
             labels = kmeans._fit_prepared(self._kmeans_data, weights, random_state).labels_
             resp[np.arange(n_samples), labels] = 1
