@@ -42,7 +42,9 @@ def _predicted_regions(estimator, X, ax, resolution):
     (grid_colour, sample_colour, *centre_colour), n = _colour_indices(*given)
     cmap, norm = cluster_colormap(n)
     fill_regions(ax, xx, yy, grid_colour, n, alpha=0.3).set_label("regions")
-    boundary_lines(ax, xx, yy, grid_colour, n, colors="k", linewidths=0.8)
+    lines = boundary_lines(ax, xx, yy, grid_colour, n, colors="k", linewidths=0.8)
+    if lines is not None:
+        lines.set_label("boundaries")
     ax.scatter(X[:, 0], X[:, 1], c=sample_colour, cmap=cmap, norm=norm, s=8, linewidths=0,
                label="samples")
     if centres is not None:
@@ -53,9 +55,6 @@ def _predicted_regions(estimator, X, ax, resolution):
 def _dbscan_regions(estimator, X, ax, resolution):
     """Where a new point would join a cluster (within eps of a core sample: the cluster of the
     nearest one), and the core, border and noise samples."""
-    if estimator.metric == "precomputed":
-        raise ValueError("DBSCAN was fitted on precomputed distances: there are no points "
-                         "to draw in the plane.")
     labels = _training_labels(estimator, X)
     core = np.asarray(estimator.core_sample_indices_, dtype=np.intp)
     if core.size and not np.allclose(X[core], estimator.components_):
@@ -122,10 +121,14 @@ def decision_regions(estimator, X, *, ax=None, resolution=300):
     Returns
     -------
     ax : matplotlib Axes
-        With artists labelled 'regions' (filled contours), 'samples' and 'centres'
-        (scatters), or 'core', 'border' and 'noise' for DBSCAN.
+        With artists labelled 'regions' (filled contours, level i the region of the i-th
+        smallest label), 'boundaries' (contour lines), 'samples' and 'centres' (scatters), or
+        'core', 'border' and 'noise' for DBSCAN.
     """
     check_fitted(estimator)
+    if "precomputed" in (getattr(estimator, "metric", None), getattr(estimator, "affinity", None)):
+        raise ValueError(f"{type(estimator).__name__} was fitted on precomputed distances or "
+                         "affinities: there are no points to draw in the plane.")
     X = check_plane(X, estimator)
     ax = axes_or_new(ax)
     if hasattr(estimator, "core_sample_indices_"):
