@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import matplotlib
 
@@ -80,14 +81,16 @@ def _render(ax, tmp_path, name="plot.png"):
     return pixels
 
 
-def _artist(ax, label):
-    found = [a for a in [*ax.collections, *ax.lines] if a.get_label() == label]
-    assert len(found) == 1, f"{len(found)} artists labelled {label!r}"
+def _artist(ax, name):
+    """The one artist with this label (scatters, lines) or gid (contour sets)."""
+    found = [a for a in [*ax.collections, *ax.lines] if name in (a.get_label(), a.get_gid())]
+    assert len(found) == 1, f"{len(found)} artists named {name!r}"
     return found[0]
 
 
 def _labels(ax):
-    return {a.get_label() for a in [*ax.collections, *ax.lines]}
+    return {a.get_label() for a in [*ax.collections, *ax.lines]} | {
+        a.get_gid() for a in ax.collections if a.get_gid()}
 
 
 def _line_starting(ax, prefix):
@@ -174,6 +177,17 @@ def test_mixture_regions_mark_the_means(mixture, mixture_data, tmp_path):
         # the boundary is drawn on a grid: only points clearly inside a region are checked
         if np.max(model.predict_proba(point[None])) > 0.99:
             assert paths[label].contains_point(point)
+
+
+def test_legends_list_the_labelled_artists(kmeans, blobs, gm, mixture_data):
+    detector = kmix.MixtureOutlierDetector(gm).fit(mixture_data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. matplotlib's "no legend handler for contours"
+        regions = kplot.decision_regions(kmeans, blobs, resolution=RESOLUTION)
+        density = kplot.mixture_density(gm, mixture_data, detector, resolution=RESOLUTION)
+        assert [t.get_text() for t in regions.legend().get_texts()] == ["samples", "centres"]
+        assert [t.get_text() for t in density.legend().get_texts()] == [
+            "samples", "means", "anomalies"]
 
 
 def test_draws_into_the_given_axes(kmeans, blobs):
@@ -351,13 +365,18 @@ def test_silhouette_diagram_knives_and_mean(kmeans, blobs, tmp_path):
     reference = sk_silhouette_samples(blobs, kmeans.labels_)
     mean_line = _artist(ax, "mean silhouette")
     np.testing.assert_allclose(mean_line.get_xdata(), reference.mean(), rtol=1e-12)
+    top = 0
     for label in range(5):
         band = _artist(ax, str(label))
         vertices = band.get_paths()[0].vertices
         ours = reference[kmeans.labels_ == label]
-        # the band spans one row per sample, out to the cluster's largest coefficient
-        height = vertices[:, 1].max() - vertices[:, 1].min()
+        # the bands are stacked in the order of the labels, one row per sample, out to the
+        # cluster's largest coefficient, which is at the top of the band
+        assert vertices[:, 1].min() > top
+        top = vertices[:, 1].max()
+        height = top - vertices[:, 1].min()
         assert height == ours.size - 1
+        assert vertices[np.argmax(vertices[:, 0]), 1] == top
         np.testing.assert_allclose(vertices[:, 0].max(), max(ours.max(), 0.0), rtol=1e-12)
         np.testing.assert_allclose(vertices[:, 0].min(), min(ours.min(), 0.0), rtol=1e-12)
 

@@ -41,10 +41,10 @@ def _predicted_regions(estimator, X, ax, resolution):
         given.append(np.arange(centres.shape[0]))
     (grid_colour, sample_colour, *centre_colour), n = _colour_indices(*given)
     cmap, norm = cluster_colormap(n)
-    fill_regions(ax, xx, yy, grid_colour, n, alpha=0.3).set_label("regions")
+    fill_regions(ax, xx, yy, grid_colour, n, alpha=0.3).set_gid("regions")
     lines = boundary_lines(ax, xx, yy, grid_colour, n, colors="k", linewidths=0.8)
     if lines is not None:
-        lines.set_label("boundaries")
+        lines.set_gid("boundaries")
     ax.scatter(X[:, 0], X[:, 1], c=sample_colour, cmap=cmap, norm=norm, s=8, linewidths=0,
                label="samples")
     if centres is not None:
@@ -74,7 +74,7 @@ def _dbscan_regions(estimator, X, ax, resolution):
             estimator.components_).kneighbors(grid)
         grid_labels = np.ma.masked_array(labels[core][nearest[:, 0]],
                                          mask=distance[:, 0] > estimator.eps)
-        fill_regions(ax, xx, yy, grid_labels, n, alpha=0.3).set_label("regions")
+        fill_regions(ax, xx, yy, grid_labels, n, alpha=0.3).set_gid("regions")
     border = ~is_core & (labels >= 0)
     noise = labels < 0
     ax.scatter(X[is_core, 0], X[is_core, 1], c=colour[is_core], cmap=cmap, norm=norm, s=30,
@@ -121,9 +121,9 @@ def decision_regions(estimator, X, *, ax=None, resolution=300):
     Returns
     -------
     ax : matplotlib Axes
-        With artists labelled 'regions' (filled contours, level i the region of the i-th
-        smallest label), 'boundaries' (contour lines), 'samples' and 'centres' (scatters), or
-        'core', 'border' and 'noise' for DBSCAN.
+        Its contour sets have the gid 'regions' (filled, level i the region of the i-th
+        smallest label) and 'boundaries' (lines); its scatters are labelled 'samples' and
+        'centres', or 'core', 'border' and 'noise' for DBSCAN.
     """
     check_fitted(estimator)
     if "precomputed" in (getattr(estimator, "metric", None), getattr(estimator, "affinity", None)):
@@ -191,8 +191,9 @@ def mixture_density(gm, X, detector=None, *, ax=None, resolution=300, n_levels=1
     Returns
     -------
     ax : matplotlib Axes
-        With artists labelled 'log-density' (filled contours), 'decision boundaries' and
-        'density threshold' (contour lines), 'samples', 'means' and 'anomalies' (scatters).
+        Its contour sets have the gid 'log-density' (filled), 'decision boundaries' and
+        'density threshold' (lines); its scatters are labelled 'samples', 'means' and
+        'anomalies'.
     """
     check_fitted(gm)
     if not (hasattr(gm, "score_samples") and hasattr(gm, "predict")):
@@ -207,13 +208,13 @@ def mixture_density(gm, X, detector=None, *, ax=None, resolution=300, n_levels=1
     levels = _density_levels(density, gm.score_samples(X), n_levels)
     filled = ax.contourf(xx, yy, density.reshape(xx.shape), levels=levels, cmap="viridis",
                          extend="min", alpha=0.8)
-    filled.set_label("log-density")
+    filled.set_gid("log-density")
     ax.figure.colorbar(filled, ax=ax, label="log-density")
     (components,), n = _colour_indices(gm.predict(grid))
     lines = boundary_lines(ax, xx, yy, components, n, colors="red", linestyles="dashed",
                            linewidths=1.5)
     if lines is not None:
-        lines.set_label("decision boundaries")
+        lines.set_gid("decision boundaries")
     ax.scatter(X[:, 0], X[:, 1], c="k", s=2, label="samples")
     means = _centres(gm)
     if means is not None:
@@ -222,7 +223,7 @@ def mixture_density(gm, X, detector=None, *, ax=None, resolution=300, n_levels=1
     if detector is not None:
         ax.contour(xx, yy, detector.score_samples(grid).reshape(xx.shape),
                    levels=[detector.threshold_], colors="orange",
-                   linewidths=2).set_label("density threshold")
+                   linewidths=2).set_gid("density threshold")
         flagged = X[detector.predict(X) == -1]
         ax.scatter(flagged[:, 0], flagged[:, 1], c="red", marker="*", s=100, edgecolors="k",
                    linewidths=0.5, label="anomalies", zorder=4)
