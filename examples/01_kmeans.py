@@ -34,7 +34,7 @@ def main(argv=None):
     print(np.round(kmeans.transform(X_new), 2))
 
     # one random initialisation can end in a poor local optimum; restarts keep the best
-    figure, axes = panels(2)
+    figure, axes = panels(2, size=(5.5, 4))
     for ax, seed in zip(axes, (2, 5)):
         single = kmix.KMeans(5, init="random", n_init=1, random_state=seed).fit(X)
         kplot.decision_regions(single, X, ax=ax, resolution=resolution)
@@ -63,7 +63,7 @@ def main(argv=None):
     # the limits: three elongated clusters of different sizes and densities
     Xe, ye = chapter_mixture()
     good_init = np.array([[-1.5, 2.5], [0.5, 0.0], [4.0, 0.0]])
-    figure, axes = panels(2)
+    figure, axes = panels(2, size=(5.5, 4))
     for ax, (name, model) in zip(axes, [
             ("k-means from good centres", kmix.KMeans(3, init=good_init, n_init=1)),
             ("k-means, 10 restarts", kmix.KMeans(3, n_init=10, random_state=42))]):

@@ -30,7 +30,7 @@ def main(argv=None):
 
     quantized = kplot.quantize(image, 8, random_state=42)
     figure, (ax,) = panels(1, size=(8, 6))
-    ax.imshow(quantized)
+    ax.imshow(quantized, interpolation="nearest")
     ax.set_axis_off()
     save(figure, args, "quantized_8_colours")
     error = np.sqrt(np.mean((quantized.astype(float) - image) ** 2))

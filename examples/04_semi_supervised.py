@@ -43,10 +43,10 @@ def main(argv=None):
     scores["50 representative labels"] = accuracy(X_train[representative], y_representative,
                                                   X_test, y_test, max_iter)
 
-    figure, axes = panels(10, 5, size=(0.9, 0.9))
+    figure, axes = panels(10, 5, size=(1.0, 1.25))
     for ax, index, label in zip(axes, representative, y_representative):
         ax.imshow(X_train[index].reshape(8, 8), cmap="binary", interpolation="bilinear")
-        ax.set_title(str(label), fontsize=9)
+        ax.set_title(str(label), fontsize=9, pad=2)
         ax.set_axis_off()
     save(figure, args, "representative_digits")
 
