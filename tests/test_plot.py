@@ -190,6 +190,18 @@ def test_legends_list_the_labelled_artists(kmeans, blobs, gm, mixture_data):
             "samples", "means", "anomalies"]
 
 
+def test_unused_bayesian_components_are_not_marked(mixture_data, tmp_path):
+    model = kmix.BayesianGaussianMixture(n_components=8, random_state=0).fit(mixture_data)
+    used = model.weights_ >= 1e-3
+    assert 0 < used.sum() < 8  # the data need three components, not eight
+    regions = kplot.decision_regions(model, mixture_data, resolution=RESOLUTION)
+    np.testing.assert_array_equal(_artist(regions, "centres").get_offsets(),
+                                  model.means_[used])
+    density = kplot.mixture_density(model, mixture_data, resolution=RESOLUTION)
+    np.testing.assert_array_equal(_artist(density, "means").get_offsets(), model.means_[used])
+    _render(density, tmp_path)
+
+
 def test_draws_into_the_given_axes(kmeans, blobs):
     figure, (left, right) = plt.subplots(1, 2)
     assert kplot.decision_regions(kmeans, blobs, ax=right, resolution=RESOLUTION) is right
@@ -198,9 +210,10 @@ def test_draws_into_the_given_axes(kmeans, blobs):
     assert new.figure is not figure
 
 
-def test_dbscan_core_border_noise(tmp_path):
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_dbscan_core_border_noise(metric, tmp_path):
     X, _ = moons(n_samples=400, noise=0.12, random_state=3)
-    db = kmix.DBSCAN(eps=0.12, min_samples=6).fit(X)
+    db = kmix.DBSCAN(eps=0.12, min_samples=6, metric=metric).fit(X)
     is_core = np.zeros(len(X), dtype=bool)
     is_core[db.core_sample_indices_] = True
     noise = db.labels_ == -1
@@ -214,9 +227,21 @@ def test_dbscan_core_border_noise(tmp_path):
     paths = _artist(ax, "regions").get_paths()
     n_clusters = db.labels_.max() + 1
     assert len(paths) == n_clusters
-    # a core sample lies in its cluster's region
-    for i in db.core_sample_indices_[::10]:
-        assert paths[db.labels_[i]].contains_point(X[i])
+    # a point well within eps of a core sample lies in the region of the nearest one's
+    # cluster; a point well beyond eps of every core sample lies in no region
+    from scipy.spatial.distance import cdist
+
+    low, high = X.min(axis=0), X.max(axis=0)
+    lattice = np.stack(np.meshgrid(np.linspace(low[0], high[0], 25),
+                                   np.linspace(low[1], high[1], 25)), -1).reshape(-1, 2)
+    distance = cdist(lattice, db.components_,
+                     "cityblock" if metric == "manhattan" else "euclidean")
+    nearest = db.labels_[db.core_sample_indices_][distance.argmin(axis=1)]
+    inside = np.array([[p.contains_point(q) for p in paths] for q in lattice])
+    near, far = distance.min(axis=1) < 0.5 * db.eps, distance.min(axis=1) > 1.5 * db.eps
+    assert near.sum() > 20 and far.sum() > 20
+    np.testing.assert_array_equal(inside[near], np.eye(n_clusters, dtype=bool)[nearest[near]])
+    assert not inside[far].any()
 
 
 def test_dbscan_rejects_other_data_and_precomputed():

@@ -16,13 +16,23 @@ def _colour_indices(*label_arrays):
     return [np.searchsorted(labels, a) for a in label_arrays], labels.size
 
 
+#: Mixture components lighter than this are not marked (a Bayesian mixture leaves the
+#: components it does not need with weights near zero, their means anywhere).
+NEGLIGIBLE_WEIGHT = 1e-3
+
+
 def _centres(estimator):
-    """The cluster centres (k-means) or component means (mixtures), or None."""
+    """The cluster centres (k-means) or component means (mixtures), or None; and the indices
+    of those worth marking (all but the mixture components of negligible weight)."""
     for name in ("cluster_centers_", "means_"):
         centres = getattr(estimator, name, None)
         if centres is not None:
-            return np.asarray(centres, dtype=np.float64)
-    return None
+            centres = np.asarray(centres, dtype=np.float64)
+            weights = getattr(estimator, "weights_", None)
+            if weights is None:
+                return centres, np.arange(centres.shape[0])
+            return centres, np.flatnonzero(np.asarray(weights) >= NEGLIGIBLE_WEIGHT)
+    return None, None
 
 
 def _training_labels(estimator, X):
@@ -35,7 +45,7 @@ def _training_labels(estimator, X):
 
 def _predicted_regions(estimator, X, ax, resolution):
     xx, yy, grid = plane_grid(X, resolution)
-    centres = _centres(estimator)
+    centres, marked = _centres(estimator)
     given = [estimator.predict(grid), estimator.predict(X)]
     if centres is not None:
         given.append(np.arange(centres.shape[0]))
@@ -48,8 +58,9 @@ def _predicted_regions(estimator, X, ax, resolution):
     ax.scatter(X[:, 0], X[:, 1], c=sample_colour, cmap=cmap, norm=norm, s=8, linewidths=0,
                label="samples")
     if centres is not None:
-        ax.scatter(centres[:, 0], centres[:, 1], c=centre_colour[0], cmap=cmap, norm=norm,
-                   marker="X", s=160, edgecolors="k", linewidths=1.5, label="centres", zorder=3)
+        ax.scatter(centres[marked, 0], centres[marked, 1], c=centre_colour[0][marked],
+                   cmap=cmap, norm=norm, marker="X", s=160, edgecolors="k", linewidths=1.5,
+                   label="centres", zorder=3)
 
 
 def _dbscan_regions(estimator, X, ax, resolution):
@@ -98,7 +109,8 @@ def decision_regions(estimator, X, *, ax=None, resolution=300):
     - Estimators with ``predict`` (KMeans, MiniBatchKMeans, GaussianMixture,
       BayesianGaussianMixture, ...): the plane coloured by ``predict`` on a grid over X's
       bounding box, the boundaries between regions, X coloured by its predicted cluster and
-      the centres (``cluster_centers_`` or ``means_``) as large crosses.
+      the centres (``cluster_centers_``, or the ``means_`` of the components of weight
+      0.1 % or more) as large crosses.
     - DBSCAN (no ``predict``): the region of each cluster is where a new point is within
       ``eps`` of one of its core samples (the cluster of the nearest core sample); the rest
       of the plane is left blank. Core samples are drawn as circles, border samples as dots,
@@ -171,7 +183,8 @@ def mixture_density(gm, X, detector=None, *, ax=None, resolution=300, n_levels=1
     """Log-density of a fitted mixture over 2-D data, its decision boundaries and anomalies.
 
     Draws filled contours of ``gm.score_samples`` over X's bounding box, dashed red lines
-    where ``gm.predict`` changes component, X as black dots and the component means; with a
+    where ``gm.predict`` changes component, X as black dots and the means of the components
+    of weight 0.1 % or more (a Bayesian mixture leaves unneeded ones near zero); with a
     fitted :class:`kmix.MixtureOutlierDetector`, its density threshold as an orange line and
     the samples of X it flags (``predict == -1``) as red stars.
 
@@ -216,10 +229,10 @@ def mixture_density(gm, X, detector=None, *, ax=None, resolution=300, n_levels=1
     if lines is not None:
         lines.set_gid("decision boundaries")
     ax.scatter(X[:, 0], X[:, 1], c="k", s=2, label="samples")
-    means = _centres(gm)
+    means, marked = _centres(gm)
     if means is not None:
-        ax.scatter(means[:, 0], means[:, 1], c="white", marker="X", s=120, edgecolors="k",
-                   linewidths=1.5, label="means", zorder=3)
+        ax.scatter(means[marked, 0], means[marked, 1], c="white", marker="X", s=120,
+                   edgecolors="k", linewidths=1.5, label="means", zorder=3)
     if detector is not None:
         ax.contour(xx, yy, detector.score_samples(grid).reshape(xx.shape),
                    levels=[detector.threshold_], colors="orange",
