@@ -52,7 +52,7 @@ cdef void _block_potentials(
     const int[::1] indptr, bint sparse, const double *xnorm, const double *w,
     Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *cand, const floating *candT,
     const floating *cnorm, Py_ssize_t ncand, const double *closest, const Py_ssize_t *assign,
-    const double *prune, double *out, double *err, double *dist_out, Py_ssize_t dstride,
+    const double *minprune, double *out, double *err, double *dist_out, Py_ssize_t dstride,
     floating *G, floating *D, bint use_gemm, double scale, double g,
 ) noexcept nogil:
     """out[t] = sum over rows [start, end) of w * min(closest, ||x - cand_t||^2), and err[t] a
@@ -63,17 +63,17 @@ cdef void _block_potentials(
     The squared distances go to dist_out (row stride dstride) for the update that follows. A row is
     skipped (dist_out not written: the update skips it by the same test) when, for each t, a
     quarter of the squared distance from its nearest chosen centre to cand_t
-    (prune[assign * ncand + t]) is at least closest: then ||x - cand_t|| >= ||x - c_assign||
-    by the triangle inequality. Other rows are
+    (prune[assign, t] in kmeans_plusplus) is at least closest: then ||x - cand_t|| >=
+    ||x - c_assign|| by the triangle inequality; tested as minprune[assign] (the smallest over
+    t) >= closest.
+    Other rows are
     evaluated against all candidates at once (gemm for wide dense data; gathered first when
     few rows of a chunk need it).
     """
     cdef Py_ssize_t s, m, r, i, t, q, p, nneed
     cdef Py_ssize_t idx[CHUNK_ROWS]
-    cdef const double *pr
     cdef const floating *rows
     cdef double dist, dot
-    cdef bint need
     cdef double e, xt, ct, lim, pruned = 0.0
     for t in range(ncand):
         out[t] = 0.0
@@ -84,13 +84,7 @@ cdef void _block_potentials(
         nneed = 0
         for r in range(m):
             i = s + r
-            pr = prune + assign[i] * ncand
-            need = False
-            for t in range(ncand):
-                if pr[t] < closest[i]:
-                    need = True
-                    break
-            if need:
+            if minprune[assign[i]] < closest[i]:
                 idx[nneed] = i
                 nneed += 1
             else:
@@ -237,7 +231,7 @@ cdef void _potentials(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
     const int[::1] indptr, bint sparse, Py_ssize_t n, Py_ssize_t d, const double[::1] xnorm,
     const double[::1] w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
-    Py_ssize_t ncand, double[::1] closest, Py_ssize_t[::1] assign, double[:, ::1] prune,
+    Py_ssize_t ncand, double[::1] closest, Py_ssize_t[::1] assign, double[::1] minprune,
     double[:, ::1] block_out, double[:, ::1] cand_dist, bint use_gemm, int n_threads,
     double scale, double g,
 ) noexcept nogil:
@@ -252,7 +246,7 @@ cdef void _potentials(
         for b in prange(nb, schedule='dynamic'):
             _block_potentials(X, data, indices, indptr, sparse, &xnorm[0], &w[0], b * bs,
                               imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
-                              ncand, &closest[0], &assign[0], &prune[0, 0], &block_out[b, 0],
+                              ncand, &closest[0], &assign[0], &minprune[0], &block_out[b, 0],
                               &block_out[b, T],
                               &cand_dist[0, 0], T, G, D, use_gemm, scale, g)
         free(G)
@@ -317,6 +311,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef Py_ssize_t[::1] assign = np.zeros(n, dtype=np.intp)
     # prune[j, t]: a quarter of the squared distance from chosen centre j to candidate t.
     cdef double[:, ::1] prune = np.zeros((n_clusters, T))
+    # minprune[j]: the smallest of prune[j, :] (a row of centre j is needed when below it).
+    cdef double[::1] minprune = np.zeros(n_clusters)
     # Per block: the T candidates' fast potentials, then their error bounds.
     cdef double[:, ::1] block_out = np.zeros((nb, 2 * T))
     # Squared distances of every row to the current candidates (+inf where pruned).
@@ -348,7 +344,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         prep_centers(&cand[0, 0], 1, d, &candT[0, 0], &cnorm[0])
         _cand_norms(&cand[0, 0], 1, d, &cn2[0])
         _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
-                    cand, candT, cnorm, 1, closest, assign, prune, block_out, cand_dist,
+                    cand, candT, cnorm, 1, closest, assign, minprune, block_out, cand_dist,
                     use_gemm, n_threads, scale, g)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             block_pot[b] = _block_update(X, data, indices, indptr, sparse, &cand_dist[0, 0], T,
@@ -375,9 +371,13 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             for j in prange(c, schedule='static', num_threads=n_threads):
                 for t in range(T):
                     prune[j, t] = 0.25 * sq_dist(&centers[j, 0], &cand[t, 0], d) * (1.0 - 4.0 * g)
+                minprune[j] = prune[j, 0]
+                for t in range(1, T):
+                    if prune[j, t] < minprune[j]:
+                        minprune[j] = prune[j, t]
             _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
-                        cand, candT, cnorm, T, closest, assign, prune, block_out, cand_dist,
-                        use_gemm, n_threads, scale, g)
+                        cand, candT, cnorm, T, closest, assign, minprune, block_out,
+                        cand_dist, use_gemm, n_threads, scale, g)
             best = 0
             for t in range(T):
                 p = 0.0
