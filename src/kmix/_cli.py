@@ -49,6 +49,13 @@ def _column_list(text):
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a malformed command line said in one line (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 class _ExtendColumns(argparse.Action):
     """``--columns a,b --columns c``: a, b, c."""
 
@@ -91,11 +98,15 @@ def _add_data_options(parser, file_required=True):
                         help="leave out rows with NaN, missing or infinite values")
     parser.add_argument("--scale", action="store_true",
                         help="scale each feature to zero mean and unit variance first")
-    parser.add_argument("--silhouette-sample", type=_positive_int, default=10000,
-                        help="rows the silhouette is computed on (default 10000)")
     parser.add_argument("--plot", metavar="FIGURE", default=None,
                         help="save a figure (.png, .pdf, .svg; needs kmix[plot])")
     _add_run_options(parser)
+
+
+def _add_silhouette_option(parser):
+    parser.add_argument("--silhouette-sample", type=_positive_int, default=10000,
+                        help="random rows the silhouette is computed on when there are more "
+                             "(default 10000)")
 
 
 def _add_mixture_options(parser):
@@ -116,6 +127,7 @@ def _add_cluster(sub):
                              "silhouette for k-means and graph models, BIC for mixtures)")
     parser.add_argument("--model", choices=MODELS, default="kmeans",
                         help="the estimator (default kmeans)")
+    _add_silhouette_option(parser)
     parser.add_argument("-o", "--output", default=None,
                         help="labels file (.csv or .tsv): id, label, probabilities")
     _add_mixture_options(parser)
@@ -182,6 +194,7 @@ def _add_scan(sub):
                         help="the k to fit: A..B (default 1..10; 1..9 on the chapter's data)")
     parser.add_argument("--model", choices=("kmeans", "gmm"), default="kmeans",
                         help="kmeans: inertia, silhouette; gmm: BIC, AIC per covariance type")
+    _add_silhouette_option(parser)
     parser.add_argument("-o", "--output", default=None,
                         help="the scan's table (.csv or .tsv)")
     _add_mixture_options(parser)
@@ -214,11 +227,11 @@ def _add_demos(sub):
 
 def build_parser():
     """The ``kmix`` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kmix",
         description="kmix: compiled clustering and Gaussian mixtures, on your own files.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=_Parser)
     _add_cluster(sub)
     _add_segment(sub)
     _add_anomalies(sub)

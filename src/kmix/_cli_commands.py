@@ -13,8 +13,12 @@ from ._cli_progress import Progress
 
 __all__ = ["cluster", "segment", "anomalies", "scan"]
 
-#: The unit of kmix's progress reports each model's fit is drawn by.
-_FIT_UNIT = {"kmeans": "restart", "minibatch": "step", "gmm": "iteration", "bgmm": "iteration"}
+#: The units of kmix's progress reports shown while each model fits (the first as the bar)...
+_FIT_UNITS = {"kmeans": ("restart",), "minibatch": ("step",), "gmm": ("iteration", "init"),
+              "bgmm": ("iteration", "init")}
+#: ... and of a scan over k.
+_SCAN_UNITS = {"kmeans": ("fit", "restart"), "minibatch": ("fit", "restart"),
+               "gmm": ("fit", "iteration"), "bgmm": ("iteration",)}
 #: Lossy image formats: compression adds colours to a quantised image.
 _LOSSY = (".jpg", ".jpeg", ".webp")
 #: Rows of the most anomalous listed by ``anomalies``.
@@ -97,12 +101,12 @@ def _fit_cluster(args, X, progress):
         check_k([choice.k], X.shape[0])
         model = make_model(name, choice.k, args)
         with progress.stage(f"fitting {model_name(name)} with k={choice.k}",
-                            unit=_FIT_UNIT.get(name)):
+                            units=_FIT_UNITS.get(name, ())):
             labels = fit_labels(model, X)
         return model, labels, choice.k, None, None
     criterion = "BIC" if name == "gmm" else "silhouette"
     with progress.stage(f"choosing k ({choice}) for {model_name(name)} by {criterion}",
-                        unit=None if name == "bgmm" else "fit"):
+                        units=_SCAN_UNITS.get(name, ("fit",))):
         model, k, reason, scan = choose_k(name, X, choice, args)
         labels = model.predict(X) if name in MIXTURES else model.labels_
     return model, labels, k, reason, scan
@@ -140,7 +144,7 @@ def cluster(args):
     rows += [("clusters", str(n_clusters)), ("sizes", _sizes(labels))]
     rows += fit_facts(args.model, model, X, labels)
     if score is None:
-        rows.append(("silhouette", "n/a (fewer than 2 clusters)"))
+        rows.append(("silhouette", "n/a (needs 2 or more clusters, fewer than the rows)"))
     else:
         where = f"all {used} rows" if used == among else f"{used} random rows of {among}"
         rows.append(("silhouette", f"{score:.4f} ({where}"
@@ -179,7 +183,7 @@ def segment(args):
     sample = args.sample if args.sample is not None and args.sample < height * width else None
     fit_start = time.perf_counter()
     with progress.stage(f"fitting KMeans with {args.colors} colours on "
-                        f"{sample or height * width} pixels", unit="restart"):
+                        f"{sample or height * width} pixels", units=("restart",)):
         quantised = plot.quantize(image[:, :, :n_colour], args.colors,
                                   random_state=args.random_state, sample_size=sample)
     fit_seconds = time.perf_counter() - fit_start
@@ -224,11 +228,13 @@ def anomalies(args):
     if choice.fixed:
         check_k([choice.k], X.shape[0])
         mixture = make_model("gmm", choice.k, args)
-        with progress.stage(f"fitting GaussianMixture with k={choice.k}", unit="iteration"):
+        with progress.stage(f"fitting GaussianMixture with k={choice.k}",
+                            units=_FIT_UNITS["gmm"]):
             mixture.fit(X)
         k_text = str(choice.k)
     else:
-        with progress.stage(f"choosing k ({choice}) for GaussianMixture by BIC", unit="fit"):
+        with progress.stage(f"choosing k ({choice}) for GaussianMixture by BIC",
+                            units=_SCAN_UNITS["gmm"]):
             mixture, k, reason, _ = choose_k("gmm", X, choice, args)
         k_text = f"{k} (auto: {reason})"
     detector = kmix.MixtureOutlierDetector(mixture, contamination=args.contamination).fit(X)
@@ -285,12 +291,14 @@ def scan(args):
     ks = [choice.k] if choice.fixed else list(choice.range(SCAN_RANGE, X.shape[0]))
     check_k(ks, X.shape[0])
     if args.model == "kmeans":
-        with progress.stage(f"scanning KMeans over k={ks[0]}..{ks[-1]}", unit="fit"):
+        with progress.stage(f"scanning KMeans over k={ks[0]}..{ks[-1]}",
+                            units=_SCAN_UNITS["kmeans"]):
             result = kmeans_scan(X, ks, args)
         table = {"k": result.k, "inertia": (result.inertia, "%.9g"),
                  "silhouette": (result.silhouette, "%.6g")}
     else:
-        with progress.stage(f"scanning GaussianMixture over k={ks[0]}..{ks[-1]}", unit="fit"):
+        with progress.stage(f"scanning GaussianMixture over k={ks[0]}..{ks[-1]}",
+                            units=_SCAN_UNITS["gmm"]):
             result = gmm_scan(X, ks, args)
         table = {"covariance_type": result.covariance_type, "k": result.k,
                  "bic": (result.bic, "%.9g"), "aic": (result.aic, "%.9g")}

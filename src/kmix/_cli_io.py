@@ -24,7 +24,11 @@ DELIMITERS = (",", "\t", ";", "|")
 #: Suffixes of the tables the command line writes (comma-separated unless tab-separated).
 TABLE_OUTPUTS = (".csv", ".tsv", ".tab", ".txt")
 _TAB_SUFFIXES = (".tsv", ".tab")
+_COMMON_IMAGES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".webp")
+_NPY_MAGIC = b"\x93NUMPY"
 _SNIFF_BYTES = 64 * 1024
+#: Suffixes an error message lists at most (then "...").
+_LISTED_SUFFIXES = 6
 _SNIFF_LINES = 20
 
 
@@ -103,13 +107,13 @@ def _numeric_or_text(values):
 
 
 def _read_npy(path):
+    with open(path, "rb") as f:
+        if f.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            raise CLIError(f"cannot read {path}: not a NumPy .npy file")
     try:
         array = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        # the message numpy gives for object arrays or for a file that is no .npy
-        detail = "object arrays are not supported" if "allow_pickle" in str(exc) else \
-            "not a NumPy .npy file"
-        raise CLIError(f"cannot read {path}: {detail}") from None
+    except ValueError:   # what numpy raises for an object array without allow_pickle
+        raise CLIError(f"cannot read {path}: object arrays are not supported") from None
     except (OSError, EOFError) as exc:
         raise CLIError(f"cannot read {path}: {exc}") from None
     if array.dtype.names:
@@ -345,7 +349,9 @@ def check_output(path, *, force, inputs=(), suffixes=None, what="output"):
     """
     suffix = os.path.splitext(path)[1].lower()
     if suffixes is not None and suffix not in suffixes:
-        raise CLIError(f"{what} {path} must end in {', '.join(suffixes)}")
+        listed = ", ".join(suffixes[:_LISTED_SUFFIXES])
+        raise CLIError(f"{what} {path} must end in {listed}"
+                       f"{', ...' if len(suffixes) > _LISTED_SUFFIXES else ''}")
     if os.path.isdir(path):
         raise CLIError(f"{what} {path} is a directory")
     if os.path.exists(path):
@@ -437,10 +443,11 @@ def read_image(path):
 
 
 def image_suffixes():
-    """Suffixes Pillow can write."""
+    """Suffixes Pillow can write, the common ones first."""
     Image = _pillow()
-    return tuple(sorted(ext for ext, fmt in Image.registered_extensions().items()
-                        if fmt in Image.SAVE))
+    writable = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
+    common = [ext for ext in _COMMON_IMAGES if ext in writable]
+    return tuple(common + sorted(writable.difference(common)))
 
 
 def write_image(path, array):

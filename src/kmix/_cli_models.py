@@ -203,8 +203,6 @@ def choose_k(name, X, choice, args):
         k = scan.best_silhouette_k
         score = scan.silhouette[list(scan.k).index(k)]
         reason = f"highest silhouette ({score:.3f}) of k-means over {_ks_text(ks)}"
-        if scan.elbow_k is not None:
-            reason += f"; inertia elbow at k={scan.elbow_k}"
         model = scan.models[list(scan.k).index(k)]
         if name == "minibatch":
             model = make_model(name, k, args).fit(X)

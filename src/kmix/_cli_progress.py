@@ -17,7 +17,7 @@ __all__ = ["Progress"]
 
 #: Least time between two redraws of a bar (seconds).
 _REDRAW_EVERY = 0.1
-_BAR_WIDTH = 24
+_BAR_WIDTH = 20
 
 
 def _is_terminal(stream):
@@ -48,16 +48,17 @@ class Progress:
             self.mode = "bar" if _is_terminal(self.stream) else "lines"
 
     @contextmanager
-    def stage(self, text, unit=None):
+    def stage(self, text, units=()):
         """Report the work done inside the ``with`` block as one stage.
 
         Parameters
         ----------
         text : str
             What the stage does ("fitting KMeans with k=5").
-        unit : str or None
-            The unit of kmix's progress reports drawn as the bar (``'fit'``, ``'restart'``,
-            ``'iteration'``, ``'step'``); the other units are shown as counts.
+        units : tuple of str
+            Units of kmix's progress reports (``'fit'``, ``'restart'``, ``'init'``,
+            ``'iteration'``, ``'step'``): the first is drawn as the bar, the others as
+            counts; reports of other units are not shown.
         """
         if self.mode == "quiet":
             yield
@@ -66,7 +67,7 @@ class Progress:
             print(f"{self.prefix}: {text}", file=self.stream, flush=True)
             yield
             return
-        bar = _Bar(self.stream, f"{self.prefix}: {text}", unit)
+        bar = _Bar(self.stream, f"{self.prefix}: {text}", tuple(units))
         try:
             with listening(bar.update):
                 yield
@@ -77,8 +78,8 @@ class Progress:
 class _Bar:
     """One self-rewriting terminal line."""
 
-    def __init__(self, stream, text, unit):
-        self.stream, self.text, self.unit = stream, text, unit
+    def __init__(self, stream, text, units):
+        self.stream, self.text, self.units = stream, text, units
         self.counts = {}
         self.start = self.last_draw = time.perf_counter()
         self.width = 0
@@ -87,30 +88,41 @@ class _Bar:
     def update(self, what, done, total):
         self.counts[what] = (done, total)
         now = time.perf_counter()
-        if now - self.last_draw >= _REDRAW_EVERY or (what == self.unit and done == total):
+        if now - self.last_draw >= _REDRAW_EVERY or (
+                self.units and what == self.units[0] and done == total):
             self.draw()
 
-    def line(self):
-        parts = [self.text]
-        if self.unit is not None:
-            done, total = self.counts.get(self.unit, (0, 0))
+    def line(self, width, finished=False):
+        """The text, the bar and count of the first unit, the counts of the others and the
+        time; the other counts are left out, then the text cut, to fit ``width``."""
+        bar, counts = [], []
+        if self.units:
+            done, total = self.counts.get(self.units[0], (0, 0))
             filled = _BAR_WIDTH * done // total if total else 0
-            parts.append(f"[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {done}/{total} "
-                         f"{self.unit}s")
-        parts += [f"{what} {done}/{total}" for what, (done, total) in self.counts.items()
-                  if what != self.unit]
-        parts.append(f"{time.perf_counter() - self.start:.1f} s")
-        return "  ".join(parts)
+            bar.append(f"[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}]")
+            if total:
+                bar.append(f"{done}/{total} {self.units[0]}s")
+            counts = [f"{what} {self.counts[what][0]}/{self.counts[what][1]}"
+                      for what in self.units[1:] if what in self.counts]
+        elapsed = f"{time.perf_counter() - self.start:.1f} s"
+        bar.append(f"done in {elapsed}" if finished else elapsed)
+        with_counts = " ".join([self.text] + bar[:-1] + counts + bar[-1:])
+        if len(with_counts) <= width:
+            return with_counts
+        tail = " ".join(bar)
+        room = max(width - len(tail) - 1, 10)
+        text = self.text if len(self.text) <= room else self.text[:room - 3] + "..."
+        return f"{text} {tail}"[:width]
 
-    def draw(self):
+    def draw(self, finished=False):
         self.last_draw = time.perf_counter()
         columns = shutil.get_terminal_size((80, 24)).columns
-        line = self.line()[:max(columns - 1, 20)]
+        line = self.line(max(columns - 1, 20), finished)
         self.stream.write("\r" + line.ljust(self.width))
         self.stream.flush()
         self.width = len(line)
 
     def close(self):
-        self.draw()
+        self.draw(finished=True)
         self.stream.write("\n")
         self.stream.flush()
