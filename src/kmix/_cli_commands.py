@@ -14,11 +14,11 @@ from ._cli_progress import Progress
 __all__ = ["cluster", "segment", "anomalies", "scan"]
 
 #: The units of kmix's progress reports shown while each model fits (the first as the bar)...
-_FIT_UNITS = {"kmeans": ("restart",), "minibatch": ("step",), "gmm": ("iteration", "init"),
-              "bgmm": ("iteration", "init")}
+_FIT_UNITS = {"kmeans": ("restart",), "minibatch": ("step",), "gmm": ("init", "iteration"),
+              "bgmm": ("init", "iteration")}
 #: ... and of a scan over k.
 _SCAN_UNITS = {"kmeans": ("fit", "restart"), "minibatch": ("fit", "restart"),
-               "gmm": ("fit", "iteration"), "bgmm": ("iteration",)}
+               "gmm": ("fit", "iteration"), "bgmm": ("init", "iteration")}
 #: Lossy image formats: compression adds colours to a quantised image.
 _LOSSY = (".jpg", ".jpeg", ".webp")
 #: Rows of the most anomalous listed by ``anomalies``.

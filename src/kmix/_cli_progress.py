@@ -18,6 +18,8 @@ __all__ = ["Progress"]
 #: Least time between two redraws of a bar (seconds).
 _REDRAW_EVERY = 0.1
 _BAR_WIDTH = 20
+#: Characters of a stage's text kept before the bar is dropped on a narrow terminal.
+_MIN_TEXT = 20
 
 
 def _is_terminal(stream):
@@ -94,25 +96,32 @@ class _Bar:
 
     def line(self, width, finished=False):
         """The text, the bar and count of the first unit, the counts of the others and the
-        time; the other counts are left out, then the text cut, to fit ``width``."""
-        bar, counts = [], []
-        if self.units:
-            done, total = self.counts.get(self.units[0], (0, 0))
-            filled = _BAR_WIDTH * done // total if total else 0
-            bar.append(f"[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}]")
-            if total:
-                bar.append(f"{done}/{total} {self.units[0]}s")
-            counts = [f"{what} {self.counts[what][0]}/{self.counts[what][1]}"
-                      for what in self.units[1:] if what in self.counts]
+        time, in at most ``width`` characters: the other counts are left out first, then the
+        bar shortened, then the text cut."""
+        done, total = self.counts.get(self.units[0], (0, 0)) if self.units else (0, 0)
+        count = [f"{done}/{total} {self.units[0]}s"] if total else []
+        extras = [f"{what} {self.counts[what][0]}/{self.counts[what][1]}"
+                  for what in self.units[1:] if what in self.counts]
         elapsed = f"{time.perf_counter() - self.start:.1f} s"
-        bar.append(f"done in {elapsed}" if finished else elapsed)
-        with_counts = " ".join([self.text] + bar[:-1] + counts + bar[-1:])
-        if len(with_counts) <= width:
-            return with_counts
-        tail = " ".join(bar)
-        room = max(width - len(tail) - 1, 10)
-        text = self.text if len(self.text) <= room else self.text[:room - 3] + "..."
-        return f"{text} {tail}"[:width]
+        tail = [f"done in {elapsed}" if finished else elapsed]
+
+        def compose(text, bar_width, extras):
+            bar = []
+            if self.units and bar_width:
+                filled = bar_width * done // total if total else 0
+                bar = [f"[{'#' * filled}{'.' * (bar_width - filled)}]"]
+            return " ".join([text] + bar + count + extras + tail)
+
+        for bar_width, shown in ((_BAR_WIDTH, extras), (_BAR_WIDTH, []),
+                                 (_BAR_WIDTH // 2, [])):
+            line = compose(self.text, bar_width, shown)
+            if len(line) <= width:
+                return line
+        bar_width = _BAR_WIDTH // 2
+        if width - len(compose("", bar_width, [])) < _MIN_TEXT:
+            bar_width = 0
+        room = width - len(compose("", bar_width, []))
+        return compose(self.text[:max(room - 3, 0)] + "...", bar_width, [])[:width]
 
     def draw(self, finished=False):
         self.last_draw = time.perf_counter()
