@@ -4,6 +4,7 @@ Every command runs in a subprocess on files written here; the outputs are compar
 fitted in this process with the same parameters (the command line's default seed is 42).
 """
 import csv
+import importlib.util
 import os
 import pty
 import re
@@ -29,12 +30,7 @@ CENTERS = [[0, 0], [10, 0], [0, 10], [10, 10]]
 HOLES = [3, 10, 20, 30]
 STRIPES = np.array([[230, 20, 20], [20, 200, 20], [20, 20, 230], [240, 240, 30],
                     [15, 15, 15], [245, 245, 245]], dtype=np.int64)
-HAS_PARQUET = True
-try:
-    import pandas as pd
-    import pyarrow  # noqa: F401
-except ImportError:
-    HAS_PARQUET = False
+HAS_PARQUET = all(importlib.util.find_spec(name) is not None for name in ("pandas", "pyarrow"))
 
 
 def _blobs():
@@ -62,6 +58,8 @@ def _write_inputs(folder, X):
         f.write("x,y\n")
         f.writelines(",".join(str(v) for v in row) + "\n" for row in holes)
     if HAS_PARQUET:
+        import pandas as pd
+
         pd.DataFrame({"x": X[:, 0], "y": X[:, 1]}).to_parquet(folder / "blobs.parquet")
     image = PIL.fromarray(_photo())
     image.save(folder / "photo.png")

@@ -7,8 +7,9 @@ import numpy as np
 from . import _cli_plot
 from ._cli_io import (TABLE_OUTPUTS, CLIError, check_output, image_suffixes, read_image,
                       read_table, select_features, write_image, write_table)
-from ._cli_models import (MIXTURES, SCAN_RANGE, KChoice, check_k, choose_k, fit_facts, fit_labels, gmm_scan,
-                          kmeans_scan, make_model, model_name, silhouette_on_sample)
+from ._cli_models import (MIXTURES, SCAN_RANGE, KChoice, check_k, choose_k, fit_facts,
+                          fit_labels, gmm_scan, kmeans_scan, labels_of, make_model,
+                          model_name, silhouette_on_sample)
 from ._cli_progress import Progress
 
 __all__ = ["cluster", "segment", "anomalies", "scan"]
@@ -79,6 +80,15 @@ def _times(fit_seconds, started):
     return f"{fit_seconds:.3f} s fit, {time.perf_counter() - started:.3f} s total"
 
 
+def _output_columns(features, columns):
+    """The id column, named as in the input unless an output column has that name, then
+    ``columns``."""
+    name = features.id_name
+    while name in columns:
+        name = f"{name}_id"
+    return {name: features.ids, **columns}
+
+
 def _output_row(what, path):
     return (what, path if path is not None else "not written (-o FILE writes them)")
 
@@ -108,8 +118,7 @@ def _fit_cluster(args, X, progress):
     with progress.stage(f"choosing k ({choice}) for {model_name(name)} by {criterion}",
                         units=_SCAN_UNITS.get(name, ("fit",))):
         model, k, reason, scan = choose_k(name, X, choice, args)
-        labels = model.predict(X) if name in MIXTURES else model.labels_
-    return model, labels, k, reason, scan
+    return model, labels_of(model, X), k, reason, scan
 
 
 def cluster(args):
@@ -124,15 +133,15 @@ def cluster(args):
     model, labels, k, reason, scan = _fit_cluster(args, X, progress)
     fit_seconds = time.perf_counter() - fit_start
     with progress.stage("computing the silhouette"):
-        score, used, among = silhouette_on_sample(X, labels, args.silhouette_sample, args.random_state,
-                                           args.n_threads)
-    columns = {features.id_name: features.ids, "label": labels}
+        score, used, among = silhouette_on_sample(X, labels, args.silhouette_sample,
+                                                  args.random_state, args.n_threads)
+    columns = {"label": labels}
     if args.model in MIXTURES:
         proba = model.predict_proba(X)
         columns.update({f"prob_{j}": (proba[:, j], "%.9g") for j in range(proba.shape[1])})
     if args.output is not None:
         with progress.stage(f"writing {args.output}"):
-            write_table(args.output, columns)
+            write_table(args.output, _output_columns(features, columns))
     if args.plot is not None:
         with progress.stage(f"plotting {args.plot}"):
             _cli_plot.clusters(args.plot, model, X, labels, scan,
@@ -243,9 +252,8 @@ def anomalies(args):
     flagged = detector.predict(X) == -1
     if args.output is not None:
         with progress.stage(f"writing {args.output}"):
-            write_table(args.output, {features.id_name: features.ids,
-                                      "anomaly": flagged.astype(np.int8),
-                                      "log_density": (log_density, "%.9g")})
+            write_table(args.output, _output_columns(features, {
+                "anomaly": flagged.astype(np.int8), "log_density": (log_density, "%.9g")}))
     if args.plot is not None:
         with progress.stage(f"plotting {args.plot}"):
             _cli_plot.anomalies(args.plot, detector.mixture_, X, detector)

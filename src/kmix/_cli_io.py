@@ -9,6 +9,7 @@ file and an existing file is only replaced with ``--force``.
 import csv
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,7 +150,8 @@ def _read_parquet(path):
 
 
 def _sniff_lines(path):
-    """The first data lines of a text file (comments and blank lines skipped)."""
+    """The first data lines of a text file (comments and blank lines skipped), and the number
+    of lines before the first of them."""
     with open(path, "rb") as f:
         head = f.read(_SNIFF_BYTES)
     if not head.strip():
@@ -163,9 +165,11 @@ def _sniff_lines(path):
     except UnicodeDecodeError:
         raise CLIError(f"cannot read {path}: not UTF-8 text (CSV/TSV), .npy or .parquet") \
             from None
-    lines = [line for line in text.splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
-    return lines[:_SNIFF_LINES]
+    numbered = [(i, line) for i, line in enumerate(text.splitlines())
+                if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
+        raise CLIError(f"{path} has no data rows")
+    return [line for _, line in numbered[:_SNIFF_LINES]], numbered[0][0]
 
 
 def _split(line, delimiter):
@@ -208,15 +212,17 @@ def _sniff_header(rows):
 
 def _load_text(path, delimiter, skiprows, dtype):
     try:
-        values = np.loadtxt(path, delimiter=delimiter, skiprows=skiprows, dtype=dtype,
-                            comments="#", quotechar='"', ndmin=2, encoding="utf-8-sig")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)     # "input contained no data"
+            values = np.loadtxt(path, delimiter=delimiter, skiprows=skiprows, dtype=dtype,
+                                comments="#", quotechar='"', ndmin=2, encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise CLIError(f"cannot read {path}: not UTF-8 text") from None
     return values
 
 
 def _read_text(path, header, delimiter):
-    lines = _sniff_lines(path)
+    lines, before = _sniff_lines(path)
     if delimiter == "sniff":
         delimiter = _sniff_delimiter(lines)
     rows = [_split(line, delimiter) for line in lines[:2]]
@@ -225,9 +231,7 @@ def _read_text(path, header, delimiter):
     n_columns = len(rows[0])
     names = [name.strip() or f"col{j + 1}" for j, name in enumerate(rows[0])] if header else \
         [f"col{j + 1}" for j in range(n_columns)]
-    skip = 1 if header else 0
-    if header and len(lines) == 1:
-        return Table(path, names, [])
+    skip = before + 1 if header else 0     # loadtxt skips comments and blank lines itself
     try:
         try:
             values = _load_text(path, delimiter, skip, np.float64)
@@ -239,6 +243,8 @@ def _read_text(path, header, delimiter):
             columns = [_text_column(text[:, j]) for j in range(text.shape[1])]
     except ValueError as exc:
         raise CLIError(f"cannot read {path}: {str(exc).split(';')[0]}") from None
+    if not columns or columns[0].shape[0] == 0:
+        return Table(path, names, [])
     if len(columns) != len(names):
         raise CLIError(f"cannot read {path}: the header has {len(names)} fields but the rows "
                        f"have {len(columns)}")

@@ -10,8 +10,9 @@ from ._cli_io import CLIError
 from ._mixture import COVARIANCE_TYPES
 from ._progress import report
 
-__all__ = ["MODELS", "SCAN_RANGE", "MIXTURES", "KChoice", "parse_k", "make_model", "check_k", "choose_k",
-           "kmeans_scan", "gmm_scan", "fit_labels", "fit_facts", "silhouette_on_sample", "model_name"]
+__all__ = ["MODELS", "SCAN_RANGE", "MIXTURES", "KChoice", "parse_k", "make_model", "check_k",
+           "choose_k", "kmeans_scan", "gmm_scan", "labels_of", "fit_labels", "fit_facts",
+           "silhouette_on_sample", "model_name"]
 
 MODELS = ("kmeans", "minibatch", "gmm", "bgmm", "dbscan", "agglomerative", "spectral")
 MIXTURES = ("gmm", "bgmm")
@@ -105,10 +106,14 @@ def make_model(name, k, args):
     return kmix.SpectralClustering(k, affinity=args.affinity, **seeded, **n_init)
 
 
-def fit_labels(model, X):
-    """Fit and return the labels (a mixture's are its most probable components)."""
-    model.fit(X)
+def labels_of(model, X):
+    """The labels of a fitted model (a mixture's are its most probable components)."""
     return model.predict(X) if hasattr(model, "predict_proba") else model.labels_
+
+
+def fit_labels(model, X):
+    """Fit and return the labels."""
+    return labels_of(model.fit(X), X)
 
 
 def silhouette_on_sample(X, labels, sample, random_state, n_threads):
