@@ -24,17 +24,21 @@ def kmix_command():
     return found
 
 
-def run_kmix(args, cwd):
-    """``kmix *args`` in ``cwd``; the CompletedProcess (text stdout/stderr)."""
+def run_kmix(args, cwd, env=None):
+    """``kmix *args`` in ``cwd`` (``env``: variables added to the environment); the
+    CompletedProcess (text stdout/stderr)."""
     return subprocess.run([kmix_command(), *args], cwd=cwd, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=600)
+                          stdin=subprocess.DEVNULL, timeout=600,
+                          env=None if env is None else {**os.environ, **env})
 
 
-def run_all(commands, cwd):
-    """Run every ``{name: args}`` command; ``{name: CompletedProcess}``."""
+def run_all(commands, cwd, envs=None):
+    """Run every ``{name: args}`` command (with ``envs[name]`` added to its environment);
+    ``{name: CompletedProcess}``."""
+    envs = envs or {}
     names = list(commands)
     with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:
-        results = pool.map(lambda name: run_kmix(commands[name], cwd), names)
+        results = pool.map(lambda name: run_kmix(commands[name], cwd, envs.get(name)), names)
         return dict(zip(names, results))
 
 

@@ -53,13 +53,27 @@ CASES = {
                      "can read"),
     "plot format": (["scan", "small.csv", "--plot", "scan.txt"], 1,
                     "kmix scan: error: plot scan.txt must end in .png, .pdf, .svg"),
+    "segment without matplotlib": (["segment", "photo.png", "-o", "segmented.png"], 1,
+                                   'kmix segment: error: kmix segment needs matplotlib: '
+                                   'pip install "kmix[plot]"'),
+    "plot without matplotlib": (["scan", "small.csv", "--plot", "scan.png"], 1,
+                                'kmix scan: error: --plot needs matplotlib: '
+                                'pip install "kmix[plot]"'),
+    "parquet without pyarrow": (["cluster", "data.parquet"], 1,
+                                "kmix cluster: error: reading data.parquet needs pandas and "
+                                "pyarrow: pip install pandas pyarrow"),
     "malformed k": (["cluster", "small.csv", "--k", "two"], 2,
                     "kmix cluster: error: argument --k: expected N, A..B or auto, got 'two' "
                     "(see kmix cluster --help)"),
 }
 NOT_QUIET = ("nan and inf",)
-INPUTS = ["binary.csv", "fake.npy", "ragged.csv", "empty.csv", "text.csv",
-          "holes.csv", "small.csv", "existing.csv"]
+#: Cases run with these packages made unimportable (a folder of modules that raise
+#: ImportError first on PYTHONPATH).
+MISSING_PACKAGES = {"segment without matplotlib": ("matplotlib",),
+                    "plot without matplotlib": ("matplotlib",),
+                    "parquet without pyarrow": ("pyarrow", "fastparquet")}
+INPUTS = ["binary.csv", "fake.npy", "ragged.csv", "empty.csv", "text.csv", "holes.csv",
+          "small.csv", "existing.csv", "photo.png", "data.parquet"]
 
 
 def _write_inputs(folder):
@@ -73,6 +87,8 @@ def _write_inputs(folder):
     np.savetxt(folder / "small.csv", rng.normal(size=(20, 2)), delimiter=",", header="x,y",
                comments="")
     (folder / "existing.csv").write_text("the user's file\n")
+    (folder / "photo.png").write_bytes(b"not read: the command stops before")
+    (folder / "data.parquet").write_bytes(b"not read: the command stops before")
     os.mkdir(folder / "folder.csv")
 
 
@@ -83,12 +99,23 @@ def folder(tmp_path_factory):
     return folder
 
 
+def _without(packages, folder):
+    """A PYTHONPATH on which importing any of ``packages`` raises ImportError."""
+    for package in packages:
+        os.makedirs(folder / package, exist_ok=True)
+        (folder / package / "__init__.py").write_text(
+            f"raise ImportError('{package} is not installed (test)')\n")
+    return {"PYTHONPATH": str(folder)}
+
+
 @pytest.fixture(scope="module")
-def runs(folder):
+def runs(folder, tmp_path_factory):
     before = file_hashes(folder)
     commands = {name: args + ([] if name in NOT_QUIET else ["-q"])
                 for name, (args, _, _) in CASES.items()}
-    results = run_all(commands, folder)
+    envs = {name: _without(packages, tmp_path_factory.mktemp("without"))
+            for name, packages in MISSING_PACKAGES.items()}
+    results = run_all(commands, folder, envs)
     return results, before, file_hashes(folder)
 
 
