@@ -65,6 +65,7 @@ def _write_inputs(folder, X):
     image.save(folder / "photo.png")
     image.save(folder / "photo.jpg", quality=95)
     (folder / "gmm.csv").write_text("an older output, replaced with --force\n")
+    (folder / "repeated.csv").write_text("x,y\n" + "1,1\n" * 4 + "2,2\n")
 
 
 COMMANDS = {
@@ -81,6 +82,7 @@ COMMANDS = {
     "spectral": ["cluster", "blobs.csv", "--model", "spectral", "--k", "4",
                  "-o", "spectral.csv", "-q"],
     "bgmm": ["cluster", "blobs.csv", "--model", "bgmm", "-o", "bgmm.csv", "-q"],
+    "warning": ["cluster", "repeated.csv", "--k", "3", "-q"],
     "dropna": ["cluster", "holes.csv", "--k", "2", "--dropna", "-o", "dropna.csv", "-q"],
     "segment": ["segment", "photo.png", "--colors", "6", "-o", "segmented.png", "-q"],
     "segment_jpeg": ["segment", "photo.jpg", "--colors", "3", "--sample", "500",
@@ -94,7 +96,7 @@ COMMANDS = {
 if HAS_PARQUET:
     COMMANDS["auto_gmm"] = ["cluster", "blobs.parquet", "--model", "gmm", "-o", "auto_gmm.csv",
                             "-q"]
-INPUTS = ["blobs.csv", "blobs_noheader.csv", "named.tsv", "blobs.npy", "holes.csv",
+INPUTS = ["blobs.csv", "blobs_noheader.csv", "named.tsv", "blobs.npy", "holes.csv", "repeated.csv",
           "photo.png", "photo.jpg"] + (["blobs.parquet"] if HAS_PARQUET else [])
 
 
@@ -175,11 +177,20 @@ def test_progress_is_one_line_per_stage_when_stderr_is_not_a_terminal(runs):
 
 
 def test_quiet_prints_no_progress(runs):
-    quiet = [name for name, args in COMMANDS.items() if "-q" in args]
+    quiet = [name for name, args in COMMANDS.items() if "-q" in args and name != "warning"]
     assert len(quiet) >= 10
     for name in quiet:
         _ok(runs[name])
         assert runs[name].stderr == "", name
+
+
+def test_warnings_are_one_line_even_when_quiet(runs):
+    """scikit-learn's ConvergenceWarning (4 equal rows, k=3), without a file and line."""
+    out = _ok(runs["warning"])
+    assert runs["warning"].stderr.splitlines() == [
+        "kmix cluster: warning: Number of distinct clusters (2) found smaller than n_clusters "
+        "(3). Possibly due to duplicate points in X."]
+    assert summary_field(out, "clusters") == "2"
 
 
 def test_gmm_probabilities_sum_to_one_and_match(runs, folder, X):

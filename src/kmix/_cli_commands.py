@@ -207,8 +207,8 @@ def segment(args):
                       f"{' with transparency' if channels > n_colour else ''}"),
             ("fitted on", f"{sample} random pixels" if sample else "every pixel"),
             ("colours", str(palette.shape[0])),
-            ("palette", " ".join("#" + "".join(f"{v:02x}" for v in colour)
-                                 for colour in palette)),
+            ("palette", " ".join(str(grey) for grey in palette[:, 0]) if n_colour == 1 else
+             " ".join("#" + "".join(f"{v:02x}" for v in colour) for colour in palette)),
             ("rms error", f"{np.sqrt(np.mean(error ** 2)):.3f} per channel (0-255)"),
             ("time", _times(fit_seconds, started)),
             ("output", args.output)]
