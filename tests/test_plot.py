@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import matplotlib
 
@@ -80,14 +81,16 @@ def _render(ax, tmp_path, name="plot.png"):
     return pixels
 
 
-def _artist(ax, label):
-    found = [a for a in [*ax.collections, *ax.lines] if a.get_label() == label]
-    assert len(found) == 1, f"{len(found)} artists labelled {label!r}"
+def _artist(ax, name):
+    """The one artist with this label (scatters, lines) or gid (contour sets)."""
+    found = [a for a in [*ax.collections, *ax.lines] if name in (a.get_label(), a.get_gid())]
+    assert len(found) == 1, f"{len(found)} artists named {name!r}"
     return found[0]
 
 
 def _labels(ax):
-    return {a.get_label() for a in [*ax.collections, *ax.lines]}
+    return {a.get_label() for a in [*ax.collections, *ax.lines]} | {
+        a.get_gid() for a in ax.collections if a.get_gid()}
 
 
 def _line_starting(ax, prefix):
@@ -176,6 +179,29 @@ def test_mixture_regions_mark_the_means(mixture, mixture_data, tmp_path):
             assert paths[label].contains_point(point)
 
 
+def test_legends_list_the_labelled_artists(kmeans, blobs, gm, mixture_data):
+    detector = kmix.MixtureOutlierDetector(gm).fit(mixture_data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. matplotlib's "no legend handler for contours"
+        regions = kplot.decision_regions(kmeans, blobs, resolution=RESOLUTION)
+        density = kplot.mixture_density(gm, mixture_data, detector, resolution=RESOLUTION)
+        assert [t.get_text() for t in regions.legend().get_texts()] == ["samples", "centres"]
+        assert [t.get_text() for t in density.legend().get_texts()] == [
+            "samples", "means", "anomalies"]
+
+
+def test_unused_bayesian_components_are_not_marked(mixture_data, tmp_path):
+    model = kmix.BayesianGaussianMixture(n_components=8, random_state=0).fit(mixture_data)
+    used = model.weights_ >= 1e-3
+    assert 0 < used.sum() < 8  # the data need three components, not eight
+    regions = kplot.decision_regions(model, mixture_data, resolution=RESOLUTION)
+    np.testing.assert_array_equal(_artist(regions, "centres").get_offsets(),
+                                  model.means_[used])
+    density = kplot.mixture_density(model, mixture_data, resolution=RESOLUTION)
+    np.testing.assert_array_equal(_artist(density, "means").get_offsets(), model.means_[used])
+    _render(density, tmp_path)
+
+
 def test_draws_into_the_given_axes(kmeans, blobs):
     figure, (left, right) = plt.subplots(1, 2)
     assert kplot.decision_regions(kmeans, blobs, ax=right, resolution=RESOLUTION) is right
@@ -184,9 +210,10 @@ def test_draws_into_the_given_axes(kmeans, blobs):
     assert new.figure is not figure
 
 
-def test_dbscan_core_border_noise(tmp_path):
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_dbscan_core_border_noise(metric, tmp_path):
     X, _ = moons(n_samples=400, noise=0.12, random_state=3)
-    db = kmix.DBSCAN(eps=0.12, min_samples=6).fit(X)
+    db = kmix.DBSCAN(eps=0.12, min_samples=6, metric=metric).fit(X)
     is_core = np.zeros(len(X), dtype=bool)
     is_core[db.core_sample_indices_] = True
     noise = db.labels_ == -1
@@ -200,9 +227,21 @@ def test_dbscan_core_border_noise(tmp_path):
     paths = _artist(ax, "regions").get_paths()
     n_clusters = db.labels_.max() + 1
     assert len(paths) == n_clusters
-    # a core sample lies in its cluster's region
-    for i in db.core_sample_indices_[::10]:
-        assert paths[db.labels_[i]].contains_point(X[i])
+    # a point well within eps of a core sample lies in the region of the nearest one's
+    # cluster; a point well beyond eps of every core sample lies in no region
+    from scipy.spatial.distance import cdist
+
+    low, high = X.min(axis=0), X.max(axis=0)
+    lattice = np.stack(np.meshgrid(np.linspace(low[0], high[0], 25),
+                                   np.linspace(low[1], high[1], 25)), -1).reshape(-1, 2)
+    distance = cdist(lattice, db.components_,
+                     "cityblock" if metric == "manhattan" else "euclidean")
+    nearest = db.labels_[db.core_sample_indices_][distance.argmin(axis=1)]
+    inside = np.array([[p.contains_point(q) for p in paths] for q in lattice])
+    near, far = distance.min(axis=1) < 0.5 * db.eps, distance.min(axis=1) > 1.5 * db.eps
+    assert near.sum() > 20 and far.sum() > 20
+    np.testing.assert_array_equal(inside[near], np.eye(n_clusters, dtype=bool)[nearest[near]])
+    assert not inside[far].any()
 
 
 def test_dbscan_rejects_other_data_and_precomputed():
@@ -351,13 +390,18 @@ def test_silhouette_diagram_knives_and_mean(kmeans, blobs, tmp_path):
     reference = sk_silhouette_samples(blobs, kmeans.labels_)
     mean_line = _artist(ax, "mean silhouette")
     np.testing.assert_allclose(mean_line.get_xdata(), reference.mean(), rtol=1e-12)
+    top = 0
     for label in range(5):
         band = _artist(ax, str(label))
         vertices = band.get_paths()[0].vertices
         ours = reference[kmeans.labels_ == label]
-        # the band spans one row per sample, out to the cluster's largest coefficient
-        height = vertices[:, 1].max() - vertices[:, 1].min()
+        # the bands are stacked in the order of the labels, one row per sample, out to the
+        # cluster's largest coefficient, which is at the top of the band
+        assert vertices[:, 1].min() > top
+        top = vertices[:, 1].max()
+        height = top - vertices[:, 1].min()
         assert height == ours.size - 1
+        assert vertices[np.argmax(vertices[:, 0]), 1] == top
         np.testing.assert_allclose(vertices[:, 0].max(), max(ours.max(), 0.0), rtol=1e-12)
         np.testing.assert_allclose(vertices[:, 0].min(), min(ours.min(), 0.0), rtol=1e-12)
 

@@ -4,8 +4,10 @@ Every function draws into the ``ax`` it is given (a new figure when None) and re
 Axes; none calls ``plt.show()`` or changes the backend, so they work headless (Agg) as well
 as in a notebook.
 """
+import importlib
+
 try:
-    import matplotlib  # noqa: F401
+    importlib.import_module("matplotlib")
 except ImportError:
     raise ImportError('kmix.plot needs matplotlib: install it with pip install "kmix[plot]" '
                       '(or pip install matplotlib).') from None

@@ -16,13 +16,23 @@ def _colour_indices(*label_arrays):
     return [np.searchsorted(labels, a) for a in label_arrays], labels.size
 
 
+#: Mixture components lighter than this are not marked (a Bayesian mixture leaves the
+#: components it does not need with weights near zero, their means anywhere).
+NEGLIGIBLE_WEIGHT = 1e-3
+
+
 def _centres(estimator):
-    """The cluster centres (k-means) or component means (mixtures), or None."""
+    """The cluster centres (k-means) or component means (mixtures), or None; and the indices
+    of those worth marking (all but the mixture components of negligible weight)."""
     for name in ("cluster_centers_", "means_"):
         centres = getattr(estimator, name, None)
         if centres is not None:
-            return np.asarray(centres, dtype=np.float64)
-    return None
+            centres = np.asarray(centres, dtype=np.float64)
+            weights = getattr(estimator, "weights_", None)
+            if weights is None:
+                return centres, np.arange(centres.shape[0])
+            return centres, np.flatnonzero(np.asarray(weights) >= NEGLIGIBLE_WEIGHT)
+    return None, None
 
 
 def _training_labels(estimator, X):
@@ -35,21 +45,22 @@ def _training_labels(estimator, X):
 
 def _predicted_regions(estimator, X, ax, resolution):
     xx, yy, grid = plane_grid(X, resolution)
-    centres = _centres(estimator)
+    centres, marked = _centres(estimator)
     given = [estimator.predict(grid), estimator.predict(X)]
     if centres is not None:
         given.append(np.arange(centres.shape[0]))
     (grid_colour, sample_colour, *centre_colour), n = _colour_indices(*given)
     cmap, norm = cluster_colormap(n)
-    fill_regions(ax, xx, yy, grid_colour, n, alpha=0.3).set_label("regions")
+    fill_regions(ax, xx, yy, grid_colour, n, alpha=0.3).set_gid("regions")
     lines = boundary_lines(ax, xx, yy, grid_colour, n, colors="k", linewidths=0.8)
     if lines is not None:
-        lines.set_label("boundaries")
+        lines.set_gid("boundaries")
     ax.scatter(X[:, 0], X[:, 1], c=sample_colour, cmap=cmap, norm=norm, s=8, linewidths=0,
                label="samples")
     if centres is not None:
-        ax.scatter(centres[:, 0], centres[:, 1], c=centre_colour[0], cmap=cmap, norm=norm,
-                   marker="X", s=160, edgecolors="k", linewidths=1.5, label="centres", zorder=3)
+        ax.scatter(centres[marked, 0], centres[marked, 1], c=centre_colour[0][marked],
+                   cmap=cmap, norm=norm, marker="X", s=160, edgecolors="k", linewidths=1.5,
+                   label="centres", zorder=3)
 
 
 def _dbscan_regions(estimator, X, ax, resolution):
@@ -74,7 +85,7 @@ def _dbscan_regions(estimator, X, ax, resolution):
             estimator.components_).kneighbors(grid)
         grid_labels = np.ma.masked_array(labels[core][nearest[:, 0]],
                                          mask=distance[:, 0] > estimator.eps)
-        fill_regions(ax, xx, yy, grid_labels, n, alpha=0.3).set_label("regions")
+        fill_regions(ax, xx, yy, grid_labels, n, alpha=0.3).set_gid("regions")
     border = ~is_core & (labels >= 0)
     noise = labels < 0
     ax.scatter(X[is_core, 0], X[is_core, 1], c=colour[is_core], cmap=cmap, norm=norm, s=30,
@@ -98,7 +109,8 @@ def decision_regions(estimator, X, *, ax=None, resolution=300):
     - Estimators with ``predict`` (KMeans, MiniBatchKMeans, GaussianMixture,
       BayesianGaussianMixture, ...): the plane coloured by ``predict`` on a grid over X's
       bounding box, the boundaries between regions, X coloured by its predicted cluster and
-      the centres (``cluster_centers_`` or ``means_``) as large crosses.
+      the centres (``cluster_centers_``, or the ``means_`` of the components of weight
+      0.1 % or more) as large crosses.
     - DBSCAN (no ``predict``): the region of each cluster is where a new point is within
       ``eps`` of one of its core samples (the cluster of the nearest core sample); the rest
       of the plane is left blank. Core samples are drawn as circles, border samples as dots,
@@ -121,9 +133,9 @@ def decision_regions(estimator, X, *, ax=None, resolution=300):
     Returns
     -------
     ax : matplotlib Axes
-        With artists labelled 'regions' (filled contours, level i the region of the i-th
-        smallest label), 'boundaries' (contour lines), 'samples' and 'centres' (scatters), or
-        'core', 'border' and 'noise' for DBSCAN.
+        Its contour sets have the gid 'regions' (filled, level i the region of the i-th
+        smallest label) and 'boundaries' (lines); its scatters are labelled 'samples' and
+        'centres', or 'core', 'border' and 'noise' for DBSCAN.
     """
     check_fitted(estimator)
     if "precomputed" in (getattr(estimator, "metric", None), getattr(estimator, "affinity", None)):
@@ -171,7 +183,8 @@ def mixture_density(gm, X, detector=None, *, ax=None, resolution=300, n_levels=1
     """Log-density of a fitted mixture over 2-D data, its decision boundaries and anomalies.
 
     Draws filled contours of ``gm.score_samples`` over X's bounding box, dashed red lines
-    where ``gm.predict`` changes component, X as black dots and the component means; with a
+    where ``gm.predict`` changes component, X as black dots and the means of the components
+    of weight 0.1 % or more (a Bayesian mixture leaves unneeded ones near zero); with a
     fitted :class:`kmix.MixtureOutlierDetector`, its density threshold as an orange line and
     the samples of X it flags (``predict == -1``) as red stars.
 
@@ -191,8 +204,9 @@ def mixture_density(gm, X, detector=None, *, ax=None, resolution=300, n_levels=1
     Returns
     -------
     ax : matplotlib Axes
-        With artists labelled 'log-density' (filled contours), 'decision boundaries' and
-        'density threshold' (contour lines), 'samples', 'means' and 'anomalies' (scatters).
+        Its contour sets have the gid 'log-density' (filled), 'decision boundaries' and
+        'density threshold' (lines); its scatters are labelled 'samples', 'means' and
+        'anomalies'.
     """
     check_fitted(gm)
     if not (hasattr(gm, "score_samples") and hasattr(gm, "predict")):
@@ -207,22 +221,22 @@ def mixture_density(gm, X, detector=None, *, ax=None, resolution=300, n_levels=1
     levels = _density_levels(density, gm.score_samples(X), n_levels)
     filled = ax.contourf(xx, yy, density.reshape(xx.shape), levels=levels, cmap="viridis",
                          extend="min", alpha=0.8)
-    filled.set_label("log-density")
+    filled.set_gid("log-density")
     ax.figure.colorbar(filled, ax=ax, label="log-density")
     (components,), n = _colour_indices(gm.predict(grid))
     lines = boundary_lines(ax, xx, yy, components, n, colors="red", linestyles="dashed",
                            linewidths=1.5)
     if lines is not None:
-        lines.set_label("decision boundaries")
+        lines.set_gid("decision boundaries")
     ax.scatter(X[:, 0], X[:, 1], c="k", s=2, label="samples")
-    means = _centres(gm)
+    means, marked = _centres(gm)
     if means is not None:
-        ax.scatter(means[:, 0], means[:, 1], c="white", marker="X", s=120, edgecolors="k",
-                   linewidths=1.5, label="means", zorder=3)
+        ax.scatter(means[marked, 0], means[marked, 1], c="white", marker="X", s=120,
+                   edgecolors="k", linewidths=1.5, label="means", zorder=3)
     if detector is not None:
         ax.contour(xx, yy, detector.score_samples(grid).reshape(xx.shape),
                    levels=[detector.threshold_], colors="orange",
-                   linewidths=2).set_label("density threshold")
+                   linewidths=2).set_gid("density threshold")
         flagged = X[detector.predict(X) == -1]
         ax.scatter(flagged[:, 0], flagged[:, 1], c="red", marker="*", s=100, edgecolors="k",
                    linewidths=0.5, label="anomalies", zorder=4)

@@ -143,9 +143,9 @@ def silhouette_diagram(X, labels, *, metric="euclidean", ax=None):
     Returns
     -------
     ax : matplotlib Axes
-        One filled band per cluster (labelled with the cluster's label, its samples' sorted
-        coefficients from the bottom cluster up) and a vertical line at the mean silhouette,
-        labelled 'mean silhouette'.
+        One filled band per cluster, labelled with the cluster's label (clusters in sorted
+        order from the bottom up, each band's coefficients increasing upwards), and a
+        vertical line at the mean silhouette, labelled 'mean silhouette'.
     """
     coefficients = silhouette_samples(X, labels, metric=metric)
     labels = np.asarray(labels).ravel()
@@ -155,7 +155,7 @@ def silhouette_diagram(X, labels, *, metric="euclidean", ax=None):
     gap = max(coefficients.size // 50, 2)
     bottom = gap
     for colour, cluster in zip(cmap.colors, clusters):
-        values = np.sort(coefficients[labels == cluster])[::-1]
+        values = np.sort(coefficients[labels == cluster])
         ax.fill_betweenx(np.arange(bottom, bottom + values.size), 0.0, values, color=colour,
                          alpha=0.8, label=str(cluster))
         ax.text(-0.01, bottom + values.size / 2, str(cluster), ha="right", va="center",
