@@ -204,6 +204,29 @@ cdef inline bint closer(const floating *x, const floating *C, Py_ssize_t d, Py_s
     return sgn < 0 or (sgn == 0 and j < a)
 
 
+cdef inline void merge_tile_best2(const floating *D, Py_ssize_t m, Py_ssize_t kt,
+                                  Py_ssize_t j0, floating *bestv, floating *secv,
+                                  Py_ssize_t *besti) noexcept nogil:
+    """Fold a tile of centres j0 .. j0 + kt into each row's best value and index and
+    second-best value (a tied minimum counts twice); the first tile (j0 == 0) initialises.
+
+    IN D (m x kt partial distances of the tile); INOUT bestv, secv, besti (m each)."""
+    cdef Py_ssize_t r, a
+    cdef floating v, v2
+    for r in range(m):
+        a = row_argmin2(D + r * kt, kt, &v, &v2)
+        if j0 == 0:
+            bestv[r] = v
+            secv[r] = v2
+            besti[r] = a
+        elif v < bestv[r]:
+            secv[r] = bestv[r] if bestv[r] < v2 else v2
+            bestv[r] = v
+            besti[r] = j0 + a
+        elif v < secv[r]:
+            secv[r] = v
+
+
 cdef inline void closest_centers(
     const floating *X, Py_ssize_t m, Py_ssize_t d, const floating *C, const floating *CT,
     const floating *cnorm, Py_ssize_t k, Py_ssize_t *besti, floating *D, bint use_gemm,
@@ -216,27 +239,15 @@ cdef inline void closest_centers(
     and second-best values are within the expansion's rounding bound
     (:func:`expansion_error_scale`) is decided again by :func:`exact_closest`.
     """
-    cdef Py_ssize_t j0, kt, r, a
+    cdef Py_ssize_t j0, kt, r
     cdef floating bestv[CHUNK_ROWS]
     cdef floating secv[CHUNK_ROWS]
-    cdef floating v, v2
     cdef double cmax, scale, dist
     j0 = 0
     while j0 < k:
         kt = imin(TILE_CENTERS, k - j0)
         partial_dists(X, m, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
-        for r in range(m):
-            a = row_argmin2(D + r * kt, kt, &v, &v2)
-            if j0 == 0:
-                bestv[r] = v
-                secv[r] = v2
-                besti[r] = a
-            elif v < bestv[r]:
-                secv[r] = bestv[r] if bestv[r] < v2 else v2
-                bestv[r] = v
-                besti[r] = j0 + a
-            elif v < secv[r]:
-                secv[r] = v
+        merge_tile_best2(D, m, kt, j0, bestv, secv, besti)
         j0 += kt
     if k < 2:
         return

@@ -13,8 +13,10 @@ from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_center_sparse,
-                      closest_centers, exact_closest, exact_sign, imin, kmix_cpu_has_fma, n_blocks_for, prep_centers,
-                      reduce_blocks, sq_dist, sq_dist_sparse, sum_counts, zero_block)
+                      closest_centers, exact_closest, exact_sign, expansion_error_scale, imin,
+                      kmix_cpu_has_fma, kmix_gamma, merge_tile_best2, n_blocks_for, partial_dists,
+                      prep_centers, reduce_blocks, row_norm, sq_dist, sq_dist_sparse, sum_counts,
+                      zero_block)
 from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
 from _interrupt cimport check_interrupt, monotonic
 
@@ -24,35 +26,135 @@ def n_blocks(Py_ssize_t n, Py_ssize_t k, Py_ssize_t d):
     return n_blocks_for(n, k * d + k)
 
 
+cdef enum:
+    # Centres from which float64 Lloyd passes on gemm-wide data compute their partial
+    # distances in float32 (see _MixedCenters); below, the float64 gemm is cheap enough.
+    MIXED_MIN_CENTERS = 128
+
+# Rows whose squared norm, or centres whose largest squared norm, exceed this are decided in
+# float64 (exact_closest): their float32 values could overflow.
+cdef double MIXED_MAX_NORM = 1e30
+
+
+cdef struct _MixedCenters:
+    # Float64 data, float32 distances: the centres rounded to float32 (C32, k x d), transposed
+    # (CT32, d x k) with their float32 squared norms (cnorm32); the float64 largest squared
+    # norm of the true centres (cmax) and the error scale of the float32 partial distances
+    # against the exact ones of the float64 rows and centres (scale, see _closest_mixed).
+    const float *C32
+    const float *CT32
+    const float *cnorm32
+    double cmax
+    double scale
+
+
+cdef double _mixed_error_scale(Py_ssize_t d) noexcept nogil:
+    """gamma such that gamma * (cmax + ||x|| sqrt(cmax)) + _mixed_abs_error bounds the error
+    of a float32 partial distance D'_j = fl32(||c'_j||^2 - 2 <x', c'_j>) against the exact
+    D_j = ||c_j||^2 - 2 <x, c_j> of the float64 row x and centre c_j.
+
+    x' and c'_j are x and c_j rounded to float32: x'_f = x_f (1 + a_f), c'_f = c_f (1 + b_f),
+    |a_f|, |b_f| <= u = 2^-24 (normal range; subnormals: see _mixed_abs_error). Then
+    |c'_f^2 - c_f^2| <= (2u + u^2) c_f^2 and |x'_f c'_f - x_f c_f| <= (2u + u^2) |x_f c_f|, so
+    |D'_exact - D_j| <= gamma_2 (||c_j||^2 + 2 ||x|| ||c_j||) <= 2 gamma_2 (cmax + ||x||
+    sqrt(cmax)) (gamma_2 = 2u / (1 - 2u) >= 2u + u^2). The float32 evaluation of D'_exact adds
+    expansion_error_scale(d, float32) (ch. 3 of Higham, as for closest_centers) in terms of the
+    rounded magnitudes, at most (1 + u)^2 <= 1 + gamma_3 times the true ones."""
+    return (expansion_error_scale(d, True) + 2.0 * kmix_gamma(2, True)) * (
+        1.0 + kmix_gamma(4, True))
+
+
+cdef inline double _mixed_abs_error(Py_ssize_t d, double xnorm, double cmax) noexcept nogil:
+    """Absolute error the relative bound of _mixed_error_scale misses: values rounded to
+    float32 subnormals (absolute error <= 2^-150 each) and float32 operations that underflow
+    (<= 2^-150 each, 2d + 4 of them per partial distance), taken with a wide margin
+    (7.2e-43 > 2^-140)."""
+    return 7.2e-43 * (d + 2) * (1.0 + 2.0 * sqrt(<double>d) * (xnorm + sqrt(cmax)))
+
+
+cdef void _closest_mixed(
+    const double *X, Py_ssize_t m, Py_ssize_t d, const double *C, Py_ssize_t k,
+    const _MixedCenters *mc, Py_ssize_t *besti, float *X32, float *D, bint use_gemm,
+) noexcept nogil:
+    """closest_centers for float64 rows from float32 partial distances (m <= CHUNK_ROWS).
+
+    IN X (m x d), C (k x d, the float64 centres), mc (their float32 forms, see _MixedCenters);
+    OUT besti (m): the exact assignment rule's labels; scratch X32 (m x d), D (m x TILE_CENTERS).
+
+    Each row's best and second-best float32 values decide when their gap exceeds twice the
+    error bound of one value (_mixed_error_scale, _mixed_abs_error): the true order of the two
+    centres is then the computed one, and every other centre is farther than both. Rows whose
+    gap is within the bound (or NaN), and rows or centres too large for float32, are decided
+    by exact_closest on the float64 values, so the labels are those of closest_centers.
+    """
+    cdef Py_ssize_t j0, kt, r
+    cdef float bestv[CHUNK_ROWS]
+    cdef float secv[CHUNK_ROWS]
+    cdef double xn, bound, dist
+    for r in range(m * d):
+        X32[r] = <float>X[r]
+    j0 = 0
+    while j0 < k:
+        kt = imin(TILE_CENTERS, k - j0)
+        partial_dists(X32, m, d, mc.C32 + j0 * d, mc.CT32 + j0, k, mc.cnorm32 + j0, kt, D,
+                      use_gemm)
+        merge_tile_best2(D, m, kt, j0, bestv, secv, besti)
+        j0 += kt
+    for r in range(m):
+        xn = row_norm(X + r * d, d)
+        bound = 2.0 * (mc.scale * (mc.cmax + xn * sqrt(mc.cmax))
+                       + _mixed_abs_error(d, xn, mc.cmax))
+        if (not (<double>secv[r] - <double>bestv[r] > bound) or xn * xn > MIXED_MAX_NORM
+                or mc.cmax > MIXED_MAX_NORM):
+            besti[r] = exact_closest(X + r * d, C, k, d, &dist)
+
+
+cdef Py_ssize_t _apply_labels(
+    const floating *X, Py_ssize_t s, Py_ssize_t m, Py_ssize_t d, const Py_ssize_t *besti,
+    const double *w, int *labels, bint update, double *bsum, double *bw,
+) noexcept nogil:
+    """Store the labels of rows s .. s + m (besti) and, with update, add the rows to their
+    cluster's block sums (bsum, bw); return how many labels changed."""
+    cdef Py_ssize_t r, i, a, f
+    cdef Py_ssize_t changed = 0
+    cdef double wi
+    cdef double *row
+    cdef const floating *x
+    for r in range(m):
+        i = s + r
+        a = besti[r]
+        if labels[i] != a:
+            changed += 1
+            labels[i] = <int>a
+        if update:
+            wi = w[i]
+            bw[a] += wi
+            row = bsum + a * d
+            x = X + i * d
+            for f in range(d):
+                row[f] += wi * x[f]
+    return changed
+
+
 cdef Py_ssize_t _lloyd_block_dense(
     const floating *X, Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
     const floating *C, const floating *CT, const floating *cnorm, Py_ssize_t k,
     const double *w, int *labels, bint update, double *bsum, double *bw,
-    floating *D, bint use_gemm,
+    floating *D, bint use_gemm, const _MixedCenters *mc, float *X32,
 ) noexcept nogil:
-    cdef Py_ssize_t s, m, r, i, a, f
+    """Assign rows start .. end (and add them to the block sums with update). mc (NULL for
+    all-float64 distances) and X32 (its row scratch): see _closest_mixed."""
+    cdef Py_ssize_t s, m
     cdef Py_ssize_t changed = 0
     cdef Py_ssize_t besti[CHUNK_ROWS]
-    cdef double wi
-    cdef double *row
-    cdef const floating *x
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
-        closest_centers(X + s * d, m, d, C, CT, cnorm, k, besti, D, use_gemm)
-        for r in range(m):
-            i = s + r
-            a = besti[r]
-            if labels[i] != a:
-                changed += 1
-                labels[i] = <int>a
-            if update:
-                wi = w[i]
-                bw[a] += wi
-                row = bsum + a * d
-                x = X + i * d
-                for f in range(d):
-                    row[f] += wi * x[f]
+        if floating is double and mc != NULL:
+            _closest_mixed(X + s * d, m, d, C, k, mc, besti, X32, <float*>D, use_gemm)
+        else:
+            closest_centers(X + s * d, m, d, C, CT, cnorm, k, besti, D, use_gemm)
+        changed += _apply_labels(X, s, m, d, besti, w, labels, update, bsum, bw)
         s += m
     return changed
 
@@ -68,20 +170,62 @@ cdef Py_ssize_t _lloyd_pass_dense(
     cdef Py_ssize_t b, kt_max = imin(k, TILE_CENTERS)
     cdef bint use_gemm = d >= GEMM_MIN_FEATURES_C
     cdef floating *D
+    cdef float *X32 = NULL
+    cdef _MixedCenters mixed
+    cdef const _MixedCenters *mc = NULL
+    cdef float *mbuf = NULL
     prep_centers(centers, k, d, CT, cnorm)
+    if floating is double and use_gemm and k >= MIXED_MIN_CENTERS:
+        mbuf = _mixed_centers(centers, k, d, &mixed)
+        if mbuf != NULL:
+            mc = &mixed
     with parallel(num_threads=n_threads):
+        # D holds float32 values on the mixed path (half the room of a float64 D)
         D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
+        if mc != NULL:
+            X32 = <float*>malloc(CHUNK_ROWS * d * sizeof(float))
         for b in prange(nb, schedule='dynamic'):
             if update:
                 zero_block(bsum + b * k * d, bw + b * k, k, d)
             bchanged[b] = _lloyd_block_dense(
                 X, b * bs, imin(n, (b + 1) * bs), d, centers, CT, cnorm, k, w, labels,
                 update, bsum + (b * k * d if update else 0), bw + (b * k if update else 0),
-                D, use_gemm)
+                D, use_gemm, mc, X32)
         free(D)
+        free(X32)
+    free(mbuf)
     if update:
         reduce_blocks(bsum, bw, nb, k, d, sums, wsum, False, n_threads)
     return sum_counts(bchanged, nb)
+
+
+cdef float *_mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
+                           _MixedCenters *mc) noexcept nogil:
+    """Fill mc for the float64 centres; return the buffer to free (NULL: out of memory, or
+    centres too large for float32 distances: the pass then stays in float64)."""
+    cdef Py_ssize_t j, f
+    cdef double s, cmax = 0.0
+    cdef float *buf
+    for j in range(k):
+        s = 0.0
+        for f in range(d):
+            s += centers[j * d + f] * centers[j * d + f]
+        if not s <= cmax:
+            cmax = s
+    if not cmax <= MIXED_MAX_NORM:
+        return NULL
+    buf = <float*>malloc((2 * k * d + k) * sizeof(float))
+    if buf == NULL:
+        return NULL
+    for j in range(k * d):
+        buf[j] = <float>centers[j]
+    prep_centers(buf, k, d, buf + k * d, buf + 2 * k * d)
+    mc.C32 = buf
+    mc.CT32 = buf + k * d
+    mc.cnorm32 = buf + 2 * k * d
+    mc.cmax = cmax * (1.0 + kmix_gamma(d + 1, False))
+    mc.scale = _mixed_error_scale(d)
+    return buf
 
 
 def lloyd_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,

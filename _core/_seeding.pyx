@@ -61,9 +61,10 @@ cdef void _block_potentials(
     bound, see _block_update, and the deterministic value's relative error g).
 
     The squared distances go to dist_out (row stride dstride) for the update that follows. A row is
-    skipped (its distances set to +inf) when, for each t, a quarter of the squared distance
-    from its nearest chosen centre to cand_t (prune[assign * ncand + t]) is at least closest:
-    then ||x - cand_t|| >= ||x - c_assign|| by the triangle inequality. Other rows are
+    skipped (dist_out not written: the update skips it by the same test) when, for each t, a
+    quarter of the squared distance from its nearest chosen centre to cand_t
+    (prune[assign * ncand + t]) is at least closest: then ||x - cand_t|| >= ||x - c_assign||
+    by the triangle inequality. Other rows are
     evaluated against all candidates at once (gemm for wide dense data; gathered first when
     few rows of a chunk need it).
     """
@@ -73,7 +74,7 @@ cdef void _block_potentials(
     cdef const floating *rows
     cdef double dist, dot
     cdef bint need
-    cdef double e, xt, ct, lim
+    cdef double e, xt, ct, lim, pruned = 0.0
     for t in range(ncand):
         out[t] = 0.0
         err[t] = 0.0
@@ -93,9 +94,7 @@ cdef void _block_potentials(
                 idx[nneed] = i
                 nneed += 1
             else:
-                for t in range(ncand):
-                    out[t] += w[i] * closest[i]
-                    dist_out[i * dstride + t] = INFINITY
+                pruned += w[i] * closest[i]
         if nneed == 0:
             s += m
             continue
@@ -137,6 +136,8 @@ cdef void _block_potentials(
                     dist = closest[i]
                 out[t] += w[i] * dist
         s += m
+    for t in range(ncand):
+        out[t] += pruned
 
 
 cdef double _block_update(
@@ -148,7 +149,8 @@ cdef double _block_update(
 ) noexcept nogil:
     """Fold the new centre c into closest/assign for rows [start, end); return their potential.
 
-    fast[i * stride] is the fast squared distance (+inf where the row was pruned), off by at
+    fast[i * stride] is the fast squared distance (not written, and not read, where the row was
+    pruned: prune[assign_i * pstride] >= closest_i), off by at
     most scale (cn2 + ||x_i|| sqrt(cn2)) + g xnorm_i <= scale (1.5 cn2 + 0.5 xnorm_i) + g xnorm_i
     (see _common.expansion_error_scale); a row
     whose fast value could be below closest_i gets the deterministic distance (relative error
@@ -157,12 +159,13 @@ cdef double _block_update(
     cdef Py_ssize_t i
     cdef double acc = 0.0, f, e
     for i in range(start, end):
-        f = fast[i * stride] - scale * (1.5 * cn2 + 0.5 * xnorm[i]) - g * xnorm[i]
-        if prune[assign[i] * pstride] < closest[i] and f * (1.0 - g) < closest[i]:
-            e = _det_row(X, data, indices, indptr, sparse, i, c, cn2, d)
-            if e < closest[i]:
-                closest[i] = e
-                assign[i] = center_id
+        if prune[assign[i] * pstride] < closest[i]:
+            f = fast[i * stride] - scale * (1.5 * cn2 + 0.5 * xnorm[i]) - g * xnorm[i]
+            if f * (1.0 - g) < closest[i]:
+                e = _det_row(X, data, indices, indptr, sparse, i, c, cn2, d)
+                if e < closest[i]:
+                    closest[i] = e
+                    assign[i] = center_id
         acc += w[i] * closest[i]
     return acc
 

@@ -75,8 +75,9 @@ def main(argv=None):
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--modes", default="same init,end to end")
     args = parser.parse_args(argv)
-    print(f"{'row':<36} {'dtype':<8} {'mode':<11} {'sklearn s':>9} {'kmix s':>8} "
-          f"{'ratio':>6} {'sk inertia':>14} {'kmix inertia':>14} {'iters sk/km':>11} labels")
+    print("| data | dtype | mode | scikit-learn s | kmix s | ratio | sk inertia | kmix inertia "
+          "| iters sk/kmix | labels |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|")
     for name, (load, params) in ROWS.items():
         if args.rows not in name:
             continue
@@ -85,10 +86,10 @@ def main(argv=None):
             X = X64.astype(dtype)
             for mode in args.modes.split(","):
                 r = compare(X, params, mode, args.repeat)
-                print(f"{name:<36} {dtype:<8} {mode:<11} {r['sk']:9.3f} {r['km']:8.3f} "
-                      f"{r['km'] / r['sk']:6.2f} {r['sk_inertia']:14.6g} {r['km_inertia']:14.6g} "
-                      f"{r['sk_iter']:>5}/{r['km_iter']:<5} "
-                      f"{'same' if r['same_labels'] else 'differ'}", flush=True)
+                print(f"| {name} | {dtype} | {mode} | {r['sk']:.3f} | {r['km']:.3f} | "
+                      f"{r['km'] / r['sk']:.2f} | {r['sk_inertia']:.6g} | {r['km_inertia']:.6g} | "
+                      f"{r['sk_iter']}/{r['km_iter']} | "
+                      f"{'same' if r['same_labels'] else 'differ'} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -77,3 +77,55 @@ class Predict:
 
     def time_predict(self, dtype, library):
         self.model.predict(self.X)
+
+
+class Seeding:
+    """Greedy k-means++ seeding alone (blobs 500k x 50, k=100; normal 100k x 32, k=1000) and
+    kmix's k-means|| on the same data (scikit-learn has no k-means||)."""
+
+    params = (["blobs 500kx50 c=100 k=100", "normal 100kx32 k=1000 it=20"],
+              ["float64", "float32"], ["kmix", "sklearn", "kmix k-means||"])
+    param_names = ["data", "dtype", "library"]
+    timeout = 600
+    number = 1
+    repeat = 3
+
+    def setup(self, name, dtype, library):
+        self.X = _data(name, dtype)
+        self.k = ROWS[name][1]["n_clusters"]
+
+    def time_seeding(self, name, dtype, library):
+        if library == "kmix":
+            import kmix
+
+            kmix.kmeans_plusplus(self.X, self.k, random_state=0)
+        elif library == "sklearn":
+            from sklearn.cluster import kmeans_plusplus
+
+            kmeans_plusplus(self.X, self.k, random_state=0)
+        else:
+            import kmix
+
+            kmix.KMeans(self.k, init="k-means||", n_init=1, max_iter=1,
+                        random_state=0).fit(self.X)
+
+
+class LargeK:
+    """Five Lloyd iterations with 1000 and 4096 centres from the same random rows (float64:
+    kmix's float32 distances with float64 decisions; float32)."""
+
+    params = ([1000, 4096], ["float64", "float32"], ["kmix", "sklearn"])
+    param_names = ["k", "dtype", "library"]
+    timeout = 600
+    number = 1
+    repeat = 3
+
+    def setup(self, k, dtype, library):
+        rng = np.random.RandomState(0)
+        self.X = rng.standard_normal((100_000 if k == 1000 else 200_000, 32 if k == 1000
+                                      else 64)).astype(dtype)
+        self.init = self.X[rng.choice(self.X.shape[0], k, replace=False)]
+
+    def time_iterations(self, k, dtype, library):
+        _estimator(library, dict(n_clusters=k, init=self.init, n_init=1, max_iter=5,
+                                 tol=0.0)).fit(self.X)

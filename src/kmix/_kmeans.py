@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluster
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._kmeans_parallel import kmeans_parallel
 from ._kmeans_algorithms import (ALGORITHMS, _Data, euclidean_to_centers, kmeans_single,
                                  labels_inertia, resolve_algorithm)
 from ._interrupt import restores_on_interrupt
@@ -60,10 +61,10 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         """Validate the parameters KMeans and MiniBatchKMeans share."""
         check_int("n_clusters", self.n_clusters, low=1)
         if isinstance(self.init, str):
-            check_choice("init", self.init, ("k-means++", "random"))
+            check_choice("init", self.init, ("k-means++", "k-means||", "random"))
         elif not (callable(self.init) or _is_arraylike_not_scalar(self.init)):
             raise ValueError(
-                "init must be 'k-means++', 'random', a callable or an array of shape "
+                "init must be 'k-means++', 'k-means||', 'random', a callable or an array of shape "
                 f"(n_clusters, n_features); got {self.init!r}."
             )
         if not (isinstance(self.n_init, str) and self.n_init == "auto"):
@@ -115,6 +116,9 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
             centers, _ = _kmeans_plusplus(X, self.n_clusters, x_squared_norms, sample_weight,
                                           random_state, n_threads=n_threads,
                                           verbose=self.verbose)
+        elif isinstance(init, str) and init == "k-means||":
+            centers = kmeans_parallel(X, self.n_clusters, sample_weight, random_state,
+                                      n_threads=n_threads)
         elif isinstance(init, str) and init == "random":
             if np.count_nonzero(sample_weight) < self.n_clusters:
                 raise ValueError(
@@ -189,12 +193,15 @@ class KMeans(_BaseKMeans):
     ----------
     n_clusters : int, default=8
         Number of clusters.
-    init : {'k-means++', 'random'}, callable or array-like of shape (n_clusters, n_features), \
-            default='k-means++'
+    init : {'k-means++', 'k-means||', 'random'}, callable or array-like of shape \
+            (n_clusters, n_features), default='k-means++'
         'k-means++': greedy k-means++ with ``2 + int(ln k)`` candidates per centre;
+        'k-means||': scalable k-means++ (Bahmani et al. 2012): 5 sampling passes over the
+        data drawing about 2k candidates each, reduced to k centres by weighted k-means++ and
+        Lloyd on the candidates (for data too large for k passes);
         'random': ``n_clusters`` distinct rows drawn with probability proportional to
         ``sample_weight``; an array: the initial centres; a callable ``init(X, n_clusters,
-        random_state)`` returning them (called, as in scikit-learn, on the mean-centred X).
+        random_state)`` returning them (called on X as given: kmix does not centre it).
     n_init : 'auto' or int, default='auto'
         Runs with different seeds; the result with the lowest inertia is kept. 'auto' is 1 for
         'k-means++' and explicit centres, 10 for 'random' and callables.

@@ -106,8 +106,8 @@ class MiniBatchKMeans(_BaseKMeans):
     ----------
     n_clusters : int, default=8
         Number of clusters.
-    init : {'k-means++', 'random'}, callable or array-like of shape (n_clusters, n_features), \
-            default='k-means++'
+    init : {'k-means++', 'k-means||', 'random'}, callable or array-like of shape \
+            (n_clusters, n_features), default='k-means++'
         Seeding, run on ``init_size`` rows drawn at random (see :class:`kmix.KMeans`).
     max_iter : int, default=100
         Maximum number of passes over the data: ``fit`` runs at most

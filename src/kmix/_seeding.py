@@ -3,7 +3,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._core import _seeding
-from ._threads import blas_context, effective_n_threads, threads_for
+from ._threads import WORK_PER_THREAD, blas_context, effective_n_threads, threads_for
 from ._validation import (as_csr_arrays, check_array, check_int, check_magnitude,
                           check_n_samples, check_n_threads, check_random_state,
                           check_sample_weight)
@@ -35,7 +35,12 @@ def _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight, random_state
     n_samples, n_features = X.shape
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
-    n_threads = threads_for(n_threads, n_samples, n_local_trials, n_features)
+    # Several parallel regions per centre (potentials, update): a team is worth waking only
+    # for ten times the work of one pass (on a busy machine a stalled team costs
+    # milliseconds per region; digits 1400 x 64, k=50 took 3.6 s on 2 threads against 0.05 s
+    # on one at a load average of 11).
+    n_threads = threads_for(n_threads, n_samples, n_local_trials, n_features,
+                            work_per_thread=10 * WORK_PER_THREAD)
     if sp.issparse(X):
         data, indices, indptr = as_csr_arrays(X)
         dense = np.zeros((1, 1), dtype=X.dtype)

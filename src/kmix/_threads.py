@@ -16,9 +16,10 @@ __all__ = ["effective_n_threads", "openmp_enabled", "blas_single_threaded", "bla
 WORK_PER_THREAD = 200_000
 
 
-def threads_for(n_threads, n_samples, n_centers, n_features):
-    """Threads worth using for one pass over n_samples x n_centers x n_features."""
-    useful = max(1, (n_samples * n_centers * max(n_features, 1)) // WORK_PER_THREAD)
+def threads_for(n_threads, n_samples, n_centers, n_features, work_per_thread=WORK_PER_THREAD):
+    """Threads worth using for one pass over n_samples x n_centers x n_features (passes
+    that open several parallel regions per unit of work ask for more ``work_per_thread``)."""
+    useful = max(1, (n_samples * n_centers * max(n_features, 1)) // work_per_thread)
     return int(min(n_threads, useful))
 
 

@@ -1,0 +1,129 @@
+"""Float64 Lloyd passes with float32 partial distances (_core/_lloyd.pyx, _closest_mixed).
+
+From 128 centres on data wide enough for gemm (16+ features), float64 Lloyd passes compute
+their distances in float32 and decide in float64, by the exact assignment rule, every row
+whose float32 gap is within the bound of _mixed_error_scale. The labels must be exactly those
+of the exact reference (tests/_reference.py), on data built so that the float32 values cannot
+decide: exact ties, centres one float64 ulp apart (identical once rounded to float32), values
+too large for float32 and subnormal values.
+"""
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import kmix
+from _reference import exact_assign, lloyd_run, lloyd_step
+
+K = 160   # >= the mixed path's 128 centres
+D = 20    # >= 16 features: gemm distances
+
+
+def _lattice_with_near_ties(seed=0, duplicates=True):
+    """Integer rows (exact ties at integer distances), centres that are rows, their exact
+    duplicates (which stay empty), and centres one float64 ulp away from others in one
+    coordinate."""
+    rng = np.random.RandomState(seed)
+    Y = rng.randint(-3, 4, size=(600, D)).astype(np.float64)
+    X = np.vstack([Y, -Y])
+    C = X[rng.choice(len(X), K, replace=False)].copy()
+    if duplicates:
+        C[100:120] = C[:20]
+    C[120:140] = C[20:40]
+    for r in range(120, 140):
+        # one ulp apart in a non-zero coordinate (next to 0 the step is a subnormal whose
+        # square underflows: see the README's limits of the exact rule)
+        f = np.flatnonzero(C[r])[0]
+        C[r, f] = np.nextafter(C[r, f], np.inf)
+    return np.vstack([X, C]), C     # each centre is a row: none is empty but the duplicates
+
+
+def _lloyd(X, C0, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return kmix.KMeans(len(C0), init=C0, n_init=1, tol=0.0, algorithm="lloyd",
+                           **params).fit(X)
+
+
+@pytest.mark.parametrize("duplicates", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_one_pass_labels_are_the_exact_labels(n_threads, duplicates):
+    X, C0 = _lattice_with_near_ties(duplicates=duplicates)
+    km = _lloyd(X, C0, max_iter=1, n_threads=n_threads)
+    labels, centres, _ = lloyd_step(X, C0)
+    if not duplicates:
+        # (with duplicates, kmix's relocation of the empty clusters moves centres too)
+        assert np.all(np.bincount(labels, minlength=K) > 0)
+        assert_allclose(km.cluster_centers_, centres, rtol=1e-14, atol=1e-14)
+    # labels_ are those of the exact rule on the fitted centres (which, with duplicates,
+    # include relocated centres equal to others: exact ties)
+    assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
+
+
+def test_run_equals_exact_lloyd():
+    X, C0 = _lattice_with_near_ties(1, duplicates=False)
+    labels, centres, n_iter, inertia = lloyd_run(X, C0)
+    assert np.all(np.bincount(labels, minlength=K) > 0)
+    km = _lloyd(X, C0)
+    assert km.n_iter_ == n_iter
+    assert_array_equal(km.labels_, labels)
+    assert_allclose(km.cluster_centers_, centres, rtol=1e-10, atol=1e-12)
+    assert km.inertia_ == pytest.approx(inertia, rel=1e-10)
+
+
+def test_centres_one_ulp_apart_go_to_the_lower_index_only_when_exactly_tied():
+    """Rows equal to a centre c and to c moved by one ulp: float32 sees two equal centres;
+    exact arithmetic separates them (distance 0 to one, one ulp squared to the other)."""
+    rng = np.random.RandomState(2)
+    base = rng.normal(size=(K // 2, D)) * 1e3
+    moved = base.copy()
+    moved[:, 3] = np.nextafter(moved[:, 3], np.inf)
+    C = np.vstack([base, moved])                  # centre j + K/2 is centre j moved
+    X = np.vstack([base, moved, base, moved])
+    km = _lloyd(X, C, max_iter=1)
+    expected = np.r_[np.arange(K // 2), np.arange(K // 2, K)]
+    # after one step the centres are unchanged (each is the mean of copies of itself)
+    assert_array_equal(km.cluster_centers_, C)
+    assert_array_equal(km.labels_, np.r_[expected, expected])
+
+
+def test_values_beyond_float32_and_subnormal_values():
+    rng = np.random.RandomState(3)
+    big = rng.normal(size=(300, D)) * 1e17          # squared norms > 1e30: float64 path
+    tiny = rng.normal(size=(300, D))
+    tiny[:, ::2] *= 1e-300          # half the columns are zero once rounded to float32
+    for X in (big, tiny):
+        C0 = X[:K].copy()
+        km = _lloyd(X, C0, max_iter=1)
+        assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
+        assert np.all(np.isfinite(km.cluster_centers_))
+
+
+def test_run_on_real_valued_data_equals_exact_lloyd():
+    """Gaussian data (no ties; the float32 gaps of some rows fall within the bound) for five
+    iterations: the same labels, iterations and centres as exact Lloyd."""
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(3000, 24))
+    C0 = X[:K].copy()
+    labels, centres, n_iter, inertia = lloyd_run(X, C0, max_iter=5)
+    km = _lloyd(X, C0, max_iter=5)
+    assert km.n_iter_ == n_iter
+    assert_array_equal(km.labels_, labels)
+    assert_allclose(km.cluster_centers_, centres, rtol=1e-10, atol=1e-12)
+
+
+def test_pairs_of_centres_closer_than_float32_resolution():
+    """Centres in pairs 1e-9 apart (relative): rounded to float32 the two of a pair differ by
+    an ulp here and there, so the float32 gap of a row between them is often non-zero with
+    the wrong sign. Only the float64 decision of the rows within the bound gets them right."""
+    rng = np.random.RandomState(5)
+    base = rng.normal(size=(K // 2, D))
+    C = np.vstack([base, base + 1e-9 * rng.normal(size=base.shape)])
+    near = np.repeat(base, 6, axis=0) + 0.05 * rng.normal(size=(6 * K // 2, D))
+    X = np.vstack([near, C])        # each centre is a row: no cluster is empty
+    km = _lloyd(X, C, max_iter=1)
+    labels, centres, _ = lloyd_step(X, C)
+    assert np.all(np.bincount(labels, minlength=K) > 0)
+    # the centres are the means of the first pass's labels (float32 distances here)
+    assert_allclose(km.cluster_centers_, centres, rtol=1e-12, atol=1e-12)
