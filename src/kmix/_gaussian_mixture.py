@@ -2,6 +2,7 @@
 import numpy as np
 
 from ._core import _gmm
+from ._progress import report
 from ._mixture import (_COV_CODE, _EMPTY, _MixtureBase, _ill_defined, check_means,
                        check_precisions, check_weights, covariance_shape, gaussian_parameters,
                        precision_cholesky, precision_cholesky_from_precisions)
@@ -149,6 +150,7 @@ class GaussianMixture(_MixtureBase):
             lower_bounds, self._pass_threads(n, d))
         if bad >= 0:
             raise _ill_defined(bad, self._dtype)
+        report("iteration", n_iter, self.max_iter)       # the compiled block of iterations
         shape = covariance_shape(cov, self.n_components, d)
         self.weights_, self.means_ = weights, means
         self.covariances_ = covs.reshape(shape)

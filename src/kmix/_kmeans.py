@@ -12,6 +12,7 @@ from ._kmeans_parallel import kmeans_parallel
 from ._kmeans_algorithms import (ALGORITHMS, _Data, euclidean_to_centers, kmeans_single,
                                  labels_inertia, resolve_algorithm)
 from ._interrupt import restores_on_interrupt
+from ._progress import report
 from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._core import _lloyd
 from ._threads import blas_context, effective_n_threads, threads_for
@@ -328,7 +329,7 @@ class KMeans(_BaseKMeans):
 
         with blas_context(X):
             best_inertia = best_labels = None
-            for _ in range(n_init):
+            for restart in range(n_init):
                 centers_init = self._init_centroids(X, x_squared_norms, init, random_state,
                                                     sample_weight, n_threads)
                 if self.verbose:
@@ -343,6 +344,7 @@ class KMeans(_BaseKMeans):
                 ):
                     best_labels, best_centers = labels, centers
                     best_inertia, best_n_iter = run_inertia, n_iter
+                report("restart", restart + 1, n_init)
 
         distinct = np.count_nonzero(np.bincount(best_labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:

@@ -19,6 +19,7 @@ from ._core import _minibatch
 from ._kmeans import _BaseKMeans, _tolerance_sparse
 from ._kmeans_algorithms import _NO_WEIGHTS, labels_inertia
 from ._interrupt import restores_on_interrupt
+from ._progress import report
 from ._seeding import _row_sq_norms
 from ._threads import blas_context, effective_n_threads, threads_for
 from ._validation import (as_csr_arrays, check_int, check_magnitude, check_n_samples,
@@ -402,6 +403,7 @@ class MiniBatchKMeans(_BaseKMeans):
                                                      self.counts_, buf, step_threads, bounds)
                 if reassign and self.reassignment_ratio > 0:
                     self._reassign(centers, batch_rows, batch_size, random_state, bounds)
+                report("step", i + 1, n_steps)
                 if self._converged(i, n_steps, n_samples, squared_shift, batch_inertia):
                     break
 

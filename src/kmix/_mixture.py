@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._core import _gmm
 from ._kmeans import KMeans
 from ._interrupt import restores_on_interrupt
+from ._progress import report
 from ._seeding import kmeans_plusplus
 from ._threads import blas_context, blas_single_threaded, effective_n_threads, threads_for
 from ._validation import (check_array, check_choice, check_int, check_magnitude,
@@ -347,6 +348,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
             prev_lower_bound = lower_bound
             lower_bound = self._em_iteration(X, sample_weight)
             lower_bounds.append(lower_bound)
+            report("iteration", n_iter, self.max_iter)
             change = lower_bound - prev_lower_bound
             if self.verbose >= 1 and n_iter % self.verbose_interval == 0:
                 print(f"  Iteration {n_iter}\t change {change:.5f}")
@@ -390,6 +392,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
                     best_n_iter = n_iter
                     best_lower_bounds = current_lower_bounds
                     self.converged_ = converged
+            report("init", init + 1, n_init)
         if not self.converged_ and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_array
 from ._gaussian_mixture import GaussianMixture
 from ._kmeans import KMeans
 from ._mixture import COVARIANCE_TYPES
+from ._progress import report
 from ._validation import check_choice, check_magnitude
 from ._core import _silhouette
 from ._threads import effective_n_threads, threads_for
@@ -206,6 +207,7 @@ def scan_kmeans(X, k_range, *, n_init="auto", random_state=None, silhouette=True
                        n_threads=n_threads, **kmeans_params).fit(X)
         models.append(model)
         inertia[i] = model.inertia_
+        report("fit", i + 1, ks.size)
         if silhouette and 1 < np.unique(model.labels_).size < X.shape[0]:
             if distances is None:
                 scores[i] = silhouette_score(X, model.labels_, n_threads=n_threads)
@@ -267,6 +269,7 @@ def scan_gmm(X, k_range, *, covariance_types=COVARIANCE_TYPES, criterion="bic", 
             bic.append(model.bic(X))
             aic.append(model.aic(X))
             models.append(model)
+            report("fit", len(models), len(covariance_types) * ks.size)
             if verbose:
                 print(f"[scan_gmm] {cov} k={k}: bic {bic[-1]:.6g}, aic {aic[-1]:.6g} "
                       f"({time.perf_counter() - start:.2f} s)")
