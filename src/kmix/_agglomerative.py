@@ -1,4 +1,5 @@
-"""AgglomerativeClustering: a compiled drop-in for :class:`sklearn.cluster.AgglomerativeClustering`.
+"""AgglomerativeClustering: a compiled drop-in for
+:class:`sklearn.cluster.AgglomerativeClustering`.
 
 Which algorithm builds the tree (each gives scikit-learn's ``children_``, ``distances_`` and
 ``labels_``):

@@ -11,8 +11,14 @@ import numbers
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from ._mixture import (_MixtureBase, _check_shape, gaussian_parameters,
-                       log_det_cholesky, precision_cholesky, weighted_mean)
+from ._mixture import (
+    _check_shape,
+    _MixtureBase,
+    gaussian_parameters,
+    log_det_cholesky,
+    precision_cholesky,
+    weighted_mean,
+)
 from ._validation import check_array, check_choice, check_real
 
 __all__ = ["BayesianGaussianMixture"]

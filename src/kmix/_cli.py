@@ -31,10 +31,10 @@ def _demo(args):
 
 
 def _scan(args):
+    import warnings
+
     from .datasets import chapter_blobs, chapter_mixture
     from .model_selection import scan_gmm, scan_kmeans
-
-    import warnings
 
     X, _ = chapter_blobs(n_samples=2000, random_state=7)
     scan = scan_kmeans(X, range(args.k_min, args.k_max + 1), random_state=args.random_state,

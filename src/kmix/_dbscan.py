@@ -1,6 +1,5 @@
 """DBSCAN: a compiled, deterministic drop-in for :class:`sklearn.cluster.DBSCAN`."""
 import itertools
-
 import numbers
 
 import numpy as np
@@ -11,8 +10,15 @@ from sklearn.utils.validation import validate_data
 
 from ._core import _dbscan
 from ._threads import effective_n_threads
-from ._validation import (check_choice, check_int, check_magnitude, check_n_threads,
-                          check_real, check_sample_weight, check_squarable)
+from ._validation import (
+    check_choice,
+    check_int,
+    check_magnitude,
+    check_n_threads,
+    check_real,
+    check_sample_weight,
+    check_squarable,
+)
 
 __all__ = ["DBSCAN"]
 

@@ -1,10 +1,21 @@
-"""GaussianMixture: a compiled, deterministic drop-in for :class:`sklearn.mixture.GaussianMixture`."""
+"""GaussianMixture: a compiled, deterministic drop-in for
+:class:`sklearn.mixture.GaussianMixture`."""
 import numpy as np
 
 from ._core import _gmm
-from ._mixture import (_COV_CODE, _EMPTY, _MixtureBase, _ill_defined, check_means,
-                       check_precisions, check_weights, covariance_shape, gaussian_parameters,
-                       precision_cholesky, precision_cholesky_from_precisions)
+from ._mixture import (
+    _COV_CODE,
+    _EMPTY,
+    _ill_defined,
+    _MixtureBase,
+    check_means,
+    check_precisions,
+    check_weights,
+    covariance_shape,
+    gaussian_parameters,
+    precision_cholesky,
+    precision_cholesky_from_precisions,
+)
 
 __all__ = ["GaussianMixture"]
 

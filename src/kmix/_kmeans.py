@@ -4,19 +4,39 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._kmeans_algorithms import (ALGORITHMS, _Data, euclidean_to_centers, kmeans_single,
-                                 labels_inertia, resolve_algorithm)
-from ._interrupt import restores_on_interrupt
-from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._core import _lloyd
+from ._interrupt import restores_on_interrupt
+from ._kmeans_algorithms import (
+    ALGORITHMS,
+    _Data,
+    euclidean_to_centers,
+    kmeans_single,
+    labels_inertia,
+    resolve_algorithm,
+)
+from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._threads import blas_context, effective_n_threads, threads_for
-from ._validation import (check_array, check_choice, check_int, check_magnitude,
-                          check_n_samples, check_n_threads, check_random_state, check_real,
-                          check_sample_weight, validate_fitted_input)
+from ._validation import (
+    check_array,
+    check_choice,
+    check_int,
+    check_magnitude,
+    check_n_samples,
+    check_n_threads,
+    check_random_state,
+    check_real,
+    check_sample_weight,
+    validate_fitted_input,
+)
 
 __all__ = ["KMeans"]
 

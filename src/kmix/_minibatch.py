@@ -16,13 +16,20 @@ from sklearn.base import clone
 from sklearn.utils.validation import validate_data
 
 from ._core import _minibatch
+from ._interrupt import restores_on_interrupt
 from ._kmeans import _BaseKMeans, _tolerance_sparse
 from ._kmeans_algorithms import _NO_WEIGHTS, labels_inertia
-from ._interrupt import restores_on_interrupt
 from ._seeding import _row_sq_norms
 from ._threads import blas_context, effective_n_threads, threads_for
-from ._validation import (as_csr_arrays, check_int, check_magnitude, check_n_samples,
-                          check_random_state, check_real, check_sample_weight)
+from ._validation import (
+    as_csr_arrays,
+    check_int,
+    check_magnitude,
+    check_n_samples,
+    check_random_state,
+    check_real,
+    check_sample_weight,
+)
 
 __all__ = ["MiniBatchKMeans", "fit_batches", "BatchFit"]
 
@@ -227,7 +234,8 @@ class MiniBatchKMeans(_BaseKMeans):
 
     # -- seeding ------------------------------------------------------------------------------
     def _seed(self, X, init, random_state, sample_weight, n_threads):
-        """Initial centres from ``init_size`` rows drawn with replacement (scikit-learn's draws)."""
+        """Initial centres from ``init_size`` rows drawn with replacement (scikit-learn's
+        draws)."""
         n_samples = X.shape[0]
         if self._init_size < n_samples:
             rows = random_state.randint(0, n_samples, self._init_size)

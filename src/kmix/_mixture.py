@@ -13,13 +13,21 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._core import _gmm
-from ._kmeans import KMeans
 from ._interrupt import restores_on_interrupt
+from ._kmeans import KMeans
 from ._seeding import kmeans_plusplus
 from ._threads import blas_context, blas_single_threaded, effective_n_threads, threads_for
-from ._validation import (check_array, check_choice, check_int, check_magnitude,
-                          check_n_threads, check_random_state, check_real, check_sample_weight,
-                          validate_fitted_input)
+from ._validation import (
+    check_array,
+    check_choice,
+    check_int,
+    check_magnitude,
+    check_n_threads,
+    check_random_state,
+    check_real,
+    check_sample_weight,
+    validate_fitted_input,
+)
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")

@@ -4,9 +4,16 @@ import scipy.sparse as sp
 
 from ._core import _seeding
 from ._threads import blas_context, effective_n_threads, threads_for
-from ._validation import (as_csr_arrays, check_array, check_int, check_magnitude,
-                          check_n_samples, check_n_threads, check_random_state,
-                          check_sample_weight)
+from ._validation import (
+    as_csr_arrays,
+    check_array,
+    check_int,
+    check_magnitude,
+    check_n_samples,
+    check_n_threads,
+    check_random_state,
+    check_sample_weight,
+)
 
 __all__ = ["kmeans_plusplus"]
 

@@ -11,8 +11,15 @@ from ._kmeans import KMeans
 from ._spectral_affinity import AFFINITIES, affinity_matrix, check_symmetric, kernel_params
 from ._spectral_embedding import EIGEN_SOLVERS, spectral_embedding
 from ._threads import effective_n_threads
-from ._validation import (check_choice, check_int, check_magnitude, check_n_samples,
-                          check_n_threads, check_random_state, check_real)
+from ._validation import (
+    check_choice,
+    check_int,
+    check_magnitude,
+    check_n_samples,
+    check_n_threads,
+    check_random_state,
+    check_real,
+)
 
 __all__ = ["SpectralClustering", "cluster_qr", "discretize"]
 

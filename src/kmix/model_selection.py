@@ -13,12 +13,12 @@ import numpy as np
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_array
 
+from ._core import _silhouette
 from ._gaussian_mixture import GaussianMixture
 from ._kmeans import KMeans
 from ._mixture import COVARIANCE_TYPES
-from ._validation import check_choice, check_magnitude
-from ._core import _silhouette
 from ._threads import effective_n_threads, threads_for
+from ._validation import check_choice, check_magnitude
 from .metrics import _silhouette_from_sums, silhouette_score
 
 __all__ = ["scan_kmeans", "scan_gmm", "KMeansScan", "GMMScan", "elbow"]
