@@ -61,3 +61,32 @@ def test_unknown_attribute_raises_attribute_error():
 
 def test_version_is_the_installed_distribution_version():
     assert kmix.__version__ == version("kmix")
+
+
+def test_public_api_is_typed():
+    """py.typed ships with the package and the public signatures carry resolvable hints."""
+    import inspect
+    import typing
+    from importlib.resources import files
+
+    import kmix.metrics
+    import kmix.model_selection
+
+    assert files("kmix").joinpath("py.typed").is_file()
+    callables = [kmix.kmeans_plusplus, kmix.fit_batches, kmix.save, kmix.load,
+                 kmix.metrics.silhouette_samples, kmix.metrics.silhouette_score,
+                 kmix.metrics.calinski_harabasz_score, kmix.metrics.davies_bouldin_score,
+                 kmix.model_selection.scan_kmeans, kmix.model_selection.scan_gmm,
+                 kmix.model_selection.elbow]
+    for name in ("KMeans", "MiniBatchKMeans", "GaussianMixture", "BayesianGaussianMixture",
+                 "DBSCAN", "SpectralClustering", "AgglomerativeClustering",
+                 "MixtureOutlierDetector"):
+        cls = getattr(kmix, name)
+        callables += [cls.__init__, cls.fit]
+        callables += [getattr(cls, m) for m in ("predict", "fit_predict") if hasattr(cls, m)]
+    for f in [f for f in callables if f.__module__.startswith("kmix")]:   # not inherited
+        hints = typing.get_type_hints(f)
+        assert "return" in hints, f.__qualname__
+        params = [p for p in inspect.signature(f).parameters
+                  if p not in ("self", "y", "kwds")]
+        assert set(params) <= set(hints), (f.__qualname__, set(params) - set(hints))

@@ -13,6 +13,8 @@ A file is one zip archive written by :func:`numpy.savez_compressed` and read wit
 parameters and the fitted attributes their schema (:mod:`kmix._persistence_schema`) lists,
 and checks every array's dtype and shape against it. docs/persistence.md describes the format.
 """
+from __future__ import annotations
+
 import dataclasses
 import hashlib
 import importlib
@@ -20,6 +22,7 @@ import json
 import math
 import numbers
 import os
+from typing import BinaryIO
 
 import numpy as np
 
@@ -205,7 +208,7 @@ def _is_fitted(obj):
     return any(k not in params for k in vars(obj))
 
 
-def save(estimator, path):
+def save(estimator: object, path: str | os.PathLike | BinaryIO) -> None:
     """Save a fitted kmix estimator (or scan result) without pickle.
 
     Parameters
@@ -531,7 +534,7 @@ def _checked_arrays(table, members, where):
     return members
 
 
-def load(path):
+def load(path: str | os.PathLike | BinaryIO) -> object:
     """Load an estimator or scan result saved by :func:`save`.
 
     Reads the file with ``allow_pickle=False`` and never imports or runs anything the file
