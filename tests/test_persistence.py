@@ -67,6 +67,8 @@ def _cases():
         "outliers-fitted-bayesian": lambda: kmix.MixtureOutlierDetector(
             kmix.BayesianGaussianMixture(n_components=3, random_state=0).fit(X)).fit(X),
         "outliers-given-mixture": lambda: kmix.MixtureOutlierDetector(gm).fit(X),
+        "outliers-unfitted-mixture": lambda: kmix.MixtureOutlierDetector(
+            kmix.GaussianMixture(2, covariance_type="diag", random_state=0)).fit(X),
         "scan-kmeans": lambda: scan_kmeans(X, range(1, 5), random_state=0),
         "scan-kmeans-no-silhouette": lambda: scan_kmeans(X, [2, 3], silhouette=False,
                                                          random_state=0),
