@@ -63,7 +63,7 @@ cdef Py_ssize_t _hamerly_block(
     cdef Py_ssize_t b1i[CHUNK_ROWS]
     cdef double b1v[CHUNK_ROWS]
     cdef double b2v[CHUNK_ROWS]
-    cdef double u, l, bound, v, sa, err
+    cdef double u, l, bound, sa, err
     cdef double g = direct_gamma(d)
     cdef double cmax = max_value(cnorm, k)
     cdef double scale = expansion_error_scale(d, floating is float)

@@ -308,7 +308,7 @@ cdef inline double sq_dist(const floating *x, const floating *c, Py_ssize_t d) n
             return kmix_sqdist_f(x, c, d)
         else:
             return kmix_sqdist_d(x, c, d)
-    for f in range(n4):
+    for f in range(n4):  # no-cython-lint (f counts the four-term steps)
         t0 = <double>x[0] - <double>c[0]
         t1 = <double>x[1] - <double>c[1]
         t2 = <double>x[2] - <double>c[2]

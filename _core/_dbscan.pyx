@@ -169,7 +169,7 @@ def cell_runs(const int64_t[::1] keys, const Py_ssize_t[::1] start,
     cdef Py_ssize_t[::1] lo = np.empty(ptr[ncells], dtype=np.intp)
     cdef Py_ssize_t[::1] hi = np.empty(ptr[ncells], dtype=np.intp)
     for c in prange(ncells, nogil=True, schedule='static', num_threads=n_threads):
-        j = _adjacent_runs(&keys[0], &start[0], ncells, c, &offsets[0], m, &lo[ptr[c]],
+        j = _adjacent_runs(&keys[0], &start[0], ncells, c, &offsets[0], m, &lo[ptr[c]],  # no-cython-lint
                            &hi[ptr[c]])
     return np.asarray(ptr), np.asarray(lo), np.asarray(hi)
 

@@ -402,7 +402,7 @@ def linkage_label(double[:, ::1] Z):
     """Relabel, in place, a linkage matrix whose rows name clusters by any of their original
     points (scipy's ``label`` after nn_chain): rows become (smaller id, larger id, distance,
     size) with the ids of merged clusters numbered n, n+1, ... in row order."""
-    cdef Py_ssize_t n = Z.shape[0] + 1, i, x, y, xr, yr, p, q
+    cdef Py_ssize_t n = Z.shape[0] + 1, i, x, y, xr, yr
     cdef Py_ssize_t[::1] parent = np.arange(2 * n - 1, dtype=np.intp)
     cdef Py_ssize_t[::1] size = np.ones(2 * n - 1, dtype=np.intp)
     with nogil:
@@ -747,7 +747,7 @@ cdef int _ward_connectivity(Py_ssize_t n, Py_ssize_t d, Py_ssize_t n_nodes,
                             double *m1, double *m2, Py_ssize_t *children, Py_ssize_t *parent,
                             double *dist, Py_ssize_t *root, Py_ssize_t *stamp,
                             NodeList *A, Heap *h) noexcept nogil:
-    cdef Py_ssize_t ind, p, k, i, j, c, node, r, f, start
+    cdef Py_ssize_t ind, p, k, i, j, c, node, r, f
     cdef char *used = <char*>malloc(n_nodes)
     cdef Edge e
     if used == NULL:

@@ -192,12 +192,10 @@ def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     cdef Py_ssize_t n_chunks = (b + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint weighted = weights.shape[0] > 0
     cdef bint use_gemm = d >= GEMM_MIN_FEATURES
-    cdef Py_ssize_t c, s, m, r, j, q, f
+    cdef Py_ssize_t c, s, m, r, j
     cdef const floating *B
     cdef floating *D
-    cdef double *acc
-    cdef double wr, wsum, part, inertia = 0.0, shift = 0.0
-    cdef const floating *x
+    cdef double wr, part, inertia = 0.0, shift = 0.0
     if b == 0:
         return 0.0, 0.0
     if gather and batch.shape[0] < b:
@@ -411,10 +409,9 @@ def step_dense_bounded(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     cdef Py_ssize_t b = rows.shape[0]
     cdef Py_ssize_t n_chunks = (b + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint use_gemm = d >= GEMM_MIN_FEATURES
-    cdef Py_ssize_t c, s, r, j, i
+    cdef Py_ssize_t c, s, r, j
     cdef floating *D
     cdef floating *G
-    cdef double *acc
     cdef double M = drift[0], cmax = 0.0, coef
     cdef double inertia = 0.0, shift = 0.0, move, max_move = 0.0
     if b == 0:
@@ -475,13 +472,13 @@ def step_sparse(const floating[::1] data, const int[::1] indices, const int[::1]
     cdef Py_ssize_t b = rows.shape[0] if gather else indptr.shape[0] - 1
     cdef Py_ssize_t n_chunks = (b + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint weighted = weights.shape[0] > 0
-    cdef Py_ssize_t c, s, r, i, j, q, f, p
+    cdef Py_ssize_t c, s, r, i, j, f
     cdef const floating *data_p = &data[0] if data.shape[0] > 0 else NULL
     cdef const int *indices_p = &indices[0] if indices.shape[0] > 0 else NULL
     cdef floating *Dr
     cdef double *acc
     cdef double *cn2
-    cdef double wr, wsum, part, inertia = 0.0, shift = 0.0
+    cdef double wr, part, inertia = 0.0, shift = 0.0
     if b == 0:
         return 0.0, 0.0
     if chunk_inertia.shape[0] < n_chunks or order.shape[0] < b or start.shape[0] < k + 1:

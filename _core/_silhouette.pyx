@@ -11,7 +11,6 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport sqrt
 from libc.stdlib cimport malloc, free
 
 from _common cimport imin, partial_dists
@@ -339,7 +338,7 @@ def cluster_sums_from_csr(const floating[::1] data, const index_t[::1] indices,
     float
         The smallest stored entry if it is negative, else 0.0.
     """
-    cdef Py_ssize_t m = indptr.shape[0] - 1, n = labels.shape[0], i, c, p, j
+    cdef Py_ssize_t m = indptr.shape[0] - 1, n = labels.shape[0], i, c, p
     cdef double v, mn, lowest = 0.0
     cdef bint bad = False
     if m < 0 or S.shape[0] != m or S.shape[1] != k or data.shape[0] != indices.shape[0]:

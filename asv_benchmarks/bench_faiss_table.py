@@ -35,7 +35,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datasets import (blobs, china_pixels, digits, standard_normal)  # noqa: E402
+from datasets import blobs, china_pixels, digits, standard_normal  # noqa: E402
 from timing import timed  # noqa: E402
 
 #: name -> (loader, k, iterations, include scikit-learn) for the rows of the issue's table.

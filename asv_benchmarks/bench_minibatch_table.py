@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import MINIBATCH_ROWS  # noqa: E402
 from timing import alternate, timed  # noqa: E402

@@ -2,7 +2,8 @@
 
 Usage (unset the OpenBLAS overrides of this machine for benchmarks only):
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python asv_benchmarks/bench_table.py [--rows SUBSTR]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+        python asv_benchmarks/bench_table.py [--rows SUBSTR]
 
 For every row and dtype, two comparisons:
 - "same init": both libraries start from the same k-means++ centres (init=array, n_init=1),

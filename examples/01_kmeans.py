@@ -6,9 +6,8 @@ Figures: kmeans_regions, kmeans_restarts, kmeans_choosing_k, silhouette_diagrams
 kmeans_limits. Run ``python 01_kmeans.py [--output DIR] [--fast]``.
 """
 import numpy as np
-from sklearn.metrics import adjusted_rand_score
-
 from _shared import panels, parse_args, save
+from sklearn.metrics import adjusted_rand_score
 
 import kmix
 import kmix.plot as kplot

@@ -7,9 +7,8 @@ Figures: segmentation, quantized_8_colours. Run ``python 02_image_segmentation.p
 [--output DIR] [--fast]``.
 """
 import numpy as np
-from sklearn.datasets import load_sample_image
-
 from _shared import panels, parse_args, save
+from sklearn.datasets import load_sample_image
 
 import kmix.plot as kplot
 

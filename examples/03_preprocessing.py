@@ -7,13 +7,12 @@ logistic regression converge quickly. Figure: gridsearch_k. Run ``python
 03_preprocessing.py [--output DIR] [--fast]``.
 """
 import numpy as np
+from _shared import panels, parse_args, save
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-
-from _shared import panels, parse_args, save
 
 import kmix
 

@@ -8,10 +8,9 @@ Figures: representative_digits, semi_supervised_accuracy. Run ``python
 04_semi_supervised.py [--output DIR] [--fast]``.
 """
 import numpy as np
+from _shared import panels, parse_args, save
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-
-from _shared import panels, parse_args, save
 
 import kmix
 

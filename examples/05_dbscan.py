@@ -5,9 +5,8 @@ samples assigns new points to the clusters (and calls the far ones anomalies).
 Figures: dbscan_eps, dbscan_knn. Run ``python 05_dbscan.py [--output DIR] [--fast]``.
 """
 import numpy as np
-from sklearn.neighbors import KNeighborsClassifier
-
 from _shared import panels, parse_args, save
+from sklearn.neighbors import KNeighborsClassifier
 
 import kmix
 import kmix.plot as kplot

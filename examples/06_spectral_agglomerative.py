@@ -6,7 +6,6 @@ Figures: spectral, agglomerative, dendrogram. Run ``python 06_spectral_agglomera
 [--output DIR] [--fast]``.
 """
 import numpy as np
-
 from _shared import panels, parse_args, save
 
 import kmix

@@ -6,7 +6,6 @@ Figures: gaussian_mixture, covariance_types. Run ``python 07_gaussian_mixtures.p
 [--output DIR] [--fast]``.
 """
 import numpy as np
-
 from _shared import panels, parse_args, save
 
 import kmix

@@ -5,7 +5,6 @@ training data are anomalies (the chapter's density threshold), here with
 Figure: anomalies. Run ``python 08_anomalies.py [--output DIR] [--fast]``.
 """
 import numpy as np
-
 from _shared import panels, parse_args, save
 
 import kmix

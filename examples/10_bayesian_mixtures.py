@@ -8,9 +8,8 @@ Figures: bayesian_weights, bayesian_mixture, concentration_prior, bayesian_moons
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-
 from _shared import panels, parse_args, save
+from sklearn.exceptions import ConvergenceWarning
 
 import kmix
 import kmix.plot as kplot

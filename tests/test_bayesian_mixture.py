@@ -295,7 +295,8 @@ def test_one_component_is_the_conjugate_update(covariance_type, prior_type):
     reg = 1e-4
     bgm = BayesianGaussianMixture(
         n_components=1, covariance_type=covariance_type,
-        weight_concentration_prior_type=prior_type, weight_concentration_prior=alpha0, mean_precision_prior=beta0, mean_prior=m0,
+        weight_concentration_prior_type=prior_type, weight_concentration_prior=alpha0,
+        mean_precision_prior=beta0, mean_prior=m0,
         degrees_of_freedom_prior=nu0, covariance_prior=prior, reg_covar=reg, max_iter=3,
         tol=0, random_state=0).fit(X)
     xbar = X.mean(axis=0)

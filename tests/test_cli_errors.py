@@ -4,7 +4,6 @@ import os
 
 import numpy as np
 import pytest
-
 from _cli_run import file_hashes, run_all
 
 #: name: (arguments, exit status, stderr: the one line, after the stage lines when not -q).

@@ -12,14 +12,13 @@ import subprocess
 
 import numpy as np
 import pytest
+from _cli_run import file_hashes, kmix_command, run_all, summary_field
 from sklearn.datasets import make_blobs
 from sklearn.preprocessing import StandardScaler
 
 import kmix
 from kmix.metrics import silhouette_score
 from kmix.model_selection import scan_gmm, scan_kmeans
-
-from _cli_run import file_hashes, kmix_command, run_all, summary_field
 
 PIL = pytest.importorskip("PIL.Image")
 pytest.importorskip("matplotlib")

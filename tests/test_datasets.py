@@ -4,8 +4,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_blobs
 
-from kmix.datasets import (CHAPTER_BLOB_CENTERS, CHAPTER_BLOB_STD, chapter_blobs,
-                           make_blobs_from)
+from kmix.datasets import CHAPTER_BLOB_CENTERS, CHAPTER_BLOB_STD, chapter_blobs, make_blobs_from
 
 
 def test_chapter_constants():

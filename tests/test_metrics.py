@@ -20,8 +20,8 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn import metrics as skm
 from scipy.spatial.distance import cdist
+from sklearn import metrics as skm
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import pairwise_distances
@@ -237,7 +237,7 @@ def test_coinciding_centroids_davies_bouldin():
 @pytest.mark.parametrize(
     "make_labels",
     [
-        pytest.param(lambda y: np.array(["c%d" % v for v in y]), id="str"),
+        pytest.param(lambda y: np.array([f"c{v}" for v in y]), id="str"),
         pytest.param(lambda y: np.array([3, 17, -1])[y], id="noncontiguous_int"),
         pytest.param(lambda y: np.array([2.5, -7.0, 1e6])[y], id="float"),
         pytest.param(lambda y: [int(v) for v in y], id="list"),

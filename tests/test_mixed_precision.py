@@ -11,10 +11,10 @@ import warnings
 
 import numpy as np
 import pytest
+from _reference import exact_assign, lloyd_run, lloyd_step
 from numpy.testing import assert_allclose, assert_array_equal
 
 import kmix
-from _reference import exact_assign, lloyd_run, lloyd_step
 
 K = 160   # >= the mixed path's 128 centres
 D = 20    # >= 16 features: gemm distances
@@ -33,7 +33,7 @@ def _lattice_with_near_ties(seed=0, duplicates=True):
     C[120:140] = C[20:40]
     for r in range(120, 140):
         # one ulp apart in a non-zero coordinate (next to 0 the step is a subnormal whose
-        # square underflows: see the README's limits of the exact rule)
+        # square underflows: see docs/design.md, limits of the exact rule)
         f = np.flatnonzero(C[r])[0]
         C[r, f] = np.nextafter(C[r, f], np.inf)
     return np.vstack([X, C]), C     # each centre is a row: none is empty but the duplicates

@@ -132,7 +132,7 @@ def test_scan_silhouettes_same_with_and_without_the_reused_distances(blobs, monk
     monkeypatch.setattr(ms, "_SCAN_DISTANCES_MAX_BYTES", 0)
     without = scan_kmeans(X, [2, 4, 7], random_state=1)
     assert_allclose(with_matrix.silhouette, without.silhouette, rtol=0, atol=1e-12)
-    for k, model, value in zip(without.k, without.models, without.silhouette):
+    for model, value in zip(without.models, without.silhouette):
         assert_allclose(value, sk_silhouette_score(X, model.labels_), rtol=0, atol=1e-9)
 
 

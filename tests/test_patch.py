@@ -11,7 +11,7 @@ import sklearn.metrics
 import sklearn.metrics.cluster
 import sklearn.mixture
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.cluster import KMeans as SklearnKMeans   # bound before any patching
+from sklearn.cluster import KMeans as SklearnKMeans  # bound before any patching
 from sklearn.datasets import make_blobs
 
 import kmix

@@ -25,20 +25,31 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _reference import (
+    dbscan_neighbour_counts,
+    exact_assign,
+    exact_sq_dists,
+    lloyd_run,
+    lloyd_step,
+    m_step_statistics,
+    minibatch_step,
+    mixture_log_prob_resp,
+    precision_cholesky,
+    silhouette_sums,
+    silhouette_values,
+    ward_linkage,
+)
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, make_blobs
 from sklearn.model_selection import train_test_split
 
 import kmix
 import kmix._minibatch as mb
-from kmix.metrics import silhouette_samples
-from _reference import (dbscan_neighbour_counts, exact_assign, exact_sq_dists, lloyd_run,
-                        lloyd_step, m_step_statistics, minibatch_step, mixture_log_prob_resp,
-                        precision_cholesky, silhouette_sums, silhouette_values, ward_linkage)
 from kmix._core import _dbscan, _gmm, _hierarchy, _silhouette
 from kmix._kmeans_algorithms import labels_inertia
 from kmix._threads import blas_context, blas_single_threaded
 from kmix._validation import as_csr_arrays
+from kmix.metrics import silhouette_samples
 
 ALGORITHMS = ["lloyd", "elkan", "hamerly", "yinyang"]
 DTYPES = [np.float64, np.float32]

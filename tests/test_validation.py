@@ -373,7 +373,8 @@ def test_dbscan_eps_whose_square_is_not_normal(eps, match):
     X = _blobs()
     with pytest.raises(ValueError, match=match + r".*rescale X and eps"):
         kmix.DBSCAN(eps=eps).fit(X)
-    labels = kmix.DBSCAN(eps=eps, min_samples=2, metric="precomputed").fit(np.zeros((4, 4))).labels_
+    labels = kmix.DBSCAN(eps=eps, min_samples=2, metric="precomputed").fit(
+        np.zeros((4, 4))).labels_
     assert np.all(labels == 0)  # no squares with precomputed distances
 
 

@@ -1,4 +1,5 @@
-"""AgglomerativeClustering: a compiled drop-in for :class:`sklearn.cluster.AgglomerativeClustering`.
+"""AgglomerativeClustering: a compiled drop-in for
+:class:`sklearn.cluster.AgglomerativeClustering`.
 
 Which algorithm builds the tree (each gives scikit-learn's ``children_``, ``distances_`` and
 ``labels_``):
@@ -15,9 +16,12 @@ single      compiled Prim on the vectors          scipy's minimum spanning tree 
             cosine and precomputed distances
 =========== ===================================== ==========================================
 """
+from __future__ import annotations
+
 import heapq
 import math
 import warnings
+from collections.abc import Callable
 from itertools import chain
 
 import numpy as np
@@ -31,6 +35,7 @@ from sklearn.utils.validation import check_array, check_memory, validate_data
 from ._core import _hierarchy
 from ._interrupt import restores_on_interrupt
 from ._threads import effective_n_threads
+from ._typing import ArrayLike, IntArray, MatrixLike, Self
 from ._validation import check_choice, check_int, check_magnitude, check_n_threads, check_real
 
 __all__ = ["AgglomerativeClustering"]
@@ -396,9 +401,12 @@ class AgglomerativeClustering(ClusterMixin, BaseEstimator):
         ``compute_distances=True``.
     """
 
-    def __init__(self, n_clusters=2, *, metric="euclidean", memory=None, connectivity=None,
-                 compute_full_tree="auto", linkage="ward", distance_threshold=None,
-                 compute_distances=False, n_threads=None):
+    def __init__(self, n_clusters: int | None = 2, *, metric: str = "euclidean",
+                 memory: str | object | None = None,
+                 connectivity: MatrixLike | Callable[..., MatrixLike] | None = None,
+                 compute_full_tree: bool | str = "auto", linkage: str = "ward",
+                 distance_threshold: float | None = None, compute_distances: bool = False,
+                 n_threads: int | None = None) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
         self.memory = memory
@@ -480,7 +488,7 @@ class AgglomerativeClustering(ClusterMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------------
     @restores_on_interrupt
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> Self:
         """Build the merge tree of X and cut it into clusters.
 
         Parameters
@@ -525,7 +533,7 @@ class AgglomerativeClustering(ClusterMixin, BaseEstimator):
         else:
             self.n_clusters_ = self.n_clusters
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X: ArrayLike, y: object = None) -> IntArray:
         """Fit and return ``labels_``.
 
         Parameters

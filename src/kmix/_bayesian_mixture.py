@@ -5,14 +5,23 @@ their entropy and the sufficient statistics) is the same compiled pass as Gaussi
 the variational updates of the priors' posteriors are scikit-learn's formulas on k-sized
 statistics.
 """
+from __future__ import annotations
+
 import math
 import numbers
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from ._mixture import (_MixtureBase, _check_shape, gaussian_parameters,
-                       log_det_cholesky, precision_cholesky, weighted_mean)
+from ._mixture import (
+    _check_shape,
+    _MixtureBase,
+    gaussian_parameters,
+    log_det_cholesky,
+    precision_cholesky,
+    weighted_mean,
+)
+from ._typing import ArrayLike, RandomStateLike
 from ._validation import check_array, check_choice, check_real
 
 __all__ = ["BayesianGaussianMixture"]
@@ -72,12 +81,18 @@ class BayesianGaussianMixture(_MixtureBase):
 
     _uses_entropy = True
 
-    def __init__(self, *, n_components=1, covariance_type="full", tol=1e-3, reg_covar=1e-6,
-                 max_iter=100, n_init=1, init_params="kmeans",
-                 weight_concentration_prior_type="dirichlet_process",
-                 weight_concentration_prior=None, mean_precision_prior=None, mean_prior=None,
-                 degrees_of_freedom_prior=None, covariance_prior=None, random_state=None,
-                 warm_start=False, verbose=0, verbose_interval=10, n_threads=None):
+    def __init__(self, *, n_components: int = 1, covariance_type: str = "full",
+                 tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
+                 n_init: int = 1, init_params: str = "kmeans",
+                 weight_concentration_prior_type: str = "dirichlet_process",
+                 weight_concentration_prior: float | None = None,
+                 mean_precision_prior: float | None = None,
+                 mean_prior: ArrayLike | None = None,
+                 degrees_of_freedom_prior: float | None = None,
+                 covariance_prior: float | ArrayLike | None = None,
+                 random_state: RandomStateLike = None, warm_start: bool = False,
+                 verbose: int = 0, verbose_interval: int = 10,
+                 n_threads: int | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol

@@ -5,11 +5,32 @@ import time
 import numpy as np
 
 from . import _cli_plot
-from ._cli_io import (TABLE_OUTPUTS, CLIError, check_output, image_suffixes, read_image,
-                      read_table, select_features, write_image, write_table)
-from ._cli_models import (MIXTURES, SCAN_RANGE, KChoice, check_k, choose_k, fit_facts,
-                          fit_labels, gmm_scan, kmeans_scan, labels_of, make_model,
-                          model_name, silhouette_on_sample)
+from ._cli_io import (
+    TABLE_OUTPUTS,
+    CLIError,
+    check_output,
+    image_suffixes,
+    read_image,
+    read_table,
+    select_features,
+    write_image,
+    write_table,
+)
+from ._cli_models import (
+    MIXTURES,
+    SCAN_RANGE,
+    KChoice,
+    check_k,
+    choose_k,
+    fit_facts,
+    fit_labels,
+    gmm_scan,
+    kmeans_scan,
+    labels_of,
+    make_model,
+    model_name,
+    silhouette_on_sample,
+)
 from ._cli_progress import Progress
 
 __all__ = ["cluster", "segment", "anomalies", "scan"]

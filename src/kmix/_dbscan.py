@@ -1,7 +1,9 @@
 """DBSCAN: a compiled, deterministic drop-in for :class:`sklearn.cluster.DBSCAN`."""
-import itertools
+from __future__ import annotations
 
+import itertools
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,8 +13,16 @@ from sklearn.utils.validation import validate_data
 
 from ._core import _dbscan
 from ._threads import effective_n_threads
-from ._validation import (check_choice, check_int, check_magnitude, check_n_threads,
-                          check_real, check_sample_weight, check_squarable)
+from ._typing import ArrayLike, IntArray, MatrixLike, Self
+from ._validation import (
+    check_choice,
+    check_int,
+    check_magnitude,
+    check_n_threads,
+    check_real,
+    check_sample_weight,
+    check_squarable,
+)
 
 __all__ = ["DBSCAN"]
 
@@ -297,8 +307,11 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         Only when X has feature names that are all strings.
     """
 
-    def __init__(self, eps=0.5, *, min_samples=5, metric="euclidean", metric_params=None,
-                 algorithm="auto", leaf_size=30, p=None, n_jobs=None, n_threads=None):
+    def __init__(self, eps: float = 0.5, *, min_samples: int = 5,
+                 metric: str | Callable[..., float] = "euclidean",
+                 metric_params: dict | None = None, algorithm: str = "auto",
+                 leaf_size: int = 30, p: float | None = None, n_jobs: int | None = None,
+                 n_threads: int | None = None) -> None:
         self.eps = eps
         self.min_samples = min_samples
         self.metric = metric
@@ -346,7 +359,8 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: MatrixLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Perform DBSCAN clustering from features or a distance matrix.
 
         Parameters
@@ -410,7 +424,8 @@ class DBSCAN(ClusterMixin, BaseEstimator):
             leaf_size=self.leaf_size, metric=self.metric, p=p,
             metric_params=self.metric_params, n_jobs=self.n_jobs)
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: MatrixLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> IntArray:
         """Cluster X and return ``labels_``.
 
         Parameters

@@ -1,11 +1,25 @@
-"""GaussianMixture: a compiled, deterministic drop-in for :class:`sklearn.mixture.GaussianMixture`."""
+"""GaussianMixture: a compiled, deterministic drop-in for
+:class:`sklearn.mixture.GaussianMixture`."""
+from __future__ import annotations
+
 import numpy as np
 
 from ._core import _gmm
+from ._mixture import (
+    _COV_CODE,
+    _EMPTY,
+    _ill_defined,
+    _MixtureBase,
+    check_means,
+    check_precisions,
+    check_weights,
+    covariance_shape,
+    gaussian_parameters,
+    precision_cholesky,
+    precision_cholesky_from_precisions,
+)
 from ._progress import report
-from ._mixture import (_COV_CODE, _EMPTY, _MixtureBase, _ill_defined, check_means,
-                       check_precisions, check_weights, covariance_shape, gaussian_parameters,
-                       precision_cholesky, precision_cholesky_from_precisions)
+from ._typing import ArrayLike, MatrixLike, RandomStateLike
 
 __all__ = ["GaussianMixture"]
 
@@ -53,10 +67,14 @@ class GaussianMixture(_MixtureBase):
     n_features_in_ : int
     """
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
-                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
-                 means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, n_threads=None):
+    def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
+                 tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
+                 n_init: int = 1, init_params: str = "kmeans",
+                 weights_init: ArrayLike | None = None, means_init: ArrayLike | None = None,
+                 precisions_init: ArrayLike | None = None,
+                 random_state: RandomStateLike = None, warm_start: bool = False,
+                 verbose: int = 0, verbose_interval: int = 10,
+                 n_threads: int | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -202,12 +220,12 @@ class GaussianMixture(_MixtureBase):
             cov_params = k
         return int(cov_params + n_features * k + k - 1)
 
-    def bic(self, X):
+    def bic(self, X: MatrixLike) -> float:
         """Bayesian information criterion on X (lower is better)."""
         X = self._check_test_data(X)
         return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
 
-    def aic(self, X):
+    def aic(self, X: MatrixLike) -> float:
         """Akaike information criterion on X (lower is better)."""
         X = self._check_test_data(X)
         return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()

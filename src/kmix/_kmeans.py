@@ -1,24 +1,47 @@
 """KMeans: a compiled, deterministic drop-in for :class:`sklearn.cluster.KMeans`."""
+from __future__ import annotations
+
 import warnings
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._kmeans_parallel import kmeans_parallel
-from ._kmeans_algorithms import (ALGORITHMS, _Data, euclidean_to_centers, kmeans_single,
-                                 labels_inertia, resolve_algorithm)
+from ._core import _lloyd
 from ._interrupt import restores_on_interrupt
+from ._kmeans_algorithms import (
+    ALGORITHMS,
+    _Data,
+    euclidean_to_centers,
+    kmeans_single,
+    labels_inertia,
+    resolve_algorithm,
+)
+from ._kmeans_parallel import kmeans_parallel
 from ._progress import report
 from ._seeding import _kmeans_plusplus, _row_sq_norms
-from ._core import _lloyd
 from ._threads import blas_context, effective_n_threads, threads_for
-from ._validation import (check_array, check_choice, check_int, check_magnitude,
-                          check_n_samples, check_n_threads, check_random_state, check_real,
-                          check_sample_weight, validate_fitted_input)
+from ._typing import ArrayLike, FloatArray, InitLike, IntArray, MatrixLike, RandomStateLike, Self
+from ._validation import (
+    check_array,
+    check_choice,
+    check_int,
+    check_magnitude,
+    check_n_samples,
+    check_n_threads,
+    check_random_state,
+    check_real,
+    check_sample_weight,
+    validate_fitted_input,
+)
 
 __all__ = ["KMeans"]
 
@@ -135,11 +158,13 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
             centers = centers.toarray()
         return np.ascontiguousarray(centers, dtype=X.dtype)
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: MatrixLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> IntArray:
         """Fit and return ``labels_`` (the attribute itself)."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def fit_transform(self, X, y=None, sample_weight=None):
+    def fit_transform(self, X: MatrixLike, y: object = None,
+                      sample_weight: ArrayLike | None = None) -> FloatArray:
         """Fit and return the distances of X to the centres."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
@@ -149,12 +174,12 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
         return labels_inertia(X, centers, sample_weight, effective_n_threads(self.n_threads))
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> IntArray:
         """Index of the closest centre for each sample."""
         check_is_fitted(self)
         return self._labels_inertia(self._check_test_data(X))[0]
 
-    def transform(self, X):
+    def transform(self, X: MatrixLike) -> FloatArray:
         """Euclidean distances of X to every centre, shape (n_samples, n_clusters)."""
         check_is_fitted(self)
         X = self._check_test_data(X)
@@ -163,7 +188,8 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
     def _transform(self, X):
         return euclidean_to_centers(X, self.cluster_centers_)
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: MatrixLike, y: object = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Opposite of the inertia of X on the fitted centres."""
         check_is_fitted(self)
         X = self._check_test_data(X)
@@ -243,9 +269,10 @@ class KMeans(_BaseKMeans):
         Only when X has feature names that are all strings.
     """
 
-    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, verbose=0, random_state=None, copy_x=True, algorithm="auto",
-                 n_threads=None):
+    def __init__(self, n_clusters: int = 8, *, init: InitLike = "k-means++",
+                 n_init: int | str = "auto", max_iter: int = 300, tol: float = 1e-4,
+                 verbose: int = 0, random_state: RandomStateLike = None, copy_x: bool = True,
+                 algorithm: str = "auto", n_threads: int | None = None) -> None:
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -264,7 +291,8 @@ class KMeans(_BaseKMeans):
             raise TypeError(f"copy_x must be a bool, got {self.copy_x!r}.")
 
     @restores_on_interrupt
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: MatrixLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Compute k-means clustering.
 
         Parameters

@@ -44,8 +44,9 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
     if algorithm == "full":
         algorithm = "lloyd"
     if algorithm == "elkan" and n_clusters == 1:
-        warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
-                      "'lloyd' instead.", RuntimeWarning)
+        warnings.warn(  # noqa: B028 - scikit-learn's warning, same stack level
+            "algorithm='elkan' doesn't make sense for a single cluster. Using 'lloyd' instead.",
+            RuntimeWarning)
         return "lloyd"
     if sparse:
         return "lloyd"

@@ -7,8 +7,11 @@ for the assignment, O(b d + k d) for the update, nothing of size n per step. Ran
 update formula, low-count reassignment and early stopping follow scikit-learn 1.9, draw for
 draw: from the same ``random_state`` both libraries sample the same batches.
 """
+from __future__ import annotations
+
 import numbers
 from collections import namedtuple
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,14 +19,22 @@ from sklearn.base import clone
 from sklearn.utils.validation import validate_data
 
 from ._core import _minibatch
+from ._interrupt import restores_on_interrupt
 from ._kmeans import _BaseKMeans, _tolerance_sparse
 from ._kmeans_algorithms import _NO_WEIGHTS, labels_inertia
-from ._interrupt import restores_on_interrupt
 from ._progress import report
 from ._seeding import _row_sq_norms
 from ._threads import blas_context, effective_n_threads, threads_for
-from ._validation import (as_csr_arrays, check_int, check_magnitude, check_n_samples,
-                          check_random_state, check_real, check_sample_weight)
+from ._typing import ArrayLike, InitLike, MatrixLike, RandomStateLike, Self
+from ._validation import (
+    as_csr_arrays,
+    check_int,
+    check_magnitude,
+    check_n_samples,
+    check_random_state,
+    check_real,
+    check_sample_weight,
+)
 
 __all__ = ["MiniBatchKMeans", "fit_batches", "BatchFit"]
 
@@ -163,10 +174,12 @@ class MiniBatchKMeans(_BaseKMeans):
 
     _default_n_init = 3
 
-    def __init__(self, n_clusters=8, *, init="k-means++", max_iter=100, batch_size=1024,
-                 verbose=0, compute_labels=True, random_state=None, tol=0.0,
-                 max_no_improvement=10, init_size=None, n_init="auto",
-                 reassignment_ratio=0.01, n_threads=None):
+    def __init__(self, n_clusters: int = 8, *, init: InitLike = "k-means++",
+                 max_iter: int = 100, batch_size: int = 1024, verbose: int = 0,
+                 compute_labels: bool = True, random_state: RandomStateLike = None,
+                 tol: float = 0.0, max_no_improvement: int | None = 10,
+                 init_size: int | None = None, n_init: int | str = "auto",
+                 reassignment_ratio: float = 0.01, n_threads: int | None = None) -> None:
         self.n_clusters = n_clusters
         self.init = init
         self.max_iter = max_iter
@@ -228,7 +241,8 @@ class MiniBatchKMeans(_BaseKMeans):
 
     # -- seeding ------------------------------------------------------------------------------
     def _seed(self, X, init, random_state, sample_weight, n_threads):
-        """Initial centres from ``init_size`` rows drawn with replacement (scikit-learn's draws)."""
+        """Initial centres from ``init_size`` rows drawn with replacement (scikit-learn's
+        draws)."""
         n_samples = X.shape[0]
         if self._init_size < n_samples:
             rows = random_state.randint(0, n_samples, self._init_size)
@@ -323,7 +337,8 @@ class MiniBatchKMeans(_BaseKMeans):
 
     # -- fitting ------------------------------------------------------------------------------
     @restores_on_interrupt
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: MatrixLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Fit the centres on mini-batches drawn from X.
 
         Parameters
@@ -421,7 +436,8 @@ class MiniBatchKMeans(_BaseKMeans):
             self.inertia_ = float(ewa * total_weight)
         return self
 
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X: MatrixLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """Update the centres with one mini-batch.
 
         The first call seeds the centres on this batch (``init_size`` rows of it).
@@ -519,8 +535,10 @@ def _epochs(batches, n_epochs):
         yield iter(batches)
 
 
-def fit_batches(batches, estimator=None, *, n_init=3, n_epochs=1, holdout=1,
-                random_state=None):
+def fit_batches(batches: Iterable[MatrixLike] | Callable[[], Iterable[MatrixLike]],
+                estimator: MiniBatchKMeans | None = None, *, n_init: int = 3,
+                n_epochs: int = 1, holdout: int = 1,
+                random_state: RandomStateLike = None) -> BatchFit:
     """Fit mini-batch k-means on a stream of batches, keeping the best of several seedings.
 
     The out-of-core recipe: every batch is read once per epoch and fed to ``n_init``

@@ -3,6 +3,8 @@ methods of a fitted mixture. Each EM iteration is one compiled pass (``_core._gm
 that computes the log-densities, the responsibilities and the M-step statistics at once;
 the parameters are then derived from the k statistics in Python (small k x d x d work).
 """
+from __future__ import annotations
+
 import numbers
 import warnings
 
@@ -13,14 +15,23 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._core import _gmm
-from ._kmeans import KMeans
 from ._interrupt import restores_on_interrupt
+from ._kmeans import KMeans
 from ._progress import report
 from ._seeding import kmeans_plusplus
 from ._threads import blas_context, blas_single_threaded, effective_n_threads, threads_for
-from ._validation import (check_array, check_choice, check_int, check_magnitude,
-                          check_n_threads, check_random_state, check_real, check_sample_weight,
-                          validate_fitted_input)
+from ._typing import ArrayLike, FloatArray, IntArray, MatrixLike, Self
+from ._validation import (
+    check_array,
+    check_choice,
+    check_int,
+    check_magnitude,
+    check_n_threads,
+    check_random_state,
+    check_real,
+    check_sample_weight,
+    validate_fitted_input,
+)
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -408,7 +419,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         # A last pass, so that fit_predict(X) == fit(X).predict(X).
         return self._pass(X, None, labels=True)[1]["labels"].astype(np.intp)
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: MatrixLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Estimate the parameters with EM (``n_init`` restarts, the best lower bound kept).
 
         Parameters
@@ -427,7 +439,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         return self
 
     @restores_on_interrupt
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: MatrixLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> IntArray:
         """Fit, then return the most likely component of each sample."""
         self._check_params()
         X = self._validate_fit_data(X)
@@ -451,7 +464,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         wide = self.covariance_type in ("full", "tied")
         return blas_context(X, _gmm.BLAS_MIN_FEATURES if wide else None)
 
-    def score_samples(self, X):
+    def score_samples(self, X: MatrixLike) -> FloatArray:
         """Log of the mixture density at each sample."""
         check_is_fitted(self, "means_")
         X = self._check_test_data(X)
@@ -459,18 +472,18 @@ class _MixtureBase(DensityMixin, BaseEstimator):
             lpn = self._pass(X, None, lpn=True)[1]["lpn"]
         return lpn.astype(X.dtype, copy=False)  # in X's dtype, as scikit-learn
 
-    def score(self, X, y=None):
+    def score(self, X: MatrixLike, y: object = None) -> float:
         """Mean log-likelihood of X."""
         return float(np.mean(self.score_samples(X)))
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> IntArray:
         """Most likely component of each sample."""
         check_is_fitted(self, "means_")
         X = self._check_test_data(X)
         with self._blas_context(X):
             return self._pass(X, None, labels=True)[1]["labels"].astype(np.intp)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> FloatArray:
         """Posterior probability of each component for each sample, shape (n, k)."""
         check_is_fitted(self, "means_")
         X = self._check_test_data(X)
@@ -478,7 +491,7 @@ class _MixtureBase(DensityMixin, BaseEstimator):
             resp = self._pass(X, None, resp=True)[1]["resp"]
         return resp.astype(X.dtype, copy=False)
 
-    def sample(self, n_samples=1):
+    def sample(self, n_samples: int = 1) -> tuple[FloatArray, IntArray]:
         """Draw samples from the fitted mixture, grouped by component (scikit-learn's draws).
 
         Returns

@@ -1,4 +1,6 @@
 """Anomaly detection by a density threshold on a fitted Gaussian mixture."""
+from __future__ import annotations
+
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.exceptions import NotFittedError
@@ -6,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._gaussian_mixture import GaussianMixture
 from ._mixture import _MixtureBase
+from ._typing import FloatArray, IntArray, MatrixLike, Self
 from ._validation import check_magnitude, check_real
 
 __all__ = ["MixtureOutlierDetector"]
@@ -38,7 +41,8 @@ class MixtureOutlierDetector(OutlierMixin, BaseEstimator):
     n_features_in_ : int
     """
 
-    def __init__(self, mixture=None, *, contamination=0.04):
+    def __init__(self, mixture: _MixtureBase | None = None, *,
+                 contamination: float = 0.04) -> None:
         self.mixture = mixture
         self.contamination = contamination
 
@@ -53,7 +57,7 @@ class MixtureOutlierDetector(OutlierMixin, BaseEstimator):
         except NotFittedError:
             return clone(mixture).fit(X)
 
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: object = None) -> Self:
         """Fit the mixture if needed and set the threshold from the training densities."""
         contamination = check_real("contamination", self.contamination, low=0,
                                    low_inclusive=False)
@@ -74,16 +78,16 @@ class MixtureOutlierDetector(OutlierMixin, BaseEstimator):
         self.offset_ = self.threshold_
         return self
 
-    def score_samples(self, X):
+    def score_samples(self, X: MatrixLike) -> FloatArray:
         """Log-density of each sample under the mixture (lower is more anomalous)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return self.mixture_.score_samples(X)
 
-    def decision_function(self, X):
+    def decision_function(self, X: MatrixLike) -> FloatArray:
         """score_samples - threshold_: negative for outliers."""
         return self.score_samples(X) - self.threshold_
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> IntArray:
         """1 for inliers, -1 for outliers (density below the threshold)."""
         return np.where(self.decision_function(X) < 0, -1, 1)

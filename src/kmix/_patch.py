@@ -20,7 +20,7 @@ PATCHED_NAMES = {
 _originals = {}
 
 
-def patch_sklearn():
+def patch_sklearn() -> None:
     """Bind scikit-learn's public clustering names to kmix's objects.
 
     After the call, ``from sklearn.cluster import KMeans`` (and ``MiniBatchKMeans``,
@@ -48,7 +48,7 @@ def patch_sklearn():
             setattr(module, name, replacement)
 
 
-def unpatch_sklearn():
+def unpatch_sklearn() -> None:
     """Restore the objects :func:`patch_sklearn` replaced (a no-op if it was not called).
 
     Like patching, this affects later lookups only: names imported while scikit-learn was
@@ -59,6 +59,6 @@ def unpatch_sklearn():
     _originals.clear()
 
 
-def sklearn_is_patched():
+def sklearn_is_patched() -> bool:
     """Whether :func:`patch_sklearn` is in effect (called and not undone)."""
     return bool(_originals)

@@ -1,12 +1,22 @@
 """Initial centres by greedy k-means++ (the loop over centres runs in the compiled core)."""
+from __future__ import annotations
+
 import numpy as np
 import scipy.sparse as sp
 
 from ._core import _seeding
 from ._threads import WORK_PER_THREAD, blas_context, effective_n_threads, threads_for
-from ._validation import (as_csr_arrays, check_array, check_int, check_magnitude,
-                          check_n_samples, check_n_threads, check_random_state,
-                          check_sample_weight)
+from ._typing import ArrayLike, FloatArray, IntArray, MatrixLike, RandomStateLike
+from ._validation import (
+    as_csr_arrays,
+    check_array,
+    check_int,
+    check_magnitude,
+    check_n_samples,
+    check_n_threads,
+    check_random_state,
+    check_sample_weight,
+)
 
 __all__ = ["kmeans_plusplus"]
 
@@ -53,8 +63,11 @@ def _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight, random_state
                                     random_state, n_threads, verbose)
 
 
-def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
-                    random_state=None, n_local_trials=None, n_threads=None):
+def kmeans_plusplus(X: MatrixLike, n_clusters: int, *,
+                    sample_weight: ArrayLike | None = None,
+                    x_squared_norms: ArrayLike | None = None,
+                    random_state: RandomStateLike = None, n_local_trials: int | None = None,
+                    n_threads: int | None = None) -> tuple[FloatArray, IntArray]:
     """Initial centres by greedy k-means++, as :func:`sklearn.cluster.kmeans_plusplus`.
 
     Parameters

@@ -1,5 +1,8 @@
 """SpectralClustering: a drop-in for :class:`sklearn.cluster.SpectralClustering`."""
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,8 +14,16 @@ from ._kmeans import KMeans
 from ._spectral_affinity import AFFINITIES, affinity_matrix, check_symmetric, kernel_params
 from ._spectral_embedding import EIGEN_SOLVERS, spectral_embedding
 from ._threads import effective_n_threads
-from ._validation import (check_choice, check_int, check_magnitude, check_n_samples,
-                          check_n_threads, check_random_state, check_real)
+from ._typing import IntArray, MatrixLike, RandomStateLike, Self
+from ._validation import (
+    check_choice,
+    check_int,
+    check_magnitude,
+    check_n_samples,
+    check_n_threads,
+    check_random_state,
+    check_real,
+)
 
 __all__ = ["SpectralClustering", "cluster_qr", "discretize"]
 
@@ -192,10 +203,14 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
         Only when X has feature names that are all strings.
     """
 
-    def __init__(self, n_clusters=8, *, eigen_solver=None, n_components=None,
-                 random_state=None, n_init=10, gamma=1.0, affinity="rbf", n_neighbors=10,
-                 eigen_tol="auto", assign_labels="kmeans", degree=3, coef0=1,
-                 kernel_params=None, n_jobs=None, verbose=False, n_threads=None):
+    def __init__(self, n_clusters: int = 8, *, eigen_solver: str | None = None,
+                 n_components: int | None = None, random_state: RandomStateLike = None,
+                 n_init: int = 10, gamma: float = 1.0,
+                 affinity: str | Callable[..., object] = "rbf", n_neighbors: int = 10,
+                 eigen_tol: float | str = "auto", assign_labels: str = "kmeans",
+                 degree: float = 3, coef0: float = 1, kernel_params: dict | None = None,
+                 n_jobs: int | None = None, verbose: bool = False,
+                 n_threads: int | None = None) -> None:
         self.n_clusters = n_clusters
         self.eigen_solver = eigen_solver
         self.n_components = n_components
@@ -275,7 +290,7 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
     def _n_components(self):
         return self.n_clusters if self.n_components is None else self.n_components
 
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: object = None) -> Self:
         """Compute the affinity, its spectral embedding and the labels.
 
         Parameters
@@ -323,7 +338,7 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
             return cluster_qr(maps)
         return discretize(maps, random_state=random_state)
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X: MatrixLike, y: object = None) -> IntArray:
         """Fit and return ``labels_``.
 
         Parameters

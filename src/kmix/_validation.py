@@ -3,8 +3,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import check_array, check_random_state  # noqa: F401
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_array, check_random_state, validate_data  # noqa: F401
 
 __all__ = [
     "check_int",
@@ -142,7 +141,8 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, unde
     overflow X's dtype. A non-zero ``M**2`` below the dtype's smallest normal number
     (``finfo.tiny``) makes every squared distance of the data subnormal or zero: that is
     rejected too (``underflow=False``: not for points measured against other ones, such as
-    initial centres or new data, which may well all be close to 0). All-zero data pass. Mixtures divide squared distances by variances of at least
+    initial centres or new data, which may well all be close to 0). All-zero data pass.
+    Mixtures divide squared distances by variances of at least
     ``reg_covar`` (Mahalanobis distances): a ``reg_covar`` below 1 lowers the bound by that
     factor. With ``squared=False`` (data that only enter sums, such as L1 distances) the
     same bounds apply to ``M`` instead of ``M**2``.

@@ -12,7 +12,10 @@ the metric: no n x n matrix is formed unless the caller passed one.
   (:func:`sklearn.metrics.pairwise_distances_chunked`) and the compiled core sums each block
   per cluster before the next is computed.
 """
+from __future__ import annotations
+
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,6 +26,7 @@ from sklearn.utils.validation import check_array, check_random_state, check_X_y
 
 from ._core import _silhouette
 from ._threads import blas_single_threaded, effective_n_threads, threads_for
+from ._typing import ArrayLike, FloatArray, MatrixLike, RandomStateLike
 from ._validation import check_magnitude, check_n_threads
 
 try:  # the metric names pairwise_distances accepts (they depend on the SciPy version)
@@ -206,7 +210,9 @@ def _euclidean_sums(X, labels, k, n_threads):
     return sums, X.dtype
 
 
-def silhouette_samples(X, labels, *, metric="euclidean", n_threads=None, **kwds):
+def silhouette_samples(X: MatrixLike, labels: ArrayLike, *,
+                       metric: str | Callable[..., float] = "euclidean",
+                       n_threads: int | None = None, **kwds: object) -> FloatArray:
     """Compute the silhouette coefficient of every sample: (b - a) / max(a, b).
 
     a: mean distance to the other samples of its cluster; b: smallest mean distance to the
@@ -319,8 +325,10 @@ def _silhouette_from_sums(sums, labels, k):
     return np.nan_to_num(s)
 
 
-def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_state=None,
-                     n_threads=None, **kwds):
+def silhouette_score(X: MatrixLike, labels: ArrayLike, *,
+                     metric: str | Callable[..., float] = "euclidean",
+                     sample_size: int | None = None, random_state: RandomStateLike = None,
+                     n_threads: int | None = None, **kwds: object) -> float:
     """Compute the mean silhouette coefficient of all samples (or of a random subset).
 
     Same values, validation and errors as :func:`sklearn.metrics.silhouette_score`; see
@@ -377,7 +385,7 @@ def _centroids(X, labels, k):
     return counts, sums / counts[:, None]
 
 
-def calinski_harabasz_score(X, labels):
+def calinski_harabasz_score(X: ArrayLike, labels: ArrayLike) -> float:
     """Ratio of between-cluster to within-cluster dispersion (higher is better)."""
     X, labels, k = _check_X_labels(X, labels)
     X = X.astype(np.float64, copy=False)
@@ -389,7 +397,7 @@ def calinski_harabasz_score(X, labels):
     return float(1.0 if intra == 0.0 else extra * (n - k) / (intra * (k - 1.0)))
 
 
-def davies_bouldin_score(X, labels):
+def davies_bouldin_score(X: ArrayLike, labels: ArrayLike) -> float:
     """Mean, over clusters, of the largest (s_i + s_j) / d(c_i, c_j) (lower is better)."""
     X, labels, k = _check_X_labels(X, labels)
     X = X.astype(np.float64, copy=False)

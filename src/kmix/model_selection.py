@@ -5,22 +5,30 @@ Each scan validates X once and fits kmix's estimators one k after the other (eve
 all cores); a scan's models are exactly those of fitting each k separately with the same
 parameters and ``random_state``.
 """
+from __future__ import annotations
+
 import numbers
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_array
 
+from ._core import _silhouette
 from ._gaussian_mixture import GaussianMixture
 from ._kmeans import KMeans
 from ._mixture import COVARIANCE_TYPES
 from ._progress import report
-from ._validation import check_choice, check_magnitude
-from ._core import _silhouette
 from ._threads import effective_n_threads, threads_for
+from ._typing import ArrayLike, FloatArray, IntArray, NDArray, RandomStateLike
+from ._validation import check_choice, check_magnitude
 from .metrics import _silhouette_from_sums, silhouette_score
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["scan_kmeans", "scan_gmm", "KMeansScan", "GMMScan", "elbow"]
 
@@ -70,7 +78,7 @@ def _check_k_range(k_range, n_samples, low):
     return ks
 
 
-def elbow(k, inertia):
+def elbow(k: ArrayLike, inertia: ArrayLike) -> int:
     """The elbow of an inertia curve: the k where the curve bends most sharply.
 
     For each interior k, the slope of the curve before it (inertia lost per extra cluster)
@@ -115,21 +123,21 @@ class KMeansScan:
     best_silhouette_k : int or None
         The k of the highest silhouette.
     """
-    k: np.ndarray
-    inertia: np.ndarray
-    silhouette: np.ndarray = None
-    models: list = field(default_factory=list, repr=False)
-    elbow_k: int = None
-    best_silhouette_k: int = None
+    k: IntArray
+    inertia: FloatArray
+    silhouette: FloatArray | None = None
+    models: list[KMeans] = field(default_factory=list, repr=False)
+    elbow_k: int | None = None
+    best_silhouette_k: int | None = None
 
-    def as_table(self):
+    def as_table(self) -> dict[str, np.ndarray]:
         """The scan as a dict of columns (k, inertia[, silhouette])."""
         table = {"k": self.k, "inertia": self.inertia}
         if self.silhouette is not None:
             table["silhouette"] = self.silhouette
         return table
 
-    def to_frame(self):
+    def to_frame(self) -> pandas.DataFrame:
         """The scan as a pandas DataFrame (needs pandas)."""
         return _table(self.as_table())
 
@@ -147,28 +155,30 @@ class GMMScan:
     criterion : str
     best_k, best_covariance_type, best_model : the row with the lowest criterion.
     """
-    k: np.ndarray
-    covariance_type: np.ndarray
-    bic: np.ndarray
-    aic: np.ndarray
-    models: list = field(default_factory=list, repr=False)
+    k: IntArray
+    covariance_type: NDArray[np.str_]
+    bic: FloatArray
+    aic: FloatArray
+    models: list[GaussianMixture] = field(default_factory=list, repr=False)
     criterion: str = "bic"
-    best_k: int = None
-    best_covariance_type: str = None
-    best_model: object = field(default=None, repr=False)
+    best_k: int | None = None
+    best_covariance_type: str | None = None
+    best_model: GaussianMixture | None = field(default=None, repr=False)
 
-    def as_table(self):
+    def as_table(self) -> dict[str, np.ndarray]:
         """The scan as a dict of columns (covariance_type, k, bic, aic)."""
         return {"covariance_type": self.covariance_type, "k": self.k, "bic": self.bic,
                 "aic": self.aic}
 
-    def to_frame(self):
+    def to_frame(self) -> pandas.DataFrame:
         """The scan as a pandas DataFrame (needs pandas)."""
         return _table(self.as_table())
 
 
-def scan_kmeans(X, k_range, *, n_init="auto", random_state=None, silhouette=True,
-                n_threads=None, verbose=0, **kmeans_params):
+def scan_kmeans(X: ArrayLike, k_range: Iterable[int], *, n_init: int | str = "auto",
+                random_state: RandomStateLike = None, silhouette: bool = True,
+                n_threads: int | None = None, verbose: int = 0,
+                **kmeans_params: object) -> KMeansScan:
     """Fit :class:`kmix.KMeans` for every k; inertia, silhouette, elbow and best silhouette.
 
     Parameters
@@ -225,8 +235,11 @@ def scan_kmeans(X, k_range, *, n_init="auto", random_state=None, silhouette=True
                       best_silhouette_k=best_sil)
 
 
-def scan_gmm(X, k_range, *, covariance_types=COVARIANCE_TYPES, criterion="bic", n_init=1,
-             random_state=None, n_threads=None, verbose=0, **gmm_params):
+def scan_gmm(X: ArrayLike, k_range: Iterable[int], *,
+             covariance_types: str | Iterable[str] = COVARIANCE_TYPES, criterion: str = "bic",
+             n_init: int = 1, random_state: RandomStateLike = None,
+             n_threads: int | None = None, verbose: int = 0,
+             **gmm_params: object) -> GMMScan:
     """Fit :class:`kmix.GaussianMixture` for every (covariance type, k); pick by BIC or AIC.
 
     Parameters

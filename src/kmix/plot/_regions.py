@@ -4,8 +4,15 @@ from sklearn.neighbors import NearestNeighbors
 
 from .._outliers import MixtureOutlierDetector
 from .._validation import check_int
-from ._common import (axes_or_new, boundary_lines, check_fitted, check_plane, cluster_colormap,
-                      fill_regions, plane_grid)
+from ._common import (
+    axes_or_new,
+    boundary_lines,
+    check_fitted,
+    check_plane,
+    cluster_colormap,
+    fill_regions,
+    plane_grid,
+)
 
 __all__ = ["decision_regions", "mixture_density"]
 
