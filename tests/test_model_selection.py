@@ -150,3 +150,15 @@ def test_cluster_sums_from_distances_matches_numpy_and_threads():
         assert_allclose(S, ref, rtol=1e-12)
         out[n_threads] = S
     assert out[1].tobytes() == out[2].tobytes()
+
+
+def test_elbow_ignores_a_fit_that_ended_above_a_smaller_k():
+    """Four clear blobs scanned with one start per k: k=8 may end above k=7 (a worse local
+    optimum). That rising step must not make k=7 the elbow (it did: a rising step counted as a
+    flat one, and k=7's ratio became huge)."""
+    ks = np.arange(1, 9)
+    inertia = np.array([1000.0, 600.0, 250.0, 40.0, 36.0, 33.0, 31.0, 31.5])
+    assert elbow(ks, inertia) == 4
+    # a flat tail after a late, small drop does not win either
+    inertia = np.array([1000.0, 600.0, 250.0, 40.0, 36.0, 33.0, 31.0, 31.0])
+    assert elbow(ks, inertia) == 4

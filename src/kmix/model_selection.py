@@ -83,17 +83,21 @@ def elbow(k: ArrayLike, inertia: ArrayLike) -> int:
 
     For each interior k, the slope of the curve before it (inertia lost per extra cluster)
     divided by the slope after it; the elbow is the k with the largest ratio: adding clusters
-    up to it pays, beyond it hardly. (A non-decreasing step after k counts as flat.) Needs
-    three or more values of k; they are taken in increasing order.
+    up to it pays, beyond it hardly. The curve is first made non-increasing (the inertia at k
+    is taken as the lowest at k or fewer clusters: a fit with more clusters that ended worse,
+    e.g. with ``n_init=1``, says nothing about the bend), and a slope after k counts as at
+    least 1% of the curve's mean slope, so a flat or rising tail cannot make a late k look
+    like the elbow. Needs three or more values of k; they are taken in increasing order.
     """
     k = np.asarray(k, dtype=np.float64)
     y = np.asarray(inertia, dtype=np.float64)
     if k.size < 3:
         raise ValueError("the elbow needs at least three values of k.")
     order = np.argsort(k)
-    k, y = k[order], y[order]
+    k, y = k[order], np.minimum.accumulate(y[order])
     slopes = -np.diff(y) / np.diff(k)          # inertia lost per cluster, segment by segment
-    floor = 1e-12 * max(abs(y).max(), 1e-300)
+    mean_slope = (y[0] - y[-1]) / (k[-1] - k[0])
+    floor = max(0.01 * mean_slope, 1e-12 * max(abs(y).max(), 1e-300))
     ratio = slopes[:-1] / np.maximum(slopes[1:], floor)
     return int(k[1:-1][int(np.argmax(ratio))])
 
