@@ -1,0 +1,81 @@
+"""Running kmix's per-block work as named Dask tasks, and reducing the results in block order.
+
+Every task's key is ``("kmix-<kind>-<token>", block)``, so the dashboard shows a fit as task
+groups named ``kmix-assign``, ``kmix-summary``, ... Tasks run wherever Dask puts them (with a
+``distributed.Client``: where their block lives); results come back to the client, which
+reduces them in block order, so that nothing depends on the number of workers or threads or on
+which worker ran which block. Dask does the scheduling, the data movement and the recovery
+from lost workers; kmix only writes the per-block functions and the reductions.
+"""
+import operator
+import uuid
+
+import dask
+import numpy as np
+from dask import delayed
+
+__all__ = ["PerBlock", "share", "blockwise", "compute", "persist", "part", "ordered_sum"]
+
+
+class PerBlock(list):
+    """An argument of :func:`blockwise` with one value per block (anything else is passed
+    unchanged to every task)."""
+
+
+def _token():
+    return uuid.uuid4().hex
+
+
+def share(value, kind):
+    """``value`` as one task of the graph (``kmix-<kind>``): every task that takes it refers to
+    that key, so an array of centres travels once to each worker instead of once per task."""
+    return delayed(value, name=f"kmix-{kind}-{_token()}")
+
+
+def blockwise(kind, func, *args, n_blocks):
+    """One task ``func(*args_i)`` per block, as Delayed objects keyed ``(kmix-<kind>-..., i)``.
+
+    ``args``: :class:`PerBlock` lists (value i for block i), or values given to every task.
+    """
+    name = f"kmix-{kind}-{_token()}"
+    call = delayed(func, pure=False)
+    return [call(*[a[i] if isinstance(a, PerBlock) else a for a in args],
+                 dask_key_name=(name, i)) for i in range(n_blocks)]
+
+
+def chain(kind, func, state, *args, n_links):
+    """``state = func(state, *args_i)`` for i = 0, 1, ...: one task per link, each taking the
+    previous one's result (the data stay where they are, the small state moves). Returns the
+    last task."""
+    name = f"kmix-{kind}-{_token()}"
+    call = delayed(func, pure=False)
+    for i in range(n_links):
+        state = call(state, *[a[i] if isinstance(a, PerBlock) else a for a in args],
+                     dask_key_name=(name, i))
+    return state
+
+
+def compute(tasks):
+    """The results of ``tasks`` (a list of Delayed), on the client, in order."""
+    return list(dask.compute(*tasks))
+
+
+def persist(tasks):
+    """``tasks`` computed and kept where they were computed (Delayed objects backed by the
+    results: futures with a distributed Client)."""
+    return list(dask.persist(*tasks))
+
+
+def part(tasks, index, kind):
+    """Task i's result[index] for each task (small tasks next to the results)."""
+    name = f"kmix-{kind}-{_token()}"
+    get = delayed(operator.getitem, pure=True)
+    return [get(t, index, dask_key_name=(name, i)) for i, t in enumerate(tasks)]
+
+
+def ordered_sum(values):
+    """values[0] + values[1] + ... summed left to right (block order), as float64 (a copy)."""
+    total = np.array(values[0], dtype=np.float64)
+    for v in values[1:]:
+        total += v
+    return total if total.ndim else float(total)
