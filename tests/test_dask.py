@@ -16,6 +16,7 @@ import io
 import os
 import signal
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -420,14 +421,15 @@ def test_fit_survives_a_killed_worker(client):
         def write(self, text):
             if text.startswith("Iteration 2,") and not killed:
                 timer = threading.Timer(0.01, lambda: (os.kill(victim, signal.SIGKILL),
-                                                       killed.append(True)))
+                                                       killed.append(time.perf_counter())))
                 timer.start()
             return super().write(text)
 
     out = KillAtThirdIteration()
     with contextlib.redirect_stdout(out):
         km = KMeans(16, init=init, n_init=1, tol=0, max_iter=40, verbose=1).fit(_dask(X, 5000))
-    assert killed and km.n_iter_ > 5
+    finished = time.perf_counter()
+    assert killed and killed[0] < finished and km.n_iter_ > 5  # killed during the fit
     assert victim not in client.run(os.getpid).values()
     assert km.n_iter_ == undisturbed.n_iter_
     assert_array_equal(km.cluster_centers_, undisturbed.cluster_centers_)
