@@ -144,7 +144,11 @@ def checked_block(X, reg_covar=None):
 
 def _block_summary(X, w):
     """One block's contribution to :class:`Summary` (float64 sums, in one pass)."""
-    X = contiguous(X)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: rejected on the client
+        return _summary_of(contiguous(X), w)
+
+
+def _summary_of(X, w):
     n = X.shape[0]
     col_sum = X.sum(axis=0, dtype=np.float64)
     if w is None:
@@ -152,9 +156,7 @@ def _block_summary(X, w):
     else:
         w = np.asarray(w, dtype=np.float64)
         w_col_sum = np.einsum("i,ij->j", w, X, dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = float(w.sum())
-        w_stats = (total, int(np.count_nonzero(w)), float(w.min()),
+        w_stats = (float(w.sum()), int(np.count_nonzero(w)), float(w.min()),
                    bool(np.all(np.isfinite(w))))
     variance = _minibatch.column_mean_variance(X, 1)
     return (n, col_sum, w_col_sum, float(variance), float(X.max()), float(X.min()), w_stats)
@@ -171,17 +173,19 @@ class Summary(NamedTuple):
 
 
 def _reduce_summary(parts, n_samples):
-    """The :class:`Summary` of the blocks' parts (Chan et al.'s merge of the variances)."""
-    mean = ordered_sum([p[1] for p in parts]) / n_samples
-    within = ordered_sum([p[0] * p[3] for p in parts])
-    between = ordered_sum([p[0] * float(np.sum((p[1] / p[0] - mean) ** 2)) for p in parts])
-    n_features = mean.shape[0]
-    block_weights = np.array([p[6][0] for p in parts])
-    total_weight = ordered_sum(list(block_weights))
-    return Summary(block_weights, total_weight,
-                   ordered_sum([p[2] for p in parts]) / total_weight,
-                   (within + between / n_features) / n_samples,
-                   max(max(p[4] for p in parts), -min(p[5] for p in parts)))
+    """The :class:`Summary` of the blocks' parts (Chan et al.'s merge of the variances).
+    Values too large for these sums are rejected by the magnitude check that follows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = ordered_sum([p[1] for p in parts]) / n_samples
+        within = ordered_sum([p[0] * p[3] for p in parts])
+        between = ordered_sum([p[0] * float(np.sum((p[1] / p[0] - mean) ** 2))
+                               for p in parts])
+        block_weights = np.array([p[6][0] for p in parts])
+        total_weight = ordered_sum(list(block_weights))
+        return Summary(block_weights, total_weight,
+                       ordered_sum([p[2] for p in parts]) / total_weight,
+                       (within + between / mean.shape[0]) / n_samples,
+                       max(max(p[4] for p in parts), -min(p[5] for p in parts)))
 
 
 class BlockData:
