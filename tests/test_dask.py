@@ -34,8 +34,7 @@ from sklearn.datasets import make_blobs  # noqa: E402
 import kmix  # noqa: E402
 from kmix.dask import GaussianMixture, KMeans, MiniBatchKMeans  # noqa: E402
 from kmix.dask._data import prepare_fit_data  # noqa: E402
-from kmix.dask._kmeans import random_rows  # noqa: E402
-from kmix.dask._kmeans_parallel import kmeans_parallel  # noqa: E402
+from kmix.dask._seeding import kmeans_parallel, random_rows  # noqa: E402
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 #: A fixed number of EM iterations leaves the fits unconverged on purpose.

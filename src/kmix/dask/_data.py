@@ -19,8 +19,8 @@ from .._core import _minibatch
 from .._validation import check_magnitude, check_value_magnitude
 from ._engine import PerBlock, blockwise, compute, ordered_sum
 
-__all__ = ["BlockData", "prepare_fit_data", "as_dask_array", "check_persist", "contiguous",
-           "checked_block"]
+__all__ = ["BlockData", "prepare_fit_data", "as_dask_array", "as_dask_weights", "check_persist",
+           "contiguous", "checked_block"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 #: Share of the workers' total memory limit that persisted data may take ('auto').
@@ -73,7 +73,7 @@ def as_dask_array(estimator, X, *, reset, what="X"):
     return X
 
 
-def _as_dask_weights(sample_weight, X):
+def as_dask_weights(sample_weight, X):
     """sample_weight as a float64 dask array with X's row chunks (None stays None)."""
     if sample_weight is None:
         return None
@@ -284,7 +284,7 @@ def prepare_fit_data(estimator, X, sample_weight, *, check_n_samples, persist="a
     """
     X = as_dask_array(estimator, X, reset=True)
     check_n_samples(X.shape[0])
-    weights = _as_dask_weights(sample_weight, X)
+    weights = as_dask_weights(sample_weight, X)
     nbytes = X.nbytes + (0 if weights is None else weights.nbytes)
     persisted = _should_persist(persist, nbytes)
     if persisted:

@@ -14,7 +14,10 @@ import dask
 import numpy as np
 from dask import delayed
 
-__all__ = ["PerBlock", "share", "blockwise", "compute", "persist", "part", "ordered_sum"]
+from .._threads import effective_n_threads
+
+__all__ = ["PerBlock", "share", "blockwise", "chain", "compute", "persist", "part",
+           "ordered_sum", "task_threads"]
 
 
 class PerBlock(list):
@@ -79,3 +82,9 @@ def ordered_sum(values):
     for v in values[1:]:
         total += v
     return total if total.ndim else float(total)
+
+
+def task_threads(n_threads):
+    """Threads of the compiled kernels inside one task: 1 for None (Dask runs one task per
+    worker thread), else as given (a negative count as in joblib, on the client's cores)."""
+    return 1 if n_threads is None else effective_n_threads(n_threads)

@@ -18,8 +18,9 @@ from .._mixture import _MixtureBase
 from .._threads import blas_single_threaded
 from ._data import BlockData, as_dask_array, check_persist, checked_block, contiguous, prepare_fit_data
 from ._engine import PerBlock, blockwise, compute, ordered_sum, share
-from ._kmeans import KMeans, random_rows, task_threads
-from ._kmeans_parallel import kmeans_parallel, recluster
+from ._engine import task_threads
+from ._kmeans import KMeans
+from ._seeding import kmeans_parallel, random_rows, recluster
 from ._random import block_states
 
 __all__ = ["GaussianMixture"]

@@ -9,48 +9,14 @@ from sklearn.utils.validation import check_is_fitted
 from .._interrupt import restores_on_interrupt
 from .._kmeans import KMeans as _KMeans
 from .._kmeans import _is_arraylike_not_scalar
-from .._kmeans_algorithms import farthest_samples
-from .._threads import effective_n_threads
 from .._validation import check_int, check_n_samples, check_random_state, check_real
 from . import _kmeans_blocks
-from ._data import _as_dask_weights, as_dask_array, check_persist, contiguous, prepare_fit_data
-from ._engine import PerBlock, blockwise, compute, ordered_sum
-from ._kmeans_parallel import kmeans_parallel, recluster
+from ._data import as_dask_array, as_dask_weights, check_persist, prepare_fit_data
+from ._engine import PerBlock, blockwise, compute, ordered_sum, task_threads
 from ._lloyd import lloyd, same_clustering
-from ._random import draw_key, row_uniforms
+from ._seeding import kmeans_parallel, random_rows, recluster
 
 __all__ = ["KMeans"]
-
-
-def task_threads(n_threads):
-    """Threads of the compiled kernels inside one task: 1 for None (Dask runs one task per
-    worker thread), else as given (a negative count as in joblib, on the client's cores)."""
-    return 1 if n_threads is None else effective_n_threads(n_threads)
-
-
-def _random_keys_block(X, w, key, n, start):
-    """The block's n rows of largest key log(u) / w (weighted sampling without replacement,
-    Efraimidis & Spirakis, 2006; rows of zero weight never drawn): (keys, indices, rows)."""
-    X = contiguous(X)
-    u = row_uniforms(key, 0, start, X.shape[0])
-    w = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        keys = np.where(w > 0, np.log(u) / np.where(w > 0, w, 1.0), -np.inf)
-    top = farthest_samples(keys, n)
-    top = top[np.isfinite(keys[top])]
-    return keys[top], start + top, X[top]
-
-
-def random_rows(data, n, random_state):
-    """n distinct rows drawn with probabilities proportional to the sample weights, in the
-    order drawn, and their indices; the draws of each row do not depend on the chunking."""
-    key = draw_key(random_state)
-    parts = compute(data.map("init-random", _random_keys_block, key, n, PerBlock(data.starts)))
-    keys, index, rows = (np.concatenate([p[j] for p in parts]) for j in range(3))
-    if keys.size < n:
-        raise ValueError("init='random' needs at least n_clusters samples with non-zero weight.")
-    drawn = np.lexsort((index, -keys))[:n]
-    return rows[drawn], index[drawn]
 
 
 class DaskCentres:
@@ -86,7 +52,7 @@ class DaskCentres:
         """Opposite of the inertia of X on the fitted centres (computed)."""
         check_is_fitted(self)
         X = self._check_test_data(X)
-        weights = _as_dask_weights(sample_weight, X)
+        weights = as_dask_weights(sample_weight, X)
         w_blocks = (PerBlock([None] * X.numblocks[0]) if weights is None
                     else PerBlock(weights.to_delayed().ravel()))
         tasks = blockwise("score", _kmeans_blocks.score, PerBlock(X.to_delayed().ravel()),

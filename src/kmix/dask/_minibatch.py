@@ -10,9 +10,10 @@ from .._minibatch import MiniBatchKMeans as _MiniBatchKMeans
 from .._minibatch import _StepBuffers
 from .._threads import blas_context
 from .._validation import check_n_samples, check_random_state
-from ._data import _as_dask_weights, as_dask_array, check_persist, contiguous, prepare_fit_data
+from ._data import as_dask_weights, as_dask_array, check_persist, contiguous, prepare_fit_data
 from ._engine import PerBlock, chain, compute
-from ._kmeans import DaskCentres, task_threads
+from ._engine import task_threads
+from ._kmeans import DaskCentres
 from ._lloyd import final_assignment
 
 __all__ = ["MiniBatchKMeans"]
@@ -221,7 +222,7 @@ max_no_improvement, init_size, n_init, reassignment_ratio
         if not has_centers:
             self._check_params()
         X = as_dask_array(self, X, reset=not has_centers)
-        weights = _as_dask_weights(sample_weight, X)
+        weights = as_dask_weights(sample_weight, X)
         keep = [i for i, size in enumerate(X.chunks[0]) if size > 0]
         x_blocks = X.to_delayed().ravel()
         w_blocks = [None] * len(x_blocks) if weights is None else weights.to_delayed().ravel()

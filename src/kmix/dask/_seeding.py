@@ -1,27 +1,29 @@
-"""k-means|| initialisation (Bahmani, Moseley, Vattani, Kumar & Vassilvitskii, 2012), weighted.
+"""Initial centres on dask arrays: k-means|| and weighted random rows.
 
-One centre is drawn with probability proportional to the sample weights; then, in each of
+k-means|| (Bahmani, Moseley, Vattani, Kumar & Vassilvitskii, 2012), weighted: one centre is drawn with probability proportional to the sample weights; then, in each of
 ``n_rounds`` rounds, every row is drawn independently with probability
 ``min(1, l * w * D(x)^2 / phi)`` (``l`` = oversampling_factor x n_clusters, D(x) the distance to
 the closest candidate so far, ``phi`` = sum of w D^2), one pass over the blocks per round.
 The candidates (about ``l`` per round) are weighted by the total weight of the rows closest to
 them, and reclustered on the client by kmix's weighted k-means++ followed by a weighted Lloyd
 run on the candidates. Each block keeps its rows' distances to the closest candidate between
-rounds (16 bytes per row). The per-row draws do not depend on the chunking (see ``_random``).
+rounds (16 bytes per row). 'random' draws n distinct rows with probabilities proportional to
+the weights (Efraimidis & Spirakis's keys). The per-row draws do not depend on the chunking
+(see ``_random``).
 """
 import warnings
 
 import numpy as np
 
 from .._core import _lloyd, _minibatch
-from .._kmeans_algorithms import _NO_WEIGHTS
+from .._kmeans_algorithms import _NO_WEIGHTS, farthest_samples
 from .._seeding import _kmeans_plusplus, _row_sq_norms
 from .._threads import blas_context
 from ._data import contiguous
 from ._engine import PerBlock, blockwise, compute, ordered_sum, part, persist, share
 from ._random import draw_key, row_uniforms
 
-__all__ = ["kmeans_parallel", "recluster"]
+__all__ = ["kmeans_parallel", "recluster", "random_rows"]
 
 
 def _update(X, state, new, base, n_threads):
@@ -147,3 +149,28 @@ def recluster(candidates, weights, n_clusters, random_state, n_threads, lloyd=Tr
         km = KMeans(n_clusters, init=seeds, n_init=1, n_threads=n_threads)
         centers = km.fit(candidates, sample_weight=weights).cluster_centers_
     return centers, chosen
+
+
+def _random_keys_block(X, w, key, n, start):
+    """The block's n rows of largest key log(u) / w (weighted sampling without replacement,
+    Efraimidis & Spirakis, 2006; rows of zero weight never drawn): (keys, indices, rows)."""
+    X = contiguous(X)
+    u = row_uniforms(key, 0, start, X.shape[0])
+    w = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        keys = np.where(w > 0, np.log(u) / np.where(w > 0, w, 1.0), -np.inf)
+    top = farthest_samples(keys, n)
+    top = top[np.isfinite(keys[top])]
+    return keys[top], start + top, X[top]
+
+
+def random_rows(data, n, random_state):
+    """n distinct rows drawn with probabilities proportional to the sample weights, in the
+    order drawn, and their indices; the draws of each row do not depend on the chunking."""
+    key = draw_key(random_state)
+    parts = compute(data.map("init-random", _random_keys_block, key, n, PerBlock(data.starts)))
+    keys, index, rows = (np.concatenate([p[j] for p in parts]) for j in range(3))
+    if keys.size < n:
+        raise ValueError("init='random' needs at least n_clusters samples with non-zero weight.")
+    drawn = np.lexsort((index, -keys))[:n]
+    return rows[drawn], index[drawn]
