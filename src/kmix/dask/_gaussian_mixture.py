@@ -16,12 +16,12 @@ from .._gaussian_mixture import GaussianMixture as _GaussianMixture
 from .._interrupt import restores_on_interrupt
 from .._mixture import _MixtureBase
 from .._threads import blas_single_threaded
-from ._data import BlockData, as_dask_array, check_persist, checked_block, contiguous, prepare_fit_data
-from ._engine import PerBlock, blockwise, compute, ordered_sum, share
-from ._engine import task_threads
+from ._data import (BlockData, as_dask_array, check_persist, checked_block, contiguous,
+                    prepare_fit_data)
+from ._engine import PerBlock, blockwise, compute, ordered_sum, share, task_threads
 from ._kmeans import KMeans
-from ._seeding import kmeans_parallel, random_rows, recluster
 from ._random import block_states
+from ._seeding import N_ROUNDS, OVERSAMPLING_FACTOR, kmeans_parallel, random_rows, recluster
 
 __all__ = ["GaussianMixture"]
 
@@ -214,8 +214,8 @@ weights_init, means_init, precisions_init, random_state, warm_start, verbose, ve
             indices = random_state.choice(data.shape[0], size=k, replace=False)
         else:  # 'k-means++': the rows k-means||'s weighted k-means++ picks
             candidates, index, weights = kmeans_parallel(
-                data, k, random_state, oversampling_factor=2.0, n_rounds=5,
-                n_threads=task_threads(self.n_threads))
+                data, k, random_state, oversampling_factor=OVERSAMPLING_FACTOR,
+                n_rounds=N_ROUNDS, n_threads=task_threads(self.n_threads))
             if candidates.shape[0] < k:
                 extra = random_rows(data, k - candidates.shape[0], random_state)[1]
                 indices = np.concatenate([index, extra])

@@ -10,9 +10,8 @@ from .._minibatch import MiniBatchKMeans as _MiniBatchKMeans
 from .._minibatch import _StepBuffers
 from .._threads import blas_context
 from .._validation import check_n_samples, check_random_state
-from ._data import as_dask_weights, as_dask_array, check_persist, contiguous, prepare_fit_data
-from ._engine import PerBlock, chain, compute
-from ._engine import task_threads
+from ._data import as_dask_array, as_dask_weights, check_persist, contiguous, prepare_fit_data
+from ._engine import PerBlock, chain, compute, task_threads
 from ._kmeans import DaskCentres
 from ._lloyd import final_assignment
 

@@ -1,6 +1,7 @@
 """Initial centres on dask arrays: k-means|| and weighted random rows.
 
-k-means|| (Bahmani, Moseley, Vattani, Kumar & Vassilvitskii, 2012), weighted: one centre is drawn with probability proportional to the sample weights; then, in each of
+k-means|| (Bahmani, Moseley, Vattani, Kumar & Vassilvitskii, 2012), weighted: one centre is
+drawn with probability proportional to the sample weights; then, in each of
 ``n_rounds`` rounds, every row is drawn independently with probability
 ``min(1, l * w * D(x)^2 / phi)`` (``l`` = oversampling_factor x n_clusters, D(x) the distance to
 the closest candidate so far, ``phi`` = sum of w D^2), one pass over the blocks per round.
@@ -23,7 +24,11 @@ from ._data import contiguous
 from ._engine import PerBlock, blockwise, compute, ordered_sum, part, persist, share
 from ._random import draw_key, row_uniforms
 
-__all__ = ["kmeans_parallel", "recluster", "random_rows"]
+__all__ = ["kmeans_parallel", "recluster", "random_rows", "OVERSAMPLING_FACTOR", "N_ROUNDS"]
+
+#: k-means|| defaults: candidates per round in units of n_clusters, and rounds (Bahmani et
+#: al.'s l = 2k and r = 5).
+OVERSAMPLING_FACTOR, N_ROUNDS = 2.0, 5
 
 
 def _update(X, state, new, base, n_threads):
