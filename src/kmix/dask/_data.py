@@ -241,20 +241,15 @@ class BlockData:
     def take(self, rows):
         """X[rows] and the weights of those rows (None without weights), on the client (for a
         few rows: seeding samples)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        order = np.argsort(rows, kind="stable")
-        picked, inverse = np.unique(rows[order], return_inverse=True)
+        picked, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
         X_rows = self.X[picked]
         w_rows = None if self.weights is None else self.weights[picked]
         X_rows, w_rows = dask.compute(X_rows, w_rows)
-        back = np.empty_like(order)
-        back[order] = np.arange(order.size)
-        sel = inverse[back]
-        X_rows = np.ascontiguousarray(X_rows[sel])
-        return X_rows, None if w_rows is None else np.asarray(w_rows, dtype=np.float64)[sel]
+        X_rows = np.ascontiguousarray(X_rows[inverse])
+        return X_rows, None if w_rows is None else np.asarray(w_rows, dtype=np.float64)[inverse]
 
 
-def _check_weights(parts, n_samples, min_nonzero, what):
+def _check_weights(parts, min_nonzero, what):
     """check_sample_weight's checks on the blocks' weight statistics."""
     stats = [p[6] for p in parts]
     if not all(s[3] for s in stats):
@@ -294,7 +289,7 @@ def prepare_fit_data(estimator, X, sample_weight, *, check_n_samples, persist="a
     if not all(np.isfinite(p[4]) and np.isfinite(p[5]) for p in parts):
         raise ValueError("Input X contains NaN or infinity.")
     if weights is not None:
-        _check_weights(parts, X.shape[0], min_nonzero, what)
+        _check_weights(parts, min_nonzero, what)
     data.summary = _reduce_summary(parts, X.shape[0])
     total_weight = None if weights is None else data.summary.total_weight
     check_value_magnitude(data.summary.top, X.dtype, n_features=X.shape[1],
