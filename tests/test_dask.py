@@ -452,4 +452,3 @@ def test_fit_survives_a_killed_worker(client):
     assert km.n_iter_ == undisturbed.n_iter_
     assert_array_equal(km.cluster_centers_, undisturbed.cluster_centers_)
     assert_array_equal(km.labels_.compute(), undisturbed.labels_.compute())
-    client.wait_for_workers(2, timeout=120)

@@ -7,6 +7,7 @@ reduces them in block order, so that nothing depends on the number of workers or
 which worker ran which block. Dask does the scheduling, the data movement and the recovery
 from lost workers; kmix only writes the per-block functions and the reductions.
 """
+import itertools
 import operator
 import uuid
 
@@ -17,7 +18,7 @@ from dask import delayed
 from .._threads import effective_n_threads
 
 __all__ = ["PerBlock", "share", "blockwise", "chain", "compute", "persist", "part",
-           "ordered_sum", "task_threads"]
+           "ordered_sum", "task_threads", "new_name"]
 
 
 class PerBlock(list):
@@ -25,14 +26,26 @@ class PerBlock(list):
     unchanged to every task)."""
 
 
+#: Keys are this process's random prefix and a counter (a fresh uuid4 per key costs a
+#: system call per task).
+_PREFIX = uuid.uuid4().hex[:16]
+_COUNTER = itertools.count()
+
+
 def _token():
-    return uuid.uuid4().hex
+    # starts with a digit: dask's key_split drops it, whatever the prefix's letters
+    return f"{next(_COUNTER)}x{_PREFIX}"
+
+
+def new_name(kind):
+    """A unique key name ``kmix-<kind>-<token>`` (the dashboard shows ``kmix-<kind>``)."""
+    return f"kmix-{kind}-{_token()}"
 
 
 def share(value, kind):
     """``value`` as one task of the graph (``kmix-<kind>``): every task that takes it refers to
     that key, so an array of centres travels once to each worker instead of once per task."""
-    return delayed(value, name=f"kmix-{kind}-{_token()}")
+    return delayed(value, name=new_name(kind))
 
 
 def blockwise(kind, func, *args, n_blocks):
@@ -40,7 +53,7 @@ def blockwise(kind, func, *args, n_blocks):
 
     ``args``: :class:`PerBlock` lists (value i for block i), or values given to every task.
     """
-    name = f"kmix-{kind}-{_token()}"
+    name = new_name(kind)
     call = delayed(func, pure=False)
     return [call(*[a[i] if isinstance(a, PerBlock) else a for a in args],
                  dask_key_name=(name, i)) for i in range(n_blocks)]
@@ -50,7 +63,7 @@ def chain(kind, func, state, *args, n_links):
     """``state = func(state, *args_i)`` for i = 0, 1, ...: one task per link, each taking the
     previous one's result (the data stay where they are, the small state moves). Returns the
     last task."""
-    name = f"kmix-{kind}-{_token()}"
+    name = new_name(kind)
     call = delayed(func, pure=False)
     for i in range(n_links):
         state = call(state, *[a[i] if isinstance(a, PerBlock) else a for a in args],
@@ -59,19 +72,20 @@ def chain(kind, func, state, *args, n_links):
 
 
 def compute(tasks):
-    """The results of ``tasks`` (a list of Delayed), on the client, in order."""
-    return list(dask.compute(*tasks))
+    """The results of ``tasks`` (a list of Delayed), on the client, in order. (The graphs are
+    built minimal: no optimisation pass.)"""
+    return list(dask.compute(*tasks, optimize_graph=False))
 
 
 def persist(tasks):
     """``tasks`` computed and kept where they were computed (Delayed objects backed by the
     results: futures with a distributed Client)."""
-    return list(dask.persist(*tasks))
+    return list(dask.persist(*tasks, optimize_graph=False))
 
 
 def part(tasks, index, kind):
     """Task i's result[index] for each task (small tasks next to the results)."""
-    name = f"kmix-{kind}-{_token()}"
+    name = new_name(kind)
     get = delayed(operator.getitem, pure=True)
     return [get(t, index, dask_key_name=(name, i)) for i, t in enumerate(tasks)]
 

@@ -7,7 +7,6 @@ estimator's ``_pass``) in a ``kmix-estep`` task, and the client adds the blocks'
 and sufficient statistics in block order. From the same initial parameters the lower bound of
 every iteration equals in-memory kmix's to rounding.
 """
-import uuid
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -18,7 +17,8 @@ from .._mixture import _MixtureBase
 from .._threads import blas_single_threaded
 from ._data import (BlockData, as_dask_array, check_persist, checked_block, contiguous,
                     prepare_fit_data)
-from ._engine import PerBlock, blockwise, compute, ordered_sum, share, task_threads
+from ._engine import (PerBlock, blockwise, compute, new_name, ordered_sum, share,
+                      task_threads)
 from ._kmeans import KMeans
 from ._random import block_states
 from ._seeding import N_ROUNDS, OVERSAMPLING_FACTOR, kmeans_parallel, random_rows, recluster
@@ -189,7 +189,7 @@ weights_init, means_init, precisions_init, random_state, warm_start, verbose, ve
                  "lpn": ("score-samples", X.dtype, {"drop_axis": 1}),
                  "labels": ("predict", np.intp, {"drop_axis": 1})}
         return {what: X.map_blocks(_output_block, model=model, what=what, dtype=specs[what][1],
-                                   name=f"kmix-{specs[what][0]}-{uuid.uuid4().hex}",
+                                   name=new_name(specs[what][0]),
                                    **specs[what][2])
                 for what, want in wanted.items() if want}
 

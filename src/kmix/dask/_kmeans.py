@@ -1,5 +1,4 @@
 """KMeans on dask arrays: kmix's compiled Lloyd pass per block, reduced on the client."""
-import uuid
 import warnings
 
 import numpy as np
@@ -12,7 +11,7 @@ from .._kmeans import _is_arraylike_not_scalar
 from .._validation import check_int, check_n_samples, check_random_state, check_real
 from . import _kmeans_blocks
 from ._data import as_dask_array, as_dask_weights, check_persist, prepare_fit_data
-from ._engine import PerBlock, blockwise, compute, ordered_sum, task_threads
+from ._engine import PerBlock, blockwise, compute, new_name, ordered_sum, task_threads
 from ._lloyd import lloyd, same_clustering
 from ._seeding import kmeans_parallel, random_rows, recluster
 
@@ -31,7 +30,7 @@ class DaskCentres:
         return as_dask_array(self, X, reset=False)
 
     def _map_blocks(self, kind, func, X, **kwargs):
-        return X.map_blocks(func, name=f"kmix-{kind}-{uuid.uuid4().hex}", **kwargs)
+        return X.map_blocks(func, name=new_name(kind), **kwargs)
 
     def predict(self, X):
         """Index of the closest centre of each sample: a lazy dask array (int32)."""
