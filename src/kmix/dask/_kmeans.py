@@ -26,6 +26,13 @@ class DaskCentres:
         tags.input_tags.sparse = False
         return tags
 
+    def _training_data(self, X, sample_weight):
+        """The parameters checked, then the training data validated, persisted when they fit
+        and summarised (:func:`kmix.dask._data.prepare_fit_data`)."""
+        self._check_params()
+        return prepare_fit_data(self, X, sample_weight, persist=self.persist,
+                                check_n_samples=lambda n: check_n_samples(n, self.n_clusters))
+
     def _check_test_data(self, X):
         return as_dask_array(self, X, reset=False)
 
@@ -155,10 +162,7 @@ class KMeans(DaskCentres, _KMeans):
         -------
         self : KMeans
         """
-        self._check_params()
-        data = prepare_fit_data(
-            self, X, sample_weight, persist=self.persist,
-            check_n_samples=lambda n: check_n_samples(n, self.n_clusters))
+        data = self._training_data(X, sample_weight)
         return self._fit_data(data, check_random_state(self.random_state))
 
     def _fit_data(self, data, random_state):

@@ -9,8 +9,8 @@ from .._kmeans_algorithms import _NO_WEIGHTS
 from .._minibatch import MiniBatchKMeans as _MiniBatchKMeans
 from .._minibatch import _StepBuffers
 from .._threads import blas_context
-from .._validation import check_n_samples, check_random_state
-from ._data import as_dask_array, as_dask_weights, check_persist, contiguous, prepare_fit_data
+from .._validation import check_random_state
+from ._data import as_dask_array, as_dask_weights, check_persist, contiguous
 from ._engine import PerBlock, chain, compute, task_threads
 from ._kmeans import DaskCentres
 from ._lloyd import final_assignment
@@ -157,10 +157,7 @@ max_no_improvement, init_size, n_init, reassignment_ratio
         -------
         self : MiniBatchKMeans
         """
-        self._check_params()
-        data = prepare_fit_data(
-            self, X, sample_weight, persist=self.persist,
-            check_n_samples=lambda n: check_n_samples(n, self.n_clusters))
+        data = self._training_data(X, sample_weight)
         n_samples = data.shape[0]
         self._check_params_vs_input(data)
         random_state = check_random_state(self.random_state)
