@@ -106,7 +106,6 @@ class GaussianMixture(_MixtureBase):
 
     # -- parameters ---------------------------------------------------------------------------
     def _initialize_parameters(self, X, sample_weight, random_state):
-        n_samples = X.shape[0]
         self._dtype = X.dtype
         given = (self._weights_init, self._means_init, self._precisions_init)
         weights = means = covariances = prec_chol = None
@@ -120,8 +119,7 @@ class GaussianMixture(_MixtureBase):
                 weights, means, covariances = gaussian_parameters(
                     stats, self.reg_covar, self.covariance_type)
             if self._weights_init is None:
-                weights = weights / (n_samples if sample_weight is None
-                                     else float(np.sum(sample_weight)))
+                weights = weights / self._total_weight  # n_samples or the total weight
         self.weights_ = np.asarray(weights if self._weights_init is None
                                    else self._weights_init, dtype=np.float64)
         self.means_ = np.asarray(means if self._means_init is None else self._means_init,

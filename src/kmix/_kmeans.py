@@ -73,6 +73,8 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
 
     #: Restarts of n_init='auto' for 'random' and callable inits (scikit-learn's values).
     _default_n_init = 10
+    #: The init methods named by a string.
+    _init_methods = ("k-means++", "k-means||", "random")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -84,10 +86,11 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         """Validate the parameters KMeans and MiniBatchKMeans share."""
         check_int("n_clusters", self.n_clusters, low=1)
         if isinstance(self.init, str):
-            check_choice("init", self.init, ("k-means++", "k-means||", "random"))
+            check_choice("init", self.init, self._init_methods)
         elif not (callable(self.init) or _is_arraylike_not_scalar(self.init)):
+            names = ", ".join(repr(m) for m in self._init_methods)
             raise ValueError(
-                "init must be 'k-means++', 'k-means||', 'random', a callable or an array of shape "
+                f"init must be {names}, a callable or an array of shape "
                 f"(n_clusters, n_features); got {self.init!r}."
             )
         if not (isinstance(self.n_init, str) and self.n_init == "auto"):

@@ -194,22 +194,35 @@ def _relocate_empty_clusters(data, sample_weight, centers_old, labels, sums, wsu
     distinct samples) nothing moves: relocating is pointless, and the empty clusters go to
     the largest cluster's centre (:func:`kmix._core._lloyd.centers_from_sums`).
     """
-    sums = sums.copy()
-    wsum = wsum.copy()
     empty = np.flatnonzero(wsum == 0)
-    n_empty = empty.size
     distances = data.sq_dist_to_assigned(centers_old, labels)
     if not distances.max() > 0:
-        return sums, wsum
-    # the n_empty largest distances (ties to the lowest index) in O(n): every sample at or
-    # above the n_empty-th largest value, then those few sorted
-    threshold = np.partition(distances, distances.size - n_empty)[distances.size - n_empty]
+        return sums.copy(), wsum.copy()
+    far = farthest_samples(distances, empty.size)
+    return move_to_empty_clusters(sums, wsum, empty, [data.row(i) for i in far],
+                                  sample_weight[far], labels[far])
+
+
+def farthest_samples(distances, n):
+    """Indices of the n largest distances, the farthest first, ties to the lowest index.
+
+    O(len(distances)): every sample at or above the n-th largest value, then those few
+    sorted. (At most ``len(distances)`` indices.)
+    """
+    n = min(n, distances.size)
+    if n == 0:
+        return np.empty(0, dtype=np.intp)
+    threshold = np.partition(distances, distances.size - n)[distances.size - n]
     candidates = np.flatnonzero(distances >= threshold)
-    far_from_centers = candidates[np.lexsort((candidates, -distances[candidates]))][:n_empty]
-    for new_id, far_idx in zip(empty, far_from_centers):
-        weight = sample_weight[far_idx]
-        old_id = labels[far_idx]
-        x = data.row(far_idx)
+    return candidates[np.lexsort((candidates, -distances[candidates]))][:n]
+
+
+def move_to_empty_clusters(sums, wsum, empty, rows, weights, old_labels):
+    """Copies of sums and wsum where empty cluster ``empty[j]`` took sample j of ``rows``
+    (float64), of weight ``weights[j]``, out of its cluster ``old_labels[j]``."""
+    sums = sums.copy()
+    wsum = wsum.copy()
+    for new_id, x, weight, old_id in zip(empty, rows, weights, old_labels):
         sums[old_id] -= x * weight
         sums[new_id] = x * weight
         wsum[new_id] = weight

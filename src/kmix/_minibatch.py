@@ -256,6 +256,27 @@ class MiniBatchKMeans(_BaseKMeans):
                                            n_threads)
         return np.array(centers, dtype=X.dtype, order="C", copy=True)
 
+    def _rows(self, X, sample_weight, rows):
+        """X[rows] and their weights (None without weights)."""
+        return X[rows], None if sample_weight is None else sample_weight[rows]
+
+    def _best_seeding(self, X, sample_weight, init, n_init, random_state, n_threads):
+        """The best of ``n_init`` seedings, compared by inertia on one held-out draw of
+        ``init_size`` rows (scikit-learn's draws)."""
+        valid_rows = random_state.randint(0, X.shape[0], self._init_size)
+        X_valid, w_valid = self._rows(X, sample_weight, valid_rows)
+        best_inertia = None
+        for init_idx in range(n_init):
+            if self.verbose:
+                print(f"Init {init_idx + 1}/{n_init} with method {init}")
+            centers = self._seed(X, init, random_state, sample_weight, n_threads)
+            inertia = labels_inertia(X_valid, centers, w_valid, n_threads)[1]
+            if self.verbose:
+                print(f"Inertia for init {init_idx + 1}/{n_init}: {inertia}")
+            if best_inertia is None or inertia < best_inertia:
+                best_centers, best_inertia = centers, inertia
+        return best_centers
+
     def _checked_init(self, X):
         init = self.init
         if not isinstance(init, str) and not callable(init):
@@ -335,6 +356,39 @@ class MiniBatchKMeans(_BaseKMeans):
             return True
         return False
 
+    def _run_steps(self, X, csr, cdf, centers, random_state, steps, n_steps, n_samples, buf,
+                   n_threads, bounds=None):
+        """The mini-batch steps numbered ``steps`` (a range) on batches drawn from X.
+
+        Each step draws ``batch_size`` rows of X (with the normalised cumulative weights
+        ``cdf``; empty: uniformly), updates ``centers`` and ``counts_`` in place, reassigns
+        low-count centres on scikit-learn's schedule and checks early stopping (``n_steps``
+        and ``n_samples``: the whole fit's). Returns (index of the last step run, whether
+        early stopping fired, that step's batch inertia).
+        """
+        batch_size = self._batch_size
+        rows = np.empty(batch_size, dtype=np.intp)
+
+        def batch_rows(positions):
+            picked = X[rows[positions]]
+            return picked.toarray() if csr is not None else picked
+
+        i, batch_inertia = steps.start - 1, 0.0
+        for i in steps:
+            # The draws of numpy's choice(n, b, p=w / sum(w)): b uniforms, then the inverse
+            # of the cumulative weights (the identity scaled by n for unit ones).
+            _minibatch.sample_rows(random_state.random_sample(batch_size), X.shape[0], cdf,
+                                   rows)
+            reassign = self._random_reassign()
+            batch_inertia, squared_shift = _step(X, csr, rows, _NO_WEIGHTS, centers,
+                                                 self.counts_, buf, n_threads, bounds)
+            if reassign and self.reassignment_ratio > 0:
+                self._reassign(centers, batch_rows, batch_size, random_state, bounds)
+            report("step", i + 1, n_steps)
+            if self._converged(i, n_steps, n_samples, squared_shift, batch_inertia):
+                return i, True, batch_inertia
+        return i, False, batch_inertia
+
     # -- fitting ------------------------------------------------------------------------------
     @restores_on_interrupt
     def fit(self, X: MatrixLike, y: object = None,
@@ -370,22 +424,7 @@ class MiniBatchKMeans(_BaseKMeans):
         batch_size = self._batch_size
         csr = as_csr_arrays(X) if sp.issparse(X) else None
 
-        # Seedings compared on one held-out draw of init_size rows.
-        valid_rows = random_state.randint(0, n_samples, self._init_size)
-        X_valid = X[valid_rows]
-        w_valid = None if sample_weight is None else sample_weight[valid_rows]
-        best_inertia = None
-        for init_idx in range(n_init):
-            if self.verbose:
-                print(f"Init {init_idx + 1}/{n_init} with method {init}")
-            centers = self._seed(X, init, random_state, sample_weight, n_threads)
-            inertia = labels_inertia(X_valid, centers, w_valid, n_threads)[1]
-            if self.verbose:
-                print(f"Inertia for init {init_idx + 1}/{n_init}: {inertia}")
-            if best_inertia is None or inertia < best_inertia:
-                best_centers, best_inertia = centers, inertia
-
-        centers = best_centers
+        centers = self._best_seeding(X, sample_weight, init, n_init, random_state, n_threads)
         self._start_steps(self.n_clusters)
         n_steps = (self.max_iter * n_samples) // batch_size
         if sample_weight is None:
@@ -400,27 +439,10 @@ class MiniBatchKMeans(_BaseKMeans):
             X, n_steps, batch_size, self.n_clusters) else None
         buf = _StepBuffers(batch_size, self.n_clusters, n_features, X.dtype,
                            csr is None and bounds is None)
-        rows = np.empty(batch_size, dtype=np.intp)
-
-        def batch_rows(positions):
-            picked = X[rows[positions]]
-            return picked.toarray() if csr is not None else picked
-
-        i = -1
         with blas_context(X):
-            for i in range(n_steps):
-                # The draws of numpy's choice(n, b, p=w / sum(w)): b uniforms, then the
-                # inverse of the cumulative weights (the identity scaled by n for unit ones).
-                _minibatch.sample_rows(random_state.random_sample(batch_size), n_samples, cdf,
-                                       rows)
-                reassign = self._random_reassign()
-                batch_inertia, squared_shift = _step(X, csr, rows, _NO_WEIGHTS, centers,
-                                                     self.counts_, buf, step_threads, bounds)
-                if reassign and self.reassignment_ratio > 0:
-                    self._reassign(centers, batch_rows, batch_size, random_state, bounds)
-                report("step", i + 1, n_steps)
-                if self._converged(i, n_steps, n_samples, squared_shift, batch_inertia):
-                    break
+            i, _, batch_inertia = self._run_steps(X, csr, cdf, centers, random_state,
+                                                  range(n_steps), n_steps, n_samples, buf,
+                                                  step_threads, bounds)
 
         self.cluster_centers_ = centers
         self._n_features_out = self.n_clusters

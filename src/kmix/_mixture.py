@@ -349,6 +349,11 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         self._m_step(self._stats(out))
         return self._lower_bound(log_prob_norm, out["entropy"])
 
+    def _data_moments(self, X, sample_weight):
+        """(weighted column means in float64, total weight) of the training data."""
+        total = float(X.shape[0] if sample_weight is None else np.sum(sample_weight))
+        return weighted_mean(X, sample_weight), total
+
     def _em_loop(self, X, sample_weight, lower_bound):
         """EM iterations from the current parameters until the bound changes by < tol.
 
@@ -370,15 +375,13 @@ class _MixtureBase(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight):
         """scikit-learn's fit loop (n_init restarts, warm start, convergence); returns labels."""
-        n_samples = X.shape[0]
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         max_lower_bound = -np.inf
         best_lower_bounds = []
         self.converged_ = False
         random_state = check_random_state(self.random_state)
-        self._data_mean = weighted_mean(X, sample_weight)
-        self._total_weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
+        self._data_mean, self._total_weight = self._data_moments(X, sample_weight)
         self._tied_second = None
         self._kmeans_data = None
         for init in range(n_init):

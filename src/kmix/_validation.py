@@ -14,6 +14,7 @@ __all__ = [
     "check_n_samples",
     "as_csr_arrays",
     "check_magnitude",
+    "check_value_magnitude",
     "check_squarable",
     "validate_fitted_input",
 ]
@@ -169,31 +170,42 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, unde
     values = X.data if sp.issparse(X) else np.asarray(X)
     if values.size == 0:
         return X
-    n_features = X.shape[1] if X.ndim == 2 else 1
-    terms = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-    dtype = values.dtype if values.dtype in _FLOAT_DTYPES else np.dtype(np.float64)
-    fmax, tiny = _LIMITS[dtype]
     top = max(float(values.max()), -float(values.min()))  # no copy of X (memmaps)
+    check_value_magnitude(
+        top, values.dtype, n_features=X.shape[1] if X.ndim == 2 else 1, n_samples=X.shape[0],
+        total_weight=None if sample_weight is None else float(np.sum(sample_weight)),
+        squared=squared, reg_covar=reg_covar, underflow=underflow, what=what)
+    return X
+
+
+def check_value_magnitude(top, dtype, *, n_features, n_samples, total_weight=None,
+                          squared=True, reg_covar=None, underflow=True, what="X"):
+    """:func:`check_magnitude` given the largest magnitude ``top`` of the data's values (for
+    data that are not in memory, such as a dask array, whose maximum was reduced from its
+    blocks). ``total_weight``: the sum of the sample weights (None: no weights)."""
+    terms = n_samples if total_weight is None else total_weight
+    dtype = np.dtype(dtype)
+    dtype = dtype if dtype in _FLOAT_DTYPES else np.dtype(np.float64)
+    fmax, tiny = _LIMITS[dtype]
     power = 2 if squared else 1
     floor = min(1.0, reg_covar) if reg_covar else 1.0
     limit = (fmax * floor / (4.0 * n_features * max(terms, 1.0))) ** (1.0 / power)
     kind = "squared distances" if squared else "sums of the values"
     scaler = " (e.g. StandardScaler)" if what == "X" else ""
     if top > limit:
-        weights = "n_samples" if terms == X.shape[0] else "a total sample weight of"
+        weights = "n_samples" if terms == n_samples else "a total sample weight of"
         regularised = f" and reg_covar={reg_covar:g}" if floor < 1.0 else ""
         raise ValueError(
             f"{what} has values of magnitude up to {top:.3g}: {kind} overflow {dtype.name} "
             f"(at most {limit:.3g} with {n_features} features, {weights} {terms:g}"
             f"{regularised}); rescale {what}{scaler}"
-            f"{'' if sample_weight is None else ' or sample_weight'}."
+            f"{'' if total_weight is None else ' or sample_weight'}."
         )
     if underflow and 0.0 < top and top**power < tiny:
         raise ValueError(
             f"{what} has values of magnitude at most {top:.3g}: {kind} underflow {dtype.name} "
             f"(below its smallest normal number {tiny:.3g}); rescale {what}{scaler}."
         )
-    return X
 
 
 def check_squarable(name, value):

@@ -1,0 +1,113 @@
+"""Lloyd's iterations over the blocks of a dask array, with in-memory kmix's semantics.
+
+Each iteration ships the centres once (one graph key), runs the compiled Lloyd pass on every
+block where it lives (``kmix-assign`` tasks: labels, per-cluster sums and weights, inertia) and
+adds the blocks' sums on the client in block order. The stopping rules and the relocation of
+empty clusters are those of ``kmix._kmeans_algorithms._iterate``: stop when no label changed
+(strict convergence; a block's labels stay on its worker, which returns a digest of them) or
+when the squared centre shift is within ``tol``; an emptied cluster takes the sample farthest
+from its centre. From the same initial centres the labels and the number of iterations are
+those of in-memory :class:`kmix.KMeans`, and the centres agree to rounding (the sums are added
+in another order).
+"""
+from typing import NamedTuple
+
+import dask.array as da
+import numpy as np
+
+from .._core import _lloyd
+from .._kmeans_algorithms import move_to_empty_clusters
+from . import _kmeans_blocks
+from ._engine import PerBlock, blockwise, compute, ordered_sum, part, persist, share
+
+__all__ = ["LloydRun", "lloyd", "final_assignment", "same_clustering"]
+
+
+class LloydRun(NamedTuple):
+    """One run of :func:`lloyd`."""
+
+    labels: object          # dask array of the labels on the final centres (persisted)
+    inertia: float
+    centers: np.ndarray
+    n_iter: int
+    counts: np.ndarray      # samples per cluster
+
+
+def lloyd(data, centers_init, *, max_iter, tol, verbose, n_threads):
+    """Run k-means on ``data`` (:class:`~kmix.dask._data.BlockData`) from ``centers_init``.
+
+    Returns a :class:`LloydRun`: scikit-learn's semantics, as ``kmeans_single`` (the labels
+    are those of the final centres, so that predict(X) == labels_).
+    """
+    n_clusters = centers_init.shape[0]
+    centers = np.array(centers_init, order="C")
+    centers_new = np.empty_like(centers)
+    center_shift = np.zeros(n_clusters)
+    previous = None
+    n_iter = max_iter
+    for i in range(max_iter):
+        parts = compute(data.map("assign", _kmeans_blocks.lloyd_step,
+                                 share(centers, "centers"), n_threads))
+        sums = ordered_sum([p[0] for p in parts])
+        wsum = ordered_sum([p[1] for p in parts])
+        digests = [p[3] for p in parts]
+        unchanged, previous = digests == previous, digests
+        shift_tot = _lloyd.centers_from_sums(sums, wsum, centers, centers_new, center_shift,
+                                             False)
+        relocated = shift_tot < 0
+        if relocated:
+            shift_tot = _relocated_centers(data, centers, centers_new, sums, wsum,
+                                           center_shift, n_threads)
+        if verbose:
+            print(f"Iteration {i}, inertia {ordered_sum([p[2] for p in parts])}.")
+        centers, centers_new = centers_new, centers
+        if unchanged and not relocated:
+            if verbose:
+                print(f"Converged at iteration {i}: strict convergence.")
+            n_iter = i + 1
+            break
+        if shift_tot <= tol:
+            if verbose:
+                print(f"Converged at iteration {i}: center shift {shift_tot} "
+                      f"within tolerance {tol}.")
+            n_iter = i + 1
+            break
+    labels, inertia, counts = final_assignment(data, centers, n_threads)
+    return LloydRun(labels, inertia, centers, n_iter, counts)
+
+
+def _relocated_centers(data, centers, centers_new, sums, wsum, center_shift, n_threads):
+    """centers_new after relocating the empty clusters (as in memory: each takes the sample
+    farthest from its centre, the farthest first, ties to the lowest index); returns the
+    total squared shift. Each block proposes its own farthest samples."""
+    empty = np.flatnonzero(wsum == 0)
+    parts = compute(data.map("relocate", _kmeans_blocks.farthest, share(centers, "centers"),
+                             empty.size, PerBlock(data.starts), n_threads))
+    d2, index, rows, weights, labels = (np.concatenate([p[j] for p in parts]) for j in range(5))
+    if d2.size and d2.max() > 0:
+        far = np.lexsort((index, -d2))[:empty.size]
+        sums, wsum = move_to_empty_clusters(sums, wsum, empty, rows[far], weights[far],
+                                            labels[far])
+    return _lloyd.centers_from_sums(sums, wsum, centers, centers_new, center_shift, True)
+
+
+def final_assignment(data, centers, n_threads):
+    """(labels as a persisted dask array, inertia, samples per cluster) on ``centers``."""
+    results = persist(data.map("labels", _kmeans_blocks.final_labels,
+                               share(centers, "centers"), n_threads))
+    small = compute(part(results, 1, "inertia") + part(results, 2, "counts"))
+    nb = data.n_blocks
+    labels = da.concatenate([
+        da.from_delayed(t, shape=(int(size),), dtype=np.int32)
+        for t, size in zip(part(results, 0, "labels-out"), data.sizes)])
+    return labels, ordered_sum(small[:nb]), ordered_sum(small[nb:]).astype(np.int64)
+
+
+def same_clustering(labels_a, labels_b, n_clusters):
+    """Whether labels_b is a function of labels_a (dask arrays with the same chunks), as
+    ``kmix._kmeans._is_same_clustering``."""
+    a_blocks, b_blocks = labels_a.to_delayed().ravel(), labels_b.to_delayed().ravel()
+    parts = compute(blockwise("compare", _kmeans_blocks.label_pairs, PerBlock(a_blocks),
+                              PerBlock(b_blocks), n_clusters, n_blocks=len(a_blocks)))
+    pairs = np.unique(np.concatenate([p[0] for p in parts]))
+    return pairs.size == np.unique(np.concatenate([p[1] for p in parts])).size
