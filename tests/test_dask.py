@@ -366,12 +366,12 @@ def test_minibatch_partial_fit_equals_in_memory(client, blobs, weighted):
     chunks = (1500, 700, 2000, 1800)
     ref = kmix.MiniBatchKMeans(8, random_state=0, reassignment_ratio=0.2)
     starts = np.cumsum((0,) + chunks)
-    for epoch in range(2):
+    for _epoch in range(2):
         for s, e in zip(starts[:-1], starts[1:]):
             ref.partial_fit(X[s:e], sample_weight=None if w is None else w[s:e])
     mb = MiniBatchKMeans(8, random_state=0, reassignment_ratio=0.2)
     Xd = da.from_array(X, chunks=(chunks, 5))
-    for epoch in range(2):
+    for _epoch in range(2):
         mb.partial_fit(Xd, sample_weight=w)
     assert_array_equal(mb.cluster_centers_, ref.cluster_centers_)
     assert_array_equal(mb.counts_, ref.counts_)
