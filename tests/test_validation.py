@@ -106,8 +106,8 @@ def test_complex_X(X):
         ({"algorithm": "bogus"}, ValueError, "algorithm must be one of .*'bogus'"),
         ({"algorithm": None}, ValueError, "algorithm must be one of"),
         ({"init": "bogus"}, ValueError, "init must be one of .*'bogus'"),
-        ({"init": 3}, ValueError, "init must be 'k-means\\+\\+', 'random', a callable or an "
-                                  "array"),
+        ({"init": 3}, ValueError,
+         "init must be 'k-means\\+\\+', 'k-means\\|\\|', 'random', a callable or an array"),
         ({"n_threads": 0}, ValueError, "n_threads must be None, a positive int or a negative "
                                        "int; got 0"),
         ({"n_threads": 1.5}, TypeError, "n_threads must be an int"),
