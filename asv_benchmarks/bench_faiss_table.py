@@ -141,7 +141,7 @@ def main(argv=None):
     parser.add_argument("--markdown", help="also write the table to this file")
     args = parser.parse_args(argv)
     lines = [HEADER, "|" + "---|" * 3 + "---:|" * 5 + "---|---|"]
-    print(lines[0], flush=True)
+    print(lines[0], lines[1], sep="\n", flush=True)
     for name, (load, k, iters, with_sklearn) in FAISS_ROWS.items():
         if args.rows not in name:
             continue
