@@ -104,8 +104,8 @@ cdef void _closest_mixed(
         xn = row_norm(X + r * d, d)
         bound = 2.0 * (mc.scale * (mc.cmax + xn * sqrt(mc.cmax))
                        + _mixed_abs_error(d, xn, mc.cmax))
-        if (not (<double>secv[r] - <double>bestv[r] > bound) or xn * xn > MIXED_MAX_NORM
-                or mc.cmax > MIXED_MAX_NORM):
+        # (centres too large for float32 never get here: _mixed_centers refuses them)
+        if not (<double>secv[r] - <double>bestv[r] > bound) or xn * xn > MIXED_MAX_NORM:
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)
 
 
