@@ -61,36 +61,49 @@ cdef Py_ssize_t _hamerly_block(
     cdef Py_ssize_t changed = 0
     cdef Py_ssize_t idx[CHUNK_ROWS]
     cdef Py_ssize_t b1i[CHUNK_ROWS]
+    cdef Py_ssize_t nmoved
     cdef double b1v[CHUNK_ROWS]
     cdef double b2v[CHUNK_ROWS]
+    cdef double bound_of[CHUNK_ROWS]
     cdef double u, l, bound, sa, err
     cdef double g = direct_gamma(d)
     cdef double cmax = max_value(cnorm, k)
     cdef double scale = expansion_error_scale(d, floating is float)
+    cdef double err0 = 3.0 * scale * cmax, err1 = scale + g
     cdef floating f1, f2
     cdef floating *Dw
     cdef const floating *rows
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
-        nfull = 0
+        # Two branch-free filters (the outcome of each test is data-dependent, a branch on it
+        # mispredicts often): the moved bounds, then the direct distance to the own centre
+        # for the rows whose moved bounds fail. Rows without a label fail both.
+        nmoved = 0
         for r in range(m):
             i = s + r
             a = labels[i]
+            u = 0.0
+            bound = -1.0
             if a >= 0:
                 u = add_up(upper[i], shift[a])
                 l = sub_down(lower[i], shift_max2 if a == shift_arg else shift_max1)
                 bound = l if l > half_sep[a] else half_sep[a]
-                if u >= bound:
-                    u = dist_up(sq_dist(X + i * d, C + a * d, d), g)
-                    if u >= bound:
-                        idx[nfull] = i
-                        nfull += 1
                 upper[i] = u
                 lower[i] = l
-            else:
-                idx[nfull] = i
-                nfull += 1
+            idx[nmoved] = i
+            bound_of[nmoved] = bound
+            nmoved += <Py_ssize_t>(u >= bound)
+        nfull = 0
+        for q in range(nmoved):
+            i = idx[q]
+            a = labels[i]
+            u = 0.0
+            if a >= 0:
+                u = dist_up(sq_dist(X + i * d, C + a * d, d), g)
+                upper[i] = u
+            idx[nfull] = i
+            nfull += <Py_ssize_t>(u >= bound_of[q])
         if nfull > 0:
             # Rows to search: the chunk itself when all of it fails (first pass), else a copy.
             rows = X + s * d if nfull == m else G
@@ -125,9 +138,9 @@ cdef Py_ssize_t _hamerly_block(
             for q in range(nfull):
                 i = idx[q]
                 a = b1i[q]
-                # Rounding of the partial distances and of the row's squared norm.
-                # 2 (c + sqrt(x c)) <= 3 c + x: no square root per row
-                err = scale * (3.0 * cmax + xnorm[i]) + g * xnorm[i]
+                # Rounding of the partial distances and of the row's squared norm:
+                # scale (3 cmax + x) + g x, as 2 (c + sqrt(x c)) <= 3 c + x (no square root)
+                err = err0 + err1 * xnorm[i]
                 if b2v[q] - b1v[q] <= err:
                     # Within rounding: the exact rule decides; every other centre is at
                     # least as far as the smallest computed value allows.
@@ -135,9 +148,10 @@ cdef Py_ssize_t _hamerly_block(
                     upper[i] = dist_up(sa, g)
                     lower[i] = dist_down(xnorm[i] + b1v[q] - err, g)
                 else:
-                    # the winner's own direct distance: a tighter upper bound than the
-                    # expansion's, for d more operations
-                    upper[i] = dist_up(sq_dist(X + i * d, C + a * d, d), g)
+                    # The expansion's values widened by their rounding bound (clamped: a
+                    # rounded sum may dip below 0 where the true distance is 0).
+                    sa = xnorm[i] + b1v[q] + err
+                    upper[i] = dist_up(sa if sa > 0 else 0.0, g)
                     lower[i] = dist_down(xnorm[i] + b2v[q] - err, g)
                 if labels[i] != a:
                     changed += 1
@@ -379,10 +393,13 @@ cdef Py_ssize_t _yinyang_block(
     cdef Py_ssize_t s, m, r, q, i, a, j, jj, g, j0, kt, seg_end, nfull, jb, best
     cdef Py_ssize_t changed = 0
     cdef Py_ssize_t idx[CHUNK_ROWS]
+    cdef Py_ssize_t nmoved
+    cdef double glob_of[CHUNK_ROWS]
     cdef double u, glob, v, m1, m2, bestv, secv, sa, err
     cdef double gam = direct_gamma(d)
     cdef double cmax = max_value(cnormp, k)
     cdef double scale = expansion_error_scale(d, floating is float)
+    cdef double err0 = 3.0 * scale * cmax, err1 = scale + gam
     cdef bint exact
     cdef double *lb
     cdef double *r1
@@ -393,40 +410,54 @@ cdef Py_ssize_t _yinyang_block(
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
-        nfull = 0
         # Global filter: a row keeps its centre while its upper bound is below every group's
-        # lower bound (after the bounds moved with the centres).
+        # lower bound (after the bounds moved with the centres). Branch-free (the outcome is
+        # data-dependent, a branch on it mispredicts often); rows without a label fail it.
+        nmoved = 0
         for r in range(m):
             i = s + r
             a = labels[i]
+            u = 0.0
+            glob = -1.0
             if a >= 0:
                 lb = lower + i * ng
                 u = add_up(upper[i], shift[a])
+                upper[i] = u
                 glob = INFINITY
                 for g in range(ng):
-                    lb[g] = sub_down(lb[g], gshift[g])
-                    if lb[g] < glob:
-                        glob = lb[g]
-                if u >= glob:
-                    sa = sq_dist(X + i * d, C + a * d, d)
-                    u = dist_up(sa, gam)
-                if u >= glob and not use_gemm:
-                    # Narrow data: distances are cheap, examine only the groups whose bound
-                    # fails (the group filter) instead of a full search.
-                    best = _yinyang_examine(X + i * d, d, C, a, u, sa, gam, group_of, members,
-                                            gstart, ng, lb, gm1, gm2, gj1, &u)
-                    if best != a:
-                        changed += 1
-                        if update:
-                            _move_row(bsum, bw, X + i * d, d, a, best, w[i])
-                        labels[i] = <int>best
-                    upper[i] = u
-                    continue
-                upper[i] = u
-                if u < glob:
-                    continue
-            idx[nfull] = i
-            nfull += 1
+                    v = sub_down(lb[g], gshift[g])
+                    lb[g] = v
+                    glob = v if v < glob else glob
+            idx[nmoved] = i
+            glob_of[nmoved] = glob
+            nmoved += <Py_ssize_t>(u >= glob)
+        # The rows that fail it: the direct distance to their own centre, then (narrow data,
+        # where distances are cheap) Yinyang's group filter or (wide data) a full search.
+        nfull = 0
+        for q in range(nmoved):
+            i = idx[q]
+            a = labels[i]
+            if a < 0:
+                idx[nfull] = i
+                nfull += 1
+                continue
+            sa = sq_dist(X + i * d, C + a * d, d)
+            u = dist_up(sa, gam)
+            upper[i] = u
+            if u < glob_of[q]:
+                continue
+            if use_gemm:
+                idx[nfull] = i
+                nfull += 1
+                continue
+            best = _yinyang_examine(X + i * d, d, C, a, u, sa, gam, group_of, members,
+                                    gstart, ng, lower + i * ng, gm1, gm2, gj1, &u)
+            if best != a:
+                changed += 1
+                if update:
+                    _move_row(bsum, bw, X + i * d, d, a, best, w[i])
+                labels[i] = <int>best
+            upper[i] = u
         if nfull == 0:
             s += m
             continue
@@ -492,7 +523,7 @@ cdef Py_ssize_t _yinyang_block(
                     secv = r1[g]
             best = members[jb]
             lb = lower + i * ng
-            err = scale * (3.0 * cmax + xnorm[i]) + gam * xnorm[i]   # AM-GM, no sqrt
+            err = err0 + err1 * xnorm[i]   # scale (3 cmax + x) + gam x: AM-GM, no sqrt
             exact = secv - bestv <= err
             if exact:
                 # Within rounding: the exact rule decides, and each group's bound comes from
@@ -500,7 +531,10 @@ cdef Py_ssize_t _yinyang_block(
                 best = exact_closest(X + i * d, C, k, d, &sa)
                 upper[i] = dist_up(sa, gam)
             else:
-                upper[i] = dist_up(sq_dist(X + i * d, C + best * d, d), gam)
+                # The expansion's value widened by its rounding bound (clamped: a rounded
+                # sum may dip below 0 where the true distance is 0).
+                sa = xnorm[i] + bestv + err
+                upper[i] = dist_up(sa if sa > 0 else 0.0, gam)
             for g in range(ng):
                 v = r2[g] if (rj[g] == jb and not exact) else r1[g]
                 lb[g] = dist_down(xnorm[i] + v - err, gam)
