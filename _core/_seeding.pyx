@@ -32,8 +32,13 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, expansion_error_scale, imin, kmix_gamma,
-                      n_blocks_for, partial_dists, prep_centers, sq_dist, sq_dist_sparse)
+                      kmix_prefetch_bytes, n_blocks_for, partial_dists, prep_centers, sq_dist,
+                      sq_dist_sparse)
 from _interrupt cimport check_interrupt, monotonic
+
+cdef enum:
+    # Rows prefetched ahead of the one whose deterministic distance is computed (_block_update).
+    _UPDATE_PREFETCH = 8
 
 
 cdef inline double _det_row(const floating[:, ::1] X, const floating[::1] data,
@@ -60,7 +65,8 @@ cdef void _block_potentials(
     whose fast distance could be below their closest_i contribute (their fast value's error
     bound, see _block_update, and the deterministic value's relative error g).
 
-    The squared distances go to dist_out (row stride dstride) for the update that follows. A row is
+    The squared distance of row i to cand_t goes to dist_out[t * dstride + i] (one contiguous
+    run per candidate, so that the update that follows reads the winner's run in order). A row is
     skipped (dist_out not written: the update skips it by the same test) when, for each t, a
     quarter of the squared distance from its nearest chosen centre to cand_t
     (prune[assign, t] in kmeans_plusplus) is at least closest: then ||x - cand_t|| >=
@@ -121,7 +127,7 @@ cdef void _block_potentials(
                     dist = xnorm[i] + D[q * ncand + t]
                 if dist < 0:
                     dist = 0.0
-                dist_out[i * dstride + t] = dist
+                dist_out[t * dstride + i] = dist
                 ct = 1.5 * scale * cnorm[t]
                 if dist < lim + ct:
                     e = ct + xt
@@ -136,31 +142,55 @@ cdef void _block_potentials(
 
 cdef double _block_update(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
-    const int[::1] indptr, bint sparse, const double *fast, Py_ssize_t stride,
+    const int[::1] indptr, bint sparse, const double *fast,
     const double *xnorm, double scale, const double *w, Py_ssize_t start, Py_ssize_t end,
     const floating *c, double cn2, Py_ssize_t d, const double *prune, Py_ssize_t pstride,
     Py_ssize_t center_id, double g, double *closest, Py_ssize_t *assign,
 ) noexcept nogil:
     """Fold the new centre c into closest/assign for rows [start, end); return their potential.
 
-    fast[i * stride] is the fast squared distance (not written, and not read, where the row was
+    fast[i] is the fast squared distance (not written, and not read, where the row was
     pruned: prune[assign_i * pstride] >= closest_i), off by at
     most scale (cn2 + ||x_i|| sqrt(cn2)) + g xnorm_i <= scale (1.5 cn2 + 0.5 xnorm_i) + g xnorm_i
     (see _common.expansion_error_scale); a row
     whose fast value could be below closest_i gets the deterministic distance (relative error
     below g), which replaces closest_i when smaller. prune[assign_i * pstride] is the pruning
-    bound of c against the row's nearest chosen centre (see _block_potentials)."""
-    cdef Py_ssize_t i
-    cdef double acc = 0.0, f, e
-    for i in range(start, end):
-        if prune[assign[i] * pstride] < closest[i]:
-            f = fast[i * stride] - scale * (1.5 * cn2 + 0.5 * xnorm[i]) - g * xnorm[i]
-            if f * (1.0 - g) < closest[i]:
-                e = _det_row(X, data, indices, indptr, sparse, i, c, cn2, d)
-                if e < closest[i]:
-                    closest[i] = e
-                    assign[i] = center_id
-        acc += w[i] * closest[i]
+    bound of c against the row's nearest chosen centre (see _block_potentials).
+
+    Per chunk of rows: first the rows that need the deterministic distance (no data-dependent
+    branch), then their distances with the rows a few ahead prefetched (they are scattered
+    over data long out of cache: without it every distance waits on memory), then the
+    potential in row order."""
+    cdef Py_ssize_t s, m, r, q, i
+    cdef Py_ssize_t idx[CHUNK_ROWS]
+    cdef Py_ssize_t nneed
+    cdef double acc = 0.0, f, e, lim
+    s = start
+    while s < end:
+        m = imin(CHUNK_ROWS, end - s)
+        nneed = 0
+        for r in range(m):
+            i = s + r
+            lim = closest[i]
+            f = INFINITY
+            if prune[assign[i] * pstride] < lim:
+                f = (fast[i] - scale * (1.5 * cn2 + 0.5 * xnorm[i]) - g * xnorm[i]) * (1.0 - g)
+            idx[nneed] = i
+            nneed += <Py_ssize_t>(f < lim)
+        if not sparse:
+            for q in range(imin(nneed, _UPDATE_PREFETCH)):
+                kmix_prefetch_bytes(&X[idx[q], 0], d * sizeof(floating))
+        for q in range(nneed):
+            if not sparse and q + _UPDATE_PREFETCH < nneed:
+                kmix_prefetch_bytes(&X[idx[q + _UPDATE_PREFETCH], 0], d * sizeof(floating))
+            i = idx[q]
+            e = _det_row(X, data, indices, indptr, sparse, i, c, cn2, d)
+            if e < closest[i]:
+                closest[i] = e
+                assign[i] = center_id
+        for r in range(m):
+            acc += w[s + r] * closest[s + r]
+        s += m
     return acc
 
 
@@ -237,7 +267,7 @@ cdef void _potentials(
 ) noexcept nogil:
     """Per-block potentials of the first ncand candidates (block_out) and their distances."""
     cdef Py_ssize_t nb = block_out.shape[0], bs = (n + nb - 1) // nb, b
-    cdef Py_ssize_t T = cand_dist.shape[1]
+    cdef Py_ssize_t T = cand_dist.shape[0]
     cdef floating *G
     cdef floating *D
     with parallel(num_threads=n_threads):
@@ -248,7 +278,7 @@ cdef void _potentials(
                               imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
                               ncand, &closest[0], &assign[0], &minprune[0], &block_out[b, 0],
                               &block_out[b, T],
-                              &cand_dist[0, 0], T, G, D, use_gemm, scale, g)
+                              &cand_dist[0, 0], n, G, D, use_gemm, scale, g)
         free(G)
         free(D)
 
@@ -315,8 +345,9 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double[::1] minprune = np.zeros(n_clusters)
     # Per block: the T candidates' fast potentials, then their error bounds.
     cdef double[:, ::1] block_out = np.zeros((nb, 2 * T))
-    # Squared distances of every row to the current candidates (+inf where pruned).
-    cdef double[:, ::1] cand_dist = np.zeros((n, T))
+    # Squared distances of every row to the current candidates, one row per candidate (not
+    # written where pruned).
+    cdef double[:, ::1] cand_dist = np.zeros((T, n))
     cdef double[::1] block_pot = np.zeros(nb)
     cdef double[::1] pots = np.zeros(T)
     cdef Py_ssize_t[::1] ids = np.zeros(T, dtype=np.intp)
@@ -347,7 +378,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                     cand, candT, cnorm, 1, closest, assign, minprune, block_out, cand_dist,
                     use_gemm, n_threads, scale, g)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
-            block_pot[b] = _block_update(X, data, indices, indptr, sparse, &cand_dist[0, 0], T,
+            block_pot[b] = _block_update(X, data, indices, indptr, sparse, &cand_dist[0, 0],
                                          &x_sq_norms[0], scale, &sample_weight[0], b * bs,
                                          imin(n, (b + 1) * bs), &cand[0, 0], cn2[0], d,
                                          &prune[0, 0], T, 0, g, &closest[0], &assign[0])
@@ -417,7 +448,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             chosen[c] = ids[best]
             for b in prange(nb, schedule='dynamic', num_threads=n_threads):
                 block_pot[b] = _block_update(X, data, indices, indptr, sparse,
-                                             &cand_dist[0, best], T, &x_sq_norms[0], scale,
+                                             &cand_dist[best, 0], &x_sq_norms[0], scale,
                                              &sample_weight[0], b * bs, imin(n, (b + 1) * bs),
                                              &cand[best, 0], cn2[best], d, &prune[0, best], T,
                                              c, g, &closest[0], &assign[0])
