@@ -239,24 +239,42 @@ cdef inline void closest_centers(
     and second-best values are within the expansion's rounding bound
     (:func:`expansion_error_scale`) is decided again by :func:`exact_closest`.
     """
-    cdef Py_ssize_t j0, kt, r
+    cdef Py_ssize_t j0, kt, r, f
     cdef floating bestv[CHUNK_ROWS]
     cdef floating secv[CHUNK_ROWS]
-    cdef double cmax, scale, dist
-    j0 = 0
-    while j0 < k:
-        kt = imin(TILE_CENTERS, k - j0)
-        partial_dists(X, m, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
-        merge_tile_best2(D, m, kt, j0, bestv, secv, besti)
-        j0 += kt
+    cdef double cmax, scale, dist, c1, c2sq, gap, x2
+    if k <= TILE_CENTERS:
+        # One tile (the usual case): each row's best and second straight from its scan.
+        partial_dists(X, m, d, C, CT, k, cnorm, k, D, use_gemm)
+        for r in range(m):
+            besti[r] = row_argmin2(D + r * k, k, &bestv[r], &secv[r])
+    else:
+        j0 = 0
+        while j0 < k:
+            kt = imin(TILE_CENTERS, k - j0)
+            partial_dists(X, m, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D, use_gemm)
+            merge_tile_best2(D, m, kt, j0, bestv, secv, besti)
+            j0 += kt
     if k < 2:
         return
+    # within_rounding's test gap <= c1 + c2 ||x|| (c1 = 2 scale cmax, c2 = 2 scale sqrt(cmax))
+    # without a square root per row: gap - c1 <= 0, or (gap - c1)^2 <= c2^2 ||x||^2, the right
+    # side widened by 1e-9 relative (far above the few roundings of either side).
     cmax = max_value(cnorm, k)
     scale = expansion_error_scale(d, floating is float)
+    c1 = 2.0 * scale * cmax
+    c2sq = 4.0 * scale * scale * cmax * (1.0 + 1e-9)
     for r in range(m):
-        if within_rounding(<double>secv[r] - <double>bestv[r], scale, cmax,
-                           row_norm(X + r * d, d)):
-            besti[r] = exact_closest(X + r * d, C, k, d, &dist)
+        gap = <double>secv[r] - <double>bestv[r] - c1
+        if gap > 0:
+            x2 = 0.0
+            for f in range(d):
+                x2 += <double>X[r * d + f] * <double>X[r * d + f]
+            if not gap * gap <= c2sq * x2:
+                continue
+        elif not gap <= 0:
+            continue   # NaN (overflowed data): as within_rounding, not re-decided
+        besti[r] = exact_closest(X + r * d, C, k, d, &dist)
 
 
 cdef inline Py_ssize_t closest_center_sparse(

@@ -201,12 +201,18 @@ static inline ptrdiff_t kmix_argmin_f(const float *v, ptrdiff_t n, float *best)
  * exact assignment rule needs to see whether a row's decision is within rounding. NaNs never
  * make an index out of range. */
 #define KMIX_ARGMIN2_SCALAR(T)                                                     \
+    /* Branch-free (selects: max/min and conditional moves; a branch on the data      \
+     * mispredicts often): the second is min(second, max(min, x)), which is the old   \
+     * minimum when x replaces it and x otherwise. */                                  \
     ptrdiff_t arg = 0;                                                             \
     T m = v[0], m2 = (T)INFINITY;                                                  \
     for (ptrdiff_t j = 1; j < n; ++j) {                                            \
         const T x = v[j];                                                          \
-        if (x < m) { m2 = m; m = x; arg = j; }                                     \
-        else if (x < m2) m2 = x;                                                   \
+        const int lt = x < m;                                                      \
+        const T hi = lt ? m : x;                                                   \
+        m2 = hi < m2 ? hi : m2;                                                    \
+        arg = lt ? j : arg;                                                        \
+        m = lt ? x : m;                                                            \
     }                                                                              \
     *best = m;                                                                     \
     *second = m2;                                                                  \
