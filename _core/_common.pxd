@@ -11,6 +11,8 @@ from libc.string cimport memcpy, memset
 from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+# The kernels' shared constants: this enum is their one home (_constants.pyx exposes the values
+# to the Python layer, which never repeats them).
 # Rows per chunk and centres per tile: a 256 x 256 float64 block is 512 KiB (half an L2 here).
 cdef enum:
     CHUNK_ROWS = 256

@@ -12,12 +12,11 @@ from libc.math cimport sqrt
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 
-from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_center_sparse,
-                      closest_centers, exact_closest, exact_sign, expansion_error_scale, imin,
-                      kmix_cpu_has_fma, kmix_gamma, merge_tile_best2, n_blocks_for, partial_dists,
-                      prep_centers, reduce_blocks, row_norm, sq_dist, sq_dist_sparse, sum_counts,
-                      zero_block)
-from _common cimport GEMM_MIN_FEATURES as GEMM_MIN_FEATURES_C
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, check_block_buffers,
+                      closest_center_sparse, closest_centers, exact_closest, exact_sign,
+                      expansion_error_scale, imin, kmix_cpu_has_fma, kmix_gamma, merge_tile_best2,
+                      n_blocks_for, partial_dists, prep_centers, reduce_blocks, row_norm, sq_dist,
+                      sq_dist_sparse, sum_counts, zero_block)
 from _interrupt cimport check_interrupt, monotonic
 
 
@@ -168,7 +167,7 @@ cdef Py_ssize_t _lloyd_pass_dense(
     """Body of :func:`lloyd_pass_dense` on raw buffers."""
     cdef Py_ssize_t bs = (n + nb - 1) // nb
     cdef Py_ssize_t b, kt_max = imin(k, TILE_CENTERS)
-    cdef bint use_gemm = d >= GEMM_MIN_FEATURES_C
+    cdef bint use_gemm = d >= GEMM_MIN_FEATURES
     cdef floating *D
     cdef float *X32 = NULL
     cdef _MixedCenters mixed
@@ -376,10 +375,6 @@ def exact_sign_of(const floating[::1] x, const floating[::1] a, const floating[:
 def simd_enabled():
     """Whether the AVX2/FMA kernels run (CPU support, and KMIX_DISABLE_SIMD unset at import)."""
     return bool(kmix_cpu_has_fma())
-
-
-#: Features from which the kernels compute distances with gemm (and need BLAS limited).
-GEMM_MIN_FEATURES = <int>GEMM_MIN_FEATURES_C
 
 
 cdef double _centers_from_sums(const double *sums, const double *wsum, Py_ssize_t k,

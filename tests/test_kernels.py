@@ -95,3 +95,29 @@ def test_mixture_exp_and_log_kernels_match_libm():
     special = np.array([0.0, -1.0, np.inf, np.nan, 1.0])
     _gmm.log_array(special)
     assert_array_equal(special, [-np.inf, np.nan, np.inf, np.nan, 0.0])
+
+
+def test_python_layer_reads_the_kernels_constants():
+    # The one home of the shared constants is _common.pxd, exposed by _core._constants: the
+    # mini-batch scratch holds exactly one inertia per kernel chunk (one less is refused) and
+    # single-threaded BLAS starts where the kernels start calling gemm.
+    from contextlib import nullcontext
+
+    from kmix._core import _constants, _minibatch
+    from kmix._minibatch import _StepBuffers
+    from kmix._threads import blas_context
+
+    chunk = _constants.CHUNK_ROWS
+    b, k, d = 3 * chunk + 1, 4, 3
+    buf = _StepBuffers(b, k, d, np.float64, True)
+    assert buf.chunk_inertia.shape == (4,)
+    X = np.random.RandomState(0).normal(size=(b, d))
+    centers = X[:k].copy()
+    args = (X, np.empty(0, dtype=np.intp), np.empty(0), centers, np.zeros(k), buf.labels,
+            buf.batch, buf.CT, buf.cnorm, buf.order, buf.start)
+    _minibatch.step_dense(*args, buf.chunk_inertia, buf.shifts, 1)
+    with pytest.raises(ValueError, match="scratch buffers too small"):
+        _minibatch.step_dense(*args, buf.chunk_inertia[:-1], buf.shifts, 1)
+    gemm = _constants.GEMM_MIN_FEATURES
+    assert isinstance(blas_context(np.zeros((2, gemm - 1))), nullcontext)
+    assert not isinstance(blas_context(np.zeros((2, gemm))), nullcontext)

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._core import _bounds, _lloyd, _minibatch
+from ._core._constants import GEMM_MIN_FEATURES
 from ._seeding import _row_sq_norms
 from ._threads import blas_context, threads_for
 from ._validation import as_csr_arrays
@@ -54,7 +55,7 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
         return algorithm
     if n_clusters == 1 or n_clusters >= 500 or n_samples * n_clusters * n_features <= 100_000:
         return "lloyd"
-    if n_features < _lloyd.GEMM_MIN_FEATURES:
+    if n_features < GEMM_MIN_FEATURES:
         return "yinyang" if n_clusters >= 32 else "hamerly"
     if n_features >= 256 and n_clusters <= 32:
         return "elkan"

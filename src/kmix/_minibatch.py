@@ -39,7 +39,6 @@ from ._validation import (
 __all__ = ["MiniBatchKMeans", "fit_batches", "BatchFit"]
 
 _NO_ROWS = np.empty(0, dtype=np.intp)
-_CHUNK_ROWS = 256
 
 
 #: Bytes of per-sample state of the bounded steps (two centres and a lower bound).
@@ -77,12 +76,13 @@ class _StepBuffers:
     """Scratch arrays of the compiled step for batches of up to b rows (allocated once)."""
 
     def __init__(self, b, n_clusters, n_features, dtype, dense_batch):
+        from ._core._constants import CHUNK_ROWS  # the kernel's chunks (one inertia each)
         self.CT = np.empty((n_features, n_clusters), dtype=dtype)
         self.cnorm = np.empty(n_clusters, dtype=dtype)
         self.batch = np.empty((b if dense_batch else 1, n_features), dtype=dtype)
         self.order = np.empty(b, dtype=np.intp)
         self.start = np.empty(n_clusters + 1, dtype=np.intp)
-        self.chunk_inertia = np.empty((b + _CHUNK_ROWS - 1) // _CHUNK_ROWS)
+        self.chunk_inertia = np.empty((b + CHUNK_ROWS - 1) // CHUNK_ROWS)
         self.shifts = np.empty(n_clusters)
         self.labels = np.empty(b, dtype=np.int32)
 

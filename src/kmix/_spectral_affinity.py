@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from ._core import _affinity
-from ._core._lloyd import GEMM_MIN_FEATURES
+from ._core._constants import GEMM_MIN_FEATURES
 from ._threads import blas_single_threaded
 
 __all__ = ["KERNEL_PARAMS", "AFFINITIES", "affinity_matrix", "check_symmetric",

@@ -4,7 +4,6 @@ from contextlib import nullcontext
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from ._core._lloyd import GEMM_MIN_FEATURES
 from ._core._openmp_info import effective_n_threads, openmp_enabled
 
 __all__ = ["effective_n_threads", "openmp_enabled", "blas_single_threaded", "blas_context",
@@ -39,9 +38,12 @@ def blas_single_threaded():
     return _controller.limit(limits=1, user_api="blas")
 
 
-def blas_context(X, min_features=GEMM_MIN_FEATURES):
+def blas_context(X, min_features="gemm"):
     """Single-threaded BLAS while the kernels run, where they call BLAS: dense data of at
-    least ``min_features`` features (``None``: the kernels never call BLAS)."""
+    least ``min_features`` features ("gemm": the k-means kernels' ``GEMM_MIN_FEATURES``;
+    ``None``: the kernels never call BLAS)."""
+    if min_features == "gemm":
+        from ._core._constants import GEMM_MIN_FEATURES as min_features
     if min_features is not None and not sp.issparse(X) and X.shape[1] >= min_features:
         return blas_single_threaded()
     return nullcontext()
