@@ -276,7 +276,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         return total, out
 
     def _pass_threads(self, n_samples, n_features):
-        """Threads worth using for one pass (its work grows as d^2 with full matrices)."""
+        """Threads worth using for one pass: the one rule (``threads_for``) with the pass's
+        work per (row, component), d^2 with full and tied matrices, d otherwise."""
         d = n_features
         work = d * (d if self.covariance_type in ("full", "tied") else 1)
         return threads_for(effective_n_threads(self.n_threads), n_samples, self.n_components,

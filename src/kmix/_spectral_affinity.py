@@ -14,10 +14,10 @@ from scipy.spatial.distance import cdist
 
 from ._core import _affinity
 from ._core._constants import GEMM_MIN_FEATURES
-from ._threads import blas_single_threaded
+from ._threads import PASS_ENTRIES_PER_THREAD, blas_single_threaded, threads_for
 
 __all__ = ["KERNEL_PARAMS", "AFFINITIES", "affinity_matrix", "check_symmetric",
-           "knn_connectivity", "precomputed_knn_connectivity", "pass_threads"]
+           "knn_connectivity", "precomputed_knn_connectivity"]
 
 #: Kernel names and the parameters each uses (scikit-learn's ``KERNEL_PARAMS``).
 KERNEL_PARAMS = {
@@ -36,17 +36,8 @@ AFFINITIES = tuple(KERNEL_PARAMS) + GRAPH_AFFINITIES
 
 #: np.allclose(A, A.T, atol=SYMMETRY_TOL) decides whether an affinity is symmetric.
 SYMMETRY_TOL = 1e-10
-#: Entries of an n x n pass per thread below which extra threads cost more than they save
-#: (an O(n^2) pass does a few ns of work per entry; on the shared 2-core machine a second
-#: OpenMP thread that has to wait for a busy core made n = 1000 passes 5-10x slower).
-PASS_ENTRIES_PER_THREAD = 4_000_000
 #: Rows of the brute-force neighbour and chi2 blocks (a block holds rows x n_samples doubles).
 BLOCK_ELEMENTS = 1 << 22
-
-
-def pass_threads(n_threads, n):
-    """Threads worth using for one pass over an n x n matrix (results never depend on it)."""
-    return int(min(n_threads, max(1, (n * n) // PASS_ENTRIES_PER_THREAD)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,7 +73,8 @@ def rbf_affinity(X, gamma, n_threads):
     """exp(-gamma ||x_i - x_j||^2) with scikit-learn's distances, in one n x n array."""
     K = _gram(X)
     _affinity.rbf_exponent_from_gram(K, _row_sq_norms(X), float(gamma),
-                                     pass_threads(n_threads, K.shape[0]))
+                                     threads_for(n_threads, K.shape[0], K.shape[0], 1,
+                                                 work_per_thread=PASS_ENTRIES_PER_THREAD))
     np.exp(K, out=K)
     return K
 

@@ -23,8 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import LinearOperator, eigsh, lobpcg
 
 from ._core import _affinity
-from ._spectral_affinity import pass_threads
-from ._threads import blas_single_threaded
+from ._threads import PASS_ENTRIES_PER_THREAD, blas_single_threaded, threads_for
 
 __all__ = ["EIGEN_SOLVERS", "spectral_embedding", "graph_is_connected"]
 
@@ -67,8 +66,10 @@ def degrees(A, n_threads):
     if sp.issparse(A):
         return _check_degrees(np.asarray(A.sum(axis=0), dtype=np.float64).ravel()
                               - A.diagonal())
-    w = np.empty(A.shape[0])
-    _affinity.column_degrees(A, w, pass_threads(n_threads, A.shape[0]))
+    n = A.shape[0]
+    w = np.empty(n)
+    _affinity.column_degrees(
+        A, w, threads_for(n_threads, n, n, 1, work_per_thread=PASS_ENTRIES_PER_THREAD))
     return _check_degrees(w)
 
 
@@ -76,7 +77,9 @@ def dense_laplacian(A, dd, diagonal, n_threads):
     """The normalised Laplacian of dense A with the given diagonal, in a new C array."""
     L = np.empty_like(A)
     diagonal = np.ascontiguousarray(np.broadcast_to(diagonal, (A.shape[0],)), dtype=np.float64)
-    _affinity.normalized_laplacian(A, dd, diagonal, L, pass_threads(n_threads, A.shape[0]))
+    n = A.shape[0]
+    n_threads = threads_for(n_threads, n, n, 1, work_per_thread=PASS_ENTRIES_PER_THREAD)
+    _affinity.normalized_laplacian(A, dd, diagonal, L, n_threads)
     return L
 
 

@@ -13,11 +13,30 @@ __all__ = ["effective_n_threads", "openmp_enabled", "blas_single_threaded", "bla
 #: more than they save (waking an OpenMP team takes ~10 us, more on a busy machine), so small
 #: problems run on fewer threads. Results never depend on it: blocks are fixed by the shape.
 WORK_PER_THREAD = 200_000
+#: The same for the entries of an n x n matrix pass (spectral clustering's affinity and
+#: Laplacian): a few ns of memory-bound work each, and on the shared 2-core machine a second
+#: OpenMP thread that has to wait for a busy core made n = 1000 passes 5-10x slower.
+PASS_ENTRIES_PER_THREAD = 4_000_000
 
 
-def threads_for(n_threads, n_samples, n_centers, n_features, work_per_thread=WORK_PER_THREAD):
-    """Threads worth using for one pass over n_samples x n_centers x n_features (passes
-    that open several parallel regions per unit of work ask for more ``work_per_thread``)."""
+def threads_for(n_threads, n_samples, n_centers, n_features, *,
+                work_per_thread=WORK_PER_THREAD):
+    """Threads worth using for one pass of n_samples x n_centers x n_features units of work.
+
+    kmix's one thread rule: one thread per ``work_per_thread`` units, at least one and at
+    most ``n_threads``. The unit and its threshold depend on the pass:
+
+    - distance passes (k-means, silhouettes): a term of a row-to-centre distance,
+      ``n_samples x n_centers x n_features`` of them, ``work_per_thread=WORK_PER_THREAD``;
+    - k-means++ seeding, which opens several parallel regions per centre: the same terms
+      with a multiple of ``WORK_PER_THREAD`` (``kmix._seeding``);
+    - Gaussian mixtures: the same with ``n_features`` = the work per (row, component), d or
+      d^2 (``_MixtureBase._pass_threads``);
+    - n x n matrix passes: an entry, ``threads_for(n_threads, n, n, 1,
+      work_per_thread=PASS_ENTRIES_PER_THREAD)``.
+
+    Results never depend on the answer: the kernels' blocks are fixed by the shape.
+    """
     useful = max(1, (n_samples * n_centers * max(n_features, 1)) // work_per_thread)
     return int(min(n_threads, useful))
 
