@@ -195,6 +195,44 @@ class _MixtureBase(DensityMixin, BaseEstimator):
     #: Whether the lower bound needs sum w r log r from the pass (variational mixtures).
     _uses_entropy = False
 
+    # -- hooks of the subclasses --------------------------------------------------------------
+    def _check_params(self):
+        """Validate the constructor parameters (raise ValueError/TypeError naming the bad one)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _check_params")
+
+    def _check_init_params(self, X, sample_weight=None):
+        """Validate the data-dependent parameters against the validated X (n x d) and weights
+        before the fit, and store what the initialisation needs from them."""
+        raise NotImplementedError(f"{type(self).__name__} must define _check_init_params")
+
+    def _initialize_parameters(self, X, sample_weight, random_state):
+        """Set the starting parameters of one initialisation (its responsibilities come from
+        :meth:`_initial_resp`, their statistics from :meth:`_initial_stats`)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _initialize_parameters")
+
+    def _estimate_log_weights(self):
+        """The k log-weights added to the components' log-densities in a pass."""
+        raise NotImplementedError(f"{type(self).__name__} must define _estimate_log_weights")
+
+    def _m_step(self, stats):
+        """Update the parameters from a pass's statistics (see :func:`gaussian_parameters`
+        for the tuple ``stats``)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _m_step")
+
+    def _lower_bound(self, log_prob_norm, entropy):
+        """The bound EM maximises, from the mean log-likelihood of the last pass and (when
+        ``_uses_entropy``) its sum w r log r."""
+        raise NotImplementedError(f"{type(self).__name__} must define _lower_bound")
+
+    def _get_parameters(self):
+        """The fitted parameters as a tuple (kept for the best initialisation)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _get_parameters")
+
+    def _set_parameters(self, params):
+        """Restore the parameters from :meth:`_get_parameters`'s tuple, with what derives from
+        them (weights, precisions)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _set_parameters")
+
     # -- validation ---------------------------------------------------------------------------
     def _check_common_params(self):
         check_int("n_components", self.n_components, low=1)
