@@ -387,14 +387,33 @@ def csr_counts(const floating[::1] data, const int64_t[::1] indices,
         counts[i] = acc
 
 
-def dense_expand(const floating[:, ::1] D, double thr, const unsigned char[::1] core,
-                 Py_ssize_t[::1] labels):
-    """scikit-learn's cluster expansion on dense distance rows; returns the cluster count."""
-    cdef Py_ssize_t n = D.shape[0], i, j, v, top, k = 0
-    cdef Py_ssize_t *stack
-    if core.shape[0] != n or labels.shape[0] != n:
-        raise ValueError("core and labels must have one entry per row")
-    stack = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+cdef inline Py_ssize_t _reach(Py_ssize_t j, Py_ssize_t k, const unsigned char *core,
+                              Py_ssize_t *labels, Py_ssize_t *stack,
+                              Py_ssize_t top) noexcept nogil:
+    """Point j, unlabelled and a neighbour, joins cluster k; a core point is pushed to be
+    expanded. Returns the new stack top."""
+    labels[j] = k
+    if core[j]:
+        stack[top] = j
+        top += 1
+    return top
+
+
+cdef inline Py_ssize_t _expand(const floating *values, const int64_t *indices,
+                               const int64_t *indptr, Py_ssize_t n, double thr,
+                               const unsigned char *core, Py_ssize_t *labels) except -1:
+    """scikit-learn's cluster expansion over a neighbourhood graph; returns the cluster count.
+
+    The graph is dense distance rows (``indptr`` NULL: ``values`` is n x n) or CSR (``values``
+    the stored distances, ``indices`` and ``indptr`` their columns and row ranges); an edge
+    exists where the distance is <= thr. Depth-first from each unlabelled core point in index
+    order; a point joins the cluster when first reached and only core points are expanded.
+    The set each cluster gets (everything reachable through unlabelled core points) is the one
+    of scikit-learn's stack, which labels on pop: the order of discovery changes nothing.
+    """
+    cdef Py_ssize_t i, j, p, v, top, k = 0
+    cdef const floating *row
+    cdef Py_ssize_t *stack = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
     if stack == NULL:
         raise MemoryError()
     with nogil:
@@ -409,53 +428,71 @@ def dense_expand(const floating[:, ::1] D, double thr, const unsigned char[::1] 
             while top > 0:
                 top -= 1
                 v = stack[top]
-                for j in range(n):
-                    if labels[j] == -1 and D[v, j] <= thr:
-                        labels[j] = k
-                        if core[j]:
-                            stack[top] = j
-                            top += 1
+                if indptr == NULL:
+                    row = values + v * n
+                    for j in range(n):
+                        if labels[j] == -1 and row[j] <= thr:
+                            top = _reach(j, k, core, labels, stack, top)
+                else:
+                    for p in range(indptr[v], indptr[v + 1]):
+                        j = indices[p]
+                        if labels[j] == -1 and values[p] <= thr:
+                            top = _reach(j, k, core, labels, stack, top)
             k += 1
     free(stack)
     return k
+
+
+def dense_expand(const floating[:, ::1] D, double thr, const unsigned char[::1] core,
+                 Py_ssize_t[::1] labels):
+    """scikit-learn's cluster expansion on dense distance rows (see :func:`_expand`).
+
+    Parameters
+    ----------
+    D : (n, n) float32 or float64, IN
+        Distances between the points.
+    thr : float, IN
+        The largest distance that makes two points neighbours.
+    core : (n,) uint8, IN
+        Whether each point is a core point.
+    labels : (n,) intp, OUT
+        The cluster of each point, -1 for noise.
+
+    Returns
+    -------
+    The number of clusters.
+    """
+    cdef Py_ssize_t n = D.shape[0]
+    if core.shape[0] != n or labels.shape[0] != n:
+        raise ValueError("core and labels must have one entry per row")
+    if n == 0:
+        return 0
+    return _expand(&D[0, 0], NULL, NULL, n, thr, &core[0], &labels[0])
 
 
 def csr_expand(const floating[::1] data, const int64_t[::1] indices,
                const int64_t[::1] indptr, double thr, const unsigned char[::1] core,
                Py_ssize_t[::1] labels):
-    """scikit-learn's cluster expansion over the stored entries <= thr of CSR rows.
+    """scikit-learn's cluster expansion over the stored entries <= thr of CSR rows (see
+    :func:`_expand`).
 
-    Depth-first from each unlabelled core point in index order; a point joins the cluster when
-    first reached and only core points are expanded. The set each cluster gets (everything
-    reachable through unlabelled core points) is the one of scikit-learn's stack, which labels
-    on pop: the order of discovery changes nothing. Returns the cluster count.
+    Parameters
+    ----------
+    data, indices, indptr : CSR arrays of an (n, n) matrix, IN
+        The stored distances (float32 or float64), their columns and the rows' ranges
+        (int64). Unstored pairs are not neighbours.
+    thr, core, labels : IN, IN, OUT
+        As for :func:`dense_expand`.
+
+    Returns
+    -------
+    The number of clusters.
     """
-    cdef Py_ssize_t n = indptr.shape[0] - 1, i, j, v, p, top, k = 0
-    cdef Py_ssize_t *stack
+    cdef Py_ssize_t n = indptr.shape[0] - 1
     if core.shape[0] != n or labels.shape[0] != n:
         raise ValueError("core and labels must have one entry per row")
-    stack = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-    if stack == NULL:
-        raise MemoryError()
-    with nogil:
-        for i in range(n):
-            labels[i] = -1
-        for i in range(n):
-            if labels[i] != -1 or not core[i]:
-                continue
-            labels[i] = k
-            stack[0] = i
-            top = 1
-            while top > 0:
-                top -= 1
-                v = stack[top]
-                for p in range(indptr[v], indptr[v + 1]):
-                    j = indices[p]
-                    if labels[j] == -1 and data[p] <= thr:
-                        labels[j] = k
-                        if core[j]:
-                            stack[top] = j
-                            top += 1
-            k += 1
-    free(stack)
-    return k
+    if n == 0:
+        return 0
+    return _expand(&data[0] if data.shape[0] > 0 else NULL,
+                   &indices[0] if indices.shape[0] > 0 else NULL, &indptr[0], n, thr,
+                   &core[0], &labels[0])
