@@ -34,6 +34,92 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, add_up, check
                       reduce_blocks, row_argmin, sq_dist, sub_down, sum_counts, zero_block)
 
 
+# --------------------------------------------------------------------------------------------
+# What the passes share, grouped by role
+# --------------------------------------------------------------------------------------------
+cdef struct Rows:
+    # IN: what goes with the n x d rows X of a pass (X itself, in the data's dtype, is passed
+    # as a typed pointer).
+    const double *sq_norms   # n squared row norms (float64)
+    const double *weight     # n sample weights
+    Py_ssize_t n
+    Py_ssize_t d
+
+
+cdef struct Centers:
+    # IN: the k centres of a pass. Arrays in the data's dtype are held untyped and read
+    # through typed pointers by the fused kernels (the entry points fill them from typed
+    # memoryviews, so the dtype always matches).
+    const void *C            # k x d: labels index these, direct distances are taken to them
+    const void *S            # k x d: the centres in search order (Yinyang: sorted by group)
+    const void *ST           # d x k: S transposed (prep_centers)
+    const void *snorm        # k: squared norms of S
+    Py_ssize_t k
+    Py_ssize_t d
+    bint use_gemm            # partial distances by gemm (wide data), else the fused loops
+    double gamma             # rounding bound of a direct distance (direct_gamma)
+    double scale             # rounding bound of a partial distance (expansion_error_scale)
+    double cmax              # the largest squared norm of a centre
+
+
+cdef struct Blocks:
+    # The fixed row blocks of a pass (never set by the thread count) and their partial sums.
+    Py_ssize_t nb            # number of blocks: block b is rows b * size .. (b + 1) * size
+    Py_ssize_t size
+    bint update              # whether the rows that change cluster move between the sums
+    double *bsum             # OUT nb x k x d: per-block changes of the weighted sums
+    double *bw               # OUT nb x k: per-block changes of the weights
+    Py_ssize_t *bchanged     # OUT nb: labels changed per block
+
+
+cdef struct Moves:
+    # OUT: where one block moves the rows that change cluster (with update only).
+    double *bsum             # k x d
+    double *bw               # k
+    bint update
+
+
+cdef struct Search:
+    # Per-thread scratch of the full search of a chunk's rows (q < CHUNK_ROWS searched rows,
+    # ng groups of centres: 1 for Hamerly).
+    void *D                  # CHUNK_ROWS x min(k, TILE_CENTERS) partial distances (data dtype)
+    void *G                  # CHUNK_ROWS x d rows gathered for the search (data dtype)
+    double *best1            # CHUNK_ROWS x ng: smallest partial distance of row q in group g
+    double *best2            # CHUNK_ROWS x ng: the next smallest
+    Py_ssize_t *arg1         # CHUNK_ROWS x ng: where the smallest is (position in S)
+    Py_ssize_t idx[CHUNK_ROWS]   # the rows searched
+
+
+cdef struct HamerlyBounds:
+    # Hamerly's per-row state (INOUT) and what moves it (IN).
+    int *labels              # n: closest centre, -1 if never assigned
+    double *upper            # n: upper bound on the distance to the own centre
+    double *lower            # n: lower bound on the distance to every other centre
+    const double *shift      # k: how far each centre moved (rounded up)
+    const double *half_sep   # k: half the distance to the nearest other centre
+    Py_ssize_t shift_arg     # the centre that moved most ...
+    double shift_max1        # ... how far ...
+    double shift_max2        # ... and the second largest move
+
+
+cdef struct YinyangBounds:
+    # Yinyang's per-row state (INOUT) and its groups of centres (IN).
+    int *labels              # n: closest centre, -1 if never assigned
+    double *upper            # n: upper bound on the distance to the own centre
+    double *lower            # n x ng: lower bound on the distances to group g's centres
+    const double *shift      # k: how far each centre moved (rounded up)
+    const double *gshift     # ng: the largest shift in each group
+    const Py_ssize_t *group_of   # k: each centre's group
+    const Py_ssize_t *members    # k: the centres by group (group g is gstart[g]:gstart[g+1])
+    const Py_ssize_t *gstart     # ng + 1
+    Py_ssize_t ng
+
+
+ctypedef fused Bounds:
+    HamerlyBounds
+    YinyangBounds
+
+
 cdef inline void _move_row(double *bsum, double *bw, const floating *x, Py_ssize_t d,
                            Py_ssize_t old, Py_ssize_t new, double wi) noexcept nogil:
     """Move a row's weighted values and weight from cluster `old` (if any) to cluster `new`."""
@@ -50,116 +136,226 @@ cdef inline void _move_row(double *bsum, double *bw, const floating *x, Py_ssize
     bw[new] += wi
 
 
-cdef Py_ssize_t _hamerly_block(
-    const floating *X, const double *xnorm, Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
-    const floating *C, const floating *CT, const floating *cnorm, Py_ssize_t k,
-    const double *shift, Py_ssize_t shift_arg, double shift_max1, double shift_max2,
-    const double *half_sep, const double *w, int *labels, double *upper, double *lower,
-    bint update, double *bsum, double *bw, floating *D, floating *G, bint use_gemm,
-) noexcept nogil:
-    cdef Py_ssize_t s, m, r, q, i, a, j, j0, kt, nfull
-    cdef Py_ssize_t changed = 0
-    cdef Py_ssize_t idx[CHUNK_ROWS]
-    cdef Py_ssize_t b1i[CHUNK_ROWS]
-    cdef Py_ssize_t nmoved
-    cdef double b1v[CHUNK_ROWS]
-    cdef double b2v[CHUNK_ROWS]
-    cdef double bound_of[CHUNK_ROWS]
-    cdef double u, l, bound, sa, err
-    cdef double g = direct_gamma(d)
-    cdef double cmax = max_value(cnorm, k)
-    cdef double scale = expansion_error_scale(d, floating is float)
-    cdef double err0 = 3.0 * scale * cmax, err1 = scale + g
-    cdef floating f1, f2
-    cdef floating *Dw
-    cdef const floating *rows
+cdef inline Py_ssize_t _relabel(int *label, Py_ssize_t a, const floating *x, Py_ssize_t d,
+                                double wi, const Moves *mv) noexcept nogil:
+    """Give the row x (weight wi) the label a; if that changes its cluster and the pass
+    updates, move it between the block's sums. Returns 1 if the label changed, else 0."""
+    if label[0] == a:
+        return 0
+    if mv.update:
+        _move_row(mv.bsum, mv.bw, x, d, label[0], a, wi)
+    label[0] = <int>a
+    return 1
+
+
+cdef inline double _expansion_error(const Centers *cen, double xnorm) noexcept nogil:
+    """Rounding bound of the partial distances of a row (squared norm xnorm) plus the row's
+    squared norm: 2 (c + sqrt(x c)) <= 3 c + x (AM-GM), no square root per row."""
+    return cen.scale * (3.0 * cen.cmax + xnorm) + cen.gamma * xnorm
+
+
+cdef inline const floating *_rows_to_search(const floating *X, Py_ssize_t d, Py_ssize_t s,
+                                            Py_ssize_t m, const Py_ssize_t *idx,
+                                            Py_ssize_t nfull, floating *G) noexcept nogil:
+    """The rows a full search reads: the chunk X[s:s + m] itself when all of it failed its
+    bounds (the first pass), else the failed rows idx[:nfull] copied into G."""
+    cdef Py_ssize_t q
+    if nfull == m:
+        return X + s * d
+    for q in range(nfull):
+        memcpy(G + q * d, X + idx[q] * d, d * sizeof(floating))
+    return G
+
+
+# --------------------------------------------------------------------------------------------
+# The search skeleton of Hamerly and Yinyang
+# --------------------------------------------------------------------------------------------
+cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers *cen,
+                              Bounds *bd, const Blocks *blk, Py_ssize_t b,
+                              Search *sr) noexcept nogil:
+    """Block b of a Hamerly or Yinyang pass; returns how many labels changed.
+
+    Chunk by chunk: each row's bounds are moved with the centres and tested (the algorithm's
+    rules, :func:`_hamerly_keeps` / :func:`_yinyang_keeps`); the rows that fail are searched
+    in full, against all the centres tile by tile (gemm or the fused loops), each tile folded
+    into the rows' best values (:func:`_hamerly_scan` / :func:`_yinyang_scan`); then each
+    searched row gets its label and new bounds (:func:`_hamerly_settle` /
+    :func:`_yinyang_settle`).
+    """
+    cdef Py_ssize_t d = rows.d, k = cen.k
+    cdef Py_ssize_t start = b * blk.size, end = imin(rows.n, (b + 1) * blk.size)
+    cdef Py_ssize_t s, m, i, q, j0, kt, nfull, ng, changed = 0
+    cdef const floating *S = <const floating*>cen.S
+    cdef const floating *ST = <const floating*>cen.ST
+    cdef const floating *snorm = <const floating*>cen.snorm
+    cdef floating *D = <floating*>sr.D
+    cdef const floating *search
+    cdef bint keep
+    cdef Moves mv
+    mv.update = blk.update
+    mv.bsum = blk.bsum + (b * k * d if blk.update else 0)
+    mv.bw = blk.bw + (b * k if blk.update else 0)
+    if Bounds is HamerlyBounds:
+        ng = 1
+    else:
+        ng = bd.ng
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
-        # Two branch-free filters (the outcome of each test is data-dependent, a branch on it
-        # mispredicts often): the moved bounds, then the direct distance to the own centre
-        # for the rows whose moved bounds fail. Rows without a label fail both.
-        nmoved = 0
-        for r in range(m):
-            i = s + r
-            a = labels[i]
-            u = 0.0
-            bound = -1.0
-            if a >= 0:
-                u = add_up(upper[i], shift[a])
-                l = sub_down(lower[i], shift_max2 if a == shift_arg else shift_max1)
-                bound = l if l > half_sep[a] else half_sep[a]
-                upper[i] = u
-                lower[i] = l
-            idx[nmoved] = i
-            bound_of[nmoved] = bound
-            nmoved += <Py_ssize_t>(u >= bound)
         nfull = 0
-        for q in range(nmoved):
-            i = idx[q]
-            a = labels[i]
-            u = 0.0
-            if a >= 0:
-                u = dist_up(sq_dist(X + i * d, C + a * d, d), g)
-                upper[i] = u
-            idx[nfull] = i
-            nfull += <Py_ssize_t>(u >= bound_of[q])
-        if nfull > 0:
-            # Rows to search: the chunk itself when all of it fails (first pass), else a copy.
-            rows = X + s * d if nfull == m else G
+        for i in range(s, s + m):
+            if Bounds is HamerlyBounds:
+                keep = _hamerly_keeps(X + i * d, i, cen, bd)
+            else:
+                keep = _yinyang_keeps(X + i * d, i, cen, bd, sr, rows.weight[i], &mv,
+                                      &changed)
+            if not keep:
+                sr.idx[nfull] = i
+                nfull += 1
+        if nfull == 0:
+            s += m
+            continue
+        search = _rows_to_search(X, d, s, m, sr.idx, nfull, <floating*>sr.G)
+        _start_search(bd, sr, nfull)
+        j0 = 0
+        while j0 < k:
+            kt = imin(TILE_CENTERS, k - j0)
+            partial_dists(search, nfull, d, S + j0 * d, ST + j0, k, snorm + j0, kt, D,
+                          cen.use_gemm)
             for q in range(nfull):
-                if nfull < m:
-                    memcpy(G + q * d, X + idx[q] * d, d * sizeof(floating))
-                b1v[q] = INFINITY
-                b2v[q] = INFINITY
-                b1i[q] = 0
-            j0 = 0
-            while j0 < k:
-                kt = imin(TILE_CENTERS, k - j0)
-                partial_dists(rows, nfull, d, C + j0 * d, CT + j0, k, cnorm + j0, kt, D,
-                              use_gemm)
-                for q in range(nfull):
-                    # Two vectorised scans of the tile: its first minimum, then the smallest
-                    # of the others (the first minimum's slot is overwritten: D is scratch).
-                    Dw = D + q * kt
-                    j = row_argmin(Dw, kt, &f1)
-                    if kt > 1:
-                        Dw[j] = INFINITY
-                        row_argmin(Dw, kt, &f2)
-                    else:
-                        f2 = INFINITY
-                    if f1 < b1v[q]:
-                        b2v[q] = b1v[q] if b1v[q] < f2 else f2
-                        b1v[q] = f1
-                        b1i[q] = j0 + j
-                    elif f1 < b2v[q]:
-                        b2v[q] = f1
-                j0 += kt
-            for q in range(nfull):
-                i = idx[q]
-                a = b1i[q]
-                # Rounding of the partial distances and of the row's squared norm:
-                # scale (3 cmax + x) + g x, as 2 (c + sqrt(x c)) <= 3 c + x (no square root)
-                err = err0 + err1 * xnorm[i]
-                if b2v[q] - b1v[q] <= err:
-                    # Within rounding: the exact rule decides; every other centre is at
-                    # least as far as the smallest computed value allows.
-                    a = exact_closest(X + i * d, C, k, d, &sa)
-                    upper[i] = dist_up(sa, g)
-                    lower[i] = dist_down(xnorm[i] + b1v[q] - err, g)
+                if Bounds is HamerlyBounds:
+                    _hamerly_scan(D + q * kt, kt, j0, &sr.best1[q], &sr.best2[q], &sr.arg1[q])
                 else:
-                    # The expansion's values widened by their rounding bound (clamped: a
-                    # rounded sum may dip below 0 where the true distance is 0).
-                    sa = xnorm[i] + b1v[q] + err
-                    upper[i] = dist_up(sa if sa > 0 else 0.0, g)
-                    lower[i] = dist_down(xnorm[i] + b2v[q] - err, g)
-                if labels[i] != a:
-                    changed += 1
-                    if update:
-                        _move_row(bsum, bw, X + i * d, d, labels[i], a, w[i])
-                    labels[i] = <int>a
+                    _yinyang_scan(D + q * kt, kt, j0, bd, sr.best1 + q * ng,
+                                  sr.best2 + q * ng, sr.arg1 + q * ng)
+            j0 += kt
+        for q in range(nfull):
+            i = sr.idx[q]
+            if Bounds is HamerlyBounds:
+                changed += _hamerly_settle(X + i * d, i, rows, cen, bd, sr.best1[q],
+                                           sr.best2[q], sr.arg1[q], &mv)
+            else:
+                changed += _yinyang_settle(X + i * d, i, rows, cen, bd, sr.best1 + q * ng,
+                                           sr.best2 + q * ng, sr.arg1 + q * ng, &mv)
         s += m
     return changed
+
+
+cdef inline void _start_search(Bounds *bd, Search *sr, Py_ssize_t nfull) noexcept nogil:
+    """Before the first tile: no value seen for any searched row (in any group)."""
+    cdef Py_ssize_t q, g
+    if Bounds is HamerlyBounds:
+        for q in range(nfull):
+            sr.best1[q] = INFINITY
+            sr.best2[q] = INFINITY
+            sr.arg1[q] = 0
+    else:
+        for q in range(nfull):
+            for g in range(bd.ng):
+                sr.best1[q * bd.ng + g] = INFINITY
+                sr.best2[q * bd.ng + g] = INFINITY
+                sr.arg1[q * bd.ng + g] = bd.gstart[g]   # a valid index even if none compares
+
+
+cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen, Bounds *bd,
+                       const Blocks *blk, int n_threads) noexcept nogil:
+    """All blocks of a Hamerly or Yinyang pass, in parallel (dynamic schedule), each thread
+    with its own :c:type:`Search` scratch; block b's partial sums are cleared first."""
+    cdef Py_ssize_t b, ng, k = cen.k, d = rows.d
+    cdef Search sr
+    if Bounds is HamerlyBounds:
+        ng = 1
+    else:
+        ng = bd.ng
+    with parallel(num_threads=n_threads):
+        sr = _new_search(<floating*>malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating)),
+                         <floating*>malloc(CHUNK_ROWS * d * sizeof(floating)), ng)
+        for b in prange(blk.nb, schedule='dynamic'):
+            if blk.update:
+                zero_block(blk.bsum + b * k * d, blk.bw + b * k, k, d)
+            blk.bchanged[b] = _search_block(X, rows, cen, bd, blk, b, &sr)
+        free(sr.D)
+        free(sr.G)
+        free(sr.best1)
+        free(sr.best2)
+        free(sr.arg1)
+
+
+cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept nogil:
+    """A thread's search scratch around its D and G (the best values for ng groups)."""
+    cdef Search sr
+    sr.D = D
+    sr.G = G
+    sr.best1 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
+    sr.best2 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
+    sr.arg1 = <Py_ssize_t*>malloc(CHUNK_ROWS * ng * sizeof(Py_ssize_t))
+    return sr
+
+
+# --------------------------------------------------------------------------------------------
+# Hamerly (2010): one upper and one lower bound per row
+# --------------------------------------------------------------------------------------------
+cdef inline bint _hamerly_keeps(const floating *x, Py_ssize_t i, const Centers *cen,
+                                HamerlyBounds *bd) noexcept nogil:
+    """Move row i's bounds with the centres, and tighten its upper bound when they fail:
+    whether its label certainly stays (else the row is searched in full)."""
+    cdef Py_ssize_t a = bd.labels[i], d = cen.d
+    cdef double u, l, bound
+    if a < 0:
+        return False
+    u = add_up(bd.upper[i], bd.shift[a])
+    l = sub_down(bd.lower[i], bd.shift_max2 if a == bd.shift_arg else bd.shift_max1)
+    bound = l if l > bd.half_sep[a] else bd.half_sep[a]
+    if u >= bound:
+        u = dist_up(sq_dist(x, <const floating*>cen.C + a * d, d), cen.gamma)
+    bd.upper[i] = u
+    bd.lower[i] = l
+    return u < bound
+
+
+cdef inline void _hamerly_scan(floating *Dr, Py_ssize_t kt, Py_ssize_t j0, double *b1,
+                               double *b2, Py_ssize_t *j1) noexcept nogil:
+    """Fold a row's partial distances Dr[:kt] to the tile of centres j0 .. j0 + kt into its
+    best two values (b1, at centre j1, and b2). Two vectorised scans of the tile: its first
+    minimum, then the smallest of the others (the first minimum's slot is overwritten: Dr is
+    scratch)."""
+    cdef Py_ssize_t j
+    cdef floating f1, f2
+    j = row_argmin(Dr, kt, &f1)
+    if kt > 1:
+        Dr[j] = INFINITY
+        row_argmin(Dr, kt, &f2)
+    else:
+        f2 = INFINITY
+    if f1 < b1[0]:
+        b2[0] = b1[0] if b1[0] < f2 else f2
+        b1[0] = f1
+        j1[0] = j0 + j
+    elif f1 < b2[0]:
+        b2[0] = f1
+
+
+cdef inline Py_ssize_t _hamerly_settle(const floating *x, Py_ssize_t i, const Rows *rows,
+                                       const Centers *cen, HamerlyBounds *bd, double b1,
+                                       double b2, Py_ssize_t a,
+                                       const Moves *mv) noexcept nogil:
+    """Label and bounds of a searched row i from its best two partial distances (b1 at
+    centre a, b2); returns 1 if its label changed."""
+    cdef Py_ssize_t d = cen.d
+    cdef double sa, xn = rows.sq_norms[i]
+    cdef double err = _expansion_error(cen, xn)
+    if b2 - b1 <= err:
+        # Within rounding: the exact rule decides; every other centre is at least as far as
+        # the smallest computed value allows.
+        a = exact_closest(x, <const floating*>cen.C, cen.k, d, &sa)
+        bd.upper[i] = dist_up(sa, cen.gamma)
+        bd.lower[i] = dist_down(xn + b1 - err, cen.gamma)
+    else:
+        # the winner's own direct distance: a tighter upper bound than the expansion's, for
+        # d more operations
+        bd.upper[i] = dist_up(sq_dist(x, <const floating*>cen.C + a * d, d), cen.gamma)
+        bd.lower[i] = dist_down(xn + b2 - err, cen.gamma)
+    return _relabel(&bd.labels[i], a, x, d, rows.weight[i], mv)
 
 
 cdef void _shift_summary(const double *shift, Py_ssize_t k, Py_ssize_t *arg, double *m1,
@@ -178,6 +374,47 @@ cdef void _shift_summary(const double *shift, Py_ssize_t k, Py_ssize_t *arg, dou
             m2[0] = shift[j]
 
 
+cdef inline Centers _centers(const floating *C, const floating *S, const floating *ST,
+                             const floating *snorm, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
+    """The :c:type:`Centers` of a pass, once S's transpose ST and norms snorm are prepared
+    (prep_centers); S is C in search order (C itself but for Yinyang)."""
+    cdef Centers cen
+    cen.C = C
+    cen.S = S
+    cen.ST = ST
+    cen.snorm = snorm
+    cen.k = k
+    cen.d = d
+    cen.use_gemm = d >= GEMM_MIN_FEATURES
+    cen.gamma = direct_gamma(d)
+    cen.scale = expansion_error_scale(d, floating is float)
+    cen.cmax = max_value(snorm, k)
+    return cen
+
+
+cdef Blocks _blocks(Py_ssize_t n, double[:, :, ::1] bsum, double[:, ::1] bw,
+                    Py_ssize_t[::1] bchanged, bint update):
+    """The row blocks of a pass over n rows: as many as ``bchanged`` has entries."""
+    cdef Blocks blk
+    blk.nb = bchanged.shape[0]
+    blk.size = (n + blk.nb - 1) // blk.nb
+    blk.update = update
+    blk.bsum = &bsum[0, 0, 0]
+    blk.bw = &bw[0, 0]
+    blk.bchanged = &bchanged[0]
+    return blk
+
+
+cdef Rows _rows(const double[::1] sq_norms, const double[::1] weight, Py_ssize_t n,
+                Py_ssize_t d):
+    cdef Rows rows
+    rows.sq_norms = &sq_norms[0] if sq_norms.shape[0] > 0 else NULL
+    rows.weight = &weight[0]
+    rows.n = n
+    rows.d = d
+    return rows
+
+
 def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
                        const double[::1] sample_weight, const floating[:, ::1] centers,
                        const double[::1] shift, const double[::1] half_sep,
@@ -194,38 +431,29 @@ def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
     Scratch buffers as :func:`kmix._core._lloyd.lloyd_pass_dense`.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t nb = bchanged.shape[0]
-    cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b, kt_max = imin(k, TILE_CENTERS)
-    cdef bint use_gemm = d >= GEMM_MIN_FEATURES
-    cdef Py_ssize_t shift_arg
-    cdef double shift_max1, shift_max2
-    cdef floating *D
-    cdef floating *G
+    cdef Rows rows
+    cdef Centers cen
+    cdef HamerlyBounds bd
+    cdef Blocks blk
     if n == 0:
         return 0
-    check_block_buffers(bsum, nb, k, d, update)
+    check_block_buffers(bsum, bchanged.shape[0], k, d, update)
+    rows = _rows(x_sq_norms, sample_weight, n, d)
+    blk = _blocks(n, bsum, bw, bchanged, update)
+    bd.labels = &labels[0]
+    bd.upper = &upper[0]
+    bd.lower = &lower[0]
+    bd.shift = &shift[0]
+    bd.half_sep = &half_sep[0]
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
-        _shift_summary(&shift[0], k, &shift_arg, &shift_max1, &shift_max2)
-        with parallel(num_threads=n_threads):
-            D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
-            G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
-            for b in prange(nb, schedule='dynamic'):
-                if update:
-                    zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
-                bchanged[b] = _hamerly_block(
-                    &X[0, 0], &x_sq_norms[0], b * bs, imin(n, (b + 1) * bs), d,
-                    &centers[0, 0], &CT[0, 0], &cnorm[0], k,
-                    &shift[0], shift_arg, shift_max1, shift_max2, &half_sep[0],
-                    &sample_weight[0], &labels[0], &upper[0], &lower[0], update,
-                    &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, G, use_gemm)
-            free(D)
-            free(G)
+        _shift_summary(&shift[0], k, &bd.shift_arg, &bd.shift_max1, &bd.shift_max2)
+        cen = _centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
+        _search_pass(&X[0, 0], &rows, &cen, &bd, &blk, n_threads)
         if update:
-            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
+            reduce_blocks(blk.bsum, blk.bw, blk.nb, k, d, &sums[0, 0],
                           &weight_in_clusters[0], True, n_threads)
-    return sum_counts(&bchanged[0], nb)
+    return sum_counts(blk.bchanged, blk.nb)
 
 
 cdef inline void _store_down(floating *dst, double v) noexcept nogil:
@@ -334,26 +562,67 @@ def elkan_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
     return sum_counts(&bchanged[0], nb)
 
 
-cdef Py_ssize_t _yinyang_examine(
-    const floating *x, Py_ssize_t d, const floating *C, Py_ssize_t a, double u, double sa,
-    double gam, const Py_ssize_t *group_of, const Py_ssize_t *members, const Py_ssize_t *gstart,
-    Py_ssize_t ng, double *lb, double *gm1, double *gm2, Py_ssize_t *gj1, double *u_out,
-) noexcept nogil:
-    """Yinyang's group filter for one row: search the groups whose bound does not exceed u
-    (an upper bound on the distance to the current centre a, whose squared distance is sa),
-    refresh their bounds and return the closest centre by the exact assignment rule; an
-    upper bound on its distance goes to u_out."""
-    cdef Py_ssize_t g, jj, j, j1, best = a
+# --------------------------------------------------------------------------------------------
+# Yinyang (Ding et al., 2015): one lower bound per row and group of centres
+# --------------------------------------------------------------------------------------------
+cdef bint _yinyang_keeps(const floating *x, Py_ssize_t i, const Centers *cen,
+                         YinyangBounds *bd, Search *sr, double wi, const Moves *mv,
+                         Py_ssize_t *changed) noexcept nogil:
+    """The global filter for row i: its group bounds move with the centres, and its label
+    stays while its upper bound (tightened when needed) is below all of them. On narrow data
+    a row that fails goes through the group filter here (:func:`_yinyang_examine`; a changed
+    label counts in ``changed``) instead of the full search. Whether the row is done (else it
+    is searched in full)."""
+    cdef Py_ssize_t a = bd.labels[i], g, best, d = cen.d
+    cdef double u, glob, sa
+    cdef double *lb
+    if a < 0:
+        return False
+    lb = bd.lower + i * bd.ng
+    u = add_up(bd.upper[i], bd.shift[a])
+    glob = INFINITY
+    for g in range(bd.ng):
+        lb[g] = sub_down(lb[g], bd.gshift[g])
+        if lb[g] < glob:
+            glob = lb[g]
+    if u >= glob:
+        sa = sq_dist(x, <const floating*>cen.C + a * d, d)
+        u = dist_up(sa, cen.gamma)
+    if u >= glob and not cen.use_gemm:
+        # Narrow data: distances are cheap, examine only the groups whose bound fails (the
+        # group filter) instead of a full search.
+        best = _yinyang_examine(x, cen, bd, sr, a, u, sa, lb, &u)
+        changed[0] += _relabel(&bd.labels[i], best, x, d, wi, mv)
+        bd.upper[i] = u
+        return True
+    bd.upper[i] = u
+    return u < glob
+
+
+cdef Py_ssize_t _yinyang_examine(const floating *x, const Centers *cen,
+                                 const YinyangBounds *bd, Search *sr, Py_ssize_t a, double u,
+                                 double sa, double *lb, double *u_out) noexcept nogil:
+    """Yinyang's group filter for one row: search the groups whose bound lb[g] does not
+    exceed u (an upper bound on the distance to the current centre a, whose squared distance
+    is sa), refresh their bounds and return the closest centre by the exact assignment rule;
+    an upper bound on its distance goes to u_out. Uses the first ng entries of the search
+    scratch."""
+    cdef Py_ssize_t g, jj, j, j1, best = a, d = cen.d
+    cdef const floating *C = <const floating*>cen.C
+    cdef double gam = cen.gamma
+    cdef double *gm1 = sr.best1
+    cdef double *gm2 = sr.best2
+    cdef Py_ssize_t *gj1 = sr.arg1
     cdef double v, m1, m2, bestv = sa
-    for g in range(ng):
+    for g in range(bd.ng):
         if lb[g] > u:
             gm1[g] = -1.0   # not examined
             continue
         m1 = INFINITY
         m2 = INFINITY
         j1 = -1
-        for jj in range(gstart[g], gstart[g + 1]):
-            j = members[jj]
+        for jj in range(bd.gstart[g], bd.gstart[g + 1]):
+            j = bd.members[jj]
             v = sq_dist(x, C + j * d, d)
             if j1 < 0 or closer(x, C, d, j, v, j1, m1, gam):
                 m2 = m1 if m1 < m2 else m2
@@ -367,184 +636,86 @@ cdef Py_ssize_t _yinyang_examine(
         if j1 >= 0 and j1 != best and closer(x, C, d, j1, m1, best, bestv, gam):
             bestv = m1
             best = j1
-    for g in range(ng):
+    for g in range(bd.ng):
         if gm1[g] >= 0:
             # The winner of a group need not have its smallest computed value (exact ties).
             v = gm2[g] if gj1[g] == best else (gm1[g] if gm1[g] < gm2[g] else gm2[g])
             lb[g] = dist_down(v, gam)
     # The old centre becomes one of its group's other centres.
-    if best != a and gm1[group_of[a]] < 0:
+    if best != a and gm1[bd.group_of[a]] < 0:
         v = dist_down(sa, gam)
-        if v < lb[group_of[a]]:
-            lb[group_of[a]] = v
+        if v < lb[bd.group_of[a]]:
+            lb[bd.group_of[a]] = v
     u_out[0] = dist_up(bestv, gam)
     return best
 
 
-cdef Py_ssize_t _yinyang_block(
-    const floating *X, const double *xnorm, Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
-    const floating *C, const floating *Cp, const floating *CTp, const floating *cnormp,
-    Py_ssize_t k, const Py_ssize_t *group_of, const Py_ssize_t *members,
-    const Py_ssize_t *gstart, Py_ssize_t ng, const double *shift, const double *gshift,
-    const double *w, int *labels, double *upper, double *lower,
-    bint update, double *bsum, double *bw, floating *D, floating *G, double *gm1,
-    double *gm2, Py_ssize_t *gj1, bint use_gemm,
-) noexcept nogil:
-    cdef Py_ssize_t s, m, r, q, i, a, j, jj, g, j0, kt, seg_end, nfull, jb, best
-    cdef Py_ssize_t changed = 0
-    cdef Py_ssize_t idx[CHUNK_ROWS]
-    cdef Py_ssize_t nmoved
-    cdef double glob_of[CHUNK_ROWS]
-    cdef double u, glob, v, m1, m2, bestv, secv, sa, err
-    cdef double gam = direct_gamma(d)
-    cdef double cmax = max_value(cnormp, k)
-    cdef double scale = expansion_error_scale(d, floating is float)
-    cdef double err0 = 3.0 * scale * cmax, err1 = scale + gam
+cdef inline void _yinyang_scan(const floating *Dr, Py_ssize_t kt, Py_ssize_t j0,
+                               const YinyangBounds *bd, double *r1, double *r2,
+                               Py_ssize_t *rj) noexcept nogil:
+    """Fold a row's partial distances Dr[:kt] to the tile of centres j0 .. j0 + kt (in search
+    order: sorted by group, so the tile is a few runs of one group each) into its best two
+    values per group (r1[g] at position rj[g], r2[g]); ties to the lower centre index."""
+    cdef Py_ssize_t j = 0, jj, g, seg_end, jb
+    cdef const Py_ssize_t *members = bd.members
+    cdef double v, m1, m2
+    while j < kt:
+        g = bd.group_of[members[j0 + j]]
+        seg_end = imin(bd.gstart[g + 1] - j0, kt)
+        m1 = r1[g]
+        m2 = r2[g]
+        jb = rj[g]
+        for jj in range(j, seg_end):
+            v = Dr[jj]
+            if v < m1 or (v == m1 and members[j0 + jj] < members[jb]):
+                m2 = m1
+                m1 = v
+                jb = j0 + jj
+            elif v < m2:
+                m2 = v
+        r1[g] = m1
+        r2[g] = m2
+        rj[g] = jb
+        j = seg_end
+
+
+cdef inline Py_ssize_t _yinyang_settle(const floating *x, Py_ssize_t i, const Rows *rows,
+                                       const Centers *cen, YinyangBounds *bd,
+                                       const double *r1, const double *r2,
+                                       const Py_ssize_t *rj, const Moves *mv) noexcept nogil:
+    """Label and group bounds of a searched row i from its best two partial distances per
+    group (r1[g] at position rj[g], r2[g]); returns 1 if its label changed."""
+    cdef Py_ssize_t g, jb, best, d = cen.d
+    cdef const Py_ssize_t *members = bd.members
+    cdef const floating *C = <const floating*>cen.C
+    cdef double bestv, secv, sa, v, err, xn = rows.sq_norms[i]
+    cdef double *lb = bd.lower + i * bd.ng
     cdef bint exact
-    cdef double *lb
-    cdef double *r1
-    cdef double *r2
-    cdef Py_ssize_t *rj
-    cdef const floating *Dr
-    cdef const floating *rows
-    s = start
-    while s < end:
-        m = imin(CHUNK_ROWS, end - s)
-        # Global filter: a row keeps its centre while its upper bound is below every group's
-        # lower bound (after the bounds moved with the centres). Branch-free (the outcome is
-        # data-dependent, a branch on it mispredicts often); rows without a label fail it.
-        nmoved = 0
-        for r in range(m):
-            i = s + r
-            a = labels[i]
-            u = 0.0
-            glob = -1.0
-            if a >= 0:
-                lb = lower + i * ng
-                u = add_up(upper[i], shift[a])
-                upper[i] = u
-                glob = INFINITY
-                for g in range(ng):
-                    v = sub_down(lb[g], gshift[g])
-                    lb[g] = v
-                    glob = v if v < glob else glob
-            idx[nmoved] = i
-            glob_of[nmoved] = glob
-            nmoved += <Py_ssize_t>(u >= glob)
-        # The rows that fail it: the direct distance to their own centre, then (narrow data,
-        # where distances are cheap) Yinyang's group filter or (wide data) a full search.
-        nfull = 0
-        for q in range(nmoved):
-            i = idx[q]
-            a = labels[i]
-            if a < 0:
-                idx[nfull] = i
-                nfull += 1
-                continue
-            sa = sq_dist(X + i * d, C + a * d, d)
-            u = dist_up(sa, gam)
-            upper[i] = u
-            if u < glob_of[q]:
-                continue
-            if use_gemm:
-                idx[nfull] = i
-                nfull += 1
-                continue
-            best = _yinyang_examine(X + i * d, d, C, a, u, sa, gam, group_of, members,
-                                    gstart, ng, lower + i * ng, gm1, gm2, gj1, &u)
-            if best != a:
-                changed += 1
-                if update:
-                    _move_row(bsum, bw, X + i * d, d, a, best, w[i])
-                labels[i] = <int>best
-            upper[i] = u
-        if nfull == 0:
-            s += m
-            continue
-        # Rows to search: the chunk itself when all of it fails (first pass), else a copy.
-        if nfull == m:
-            rows = X + s * d
-        else:
-            rows = G
-            for q in range(nfull):
-                memcpy(G + q * d, X + idx[q] * d, d * sizeof(floating))
-        # Full search of the remaining rows (gemm for wide data) against the centres sorted
-        # by group: per group the two smallest partial distances and the closest centre.
-        for q in range(nfull):
-            for g in range(ng):
-                gm1[q * ng + g] = INFINITY
-                gm2[q * ng + g] = INFINITY
-                gj1[q * ng + g] = gstart[g]   # a valid index even if no value compares
-        j0 = 0
-        while j0 < k:
-            kt = imin(TILE_CENTERS, k - j0)
-            partial_dists(rows, nfull, d, Cp + j0 * d, CTp + j0, k, cnormp + j0, kt, D,
-                          use_gemm)
-            for q in range(nfull):
-                Dr = D + q * kt
-                r1 = gm1 + q * ng
-                r2 = gm2 + q * ng
-                rj = gj1 + q * ng
-                j = 0
-                while j < kt:
-                    g = group_of[members[j0 + j]]
-                    seg_end = imin(gstart[g + 1] - j0, kt)
-                    m1 = r1[g]
-                    m2 = r2[g]
-                    jb = rj[g]
-                    for jj in range(j, seg_end):
-                        v = Dr[jj]
-                        if v < m1 or (v == m1 and members[j0 + jj] < members[jb]):
-                            m2 = m1
-                            m1 = v
-                            jb = j0 + jj
-                        elif v < m2:
-                            m2 = v
-                    r1[g] = m1
-                    r2[g] = m2
-                    rj[g] = jb
-                    j = seg_end
-            j0 += kt
-        for q in range(nfull):
-            i = idx[q]
-            r1 = gm1 + q * ng
-            r2 = gm2 + q * ng
-            rj = gj1 + q * ng
-            # The smallest partial distance (ties to the lower centre index) and the next.
-            jb = rj[0]
-            bestv = r1[0]
-            secv = r2[0]
-            for g in range(1, ng):
-                if r1[g] < bestv or (r1[g] == bestv and members[rj[g]] < members[jb]):
-                    secv = bestv if bestv < r2[g] else r2[g]
-                    bestv = r1[g]
-                    jb = rj[g]
-                elif r1[g] < secv:
-                    secv = r1[g]
-            best = members[jb]
-            lb = lower + i * ng
-            err = err0 + err1 * xnorm[i]   # scale (3 cmax + x) + gam x: AM-GM, no sqrt
-            exact = secv - bestv <= err
-            if exact:
-                # Within rounding: the exact rule decides, and each group's bound comes from
-                # its smallest computed value (which bounds all its centres).
-                best = exact_closest(X + i * d, C, k, d, &sa)
-                upper[i] = dist_up(sa, gam)
-            else:
-                # The expansion's value widened by its rounding bound (clamped: a rounded
-                # sum may dip below 0 where the true distance is 0).
-                sa = xnorm[i] + bestv + err
-                upper[i] = dist_up(sa if sa > 0 else 0.0, gam)
-            for g in range(ng):
-                v = r2[g] if (rj[g] == jb and not exact) else r1[g]
-                lb[g] = dist_down(xnorm[i] + v - err, gam)
-            if labels[i] != best:
-                changed += 1
-                if update:
-                    _move_row(bsum, bw, X + i * d, d, labels[i], best, w[i])
-                labels[i] = <int>best
-        s += m
-    return changed
+    # The smallest partial distance (ties to the lower centre index) and the next.
+    jb = rj[0]
+    bestv = r1[0]
+    secv = r2[0]
+    for g in range(1, bd.ng):
+        if r1[g] < bestv or (r1[g] == bestv and members[rj[g]] < members[jb]):
+            secv = bestv if bestv < r2[g] else r2[g]
+            bestv = r1[g]
+            jb = rj[g]
+        elif r1[g] < secv:
+            secv = r1[g]
+    best = members[jb]
+    err = _expansion_error(cen, xn)
+    exact = secv - bestv <= err
+    if exact:
+        # Within rounding: the exact rule decides, and each group's bound comes from its
+        # smallest computed value (which bounds all its centres).
+        best = exact_closest(x, C, cen.k, d, &sa)
+        bd.upper[i] = dist_up(sa, cen.gamma)
+    else:
+        bd.upper[i] = dist_up(sq_dist(x, C + best * d, d), cen.gamma)
+    for g in range(bd.ng):
+        v = r2[g] if (rj[g] == jb and not exact) else r1[g]
+        lb[g] = dist_down(xn + v - err, cen.gamma)
+    return _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
 
 
 def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
@@ -567,53 +738,41 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef Py_ssize_t ng = gstart.shape[0] - 1
-    cdef Py_ssize_t nb = bchanged.shape[0]
-    cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b, g, jj, kt_max = imin(k, TILE_CENTERS)
-    cdef bint use_gemm = d >= GEMM_MIN_FEATURES
+    cdef Py_ssize_t g, jj
     cdef double[::1] gshift = np.zeros(ng)
     cdef floating[:, ::1] Cp = np.ascontiguousarray(np.asarray(centers)[np.asarray(members)])
-    cdef floating *D
-    cdef floating *G
-    cdef double *gm1
-    cdef double *gm2
-    cdef Py_ssize_t *gj1
+    cdef Rows rows
+    cdef Centers cen
+    cdef YinyangBounds bd
+    cdef Blocks blk
     if n == 0:
         return 0
-    check_block_buffers(bsum, nb, k, d, update)
+    check_block_buffers(bsum, bchanged.shape[0], k, d, update)
     if lower.shape[0] != n or lower.shape[1] != ng:
         raise ValueError("lower must have shape (n_samples, n_groups)")
+    rows = _rows(x_sq_norms, sample_weight, n, d)
+    blk = _blocks(n, bsum, bw, bchanged, update)
+    bd.labels = &labels[0]
+    bd.upper = &upper[0]
+    bd.lower = &lower[0, 0]
+    bd.shift = &shift[0]
+    bd.gshift = &gshift[0]
+    bd.group_of = &group_of[0]
+    bd.members = &members[0]
+    bd.gstart = &gstart[0]
+    bd.ng = ng
     with nogil:
         prep_centers(&Cp[0, 0], k, d, &CT[0, 0], &cnorm[0])
         for g in range(ng):
             for jj in range(gstart[g], gstart[g + 1]):
                 if shift[members[jj]] > gshift[g]:
                     gshift[g] = shift[members[jj]]
-        with parallel(num_threads=n_threads):
-            D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
-            G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
-            gm1 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
-            gm2 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
-            gj1 = <Py_ssize_t*>malloc(CHUNK_ROWS * ng * sizeof(Py_ssize_t))
-            for b in prange(nb, schedule='dynamic'):
-                if update:
-                    zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
-                bchanged[b] = _yinyang_block(
-                    &X[0, 0], &x_sq_norms[0], b * bs, imin(n, (b + 1) * bs), d,
-                    &centers[0, 0], &Cp[0, 0], &CT[0, 0], &cnorm[0], k, &group_of[0],
-                    &members[0], &gstart[0], ng, &shift[0], &gshift[0], &sample_weight[0],
-                    &labels[0], &upper[0], &lower[0, 0], update,
-                    &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], D, G, gm1,
-                    gm2, gj1, use_gemm)
-            free(D)
-            free(G)
-            free(gm1)
-            free(gm2)
-            free(gj1)
+        cen = _centers(&centers[0, 0], &Cp[0, 0], &CT[0, 0], &cnorm[0], k, d)
+        _search_pass(&X[0, 0], &rows, &cen, &bd, &blk, n_threads)
         if update:
-            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
+            reduce_blocks(blk.bsum, blk.bw, blk.nb, k, d, &sums[0, 0],
                           &weight_in_clusters[0], True, n_threads)
-    return sum_counts(&bchanged[0], nb)
+    return sum_counts(blk.bchanged, blk.nb)
 
 
 def half_center_distances(const floating[:, ::1] centers, double[:, ::1] half_cc,
