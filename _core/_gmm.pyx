@@ -14,6 +14,14 @@ where raw moments (scikit-learn's ``diag``/``tied`` formulas) would cancel.
 Rows are split into a fixed number of blocks (set by the shape, never by the thread count);
 each block accumulates in its own float64 buffers, reduced in block order: results are
 bitwise identical for any ``n_threads``. No n x k array is formed unless asked for.
+
+Entry points, one per job: :func:`em_statistics` (the E-step pass and its statistics),
+:func:`initial_statistics` (statistics of given responsibilities), :func:`log_density`,
+:func:`responsibilities` and :func:`most_likely` (scoring passes), :func:`em_run` (all the
+iterations of GaussianMixture) and :func:`m_step`. Their arguments come grouped:
+:class:`Components` (the parameters a pass reads), :class:`Statistics` (what a statistics
+pass writes), :class:`Parameters` (what em_run updates); inside, the C structs Model, RowIO,
+StatsSpec, Blocks and Scratch.
 """
 import numpy as np
 
@@ -164,69 +172,137 @@ cdef inline void _transpose_rows(const floating *X, Py_ssize_t m, Py_ssize_t d,
         r0 = r1
 
 
-cdef double _chunk(
-    const floating *X, Py_ssize_t m, Py_ssize_t d, Py_ssize_t k, int cov_type,
-    const double *w, const double *means, const double *prec, const double *wmeans,
-    const double *log_det, const double *log_weights, const double *resp_in,
-    const double *shift, bint want_stats, bint want_second, const double *gshift,
-    double *N, double *S1, double *S2, double *S2g,
-    double *resp_out, double *lpn_out, int *label_out, double *entropy,
-    double *XT, double *ZT, double *LT, double *work, int *best,
-) noexcept nogil:
-    """One chunk of m rows; returns sum_r w_r log p(x_r). The chunk is transposed (XT, d x m);
-    LT (k x m) ends as the weighted responsibilities w_r r_rc when statistics are wanted."""
-    cdef Py_ssize_t r, c, f
-    cdef double t, acc = 0.0
+# --------------------------------------------------------------------------------------------
+# A pass, grouped by role
+# --------------------------------------------------------------------------------------------
+cdef struct Model:
+    # IN: a mixture's parameters as a pass reads them (k components, d features, float64).
+    int cov_type             # FULL, TIED, DIAG or SPHERICAL
+    Py_ssize_t k
+    Py_ssize_t d
+    const double *means      # k x d
+    const double *prec       # the precision's Cholesky factors: full k x d x d (upper
+                             # triangular), tied d x d, diag k x d, spherical k
+    const double *wmeans     # tied: the whitened means mu_k U (k x d); unused otherwise
+    const double *log_det    # k: log det of each factor (plus any per-component term)
+    const double *log_weights    # k
+
+
+cdef struct RowIO:
+    # What a pass reads and writes per row; NULL where not given or not wanted.
+    const double *weight     # IN n sample weights (NULL: all ones)
+    const double *resp_in    # IN n x k responsibilities used instead of the model's
+    double *resp             # OUT n x k responsibilities
+    double *lpn              # OUT n log-densities log p(x)
+    int *label               # OUT n most likely components
+
+
+cdef struct StatsSpec:
+    # IN: which statistics the pass accumulates, and about which origins.
+    bint stats               # N (k), S1 (k x d) and S2 (s2_size doubles)
+    bint second              # also S2g (d x d), the total second moment about gshift (tied)
+    const double *shift      # k x d: origin of each component's moments (full)
+    const double *gshift     # d: origin of the other types' moments
+    Py_ssize_t s2_size
+
+
+cdef struct Blocks:
+    # The fixed row blocks of a pass (never set by the thread count) and their partial sums.
+    Py_ssize_t nb            # number of blocks
+    Py_ssize_t per           # doubles of a block's statistics: N, S1, S2, S2g (+1)
+    double *bufs             # OUT nb x per
+    double *part             # OUT nb: sum w log p per block
+    double *part_ent         # OUT nb: sum w r log r per block
+    bint entropy             # whether part_ent is wanted
+
+
+cdef struct Scratch:
+    # Per-thread scratch of a chunk of up to `rows` rows (chunk_rows).
+    double *XT               # d x rows: the chunk transposed, in float64
+    double *ZT               # d x rows: the chunk shifted or whitened
+    double *LT               # k x rows: log-densities, then responsibilities
+    double *work             # 5 x rows
+    int *best                # rows
+
+
+cdef inline double _weight(const double *w, Py_ssize_t r) noexcept nogil:
+    return w[r] if w != NULL else 1.0
+
+
+cdef void _log_densities(const double *XT, Py_ssize_t m, const Model *mo, double *ZT,
+                         double *LT) noexcept nogil:
+    """LT (k x m) = each row's squared Mahalanobis distance to each component (the chunk
+    transposed in XT, d x m; ZT is scratch)."""
+    cdef Py_ssize_t r, c, f, k = mo.k, d = mo.d
+    cdef double t
     cdef double *lt
-    cdef double *mx = work
-    cdef double *sc = work + m
-    cdef double *lpn = work + 2 * m
-    cdef double *ent = work + 3 * m if entropy != NULL else NULL
-    cdef double *tmp = work + 4 * m
-    _transpose_rows(X, m, d, XT)
-    if resp_in != NULL:
+    if mo.cov_type == FULL:
         for c in range(k):
-            for r in range(m):
-                LT[c * m + r] = resp_in[r * k + c]
+            _shifted(XT, mo.means + c * d, ZT, m, d)
+            _times_upper(mo.prec + c * d * d, ZT, m, d)
+            kmix_gmm_colsumsq(ZT, m, d, LT + c * m)
+    elif mo.cov_type == TIED:
+        for f in range(d * m):
+            ZT[f] = XT[f]
+        _times_upper(mo.prec, ZT, m, d)
+        kmix_gmm_sqdist(ZT, m, d, mo.wmeans, NULL, k, LT)
+    elif mo.cov_type == DIAG:
+        kmix_gmm_sqdist(XT, m, d, mo.means, mo.prec, k, LT)
     else:
-        if cov_type == FULL:
-            for c in range(k):
-                _shifted(XT, means + c * d, ZT, m, d)
-                _times_upper(prec + c * d * d, ZT, m, d)
-                kmix_gmm_colsumsq(ZT, m, d, LT + c * m)
-        elif cov_type == TIED:
-            for f in range(d * m):
-                ZT[f] = XT[f]
-            _times_upper(prec, ZT, m, d)
-            kmix_gmm_sqdist(ZT, m, d, wmeans, NULL, k, LT)
-        elif cov_type == DIAG:
-            kmix_gmm_sqdist(XT, m, d, means, prec, k, LT)
-        else:
-            kmix_gmm_sqdist(XT, m, d, means, NULL, k, LT)
-            for c in range(k):
-                t = prec[c] * prec[c]
-                lt = LT + c * m
-                for r in range(m):
-                    lt[r] = lt[r] * t
-        kmix_gmm_lse(LT, m, k, d * LOG_2PI, log_det, log_weights, mx, sc, lpn, best, ent, tmp,
-                     want_stats or resp_out != NULL)
+        kmix_gmm_sqdist(XT, m, d, mo.means, NULL, k, LT)
+        for c in range(k):
+            t = mo.prec[c] * mo.prec[c]
+            lt = LT + c * m
+            for r in range(m):
+                lt[r] = lt[r] * t
+
+
+cdef double _posteriors(Py_ssize_t s, Py_ssize_t m, const Model *mo, const RowIO *io,
+                        bint normalize, double *entropy, Scratch *sc) noexcept nogil:
+    """Rows s .. s + m from their squared distances in sc.LT: log-densities, most likely
+    components and (with ``normalize``) responsibilities in sc.LT, the wanted per-row
+    outputs written; adds sum w r log r to entropy[0] (unless NULL). Returns sum w log p."""
+    cdef Py_ssize_t r, c, k = mo.k
+    cdef double acc = 0.0
+    cdef double *LT = sc.LT
+    cdef double *lpn = sc.work + 2 * m
+    cdef double *ent = sc.work + 3 * m if entropy != NULL else NULL
+    cdef const double *w = io.weight + s if io.weight != NULL else NULL
+    kmix_gmm_lse(LT, m, k, mo.d * LOG_2PI, mo.log_det, mo.log_weights, sc.work,
+                 sc.work + m, lpn, sc.best, ent, sc.work + 4 * m, normalize)
+    for r in range(m):
+        acc += _weight(w, r) * lpn[r]
+    if entropy != NULL:
         for r in range(m):
-            acc += (w[r] if w != NULL else 1.0) * lpn[r]
-        if entropy != NULL:
-            for r in range(m):
-                entropy[0] += (w[r] if w != NULL else 1.0) * ent[r]
-        if lpn_out != NULL:
-            for r in range(m):
-                lpn_out[r] = lpn[r]
-        if label_out != NULL:
-            for r in range(m):
-                label_out[r] = best[r]
-        if resp_out != NULL:
-            for r in range(m):
-                for c in range(k):
-                    resp_out[r * k + c] = LT[c * m + r]
-    if not want_stats:
-        return acc
+            entropy[0] += _weight(w, r) * ent[r]
+    if io.lpn != NULL:
+        for r in range(m):
+            io.lpn[s + r] = lpn[r]
+    if io.label != NULL:
+        for r in range(m):
+            io.label[s + r] = sc.best[r]
+    if io.resp != NULL:
+        for r in range(m):
+            for c in range(k):
+                io.resp[(s + r) * k + c] = LT[c * m + r]
+    return acc
+
+
+cdef void _accumulate(Py_ssize_t m, const Model *mo, const double *w, const StatsSpec *st,
+                      double *B, Scratch *sc) noexcept nogil:
+    """Add a chunk's M-step statistics to a block's buffer B (N, S1, S2, S2g), from the
+    chunk's responsibilities in sc.LT (turned into w r in place) and the chunk in sc.XT."""
+    cdef Py_ssize_t r, c, f, k = mo.k, d = mo.d
+    cdef double t
+    cdef double *lt
+    cdef double *XT = sc.XT
+    cdef double *ZT = sc.ZT
+    cdef double *LT = sc.LT
+    cdef double *tmp = sc.work + m
+    cdef double *N = B
+    cdef double *S1 = B + k
+    cdef double *S2 = B + k + k * d
+    cdef double *S2g = B + k + k * d + st.s2_size
     for c in range(k):
         lt = LT + c * m
         if w != NULL:
@@ -236,98 +312,103 @@ cdef double _chunk(
         for r in range(m):
             t += lt[r]
         N[c] += t
-    if cov_type == FULL:
+    if mo.cov_type == FULL:
         # per component, about its own shift (its current mean): z z^T by a rank-m update
         # (small d: sum_r (w r z_f) z_g by dot products, without square roots)
         for c in range(k):
             lt = LT + c * m
-            _shifted(XT, shift + c * d, ZT, m, d)
+            _shifted(XT, st.shift + c * d, ZT, m, d)
             if d < SMALL_D:
-                kmix_gmm_weighted_moments_small(ZT, lt, S1 + c * d, S2 + c * d * d, m, d, sc)
+                kmix_gmm_weighted_moments_small(ZT, lt, S1 + c * d, S2 + c * d * d, m, d, tmp)
                 continue
             _add_weighted_columns(ZT, lt, S1 + c * d, m, d)
             for r in range(m):
-                sc[r] = sqrt(lt[r])
+                tmp[r] = sqrt(lt[r])
             for f in range(d):
                 for r in range(m):
-                    ZT[f * m + r] = ZT[f * m + r] * sc[r]
+                    ZT[f * m + r] = ZT[f * m + r] * tmp[r]
             _gram_update(ZT, S2 + c * d * d, m, d)
     else:
         # all components about the data's mean: two gemms (k x m x d) per chunk
-        _shifted(XT, gshift, ZT, m, d)
+        _shifted(XT, st.gshift, ZT, m, d)
         _weighted_sums(LT, ZT, S1, m, d, k)
-        if cov_type != TIED:
+        if mo.cov_type != TIED:
             for f in range(d * m):
                 XT[f] = ZT[f] * ZT[f]
             _weighted_sums(LT, XT, S2, m, d, k)
-        elif want_second:
+        elif st.second:
             # tied: the total second moment (constant over iterations)
             if w != NULL:
                 for r in range(m):
-                    sc[r] = sqrt(w[r])
+                    tmp[r] = sqrt(w[r])
                 for f in range(d):
                     for r in range(m):
-                        ZT[f * m + r] = ZT[f * m + r] * sc[r]
+                        ZT[f * m + r] = ZT[f * m + r] * tmp[r]
             _gram_update(ZT, S2g, m, d)
+
+
+cdef double _chunk(const floating *X, Py_ssize_t s, Py_ssize_t m, const Model *mo,
+                   const RowIO *io, const StatsSpec *st, double *B, double *entropy,
+                   Scratch *sc) noexcept nogil:
+    """Rows s .. s + m of X: their densities and wanted outputs (:func:`_posteriors`), or the
+    given responsibilities, then (when wanted) their statistics added to the block's buffer
+    B (:func:`_accumulate`). Returns sum w log p (0 with given responsibilities)."""
+    cdef Py_ssize_t r, c, k = mo.k
+    cdef double acc = 0.0
+    _transpose_rows(X + s * mo.d, m, mo.d, sc.XT)
+    if io.resp_in != NULL:
+        for c in range(k):
+            for r in range(m):
+                sc.LT[c * m + r] = io.resp_in[(s + r) * k + c]
+    else:
+        _log_densities(sc.XT, m, mo, sc.ZT, sc.LT)
+        acc = _posteriors(s, m, mo, io, st.stats or io.resp != NULL, entropy, sc)
+    if st.stats:
+        _accumulate(m, mo, io.weight + s if io.weight != NULL else NULL, st, B, sc)
     return acc
 
 
-cdef void _pass_blocks(
-    const floating *X, Py_ssize_t n, Py_ssize_t d, Py_ssize_t k, int cov_type,
-    const double *w, const double *means, const double *prec, const double *wmeans,
-    const double *log_det, const double *log_weights, const double *resp_in,
-    const double *shift, bint want_stats, bint want_second, const double *gshift,
-    double *bufs, Py_ssize_t per, Py_ssize_t s2_size, Py_ssize_t nb,
-    double *part, double *part_ent, bint want_entropy,
-    double *resp_out, double *lpn_out, int *label_out, int n_threads,
-) noexcept nogil:
-    """The pass over nb fixed row blocks: block b's statistics in bufs[b * per:], its
-    log-likelihood in part[b] (and entropy in part_ent[b]). Buffers are zeroed here."""
-    cdef Py_ssize_t rows = chunk_rows(d, k)
-    cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t blk, s, e, mm
-    cdef double *XT
-    cdef double *ZT
-    cdef double *LT
-    cdef double *work
-    cdef int *best
-    cdef double *B
+cdef inline Scratch _new_scratch(Py_ssize_t rows, Py_ssize_t d, Py_ssize_t k) noexcept nogil:
+    """A thread's scratch for chunks of up to ``rows`` rows."""
+    cdef Scratch sc
+    sc.XT = <double*>malloc(rows * d * sizeof(double))
+    sc.ZT = <double*>malloc(rows * d * sizeof(double))
+    sc.LT = <double*>malloc(rows * k * sizeof(double))
+    sc.work = <double*>malloc(5 * rows * sizeof(double))
+    sc.best = <int*>malloc(rows * sizeof(int))
+    return sc
+
+
+cdef void _pass_blocks(const floating *X, Py_ssize_t n, const Model *mo, const RowIO *io,
+                       const StatsSpec *st, const Blocks *blk, int n_threads) noexcept nogil:
+    """The pass over the blk.nb fixed row blocks: block b's statistics in blk.bufs[b *
+    per:], its log-likelihood in blk.part[b] (and entropy in blk.part_ent[b]). The blocks'
+    buffers are zeroed here."""
+    cdef Py_ssize_t rows = chunk_rows(mo.d, mo.k)
+    cdef Py_ssize_t bs = (n + blk.nb - 1) // blk.nb
+    cdef Py_ssize_t b, s, e, mm
+    cdef Scratch sc
     cdef double acc
-    memset(bufs, 0, nb * per * sizeof(double))
-    memset(part, 0, nb * sizeof(double))
-    memset(part_ent, 0, nb * sizeof(double))
+    memset(blk.bufs, 0, blk.nb * blk.per * sizeof(double))
+    memset(blk.part, 0, blk.nb * sizeof(double))
+    memset(blk.part_ent, 0, blk.nb * sizeof(double))
     with parallel(num_threads=n_threads):
-        XT = <double*>malloc(rows * d * sizeof(double))
-        ZT = <double*>malloc(rows * d * sizeof(double))
-        LT = <double*>malloc(rows * k * sizeof(double))
-        work = <double*>malloc(5 * rows * sizeof(double))
-        best = <int*>malloc(rows * sizeof(int))
-        for blk in prange(nb, schedule='dynamic'):
-            B = bufs + blk * per
+        sc = _new_scratch(rows, mo.d, mo.k)
+        for b in prange(blk.nb, schedule='dynamic'):
             acc = 0.0
-            s = blk * bs
+            s = b * bs
             e = imin(n, s + bs)
             while s < e:
                 mm = imin(rows, e - s)
-                acc = acc + _chunk(
-                    X + s * d, mm, d, k, cov_type,
-                    w + s if w != NULL else NULL,
-                    means, prec, wmeans, log_det, log_weights,
-                    resp_in + s * k if resp_in != NULL else NULL, shift, want_stats,
-                    want_second, gshift,
-                    B, B + k, B + k + k * d, B + k + k * d + s2_size,
-                    resp_out + s * k if resp_out != NULL else NULL,
-                    lpn_out + s if lpn_out != NULL else NULL,
-                    label_out + s if label_out != NULL else NULL,
-                    part_ent + blk if want_entropy else NULL,
-                    XT, ZT, LT, work, best)
+                acc = acc + _chunk(X, s, mm, mo, io, st, blk.bufs + b * blk.per,
+                                   blk.part_ent + b if blk.entropy else NULL, &sc)
                 s = s + mm
-            part[blk] = acc
-        free(XT)
-        free(ZT)
-        free(LT)
-        free(work)
-        free(best)
+            blk.part[b] = acc
+        free(sc.XT)
+        free(sc.ZT)
+        free(sc.LT)
+        free(sc.work)
+        free(sc.best)
 
 
 cdef void _reduce_blocks(const double *bufs, Py_ssize_t nb, Py_ssize_t per,
@@ -340,6 +421,15 @@ cdef void _reduce_blocks(const double *bufs, Py_ssize_t nb, Py_ssize_t per,
             out[i] += bufs[b * per + i]
 
 
+cdef inline Py_ssize_t _factor_size(int cov_type, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
+    """Values of the precision factors (and covariances) of a type, flattened."""
+    if cov_type == FULL:
+        return k * d * d
+    if cov_type == TIED:
+        return d * d
+    return k * d if cov_type == DIAG else k
+
+
 cdef inline Py_ssize_t _s2_size(int cov_type, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
     if cov_type == FULL:
         return k * d * d
@@ -348,86 +438,297 @@ cdef inline Py_ssize_t _s2_size(int cov_type, Py_ssize_t k, Py_ssize_t d) noexce
     return 0
 
 
-def em_pass(const floating[:, ::1] X, const double[::1] sample_weight, int cov_type,
-            const double[:, ::1] means, const double[::1] prec, const double[::1] log_det,
-            const double[::1] log_weights, const double[:, ::1] resp_in,
-            const double[:, ::1] shift, bint want_stats, const double[::1] gshift,
-            double[::1] N_out, double[:, ::1] S1_out, double[::1] S2_out, double[::1] S2g_out,
-            double[:, ::1] resp_out, double[::1] lpn_out, int[::1] label_out,
-            bint want_entropy, int n_threads):
-    """One pass over X; returns (sum_i w_i log p(x_i), sum_i w_i sum_k r_ik log r_ik) (zeros
-    when ``resp_in`` is given; the second only with ``want_entropy``).
+# --------------------------------------------------------------------------------------------
+# The passes' containers
+# --------------------------------------------------------------------------------------------
+cdef class Components:
+    """IN: a mixture's parameters as the passes read them (k components, d features).
 
-    Parameters (k components, d features; empty arrays mean "not given"/"not wanted"):
-    sample_weight (n), cov_type (0 full, 1 tied, 2 diag, 3 spherical), means (k x d),
-    prec: the precision's Cholesky factor flattened (full k*d*d upper-triangular factors,
-    tied d*d, diag k*d, spherical k), log_det (k) of those factors, log_weights (k);
-    resp_in (n x k): use these responsibilities instead of computing them (initialisation);
-    shift (k x d): origin of each component's moments (full); gshift (d): the origin of all
-    moments of the other types; want_stats: accumulate into N_out (k), S1_out (k x d) and
-    S2_out (full k*d*d, lower triangles; diag/spherical k*d); S2g_out (d*d): also the total
-    second moment about gshift (tied);
-    resp_out (n x k), lpn_out (n) and label_out (n): per-row responsibilities, log-density
-    and most likely component.
+    Parameters
+    ----------
+    cov_type : int
+        0 full, 1 tied, 2 diag, 3 spherical.
+    means : (k, d) float64, C order
+    prec : float64, flat
+        The precision's Cholesky factors: full k*d*d upper-triangular factors, tied d*d,
+        diag k*d, spherical k.
+    log_det : (k,) float64
+        log det of each factor, plus any per-component term of the log-density.
+    log_weights : (k,) float64
+
+    The arrays are the caller's (not copied); tied mixtures also get their whitened means
+    mu_k U, computed once here.
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
-    cdef bint given_resp = resp_in.shape[0] > 0
-    cdef bint want_second = S2g_out.shape[0] > 0
-    cdef Py_ssize_t s2_size = _s2_size(cov_type, k, d)
-    cdef Py_ssize_t per = k + k * d + s2_size + (d * d if want_second else 0) + 1
-    cdef Py_ssize_t nb = n_blocks(n, per if want_stats else 1)
-    cdef Py_ssize_t s, e, j
-    if not want_stats:
-        per = 1
-    cdef double[:, ::1] bufs = np.empty((nb, per))
-    cdef double[::1] part = np.empty(nb)
-    cdef double[::1] part_ent = np.empty(nb)
-    cdef double[::1] stats_v
-    cdef double[:, ::1] wmeans = np.zeros((k if cov_type == TIED else 1, d))
-    cdef double acc, total = 0.0, total_ent = 0.0
-    if n == 0:
-        return 0.0, 0.0
-    if given_resp and (resp_in.shape[0] != n or resp_in.shape[1] != k):
-        raise ValueError("resp_in must have shape (n_samples, n_components)")
-    if want_stats and (S2_out.shape[0] != s2_size or S1_out.shape[0] != k
-                       or S1_out.shape[1] != d or N_out.shape[0] != k):
-        raise ValueError("statistics buffers have wrong shapes")
-    if want_second and S2g_out.shape[0] != d * d:
-        raise ValueError("second-moment buffer has a wrong shape")
-    if want_stats and cov_type != FULL and gshift.shape[0] != d:
-        raise ValueError("gshift must have n_features entries")
-    if cov_type == TIED and not given_resp:
-        # whitened means mu_k U, once per pass
-        for j in range(k):
-            for e in range(d):
-                acc = 0.0
-                for s in range(e + 1):
-                    acc = acc + means[j, s] * prec[s * d + e]
-                wmeans[j, e] = acc
+    cdef readonly int cov_type
+    cdef readonly const double[:, ::1] means
+    cdef readonly const double[::1] prec
+    cdef readonly const double[::1] log_det
+    cdef readonly const double[::1] log_weights
+    cdef double[:, ::1] wmeans
+
+    def __init__(self, int cov_type, const double[:, ::1] means, const double[::1] prec,
+                 const double[::1] log_det, const double[::1] log_weights):
+        cdef Py_ssize_t k = means.shape[0], d = means.shape[1], j, e, s
+        cdef double acc
+        if cov_type not in (FULL, TIED, DIAG, SPHERICAL):
+            raise ValueError(f"cov_type must be 0, 1, 2 or 3, got {cov_type}")
+        if k == 0 or prec.shape[0] != _factor_size(cov_type, k, d):
+            raise ValueError(f"prec must have {_factor_size(cov_type, k, d)} values, got "
+                             f"{prec.shape[0]}")
+        if log_det.shape[0] != k or log_weights.shape[0] != k:
+            raise ValueError("log_det and log_weights must have one value per component")
+        self.cov_type = cov_type
+        self.means = means
+        self.prec = prec
+        self.log_det = log_det
+        self.log_weights = log_weights
+        self.wmeans = np.zeros((k if cov_type == TIED else 1, d))
+        if cov_type == TIED:
+            # whitened means mu_k U, once per pass
+            for j in range(k):
+                for e in range(d):
+                    acc = 0.0
+                    for s in range(e + 1):
+                        acc = acc + means[j, s] * prec[s * d + e]
+                    self.wmeans[j, e] = acc
+
+    cdef Model model(self):
+        cdef Model mo
+        mo.cov_type = self.cov_type
+        mo.k = self.means.shape[0]
+        mo.d = self.means.shape[1]
+        mo.means = &self.means[0, 0]
+        mo.prec = &self.prec[0]
+        mo.wmeans = &self.wmeans[0, 0]
+        mo.log_det = &self.log_det[0]
+        mo.log_weights = &self.log_weights[0]
+        return mo
+
+
+cdef class Statistics:
+    """OUT: the M-step statistics of a pass, about given origins (float64 numpy arrays).
+
+    Parameters
+    ----------
+    cov_type : int
+        0 full, 1 tied, 2 diag, 3 spherical.
+    shift : (k, d) float64, C order, IN
+        The origin of each component's moments (full; the other types use ``gshift``).
+    gshift : (d,) float64, IN
+        The origin of the other types' moments (the data's mean).
+    second : bool
+        Whether to sum the total second moment S2g too (tied, once per fit).
+
+    Attributes (written by a pass)
+    ------------------------------
+    N : (k,) sum of w r per component
+    S1 : (k, d) sum of w r z, z = x minus the origin
+    S2 : full (k*d*d,) lower triangles of sum w r z z^T; diag/spherical (k*d,) sum w r z^2;
+        tied (0,)
+    S2g : (d*d,) lower triangle of sum w z z^T about gshift (with ``second``), else (0,)
+    shift, gshift : the origins, as given
+    """
+    cdef readonly int cov_type
+    cdef readonly object N, S1, S2, S2g, shift, gshift
+
+    def __init__(self, int cov_type, shift, gshift, bint second):
+        cdef const double[:, ::1] shift_v = shift
+        cdef const double[::1] gshift_v = gshift
+        cdef Py_ssize_t k = shift_v.shape[0], d = shift_v.shape[1]
+        if gshift_v.shape[0] != d:
+            raise ValueError("gshift must have n_features entries")
+        self.cov_type = cov_type
+        self.shift = shift
+        self.gshift = gshift
+        self.N = np.zeros(k)
+        self.S1 = np.zeros((k, d))
+        self.S2 = np.zeros(_s2_size(cov_type, k, d))
+        self.S2g = np.zeros(d * d if second else 0)
+
+
+cdef tuple _statistics_pass(const floating[:, ::1] X, const RowIO *io, const Model *mo,
+                            Statistics stats, bint want_entropy, int n_threads):
+    """The statistics pass of :func:`em_statistics` (or, with io.resp_in, of
+    :func:`initial_statistics`): returns (sum w log p, sum w r log r)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = mo.k, j
+    cdef const double[:, ::1] shift = stats.shift
+    cdef const double[::1] gshift = stats.gshift
+    cdef double[::1] reduced
+    cdef double total = 0.0, total_ent = 0.0
+    cdef StatsSpec st
+    cdef Blocks blk
+    if shift.shape[0] != k or shift.shape[1] != d or stats.cov_type != mo.cov_type:
+        raise ValueError("statistics do not match the mixture and the data")
+    st.stats = True
+    st.second = stats.S2g.shape[0] > 0
+    st.shift = &shift[0, 0]
+    st.gshift = &gshift[0]
+    st.s2_size = stats.S2.shape[0]
+    arrays = _new_blocks(&blk, n, k + k * d + st.s2_size + (d * d if st.second else 0) + 1,
+                         want_entropy)
     with nogil:
-        _pass_blocks(&X[0, 0], n, d, k, cov_type,
-                     &sample_weight[0] if sample_weight.shape[0] > 0 else NULL,
-                     &means[0, 0], &prec[0], &wmeans[0, 0], &log_det[0], &log_weights[0],
-                     &resp_in[0, 0] if given_resp else NULL, &shift[0, 0], want_stats,
-                     want_second, &gshift[0] if gshift.shape[0] > 0 else NULL,
-                     &bufs[0, 0], per, s2_size, nb, &part[0], &part_ent[0], want_entropy,
-                     &resp_out[0, 0] if resp_out.shape[0] > 0 else NULL,
-                     &lpn_out[0] if lpn_out.shape[0] > 0 else NULL,
-                     &label_out[0] if label_out.shape[0] > 0 else NULL, n_threads)
-    for j in range(nb):
-        total += part[j]
-        total_ent += part_ent[j]
-    if want_stats:
-        stats = np.empty(per)
-        stats_v = stats
-        _reduce_blocks(&bufs[0, 0], nb, per, &stats_v[0])
-        np.asarray(N_out)[:] = stats[:k]
-        np.asarray(S1_out)[:, :] = stats[k:k + k * d].reshape(k, d)
-        if s2_size:
-            np.asarray(S2_out)[:] = stats[k + k * d:k + k * d + s2_size]
-        if want_second:
-            np.asarray(S2g_out)[:] = stats[k + k * d + s2_size:k + k * d + s2_size + d * d]
+        _pass_blocks(&X[0, 0], n, mo, io, &st, &blk, n_threads)
+    for j in range(blk.nb):
+        total += blk.part[j]
+        total_ent += blk.part_ent[j]
+    reduced_arr = np.empty(blk.per)
+    reduced = reduced_arr
+    _reduce_blocks(blk.bufs, blk.nb, blk.per, &reduced[0])
+    stats.N[:] = reduced_arr[:k]
+    stats.S1[:, :] = reduced_arr[k:k + k * d].reshape(k, d)
+    if st.s2_size:
+        stats.S2[:] = reduced_arr[k + k * d:k + k * d + st.s2_size]
+    if st.second:
+        stats.S2g[:] = reduced_arr[k + k * d + st.s2_size:k + k * d + st.s2_size + d * d]
     return total, total_ent
+
+
+cdef tuple _new_blocks(Blocks *blk, Py_ssize_t n, Py_ssize_t per, bint entropy):
+    """Fill blk for a pass over n rows whose blocks hold ``per`` doubles of statistics each;
+    returns the arrays behind it (to keep alive while blk is in use)."""
+    cdef double[:, ::1] bufs = np.empty((n_blocks(n, per), per))
+    cdef double[::1] part = np.empty(bufs.shape[0])
+    cdef double[::1] part_ent = np.empty(bufs.shape[0])
+    blk.nb = bufs.shape[0]
+    blk.per = per
+    blk.bufs = &bufs[0, 0]
+    blk.part = &part[0]
+    blk.part_ent = &part_ent[0]
+    blk.entropy = entropy
+    return bufs, part, part_ent
+
+
+cdef void _set_rows(RowIO *io, const double[::1] weight, const double[:, ::1] resp_in,
+                    double[:, ::1] resp, double[::1] lpn, int[::1] label):
+    """Per-row pointers; an empty or None array is not given / not wanted (NULL)."""
+    io.weight = &weight[0] if weight is not None and weight.shape[0] > 0 else NULL
+    io.resp_in = &resp_in[0, 0] if resp_in is not None and resp_in.shape[0] > 0 else NULL
+    io.resp = &resp[0, 0] if resp is not None else NULL
+    io.lpn = &lpn[0] if lpn is not None else NULL
+    io.label = &label[0] if label is not None else NULL
+
+
+cdef int _scoring_pass(const floating[:, ::1] X, Components model, const RowIO *io,
+                       Py_ssize_t out_rows, int n_threads) except -1:
+    """One scoring pass with the model's parameters, writing the wanted outputs of io (of
+    ``out_rows`` rows)."""
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Model mo = model.model()
+    cdef StatsSpec st
+    cdef Blocks blk
+    if X.shape[1] != mo.d:
+        raise ValueError(f"X has {X.shape[1]} features, the mixture {mo.d}")
+    if out_rows != n:
+        raise ValueError("the output must have one row per sample")
+    if n == 0:
+        return 0
+    st.stats = False
+    st.second = False
+    st.s2_size = 0
+    arrays = _new_blocks(&blk, n, 1, False)
+    with nogil:
+        _pass_blocks(&X[0, 0], n, &mo, io, &st, &blk, n_threads)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points: one per job
+# --------------------------------------------------------------------------------------------
+def em_statistics(const floating[:, ::1] X, const double[::1] sample_weight,
+                  Components model, Statistics stats, bint want_entropy, int n_threads):
+    """The E-step pass of EM: responsibilities under ``model`` and their M-step statistics.
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C order, IN
+        The samples (each chunk converted to float64 once).
+    sample_weight : (n,) float64, IN
+        Empty: all ones.
+    model : Components, IN
+        The current parameters.
+    stats : Statistics, OUT
+        Receives N, S1, S2 (and S2g if it was made with ``second``).
+    want_entropy : bool, IN
+        Whether to sum w r log r too (variational mixtures).
+    n_threads : int, IN
+
+    Returns
+    -------
+    (sum_i w_i log p(x_i), sum_i w_i sum_k r_ik log r_ik) ; the second is 0 without
+    ``want_entropy``.
+    """
+    cdef Model mo = model.model()
+    cdef RowIO io
+    if X.shape[1] != mo.d:
+        raise ValueError(f"X has {X.shape[1]} features, the mixture {mo.d}")
+    if X.shape[0] == 0:
+        return 0.0, 0.0
+    _set_rows(&io, sample_weight, None, None, None, None)
+    return _statistics_pass(X, &io, &mo, stats, want_entropy, n_threads)
+
+
+def initial_statistics(const floating[:, ::1] X, const double[::1] sample_weight,
+                       const double[:, ::1] resp, Statistics stats, int n_threads):
+    """The M-step statistics of given responsibilities (an initialisation's).
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C order, IN
+    sample_weight : (n,) float64, IN
+        Empty: all ones.
+    resp : (n, k) float64, C order, IN
+        The responsibilities.
+    stats : Statistics, OUT
+        As for :func:`em_statistics` (its cov_type says which moments).
+    n_threads : int, IN
+    """
+    cdef Model mo
+    cdef RowIO io
+    cdef Py_ssize_t n = X.shape[0]
+    if resp.shape[0] != n or resp.shape[1] != stats.N.shape[0]:
+        raise ValueError("resp must have shape (n_samples, n_components)")
+    if n == 0:
+        return
+    mo.cov_type = stats.cov_type
+    mo.k = resp.shape[1]
+    mo.d = X.shape[1]
+    mo.means = mo.prec = mo.wmeans = mo.log_det = mo.log_weights = NULL
+    _set_rows(&io, sample_weight, resp, None, None, None)
+    _statistics_pass(X, &io, &mo, stats, False, n_threads)
+
+
+def log_density(const floating[:, ::1] X, Components model, double[::1] out, int n_threads):
+    """out[i] = log p(x_i) under ``model``.
+
+    X : (n, d) IN; model : Components IN; out : (n,) float64 OUT; n_threads : int IN.
+    """
+    cdef RowIO io
+    _set_rows(&io, None, None, None, out, None)
+    _scoring_pass(X, model, &io, out.shape[0], n_threads)
+
+
+def responsibilities(const floating[:, ::1] X, Components model, double[:, ::1] out,
+                     int n_threads):
+    """out[i, c] = the posterior probability of component c for x_i under ``model``.
+
+    X : (n, d) IN; model : Components IN; out : (n, k) float64 C order OUT; n_threads : int
+    IN.
+    """
+    cdef RowIO io
+    if out.shape[1] != model.means.shape[0]:
+        raise ValueError("out must have one column per component")
+    _set_rows(&io, None, None, out, None, None)
+    _scoring_pass(X, model, &io, out.shape[0], n_threads)
+
+
+def most_likely(const floating[:, ::1] X, Components model, int[::1] out, int n_threads):
+    """out[i] = the most likely component of x_i under ``model`` (the first on a tie).
+
+    X : (n, d) IN; model : Components IN; out : (n,) int32 OUT; n_threads : int IN.
+    """
+    cdef RowIO io
+    _set_rows(&io, None, None, None, None, out)
+    _scoring_pass(X, model, &io, out.shape[0], n_threads)
 
 
 cdef extern from "float.h":
@@ -541,83 +842,166 @@ cdef Py_ssize_t _m_step(const double *stats, const double *shift, Py_ssize_t k, 
     return -1
 
 
-def em_run(const floating[:, ::1] X, const double[::1] sample_weight, int cov_type,
-           double[::1] weights, double[:, ::1] means, double[::1] covs, double[::1] prec,
-           double reg_covar, double tol, int max_iter, double total_weight,
-           const double[::1] gshift, double lower_bound, double[::1] lower_bounds,
+cdef class Parameters:
+    """INOUT: the parameters :func:`em_run` iterates on (float64, C order, the caller's
+    arrays, updated in place).
+
+    Parameters
+    ----------
+    cov_type : int
+        0 full, 2 diag or 3 spherical (tied mixtures iterate in Python).
+    weights : (k,) float64
+    means : (k, d) float64
+    covariances : float64, flat
+        full k*d*d, diag k*d, spherical k values (written by the M-step).
+    prec : float64, flat
+        The precision's Cholesky factors, flattened as for :class:`Components`.
+    """
+    cdef readonly int cov_type
+    cdef readonly double[::1] weights
+    cdef readonly double[:, ::1] means
+    cdef readonly double[::1] covariances
+    cdef readonly double[::1] prec
+
+    def __init__(self, int cov_type, double[::1] weights, double[:, ::1] means,
+                 double[::1] covariances, double[::1] prec):
+        cdef Py_ssize_t k = means.shape[0], d = means.shape[1]
+        cdef Py_ssize_t size = _factor_size(cov_type, k, d)
+        if cov_type not in (FULL, DIAG, SPHERICAL):
+            raise ValueError("em_run handles full, diag and spherical covariances")
+        if weights.shape[0] != k or covariances.shape[0] != size or prec.shape[0] != size:
+            raise ValueError("em_run parameters have wrong shapes")
+        self.cov_type = cov_type
+        self.weights = weights
+        self.means = means
+        self.covariances = covariances
+        self.prec = prec
+
+
+cdef struct EMSettings:
+    # IN: scikit-learn's EM loop settings (a dict with these keys converts to it).
+    double reg_covar         # added to the covariances' diagonals
+    double tol               # stop when the lower bound changes by less
+    int max_iter             # at most this many iterations
+    double total_weight      # sum of the sample weights (the bound is a mean)
+    double lower_bound       # the bound to improve on: -inf, or a warm start's
+
+
+cdef double _em_iteration(const floating *X, Py_ssize_t n, const Model *mo, const RowIO *io,
+                          StatsSpec *st, const Blocks *blk, double *stats, double *shift,
+                          int n_threads) noexcept nogil:
+    """The pass of one EM iteration with the current parameters (moments about each
+    component's current mean, full, or the data's mean); its statistics reduced into
+    ``stats``. Returns sum w log p."""
+    cdef Py_ssize_t c, a, k = mo.k, d = mo.d
+    cdef double total = 0.0
+    for c in range(k):
+        for a in range(d):
+            shift[c * d + a] = mo.means[c * d + a] if mo.cov_type == FULL else st.gshift[a]
+    st.shift = shift
+    _pass_blocks(X, n, mo, io, st, blk, n_threads)
+    for c in range(blk.nb):
+        total += blk.part[c]
+    _reduce_blocks(blk.bufs, blk.nb, blk.per, stats)
+    return total
+
+
+cdef void _next_constants(const Model *mo, double *weights, double *log_det,
+                          double *log_weights) noexcept nogil:
+    """weights = nk / sum(nk) after an M-step, then the per-component constants of the next
+    pass (from the new precision factors mo.prec)."""
+    cdef Py_ssize_t c
+    cdef double nk_total = 0.0
+    for c in range(mo.k):
+        nk_total += weights[c]
+    for c in range(mo.k):
+        weights[c] = weights[c] / nk_total
+    _log_terms(mo.prec, weights, mo.k, mo.d, mo.cov_type, log_det, log_weights)
+
+
+def em_run(const floating[:, ::1] X, const double[::1] sample_weight, Parameters params,
+           EMSettings settings, const double[::1] gshift, double[::1] lower_bounds,
            int n_threads):
     """EM iterations of GaussianMixture (full, diag or spherical) in one compiled call.
 
-    Starts from ``weights`` (k), ``means`` (k x d) and ``prec`` (the precision's Cholesky
-    factors, flattened as for :func:`em_pass`) and repeats scikit-learn's loop: a pass (lower
-    bound = sum w log p / total_weight, statistics), the M-step, and a stop when the bound
-    changed by less than ``tol`` (from ``lower_bound``: -inf, or the previous fit's bound for
-    a warm start), at most ``max_iter`` times. The parameters are updated in
-    place (``covs``: k*d*d, k*d or k values) and the bounds written to ``lower_bounds``.
+    Repeats scikit-learn's loop from the parameters given: a pass (lower bound = sum w log p /
+    total_weight, statistics), the M-step, and a stop when the bound changed by less than
+    ``tol`` (from ``lower_bound``), at most ``max_iter`` times.
 
-    Returns (n_iter, converged, lower_bound, bad_component): bad_component >= 0 means the
-    M-step of the last iteration found that component's covariance not positive definite
-    (the parameters are then partly updated and must be discarded). Pending signals are
-    handled between iterations: Ctrl-C raises KeyboardInterrupt (the parameters are then
-    partly updated too).
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C order, IN
+    sample_weight : (n,) float64, IN
+        Empty: all ones.
+    params : Parameters, INOUT
+        The starting parameters, updated in place (covariances written by the M-step).
+    settings : EMSettings (a dict of reg_covar, tol, max_iter, total_weight, lower_bound), IN
+    gshift : (d,) float64, IN
+        The origin of the diag and spherical moments (the data's mean).
+    lower_bounds : (>= max_iter,) float64, OUT
+        The bound after each iteration.
+    n_threads : int, IN
+
+    Returns
+    -------
+    (n_iter, converged, lower_bound, bad_component): bad_component >= 0 means the M-step of
+    the last iteration found that component's covariance not positive definite (the
+    parameters are then partly updated and must be discarded). Pending signals are handled
+    between iterations: Ctrl-C raises KeyboardInterrupt (the parameters are then partly
+    updated too).
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
-    cdef Py_ssize_t s2_size = _s2_size(cov_type, k, d)
-    cdef Py_ssize_t per = k + k * d + s2_size + 1
-    cdef Py_ssize_t nb = n_blocks(n, per)
-    cdef Py_ssize_t it = 0, c, a, bad = -1
-    cdef double lb = lower_bound, prev, total, nk_total, last_check = monotonic()
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = params.means.shape[0]
+    cdef Py_ssize_t it = 0, bad = -1
+    cdef double lb = settings.lower_bound, prev, last_check = monotonic()
     cdef bint converged = False
-    if cov_type == TIED:
-        raise ValueError("em_run does not handle tied covariances")
-    if n == 0 or max_iter < 1:
+    cdef Model mo
+    cdef RowIO io
+    cdef StatsSpec st
+    cdef Blocks blk
+    if n == 0 or settings.max_iter < 1:
         raise ValueError("em_run needs samples and max_iter >= 1")
-    if lower_bounds.shape[0] < max_iter or weights.shape[0] != k or gshift.shape[0] != d:
+    if lower_bounds.shape[0] < settings.max_iter or gshift.shape[0] != d:
         raise ValueError("em_run buffers have wrong shapes")
-    cdef double[:, ::1] bufs = np.empty((nb, per))
-    cdef double[::1] part = np.empty(nb)
-    cdef double[::1] part_ent = np.empty(nb)
-    cdef double[::1] stats = np.empty(per)
+    st.stats = True
+    st.second = False
+    st.gshift = &gshift[0]
+    st.s2_size = _s2_size(params.cov_type, k, d)
+    arrays = _new_blocks(&blk, n, k + k * d + st.s2_size + 1, False)
+    _set_rows(&io, sample_weight, None, None, None, None)
+    cdef double[::1] stats = np.empty(blk.per)
     cdef double[:, ::1] shift = np.empty((k, d))
     cdef double[::1] log_det = np.empty(k)
     cdef double[::1] log_weights = np.empty(k)
     cdef double[::1] work = np.empty(d + d * d)
     cdef double[:, ::1] wmeans = np.zeros((1, d))
+    cdef double *weights = &params.weights[0]
+    cdef double *means = &params.means[0, 0]
+    cdef double *covariances = &params.covariances[0]
+    cdef double *prec = &params.prec[0]
+    mo.cov_type = params.cov_type
+    mo.k = k
+    mo.d = d
+    mo.means = means
+    mo.prec = prec
+    mo.wmeans = &wmeans[0, 0]
+    mo.log_det = &log_det[0]
+    mo.log_weights = &log_weights[0]
     with nogil:
-        _log_terms(&prec[0], &weights[0], k, d, cov_type, &log_det[0], &log_weights[0])
-        while it < max_iter:
+        _log_terms(prec, weights, k, d, mo.cov_type, &log_det[0], &log_weights[0])
+        while it < settings.max_iter:
             if it > 0:
                 check_interrupt(&last_check)
             it += 1
-            # moments about each component's current mean (full) or the data's mean
-            for c in range(k):
-                for a in range(d):
-                    shift[c, a] = means[c, a] if cov_type == FULL else gshift[a]
-            _pass_blocks(&X[0, 0], n, d, k, cov_type,
-                         &sample_weight[0] if sample_weight.shape[0] > 0 else NULL,
-                         &means[0, 0], &prec[0], &wmeans[0, 0], &log_det[0], &log_weights[0],
-                         NULL, &shift[0, 0], True, False, &gshift[0],
-                         &bufs[0, 0], per, s2_size, nb, &part[0], &part_ent[0], False,
-                         NULL, NULL, NULL, n_threads)
-            total = 0.0
-            for c in range(nb):
-                total += part[c]
-            _reduce_blocks(&bufs[0, 0], nb, per, &stats[0])
             prev = lb
-            lb = total / total_weight
+            lb = _em_iteration(&X[0, 0], n, &mo, &io, &st, &blk, &stats[0], &shift[0, 0],
+                               n_threads) / settings.total_weight
             lower_bounds[it - 1] = lb
-            bad = _m_step(&stats[0], &shift[0, 0], k, d, cov_type, reg_covar, &weights[0],
-                          &means[0, 0], &covs[0], &prec[0], &work[0])
+            bad = _m_step(&stats[0], &shift[0, 0], k, d, mo.cov_type, settings.reg_covar,
+                          weights, means, covariances, prec, &work[0])
             if bad >= 0:
                 break
-            # weights = nk / sum(nk), then the constants of the next pass
-            nk_total = 0.0
-            for c in range(k):
-                nk_total += weights[c]
-            for c in range(k):
-                weights[c] = weights[c] / nk_total
-            _log_terms(&prec[0], &weights[0], k, d, cov_type, &log_det[0], &log_weights[0])
-            if fabs(lb - prev) < tol:
+            _next_constants(&mo, weights, &log_det[0], &log_weights[0])
+            if fabs(lb - prev) < settings.tol:
                 converged = True
                 break
     return it, converged, lb, bad
@@ -636,7 +1020,7 @@ def m_step(const double[::1] N, const double[:, ::1] S1, const double[::1] S2,
         raise ValueError("m_step does not handle tied covariances")
     if N.shape[0] != k or S2.shape[0] != s2_size or shift.shape[0] != k or shift.shape[1] != d:
         raise ValueError("m_step statistics have wrong shapes")
-    size = k * d * d if cov_type == FULL else (k * d if cov_type == DIAG else k)
+    size = _factor_size(cov_type, k, d)
     stats_arr = np.concatenate([N, np.asarray(S1).ravel(), S2])
     nk = np.empty(k)
     means = np.empty((k, d))

@@ -396,24 +396,28 @@ def _log_det_cholesky(prec_chol, covariance_type, d, k):
 
 
 def _em_pass(X, w, covariance_type, weights, means, covs, n_threads):
-    """One call of the compiled pass with statistics: (per-row outputs, statistics)."""
+    """The compiled passes on one mixture: the statistics pass, then the three scoring
+    passes (per-row outputs, statistics)."""
     n, d = X.shape
     k = len(means)
     U = precision_cholesky(covs, covariance_type)
     gshift = np.average(X.astype(np.float64), axis=0, weights=w)
-    shift = means if covariance_type == "full" else np.tile(gshift, (k, 1))
-    s2 = {"full": k * d * d, "tied": 0}.get(covariance_type, k * d)
-    out = dict(N=np.zeros(k), S1=np.zeros((k, d)), S2=np.zeros(s2),
-               S2g=np.zeros(d * d if covariance_type == "tied" else 0),
-               resp=np.empty((n, k)), lpn=np.empty(n), labels=np.empty(n, dtype=np.int32))
+    shift = np.ascontiguousarray(means if covariance_type == "full" else np.tile(gshift, (k, 1)),
+                                 dtype=np.float64)
+    model = _gmm.Components(_COV_CODE[covariance_type],
+                            np.ascontiguousarray(means, dtype=np.float64),
+                            np.ascontiguousarray(U, dtype=np.float64).ravel(),
+                            _log_det_cholesky(U, covariance_type, d, k), np.log(weights))
+    stats = _gmm.Statistics(_COV_CODE[covariance_type], shift, gshift,
+                            covariance_type == "tied")
+    out = dict(resp=np.empty((n, k)), lpn=np.empty(n), labels=np.empty(n, dtype=np.int32))
     with blas_single_threaded():
-        total, _ = _gmm.em_pass(
-            X, w, _COV_CODE[covariance_type], np.ascontiguousarray(means, dtype=np.float64),
-            np.ascontiguousarray(U, dtype=np.float64).ravel(),
-            _log_det_cholesky(U, covariance_type, d, k), np.log(weights), np.empty((0, 0)),
-            np.ascontiguousarray(shift, dtype=np.float64), True, gshift, out["N"], out["S1"],
-            out["S2"], out["S2g"], out["resp"], out["lpn"], out["labels"], False, n_threads)
-    out.update(total=total, shift=shift, gshift=gshift)
+        total, _ = _gmm.em_statistics(X, w, model, stats, False, n_threads)
+        _gmm.responsibilities(X, model, out["resp"], n_threads)
+        _gmm.log_density(X, model, out["lpn"], n_threads)
+        _gmm.most_likely(X, model, out["labels"], n_threads)
+    out.update(total=total, shift=shift, gshift=gshift, N=stats.N, S1=stats.S1, S2=stats.S2,
+               S2g=stats.S2g)
     return out
 
 

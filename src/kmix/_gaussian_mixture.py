@@ -159,11 +159,13 @@ class GaussianMixture(_MixtureBase):
         prec = np.array(self.precisions_cholesky_, dtype=np.float64).ravel()
         covs = np.empty(prec.shape[0])
         lower_bounds = np.empty(self.max_iter)
+        settings = dict(reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
+                        total_weight=self._total_weight, lower_bound=lower_bound)
         n_iter, converged, lower_bound, bad = _gmm.em_run(
-            X, _EMPTY if sample_weight is None else sample_weight, _COV_CODE[cov], weights,
-            means, covs, prec, self.reg_covar, self.tol, self.max_iter, self._total_weight,
-            np.ascontiguousarray(self._data_mean, dtype=np.float64), lower_bound,
-            lower_bounds, self._pass_threads(n, d))
+            X, _EMPTY if sample_weight is None else sample_weight,
+            _gmm.Parameters(_COV_CODE[cov], weights, means, covs, prec), settings,
+            np.ascontiguousarray(self._data_mean, dtype=np.float64), lower_bounds,
+            self._pass_threads(n, d))
         if bad >= 0:
             raise _ill_defined(bad, self._dtype)
         report("iteration", n_iter, self.max_iter)       # the compiled block of iterations

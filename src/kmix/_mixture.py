@@ -37,8 +37,6 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _COV_CODE = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
 _EMPTY = np.empty(0)
-_EMPTY2 = np.empty((0, 0))
-_EMPTY_INT = np.empty(0, dtype=np.int32)
 
 
 def weighted_mean(X, sample_weight=None):
@@ -266,52 +264,54 @@ class _MixtureBase(DensityMixin, BaseEstimator):
     # -- one compiled pass --------------------------------------------------------------------
     def _pass(self, X, sample_weight, *, stats=False, resp_in=None, shift=None,
               second=None, resp=False, lpn=False, labels=False, entropy=False):
-        """Run ``em_pass`` with the current parameters.
+        """One compiled pass with the current parameters (or the given responsibilities
+        ``resp_in``): the statistics of EM (``stats``: moments about ``shift``, full, or the
+        data's mean; ``second``: also the tied total second moment), or one per-row output
+        (``resp``, ``lpn`` or ``labels``).
 
-        Returns (sum w log p, outputs dict); with ``entropy`` the dict also has
-        "entropy" = sum_i w_i sum_k r_ik log r_ik."""
+        Returns (sum w log p, outputs dict); the dict also has "entropy" = sum_i w_i sum_k
+        r_ik log r_ik when asked for (0 otherwise)."""
         n, d = X.shape
         k = self.n_components
         cov = self.covariance_type
         n_threads = self._pass_threads(n, d)
-        out = {}
-        if resp_in is None:
-            means = np.ascontiguousarray(self.means_, dtype=np.float64)
-            prec = np.ascontiguousarray(self.precisions_cholesky_, dtype=np.float64).ravel()
-            log_det = log_det_cholesky(self.precisions_cholesky_, cov, d, k).astype(np.float64)
-            log_weights = np.ascontiguousarray(self._estimate_log_weights(), dtype=np.float64)
-            log_det = log_det + self._log_prob_offset(d)
-        else:
-            means = np.zeros((k, d))
-            prec = np.zeros(max(1, k * d * d))
-            log_det = log_weights = np.zeros(k)
-        if stats:
-            s2_size = {"full": k * d * d, "tied": 0}.get(cov, k * d)
-            out["N"], out["S1"], out["S2"] = np.zeros(k), np.zeros((k, d)), np.zeros(s2_size)
-            out["gshift"] = self._data_mean
-            if cov == "full":
-                out["shift"] = np.ascontiguousarray(shift, dtype=np.float64)
-            else:
-                # the kernel takes every moment of these types about the data's mean
-                out["shift"] = np.tile(self._data_mean, (k, 1))
-            if second:
-                out["S2g"] = np.zeros(d * d)
-        if resp:
-            out["resp"] = np.empty((n, k))
-        if lpn:
-            out["lpn"] = np.empty(n)
-        if labels:
-            out["labels"] = np.empty(n, dtype=np.int32)
+        weights = _EMPTY if sample_weight is None else sample_weight
+        total = 0.0
+        out = {"entropy": 0.0}
         # Callers hold single-threaded BLAS (the kernel calls BLAS from every thread).
-        total = _gmm.em_pass(
-            X, _EMPTY if sample_weight is None else sample_weight, _COV_CODE[cov], means,
-            prec, log_det, log_weights, _EMPTY2 if resp_in is None else resp_in,
-            out.get("shift", _EMPTY2), stats, out.get("gshift", _EMPTY),
-            out.get("N", _EMPTY), out.get("S1", _EMPTY2), out.get("S2", _EMPTY),
-            out.get("S2g", _EMPTY), out.get("resp", _EMPTY2), out.get("lpn", _EMPTY),
-            out.get("labels", _EMPTY_INT), entropy, n_threads)
-        total, out["entropy"] = total
+        if stats:
+            # the kernel takes every moment of the other types about the data's mean
+            shift = (np.ascontiguousarray(shift, dtype=np.float64) if cov == "full"
+                     else np.tile(self._data_mean, (k, 1)))
+            st = _gmm.Statistics(_COV_CODE[cov], shift, self._data_mean, bool(second))
+            if resp_in is not None:
+                _gmm.initial_statistics(X, weights, resp_in, st, n_threads)
+            else:
+                total, out["entropy"] = _gmm.em_statistics(X, weights, self._components(d), st,
+                                                           entropy, n_threads)
+            out.update(N=st.N, S1=st.S1, S2=st.S2, shift=st.shift, gshift=st.gshift)
+            if second:
+                out["S2g"] = st.S2g
+        elif resp:
+            out["resp"] = np.empty((n, k))
+            _gmm.responsibilities(X, self._components(d), out["resp"], n_threads)
+        elif lpn:
+            out["lpn"] = np.empty(n)
+            _gmm.log_density(X, self._components(d), out["lpn"], n_threads)
+        elif labels:
+            out["labels"] = np.empty(n, dtype=np.int32)
+            _gmm.most_likely(X, self._components(d), out["labels"], n_threads)
         return total, out
+
+    def _components(self, n_features):
+        """The current parameters as the compiled passes read them (float64)."""
+        k, cov = self.n_components, self.covariance_type
+        means = np.ascontiguousarray(self.means_, dtype=np.float64)
+        prec = np.ascontiguousarray(self.precisions_cholesky_, dtype=np.float64).ravel()
+        log_det = log_det_cholesky(self.precisions_cholesky_, cov, n_features, k).astype(np.float64)
+        log_weights = np.ascontiguousarray(self._estimate_log_weights(), dtype=np.float64)
+        log_det = log_det + self._log_prob_offset(n_features)
+        return _gmm.Components(_COV_CODE[cov], means, prec, log_det, log_weights)
 
     def _pass_threads(self, n_samples, n_features):
         """Threads worth using for one pass: the one rule (``threads_for``) with the pass's
