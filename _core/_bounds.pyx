@@ -1,13 +1,14 @@
 """Exact k-means iterations that skip distance computations with triangle-inequality bounds.
 
-All kernels reproduce Lloyd's assignment (labels = argmin over centres) and keep the per-cluster
-sums and weights *incrementally*: a row is read only when its bounds fail, and only rows that change cluster
-move their weighted values between two clusters' sums. Per-block deltas are reduced in a fixed
-order, so results do not depend on the number of threads.
+All kernels reproduce Lloyd's assignment (labels = argmin over centres) and keep the
+per-cluster sums and weights *incrementally*: a row is read only when its bounds fail, and only
+rows that change cluster move their weighted values between two clusters' sums. Per-block
+deltas are reduced in a fixed order, so results do not depend on the number of threads.
 
 - Hamerly (2010): one upper and one lower bound per row, O(n) memory; centres tested against a
   row are batched into gemm-computed chunks.
 - Elkan (2003): one lower bound per (row, centre) and half the centre-centre distances.
+- Yinyang (Ding et al., 2015): one lower bound per row and group of centres.
 
 Bounds are true (not squared) distances in float64, except Elkan's n x k lower bounds, which are
 kept in the data's dtype as scikit-learn does. Every bound is rounded to its safe side (upper
@@ -19,6 +20,10 @@ the CPU or BLAS.
 
 The caller passes centre shifts rounded up and centre-centre half distances rounded down
 (kmix._kmeans_algorithms does).
+
+Hamerly and Yinyang share one search skeleton (:func:`_search_block`), each algorithm's rules
+being named helpers; a pass's entry point takes the data, the centres and what moved them,
+and two containers: the run's :class:`Bounds` and its ``kmix._core._lloyd.Clusters``.
 """
 import numpy as np
 
@@ -28,57 +33,17 @@ from libc.math cimport sqrt, INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, add_up, check_block_buffers,
-                      closer, direct_gamma, dist_down, dist_up, exact_closest,
-                      expansion_error_scale, imin, max_value, partial_dists, prep_centers,
-                      reduce_blocks, row_argmin, sq_dist, sub_down, sum_counts, zero_block)
+from _common cimport (CHUNK_ROWS, TILE_CENTERS, add_up, check_block_buffers, closer,
+                      direct_gamma, dist_down, dist_up, exact_closest, imin, partial_dists,
+                      prep_centers, reduce_blocks, row_argmin, sq_dist, sub_down, sum_counts,
+                      zero_block)
+from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
+                           make_centers, make_rows)
 
 
 # --------------------------------------------------------------------------------------------
-# What the passes share, grouped by role
+# The passes' state, grouped by role (Rows, Centers, Blocks, Moves: see _kmeans_pass.pxd)
 # --------------------------------------------------------------------------------------------
-cdef struct Rows:
-    # IN: what goes with the n x d rows X of a pass (X itself, in the data's dtype, is passed
-    # as a typed pointer).
-    const double *sq_norms   # n squared row norms (float64)
-    const double *weight     # n sample weights
-    Py_ssize_t n
-    Py_ssize_t d
-
-
-cdef struct Centers:
-    # IN: the k centres of a pass. Arrays in the data's dtype are held untyped and read
-    # through typed pointers by the fused kernels (the entry points fill them from typed
-    # memoryviews, so the dtype always matches).
-    const void *C            # k x d: labels index these, direct distances are taken to them
-    const void *S            # k x d: the centres in search order (Yinyang: sorted by group)
-    const void *ST           # d x k: S transposed (prep_centers)
-    const void *snorm        # k: squared norms of S
-    Py_ssize_t k
-    Py_ssize_t d
-    bint use_gemm            # partial distances by gemm (wide data), else the fused loops
-    double gamma             # rounding bound of a direct distance (direct_gamma)
-    double scale             # rounding bound of a partial distance (expansion_error_scale)
-    double cmax              # the largest squared norm of a centre
-
-
-cdef struct Blocks:
-    # The fixed row blocks of a pass (never set by the thread count) and their partial sums.
-    Py_ssize_t nb            # number of blocks: block b is rows b * size .. (b + 1) * size
-    Py_ssize_t size
-    bint update              # whether the rows that change cluster move between the sums
-    double *bsum             # OUT nb x k x d: per-block changes of the weighted sums
-    double *bw               # OUT nb x k: per-block changes of the weights
-    Py_ssize_t *bchanged     # OUT nb: labels changed per block
-
-
-cdef struct Moves:
-    # OUT: where one block moves the rows that change cluster (with update only).
-    double *bsum             # k x d
-    double *bw               # k
-    bint update
-
-
 cdef struct Search:
     # Per-thread scratch of the full search of a chunk's rows (q < CHUNK_ROWS searched rows,
     # ng groups of centres: 1 for Hamerly).
@@ -115,7 +80,7 @@ cdef struct YinyangBounds:
     Py_ssize_t ng
 
 
-ctypedef fused Bounds:
+ctypedef fused SearchBounds:
     HamerlyBounds
     YinyangBounds
 
@@ -171,7 +136,7 @@ cdef inline const floating *_rows_to_search(const floating *X, Py_ssize_t d, Py_
 # The search skeleton of Hamerly and Yinyang
 # --------------------------------------------------------------------------------------------
 cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers *cen,
-                              Bounds *bd, const Blocks *blk, Py_ssize_t b,
+                              SearchBounds *bd, const Blocks *blk, Py_ssize_t b,
                               Search *sr) noexcept nogil:
     """Block b of a Hamerly or Yinyang pass; returns how many labels changed.
 
@@ -191,11 +156,8 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     cdef floating *D = <floating*>sr.D
     cdef const floating *search
     cdef bint keep
-    cdef Moves mv
-    mv.update = blk.update
-    mv.bsum = blk.bsum + (b * k * d if blk.update else 0)
-    mv.bw = blk.bw + (b * k if blk.update else 0)
-    if Bounds is HamerlyBounds:
+    cdef Moves mv = block_moves(blk, b, k, d)
+    if SearchBounds is HamerlyBounds:
         ng = 1
     else:
         ng = bd.ng
@@ -204,7 +166,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
         m = imin(CHUNK_ROWS, end - s)
         nfull = 0
         for i in range(s, s + m):
-            if Bounds is HamerlyBounds:
+            if SearchBounds is HamerlyBounds:
                 keep = _hamerly_keeps(X + i * d, i, cen, bd)
             else:
                 keep = _yinyang_keeps(X + i * d, i, cen, bd, sr, rows.weight[i], &mv,
@@ -223,7 +185,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             partial_dists(search, nfull, d, S + j0 * d, ST + j0, k, snorm + j0, kt, D,
                           cen.use_gemm)
             for q in range(nfull):
-                if Bounds is HamerlyBounds:
+                if SearchBounds is HamerlyBounds:
                     _hamerly_scan(D + q * kt, kt, j0, &sr.best1[q], &sr.best2[q], &sr.arg1[q])
                 else:
                     _yinyang_scan(D + q * kt, kt, j0, bd, sr.best1 + q * ng,
@@ -231,7 +193,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             j0 += kt
         for q in range(nfull):
             i = sr.idx[q]
-            if Bounds is HamerlyBounds:
+            if SearchBounds is HamerlyBounds:
                 changed += _hamerly_settle(X + i * d, i, rows, cen, bd, sr.best1[q],
                                            sr.best2[q], sr.arg1[q], &mv)
             else:
@@ -241,10 +203,11 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     return changed
 
 
-cdef inline void _start_search(Bounds *bd, Search *sr, Py_ssize_t nfull) noexcept nogil:
+cdef inline void _start_search(SearchBounds *bd, Search *sr,
+                               Py_ssize_t nfull) noexcept nogil:
     """Before the first tile: no value seen for any searched row (in any group)."""
     cdef Py_ssize_t q, g
-    if Bounds is HamerlyBounds:
+    if SearchBounds is HamerlyBounds:
         for q in range(nfull):
             sr.best1[q] = INFINITY
             sr.best2[q] = INFINITY
@@ -257,13 +220,13 @@ cdef inline void _start_search(Bounds *bd, Search *sr, Py_ssize_t nfull) noexcep
                 sr.arg1[q * bd.ng + g] = bd.gstart[g]   # a valid index even if none compares
 
 
-cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen, Bounds *bd,
-                       const Blocks *blk, int n_threads) noexcept nogil:
+cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen,
+                       SearchBounds *bd, const Blocks *blk, int n_threads) noexcept nogil:
     """All blocks of a Hamerly or Yinyang pass, in parallel (dynamic schedule), each thread
     with its own :c:type:`Search` scratch; block b's partial sums are cleared first."""
     cdef Py_ssize_t b, ng, k = cen.k, d = rows.d
     cdef Search sr
-    if Bounds is HamerlyBounds:
+    if SearchBounds is HamerlyBounds:
         ng = 1
     else:
         ng = bd.ng
@@ -374,86 +337,129 @@ cdef void _shift_summary(const double *shift, Py_ssize_t k, Py_ssize_t *arg, dou
             m2[0] = shift[j]
 
 
-cdef inline Centers _centers(const floating *C, const floating *S, const floating *ST,
-                             const floating *snorm, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
-    """The :c:type:`Centers` of a pass, once S's transpose ST and norms snorm are prepared
-    (prep_centers); S is C in search order (C itself but for Yinyang)."""
-    cdef Centers cen
-    cen.C = C
-    cen.S = S
-    cen.ST = ST
-    cen.snorm = snorm
-    cen.k = k
-    cen.d = d
-    cen.use_gemm = d >= GEMM_MIN_FEATURES
-    cen.gamma = direct_gamma(d)
-    cen.scale = expansion_error_scale(d, floating is float)
-    cen.cmax = max_value(snorm, k)
-    return cen
+# --------------------------------------------------------------------------------------------
+# The passes' containers
+# --------------------------------------------------------------------------------------------
+cdef class Bounds:
+    """INOUT: the per-row bounds of a Hamerly, Elkan or Yinyang run. The arrays are the
+    caller's, shared (never copied).
+
+    Parameters
+    ----------
+    x_sq_norms : (n,) float64 or None, IN
+        The rows' squared norms (Hamerly, Yinyang; unused by Elkan).
+    upper : (n,) float64, INOUT
+        Upper bound on each row's distance to its centre.
+    lower : INOUT
+        Hamerly: (n,) float64, a lower bound on each row's distance to every other centre;
+        Elkan: (n, k) in the data's dtype, to each centre; Yinyang: (n, n_groups) float64,
+        to each group's centres other than the row's own.
+    groups : (group_of, members, gstart) of intp, or None, IN
+        Yinyang's groups of centres: ``group_of[j]`` is centre j's group,
+        ``members[gstart[g]:gstart[g + 1]]`` lists group g.
+    """
+    cdef readonly const double[::1] x_sq_norms
+    cdef readonly double[::1] upper
+    cdef readonly object lower
+    cdef readonly object groups
+
+    def __init__(self, x_sq_norms, double[::1] upper, lower, groups=None):
+        self.x_sq_norms = np.empty(0) if x_sq_norms is None else x_sq_norms
+        self.upper = upper
+        self.lower = lower
+        self.groups = groups
+
+    cdef int check(self, Py_ssize_t n, bint norms, tuple lower_shape) except -1:
+        if self.upper.shape[0] != n or (norms and self.x_sq_norms.shape[0] != n):
+            raise ValueError("upper and x_sq_norms must have one value per row")
+        if np.shape(self.lower) != lower_shape:
+            raise ValueError(f"lower must have shape {lower_shape}, got {np.shape(self.lower)}")
+        return 0
 
 
-cdef Blocks _blocks(Py_ssize_t n, double[:, :, ::1] bsum, double[:, ::1] bw,
-                    Py_ssize_t[::1] bchanged, bint update):
-    """The row blocks of a pass over n rows: as many as ``bchanged`` has entries."""
-    cdef Blocks blk
-    blk.nb = bchanged.shape[0]
-    blk.size = (n + blk.nb - 1) // blk.nb
-    blk.update = update
-    blk.bsum = &bsum[0, 0, 0]
-    blk.bw = &bw[0, 0]
-    blk.bchanged = &bchanged[0]
-    return blk
+cdef Clustering _clustering(clusters, floating[:, ::1] CT, floating[::1] cnorm, Py_ssize_t n,
+                            Py_ssize_t k, Py_ssize_t d, bint update,
+                            const double **weight) except *:
+    """The C view of a run's :class:`kmix._core._lloyd.Clusters` (read through its
+    attributes: the type lives in another extension module), checked against a pass over n
+    rows, k centres and d features; ``weight`` receives its sample weights. CT and cnorm are
+    its workspace's, typed by the caller. The pointers stay valid while ``clusters`` lives."""
+    cdef Clustering cl
+    cdef const double[::1] sample_weight = clusters.sample_weight
+    cdef int[::1] labels = clusters.labels
+    cdef double[:, ::1] sums = clusters.sums
+    cdef double[::1] wsum = clusters.weight_in_clusters
+    cdef double[:, :, ::1] bsum = clusters.workspace.bsum
+    cdef double[:, ::1] bw = clusters.workspace.bw
+    cdef Py_ssize_t[::1] bchanged = clusters.workspace.bchanged
+    if labels.shape[0] != n or sums.shape[0] != k or sums.shape[1] != d:
+        raise ValueError("the clusters do not match the data and the centres")
+    check_block_buffers(bsum, bchanged.shape[0], k, d, update)
+    weight[0] = &sample_weight[0]
+    cl.labels = &labels[0]
+    cl.sums = &sums[0, 0]
+    cl.wsum = &wsum[0]
+    cl.CT = &CT[0, 0]
+    cl.cnorm = &cnorm[0]
+    cl.blk = make_blocks(n, bchanged.shape[0], update, &bsum[0, 0, 0], &bw[0, 0], &bchanged[0])
+    return cl
 
 
-cdef Rows _rows(const double[::1] sq_norms, const double[::1] weight, Py_ssize_t n,
-                Py_ssize_t d):
-    cdef Rows rows
-    rows.sq_norms = &sq_norms[0] if sq_norms.shape[0] > 0 else NULL
-    rows.weight = &weight[0]
-    rows.n = n
-    rows.d = d
-    return rows
+def hamerly_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
+                       const double[::1] shift, const double[::1] half_sep, Bounds bounds,
+                       clusters, bint update, int n_threads):
+    """One Hamerly assignment pass (Hamerly, 2010): one upper and one lower bound per row;
+    the rows whose bounds fail are searched in full.
 
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C order, IN
+    centers : (k, d) in X's dtype, IN
+        The centres of this pass.
+    shift : (k,) float64, IN
+        How far each centre moved since the bounds were last valid, rounded up.
+    half_sep : (k,) float64, IN
+        Half the distance from each centre to its nearest other centre, rounded down.
+    bounds : Bounds, INOUT
+        The run's bounds (rows with ``labels < 0`` get a full search).
+    clusters : kmix._core._lloyd.Clusters, INOUT
+        The run's labels; with ``update``, its sums and weight_in_clusters are updated
+        incrementally by the rows that change cluster.
+    update : bool, IN
+    n_threads : int, IN
 
-def hamerly_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
-                       const double[::1] sample_weight, const floating[:, ::1] centers,
-                       const double[::1] shift, const double[::1] half_sep,
-                       int[::1] labels, double[::1] upper, double[::1] lower,
-                       double[:, ::1] sums, double[::1] weight_in_clusters,
-                       bint update, int n_threads, floating[:, ::1] CT, floating[::1] cnorm,
-                       double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
-    """One Hamerly assignment pass against ``centers``.
-
-    ``shift[j]`` is how far centre j moved since the bounds were last valid; ``half_sep[j]`` is
-    half the distance from centre j to its nearest other centre. Rows with ``labels < 0`` get a
-    full search. When ``update``, ``sums`` (k x d) and ``weight_in_clusters`` (k) are updated
-    incrementally by the rows that change cluster. Returns how many labels changed.
-    Scratch buffers as :func:`kmix._core._lloyd.lloyd_pass_dense`.
+    Returns
+    -------
+    How many labels changed.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef floating[:, ::1] CT = clusters.workspace.CT
+    cdef floating[::1] cnorm = clusters.workspace.cnorm
+    cdef double[::1] lower = bounds.lower
+    cdef const double *weight
+    cdef Clustering cl
     cdef Rows rows
     cdef Centers cen
     cdef HamerlyBounds bd
-    cdef Blocks blk
     if n == 0:
         return 0
-    check_block_buffers(bsum, bchanged.shape[0], k, d, update)
-    rows = _rows(x_sq_norms, sample_weight, n, d)
-    blk = _blocks(n, bsum, bw, bchanged, update)
-    bd.labels = &labels[0]
-    bd.upper = &upper[0]
+    bounds.check(n, True, (n,))
+    cl = _clustering(clusters, CT, cnorm, n, k, d, update, &weight)
+    rows = make_rows(&bounds.x_sq_norms[0], weight, n, d)
+    bd.labels = cl.labels
+    bd.upper = &bounds.upper[0]
     bd.lower = &lower[0]
     bd.shift = &shift[0]
     bd.half_sep = &half_sep[0]
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         _shift_summary(&shift[0], k, &bd.shift_arg, &bd.shift_max1, &bd.shift_max2)
-        cen = _centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
-        _search_pass(&X[0, 0], &rows, &cen, &bd, &blk, n_threads)
+        cen = make_centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
+        _search_pass(&X[0, 0], &rows, &cen, &bd, &cl.blk, n_threads)
         if update:
-            reduce_blocks(blk.bsum, blk.bw, blk.nb, k, d, &sums[0, 0],
-                          &weight_in_clusters[0], True, n_threads)
-    return sum_counts(blk.bchanged, blk.nb)
+            reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, True,
+                          n_threads)
+    return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
 cdef inline void _store_down(floating *dst, double v) noexcept nogil:
@@ -464,23 +470,34 @@ cdef inline void _store_down(floating *dst, double v) noexcept nogil:
         dst[0] = v
 
 
-cdef Py_ssize_t _elkan_block(
-    const floating *X, Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
-    const floating *C, Py_ssize_t k, const double *shift, const double *half_sep,
-    const double *half_cc, const double *w, int *labels, double *upper, floating *lower,
-    bint update, double *bsum, double *bw,
-) noexcept nogil:
-    cdef Py_ssize_t i, j, a, old
+cdef struct ElkanBounds:
+    # Elkan's per-row state (INOUT) and what moves it (IN).
+    int *labels              # n: closest centre, -1 if never assigned
+    double *upper            # n: upper bound on the distance to the own centre
+    void *lower              # n x k, data dtype: lower bound on the distance to each centre
+    const double *shift      # k: how far each centre moved (rounded up)
+    const double *half_sep   # k: half the distance to the nearest other centre
+    const double *half_cc    # k x k: half the centre-centre distances
+
+
+cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers *cen,
+                             ElkanBounds *bd, const Blocks *blk, Py_ssize_t b) noexcept nogil:
+    """Block b of an Elkan pass: each row's bounds move with the centres, and only the centres
+    that they do not rule out get a direct distance. Returns how many labels changed."""
+    cdef Py_ssize_t i, j, a, old, d = rows.d, k = cen.k
     cdef Py_ssize_t changed = 0
     cdef double u, sa, sj
-    cdef double g = direct_gamma(d)
+    cdef double g = cen.gamma
     cdef bint tight
+    cdef const floating *C = <const floating*>cen.C
+    cdef const double *half_cc = bd.half_cc
     cdef const floating *x
     cdef floating *lb
-    for i in range(start, end):
+    cdef Moves mv = block_moves(blk, b, k, d)
+    for i in range(b * blk.size, imin(rows.n, (b + 1) * blk.size)):
         x = X + i * d
-        lb = lower + i * k
-        old = labels[i]
+        lb = <floating*>bd.lower + i * k
+        old = bd.labels[i]
         a = old
         if a < 0:
             a = 0
@@ -499,10 +516,10 @@ cdef Py_ssize_t _elkan_block(
                 else:
                     lb[j] = 0
         else:
-            u = add_up(upper[i], shift[a])
+            u = add_up(bd.upper[i], bd.shift[a])
             for j in range(k):
-                _store_down(&lb[j], sub_down(lb[j], shift[j]))
-            if u >= half_sep[a]:
+                _store_down(&lb[j], sub_down(lb[j], bd.shift[j]))
+            if u >= bd.half_sep[a]:
                 tight = False
                 for j in range(k):
                     if j != a and u >= lb[j] and u >= half_cc[a * k + j]:
@@ -519,47 +536,55 @@ cdef Py_ssize_t _elkan_block(
                             a = j
                             sa = sj
                             u = dist_up(sj, g)
-        upper[i] = u
-        if a != old:
-            changed += 1
-            if update:
-                _move_row(bsum, bw, x, d, old, a, w[i])
-            labels[i] = <int>a
+        bd.upper[i] = u
+        changed += _relabel(&bd.labels[i], a, x, d, rows.weight[i], &mv)
     return changed
 
 
-def elkan_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
-                     const floating[:, ::1] centers, const double[::1] shift,
-                     const double[::1] half_sep, const double[:, ::1] half_cc,
-                     int[::1] labels, double[::1] upper, floating[:, ::1] lower,
-                     double[:, ::1] sums, double[::1] weight_in_clusters,
-                     bint update, int n_threads,
-                     double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
-    """One Elkan assignment pass; same contract as :func:`hamerly_pass_dense`.
+def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
+                     const double[::1] shift, const double[::1] half_sep,
+                     const double[:, ::1] half_cc, Bounds bounds, clusters, bint update,
+                     int n_threads):
+    """One Elkan assignment pass (Elkan, 2003): one lower bound per (row, centre), kept in the
+    data's dtype as scikit-learn does, moved with ``shift`` inside the pass; only the centres
+    that the bounds and half the centre-centre distances do not rule out get a distance.
 
-    ``half_cc`` holds half the centre-centre distances and ``lower`` (n x k) the per-centre
-    lower bounds, both updated for ``shift`` inside the pass.
+    Parameters as :func:`hamerly_pass_dense`, and ``half_cc`` : (k, k) float64, IN, half the
+    centre-centre distances rounded down.
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t nb = bchanged.shape[0]
-    cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], b
+    cdef floating[:, ::1] CT = clusters.workspace.CT
+    cdef floating[::1] cnorm = clusters.workspace.cnorm
+    cdef floating[:, ::1] lower = bounds.lower
+    cdef const double *weight
+    cdef Clustering cl
+    cdef Rows rows
+    cdef Centers cen
+    cdef ElkanBounds bd
     if n == 0:
         return 0
-    check_block_buffers(bsum, nb, k, d, update)
+    bounds.check(n, False, (n, k))
+    cl = _clustering(clusters, CT, cnorm, n, k, d, update, &weight)
+    rows = make_rows(NULL, weight, n, d)
+    cen.C = &centers[0, 0]
+    cen.k = k
+    cen.d = d
+    cen.gamma = direct_gamma(d)
+    bd.labels = cl.labels
+    bd.upper = &bounds.upper[0]
+    bd.lower = &lower[0, 0]
+    bd.shift = &shift[0]
+    bd.half_sep = &half_sep[0]
+    bd.half_cc = &half_cc[0, 0]
     with nogil:
-        for b in prange(nb, schedule='dynamic', num_threads=n_threads):
+        for b in prange(cl.blk.nb, schedule='dynamic', num_threads=n_threads):
             if update:
-                zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
-            bchanged[b] = _elkan_block(
-                &X[0, 0], b * bs, imin(n, (b + 1) * bs), d, &centers[0, 0], k,
-                &shift[0], &half_sep[0], &half_cc[0, 0], &sample_weight[0], &labels[0],
-                &upper[0], &lower[0, 0], update,
-                &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0])
+                zero_block(cl.blk.bsum + b * k * d, cl.blk.bw + b * k, k, d)
+            cl.blk.bchanged[b] = _elkan_block(&X[0, 0], &rows, &cen, &bd, &cl.blk, b)
         if update:
-            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
-                          &weight_in_clusters[0], True, n_threads)
-    return sum_counts(&bchanged[0], nb)
+            reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, True,
+                          n_threads)
+    return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
 # --------------------------------------------------------------------------------------------
@@ -718,42 +743,46 @@ cdef inline Py_ssize_t _yinyang_settle(const floating *x, Py_ssize_t i, const Ro
     return _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
 
 
-def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
-                       const double[::1] sample_weight, const floating[:, ::1] centers,
-                       const Py_ssize_t[::1] group_of, const Py_ssize_t[::1] members,
-                       const Py_ssize_t[::1] gstart, const double[::1] shift,
-                       int[::1] labels, double[::1] upper, double[:, ::1] lower,
-                       double[:, ::1] sums, double[::1] weight_in_clusters,
-                       bint update, int n_threads, floating[:, ::1] CT, floating[::1] cnorm,
-                       double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
+def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
+                       const double[::1] shift, Bounds bounds, clusters, bint update,
+                       int n_threads):
     """One Yinyang assignment pass (Ding et al., 2015).
 
-    The centres are split into groups (``group_of[j]``; ``members[gstart[g]:gstart[g+1]]``
-    lists group g); ``lower[i, g]`` bounds the distance from row i to every centre of group g
-    other than its own. A row is searched again only when its upper bound reaches the smallest
-    group bound (the global filter). On narrow data only the groups whose bound fails are
-    searched, with exact distances (the group filter); on wide data the search is a gemm
-    against all centres (sorted by group) that refreshes every group bound. Ties go to the
-    lowest centre index, as in Lloyd. Same contract otherwise as :func:`hamerly_pass_dense`.
+    The centres are split into groups (``bounds.groups``); ``bounds.lower[i, g]`` bounds the
+    distance from row i to every centre of group g other than its own. A row is searched
+    again only when its upper bound reaches the smallest group bound (the global filter). On
+    narrow data only the groups whose bound fails are searched, with exact distances (the
+    group filter); on wide data the search is a gemm against all centres (sorted by group)
+    that refreshes every group bound. Ties go to the lowest centre index, as in Lloyd.
+
+    Parameters as :func:`hamerly_pass_dense` (without ``half_sep``).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef floating[:, ::1] CT = clusters.workspace.CT
+    cdef floating[::1] cnorm = clusters.workspace.cnorm
+    cdef const Py_ssize_t[::1] group_of, members, gstart
+    if bounds.groups is None:
+        raise ValueError("a Yinyang pass needs the groups of centres (Bounds.groups)")
+    group_of, members, gstart = bounds.groups
     cdef Py_ssize_t ng = gstart.shape[0] - 1
     cdef Py_ssize_t g, jj
+    cdef double[:, ::1] lower = bounds.lower
     cdef double[::1] gshift = np.zeros(ng)
     cdef floating[:, ::1] Cp = np.ascontiguousarray(np.asarray(centers)[np.asarray(members)])
+    cdef const double *weight
+    cdef Clustering cl
     cdef Rows rows
     cdef Centers cen
     cdef YinyangBounds bd
-    cdef Blocks blk
     if n == 0:
         return 0
-    check_block_buffers(bsum, bchanged.shape[0], k, d, update)
-    if lower.shape[0] != n or lower.shape[1] != ng:
-        raise ValueError("lower must have shape (n_samples, n_groups)")
-    rows = _rows(x_sq_norms, sample_weight, n, d)
-    blk = _blocks(n, bsum, bw, bchanged, update)
-    bd.labels = &labels[0]
-    bd.upper = &upper[0]
+    bounds.check(n, True, (n, ng))
+    if group_of.shape[0] != k or members.shape[0] != k:
+        raise ValueError("every centre must be in one group")
+    cl = _clustering(clusters, CT, cnorm, n, k, d, update, &weight)
+    rows = make_rows(&bounds.x_sq_norms[0], weight, n, d)
+    bd.labels = cl.labels
+    bd.upper = &bounds.upper[0]
     bd.lower = &lower[0, 0]
     bd.shift = &shift[0]
     bd.gshift = &gshift[0]
@@ -767,12 +796,12 @@ def yinyang_pass_dense(const floating[:, ::1] X, const double[::1] x_sq_norms,
             for jj in range(gstart[g], gstart[g + 1]):
                 if shift[members[jj]] > gshift[g]:
                     gshift[g] = shift[members[jj]]
-        cen = _centers(&centers[0, 0], &Cp[0, 0], &CT[0, 0], &cnorm[0], k, d)
-        _search_pass(&X[0, 0], &rows, &cen, &bd, &blk, n_threads)
+        cen = make_centers(&centers[0, 0], &Cp[0, 0], &CT[0, 0], &cnorm[0], k, d)
+        _search_pass(&X[0, 0], &rows, &cen, &bd, &cl.blk, n_threads)
         if update:
-            reduce_blocks(blk.bsum, blk.bw, blk.nb, k, d, &sums[0, 0],
-                          &weight_in_clusters[0], True, n_threads)
-    return sum_counts(blk.bchanged, blk.nb)
+            reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, True,
+                          n_threads)
+    return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
 def half_center_distances(const floating[:, ::1] centers, double[:, ::1] half_cc,

@@ -3,6 +3,9 @@
 Every kernel releases the GIL, splits the rows into a fixed number of blocks (chosen from the
 problem's shape, never from the thread count), accumulates each block's partial sums in float64
 and reduces the blocks in order: results are bitwise identical for any ``n_threads``.
+
+The passes of a run (here and in _bounds.pyx) write into a :class:`Clusters` container (labels,
+per-cluster sums and weights) with its :class:`Workspace` scratch.
 """
 import numpy as np
 
@@ -12,17 +15,134 @@ from libc.math cimport sqrt
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, check_block_buffers,
-                      closest_center_sparse, closest_centers, exact_closest, exact_sign,
-                      expansion_error_scale, imin, kmix_cpu_has_fma, kmix_gamma, merge_tile_best2,
-                      n_blocks_for, partial_dists, prep_centers, reduce_blocks, row_norm, sq_dist,
-                      sq_dist_sparse, sum_counts, zero_block)
+from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_center_sparse,
+                      closest_centers, exact_closest, exact_sign, expansion_error_scale, imin,
+                      kmix_cpu_has_fma, kmix_gamma, merge_tile_best2, n_blocks_for, partial_dists,
+                      prep_centers, reduce_blocks, row_norm, sq_dist, sq_dist_sparse, sum_counts,
+                      zero_block)
+from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
+                           make_centers, make_rows)
 from _interrupt cimport check_interrupt, monotonic
 
 
 def n_blocks(Py_ssize_t n, Py_ssize_t k, Py_ssize_t d):
     """Row blocks of the update kernels for n rows, k centres and d features."""
     return n_blocks_for(n, k * d + k)
+
+
+# --------------------------------------------------------------------------------------------
+# The passes' containers
+# --------------------------------------------------------------------------------------------
+cdef class Workspace:
+    """Scratch of the k-means passes over n rows with k centres of d features: allocated
+    once, reused by every pass of that shape (the kernels own its contents).
+
+    Parameters
+    ----------
+    n, k, d : int
+    dtype : float32 or float64
+        The data's.
+    update : bool
+        Whether the passes will update the clusters' sums (they then need per-block sums).
+
+    Attributes
+    ----------
+    CT : (d, k) in the data's dtype: the centres transposed
+    cnorm : (k,) in the data's dtype: their squared norms
+    bsum : (nb, k, d) float64: per-block sums ((1, 1, 1) without ``update``)
+    bw : (nb, k) float64: per-block weights ((1, 1) without ``update``)
+    bchanged : (nb,) intp: labels changed per block; nb, the number of row blocks, is set by
+        the shape, never by the thread count
+    """
+    cdef readonly object CT
+    cdef readonly object cnorm
+    cdef readonly double[:, :, ::1] bsum
+    cdef readonly double[:, ::1] bw
+    cdef readonly Py_ssize_t[::1] bchanged
+
+    def __init__(self, Py_ssize_t n, Py_ssize_t k, Py_ssize_t d, dtype, bint update):
+        cdef Py_ssize_t nb = n_blocks_for(n, k * d + k if update else 0)
+        self.CT = np.empty((d, k), dtype=dtype)
+        self.cnorm = np.empty(k, dtype=dtype)
+        if update:
+            self.bsum = np.empty((nb, k, d))
+            self.bw = np.empty((nb, k))
+        else:
+            self.bsum = np.empty((1, 1, 1))
+            self.bw = np.empty((1, 1))
+        self.bchanged = np.empty(nb, dtype=np.intp)
+
+
+cdef class Clusters:
+    """INOUT: the rows' clusters as the passes of one k-means run keep them. The arrays are
+    the caller's, shared (never copied): it reads and adjusts them between passes.
+
+    Parameters
+    ----------
+    sample_weight : (n,) float64, IN
+        Each row's weight in the sums.
+    labels : (n,) int32, INOUT
+        Each row's centre; -1: not assigned yet.
+    sums : (k, d) float64, OUT (Lloyd) or INOUT (Hamerly, Elkan, Yinyang: updated by the
+        rows that change cluster)
+        Weighted sum of each cluster's rows.
+    weight_in_clusters : (k,) float64, like ``sums``
+        Each cluster's weight.
+    workspace : Workspace
+        The passes' scratch, for n rows, k centres and d features.
+    """
+    cdef readonly const double[::1] sample_weight
+    cdef readonly int[::1] labels
+    cdef readonly double[:, ::1] sums
+    cdef readonly double[::1] weight_in_clusters
+    cdef readonly Workspace workspace
+
+    def __init__(self, const double[::1] sample_weight, int[::1] labels, double[:, ::1] sums,
+                 double[::1] weight_in_clusters, Workspace workspace):
+        cdef Py_ssize_t n = labels.shape[0], k = sums.shape[0], d = sums.shape[1]
+        if sample_weight.shape[0] != n or weight_in_clusters.shape[0] != k:
+            raise ValueError("sample_weight must have one value per row and "
+                             "weight_in_clusters one per cluster")
+        if workspace.CT.shape != (d, k):
+            raise ValueError(f"the workspace is for {workspace.CT.shape[1]} centres of "
+                             f"{workspace.CT.shape[0]} features, not {k} of {d}")
+        self.sample_weight = sample_weight
+        self.labels = labels
+        self.sums = sums
+        self.weight_in_clusters = weight_in_clusters
+        self.workspace = workspace
+
+    cdef Clustering view(self, floating[:, ::1] CT, floating[::1] cnorm, bint update) except *:
+        """The C view for a pass (CT and cnorm: the workspace's, typed by the caller)."""
+        cdef Clustering cl
+        cdef Workspace ws = self.workspace
+        check_block_buffers(ws.bsum, ws.bchanged.shape[0], self.sums.shape[0],
+                            self.sums.shape[1], update)
+        cl.labels = &self.labels[0]
+        cl.sums = &self.sums[0, 0]
+        cl.wsum = &self.weight_in_clusters[0]
+        cl.CT = &CT[0, 0]
+        cl.cnorm = &cnorm[0]
+        cl.blk = make_blocks(self.labels.shape[0], ws.bchanged.shape[0], update,
+                             &ws.bsum[0, 0, 0], &ws.bw[0, 0], &ws.bchanged[0])
+        return cl
+
+
+# --------------------------------------------------------------------------------------------
+# Lloyd passes
+# --------------------------------------------------------------------------------------------
+cdef struct Scratch:
+    # A thread's scratch in a dense Lloyd pass.
+    void *D                  # CHUNK_ROWS x min(k, TILE_CENTERS) partial distances (data dtype;
+                             # float32 on the mixed path)
+    float *X32               # CHUNK_ROWS x d: the chunk's rows in float32 (mixed path, else NULL)
+
+
+cdef inline Scratch _new_scratch(void *D, float *X32) noexcept nogil:
+    cdef Scratch sc
+    sc.D = D
+    sc.X32 = X32
+    return sc
 
 
 cdef enum:
@@ -108,13 +228,12 @@ cdef void _closest_mixed(
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)
 
 
-cdef Py_ssize_t _apply_labels(
-    const floating *X, Py_ssize_t s, Py_ssize_t m, Py_ssize_t d, const Py_ssize_t *besti,
-    const double *w, int *labels, bint update, double *bsum, double *bw,
-) noexcept nogil:
+cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s, Py_ssize_t m,
+                              const Py_ssize_t *besti, int *labels,
+                              const Moves *mv) noexcept nogil:
     """Store the labels of rows s .. s + m (besti) and, with update, add the rows to their
-    cluster's block sums (bsum, bw); return how many labels changed."""
-    cdef Py_ssize_t r, i, a, f
+    cluster's block sums (mv); return how many labels changed."""
+    cdef Py_ssize_t r, i, a, f, d = rows.d
     cdef Py_ssize_t changed = 0
     cdef double wi
     cdef double *row
@@ -125,77 +244,76 @@ cdef Py_ssize_t _apply_labels(
         if labels[i] != a:
             changed += 1
             labels[i] = <int>a
-        if update:
-            wi = w[i]
-            bw[a] += wi
-            row = bsum + a * d
+        if mv.update:
+            wi = rows.weight[i]
+            mv.bw[a] += wi
+            row = mv.bsum + a * d
             x = X + i * d
             for f in range(d):
                 row[f] += wi * x[f]
     return changed
 
 
-cdef Py_ssize_t _lloyd_block_dense(
-    const floating *X, Py_ssize_t start, Py_ssize_t end, Py_ssize_t d,
-    const floating *C, const floating *CT, const floating *cnorm, Py_ssize_t k,
-    const double *w, int *labels, bint update, double *bsum, double *bw,
-    floating *D, bint use_gemm, const _MixedCenters *mc, float *X32,
-) noexcept nogil:
-    """Assign rows start .. end (and add them to the block sums with update). mc (NULL for
-    all-float64 distances) and X32 (its row scratch): see _closest_mixed."""
-    cdef Py_ssize_t s, m
+cdef Py_ssize_t _lloyd_block_dense(const floating *X, const Rows *rows, const Centers *cen,
+                                   const _MixedCenters *mc, const Blocks *blk, Py_ssize_t b,
+                                   int *labels, Scratch *sc) noexcept nogil:
+    """Block b of a dense Lloyd pass: each row's closest centre, chunk by chunk; with update
+    every row adds its weighted values to its cluster's block sums. mc: the float32 centres of
+    the mixed path (NULL: all-float64 distances, see _closest_mixed). Returns how many labels
+    changed."""
+    cdef Py_ssize_t d = rows.d, k = cen.k
+    cdef Py_ssize_t s = b * blk.size, end = imin(rows.n, (b + 1) * blk.size)
+    cdef Py_ssize_t m
     cdef Py_ssize_t changed = 0
     cdef Py_ssize_t besti[CHUNK_ROWS]
-    s = start
+    cdef Moves mv = block_moves(blk, b, k, d)
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
         if floating is double and mc != NULL:
-            _closest_mixed(X + s * d, m, d, C, k, mc, besti, X32, <float*>D, use_gemm)
+            _closest_mixed(X + s * d, m, d, <const double*>cen.C, k, mc, besti, sc.X32,
+                           <float*>sc.D, cen.use_gemm)
         else:
-            closest_centers(X + s * d, m, d, C, CT, cnorm, k, besti, D, use_gemm)
-        changed += _apply_labels(X, s, m, d, besti, w, labels, update, bsum, bw)
+            closest_centers(X + s * d, m, d, <const floating*>cen.C, <const floating*>cen.ST,
+                            <const floating*>cen.snorm, k, besti, <floating*>sc.D,
+                            cen.use_gemm)
+        changed += _apply_labels(X, rows, s, m, besti, labels, &mv)
         s += m
     return changed
 
 
-cdef Py_ssize_t _lloyd_pass_dense(
-    const floating *X, Py_ssize_t n, Py_ssize_t d, const double *w, const floating *centers,
-    Py_ssize_t k, int *labels, double *sums, double *wsum, bint update, int n_threads,
-    floating *CT, floating *cnorm, double *bsum, double *bw, Py_ssize_t *bchanged,
-    Py_ssize_t nb,
-) noexcept nogil:
-    """Body of :func:`lloyd_pass_dense` on raw buffers."""
-    cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b, kt_max = imin(k, TILE_CENTERS)
-    cdef bint use_gemm = d >= GEMM_MIN_FEATURES
-    cdef floating *D
-    cdef float *X32 = NULL
+cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating *centers,
+                            Py_ssize_t k, Clustering *cl, int n_threads) noexcept nogil:
+    """A dense Lloyd pass on raw buffers (:func:`lloyd_pass_dense`)."""
+    cdef Py_ssize_t b, d = rows.d
+    cdef floating *CT = <floating*>cl.CT
+    cdef floating *cnorm = <floating*>cl.cnorm
+    cdef Centers cen
+    cdef Scratch sc
     cdef _MixedCenters mixed
     cdef const _MixedCenters *mc = NULL
     cdef float *mbuf = NULL
     prep_centers(centers, k, d, CT, cnorm)
-    if floating is double and use_gemm and k >= MIXED_MIN_CENTERS:
+    cen = make_centers(centers, centers, CT, cnorm, k, d)
+    if floating is double and cen.use_gemm and k >= MIXED_MIN_CENTERS:
         mbuf = _mixed_centers(centers, k, d, &mixed)
         if mbuf != NULL:
             mc = &mixed
     with parallel(num_threads=n_threads):
         # D holds float32 values on the mixed path (half the room of a float64 D)
-        D = <floating*>malloc(CHUNK_ROWS * kt_max * sizeof(floating))
-        if mc != NULL:
-            X32 = <float*>malloc(CHUNK_ROWS * d * sizeof(float))
-        for b in prange(nb, schedule='dynamic'):
-            if update:
-                zero_block(bsum + b * k * d, bw + b * k, k, d)
-            bchanged[b] = _lloyd_block_dense(
-                X, b * bs, imin(n, (b + 1) * bs), d, centers, CT, cnorm, k, w, labels,
-                update, bsum + (b * k * d if update else 0), bw + (b * k if update else 0),
-                D, use_gemm, mc, X32)
-        free(D)
-        free(X32)
+        sc = _new_scratch(malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating)),
+                          <float*>malloc(CHUNK_ROWS * d * sizeof(float)) if mc != NULL else NULL)
+        for b in prange(cl.blk.nb, schedule='dynamic'):
+            if cl.blk.update:
+                zero_block(cl.blk.bsum + b * k * d, cl.blk.bw + b * k, k, d)
+            cl.blk.bchanged[b] = _lloyd_block_dense(X, rows, &cen, mc, &cl.blk, b, cl.labels,
+                                                    &sc)
+        free(sc.D)
+        free(sc.X32)
     free(mbuf)
-    if update:
-        reduce_blocks(bsum, bw, nb, k, d, sums, wsum, False, n_threads)
-    return sum_counts(bchanged, nb)
+    if cl.blk.update:
+        reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, False,
+                      n_threads)
+    return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
 cdef float *_mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
@@ -227,88 +345,98 @@ cdef float *_mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
     return buf
 
 
-def lloyd_pass_dense(const floating[:, ::1] X, const double[::1] sample_weight,
-                     const floating[:, ::1] centers, int[::1] labels,
-                     double[:, ::1] sums, double[::1] weight_in_clusters,
-                     bint update, int n_threads, floating[:, ::1] CT, floating[::1] cnorm,
-                     double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
-    """Assign every row to its closest centre; optionally sum rows per cluster.
+def lloyd_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
+                     Clusters clusters, bint update, int n_threads):
+    """Assign every row to its closest centre; optionally sum the rows per cluster.
 
-    Writes ``labels`` in place and, when ``update``, the per-cluster weighted sums of rows
-    (``sums``, k x d) and weights (``weight_in_clusters``). Returns how many labels changed.
-    ``CT`` (d x k), ``cnorm`` (k), ``bsum`` (nb x k x d, or any shape without ``update``),
-    ``bw`` (nb x k) and ``bchanged`` (nb) are scratch buffers owned by the caller; nb, the
-    number of row blocks, is ``bchanged.shape[0]``.
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C order, IN
+    centers : (k, d) in X's dtype, IN
+    clusters : Clusters, INOUT
+        Its labels are written; with ``update`` its sums and weight_in_clusters too (the
+        weighted sums of each cluster's rows and weights).
+    update : bool, IN
+    n_threads : int, IN
+
+    Returns
+    -------
+    How many labels changed.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef floating[:, ::1] CT = clusters.workspace.CT
+    cdef floating[::1] cnorm = clusters.workspace.cnorm
+    cdef Clustering cl
+    cdef Rows rows
     cdef Py_ssize_t changed
     if n == 0:
         return 0
-    check_block_buffers(bsum, bchanged.shape[0], k, d, update)
+    cl = clusters.view(CT, cnorm, update)
+    rows = make_rows(NULL, &clusters.sample_weight[0], n, d)
     with nogil:
-        changed = _lloyd_pass_dense(&X[0, 0], n, d, &sample_weight[0], &centers[0, 0], k,
-                                    &labels[0], &sums[0, 0], &weight_in_clusters[0], update,
-                                    n_threads, &CT[0, 0], &cnorm[0], &bsum[0, 0, 0], &bw[0, 0],
-                                    &bchanged[0], bchanged.shape[0])
+        changed = _lloyd_pass(&X[0, 0], &rows, &centers[0, 0], k, &cl, n_threads)
     return changed
 
 
-cdef Py_ssize_t _lloyd_block_sparse(
-    const floating *data, const int *indices, const int *indptr,
-    Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *C,
-    const floating *CT, const floating *cnorm, Py_ssize_t k,
-    const double *w, int *labels, bint update, double *bsum, double *bw, floating *Dr,
-) noexcept nogil:
+cdef Py_ssize_t _lloyd_block_sparse(const floating *data, const int *indices,
+                                    const int *indptr, const Rows *rows, const Centers *cen,
+                                    const Blocks *blk, Py_ssize_t b, int *labels,
+                                    floating *Dr) noexcept nogil:
+    """:func:`_lloyd_block_dense` for CSR rows (Dr: k + d scratch values, the last d zero)."""
+    cdef Py_ssize_t d = rows.d, k = cen.k
     cdef Py_ssize_t i, p, a
     cdef Py_ssize_t changed = 0
     cdef double wi
-    for i in range(start, end):
-        a = closest_center_sparse(data, indices, indptr[i], indptr[i + 1], C, CT, cnorm, k, d,
-                                  Dr)
+    cdef Moves mv = block_moves(blk, b, k, d)
+    for i in range(b * blk.size, imin(rows.n, (b + 1) * blk.size)):
+        a = closest_center_sparse(data, indices, indptr[i], indptr[i + 1],
+                                  <const floating*>cen.C, <const floating*>cen.ST,
+                                  <const floating*>cen.snorm, k, d, Dr)
         if labels[i] != a:
             changed += 1
             labels[i] = <int>a
-        if update:
-            wi = w[i]
-            bw[a] += wi
+        if mv.update:
+            wi = rows.weight[i]
+            mv.bw[a] += wi
             for p in range(indptr[i], indptr[i + 1]):
-                bsum[a * d + indices[p]] += wi * data[p]
+                mv.bsum[a * d + indices[p]] += wi * data[p]
     return changed
 
 
 def lloyd_pass_sparse(const floating[::1] data, const int[::1] indices, const int[::1] indptr,
-                      Py_ssize_t n_features, const double[::1] sample_weight,
-                      const floating[:, ::1] centers, int[::1] labels,
-                      double[:, ::1] sums, double[::1] weight_in_clusters,
-                      bint update, int n_threads, floating[:, ::1] CT, floating[::1] cnorm,
-                      double[:, :, ::1] bsum, double[:, ::1] bw, Py_ssize_t[::1] bchanged):
-    """:func:`lloyd_pass_dense` for a CSR matrix given by its three arrays."""
-    cdef Py_ssize_t n = indptr.shape[0] - 1, d = n_features, k = centers.shape[0]
-    cdef Py_ssize_t nb = bchanged.shape[0]
-    cdef Py_ssize_t bs = (n + nb - 1) // nb
+                      const floating[:, ::1] centers, Clusters clusters, bint update,
+                      int n_threads):
+    """:func:`lloyd_pass_dense` for a CSR matrix given by its three arrays (IN; its number of
+    features is the centres')."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, d = centers.shape[1], k = centers.shape[0]
+    cdef floating[:, ::1] CT = clusters.workspace.CT
+    cdef floating[::1] cnorm = clusters.workspace.cnorm
     cdef Py_ssize_t b
     cdef const floating *data_p = &data[0] if data.shape[0] > 0 else NULL
     cdef const int *indices_p = &indices[0] if indices.shape[0] > 0 else NULL
     cdef floating *Dr
+    cdef Clustering cl
+    cdef Centers cen
+    cdef Rows rows
     if n == 0:
         return 0
-    check_block_buffers(bsum, nb, k, d, update)
+    cl = clusters.view(CT, cnorm, update)
+    rows = make_rows(NULL, &clusters.sample_weight[0], n, d)
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
+        cen = make_centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
         with parallel(num_threads=n_threads):
             Dr = <floating*>calloc(k + d, sizeof(floating))
-            for b in prange(nb, schedule='dynamic'):
+            for b in prange(cl.blk.nb, schedule='dynamic'):
                 if update:
-                    zero_block(&bsum[b, 0, 0], &bw[b, 0], k, d)
-                bchanged[b] = _lloyd_block_sparse(
-                    data_p, indices_p, &indptr[0], b * bs, imin(n, (b + 1) * bs), d,
-                    &centers[0, 0], &CT[0, 0], &cnorm[0], k, &sample_weight[0], &labels[0], update,
-                    &bsum[b if update else 0, 0, 0], &bw[b if update else 0, 0], Dr)
+                    zero_block(cl.blk.bsum + b * k * d, cl.blk.bw + b * k, k, d)
+                cl.blk.bchanged[b] = _lloyd_block_sparse(data_p, indices_p, &indptr[0], &rows,
+                                                         &cen, &cl.blk, b, cl.labels, Dr)
             free(Dr)
         if update:
-            reduce_blocks(&bsum[0, 0, 0], &bw[0, 0], nb, k, d, &sums[0, 0],
-                          &weight_in_clusters[0], False, n_threads)
-    return sum_counts(&bchanged[0], nb)
+            reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, False,
+                          n_threads)
+    return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
 def sq_dist_to_assigned_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
@@ -430,41 +558,60 @@ RUN_MAX_ITER = _RUN_MAX_ITER
 RUN_EMPTY = _RUN_EMPTY
 
 
-def lloyd_run_dense(const floating[:, ::1] X, const double[::1] sample_weight,
-                    floating[:, ::1] centers, floating[:, ::1] centers_new, int[::1] labels,
-                    double[:, ::1] sums, double[::1] weight_in_clusters,
-                    double[::1] center_shift, int max_iter, double tol, int n_threads,
-                    floating[:, ::1] CT, floating[::1] cnorm, double[:, :, ::1] bsum,
-                    double[:, ::1] bw, Py_ssize_t[::1] bchanged):
-    """Up to ``max_iter`` Lloyd iterations in one call (scikit-learn's stopping rules).
+cdef struct RunLimits:
+    # IN: when lloyd_run_dense stops (a dict with these keys converts to it).
+    int max_iter             # at most this many iterations
+    double tol               # a total squared centre shift <= tol ends the run
+
+
+def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
+                    floating[:, ::1] centers_new, double[::1] center_shift, Clusters clusters,
+                    RunLimits limits, int n_threads):
+    """Up to ``limits.max_iter`` Lloyd iterations in one call (scikit-learn's stopping rules).
 
     Each iteration: a pass with update, the new centres, then a stop on unchanged labels
-    (RUN_STRICT) or a total squared shift <= ``tol`` (RUN_TOL); ``centers`` holds the
-    current centres throughout (``centers_new`` is scratch). When a cluster ends empty the
-    run stops with RUN_EMPTY before finishing that iteration: its pass has updated
-    ``labels``, ``sums`` and ``weight_in_clusters``, the centres are unchanged, and the
-    caller relocates (see ``kmix._kmeans_algorithms``). Returns (iterations completed,
-    labels changed by the last pass, outcome). Pending signals are handled between
-    iterations: Ctrl-C raises KeyboardInterrupt (the buffers then hold a partial run).
+    (RUN_STRICT) or a total squared shift <= ``limits.tol`` (RUN_TOL). When a cluster ends
+    empty the run stops with RUN_EMPTY before finishing that iteration: its pass has updated
+    the clusters, the centres are unchanged, and the caller relocates (see
+    ``kmix._kmeans_algorithms``). Pending signals are handled between iterations: Ctrl-C
+    raises KeyboardInterrupt (the buffers then hold a partial run).
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C order, IN
+    centers : (k, d) in X's dtype, INOUT
+        The current centres throughout.
+    centers_new : (k, d) in X's dtype, scratch
+    center_shift : (k,) float64, OUT
+        Each centre's move in the last iteration.
+    clusters : Clusters, INOUT
+        Labels, sums and weights of the last pass.
+    limits : RunLimits (a dict of max_iter and tol), IN
+    n_threads : int, IN
+
+    Returns
+    -------
+    (iterations completed, labels changed by the last pass, outcome).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t nb = bchanged.shape[0], it = 0, changed = 0
+    cdef floating[:, ::1] CT = clusters.workspace.CT
+    cdef floating[::1] cnorm = clusters.workspace.cnorm
+    cdef Py_ssize_t it = 0, changed = 0
     cdef double shift_tot, last_check = monotonic()
     cdef int outcome = _RUN_MAX_ITER
-    if n == 0 or max_iter < 1:
+    cdef Clustering cl
+    cdef Rows rows
+    if n == 0 or limits.max_iter < 1:
         raise ValueError("lloyd_run_dense needs samples and max_iter >= 1")
-    check_block_buffers(bsum, nb, k, d, True)
+    cl = clusters.view(CT, cnorm, True)
+    rows = make_rows(NULL, &clusters.sample_weight[0], n, d)
     with nogil:
-        while it < max_iter:
+        while it < limits.max_iter:
             if it > 0:
                 check_interrupt(&last_check)
-            changed = _lloyd_pass_dense(&X[0, 0], n, d, &sample_weight[0], &centers[0, 0], k,
-                                        &labels[0], &sums[0, 0], &weight_in_clusters[0], True,
-                                        n_threads, &CT[0, 0], &cnorm[0], &bsum[0, 0, 0],
-                                        &bw[0, 0], &bchanged[0], nb)
-            shift_tot = _centers_from_sums(&sums[0, 0], &weight_in_clusters[0], k, d,
-                                           &centers[0, 0], &centers_new[0, 0],
-                                           &center_shift[0], False)
+            changed = _lloyd_pass(&X[0, 0], &rows, &centers[0, 0], k, &cl, n_threads)
+            shift_tot = _centers_from_sums(cl.sums, cl.wsum, k, d, &centers[0, 0],
+                                           &centers_new[0, 0], &center_shift[0], False)
             if shift_tot < 0:
                 outcome = _RUN_EMPTY
                 break
@@ -473,7 +620,7 @@ def lloyd_run_dense(const floating[:, ::1] X, const double[::1] sample_weight,
             if changed == 0:
                 outcome = _RUN_STRICT
                 break
-            if shift_tot <= tol:
+            if shift_tot <= limits.tol:
                 outcome = _RUN_TOL
                 break
     return it, changed, outcome

@@ -71,31 +71,19 @@ class _Data:
         self.sparse = sp.issparse(X)
         if self.sparse:
             self.csr = as_csr_arrays(X)
-        self._ws_key = None
+        self._ws = None
 
-    def workspace(self, n_clusters, update):
-        """Scratch buffers of the passes for n_clusters centres (cached per shape)."""
+    def workspace(self, n_clusters):
+        """Scratch of the passes (with update) for n_clusters centres (cached per shape)."""
         n, d = self.X.shape
-        key = (n_clusters, update)
-        if self._ws_key != key:
-            nb = _lloyd.n_blocks(n, n_clusters, d) if update else _lloyd.n_blocks(n, 0, 0)
-            self._ws = (
-                np.empty((d, n_clusters), dtype=self.X.dtype),
-                np.empty(n_clusters, dtype=self.X.dtype),
-                np.empty((nb, n_clusters, d) if update else (1, 1, 1)),
-                np.empty((nb, n_clusters) if update else (1, 1)),
-                np.empty(nb, dtype=np.intp),
-            )
-            self._ws_key = key
+        if self._ws is None or self._ws.CT.shape[1] != n_clusters:
+            self._ws = _lloyd.Workspace(n, n_clusters, d, self.X.dtype, True)
         return self._ws
 
-    def lloyd_pass(self, sw, centers, labels, sums, wsum, update, n_threads):
-        ws = self.workspace(centers.shape[0], update)
+    def lloyd_pass(self, centers, clusters, update, n_threads):
         if self.sparse:
-            return _lloyd.lloyd_pass_sparse(*self.csr, self.X.shape[1], sw, centers, labels,
-                                            sums, wsum, update, n_threads, *ws)
-        return _lloyd.lloyd_pass_dense(self.X, sw, centers, labels, sums, wsum, update,
-                                       n_threads, *ws)
+            return _lloyd.lloyd_pass_sparse(*self.csr, centers, clusters, update, n_threads)
+        return _lloyd.lloyd_pass_dense(self.X, centers, clusters, update, n_threads)
 
     def sq_dist_to_assigned(self, centers, labels):
         n, d = self.X.shape
@@ -308,13 +296,16 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
     sums = np.zeros((n_clusters, n_features))
     wsum = np.zeros(n_clusters)
     center_shift = np.zeros(n_clusters)
+    # the passes write labels, sums and wsum (shared, not copied)
+    clusters = _lloyd.Clusters(sample_weight, labels, sums, wsum, data.workspace(n_clusters))
 
     if algorithm == "lloyd":
         def step(centers, update):
-            return data.lloyd_pass(sample_weight, centers, labels, sums, wsum, update, n_threads)
+            return data.lloyd_pass(centers, clusters, update, n_threads)
     else:
         # Bounds are valid for the centres of the previous pass, moved by `center_shift`.
         upper = np.zeros(n_samples)
+        groups = None
         if algorithm == "hamerly":
             lower = np.zeros(n_samples)
         elif algorithm == "yinyang":
@@ -322,7 +313,7 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
             lower = np.zeros((n_samples, groups[2].shape[0] - 1))
         else:
             lower = np.zeros((n_samples, n_clusters), dtype=data.X.dtype)
-        ws = data.workspace(n_clusters, True)
+        bounds = _bounds.Bounds(x_squared_norms, upper, lower, groups)
 
         shift_up = 1.0 + 4.0 * _rounding_gamma(n_features + 6)
 
@@ -330,23 +321,19 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
             # The bounds move by the centre shifts rounded up (see _core/_bounds.pyx).
             shift = center_shift * shift_up
             if algorithm == "yinyang":
-                return _bounds.yinyang_pass_dense(
-                    data.X, x_squared_norms, sample_weight, centers, *groups, shift,
-                    labels, upper, lower, sums, wsum, update, n_threads, *ws)
+                return _bounds.yinyang_pass_dense(data.X, centers, shift, bounds, clusters,
+                                                  update, n_threads)
             half_cc, half_sep = _half_center_distances(centers)
             if algorithm == "hamerly":
-                return _bounds.hamerly_pass_dense(
-                    data.X, x_squared_norms, sample_weight, centers, shift, half_sep,
-                    labels, upper, lower, sums, wsum, update, n_threads, *ws)
-            return _bounds.elkan_pass_dense(
-                data.X, sample_weight, centers, shift, half_sep, half_cc, labels, upper,
-                lower, sums, wsum, update, n_threads, *ws[2:])
+                return _bounds.hamerly_pass_dense(data.X, centers, shift, half_sep, bounds,
+                                                  clusters, update, n_threads)
+            return _bounds.elkan_pass_dense(data.X, centers, shift, half_sep, half_cc, bounds,
+                                            clusters, update, n_threads)
 
     if algorithm == "lloyd" and not data.sparse and not verbose:
         centers, strict_convergence, i = _lloyd_compiled(data, sample_weight, centers,
-                                                         centers_new, labels, sums, wsum,
-                                                         center_shift, max_iter, tol,
-                                                         n_threads)
+                                                         centers_new, clusters, center_shift,
+                                                         max_iter, tol, n_threads)
     else:
         centers, strict_convergence, i = _iterate(data, sample_weight, centers, centers_new,
                                                   step, algorithm, max_iter, tol, verbose,
@@ -404,16 +391,17 @@ def _relocated_centers(data, sample_weight, centers, centers_new, labels, sums, 
                                     True)
 
 
-def _lloyd_compiled(data, sample_weight, centers, centers_new, labels, sums, wsum,
-                    center_shift, max_iter, tol, n_threads):
+def _lloyd_compiled(data, sample_weight, centers, centers_new, clusters, center_shift,
+                    max_iter, tol, n_threads):
     """Lloyd's iterations of :func:`_iterate` with runs of iterations in one compiled call
     (no Python per iteration); only an iteration that empties a cluster finishes here."""
-    ws = data.workspace(centers.shape[0], True)
+    labels, sums, wsum = (np.asarray(clusters.labels), np.asarray(clusters.sums),
+                          np.asarray(clusters.weight_in_clusters))
     done = 0
     while done < max_iter:
         n_run, n_changed, outcome = _lloyd.lloyd_run_dense(
-            data.X, sample_weight, centers, centers_new, labels, sums, wsum, center_shift,
-            max_iter - done, tol, n_threads, *ws)
+            data.X, centers, centers_new, center_shift, clusters,
+            dict(max_iter=max_iter - done, tol=tol), n_threads)
         done += n_run
         if outcome == _lloyd.RUN_STRICT:
             return centers, True, done

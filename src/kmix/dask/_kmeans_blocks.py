@@ -48,11 +48,9 @@ def lloyd_step(X, w, centers, n_threads):
     labels = np.full(n, -1, dtype=np.int32)
     sums = np.zeros((k, d))
     wsum = np.zeros(k)
-    nb = _lloyd.n_blocks(n, k, d)
-    workspace = (np.empty((d, k), dtype=X.dtype), np.empty(k, dtype=X.dtype),
-                 np.empty((nb, k, d)), np.empty((nb, k)), np.empty(nb, dtype=np.intp))
+    clusters = _lloyd.Clusters(w, labels, sums, wsum, _lloyd.Workspace(n, k, d, X.dtype, True))
     with blas_context(X):
-        _lloyd.lloyd_pass_dense(X, w, centers, labels, sums, wsum, True, n_threads, *workspace)
+        _lloyd.lloyd_pass_dense(X, centers, clusters, True, n_threads)
     d2 = np.empty(n)
     _lloyd.sq_dist_to_assigned_dense(X, centers, labels, d2, n_threads)
     inertia = _lloyd.weighted_sum_ordered(d2, w, n_threads)

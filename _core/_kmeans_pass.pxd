@@ -1,0 +1,112 @@
+# The arguments of the k-means passes (Lloyd in _lloyd.pyx; Hamerly, Elkan and Yinyang in
+# _bounds.pyx), grouped by role in C structs, and the inline helpers that fill them.
+#
+# Arrays in the data's dtype (float or double) are held untyped (const void *) and read
+# through typed pointers by the fused kernels; the entry points fill the structs from typed
+# memoryviews, so the dtype always matches.
+from cython cimport floating
+
+from _common cimport GEMM_MIN_FEATURES, direct_gamma, expansion_error_scale, max_value
+
+
+cdef struct Rows:
+    # IN: what goes with the n x d rows X of a pass (X itself, in the data's dtype, is passed
+    # as a typed pointer).
+    const double *sq_norms   # n squared row norms (float64); NULL where a pass needs none
+    const double *weight     # n sample weights
+    Py_ssize_t n
+    Py_ssize_t d
+
+
+cdef struct Centers:
+    # IN: the k centres of a pass.
+    const void *C            # k x d: labels index these, direct distances are taken to them
+    const void *S            # k x d: the centres in search order (Yinyang: sorted by group)
+    const void *ST           # d x k: S transposed (prep_centers)
+    const void *snorm        # k: squared norms of S
+    Py_ssize_t k
+    Py_ssize_t d
+    bint use_gemm            # partial distances by gemm (wide data), else the fused loops
+    double gamma             # rounding bound of a direct distance (direct_gamma)
+    double scale             # rounding bound of a partial distance (expansion_error_scale)
+    double cmax              # the largest squared norm of a centre
+
+
+cdef struct Blocks:
+    # The fixed row blocks of a pass (set by the shape, never by the thread count) and their
+    # partial sums, reduced in block order afterwards.
+    Py_ssize_t nb            # number of blocks: block b is rows b * size .. (b + 1) * size
+    Py_ssize_t size
+    bint update              # whether the pass updates the clusters' sums
+    double *bsum             # OUT nb x k x d: per-block sums (or changes of the sums)
+    double *bw               # OUT nb x k: per-block weights (or changes of the weights)
+    Py_ssize_t *bchanged     # OUT nb: labels changed per block
+
+
+cdef struct Moves:
+    # OUT: where one block accumulates (with update only).
+    double *bsum             # k x d
+    double *bw               # k
+    bint update
+
+
+cdef inline Centers make_centers(const floating *C, const floating *S, const floating *ST,
+                                 const floating *snorm, Py_ssize_t k,
+                                 Py_ssize_t d) noexcept nogil:
+    """The :c:type:`Centers` of a pass, once S's transpose ST and norms snorm are prepared
+    (prep_centers); S is C in search order (C itself but for Yinyang)."""
+    cdef Centers cen
+    cen.C = C
+    cen.S = S
+    cen.ST = ST
+    cen.snorm = snorm
+    cen.k = k
+    cen.d = d
+    cen.use_gemm = d >= GEMM_MIN_FEATURES
+    cen.gamma = direct_gamma(d)
+    cen.scale = expansion_error_scale(d, floating is float)
+    cen.cmax = max_value(snorm, k)
+    return cen
+
+
+cdef inline Rows make_rows(const double *sq_norms, const double *weight, Py_ssize_t n,
+                           Py_ssize_t d) noexcept nogil:
+    cdef Rows rows
+    rows.sq_norms = sq_norms
+    rows.weight = weight
+    rows.n = n
+    rows.d = d
+    return rows
+
+
+cdef inline Blocks make_blocks(Py_ssize_t n, Py_ssize_t nb, bint update, double *bsum,
+                               double *bw, Py_ssize_t *bchanged) noexcept nogil:
+    """The nb row blocks of a pass over n rows."""
+    cdef Blocks blk
+    blk.nb = nb
+    blk.size = (n + nb - 1) // nb
+    blk.update = update
+    blk.bsum = bsum
+    blk.bw = bw
+    blk.bchanged = bchanged
+    return blk
+
+
+cdef inline Moves block_moves(const Blocks *blk, Py_ssize_t b, Py_ssize_t k,
+                              Py_ssize_t d) noexcept nogil:
+    """Where block b accumulates (its slices of bsum and bw)."""
+    cdef Moves mv
+    mv.update = blk.update
+    mv.bsum = blk.bsum + (b * k * d if blk.update else 0)
+    mv.bw = blk.bw + (b * k if blk.update else 0)
+    return mv
+
+
+cdef struct Clustering:
+    # The C view of a run's clusters (kmix._core._lloyd.Clusters): what a pass writes.
+    int *labels              # INOUT n: each row's centre (-1: not assigned yet)
+    double *sums             # OUT/INOUT k x d: weighted sums of each cluster's rows
+    double *wsum             # OUT/INOUT k: the clusters' weights
+    void *CT                 # scratch d x k, data dtype: the (searched) centres transposed
+    void *cnorm              # scratch k, data dtype: their squared norms
+    Blocks blk               # the pass's row blocks and their partial sums
