@@ -99,25 +99,25 @@ def test_mixture_exp_and_log_kernels_match_libm():
 
 def test_python_layer_reads_the_kernels_constants():
     # The one home of the shared constants is _common.pxd, exposed by _core._constants: the
-    # mini-batch scratch holds exactly one inertia per kernel chunk (one less is refused) and
-    # single-threaded BLAS starts where the kernels start calling gemm.
+    # mini-batch scratch holds one inertia per kernel chunk of CHUNK_ROWS rows (a batch with
+    # more rows than the scratch holds is refused), and single-threaded BLAS starts where the
+    # kernels start calling gemm.
     from contextlib import nullcontext
 
     from kmix._core import _constants, _minibatch
-    from kmix._minibatch import _StepBuffers
     from kmix._threads import blas_context
 
     chunk = _constants.CHUNK_ROWS
     b, k, d = 3 * chunk + 1, 4, 3
-    buf = _StepBuffers(b, k, d, np.float64, True)
-    assert buf.chunk_inertia.shape == (4,)
-    X = np.random.RandomState(0).normal(size=(b, d))
+    buf = _minibatch.StepBuffers(b, k, d, np.float64, True)
+    assert np.asarray(buf.chunk_inertia).shape == (4,)
+    X = np.random.RandomState(0).normal(size=(b + 1, d))
     centers = X[:k].copy()
-    args = (X, np.empty(0, dtype=np.intp), np.empty(0), centers, np.zeros(k), buf.labels,
-            buf.batch, buf.CT, buf.cnorm, buf.order, buf.start)
-    _minibatch.step_dense(*args, buf.chunk_inertia, buf.shifts, 1)
+    rows = np.arange(b, dtype=np.intp)
+    _minibatch.step_dense(X, rows, np.empty(0), centers, np.zeros(k), buf, 1)
     with pytest.raises(ValueError, match="scratch buffers too small"):
-        _minibatch.step_dense(*args, buf.chunk_inertia[:-1], buf.shifts, 1)
+        _minibatch.step_dense(X, np.arange(b + 1, dtype=np.intp), np.empty(0), centers,
+                              np.zeros(k), buf, 1)
     gemm = _constants.GEMM_MIN_FEATURES
     assert isinstance(blas_context(np.zeros((2, gemm - 1))), nullcontext)
     assert not isinstance(blas_context(np.zeros((2, gemm))), nullcontext)

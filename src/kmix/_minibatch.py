@@ -41,10 +41,6 @@ __all__ = ["MiniBatchKMeans", "fit_batches", "BatchFit"]
 _NO_ROWS = np.empty(0, dtype=np.intp)
 
 
-#: Bytes of per-sample state of the bounded steps (two centres and a lower bound).
-_BOUNDS_STATE_BYTES = 16
-#: Layout of the state (the kernel's seen_t struct).
-_SEEN_DTYPE = np.dtype([("first", np.int32), ("second", np.int32), ("lower", np.float64)])
 #: The bounded steps keep per-sample state only when it is at most this fraction of the data.
 _BOUNDS_MAX_STATE_FRACTION = 0.1
 
@@ -59,50 +55,21 @@ def _use_bounds(X, n_steps, batch_size, n_clusters):
     if sp.issparse(X) or n_steps * batch_size < 2 * X.shape[0] or n_clusters < 3:
         return False
     row_bytes = X.shape[1] * X.dtype.itemsize
-    return _BOUNDS_STATE_BYTES <= _BOUNDS_MAX_STATE_FRACTION * row_bytes
+    return _minibatch.SEEN_DTYPE.itemsize <= _BOUNDS_MAX_STATE_FRACTION * row_bytes
 
 
-class _Bounds:
-    """Per-sample state of the bounded steps (see ``_minibatch.step_dense_bounded``)."""
-
-    def __init__(self, n_samples, batch_size):
-        # Zeroed: first == 0 means never assigned (pages are only touched when drawn).
-        self.seen = np.zeros(n_samples, dtype=_SEEN_DTYPE)
-        self.new_seen = np.zeros(batch_size, dtype=_SEEN_DTYPE)
-        self.drift = np.zeros(1)
-
-
-class _StepBuffers:
-    """Scratch arrays of the compiled step for batches of up to b rows (allocated once)."""
-
-    def __init__(self, b, n_clusters, n_features, dtype, dense_batch):
-        from ._core._constants import CHUNK_ROWS  # the kernel's chunks (one inertia each)
-        self.CT = np.empty((n_features, n_clusters), dtype=dtype)
-        self.cnorm = np.empty(n_clusters, dtype=dtype)
-        self.batch = np.empty((b if dense_batch else 1, n_features), dtype=dtype)
-        self.order = np.empty(b, dtype=np.intp)
-        self.start = np.empty(n_clusters + 1, dtype=np.intp)
-        self.chunk_inertia = np.empty((b + CHUNK_ROWS - 1) // CHUNK_ROWS)
-        self.shifts = np.empty(n_clusters)
-        self.labels = np.empty(b, dtype=np.int32)
+#: Scratch of the compiled steps, and the per-sample state of the bounded steps.
+_StepBuffers = _minibatch.StepBuffers
+_Bounds = _minibatch.SeenState
 
 
 def _step(X, csr, rows, weights, centers, counts, buf, n_threads, bounds=None):
     """One compiled step on X[rows] (or all of X when rows is empty): (inertia, shift)."""
-    b = rows.shape[0] if rows.shape[0] else X.shape[0]
-    labels = buf.labels[:b]
     if bounds is not None:
-        return _minibatch.step_dense_bounded(
-            X, rows, centers, counts, labels, buf.CT, buf.cnorm, buf.order,
-            buf.start, buf.chunk_inertia, buf.shifts, bounds.seen, bounds.new_seen,
-            bounds.drift, n_threads)
+        return _minibatch.step_dense_bounded(X, rows, centers, counts, buf, bounds, n_threads)
     if csr is not None:
-        return _minibatch.step_sparse(*csr, rows, weights, centers, counts, labels, buf.CT,
-                                      buf.cnorm, buf.order, buf.start, buf.chunk_inertia,
-                                      buf.shifts, n_threads)
-    return _minibatch.step_dense(X, rows, weights, centers, counts, labels, buf.batch, buf.CT,
-                                 buf.cnorm, buf.order, buf.start, buf.chunk_inertia, buf.shifts,
-                                 n_threads)
+        return _minibatch.step_sparse(*csr, rows, weights, centers, counts, buf, n_threads)
+    return _minibatch.step_dense(X, rows, weights, centers, counts, buf, n_threads)
 
 
 class MiniBatchKMeans(_BaseKMeans):

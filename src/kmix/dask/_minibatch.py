@@ -4,10 +4,10 @@ import copy
 
 import numpy as np
 
+from .._core._minibatch import StepBuffers
 from .._interrupt import restores_on_interrupt
 from .._kmeans_algorithms import _NO_WEIGHTS
 from .._minibatch import MiniBatchKMeans as _MiniBatchKMeans
-from .._minibatch import _StepBuffers
 from .._threads import blas_context
 from .._validation import check_random_state
 from ._data import as_dask_array, as_dask_weights, check_persist, contiguous
@@ -45,7 +45,7 @@ def _steps_block(state, X, w, first, count, n_steps, n_samples, n_threads):
     model, centers, random_state = copy.deepcopy((model, centers, random_state))
     X = contiguous(X)
     cdf = _NO_WEIGHTS if w is None else _block_cdf(w)
-    buf = _StepBuffers(model._batch_size, model.n_clusters, X.shape[1], X.dtype, True)
+    buf = StepBuffers(model._batch_size, model.n_clusters, X.shape[1], X.dtype, True)
     with blas_context(X):
         last, stopped, batch_inertia = model._run_steps(
             X, None, cdf, centers, random_state, range(first, first + count), n_steps,
