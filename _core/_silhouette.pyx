@@ -24,6 +24,64 @@ cdef extern from "_silhouette.h" nogil:
 cdef enum:
     ROW_BLOCK = 128
     COL_TILE = 1024
+    SYM_BLOCK = 256
+    # Fixed number of accumulation lanes of the symmetric reduction (never the thread count).
+    LANES = 4
+
+
+cdef struct Labelled:
+    # IN: the n samples (d features) in label order, for k labels.
+    Py_ssize_t n
+    Py_ssize_t d
+    Py_ssize_t k
+    const Py_ssize_t *order      # n: the samples in label order (stable)
+    const Py_ssize_t *position   # n: each sample's place in that order (one-sided sums only)
+    const int *sorted_labels     # n: the labels in that order
+
+
+cdef struct Tiles:
+    # Per-thread scratch of a tile: up to `rows` rows against up to `cols` columns.
+    double *A                # rows x d: the rows, in float64
+    double *an               # rows: their squared norms
+    double *B                # cols x d: the columns
+    double *bn               # cols
+    double *G                # rows x cols: partial distances, then distances
+    double *colacc           # cols: column sums of one run of rows (symmetric sums)
+    Py_ssize_t *rows_i       # rows: the rows' sample indices (one-sided sums)
+    Py_ssize_t *runs_i       # rows + 1: label runs of the rows ...
+    int *lab_i               # rows: ... and their labels
+    Py_ssize_t *runs_j       # cols + 1: label runs of the columns ...
+    int *lab_j               # cols: ... and their labels
+
+
+cdef inline Tiles _new_tiles(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t d) noexcept nogil:
+    cdef Tiles t
+    t.A = <double*>malloc(rows * d * sizeof(double))
+    t.an = <double*>malloc(rows * sizeof(double))
+    t.B = <double*>malloc(cols * d * sizeof(double))
+    t.bn = <double*>malloc(cols * sizeof(double))
+    t.G = <double*>malloc(rows * cols * sizeof(double))
+    t.colacc = <double*>malloc(cols * sizeof(double))
+    t.rows_i = <Py_ssize_t*>malloc(rows * sizeof(Py_ssize_t))
+    t.runs_i = <Py_ssize_t*>malloc((rows + 1) * sizeof(Py_ssize_t))
+    t.lab_i = <int*>malloc(rows * sizeof(int))
+    t.runs_j = <Py_ssize_t*>malloc((cols + 1) * sizeof(Py_ssize_t))
+    t.lab_j = <int*>malloc(cols * sizeof(int))
+    return t
+
+
+cdef inline void _free_tiles(Tiles *t) noexcept nogil:
+    free(t.A)
+    free(t.an)
+    free(t.B)
+    free(t.bn)
+    free(t.G)
+    free(t.colacc)
+    free(t.rows_i)
+    free(t.runs_i)
+    free(t.lab_i)
+    free(t.runs_j)
+    free(t.lab_j)
 
 
 cdef void _load_rows(const floating *X, Py_ssize_t d, const Py_ssize_t *rows, Py_ssize_t m,
@@ -40,97 +98,6 @@ cdef void _load_rows(const floating *X, Py_ssize_t d, const Py_ssize_t *rows, Py
         norms[r] = s
 
 
-cdef void _block(const floating *X, Py_ssize_t n, Py_ssize_t d, const Py_ssize_t *order,
-                 const Py_ssize_t *position, const int *sorted_labels, Py_ssize_t k,
-                 Py_ssize_t i0, Py_ssize_t mi,
-                 double *S, double *A, double *an, double *B, double *bn, double *G,
-                 Py_ssize_t *rows_i, Py_ssize_t *run_start, int *run_label) noexcept nogil:
-    """S rows of samples i0 .. i0 + mi (in original order): sums over all column tiles."""
-    cdef Py_ssize_t r, c, j0, mj, nruns
-    for r in range(mi):
-        rows_i[r] = i0 + r
-    _load_rows(X, d, rows_i, mi, A, an)
-    for r in range(mi * k):
-        S[i0 * k + r] = 0.0
-    j0 = 0
-    while j0 < n:
-        mj = imin(COL_TILE, n - j0)
-        _load_rows(X, d, order + j0, mj, B, bn)
-        # G (mi x mj) = ||b||^2 - 2 A B^T by gemm (measured faster than the fused loops here)
-        partial_dists(A, mi, d, B, B, mj, bn, mj, G, True)
-        # label runs of the tile (the columns are in label order)
-        nruns = 0
-        for c in range(mj):
-            if c == 0 or sorted_labels[j0 + c] != sorted_labels[j0 + c - 1]:
-                run_start[nruns] = c
-                run_label[nruns] = sorted_labels[j0 + c]
-                nruns += 1
-        run_start[nruns] = mj
-        for r in range(mi):
-            kmix_sil_row(G + r * mj, mj, an[r], position[i0 + r] - j0, run_start,
-                         run_label, nruns, S + (i0 + r) * k)
-        j0 += mj
-
-
-def _label_order(labels):
-    """The samples in label order (stable) and their labels in that order."""
-    labels = np.asarray(labels)
-    order = np.argsort(labels, kind="stable").astype(np.intp)
-    return order, np.ascontiguousarray(labels[order], dtype=np.int32)
-
-
-def cluster_distance_sums(const floating[:, ::1] X, const int[::1] labels, Py_ssize_t k,
-                          double[:, ::1] S, int n_threads):
-    """S[i, c] = sum of ||X[i] - X[j]|| over the samples j labelled c (labels in 0..k-1)."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK, blk
-    cdef double *A
-    cdef double *an
-    cdef double *B
-    cdef double *bn
-    cdef double *G
-    cdef Py_ssize_t *rows_i
-    cdef Py_ssize_t *run_start
-    cdef int *run_label
-    order_arr, sorted_arr = _label_order(labels)
-    position_arr = np.empty_like(order_arr)
-    position_arr[order_arr] = np.arange(n, dtype=np.intp)
-    cdef const Py_ssize_t[::1] order = order_arr
-    cdef const Py_ssize_t[::1] position = position_arr
-    cdef const int[::1] sorted_labels = sorted_arr
-    if S.shape[0] != n or S.shape[1] != k:
-        raise ValueError("S must have shape (n_samples, n_clusters)")
-    if n == 0:
-        return
-    with nogil, parallel(num_threads=n_threads):
-        A = <double*>malloc(ROW_BLOCK * d * sizeof(double))
-        an = <double*>malloc(ROW_BLOCK * sizeof(double))
-        B = <double*>malloc(COL_TILE * d * sizeof(double))
-        bn = <double*>malloc(COL_TILE * sizeof(double))
-        G = <double*>malloc(ROW_BLOCK * COL_TILE * sizeof(double))
-        rows_i = <Py_ssize_t*>malloc(ROW_BLOCK * sizeof(Py_ssize_t))
-        run_start = <Py_ssize_t*>malloc((COL_TILE + 1) * sizeof(Py_ssize_t))
-        run_label = <int*>malloc(COL_TILE * sizeof(int))
-        for blk in prange(n_blocks, schedule='dynamic'):
-            _block(&X[0, 0], n, d, &order[0], &position[0], &sorted_labels[0], k, blk * ROW_BLOCK,
-                   imin(ROW_BLOCK, n - blk * ROW_BLOCK), &S[0, 0], A, an, B, bn, G, rows_i,
-                   run_start, run_label)
-        free(A)
-        free(an)
-        free(B)
-        free(bn)
-        free(G)
-        free(rows_i)
-        free(run_start)
-        free(run_label)
-
-
-cdef enum:
-    SYM_BLOCK = 256
-    # Fixed number of accumulation lanes of the symmetric reduction (never the thread count).
-    LANES = 4
-
-
 cdef Py_ssize_t _runs(const int *sorted_labels, Py_ssize_t p0, Py_ssize_t m,
                       Py_ssize_t *run_start, int *run_label) noexcept nogil:
     """Label runs of sorted positions p0 .. p0 + m (starts relative to p0; a final end)."""
@@ -144,41 +111,118 @@ cdef Py_ssize_t _runs(const int *sorted_labels, Py_ssize_t p0, Py_ssize_t m,
     return nruns
 
 
-cdef void _lane(const floating *X, Py_ssize_t n, Py_ssize_t d, const Py_ssize_t *order,
-                const int *sorted_labels, Py_ssize_t k, Py_ssize_t lane, double *S, double *T,
-                double *A, double *an, double *B, double *bn, double *G, double *colacc,
-                Py_ssize_t *runs_i, int *lab_i, Py_ssize_t *runs_j, int *lab_j) noexcept nogil:
+cdef void _block(const floating *X, const Labelled *lab, Py_ssize_t i0, Py_ssize_t mi,
+                 double *S, Tiles *t) noexcept nogil:
+    """S rows of samples i0 .. i0 + mi (in original order): sums over all column tiles."""
+    cdef Py_ssize_t r, j0, mj, nruns, n = lab.n, d = lab.d, k = lab.k
+    for r in range(mi):
+        t.rows_i[r] = i0 + r
+    _load_rows(X, d, t.rows_i, mi, t.A, t.an)
+    for r in range(mi * k):
+        S[i0 * k + r] = 0.0
+    j0 = 0
+    while j0 < n:
+        mj = imin(COL_TILE, n - j0)
+        _load_rows(X, d, lab.order + j0, mj, t.B, t.bn)
+        # G (mi x mj) = ||b||^2 - 2 A B^T by gemm (measured faster than the fused loops here)
+        partial_dists(t.A, mi, d, t.B, t.B, mj, t.bn, mj, t.G, True)
+        # label runs of the tile (the columns are in label order)
+        nruns = _runs(lab.sorted_labels, j0, mj, t.runs_j, t.lab_j)
+        for r in range(mi):
+            kmix_sil_row(t.G + r * mj, mj, t.an[r], lab.position[i0 + r] - j0, t.runs_j,
+                         t.lab_j, nruns, S + (i0 + r) * k)
+        j0 += mj
+
+
+def _label_order(labels):
+    """The samples in label order (stable) and their labels in that order."""
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable").astype(np.intp)
+    return order, np.ascontiguousarray(labels[order], dtype=np.int32)
+
+
+def cluster_distance_sums(const floating[:, ::1] X, const int[::1] labels, Py_ssize_t k,
+                          double[:, ::1] S, int n_threads):
+    """S[i, c] = sum of ||X[i] - X[j]|| over the samples j labelled c (labels in 0..k-1).
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C order, IN
+    labels : (n,) int32, IN
+    k : int, IN
+    S : (n, k) float64, OUT
+    n_threads : int, IN
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK, blk
+    cdef Labelled lab
+    cdef Tiles t
+    order_arr, sorted_arr = _label_order(labels)
+    position_arr = np.empty_like(order_arr)
+    position_arr[order_arr] = np.arange(n, dtype=np.intp)
+    cdef const Py_ssize_t[::1] order = order_arr
+    cdef const Py_ssize_t[::1] position = position_arr
+    cdef const int[::1] sorted_labels = sorted_arr
+    if S.shape[0] != n or S.shape[1] != k:
+        raise ValueError("S must have shape (n_samples, n_clusters)")
+    if n == 0:
+        return
+    lab = _labelled(n, d, k, &order[0], &position[0], &sorted_labels[0])
+    with nogil, parallel(num_threads=n_threads):
+        t = _new_tiles(ROW_BLOCK, COL_TILE, d)
+        for blk in prange(n_blocks, schedule='dynamic'):
+            _block(&X[0, 0], &lab, blk * ROW_BLOCK, imin(ROW_BLOCK, n - blk * ROW_BLOCK),
+                   &S[0, 0], &t)
+        _free_tiles(&t)
+
+
+cdef inline Labelled _labelled(Py_ssize_t n, Py_ssize_t d, Py_ssize_t k,
+                               const Py_ssize_t *order, const Py_ssize_t *position,
+                               const int *sorted_labels) noexcept nogil:
+    cdef Labelled lab
+    lab.n = n
+    lab.d = d
+    lab.k = k
+    lab.order = order
+    lab.position = position
+    lab.sorted_labels = sorted_labels
+    return lab
+
+
+cdef void _lane(const floating *X, const Labelled *lab, Py_ssize_t lane, double *S, double *T,
+                Tiles *t) noexcept nogil:
     """Blocks I = lane, lane + LANES, ... in order; for each, the pairs (I, J >= I):
     row sums into S (rows of I), column sums into this lane's T (rows of J)."""
+    cdef Py_ssize_t n = lab.n, d = lab.d, k = lab.k
     cdef Py_ssize_t nb = (n + SYM_BLOCK - 1) // SYM_BLOCK, bi, bj, p0, q0, mi, mj, r, c, q
     cdef Py_ssize_t nr_i, nr_j, a, b
     bi = lane
     while bi < nb:
         p0 = bi * SYM_BLOCK
         mi = imin(SYM_BLOCK, n - p0)
-        _load_rows(X, d, order + p0, mi, A, an)
-        nr_i = _runs(sorted_labels, p0, mi, runs_i, lab_i)
+        _load_rows(X, d, lab.order + p0, mi, t.A, t.an)
+        nr_i = _runs(lab.sorted_labels, p0, mi, t.runs_i, t.lab_i)
         for bj in range(bi, nb):
             q0 = bj * SYM_BLOCK
             mj = imin(SYM_BLOCK, n - q0)
-            _load_rows(X, d, order + q0, mj, B, bn)
-            nr_j = _runs(sorted_labels, q0, mj, runs_j, lab_j)
-            partial_dists(A, mi, d, B, B, mj, bn, mj, G, True)
+            _load_rows(X, d, lab.order + q0, mj, t.B, t.bn)
+            nr_j = _runs(lab.sorted_labels, q0, mj, t.runs_j, t.lab_j)
+            partial_dists(t.A, mi, d, t.B, t.B, mj, t.bn, mj, t.G, True)
             for r in range(mi):
-                kmix_sil_row(G + r * mj, mj, an[r], r if bj == bi else -1, runs_j, lab_j,
-                             nr_j, S + (p0 + r) * k)
+                kmix_sil_row(t.G + r * mj, mj, t.an[r], r if bj == bi else -1, t.runs_j,
+                             t.lab_j, nr_j, S + (p0 + r) * k)
             if bj == bi:
                 continue
             for q in range(nr_i):
-                a = runs_i[q]
-                b = runs_i[q + 1]
+                a = t.runs_i[q]
+                b = t.runs_i[q + 1]
                 for c in range(mj):
-                    colacc[c] = 0.0
+                    t.colacc[c] = 0.0
                 for r in range(a, b):
                     for c in range(mj):
-                        colacc[c] += G[r * mj + c]
+                        t.colacc[c] += t.G[r * mj + c]
                 for c in range(mj):
-                    T[(q0 + c) * k + lab_i[q]] += colacc[c]
+                    T[(q0 + c) * k + t.lab_i[q]] += t.colacc[c]
         bi += LANES
 
 
@@ -189,52 +233,26 @@ def cluster_distance_sums_symmetric(const floating[:, ::1] X, const int[::1] lab
     Works in label order; row block I is paired with the blocks J >= I; the sums for the rows
     of I go to S, those for the rows of J to the accumulator of I's lane (I mod LANES), and
     the lanes are added in order at the end, so results do not depend on ``n_threads``.
-    Needs LANES x n x k extra doubles.
+    Needs LANES x n x k extra doubles. Arguments as :func:`cluster_distance_sums`.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], lane, p, c
+    cdef Labelled lab
+    cdef Tiles t
     order_arr, sorted_arr = _label_order(labels)
     cdef const Py_ssize_t[::1] order = order_arr
     cdef const int[::1] sorted_labels = sorted_arr
     cdef double[:, ::1] Ss = np.zeros((n, k))
     cdef double[:, :, ::1] T = np.zeros((LANES, n, k))
-    cdef double *A
-    cdef double *an
-    cdef double *B
-    cdef double *bn
-    cdef double *G
-    cdef double *colacc
-    cdef Py_ssize_t *runs_i
-    cdef Py_ssize_t *runs_j
-    cdef int *lab_i
-    cdef int *lab_j
     if S.shape[0] != n or S.shape[1] != k:
         raise ValueError("S must have shape (n_samples, n_clusters)")
     if n == 0:
         return
+    lab = _labelled(n, d, k, &order[0], NULL, &sorted_labels[0])
     with nogil, parallel(num_threads=n_threads):
-        A = <double*>malloc(SYM_BLOCK * d * sizeof(double))
-        an = <double*>malloc(SYM_BLOCK * sizeof(double))
-        B = <double*>malloc(SYM_BLOCK * d * sizeof(double))
-        bn = <double*>malloc(SYM_BLOCK * sizeof(double))
-        G = <double*>malloc(SYM_BLOCK * SYM_BLOCK * sizeof(double))
-        colacc = <double*>malloc(SYM_BLOCK * sizeof(double))
-        runs_i = <Py_ssize_t*>malloc((SYM_BLOCK + 1) * sizeof(Py_ssize_t))
-        runs_j = <Py_ssize_t*>malloc((SYM_BLOCK + 1) * sizeof(Py_ssize_t))
-        lab_i = <int*>malloc(SYM_BLOCK * sizeof(int))
-        lab_j = <int*>malloc(SYM_BLOCK * sizeof(int))
+        t = _new_tiles(SYM_BLOCK, SYM_BLOCK, d)
         for lane in prange(LANES, schedule='dynamic'):
-            _lane(&X[0, 0], n, d, &order[0], &sorted_labels[0], k, lane, &Ss[0, 0],
-                  &T[lane, 0, 0], A, an, B, bn, G, colacc, runs_i, lab_i, runs_j, lab_j)
-        free(A)
-        free(an)
-        free(B)
-        free(bn)
-        free(G)
-        free(colacc)
-        free(runs_i)
-        free(runs_j)
-        free(lab_i)
-        free(lab_j)
+            _lane(&X[0, 0], &lab, lane, &Ss[0, 0], &T[lane, 0, 0], &t)
+        _free_tiles(&t)
     with nogil:
         for p in range(n):
             for c in range(k):
