@@ -402,7 +402,7 @@ def linkage_label(double[:, ::1] Z):
     """Relabel, in place, a linkage matrix whose rows name clusters by any of their original
     points (scipy's ``label`` after nn_chain): rows become (smaller id, larger id, distance,
     size) with the ids of merged clusters numbered n, n+1, ... in row order."""
-    cdef Py_ssize_t n = Z.shape[0] + 1, i, x, y, xr, yr
+    cdef Py_ssize_t n = Z.shape[0] + 1, i, x, y, xr, yr, p, q
     cdef Py_ssize_t[::1] parent = np.arange(2 * n - 1, dtype=np.intp)
     cdef Py_ssize_t[::1] size = np.ones(2 * n - 1, dtype=np.intp)
     with nogil:
@@ -742,31 +742,55 @@ cdef double _ward_inertia(const double *m1, const double *m2, Py_ssize_t d, Py_s
     return pa * n
 
 
-cdef int _ward_connectivity(Py_ssize_t n, Py_ssize_t d, Py_ssize_t n_nodes,
-                            const Py_ssize_t *indptr, const Py_ssize_t *indices,
-                            double *m1, double *m2, Py_ssize_t *children, Py_ssize_t *parent,
-                            double *dist, Py_ssize_t *root, Py_ssize_t *stamp,
-                            NodeList *A, Heap *h) noexcept nogil:
-    cdef Py_ssize_t ind, p, k, i, j, c, node, r, f
-    cdef char *used = <char*>malloc(n_nodes)
-    cdef Edge e
-    if used == NULL:
-        return -1
-    for i in range(n_nodes):
-        used[i] = 1
-    # initial lists and heap (pairs (ind, col) with col < ind, in row order)
-    for ind in range(n):
+ctypedef struct WardTree:
+    # The tree scikit-learn's ward_tree builds over n samples of d features (n_nodes nodes:
+    # samples first, then merges).
+    Py_ssize_t n
+    Py_ssize_t d
+    Py_ssize_t n_nodes
+    double *m1               # INOUT n_nodes: each node's size (the samples' set to 1)
+    double *m2               # INOUT n_nodes x d: each node's sum of samples
+    Py_ssize_t *children     # OUT (n_nodes - n) x 2: the nodes merged by each merge
+    Py_ssize_t *parent       # OUT n_nodes: each node's parent (itself at first)
+    double *dist             # OUT n_nodes - n: each merge's inertia increase
+    Py_ssize_t *root         # scratch n_nodes: each node's current head (union-find)
+    Py_ssize_t *stamp        # scratch n_nodes (-1): the last merge that visited a head
+
+
+cdef int _ward_initial_pairs(const WardTree *t, const Py_ssize_t *indptr,
+                             const Py_ssize_t *indices, NodeList *A, Heap *h) noexcept nogil:
+    """The samples' neighbour lists (the graph's rows) and the heap of their pairs (ind, col)
+    with col < ind, in row order. Returns -1 when out of memory."""
+    cdef Py_ssize_t ind, p
+    for ind in range(t.n):
         if _reserve(&A[ind], indptr[ind + 1] - indptr[ind], False) != 0:
-            free(used)
             return -1
         for p in range(indptr[ind], indptr[ind + 1]):
             A[ind].key[A[ind].len] = indices[p]
             A[ind].len += 1
             if indices[p] < ind:
-                if _heappush(h, _ward_inertia(m1, m2, d, ind, indices[p]), ind, indices[p]) != 0:
-                    free(used)
+                if _heappush(h, _ward_inertia(t.m1, t.m2, t.d, ind, indices[p]), ind,
+                             indices[p]) != 0:
                     return -1
-    for k in range(n, n_nodes):
+    return 0
+
+
+cdef int _ward_connectivity(WardTree *t, const Py_ssize_t *indptr, const Py_ssize_t *indices,
+                            NodeList *A, Heap *h) noexcept nogil:
+    """scikit-learn's ward_tree loop: merge the closest pair of current heads (by Ward's
+    inertia) until n_nodes nodes exist. Returns 0, -1 when out of memory, -2 when the graph
+    ran out of edges."""
+    cdef Py_ssize_t p, k, i, j, c, node, r, f, n = t.n, d = t.d
+    cdef char *used = <char*>malloc(t.n_nodes)
+    cdef Edge e
+    if used == NULL:
+        return -1
+    for i in range(t.n_nodes):
+        used[i] = 1
+    if _ward_initial_pairs(t, indptr, indices, A, h) != 0:
+        free(used)
+        return -1
+    for k in range(n, t.n_nodes):
         while True:
             if h.size == 0:
                 free(used)
@@ -776,26 +800,26 @@ cdef int _ward_connectivity(Py_ssize_t n, Py_ssize_t d, Py_ssize_t n_nodes,
                 break
         i = e.a
         j = e.b
-        parent[i] = k
-        parent[j] = k
-        root[i] = k
-        root[j] = k
-        children[2 * (k - n)] = j
-        children[2 * (k - n) + 1] = i
+        t.parent[i] = k
+        t.parent[j] = k
+        t.root[i] = k
+        t.root[j] = k
+        t.children[2 * (k - n)] = j
+        t.children[2 * (k - n) + 1] = i
         used[i] = 0
         used[j] = 0
-        dist[k - n] = e.w
-        m1[k] = m1[i] + m1[j]
+        t.dist[k - n] = e.w
+        t.m1[k] = t.m1[i] + t.m1[j]
         for f in range(d):
-            m2[k * d + f] = m2[i * d + f] + m2[j * d + f]
+            t.m2[k * d + f] = t.m2[i * d + f] + t.m2[j * d + f]
         # heads of the neighbours of i then j, first-visit order
-        stamp[k] = k
+        t.stamp[k] = k
         for c in range(2):
             node = i if c == 0 else j
             for p in range(A[node].len):
-                r = _find_root(root, A[node].key[p])
-                if stamp[r] != k:
-                    stamp[r] = k
+                r = _find_root(t.root, A[node].key[p])
+                if t.stamp[r] != k:
+                    t.stamp[r] = k
                     if _append(&A[k], r, 0.0, False) != 0:
                         free(used)
                         return -1
@@ -804,7 +828,7 @@ cdef int _ward_connectivity(Py_ssize_t n, Py_ssize_t d, Py_ssize_t n_nodes,
             if _append(&A[c], k, 0.0, False) != 0:
                 free(used)
                 return -1
-            if _heappush(h, _ward_inertia(m1, m2, d, k, c), k, c) != 0:
+            if _heappush(h, _ward_inertia(t.m1, t.m2, d, k, c), k, c) != 0:
                 free(used)
                 return -1
         # i and j are no longer heads: their lists are never read again
@@ -849,16 +873,23 @@ def ward_tree_connectivity(const double[:, ::1] X, const Py_ssize_t[::1] indptr,
     cdef double[::1] dist = dist_arr
     cdef NodeList *A = _new_lists(n_nodes)
     cdef Heap h
+    cdef WardTree t
     cdef int status
     if A == NULL:
         raise MemoryError()
     _heap_init(&h, True)
+    t.n = n
+    t.d = d
+    t.n_nodes = n_nodes
+    t.m1 = &m1[0]
+    t.m2 = &m2[0, 0] if d > 0 else NULL
+    t.children = &children[0, 0] if n_merges > 0 else NULL
+    t.parent = &parent[0]
+    t.dist = &dist[0] if n_merges > 0 else NULL
+    t.root = &root[0]
+    t.stamp = &stamp[0]
     with nogil:
-        status = _ward_connectivity(n, d, n_nodes, &indptr[0], &indices[0], &m1[0],
-                                    &m2[0, 0] if d > 0 else NULL,
-                                    &children[0, 0] if n_merges > 0 else NULL,
-                                    &parent[0], &dist[0] if n_merges > 0 else NULL,
-                                    &root[0], &stamp[0], A, &h)
+        status = _ward_connectivity(&t, &indptr[0], &indices[0], A, &h)
         _free_lists(A, n_nodes)
         free(h.raw)
     _raise_for_status(status)
