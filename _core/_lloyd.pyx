@@ -25,11 +25,6 @@ from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves
 from _interrupt cimport check_interrupt, monotonic
 
 
-def n_blocks(Py_ssize_t n, Py_ssize_t k, Py_ssize_t d):
-    """Row blocks of the update kernels for n rows, k centres and d features."""
-    return n_blocks_for(n, k * d + k)
-
-
 # --------------------------------------------------------------------------------------------
 # The passes' containers
 # --------------------------------------------------------------------------------------------
