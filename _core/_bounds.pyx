@@ -389,9 +389,10 @@ cdef Clustering _clustering(clusters, floating[:, ::1] CT, floating[::1] cnorm, 
     cdef int[::1] labels = clusters.labels
     cdef double[:, ::1] sums = clusters.sums
     cdef double[::1] wsum = clusters.weight_in_clusters
-    cdef double[:, :, ::1] bsum = clusters.workspace.bsum
-    cdef double[:, ::1] bw = clusters.workspace.bw
-    cdef Py_ssize_t[::1] bchanged = clusters.workspace.bchanged
+    workspace = clusters.workspace
+    cdef double[:, :, ::1] bsum = workspace.bsum
+    cdef double[:, ::1] bw = workspace.bw
+    cdef Py_ssize_t[::1] bchanged = workspace.bchanged
     if labels.shape[0] != n or sums.shape[0] != k or sums.shape[1] != d:
         raise ValueError("the clusters do not match the data and the centres")
     check_block_buffers(bsum, bchanged.shape[0], k, d, update)

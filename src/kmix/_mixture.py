@@ -1,5 +1,5 @@
 """Shared machinery of the Gaussian mixtures: validation, initialisation, the EM loop, and the
-methods of a fitted mixture. Each EM iteration is one compiled pass (``_core._gmm.em_pass``)
+methods of a fitted mixture. Each EM iteration is one compiled pass (``_core._gmm.em_statistics``)
 that computes the log-densities, the responsibilities and the M-step statistics at once;
 the parameters are then derived from the k statistics in Python (small k x d x d work).
 """
