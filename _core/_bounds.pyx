@@ -52,7 +52,8 @@ cdef struct Search:
     double *best1            # CHUNK_ROWS x ng: smallest partial distance of row q in group g
     double *best2            # CHUNK_ROWS x ng: the next smallest
     Py_ssize_t *arg1         # CHUNK_ROWS x ng: where the smallest is (position in S)
-    Py_ssize_t idx[CHUNK_ROWS]   # the rows searched
+    Py_ssize_t idx[CHUNK_ROWS]   # the rows filtered, then those searched
+    double bound[CHUNK_ROWS]     # what each filtered row's upper bound is tested against
 
 
 cdef struct HamerlyBounds:
@@ -115,8 +116,18 @@ cdef inline Py_ssize_t _relabel(int *label, Py_ssize_t a, const floating *x, Py_
 
 cdef inline double _expansion_error(const Centers *cen, double xnorm) noexcept nogil:
     """Rounding bound of the partial distances of a row (squared norm xnorm) plus the row's
-    squared norm: 2 (c + sqrt(x c)) <= 3 c + x (AM-GM), no square root per row."""
-    return cen.scale * (3.0 * cen.cmax + xnorm) + cen.gamma * xnorm
+    squared norm: scale (3 cmax + x) + gamma x, as 2 (c + sqrt(x c)) <= 3 c + x (AM-GM, no
+    square root per row), i.e. err0 + err1 x (see make_centers)."""
+    return cen.err0 + cen.err1 * xnorm
+
+
+cdef inline double _expansion_upper(const Centers *cen, double xnorm, double best,
+                                    double err) noexcept nogil:
+    """Upper bound on a searched row's distance to its winner from the expansion: the row's
+    squared norm plus the winner's partial distance, widened by their rounding bound err
+    (clamped: a rounded sum may dip below 0 where the true distance is 0)."""
+    cdef double sa = xnorm + best + err
+    return dist_up(sa if sa > 0 else 0.0, cen.gamma)
 
 
 cdef inline const floating *_rows_to_search(const floating *X, Py_ssize_t d, Py_ssize_t s,
@@ -140,22 +151,26 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
                               Search *sr) noexcept nogil:
     """Block b of a Hamerly or Yinyang pass; returns how many labels changed.
 
-    Chunk by chunk: each row's bounds are moved with the centres and tested (the algorithm's
-    rules, :func:`_hamerly_keeps` / :func:`_yinyang_keeps`); the rows that fail are searched
-    in full, against all the centres tile by tile (gemm or the fused loops), each tile folded
-    into the rows' best values (:func:`_hamerly_scan` / :func:`_yinyang_scan`); then each
-    searched row gets its label and new bounds (:func:`_hamerly_settle` /
-    :func:`_yinyang_settle`).
+    Chunk by chunk: each row's bounds are moved with the centres and tested, then the rows
+    that fail get the direct distance to their own centre and are tested again (the
+    algorithm's rules, :func:`_hamerly_moved` / :func:`_yinyang_moved` and
+    :func:`_hamerly_fails` / :func:`_yinyang_fails`; both filters compact the failing rows
+    without a data-dependent branch, which would mispredict often); the rows that still fail
+    are searched in full, against all the centres tile by tile (gemm or the fused loops),
+    each tile folded into the rows' best values (:func:`_hamerly_scan` /
+    :func:`_yinyang_scan`); then each searched row gets its label and new bounds
+    (:func:`_hamerly_settle` / :func:`_yinyang_settle`).
     """
     cdef Py_ssize_t d = rows.d, k = cen.k
     cdef Py_ssize_t start = b * blk.size, end = imin(rows.n, (b + 1) * blk.size)
-    cdef Py_ssize_t s, m, i, q, j0, kt, nfull, ng, changed = 0
+    cdef Py_ssize_t s, m, i, q, j0, kt, nmoved, nfull, ng, changed = 0
     cdef const floating *S = <const floating*>cen.S
     cdef const floating *ST = <const floating*>cen.ST
     cdef const floating *snorm = <const floating*>cen.snorm
     cdef floating *D = <floating*>sr.D
     cdef const floating *search
-    cdef bint keep
+    cdef double u
+    cdef bint fails
     cdef Moves mv = block_moves(blk, b, k, d)
     if SearchBounds is HamerlyBounds:
         ng = 1
@@ -164,16 +179,26 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
-        nfull = 0
+        # The bounds moved with the centres (rows without a label fail).
+        nmoved = 0
         for i in range(s, s + m):
             if SearchBounds is HamerlyBounds:
-                keep = _hamerly_keeps(X + i * d, i, cen, bd)
+                u = _hamerly_moved(i, bd, &sr.bound[nmoved])
             else:
-                keep = _yinyang_keeps(X + i * d, i, cen, bd, sr, rows.weight[i], &mv,
-                                      &changed)
-            if not keep:
-                sr.idx[nfull] = i
-                nfull += 1
+                u = _yinyang_moved(i, bd, &sr.bound[nmoved])
+            sr.idx[nmoved] = i
+            nmoved += <Py_ssize_t>(u >= sr.bound[nmoved])
+        # The direct distance to the own centre (and Yinyang's group filter on narrow data).
+        nfull = 0
+        for q in range(nmoved):
+            i = sr.idx[q]
+            if SearchBounds is HamerlyBounds:
+                fails = _hamerly_fails(X + i * d, i, cen, bd, sr.bound[q])
+            else:
+                fails = _yinyang_fails(X + i * d, i, cen, bd, sr, sr.bound[q], rows.weight[i],
+                                       &mv, &changed)
+            sr.idx[nfull] = i
+            nfull += <Py_ssize_t>fails
         if nfull == 0:
             s += m
             continue
@@ -258,22 +283,34 @@ cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept
 # --------------------------------------------------------------------------------------------
 # Hamerly (2010): one upper and one lower bound per row
 # --------------------------------------------------------------------------------------------
-cdef inline bint _hamerly_keeps(const floating *x, Py_ssize_t i, const Centers *cen,
-                                HamerlyBounds *bd) noexcept nogil:
-    """Move row i's bounds with the centres, and tighten its upper bound when they fail:
-    whether its label certainly stays (else the row is searched in full)."""
-    cdef Py_ssize_t a = bd.labels[i], d = cen.d
-    cdef double u, l, bound
+cdef inline double _hamerly_moved(Py_ssize_t i, HamerlyBounds *bd,
+                                  double *bound) noexcept nogil:
+    """Move row i's bounds with the centres; return its upper bound, to be tested against
+    ``bound`` (its lower bound or half its centre's separation, whichever is larger). A row
+    without a label returns 0 against -1: it fails."""
+    cdef Py_ssize_t a = bd.labels[i]
+    cdef double u, l
     if a < 0:
-        return False
+        bound[0] = -1.0
+        return 0.0
     u = add_up(bd.upper[i], bd.shift[a])
     l = sub_down(bd.lower[i], bd.shift_max2 if a == bd.shift_arg else bd.shift_max1)
-    bound = l if l > bd.half_sep[a] else bd.half_sep[a]
-    if u >= bound:
-        u = dist_up(sq_dist(x, <const floating*>cen.C + a * d, d), cen.gamma)
+    bound[0] = l if l > bd.half_sep[a] else bd.half_sep[a]
     bd.upper[i] = u
     bd.lower[i] = l
-    return u < bound
+    return u
+
+
+cdef inline bint _hamerly_fails(const floating *x, Py_ssize_t i, const Centers *cen,
+                                HamerlyBounds *bd, double bound) noexcept nogil:
+    """Tighten the upper bound of row i, whose moved bounds failed, to its direct distance:
+    whether it still fails (its label may change: the row is searched in full)."""
+    cdef Py_ssize_t a = bd.labels[i]
+    cdef double u = 0.0
+    if a >= 0:
+        u = dist_up(sq_dist(x, <const floating*>cen.C + a * cen.d, cen.d), cen.gamma)
+        bd.upper[i] = u
+    return u >= bound
 
 
 cdef inline void _hamerly_scan(floating *Dr, Py_ssize_t kt, Py_ssize_t j0, double *b1,
@@ -314,9 +351,7 @@ cdef inline Py_ssize_t _hamerly_settle(const floating *x, Py_ssize_t i, const Ro
         bd.upper[i] = dist_up(sa, cen.gamma)
         bd.lower[i] = dist_down(xn + b1 - err, cen.gamma)
     else:
-        # the winner's own direct distance: a tighter upper bound than the expansion's, for
-        # d more operations
-        bd.upper[i] = dist_up(sq_dist(x, <const floating*>cen.C + a * d, d), cen.gamma)
+        bd.upper[i] = _expansion_upper(cen, xn, b1, err)
         bd.lower[i] = dist_down(xn + b2 - err, cen.gamma)
     return _relabel(&bd.labels[i], a, x, d, rows.weight[i], mv)
 
@@ -591,38 +626,52 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
 # --------------------------------------------------------------------------------------------
 # Yinyang (Ding et al., 2015): one lower bound per row and group of centres
 # --------------------------------------------------------------------------------------------
-cdef bint _yinyang_keeps(const floating *x, Py_ssize_t i, const Centers *cen,
-                         YinyangBounds *bd, Search *sr, double wi, const Moves *mv,
-                         Py_ssize_t *changed) noexcept nogil:
-    """The global filter for row i: its group bounds move with the centres, and its label
-    stays while its upper bound (tightened when needed) is below all of them. On narrow data
-    a row that fails goes through the group filter here (:func:`_yinyang_examine`; a changed
-    label counts in ``changed``) instead of the full search. Whether the row is done (else it
-    is searched in full)."""
-    cdef Py_ssize_t a = bd.labels[i], g, best, d = cen.d
-    cdef double u, glob, sa
-    cdef double *lb
+cdef inline double _yinyang_moved(Py_ssize_t i, YinyangBounds *bd,
+                                  double *glob) noexcept nogil:
+    """The global filter for row i: move its upper bound and group bounds with the centres;
+    return the upper bound, to be tested against ``glob``, the smallest group bound. A row
+    without a label returns 0 against -1: it fails."""
+    cdef Py_ssize_t a = bd.labels[i], g
+    cdef double u, v, smallest = INFINITY
+    cdef double *lb = bd.lower + i * bd.ng
     if a < 0:
-        return False
-    lb = bd.lower + i * bd.ng
+        glob[0] = -1.0
+        return 0.0
     u = add_up(bd.upper[i], bd.shift[a])
-    glob = INFINITY
-    for g in range(bd.ng):
-        lb[g] = sub_down(lb[g], bd.gshift[g])
-        if lb[g] < glob:
-            glob = lb[g]
-    if u >= glob:
-        sa = sq_dist(x, <const floating*>cen.C + a * d, d)
-        u = dist_up(sa, cen.gamma)
-    if u >= glob and not cen.use_gemm:
-        # Narrow data: distances are cheap, examine only the groups whose bound fails (the
-        # group filter) instead of a full search.
-        best = _yinyang_examine(x, cen, bd, sr, a, u, sa, lb, &u)
-        changed[0] += _relabel(&bd.labels[i], best, x, d, wi, mv)
-        bd.upper[i] = u
-        return True
     bd.upper[i] = u
-    return u < glob
+    for g in range(bd.ng):
+        v = sub_down(lb[g], bd.gshift[g])
+        lb[g] = v
+        smallest = v if v < smallest else smallest
+    glob[0] = smallest
+    return u
+
+
+cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Centers *cen,
+                         YinyangBounds *bd, Search *sr, double glob, double wi,
+                         const Moves *mv, Py_ssize_t *changed) noexcept nogil:
+    """Row i failed the global filter (``glob``: its smallest group bound): tighten its upper
+    bound to the direct distance and test again. On narrow data a row that still fails goes
+    through the group filter here (:func:`_yinyang_examine`; a changed label counts in
+    ``changed``) instead of the full search. Whether the row is to be searched in full (rows
+    without a label always are)."""
+    cdef Py_ssize_t a = bd.labels[i], best, d = cen.d
+    cdef double u, sa
+    if a < 0:
+        return True
+    sa = sq_dist(x, <const floating*>cen.C + a * d, d)
+    u = dist_up(sa, cen.gamma)
+    bd.upper[i] = u
+    if u < glob:
+        return False
+    if cen.use_gemm:
+        return True
+    # Narrow data: distances are cheap, examine only the groups whose bound fails (the group
+    # filter) instead of a full search.
+    best = _yinyang_examine(x, cen, bd, sr, a, u, sa, bd.lower + i * bd.ng, &u)
+    changed[0] += _relabel(&bd.labels[i], best, x, d, wi, mv)
+    bd.upper[i] = u
+    return False
 
 
 cdef Py_ssize_t _yinyang_examine(const floating *x, const Centers *cen,
@@ -737,7 +786,7 @@ cdef inline Py_ssize_t _yinyang_settle(const floating *x, Py_ssize_t i, const Ro
         best = exact_closest(x, C, cen.k, d, &sa)
         bd.upper[i] = dist_up(sa, cen.gamma)
     else:
-        bd.upper[i] = dist_up(sq_dist(x, C + best * d, d), cen.gamma)
+        bd.upper[i] = _expansion_upper(cen, xn, bestv, err)
     for g in range(bd.ng):
         v = r2[g] if (rj[g] == jb and not exact) else r1[g]
         lb[g] = dist_down(xn + v - err, cen.gamma)

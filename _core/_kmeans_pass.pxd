@@ -29,7 +29,11 @@ cdef struct Centers:
     bint use_gemm            # partial distances by gemm (wide data), else the fused loops
     double gamma             # rounding bound of a direct distance (direct_gamma)
     double scale             # rounding bound of a partial distance (expansion_error_scale)
-    double cmax              # the largest squared norm of a centre
+    # err0 + err1 x bounds the rounding of a row's partial distances plus its squared norm x
+    # (_bounds._expansion_error): 3 scale cmax and scale + gamma, cmax the centres' largest
+    # squared norm.
+    double err0
+    double err1
 
 
 cdef struct Blocks:
@@ -65,7 +69,8 @@ cdef inline Centers make_centers(const floating *C, const floating *S, const flo
     cen.use_gemm = d >= GEMM_MIN_FEATURES
     cen.gamma = direct_gamma(d)
     cen.scale = expansion_error_scale(d, floating is float)
-    cen.cmax = max_value(snorm, k)
+    cen.err0 = 3.0 * cen.scale * max_value(snorm, k)
+    cen.err1 = cen.scale + cen.gamma
     return cen
 
 
