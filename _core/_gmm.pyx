@@ -181,8 +181,9 @@ cdef struct Model:
     Py_ssize_t k
     Py_ssize_t d
     const double *means      # k x d
-    const double *prec       # the precision's Cholesky factors: full k x d x d (upper
-                             # triangular), tied d x d, diag k x d, spherical k
+    # the precision's Cholesky factors: full k x d x d (upper triangular), tied d x d, diag
+    # k x d, spherical k
+    const double *prec
     const double *wmeans     # tied: the whitened means mu_k U (k x d); unused otherwise
     const double *log_det    # k: log det of each factor (plus any per-component term)
     const double *log_weights    # k
@@ -564,7 +565,7 @@ cdef tuple _statistics_pass(const floating[:, ::1] X, const RowIO *io, const Mod
     st.shift = &shift[0, 0]
     st.gshift = &gshift[0]
     st.s2_size = stats.S2.shape[0]
-    arrays = _new_blocks(&blk, n, k + k * d + st.s2_size + (d * d if st.second else 0) + 1,
+    _arrays = _new_blocks(&blk, n, k + k * d + st.s2_size + (d * d if st.second else 0) + 1,
                          want_entropy)
     with nogil:
         _pass_blocks(&X[0, 0], n, mo, io, &st, &blk, n_threads)
@@ -625,7 +626,7 @@ cdef int _scoring_pass(const floating[:, ::1] X, Components model, const RowIO *
     st.stats = False
     st.second = False
     st.s2_size = 0
-    arrays = _new_blocks(&blk, n, 1, False)
+    _arrays = _new_blocks(&blk, n, 1, False)
     with nogil:
         _pass_blocks(&X[0, 0], n, &mo, io, &st, &blk, n_threads)
     return 0
@@ -966,7 +967,7 @@ def em_run(const floating[:, ::1] X, const double[::1] sample_weight, Parameters
     st.second = False
     st.gshift = &gshift[0]
     st.s2_size = _s2_size(params.cov_type, k, d)
-    arrays = _new_blocks(&blk, n, k + k * d + st.s2_size + 1, False)
+    _arrays = _new_blocks(&blk, n, k + k * d + st.s2_size + 1, False)
     _set_rows(&io, sample_weight, None, None, None, None)
     cdef double[::1] stats = np.empty(blk.per)
     cdef double[:, ::1] shift = np.empty((k, d))

@@ -402,7 +402,7 @@ def linkage_label(double[:, ::1] Z):
     """Relabel, in place, a linkage matrix whose rows name clusters by any of their original
     points (scipy's ``label`` after nn_chain): rows become (smaller id, larger id, distance,
     size) with the ids of merged clusters numbered n, n+1, ... in row order."""
-    cdef Py_ssize_t n = Z.shape[0] + 1, i, x, y, xr, yr, p, q
+    cdef Py_ssize_t n = Z.shape[0] + 1, i, x, y, xr, yr
     cdef Py_ssize_t[::1] parent = np.arange(2 * n - 1, dtype=np.intp)
     cdef Py_ssize_t[::1] size = np.ones(2 * n - 1, dtype=np.intp)
     with nogil:

@@ -128,8 +128,8 @@ cdef class Clusters:
 # --------------------------------------------------------------------------------------------
 cdef struct Scratch:
     # A thread's scratch in a dense Lloyd pass.
-    void *D                  # CHUNK_ROWS x min(k, TILE_CENTERS) partial distances (data dtype;
-                             # float32 on the mixed path)
+    # CHUNK_ROWS x min(k, TILE_CENTERS) partial distances (data dtype; float32 on the mixed path)
+    void *D
     float *X32               # CHUNK_ROWS x d: the chunk's rows in float32 (mixed path, else NULL)
 
 

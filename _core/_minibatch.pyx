@@ -233,8 +233,6 @@ cdef double _finish_center(floating *c, double *acc, double count, double wsum,
     return shift
 
 
-
-
 cdef double _update_center_dense(const floating *B, const Batch *bt, Py_ssize_t j,
                                  const Update *up, double *acc) noexcept nogil:
     """Centre j <- (c_j * count + sum of w x over its members) / (count + sum w); returns its
@@ -409,8 +407,6 @@ cdef inline void _insert3(floating v, Py_ssize_t j, floating *val, Py_ssize_t *i
         idx[1] = j
     elif v < val[2]:
         val[2] = v
-
-
 
 
 cdef void _assign_chunk_dense3(const floating *G, Py_ssize_t m, const Centers *cen,

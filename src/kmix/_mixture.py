@@ -308,7 +308,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         k, cov = self.n_components, self.covariance_type
         means = np.ascontiguousarray(self.means_, dtype=np.float64)
         prec = np.ascontiguousarray(self.precisions_cholesky_, dtype=np.float64).ravel()
-        log_det = log_det_cholesky(self.precisions_cholesky_, cov, n_features, k).astype(np.float64)
+        log_det = log_det_cholesky(self.precisions_cholesky_, cov, n_features,
+                                   k).astype(np.float64)
         log_weights = np.ascontiguousarray(self._estimate_log_weights(), dtype=np.float64)
         log_det = log_det + self._log_prob_offset(n_features)
         return _gmm.Components(_COV_CODE[cov], means, prec, log_det, log_weights)
