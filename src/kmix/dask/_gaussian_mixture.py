@@ -2,9 +2,10 @@
 
 The EM loop, the initialisations' draws and the M-step are those of in-memory
 :class:`kmix.GaussianMixture` (this class derives from it); only the pass over the data
-changes: each block runs the compiled pass (``_core._gmm.em_pass``, through the in-memory
-estimator's ``_pass``) in a ``kmix-estep`` task, and the client adds the blocks' log-likelihoods
-and sufficient statistics in block order. From the same initial parameters the lower bound of
+changes: each block runs the compiled statistics pass (``_core._gmm.em_statistics``, or
+``initial_statistics`` for given responsibilities, through the in-memory estimator's
+``_pass``) in a ``kmix-estep`` task, and the client adds the blocks' log-likelihoods and
+sufficient statistics in block order. From the same initial parameters the lower bound of
 every iteration equals in-memory kmix's to rounding.
 """
 
