@@ -134,6 +134,18 @@ def _well_separated_blobs(n_blobs=6, per_blob=100, seed=0):
     return X, y, centres
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_without_stored_entries(dtype):
+    # all rows zero: no stored entry, the norms must still be float64 zeros
+    X = sp.csr_matrix((4, 3), dtype=dtype)
+    centers, indices = kmeans_plusplus(X, 2, random_state=0)
+    assert centers.dtype == dtype
+    assert_array_equal(centers, np.zeros((2, 3)))
+    assert len(set(indices)) == 2
+    km = kmix.MiniBatchKMeans(1, batch_size=1, max_iter=1, random_state=0).fit(X[:1])
+    assert_array_equal(km.cluster_centers_, np.zeros((1, 3)))
+
+
 def test_one_centre_per_well_separated_blob():
     X, y, centres = _well_separated_blobs()
     hits = 0

@@ -27,8 +27,9 @@ def _row_sq_norms(X):
         # float64 squares summed per row in order (float32 data would be summed in float32)
         X = X.tocsr()
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        return np.bincount(rows, weights=np.square(X.data, dtype=np.float64),
-                           minlength=X.shape[0])
+        sq = np.bincount(rows, weights=np.square(X.data, dtype=np.float64),
+                         minlength=X.shape[0])
+        return sq.astype(np.float64, copy=False)   # bincount of no entries gives int64
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
