@@ -974,19 +974,14 @@ def em_run(const floating[:, ::1] X, const double[::1] sample_weight, Parameters
     cdef double[::1] log_det = np.empty(k)
     cdef double[::1] log_weights = np.empty(k)
     cdef double[::1] work = np.empty(d + d * d)
-    cdef double[:, ::1] wmeans = np.zeros((1, d))
     cdef double *weights = &params.weights[0]
     cdef double *means = &params.means[0, 0]
     cdef double *covariances = &params.covariances[0]
     cdef double *prec = &params.prec[0]
-    mo.cov_type = params.cov_type
-    mo.k = k
-    mo.d = d
-    mo.means = means
-    mo.prec = prec
-    mo.wmeans = &wmeans[0, 0]
-    mo.log_det = &log_det[0]
-    mo.log_weights = &log_weights[0]
+    # the passes read the parameters (updated in place) and their constants through a model
+    cdef Components current = Components(params.cov_type, params.means, params.prec, log_det,
+                                         log_weights)
+    mo = current.model()
     with nogil:
         _log_terms(prec, weights, k, d, mo.cov_type, &log_det[0], &log_weights[0])
         while it < settings.max_iter:

@@ -590,6 +590,25 @@ cdef double _new_drift(double M, const double *shifts, Py_ssize_t k) noexcept no
     return (M + max_move) * (1 + 4 * DBL_EPSILON)
 
 
+cdef double _bounded_labels(const floating *X, const Centers *cen, const BoundedStep *st,
+                           Py_ssize_t b, double *chunk_inertia, int n_threads) noexcept nogil:
+    """The labels of a bounded step's b batch rows, chunk by chunk in parallel
+    (:func:`_bounded_chunk`, each thread with its own gathered rows and distances); returns
+    the batch's inertia, the chunks' summed in order."""
+    cdef Py_ssize_t c, s, n_chunks = (b + CHUNK_ROWS - 1) // CHUNK_ROWS
+    cdef floating *D
+    cdef floating *G
+    with parallel(num_threads=n_threads):
+        D = <floating*>malloc(CHUNK_ROWS * imin(cen.k, TILE_CENTERS) * sizeof(floating))
+        G = <floating*>malloc(CHUNK_ROWS * cen.d * sizeof(floating))
+        for c in prange(n_chunks, schedule='static'):
+            s = c * CHUNK_ROWS
+            chunk_inertia[c] = _bounded_chunk(X, cen, st, s, imin(CHUNK_ROWS, b - s), G, D)
+        free(G)
+        free(D)
+    return _sum_in_order(chunk_inertia, n_chunks)
+
+
 def step_dense_bounded(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
                        floating[:, ::1] centers, double[::1] counts, StepBuffers buffers,
                        SeenState state, int n_threads):
@@ -624,15 +643,12 @@ def step_dense_bounded(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     """
     cdef Py_ssize_t d = X.shape[1], k = centers.shape[0]
     cdef Py_ssize_t b = rows.shape[0]
-    cdef Py_ssize_t n_chunks = (b + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef floating[:, ::1] CT = buffers.CT
     cdef floating[::1] cnorm = buffers.cnorm
     cdef seen_t[::1] seen = state.seen
     cdef seen_t[::1] new_seen = state.new_seen
     cdef double[::1] drift = state.drift
-    cdef Py_ssize_t c, s, r, j
-    cdef floating *D
-    cdef floating *G
+    cdef Py_ssize_t r, j
     cdef double cmax = 0.0, inertia, shift
     cdef Centers cen
     cdef BoundedStep st
@@ -645,7 +661,6 @@ def step_dense_bounded(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     buffers.check(b, k, d)
     if new_seen.shape[0] < b:
         raise ValueError("scratch buffers too small")
-    cdef double *chunk_inertia = &buffers.chunk_inertia[0]
     st.rows = &rows[0]
     st.seen = &seen[0]
     st.new_seen = &new_seen[0]
@@ -663,16 +678,7 @@ def step_dense_bounded(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
                 cmax = cnorm[j]
         st.cmax = sqrt(cmax) * (1 + 1e-6)
         cen = make_centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
-        with parallel(num_threads=n_threads):
-            D = <floating*>malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating))
-            G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
-            for c in prange(n_chunks, schedule='static'):
-                s = c * CHUNK_ROWS
-                chunk_inertia[c] = _bounded_chunk(&X[0, 0], &cen, &st, s,
-                                                  imin(CHUNK_ROWS, b - s), G, D)
-            free(G)
-            free(D)
-        inertia = _sum_in_order(chunk_inertia, n_chunks)
+        inertia = _bounded_labels(&X[0, 0], &cen, &st, b, &buffers.chunk_inertia[0], n_threads)
         # State written back in batch order: the last assignment of a sample wins.
         for r in range(b):
             if new_seen[r].first > 0:
