@@ -124,22 +124,8 @@ cdef class Clusters:
 
 
 # --------------------------------------------------------------------------------------------
-# Lloyd passes
+# Float64 rows, float32 partial distances: the mixed path of the dense Lloyd passes
 # --------------------------------------------------------------------------------------------
-cdef struct Scratch:
-    # A thread's scratch in a dense Lloyd pass.
-    # CHUNK_ROWS x min(k, TILE_CENTERS) partial distances (data dtype; float32 on the mixed path)
-    void *D
-    float *X32               # CHUNK_ROWS x d: the chunk's rows in float32 (mixed path, else NULL)
-
-
-cdef inline Scratch _new_scratch(void *D, float *X32) noexcept nogil:
-    cdef Scratch sc
-    sc.D = D
-    sc.X32 = X32
-    return sc
-
-
 cdef enum:
     # Centres from which float64 Lloyd passes on gemm-wide data compute their partial
     # distances in float32 (see _MixedCenters); below, the float64 gemm is cheap enough.
@@ -186,6 +172,35 @@ cdef inline double _mixed_abs_error(Py_ssize_t d, double xnorm, double cmax) noe
     return 7.2e-43 * (d + 2) * (1.0 + 2.0 * sqrt(<double>d) * (xnorm + sqrt(cmax)))
 
 
+cdef float *_mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
+                           _MixedCenters *mc) noexcept nogil:
+    """Fill mc for the float64 centres; return the buffer to free (NULL: out of memory, or
+    centres too large for float32 distances: the pass then stays in float64)."""
+    cdef Py_ssize_t j, f
+    cdef double s, cmax = 0.0
+    cdef float *buf
+    for j in range(k):
+        s = 0.0
+        for f in range(d):
+            s += centers[j * d + f] * centers[j * d + f]
+        if not s <= cmax:
+            cmax = s
+    if not cmax <= MIXED_MAX_NORM:
+        return NULL
+    buf = <float*>malloc((2 * k * d + k) * sizeof(float))
+    if buf == NULL:
+        return NULL
+    for j in range(k * d):
+        buf[j] = <float>centers[j]
+    prep_centers(buf, k, d, buf + k * d, buf + 2 * k * d)
+    mc.C32 = buf
+    mc.CT32 = buf + k * d
+    mc.cnorm32 = buf + 2 * k * d
+    mc.cmax = cmax * (1.0 + kmix_gamma(d + 1, False))
+    mc.scale = _mixed_error_scale(d)
+    return buf
+
+
 cdef void _closest_mixed(
     const double *X, Py_ssize_t m, Py_ssize_t d, const double *C, Py_ssize_t k,
     const _MixedCenters *mc, Py_ssize_t *besti, float *X32, float *D, bint use_gemm,
@@ -221,6 +236,23 @@ cdef void _closest_mixed(
         # (centres too large for float32 never get here: _mixed_centers refuses them)
         if not (<double>secv[r] - <double>bestv[r] > bound) or xn * xn > MIXED_MAX_NORM:
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)
+
+
+# --------------------------------------------------------------------------------------------
+# Lloyd passes
+# --------------------------------------------------------------------------------------------
+cdef struct Scratch:
+    # A thread's scratch in a dense Lloyd pass.
+    # CHUNK_ROWS x min(k, TILE_CENTERS) partial distances (data dtype; float32 on the mixed path)
+    void *D
+    float *X32               # CHUNK_ROWS x d: the chunk's rows in float32 (mixed path, else NULL)
+
+
+cdef inline Scratch _new_scratch(void *D, float *X32) noexcept nogil:
+    cdef Scratch sc
+    sc.D = D
+    sc.X32 = X32
+    return sc
 
 
 cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s, Py_ssize_t m,
@@ -309,35 +341,6 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
         reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, False,
                       n_threads)
     return sum_counts(cl.blk.bchanged, cl.blk.nb)
-
-
-cdef float *_mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
-                           _MixedCenters *mc) noexcept nogil:
-    """Fill mc for the float64 centres; return the buffer to free (NULL: out of memory, or
-    centres too large for float32 distances: the pass then stays in float64)."""
-    cdef Py_ssize_t j, f
-    cdef double s, cmax = 0.0
-    cdef float *buf
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += centers[j * d + f] * centers[j * d + f]
-        if not s <= cmax:
-            cmax = s
-    if not cmax <= MIXED_MAX_NORM:
-        return NULL
-    buf = <float*>malloc((2 * k * d + k) * sizeof(float))
-    if buf == NULL:
-        return NULL
-    for j in range(k * d):
-        buf[j] = <float>centers[j]
-    prep_centers(buf, k, d, buf + k * d, buf + 2 * k * d)
-    mc.C32 = buf
-    mc.CT32 = buf + k * d
-    mc.cnorm32 = buf + 2 * k * d
-    mc.cmax = cmax * (1.0 + kmix_gamma(d + 1, False))
-    mc.scale = _mixed_error_scale(d)
-    return buf
 
 
 def lloyd_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
