@@ -152,8 +152,8 @@ NOT_APPLICABLE = {
             "and counts its calls",
         "test_gaussian_mixture_array_api_compliance":
             "fits on array-API inputs (torch, cupy, array_api_strict) under "
-            "array_api_dispatch: kmix computes on numpy arrays only (README: Differences "
-            "from scikit-learn)",
+            "array_api_dispatch: kmix computes on numpy arrays only (docs/design.md: Smaller "
+            "differences from scikit-learn)",
         "test_check_weights":
             "expects scikit-learn's range message, which prints the minimum as 'max value' "
             "and the maximum as 'min value'; kmix prints them the right way round (its own "
