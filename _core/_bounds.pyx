@@ -172,10 +172,16 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     cdef double u
     cdef bint fails
     cdef Moves mv = block_moves(blk, b, k, d)
+    # Local copies of the pass's descriptors: a store through the row arrays (upper, lower,
+    # labels, the chunk's idx/bound) cannot alias a local whose address stays in this frame,
+    # so the compiler keeps their fields in registers instead of reloading them every row.
+    cdef Rows rw = rows[0]
+    cdef Centers cn = cen[0]
+    cdef SearchBounds bnd = bd[0]
     if SearchBounds is HamerlyBounds:
         ng = 1
     else:
-        ng = bd.ng
+        ng = bnd.ng
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
@@ -183,9 +189,9 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
         nmoved = 0
         for i in range(s, s + m):
             if SearchBounds is HamerlyBounds:
-                u = _hamerly_moved(i, bd, &sr.bound[nmoved])
+                u = _hamerly_moved(i, &bnd, &sr.bound[nmoved])
             else:
-                u = _yinyang_moved(i, bd, &sr.bound[nmoved])
+                u = _yinyang_moved(i, &bnd, &sr.bound[nmoved])
             sr.idx[nmoved] = i
             nmoved += <Py_ssize_t>(u >= sr.bound[nmoved])
         # The direct distance to the own centre (and Yinyang's group filter on narrow data).
@@ -193,9 +199,9 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
         for q in range(nmoved):
             i = sr.idx[q]
             if SearchBounds is HamerlyBounds:
-                fails = _hamerly_fails(X + i * d, i, cen, bd, sr.bound[q])
+                fails = _hamerly_fails(X + i * d, i, &cn, &bnd, sr.bound[q])
             else:
-                fails = _yinyang_fails(X + i * d, i, cen, bd, sr, sr.bound[q], rows.weight[i],
+                fails = _yinyang_fails(X + i * d, i, &cn, &bnd, sr, sr.bound[q], rw.weight[i],
                                        &mv, &changed)
             sr.idx[nfull] = i
             nfull += <Py_ssize_t>fails
@@ -203,26 +209,26 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             s += m
             continue
         search = _rows_to_search(X, d, s, m, sr.idx, nfull, <floating*>sr.G)
-        _start_search(bd, sr, nfull)
+        _start_search(&bnd, sr, nfull)
         j0 = 0
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
             partial_dists(search, nfull, d, S + j0 * d, ST + j0, k, snorm + j0, kt, D,
-                          cen.use_gemm)
+                          cn.use_gemm)
             for q in range(nfull):
                 if SearchBounds is HamerlyBounds:
                     _hamerly_scan(D + q * kt, kt, j0, &sr.best1[q], &sr.best2[q], &sr.arg1[q])
                 else:
-                    _yinyang_scan(D + q * kt, kt, j0, bd, sr.best1 + q * ng,
+                    _yinyang_scan(D + q * kt, kt, j0, &bnd, sr.best1 + q * ng,
                                   sr.best2 + q * ng, sr.arg1 + q * ng)
             j0 += kt
         for q in range(nfull):
             i = sr.idx[q]
             if SearchBounds is HamerlyBounds:
-                changed += _hamerly_settle(X + i * d, i, rows, cen, bd, sr.best1[q],
+                changed += _hamerly_settle(X + i * d, i, &rw, &cn, &bnd, sr.best1[q],
                                            sr.best2[q], sr.arg1[q], &mv)
             else:
-                changed += _yinyang_settle(X + i * d, i, rows, cen, bd, sr.best1 + q * ng,
+                changed += _yinyang_settle(X + i * d, i, &rw, &cn, &bnd, sr.best1 + q * ng,
                                            sr.best2 + q * ng, sr.arg1 + q * ng, &mv)
         s += m
     return changed

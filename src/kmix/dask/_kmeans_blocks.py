@@ -35,9 +35,10 @@ def _assign(X, centers, n_threads):
     return labels, d2
 
 
-def lloyd_step(X, w, centers, n_threads):
+def lloyd_step(X, w, centers, with_inertia, n_threads):
     """One Lloyd pass over a block: (weighted sums of the rows per cluster (k x d), weights
-    per cluster, inertia on ``centers``, digest of the labels).
+    per cluster, inertia on ``centers`` (None unless ``with_inertia``: it takes another pass
+    over the block, and only ``verbose`` prints it), digest of the labels).
 
     The digest (BLAKE2b of the labels) tells the client whether the block's labels changed
     since the previous pass without the labels leaving the worker."""
@@ -51,9 +52,11 @@ def lloyd_step(X, w, centers, n_threads):
     clusters = _lloyd.Clusters(w, labels, sums, wsum, _lloyd.Workspace(n, k, d, X.dtype, True))
     with blas_context(X):
         _lloyd.lloyd_pass_dense(X, centers, clusters, True, n_threads)
-    d2 = np.empty(n)
-    _lloyd.sq_dist_to_assigned_dense(X, centers, labels, d2, n_threads)
-    inertia = _lloyd.weighted_sum_ordered(d2, w, n_threads)
+    inertia = None
+    if with_inertia:
+        d2 = np.empty(n)
+        _lloyd.sq_dist_to_assigned_dense(X, centers, labels, d2, n_threads)
+        inertia = _lloyd.weighted_sum_ordered(d2, w, n_threads)
     digest = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
     return sums, wsum, inertia, digest
 

@@ -47,7 +47,7 @@ def lloyd(data, centers_init, *, max_iter, tol, verbose, n_threads):
     n_iter = max_iter
     for i in range(max_iter):
         parts = compute(data.map("assign", _kmeans_blocks.lloyd_step,
-                                 share(centers, "centers"), n_threads))
+                                 share(centers, "centers"), bool(verbose), n_threads))
         sums = ordered_sum([p[0] for p in parts])
         wsum = ordered_sum([p[1] for p in parts])
         digests = [p[3] for p in parts]
