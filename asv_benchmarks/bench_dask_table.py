@@ -15,8 +15,8 @@ this process for the in-memory rows):
   dask-ml.
 - The same from the same initial centres: time per iteration, as the difference of two fits of
   5 and 15 iterations (tol=0) divided by the difference of their iterations, which cancels
-  what a fit does once; kmix.dask / dask-ml, and kmix.dask / in-memory kmix (Lloyd, and the
-  default 'auto', on the same 2 cores).
+  what a fit does once; kmix.dask / dask-ml, and kmix.dask / in-memory kmix on the same 2
+  cores, with the same algorithm (the default 'auto', Hamerly here, and 'lloyd').
 - GaussianMixture diag, k=20, 2M x 20, same initial parameters: time per iteration, kmix.dask /
   in-memory kmix.
 - With --npy: 6 GB of .npy files (7.5M x 100 float64, ~100 MB per file) read with
@@ -110,8 +110,11 @@ def kmeans_rows(client, scale, repeat):
 
     init = np.ascontiguousarray(X[np.random.RandomState(0).choice(n, KMEANS_K, replace=False)])
 
-    def dask_fit(max_iter):
-        return KMeans(KMEANS_K, init=init, n_init=1, tol=0, max_iter=max_iter).fit(Xd)
+    def dask_fit(algorithm):
+        def fit(max_iter):
+            return KMeans(KMEANS_K, init=init, n_init=1, tol=0, max_iter=max_iter,
+                          algorithm=algorithm).fit(Xd)
+        return fit
 
     def ml_fit(max_iter):
         return DaskMLKMeans(KMEANS_K, init=init, tol=0, max_iter=max_iter).fit(Xd)
@@ -122,15 +125,17 @@ def kmeans_rows(client, scale, repeat):
                                algorithm=algorithm, n_threads=2).fit(X)
         return fit
 
-    it_dask = per_iteration(dask_fit, repeat=repeat)
+    it_dask = per_iteration(dask_fit("auto"), repeat=repeat)
+    it_dask_lloyd = per_iteration(dask_fit("lloyd"), repeat=repeat)
     it_ml = per_iteration(ml_fit, repeat=repeat)
     it_lloyd = per_iteration(mem_fit("lloyd"), repeat=repeat)
     it_auto = per_iteration(mem_fit("auto"), repeat=repeat)
     print(f"{name + ' per iteration, same init':<46} {it_dask:>9.4f} {it_ml:>9.4f} "
-          f"{it_dask / it_ml:>7.3f}   vs dask-ml")
-    print(f"{name + ' per iteration vs in-memory':<46} {it_dask:>9.4f} {it_lloyd:>9.4f} "
-          f"{it_dask / it_lloyd:>7.3f}   vs in-memory kmix lloyd (auto: {it_auto:.4f} s, "
-          f"ratio {it_dask / it_auto:.3f})")
+          f"{it_dask / it_ml:>7.3f}   vs dask-ml (kmix.dask's default, 'auto': Hamerly; its "
+          f"'lloyd': {it_dask_lloyd:.4f} s, ratio {it_dask_lloyd / it_ml:.3f})")
+    print(f"{name + ' per iteration vs in-memory':<46} {it_dask:>9.4f} {it_auto:>9.4f} "
+          f"{it_dask / it_auto:>7.3f}   vs in-memory kmix, both 'auto' (Hamerly); 'lloyd' on "
+          f"both: {it_dask_lloyd:.4f} s / {it_lloyd:.4f} s, ratio {it_dask_lloyd / it_lloyd:.3f}")
 
 
 def gmm_row(client, scale, repeat):

@@ -72,15 +72,18 @@ def _dask(X, chunks):
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_kmeans_equals_in_memory(client, blobs, dtype, weighted):
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_kmeans_equals_in_memory(client, blobs, dtype, weighted, algorithm):
+    # in-memory Lloyd: the labels of every pass are the exact rule's whatever the algorithm
+    # (Hamerly's blocks keep their bounds on the workers and running sums on the client)
     X, init = blobs
     X, init = X.astype(dtype), init.astype(dtype)
     w = np.random.RandomState(1).uniform(0.5, 2.0, X.shape[0]) if weighted else None
-    ref = kmix.KMeans(8, init=init, n_init=1).fit(X, sample_weight=w)
+    ref = kmix.KMeans(8, init=init, n_init=1, algorithm="lloyd").fit(X, sample_weight=w)
     chunks = (1000, 2500, 17, 1483, 1000)  # uneven row chunks
     Xd = da.from_array(X, chunks=(chunks, 5))
     wd = None if w is None else da.from_array(w, chunks=(chunks,))
-    km = KMeans(8, init=init, n_init=1).fit(Xd, sample_weight=wd)
+    km = KMeans(8, init=init, n_init=1, algorithm=algorithm).fit(Xd, sample_weight=wd)
     assert ref.n_iter_ > 5
     assert km.n_iter_ == ref.n_iter_
     assert isinstance(km.labels_, da.Array)
@@ -92,11 +95,13 @@ def test_kmeans_equals_in_memory(client, blobs, dtype, weighted):
         1e5 if dtype == np.float32 else 1)
 
 
-def test_kmeans_independent_of_chunking_and_workers(client, blobs):
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_kmeans_independent_of_chunking_and_workers(client, blobs, algorithm):
     X, init = blobs
-    fits = [KMeans(8, init=init, n_init=1).fit(_dask(X, c)) for c in (6000, 700, 1999)]
+    fits = [KMeans(8, init=init, n_init=1, algorithm=algorithm).fit(_dask(X, c))
+            for c in (6000, 700, 1999)]
     with dask.config.set(scheduler="sync"):  # no workers: one thread in this process
-        sync = KMeans(8, init=init, n_init=1).fit(_dask(X, 700))
+        sync = KMeans(8, init=init, n_init=1, algorithm=algorithm).fit(_dask(X, 700))
     for km in fits[1:] + [sync]:
         assert km.n_iter_ == fits[0].n_iter_
         assert_array_equal(np.asarray(km.labels_), np.asarray(fits[0].labels_))
@@ -106,13 +111,14 @@ def test_kmeans_independent_of_chunking_and_workers(client, blobs):
     assert sync.inertia_ == fits[1].inertia_
 
 
-def test_kmeans_relocates_empty_clusters_as_in_memory(client, blobs):
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_kmeans_relocates_empty_clusters_as_in_memory(client, blobs, algorithm):
     X, init = blobs
     init = init.copy()
     init[3] = 1e3  # nothing is closest to it: empty after the first pass
     init[5] = -1e3
-    ref = kmix.KMeans(8, init=init, n_init=1).fit(X)
-    km = KMeans(8, init=init, n_init=1).fit(_dask(X, 900))
+    ref = kmix.KMeans(8, init=init, n_init=1, algorithm=algorithm).fit(X)
+    km = KMeans(8, init=init, n_init=1, algorithm=algorithm).fit(_dask(X, 900))
     assert km.n_iter_ == ref.n_iter_
     assert_array_equal(km.labels_.compute(), ref.labels_)
     assert _rel(km.cluster_centers_, ref.cluster_centers_) < 1e-12
@@ -221,10 +227,12 @@ def _iteration_inertias(fit):
     return est, [float(line.split("inertia ")[1].rstrip(".")) for line in lines]
 
 
-def test_kmeans_verbose_prints_one_line_per_iteration(client, blobs):
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_kmeans_verbose_prints_one_line_per_iteration(client, blobs, algorithm):
     X, init = blobs
     km, printed = _iteration_inertias(
-        lambda: KMeans(8, init=init, n_init=1, verbose=1).fit(_dask(X, 2000)))
+        lambda: KMeans(8, init=init, n_init=1, verbose=1, algorithm=algorithm).fit(
+            _dask(X, 2000)))
     _, in_memory = _iteration_inertias(
         lambda: kmix.KMeans(8, init=init, n_init=1, verbose=1, algorithm="lloyd").fit(X))
     assert len(printed) == km.n_iter_ > 5
@@ -425,12 +433,15 @@ def test_fit_out_of_core_reads_each_block_once_per_iteration(tmp_path):
     assert _rel(km.cluster_centers_, ref.cluster_centers_) < 1e-12
 
 
-def test_fit_survives_a_killed_worker(client):
-    """Kill one worker process in the middle of a fit: Dask recomputes its blocks and tasks,
-    and the fit ends with the result of an undisturbed fit."""
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_fit_survives_a_killed_worker(client, algorithm):
+    """Kill one worker process in the middle of a fit: Dask recomputes its blocks and tasks
+    (Hamerly: the lost blocks' chains of states, from the first pass), and the fit ends with
+    the result of an undisturbed fit."""
     X = np.random.RandomState(0).uniform(size=(40000, 8))  # no structure: many iterations
     init = X[:16].copy()
-    undisturbed = KMeans(16, init=init, n_init=1, tol=0, max_iter=40).fit(_dask(X, 5000))
+    undisturbed = KMeans(16, init=init, n_init=1, tol=0, max_iter=40,
+                         algorithm=algorithm).fit(_dask(X, 5000))
     victim = sorted(client.run(os.getpid).items())[0][1]
     killed = []
 
@@ -444,7 +455,8 @@ def test_fit_survives_a_killed_worker(client):
 
     out = KillAtThirdIteration()
     with contextlib.redirect_stdout(out):
-        km = KMeans(16, init=init, n_init=1, tol=0, max_iter=40, verbose=1).fit(_dask(X, 5000))
+        km = KMeans(16, init=init, n_init=1, tol=0, max_iter=40, verbose=1,
+                    algorithm=algorithm).fit(_dask(X, 5000))
     finished = time.perf_counter()
     assert killed and killed[0] < finished and km.n_iter_ > 5  # killed during the fit
     assert victim not in client.run(os.getpid).values()

@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._interrupt import restores_on_interrupt
 from .._kmeans import KMeans as _KMeans
 from .._kmeans import _is_arraylike_not_scalar
+from .._kmeans_algorithms import resolve_algorithm
 from .._validation import check_int, check_n_samples, check_random_state, check_real
 from . import _kmeans_blocks
 from ._data import as_dask_array, as_dask_weights, check_persist, prepare_fit_data
@@ -103,8 +104,13 @@ class KMeans(DaskCentres, _KMeans):
     copy_x : bool, default=True
         Accepted for compatibility (X is never modified).
     algorithm : {'lloyd', 'elkan', 'hamerly', 'yinyang', 'auto', 'full'}, default='auto'
-        Accepted for compatibility: every algorithm gives the same labels, and the blocks run
-        the Lloyd pass (the bound algorithms keep per-sample state between iterations).
+        Every algorithm gives the same labels and iterations. 'lloyd' (and 'full') runs
+        Lloyd's pass on every block; the others run Hamerly's, each block keeping its labels
+        and two bounds per sample on its worker between iterations (20 bytes per sample; the
+        k bounds per sample of Elkan, or Yinyang's groups, would cost too much worker memory),
+        and skipping the distances the bounds rule out. 'auto' picks as in memory
+        (:class:`kmix.KMeans`), running Hamerly wherever in-memory kmix would run a bound
+        algorithm.
     n_threads : int, default=None
         Threads of the compiled kernels within one task; None: 1 (Dask runs one task per
         worker thread).
@@ -170,6 +176,8 @@ class KMeans(DaskCentres, _KMeans):
         n_threads = task_threads(self.n_threads)
         tol = float(data.summary.mean_variance * self.tol)
         init = self.init
+        algorithm = resolve_algorithm(self.algorithm, *data.X.shape, self.n_clusters, False)
+        algorithm = "lloyd" if algorithm == "lloyd" else "hamerly"
         if _is_arraylike_not_scalar(init) and not callable(init):
             init = self._check_centers(init, data.X)
         best = None
@@ -178,7 +186,7 @@ class KMeans(DaskCentres, _KMeans):
             if self.verbose:
                 print("Initialization complete")
             run = lloyd(data, centers, max_iter=self.max_iter, tol=tol, verbose=self.verbose,
-                        n_threads=n_threads)
+                        n_threads=n_threads, algorithm=algorithm)
             if best is None or (run.inertia < best.inertia and not same_clustering(
                     run.labels, best.labels, self.n_clusters)):
                 best = run

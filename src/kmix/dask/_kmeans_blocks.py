@@ -8,13 +8,15 @@ import hashlib
 
 import numpy as np
 
-from .._core import _lloyd, _minibatch
+from .._core import _bounds, _lloyd, _minibatch
 from .._kmeans_algorithms import _NO_WEIGHTS, euclidean_to_centers, farthest_samples
+from .._seeding import _row_sq_norms
 from .._threads import blas_context
 from ._data import checked_block as _checked
 from ._data import contiguous
 
-__all__ = ["lloyd_step", "final_labels", "farthest", "predict", "transform", "label_pairs"]
+__all__ = ["lloyd_step", "hamerly_step", "assigned_inertia", "final_labels", "farthest",
+           "predict", "transform", "label_pairs"]
 
 
 def _weights(w):
@@ -59,6 +61,51 @@ def lloyd_step(X, w, centers, with_inertia, n_threads):
         inertia = _lloyd.weighted_sum_ordered(d2, w, n_threads)
     digest = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
     return sums, wsum, inertia, digest
+
+
+def hamerly_step(X, w, previous, centers, shift, half_sep, n_threads):
+    """One Hamerly pass over a block, its per-sample state kept where the block lives.
+
+    ``previous`` is this function's result for the block's previous pass (None before the
+    first): its state is the block's (labels, upper bounds, lower bounds, squared row norms)
+    (the whole result is taken, not a task extracting the state: one task less per block and
+    iteration, which the scheduler's overhead makes worth it); ``shift`` (how far each centre
+    moved, rounded up)
+    and ``half_sep`` are those of in-memory kmix's Hamerly pass. Returns (the new state,
+    (changes of the per-cluster weighted sums (k x d) and weights, how many labels changed,
+    the weights per cluster recounted from the labels)). Before the first pass the changes are
+    the block's sums themselves. The previous state is copied, never modified: Dask may run a
+    task again (a lost worker) from the same inputs."""
+    X = contiguous(X)
+    n, d = X.shape
+    k = centers.shape[0]
+    w = _unit_weights(w, n)
+    if previous is None:
+        labels = np.full(n, -1, dtype=np.int32)
+        upper, lower = np.zeros(n), np.zeros(n)
+        norms = _row_sq_norms(X)
+    else:
+        state = previous[0]
+        labels, upper, lower = (a.copy() for a in state[:3])
+        norms = state[3]
+    sums = np.zeros((k, d))
+    wsum = np.zeros(k)
+    clusters = _lloyd.Clusters(w, labels, sums, wsum, _lloyd.Workspace(n, k, d, X.dtype, True))
+    with blas_context(X):
+        changed = _bounds.hamerly_pass_dense(X, centers, shift, half_sep,
+                                             _bounds.Bounds(norms, upper, lower), clusters,
+                                             True, n_threads)
+    counts = np.bincount(labels, weights=w, minlength=k)
+    return (labels, upper, lower, norms), (sums, wsum, int(changed), counts)
+
+
+def assigned_inertia(X, w, result, centers, n_threads):
+    """The weighted inertia of a block's labels (from its :func:`hamerly_step` result) on
+    ``centers``."""
+    X = contiguous(X)
+    d2 = np.empty(X.shape[0])
+    _lloyd.sq_dist_to_assigned_dense(X, centers, result[0][0], d2, n_threads)
+    return _lloyd.weighted_sum_ordered(d2, _unit_weights(w, X.shape[0]), n_threads)
 
 
 def final_labels(X, w, centers, n_threads):

@@ -1,8 +1,10 @@
-"""Lloyd's iterations over the blocks of a dask array, with in-memory kmix's semantics.
+"""k-means iterations over the blocks of a dask array, with in-memory kmix's semantics:
+Lloyd's passes, or Hamerly's with each block's bounds kept on its worker.
 
-Each iteration ships the centres once (one graph key), runs the compiled Lloyd pass on every
-block where it lives (``kmix-assign`` tasks: labels, per-cluster sums and weights, inertia) and
-adds the blocks' sums on the client in block order. The stopping rules and the relocation of
+Each iteration ships the centres once (one graph key), runs the compiled pass on every block
+where it lives (``kmix-assign`` tasks: labels, per-cluster sums and weights; Hamerly's return
+the changes of the sums and keep the block's state for the next pass) and adds the blocks'
+sums on the client in block order. The stopping rules and the relocation of
 empty clusters are those of ``kmix._kmeans_algorithms._iterate``: stop when no label changed
 (strict convergence; a block's labels stay on its worker, which returns a digest of them) or
 when the squared centre shift is within ``tol``; an emptied cluster takes the sample farthest
@@ -16,7 +18,7 @@ import dask.array as da
 import numpy as np
 
 from .._core import _lloyd
-from .._kmeans_algorithms import move_to_empty_clusters
+from .._kmeans_algorithms import _half_center_distances, _rounding_gamma, move_to_empty_clusters
 from . import _kmeans_blocks
 from ._engine import PerBlock, blockwise, compute, ordered_sum, part, persist, share
 
@@ -33,25 +35,79 @@ class LloydRun(NamedTuple):
     counts: np.ndarray      # samples per cluster
 
 
-def lloyd(data, centers_init, *, max_iter, tol, verbose, n_threads):
-    """Run k-means on ``data`` (:class:`~kmix.dask._data.BlockData`) from ``centers_init``.
+class _LloydPasses:
+    """Lloyd's passes: every block's labels from scratch, and its sums and weights."""
+
+    def __init__(self, data, n_clusters, n_features, verbose, n_threads):
+        self.data, self.verbose, self.n_threads = data, verbose, n_threads
+        self.digests = self.parts = None
+
+    def step(self, centers, center_shift):
+        """(sums, weights per cluster, whether no label changed) of a pass on ``centers``."""
+        self.parts = compute(self.data.map("assign", _kmeans_blocks.lloyd_step,
+                                           share(centers, "centers"), bool(self.verbose),
+                                           self.n_threads))
+        digests = [p[3] for p in self.parts]
+        unchanged, self.digests = digests == self.digests, digests
+        return (ordered_sum([p[0] for p in self.parts]),
+                ordered_sum([p[1] for p in self.parts]), unchanged)
+
+    def inertia(self, centers):
+        """The last pass's inertia on its centres (computed by the pass with ``verbose``)."""
+        return ordered_sum([p[2] for p in self.parts])
+
+
+class _HamerlyPasses:
+    """Hamerly's passes (in-memory kmix's, :func:`kmix._kmeans_algorithms.kmeans_single`):
+    each block keeps its labels and bounds on its worker between passes (a chain of
+    ``kmix-assign`` tasks, which Dask reruns from the start if a worker is lost), and
+    returns the changes of its sums; the client keeps the running totals, as in memory."""
+
+    def __init__(self, data, n_clusters, n_features, verbose, n_threads):
+        self.data, self.n_threads = data, n_threads
+        self.states = PerBlock([None] * data.n_blocks)
+        self.sums, self.wsum = np.zeros((n_clusters, n_features)), np.zeros(n_clusters)
+        self.shift_up = 1.0 + 4.0 * _rounding_gamma(n_features + 6)
+        self.tiny_weight = 1e-9 * float(data.summary.total_weight)
+
+    def step(self, centers, center_shift):
+        """(sums, weights per cluster, whether no label changed) of a pass on ``centers``."""
+        results = persist(self.data.map(
+            "assign", _kmeans_blocks.hamerly_step, self.states, share(centers, "centers"),
+            center_shift * self.shift_up, _half_center_distances(centers)[1], self.n_threads))
+        parts = compute(part(results, 1, "summary"))
+        self.states = PerBlock(results)
+        self.sums += ordered_sum([p[0] for p in parts])
+        self.wsum += ordered_sum([p[1] for p in parts])
+        if self.wsum.min() <= self.tiny_weight:
+            # a (nearly) emptied cluster: recount, so that empty means exactly zero
+            self.wsum[:] = ordered_sum([p[3] for p in parts])
+        return self.sums, self.wsum, sum(p[2] for p in parts) == 0
+
+    def inertia(self, centers):
+        """The inertia of the last pass's labels on ``centers`` (another pass over the data)."""
+        return ordered_sum(compute(self.data.map(
+            "inertia", _kmeans_blocks.assigned_inertia, self.states, share(centers, "centers"),
+            self.n_threads)))
+
+
+def lloyd(data, centers_init, *, max_iter, tol, verbose, n_threads, algorithm="lloyd"):
+    """Run k-means on ``data`` (:class:`~kmix.dask._data.BlockData`) from ``centers_init``,
+    with Lloyd's passes or (``algorithm='hamerly'``) Hamerly's: the same labels and
+    iterations, Hamerly skipping the distances its bounds rule out.
 
     Returns a :class:`LloydRun`: scikit-learn's semantics, as ``kmeans_single`` (the labels
     are those of the final centres, so that predict(X) == labels_).
     """
-    n_clusters = centers_init.shape[0]
+    n_clusters, n_features = centers_init.shape
     centers = np.array(centers_init, order="C")
     centers_new = np.empty_like(centers)
     center_shift = np.zeros(n_clusters)
-    previous = None
+    passes = (_HamerlyPasses if algorithm == "hamerly" else _LloydPasses)(
+        data, n_clusters, n_features, verbose, n_threads)
     n_iter = max_iter
     for i in range(max_iter):
-        parts = compute(data.map("assign", _kmeans_blocks.lloyd_step,
-                                 share(centers, "centers"), bool(verbose), n_threads))
-        sums = ordered_sum([p[0] for p in parts])
-        wsum = ordered_sum([p[1] for p in parts])
-        digests = [p[3] for p in parts]
-        unchanged, previous = digests == previous, digests
+        sums, wsum, unchanged = passes.step(centers, center_shift)
         shift_tot = _lloyd.centers_from_sums(sums, wsum, centers, centers_new, center_shift,
                                              False)
         relocated = shift_tot < 0
@@ -59,7 +115,7 @@ def lloyd(data, centers_init, *, max_iter, tol, verbose, n_threads):
             shift_tot = _relocated_centers(data, centers, centers_new, sums, wsum,
                                            center_shift, n_threads)
         if verbose:
-            print(f"Iteration {i}, inertia {ordered_sum([p[2] for p in parts])}.")
+            print(f"Iteration {i}, inertia {passes.inertia(centers)}.")
         centers, centers_new = centers_new, centers
         if unchanged and not relocated:
             if verbose:
