@@ -7,7 +7,8 @@ Usage (unset the OpenBLAS overrides of this machine for benchmarks only):
         [--rows SUBSTR] [--rounds 3]
 
 Each round runs every selected row in a fresh process of the "before" interpreter, then of the
-"after" one, so slow drifts of the machine hit both builds alike; a build's time for a row is
+"after" one (the other way round in odd rounds), so slow drifts of the machine hit both builds
+alike; a build's time for a row is
 the minimum over rounds of the minimum of a few consecutive fits. "same init" starts both builds
 from scikit-learn's k-means++ centres (``sklearn.cluster.kmeans_plusplus``, ``random_state=0``,
 independent of either build) with ``n_init=1``; "end to end" is each build's default fit with
@@ -103,7 +104,9 @@ def main(argv=None):
     runs = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            for which in ("before", "after"):
+            # alternate which build runs first, so that neither always runs on a machine
+            # warmed (or disturbed) by the other
+            for which in (("before", "after") if r % 2 == 0 else ("after", "before")):
                 python = getattr(args, which)
                 runs[which].append(_run(python, args, os.path.join(tmp, f"{which}{r}.json")))
     print("| data | dtype | mode | before s | after s | after/before | iters | inertia before "

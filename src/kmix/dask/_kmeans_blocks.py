@@ -15,8 +15,8 @@ from .._threads import blas_context
 from ._data import checked_block as _checked
 from ._data import contiguous
 
-__all__ = ["lloyd_step", "hamerly_step", "assigned_inertia", "final_labels", "farthest",
-           "predict", "transform", "label_pairs"]
+__all__ = ["lloyd_step", "hamerly_step", "cluster_weights", "assigned_inertia", "final_labels",
+           "farthest", "predict", "transform", "label_pairs"]
 
 
 def _weights(w):
@@ -72,8 +72,8 @@ def hamerly_step(X, w, previous, centers, shift, half_sep, n_threads):
     iteration, which the scheduler's overhead makes worth it); ``shift`` (how far each centre
     moved, rounded up)
     and ``half_sep`` are those of in-memory kmix's Hamerly pass. Returns (the new state,
-    (changes of the per-cluster weighted sums (k x d) and weights, how many labels changed,
-    the weights per cluster recounted from the labels)). Before the first pass the changes are
+    (changes of the per-cluster weighted sums (k x d) and weights, how many labels
+    changed)). Before the first pass the changes are
     the block's sums themselves. The previous state is copied, never modified: Dask may run a
     task again (a lost worker) from the same inputs."""
     X = contiguous(X)
@@ -95,8 +95,14 @@ def hamerly_step(X, w, previous, centers, shift, half_sep, n_threads):
         changed = _bounds.hamerly_pass_dense(X, centers, shift, half_sep,
                                              _bounds.Bounds(norms, upper, lower), clusters,
                                              True, n_threads)
-    counts = np.bincount(labels, weights=w, minlength=k)
-    return (labels, upper, lower, norms), (sums, wsum, int(changed), counts)
+    return (labels, upper, lower, norms), (sums, wsum, int(changed))
+
+
+def cluster_weights(X, w, result, n_clusters):
+    """The weight of each cluster among a block's rows, from its labels (its
+    :func:`hamerly_step` result), summed in row order."""
+    return np.bincount(result[0][0], weights=_unit_weights(w, X.shape[0]),
+                       minlength=n_clusters)
 
 
 def assigned_inertia(X, w, result, centers, n_threads):

@@ -81,7 +81,8 @@ class _HamerlyPasses:
         self.wsum += ordered_sum([p[1] for p in parts])
         if self.wsum.min() <= self.tiny_weight:
             # a (nearly) emptied cluster: recount, so that empty means exactly zero
-            self.wsum[:] = ordered_sum([p[3] for p in parts])
+            self.wsum[:] = ordered_sum(compute(self.data.map(
+                "recount", _kmeans_blocks.cluster_weights, self.states, self.wsum.shape[0])))
         return self.sums, self.wsum, sum(p[2] for p in parts) == 0
 
     def inertia(self, centers):
