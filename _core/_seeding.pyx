@@ -80,7 +80,7 @@ cdef void _block_potentials(
     cdef Py_ssize_t idx[CHUNK_ROWS]
     cdef const floating *rows
     cdef double dist, dot
-    cdef double e, xt, ct, lim, pruned = 0.0
+    cdef double e, xt, ct, lim, acc, ecc, pruned = 0.0
     for t in range(ncand):
         out[t] = 0.0
         err[t] = 0.0
@@ -110,14 +110,15 @@ cdef void _block_potentials(
                     memcpy(G + q * d, &X[idx[q], 0], d * sizeof(floating))
                 rows = G
             partial_dists(rows, nneed, d, cand, candT, ncand, cnorm, ncand, D, use_gemm)
-        for q in range(nneed):
-            i = idx[q]
-            # The error bound of row i and candidate t is e = ct + xt (2 sqrt(x c) <= x + c:
-            # no square root); a row counts in err[t] when (dist - e)(1 - g) < closest_i,
-            # tested as dist < closest_i (1 + 2 g) + e (a little wider, so still a bound).
-            xt = (0.5 * scale + g) * xnorm[i]
-            lim = closest[i] * (1.0 + 2.0 * g) + xt
-            for t in range(ncand):
+        # Candidate by candidate, the chunk's rows in order: each candidate's sums run in
+        # registers (acc, ecc) through the same additions in the same order as a running
+        # sum over the rows (the dist_out stores could otherwise alias out and err).
+        for t in range(ncand):
+            ct = 1.5 * scale * cnorm[t]
+            acc = out[t]
+            ecc = err[t]
+            for q in range(nneed):
+                i = idx[q]
                 if sparse:
                     dot = 0.0
                     for p in range(indptr[i], indptr[i + 1]):
@@ -128,13 +129,20 @@ cdef void _block_potentials(
                 if dist < 0:
                     dist = 0.0
                 dist_out[t * dstride + i] = dist
-                ct = 1.5 * scale * cnorm[t]
+                # The error bound of row i and candidate t is e = ct + xt (2 sqrt(x c) <=
+                # x + c: no square root); a row counts in err[t] when (dist - e)(1 - g) <
+                # closest_i, tested as dist < closest_i (1 + 2 g) + e (a little wider, so
+                # still a bound).
+                xt = (0.5 * scale + g) * xnorm[i]
+                lim = closest[i] * (1.0 + 2.0 * g) + xt
                 if dist < lim + ct:
                     e = ct + xt
-                    err[t] += w[i] * (e + g * (dist + e))
+                    ecc += w[i] * (e + g * (dist + e))
                 if dist > closest[i]:
                     dist = closest[i]
-                out[t] += w[i] * dist
+                acc += w[i] * dist
+            out[t] = acc
+            err[t] = ecc
         s += m
     for t in range(ncand):
         out[t] += pruned
