@@ -80,21 +80,25 @@ cdef void _block_potentials(
     cdef Py_ssize_t idx[CHUNK_ROWS]
     cdef const floating *rows
     cdef double dist, dot
-    cdef double e, xt, ct, lim, acc, ecc, pruned = 0.0
+    cdef double e, v, xt, ct, lim, acc, ecc, pruned = 0.0
+    cdef bint need
     for t in range(ncand):
         out[t] = 0.0
         err[t] = 0.0
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
+        # Without a data-dependent branch (which mispredicts whenever the pruned rows do not
+        # repeat a pattern): every row is written to idx and counted if needed; a needed row
+        # adds an exact 0.0 to pruned (closest may be infinite: selected, not multiplied).
         nneed = 0
         for r in range(m):
             i = s + r
-            if minprune[assign[i]] < closest[i]:
-                idx[nneed] = i
-                nneed += 1
-            else:
-                pruned += w[i] * closest[i]
+            need = minprune[assign[i]] < closest[i]
+            idx[nneed] = i
+            nneed += need
+            v = w[i] * closest[i]
+            pruned += 0.0 if need else v
         if nneed == 0:
             s += m
             continue
@@ -126,8 +130,7 @@ cdef void _block_potentials(
                     dist = xnorm[i] + cnorm[t] - 2 * dot
                 else:
                     dist = xnorm[i] + D[q * ncand + t]
-                if dist < 0:
-                    dist = 0.0
+                dist = dist if dist > 0 else 0.0
                 dist_out[t * dstride + i] = dist
                 # The error bound of row i and candidate t is e = ct + xt (2 sqrt(x c) <=
                 # x + c: no square root); a row counts in err[t] when (dist - e)(1 - g) <
@@ -135,12 +138,11 @@ cdef void _block_potentials(
                 # still a bound).
                 xt = (0.5 * scale + g) * xnorm[i]
                 lim = closest[i] * (1.0 + 2.0 * g) + xt
-                if dist < lim + ct:
-                    e = ct + xt
-                    ecc += w[i] * (e + g * (dist + e))
-                if dist > closest[i]:
-                    dist = closest[i]
-                acc += w[i] * dist
+                # not branched on: v (finite) times 1 or 0 adds v or an exact 0.0
+                e = ct + xt
+                v = w[i] * (e + g * (dist + e))
+                ecc += v * <double>(dist < lim + ct)
+                acc += w[i] * (dist if dist < closest[i] else closest[i])
             out[t] = acc
             err[t] = ecc
         s += m
