@@ -27,6 +27,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import dask  # noqa: E402
+from _reference import exact_assign  # noqa: E402
 from dask.utils import key_split  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 
@@ -237,6 +238,31 @@ def test_kmeans_verbose_prints_one_line_per_iteration(client, blobs, algorithm):
         lambda: kmix.KMeans(8, init=init, n_init=1, verbose=1, algorithm="lloyd").fit(X))
     assert len(printed) == km.n_iter_ > 5
     assert_allclose(printed, in_memory, rtol=1e-12)
+
+
+def test_hamerly_step_can_run_again_from_the_same_state(blobs):
+    """Dask may run a task again from the same inputs (a lost result): the block's Hamerly
+    step never modifies the previous state, and running it twice gives the same result."""
+    from kmix._kmeans_algorithms import _half_center_distances
+    from kmix.dask._kmeans_blocks import hamerly_step
+
+    X, init = blobs
+    block = X[:2500]
+    first = hamerly_step(block, None, None, init, np.zeros(8), _half_center_distances(init)[1],
+                         1)
+    moved = init + 0.3
+    shift = np.sqrt(((moved - init) ** 2).sum(axis=1)) * (1 + 1e-12)
+    before = [a.copy() for a in first[0]]
+    again = [hamerly_step(block, None, first, moved, shift, _half_center_distances(moved)[1], 1)
+             for _ in range(2)]
+    for a, b in zip(first[0], before):
+        assert_array_equal(a, b)  # the previous state is untouched
+    for a, b in zip(again[0][0], again[1][0]):
+        assert_array_equal(a, b)
+    for a, b in zip(again[0][1], again[1][1]):
+        assert_array_equal(a, b)
+    # the new labels are the exact closest centres of the moved ones
+    assert_array_equal(again[0][0][0], exact_assign(block, moved))
 
 
 def test_fit_shows_named_tasks(client, blobs):
