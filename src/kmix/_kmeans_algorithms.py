@@ -219,6 +219,21 @@ def move_to_empty_clusters(sums, wsum, empty, rows, weights, old_labels):
     return sums, wsum
 
 
+def bound_shifts(center_shift, n_features):
+    """How far the bound algorithms move their bounds: each centre's shift (the square root
+    of a float64 direct sum over ``n_features`` terms) rounded up by 4 gamma_{d+6}, so that a
+    moved upper bound stays an upper bound and a moved lower bound a lower bound (see
+    _core/_bounds.pyx)."""
+    return center_shift * (1.0 + 4.0 * _rounding_gamma(n_features + 6))
+
+
+def nearly_empty(wsum, total_weight):
+    """Whether a cluster's weight, kept as a running total by the bound algorithms, is within
+    1e-9 of the total weight of zero: then it is recounted from the labels, so that empty
+    means exactly zero, as in scikit-learn."""
+    return wsum.min() <= 1e-9 * total_weight
+
+
 def _rounding_gamma(n):
     """gamma_n = n u / (1 - n u) for float64 (u = 2^-53), widened a little: the relative
     rounding bound of a sum of n nonnegative terms (Higham, ch. 3)."""
@@ -315,11 +330,8 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
             lower = np.zeros((n_samples, n_clusters), dtype=data.X.dtype)
         bounds = _bounds.Bounds(x_squared_norms, upper, lower, groups)
 
-        shift_up = 1.0 + 4.0 * _rounding_gamma(n_features + 6)
-
         def step(centers, update):
-            # The bounds move by the centre shifts rounded up (see _core/_bounds.pyx).
-            shift = center_shift * shift_up
+            shift = bound_shifts(center_shift, n_features)
             if algorithm == "yinyang":
                 return _bounds.yinyang_pass_dense(data.X, centers, shift, bounds, clusters,
                                                   update, n_threads)
@@ -350,12 +362,10 @@ def _iterate(data, sample_weight, centers, centers_new, step, algorithm, max_ite
 
     Returns (centres, strict convergence, iterations run)."""
     n_clusters = centers.shape[0]
-    # The bound algorithms keep the cluster weights as running totals too; a (nearly) emptied
-    # cluster is recounted exactly, so that empty means exactly zero as in scikit-learn.
-    tiny_weight = 1e-9 * float(np.sum(sample_weight))
+    total_weight = float(np.sum(sample_weight))
     for i in range(max_iter):
         n_changed = step(centers, True)
-        if algorithm != "lloyd" and wsum.min() <= tiny_weight:
+        if algorithm != "lloyd" and nearly_empty(wsum, total_weight):
             wsum[:] = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
         # Total squared shift; the sums are left untouched (the bound algorithms keep them
         # as running totals), so empty clusters are relocated in copies.

@@ -13,7 +13,7 @@ from .._validation import check_int, check_n_samples, check_random_state, check_
 from . import _kmeans_blocks
 from ._data import as_dask_array, as_dask_weights, check_persist, prepare_fit_data
 from ._engine import PerBlock, blockwise, compute, new_name, ordered_sum, task_threads
-from ._lloyd import lloyd, same_clustering
+from ._lloyd import kmeans_run, same_clustering
 from ._seeding import kmeans_parallel, random_rows, recluster
 
 __all__ = ["KMeans"]
@@ -185,8 +185,8 @@ class KMeans(DaskCentres, _KMeans):
             centers = self._initial_centers(data, init, random_state, n_threads)
             if self.verbose:
                 print("Initialization complete")
-            run = lloyd(data, centers, max_iter=self.max_iter, tol=tol, verbose=self.verbose,
-                        n_threads=n_threads, algorithm=algorithm)
+            run = kmeans_run(data, centers, max_iter=self.max_iter, tol=tol,
+                             verbose=self.verbose, n_threads=n_threads, algorithm=algorithm)
             if best is None or (run.inertia < best.inertia and not same_clustering(
                     run.labels, best.labels, self.n_clusters)):
                 best = run

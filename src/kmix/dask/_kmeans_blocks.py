@@ -37,6 +37,14 @@ def _assign(X, centers, n_threads):
     return labels, d2
 
 
+def _inertia(X, w, centers, labels, n_threads):
+    """The weighted inertia of the block's rows on their labelled centres (w: float64 weights
+    of every row), summed in row order."""
+    d2 = np.empty(X.shape[0])
+    _lloyd.sq_dist_to_assigned_dense(X, centers, labels, d2, n_threads)
+    return _lloyd.weighted_sum_ordered(d2, w, n_threads)
+
+
 def lloyd_step(X, w, centers, with_inertia, n_threads):
     """One Lloyd pass over a block: (weighted sums of the rows per cluster (k x d), weights
     per cluster, inertia on ``centers`` (None unless ``with_inertia``: it takes another pass
@@ -54,11 +62,7 @@ def lloyd_step(X, w, centers, with_inertia, n_threads):
     clusters = _lloyd.Clusters(w, labels, sums, wsum, _lloyd.Workspace(n, k, d, X.dtype, True))
     with blas_context(X):
         _lloyd.lloyd_pass_dense(X, centers, clusters, True, n_threads)
-    inertia = None
-    if with_inertia:
-        d2 = np.empty(n)
-        _lloyd.sq_dist_to_assigned_dense(X, centers, labels, d2, n_threads)
-        inertia = _lloyd.weighted_sum_ordered(d2, w, n_threads)
+    inertia = _inertia(X, w, centers, labels, n_threads) if with_inertia else None
     digest = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
     return sums, wsum, inertia, digest
 
@@ -70,12 +74,12 @@ def hamerly_step(X, w, previous, centers, shift, half_sep, n_threads):
     first): its state is the block's (labels, upper bounds, lower bounds, squared row norms)
     (the whole result is taken, not a task extracting the state: one task less per block and
     iteration, which the scheduler's overhead makes worth it); ``shift`` (how far each centre
-    moved, rounded up)
-    and ``half_sep`` are those of in-memory kmix's Hamerly pass. Returns (the new state,
-    (changes of the per-cluster weighted sums (k x d) and weights, how many labels
-    changed)). Before the first pass the changes are
-    the block's sums themselves. The previous state is copied, never modified: Dask may run a
-    task again (a lost worker) from the same inputs."""
+    moved, rounded up) and ``half_sep`` are those of in-memory kmix's Hamerly pass.
+
+    Returns (the new state, (changes of the per-cluster weighted sums (k x d) and weights, how
+    many labels changed)); before the first pass the changes are the block's sums themselves.
+    The previous state is copied, never modified: Dask may run a task again (a lost worker)
+    from the same inputs."""
     X = contiguous(X)
     n, d = X.shape
     k = centers.shape[0]
@@ -109,9 +113,7 @@ def assigned_inertia(X, w, result, centers, n_threads):
     """The weighted inertia of a block's labels (from its :func:`hamerly_step` result) on
     ``centers``."""
     X = contiguous(X)
-    d2 = np.empty(X.shape[0])
-    _lloyd.sq_dist_to_assigned_dense(X, centers, result[0][0], d2, n_threads)
-    return _lloyd.weighted_sum_ordered(d2, _unit_weights(w, X.shape[0]), n_threads)
+    return _inertia(X, _unit_weights(w, X.shape[0]), centers, result[0][0], n_threads)
 
 
 def final_labels(X, w, centers, n_threads):

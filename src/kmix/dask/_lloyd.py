@@ -18,15 +18,20 @@ import dask.array as da
 import numpy as np
 
 from .._core import _lloyd
-from .._kmeans_algorithms import _half_center_distances, _rounding_gamma, move_to_empty_clusters
+from .._kmeans_algorithms import (
+    _half_center_distances,
+    bound_shifts,
+    move_to_empty_clusters,
+    nearly_empty,
+)
 from . import _kmeans_blocks
 from ._engine import PerBlock, blockwise, compute, ordered_sum, part, persist, share
 
-__all__ = ["LloydRun", "lloyd", "final_assignment", "same_clustering"]
+__all__ = ["KMeansRun", "kmeans_run", "final_assignment", "same_clustering"]
 
 
-class LloydRun(NamedTuple):
-    """One run of :func:`lloyd`."""
+class KMeansRun(NamedTuple):
+    """One run of :func:`kmeans_run`."""
 
     labels: object          # dask array of the labels on the final centres (persisted)
     inertia: float
@@ -67,20 +72,18 @@ class _HamerlyPasses:
         self.data, self.n_threads = data, n_threads
         self.states = PerBlock([None] * data.n_blocks)
         self.sums, self.wsum = np.zeros((n_clusters, n_features)), np.zeros(n_clusters)
-        self.shift_up = 1.0 + 4.0 * _rounding_gamma(n_features + 6)
-        self.tiny_weight = 1e-9 * float(data.summary.total_weight)
 
     def step(self, centers, center_shift):
         """(sums, weights per cluster, whether no label changed) of a pass on ``centers``."""
         results = persist(self.data.map(
             "assign", _kmeans_blocks.hamerly_step, self.states, share(centers, "centers"),
-            center_shift * self.shift_up, _half_center_distances(centers)[1], self.n_threads))
+            bound_shifts(center_shift, centers.shape[1]), _half_center_distances(centers)[1],
+            self.n_threads))
         parts = compute(part(results, 1, "summary"))
         self.states = PerBlock(results)
         self.sums += ordered_sum([p[0] for p in parts])
         self.wsum += ordered_sum([p[1] for p in parts])
-        if self.wsum.min() <= self.tiny_weight:
-            # a (nearly) emptied cluster: recount, so that empty means exactly zero
+        if nearly_empty(self.wsum, float(self.data.summary.total_weight)):
             self.wsum[:] = ordered_sum(compute(self.data.map(
                 "recount", _kmeans_blocks.cluster_weights, self.states, self.wsum.shape[0])))
         return self.sums, self.wsum, sum(p[2] for p in parts) == 0
@@ -92,12 +95,12 @@ class _HamerlyPasses:
             self.n_threads)))
 
 
-def lloyd(data, centers_init, *, max_iter, tol, verbose, n_threads, algorithm="lloyd"):
+def kmeans_run(data, centers_init, *, max_iter, tol, verbose, n_threads, algorithm="lloyd"):
     """Run k-means on ``data`` (:class:`~kmix.dask._data.BlockData`) from ``centers_init``,
     with Lloyd's passes or (``algorithm='hamerly'``) Hamerly's: the same labels and
     iterations, Hamerly skipping the distances its bounds rule out.
 
-    Returns a :class:`LloydRun`: scikit-learn's semantics, as ``kmeans_single`` (the labels
+    Returns a :class:`KMeansRun`: scikit-learn's semantics, as ``kmeans_single`` (the labels
     are those of the final centres, so that predict(X) == labels_).
     """
     n_clusters, n_features = centers_init.shape
@@ -130,7 +133,7 @@ def lloyd(data, centers_init, *, max_iter, tol, verbose, n_threads, algorithm="l
             n_iter = i + 1
             break
     labels, inertia, counts = final_assignment(data, centers, n_threads)
-    return LloydRun(labels, inertia, centers, n_iter, counts)
+    return KMeansRun(labels, inertia, centers, n_iter, counts)
 
 
 def _relocated_centers(data, centers, centers_new, sums, wsum, center_shift, n_threads):
