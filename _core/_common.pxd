@@ -19,6 +19,10 @@ cdef enum:
     TILE_CENTERS = 256
     # From this many features on, gemm beats the fused loops (measured, see kmix/_kmeans_algorithms.py).
     GEMM_MIN_FEATURES = 16
+    # A k-means problem of at most this many terms n * k * d is small: it is overhead-bound, and
+    # its restarts run whole in one compiled call, seeded by _kpp.kpp_small (measured, see
+    # kmix/_kmeans_algorithms.py).
+    SMALL_PROBLEM_TERMS = 100000
 
 
 cdef extern from "_fused.h" nogil:
@@ -409,6 +413,15 @@ cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t 
             wsum[j] += acc
         else:
             wsum[j] = acc
+
+
+cdef inline double sum_in_order(const double *v, Py_ssize_t n) noexcept nogil:
+    """v[0] + v[1] + ... + v[n - 1], added in that order."""
+    cdef Py_ssize_t i
+    cdef double s = 0.0
+    for i in range(n):
+        s += v[i]
+    return s
 
 
 cdef inline Py_ssize_t sum_counts(const Py_ssize_t *c, Py_ssize_t n) noexcept nogil:

@@ -23,6 +23,7 @@ from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_cen
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
                            make_centers, make_rows)
 from _interrupt cimport check_interrupt, monotonic
+from _kpp cimport first_cdf, kpp_small
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,6 +563,32 @@ cdef struct RunLimits:
     double tol               # a total squared centre shift <= tol ends the run
 
 
+cdef int _lloyd_iterations(const floating *X, const Rows *rows, floating *centers,
+                           floating *centers_new, double *center_shift, Py_ssize_t k,
+                           Clustering *cl, RunLimits limits, int n_threads, double *last_check,
+                           Py_ssize_t *n_run, Py_ssize_t *changed) except -1 nogil:
+    """The iterations of :func:`lloyd_run_dense` on raw buffers: returns the outcome, with
+    the iterations completed in n_run and the labels changed by the last pass in changed."""
+    cdef Py_ssize_t d = rows.d
+    cdef double shift_tot
+    n_run[0] = 0
+    while n_run[0] < limits.max_iter:
+        if n_run[0] > 0:
+            check_interrupt(last_check)
+        changed[0] = _lloyd_pass(X, rows, centers, k, cl, n_threads)
+        shift_tot = _centers_from_sums(cl.sums, cl.wsum, k, d, centers, centers_new,
+                                       center_shift, False)
+        if shift_tot < 0:
+            return _RUN_EMPTY
+        memcpy(centers, centers_new, k * d * sizeof(floating))
+        n_run[0] += 1
+        if changed[0] == 0:
+            return _RUN_STRICT
+        if shift_tot <= limits.tol:
+            return _RUN_TOL
+    return _RUN_MAX_ITER
+
+
 def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
                     floating[:, ::1] centers_new, double[::1] center_shift, Clusters clusters,
                     RunLimits limits, int n_threads):
@@ -595,7 +622,7 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
     cdef floating[:, ::1] CT = clusters.workspace.CT
     cdef floating[::1] cnorm = clusters.workspace.cnorm
     cdef Py_ssize_t it = 0, changed = 0
-    cdef double shift_tot, last_check = monotonic()
+    cdef double last_check = monotonic()
     cdef int outcome = _RUN_MAX_ITER
     cdef Clustering cl
     cdef Rows rows
@@ -604,23 +631,9 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
     cl = clusters.view(CT, cnorm, True)
     rows = make_rows(NULL, &clusters.sample_weight[0], n, d)
     with nogil:
-        while it < limits.max_iter:
-            if it > 0:
-                check_interrupt(&last_check)
-            changed = _lloyd_pass(&X[0, 0], &rows, &centers[0, 0], k, &cl, n_threads)
-            shift_tot = _centers_from_sums(cl.sums, cl.wsum, k, d, &centers[0, 0],
-                                           &centers_new[0, 0], &center_shift[0], False)
-            if shift_tot < 0:
-                outcome = _RUN_EMPTY
-                break
-            memcpy(&centers[0, 0], &centers_new[0, 0], k * d * sizeof(floating))
-            it += 1
-            if changed == 0:
-                outcome = _RUN_STRICT
-                break
-            if shift_tot <= limits.tol:
-                outcome = _RUN_TOL
-                break
+        outcome = _lloyd_iterations(&X[0, 0], &rows, &centers[0, 0], &centers_new[0, 0],
+                                    &center_shift[0], k, &cl, limits, n_threads, &last_check,
+                                    &it, &changed)
     return it, changed, outcome
 
 
@@ -662,3 +675,129 @@ def row_norms_variance(const floating[:, ::1] X, double[::1] row_sq_norms, int n
             s += bsum[b, f]
         total += s / n
     return total / d
+
+
+cdef bint _same_clustering(const int *labels1, const int *labels2, Py_ssize_t n,
+                           int *seen) noexcept nogil:
+    """Whether labels2 is a function of labels1 (the same clustering up to a renaming).
+    seen: scratch of k ints (k > every label)."""
+    cdef Py_ssize_t i, a
+    cdef bint same = True
+    for i in range(n):
+        seen[labels1[i]] = -1
+    for i in range(n):
+        a = labels1[i]
+        if seen[a] == -1:
+            seen[a] = labels2[i]
+        elif seen[a] != labels2[i]:
+            same = False
+            break
+    return same
+
+
+cdef double _inertia_ordered(const floating *X, const floating *centers, const int *labels,
+                             const double *w, Py_ssize_t n, Py_ssize_t d) noexcept nogil:
+    """sum_i w_i ||x_i - c_{labels_i}||^2 (sq_dist) over the blocks of
+    :func:`weighted_sum_ordered`, in its order: the same bits."""
+    cdef Py_ssize_t nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb, b, i
+    cdef double acc, tot = 0.0
+    for b in range(nb):
+        acc = 0.0
+        for i in range(b * bs, imin(n, (b + 1) * bs)):
+            acc = acc + sq_dist(X + i * d, centers + labels[i] * d, d) * w[i]
+        tot += acc
+    return tot
+
+
+def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
+                         double total_weight, const double[:, ::1] draws, Py_ssize_t n_trials,
+                         Py_ssize_t first,
+                         RunLimits limits, floating[:, ::1] seeds, floating[:, ::1] centers,
+                         floating[:, ::1] best_centers, int[::1] best_labels,
+                         double[::1] best, int n_threads):
+    """Restarts ``first``, ``first + 1``, ... of a small k-means fit, in one call: each
+    seeded by greedy k-means++ (:func:`_kpp.kpp_small`, from its row of ``draws``), then run by
+    Lloyd's iterations as :func:`lloyd_run_dense`, its final labels and inertia taken as
+    ``kmix._kmeans_algorithms.kmeans_single`` takes them, and kept when it is the best so far
+    (as ``KMeans.fit`` keeps it).
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C order, IN
+    clusters : Clusters, scratch
+        Its sample_weight are the rows' weights.
+    total_weight : float, IN
+        Their sum, as numpy sums them (the first centre's draw depends on it).
+    draws : (n_init, 1 + (k - 1) n_trials) float64, IN
+        The uniform draws of each restart's seeding (``kmix._seeding.kpp_draws``).
+    n_trials : int, IN
+        Candidates per seeding step.
+    first : int, IN
+        The restart to start from.
+    limits : RunLimits (a dict of max_iter and tol), IN
+    seeds, centers : (k, d) in X's dtype, OUT
+        The seeds of the last restart run; scratch.
+    best_centers : (k, d) in X's dtype, best_labels : (n,) int32, INOUT
+        The best run so far.
+    best : (3,) float64, INOUT
+        Its inertia, its iterations and whether there is one (1.0) or not yet (0.0).
+    n_threads : int, IN
+
+    Returns
+    -------
+    The number of restarts (all run), or the first restart whose Lloyd iterations emptied a
+    cluster: it is left for the caller to run with relocation, from ``seeds``.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef Py_ssize_t n_init = draws.shape[0], r = first, it, changed
+    cdef floating[:, ::1] CT = clusters.workspace.CT
+    cdef floating[::1] cnorm = clusters.workspace.cnorm
+    cdef floating[:, ::1] centers_new = np.empty_like(centers)
+    cdef double[::1] center_shift = np.empty(k)
+    cdef const double *w = &clusters.sample_weight[0]
+    cdef Py_ssize_t nb = n_blocks_for(n, 1)
+    cdef double[::1] cdf = np.empty(n)
+    cdef double[::1] closest = np.empty(n)
+    cdef double[:, ::1] dist = np.empty((4 * ((n_trials + 3) // 4), n))
+    cdef double[::1] block_pot = np.empty(nb)
+    cdef double[::1] pot = np.empty(n_trials)
+    cdef Py_ssize_t[::1] ids = np.empty(n_trials, dtype=np.intp)
+    cdef Py_ssize_t[::1] chosen = np.empty(k, dtype=np.intp)
+    cdef int[::1] seen = np.empty(k, dtype=np.int32)
+    cdef double value, last_check = monotonic()
+    cdef int outcome = _RUN_MAX_ITER
+    cdef Clustering cl, cl_labels
+    cdef Rows rows
+    if draws.shape[1] != 1 + (k - 1) * n_trials or n == 0 or limits.max_iter < 1:
+        raise ValueError("small_restarts_dense needs samples, max_iter >= 1 and "
+                         "1 + (k - 1) * n_trials draws per restart")
+    cl = clusters.view(CT, cnorm, True)
+    cl_labels = clusters.view(CT, cnorm, False)
+    rows = make_rows(NULL, w, n, d)
+    with nogil:
+        first_cdf(w, n, total_weight, &cdf[0])
+        for r in range(first, n_init):
+            check_interrupt(&last_check)
+            kpp_small(&X[0, 0], n, d, w, &cdf[0], k, n_trials, nb, &draws[r, 0],
+                      &seeds[0, 0], &chosen[0], &closest[0], &dist[0, 0], &block_pot[0],
+                      &pot[0], &ids[0])
+            memcpy(&centers[0, 0], &seeds[0, 0], k * d * sizeof(floating))
+            for it in range(n):
+                cl.labels[it] = -1
+            outcome = _lloyd_iterations(&X[0, 0], &rows, &centers[0, 0], &centers_new[0, 0],
+                                        &center_shift[0], k, &cl, limits, n_threads,
+                                        &last_check, &it, &changed)
+            if outcome == _RUN_EMPTY:
+                break
+            if outcome != _RUN_STRICT:
+                # the labels of the final centres, so that predict(X) == labels_
+                _lloyd_pass(&X[0, 0], &rows, &centers[0, 0], k, &cl_labels, n_threads)
+            value = _inertia_ordered(&X[0, 0], &centers[0, 0], cl.labels, w, n, d)
+            if best[2] == 0.0 or (value < best[0] and not _same_clustering(
+                    cl.labels, &best_labels[0], n, &seen[0])):
+                memcpy(&best_labels[0], cl.labels, n * sizeof(int))
+                memcpy(&best_centers[0, 0], &centers[0, 0], k * d * sizeof(floating))
+                best[0] = value
+                best[1] = it
+                best[2] = 1.0
+    return r if outcome == _RUN_EMPTY else n_init

@@ -26,7 +26,8 @@ from libc.float cimport DBL_EPSILON, FLT_EPSILON
 
 from _common cimport (CHUNK_ROWS, TILE_CENTERS, closest_center_sparse, closest_centers,
                       exact_closest, imin, kmix_prefetch_bytes, n_blocks_for, partial_dists,
-                      prep_centers, row_argmin, sq_dist, sq_dist_sparse, within_rounding)
+                      prep_centers, row_argmin, sq_dist, sq_dist_sparse, sum_in_order,
+                      within_rounding)
 from _kmeans_pass cimport Centers, make_centers
 
 
@@ -308,14 +309,6 @@ cdef double _update_centers(const floating *B, const int *indices, const int *in
     return shift
 
 
-cdef inline double _sum_in_order(const double *v, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double s = 0.0
-    for i in range(n):
-        s += v[i]
-    return s
-
-
 # --------------------------------------------------------------------------------------------
 # Steps
 # --------------------------------------------------------------------------------------------
@@ -387,7 +380,7 @@ def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows, const doubl
                         B + r * d, &centers[labels[r], 0], d)
                 chunk_inertia[c] = part
             free(D)
-        inertia = _sum_in_order(chunk_inertia, n_chunks)
+        inertia = sum_in_order(chunk_inertia, n_chunks)
         _bucket_by_label(labels, b, k, <Py_ssize_t*>bt.start, <Py_ssize_t*>bt.order)
         shift = _update_centers(B, NULL, NULL, &bt, &up, n_threads)
     return inertia, shift
@@ -606,7 +599,7 @@ cdef double _bounded_labels(const floating *X, const Centers *cen, const Bounded
             chunk_inertia[c] = _bounded_chunk(X, cen, st, s, imin(CHUNK_ROWS, b - s), G, D)
         free(G)
         free(D)
-    return _sum_in_order(chunk_inertia, n_chunks)
+    return sum_in_order(chunk_inertia, n_chunks)
 
 
 def step_dense_bounded(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
@@ -739,7 +732,7 @@ def step_sparse(const floating[::1] data, const int[::1] indices, const int[::1]
                 chunk_inertia[c] = part
             free(Dr)
         free(cn2)
-        inertia = _sum_in_order(chunk_inertia, n_chunks)
+        inertia = sum_in_order(chunk_inertia, n_chunks)
         _bucket_by_label(labels, b, k, <Py_ssize_t*>bt.start, <Py_ssize_t*>bt.order)
         shift = _update_centers(data_p, indices_p, &indptr[0], &bt, &up, n_threads)
     return inertia, shift

@@ -1,7 +1,8 @@
 """Greedy k-means++ seeding (dense and CSR), the whole loop over centres compiled.
 
-The random numbers come from the caller's ``numpy.random.RandomState`` (``choice``'s single
-uniform draw for the first centre, one ``uniform(size=n_trials)`` per further centre). The O(n) work per centre runs
+The random numbers are drawn by the caller from its ``numpy.random.RandomState`` before the
+loop (``choice``'s single uniform draw for the first centre, ``n_trials`` uniforms per further
+centre: no draw depends on the data). The O(n) work per centre runs
 in parallel over fixed row blocks whose partial sums are reduced in order, so the seeds do not
 depend on the number of threads:
 
@@ -31,9 +32,10 @@ from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, expansion_error_scale, imin, kmix_gamma,
-                      kmix_prefetch_bytes, n_blocks_for, partial_dists, prep_centers, sq_dist,
-                      sq_dist_sparse)
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, SMALL_PROBLEM_TERMS, expansion_error_scale,
+                      imin, kmix_gamma, kmix_prefetch_bytes, n_blocks_for, partial_dists,
+                      prep_centers, sq_dist, sq_dist_sparse, sum_in_order)
+from _kpp cimport draw_first, first_cdf, kpp_small, pick
 from _interrupt cimport check_interrupt, monotonic
 
 cdef enum:
@@ -247,26 +249,6 @@ cdef void _cand_norms(const floating *cand, Py_ssize_t T, Py_ssize_t d,
             cn2[t] += <double>cand[t * d + f] * <double>cand[t * d + f]
 
 
-cdef Py_ssize_t _pick(const double *closest, const double *w, const double *block_pot,
-                      Py_ssize_t n, Py_ssize_t nb, double target) noexcept nogil:
-    """First i where the running sum of w * closest reaches target (clipped to n - 1): walk
-    the block sums, then the rows of one block (as searchsorted on the cumulative sum)."""
-    cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b = 0, i, end
-    cdef double run = 0.0
-    while b < nb - 1 and run + block_pot[b] < target:
-        run += block_pot[b]
-        b += 1
-    i = b * bs
-    end = imin(n, (b + 1) * bs)
-    while i < end:
-        run += w[i] * closest[i]
-        if run >= target:
-            break
-        i += 1
-    return i if i < n else n - 1
-
-
 cdef void _potentials(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
     const int[::1] indptr, bint sparse, Py_ssize_t n, Py_ssize_t d, const double[::1] xnorm,
@@ -293,23 +275,6 @@ cdef void _potentials(
         free(D)
 
 
-cdef Py_ssize_t _draw_first(const double[::1] w, double total, double u) noexcept:
-    """``RandomState.choice(n, p=w / total)`` given its one uniform draw ``u``: numpy's
-    choice takes cdf = cumsum(p) / cdf[-1] and searchsorted(cdf, u, side='right'); the same
-    operations in the same order, without choice's O(n) checks and temporaries."""
-    cdef Py_ssize_t n = w.shape[0], i
-    cdef double c = 0.0, last
-    for i in range(n):
-        c += w[i] / total
-    last = c
-    c = 0.0
-    for i in range(n):
-        c += w[i] / total
-        if u < c / last:
-            return i
-    return n - 1
-
-
 cdef void _progress(Py_ssize_t done, Py_ssize_t k, double start, double *last_time,
                     Py_ssize_t *last_done):
     """Print "Seeding: done/k centres (t s)" when done crosses a tenth of k or a second has
@@ -325,12 +290,18 @@ cdef void _progress(Py_ssize_t done, Py_ssize_t k, double start, double *last_ti
 def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
                     const int[::1] indptr, bint sparse, Py_ssize_t n_features,
                     const double[::1] x_sq_norms, const double[::1] sample_weight,
-                    Py_ssize_t n_clusters, Py_ssize_t n_trials, random_state, int n_threads,
-                    int verbose=0):
+                    Py_ssize_t n_clusters, Py_ssize_t n_trials, const double[::1] draws,
+                    int n_threads, int verbose=0, small=None):
     """Greedy k-means++ centres and the rows they were taken from.
 
     Dense data is ``X``; CSR data is (``data``, ``indices``, ``indptr``) with ``sparse`` set
-    (the other representation may be a dummy of the right dtype). Returns (centers, indices).
+    (the other representation may be a dummy of the right dtype). ``draws`` holds the
+    1 + (n_clusters - 1) * n_trials uniform numbers in [0, 1) of the random draws, in order
+    (``RandomState.random_sample``: the first centre's, then n_trials per further centre).
+    Returns (centers, indices).
+
+    ``small`` (None: dense data of at most SMALL_PROBLEM_TERMS terms n * k * d, without
+    ``verbose``) runs :func:`_kpp.kpp_small` instead of the screened passes: the same seeds.
     Pending signals are handled between centres (Ctrl-C raises KeyboardInterrupt within
     ~0.1 s of the current centre); ``verbose`` > 0 prints the progress about every tenth of
     the centres or every second, whichever comes first.
@@ -361,8 +332,11 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double[::1] block_pot = np.zeros(nb)
     cdef double[::1] pots = np.zeros(T)
     cdef Py_ssize_t[::1] ids = np.zeros(T, dtype=np.intp)
-    cdef double[::1] targets
     cdef double total, p
+    cdef double total_weight = float(np.sum(sample_weight))
+    # The first draw's distribution (see _kpp.first_cdf).
+    cdef double[::1] cdf = np.empty(n)
+    cdef double[:, ::1] small_dist
 
     cdef double[::1] cn2 = np.zeros(T)
     cdef double[::1] bound = np.zeros(T)
@@ -377,7 +351,22 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double start = monotonic(), last_check = start, last_print = start
     cdef Py_ssize_t last_done = 0
 
-    ids[0] = _draw_first(sample_weight, float(np.sum(sample_weight)), random_state.random_sample())
+    if draws.shape[0] != 1 + (n_clusters - 1) * T:
+        raise ValueError("draws must hold 1 + (n_clusters - 1) * n_trials uniform numbers")
+    if small is None:
+        small = not sparse and verbose == 0 and n * n_clusters * d <= SMALL_PROBLEM_TERMS
+    if small:
+        if sparse:
+            raise ValueError("the small-problem path takes dense data")
+        small_dist = np.empty((4 * ((T + 3) // 4), n))
+        with nogil:
+            first_cdf(&sample_weight[0], n, total_weight, &cdf[0])
+            kpp_small(&X[0, 0], n, d, &sample_weight[0], &cdf[0], n_clusters, T, nb,
+                      &draws[0], &centers[0, 0], &chosen[0], &closest[0], &small_dist[0, 0],
+                      &block_pot[0], &pots[0], &ids[0])
+        return centers_arr, chosen_arr
+    first_cdf(&sample_weight[0], n, total_weight, &cdf[0])
+    ids[0] = draw_first(&cdf[0], n, draws[0])
     with nogil:
         _gather_rows(X, data, indices, indptr, sparse, &ids[0], 1, &cand[0, 0], d)
         memcpy(&centers[0, 0], &cand[0, 0], d * sizeof(floating))
@@ -396,13 +385,11 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         _progress(1, n_clusters, start, &last_print, &last_done)
     for c in range(1, n_clusters):
         check_interrupt(&last_check)
-        total = 0.0
-        for b in range(nb):
-            total += block_pot[b]
-        targets = random_state.uniform(size=T) * total
         with nogil:
+            total = sum_in_order(&block_pot[0], nb)
             for t in range(T):
-                ids[t] = _pick(&closest[0], &sample_weight[0], &block_pot[0], n, nb, targets[t])
+                ids[t] = pick(&closest[0], &sample_weight[0], &block_pot[0], n, nb,
+                              draws[1 + (c - 1) * T + t] * total)
             _gather_rows(X, data, indices, indptr, sparse, &ids[0], T, &cand[0, 0], d)
             prep_centers(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0])
             _cand_norms(&cand[0, 0], T, d, &cn2[0])

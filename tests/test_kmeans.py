@@ -944,3 +944,71 @@ def test_elkan_with_one_cluster_warns_and_runs_lloyd():
     ref = KMeans(n_clusters=1, algorithm="lloyd", random_state=0, n_init=1).fit(X)
     assert_array_equal(km.cluster_centers_, ref.cluster_centers_)
     assert km.n_iter_ == ref.n_iter_
+
+
+def _fit_one_by_one(monkeypatch, params, X, sample_weight=None):
+    """The fit with its restarts run one by one (seeding, then kmeans_single), as for
+    problems that are not small."""
+    with monkeypatch.context() as m:
+        m.setattr(kmix._kmeans, "is_small_problem", lambda *shape: False)
+        return KMeans(**params).fit(X, sample_weight=sample_weight)
+
+
+def test_small_problems_run_all_restarts_in_one_call_with_the_same_result(monkeypatch):
+    """A small dense k-means++ fit runs every restart in one compiled call; a restart whose
+    iterations empty a cluster comes back to kmeans_single, which relocates. Both give the
+    fit of the restarts run one by one, bit for bit."""
+    import kmix._kmeans_algorithms as algorithms
+
+    fallbacks = []
+    run_single = algorithms.kmeans_single
+
+    def counted(*args, **kwargs):
+        fallbacks.append(1)
+        return run_single(*args, **kwargs)
+
+    for seed in range(60):
+        rng = np.random.RandomState(seed)
+        n, d = rng.randint(3, 600), rng.randint(1, 6)
+        k = rng.randint(1, min(n, 10) + 1)
+        kind = seed % 3
+        if kind == 0:                    # duplicates: empty clusters, exact ties
+            X = rng.randint(0, 3, (n, d)).astype(float)
+        elif kind == 1:
+            X = rng.standard_normal((n, d))
+        else:
+            X = np.round(rng.standard_normal((n, d)) * 4) / 4 + 1e3
+        w = rng.uniform(0, 3, n) if seed % 2 else None
+        params = dict(n_clusters=k, n_init=int(rng.randint(1, 5)), random_state=seed,
+                      max_iter=int(rng.choice([2, 300])), tol=float(rng.choice([0, 1e-4])))
+        for dtype in (np.float64, np.float32):
+            Xd = X.astype(dtype)
+            with monkeypatch.context() as m, warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                m.setattr(algorithms, "kmeans_single", counted)
+                one_call = KMeans(**params).fit(Xd, sample_weight=w)
+                m.undo()
+                one_by_one = _fit_one_by_one(monkeypatch, params, Xd, w)
+            assert_array_equal(one_call.labels_, one_by_one.labels_)
+            assert one_call.labels_.dtype == one_by_one.labels_.dtype
+            assert_array_equal(one_call.cluster_centers_, one_by_one.cluster_centers_)
+            assert one_call.cluster_centers_.dtype == dtype
+            assert one_call.inertia_ == one_by_one.inertia_
+            assert one_call.n_iter_ == one_by_one.n_iter_
+    assert fallbacks, "no restart emptied a cluster: the relocation path went untested"
+
+
+def test_kmeans_plusplus_n_init_keeps_the_lowest_inertia_of_consecutive_draws():
+    """The n_init k-means++ runs of a small fit take consecutive draws of one RandomState:
+    the best of them is the lowest of the single runs from that RandomState, the first one
+    reaching it."""
+    X, _ = make_blobs(500, 2, centers=7, cluster_std=2.5, random_state=4)
+    best = KMeans(7, n_init=8, random_state=0).fit(X)
+    rs = np.random.RandomState(0)
+    singles = [KMeans(7, n_init=1, random_state=rs).fit(X) for _ in range(8)]
+    inertias = [s.inertia_ for s in singles]
+    assert len(set(inertias)) > 1                    # the restarts differ
+    first_best = singles[int(np.argmin(inertias))]
+    assert best.inertia_ == first_best.inertia_
+    assert_array_equal(best.labels_, first_best.labels_)
+    assert best.n_iter_ == first_best.n_iter_

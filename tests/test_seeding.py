@@ -201,3 +201,54 @@ def test_n_threads_values_agree(blobs):
         assert_array_equal(kmeans_plusplus(blobs, 5, random_state=0, n_threads=n_threads)[1],
                            ref)
     assert kmix.effective_n_threads(None) >= 1
+
+
+def _small_problems():
+    """Small dense problems (n k d <= 100k terms), many of them full of exact ties."""
+    for seed in range(120):
+        rng = np.random.RandomState(seed)
+        n, d = rng.randint(2, 500), rng.randint(1, 12)
+        k = rng.randint(1, min(n, 25) + 1)
+        kind = seed % 4
+        if kind == 0:                        # a few distinct values: ties and duplicates
+            X = rng.randint(0, 3, (n, d)).astype(float)
+        elif kind == 1:
+            X = rng.standard_normal((n, d))
+        elif kind == 2:                      # far from the origin, on a grid
+            X = np.round(rng.standard_normal((n, d)) * 4) / 4 + 1e6
+        else:
+            X = rng.standard_normal((n, d)) * 1e-3
+        w = np.ones(n) if seed % 3 else rng.uniform(0, 3, n) * (rng.rand(n) > 0.2)
+        w[0] += 1.0                          # some weight
+        yield seed, X, k, w
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_small_problem_path_gives_the_general_kernels_seeds(dtype):
+    """Small dense problems are seeded by _kpp.kpp_small (deterministic potentials of every
+    candidate); the general kernel screens by fast distances and bounds. Same draws, same
+    rule: the same seeds bit for bit, ties included."""
+    from kmix._seeding import _kmeans_plusplus, _row_sq_norms
+
+    for seed, X, k, w in _small_problems():
+        X = np.ascontiguousarray(X, dtype=dtype)
+        norms = _row_sq_norms(X)
+        small = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), small=True)
+        general = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), small=False)
+        assert_array_equal(small[1], general[1])
+        assert_array_equal(small[0], general[0])
+
+
+@pytest.mark.parametrize("n_features", [2, 20], ids=["small", "general"])
+def test_draws_leave_the_random_state_as_sklearn_does(n_features):
+    """kmix takes all of a seeding's draws first: the same numbers as scikit-learn's draws
+    one centre at a time, so the RandomState ends in the same state, and the next seeding
+    from it picks the same rows."""
+    X, _ = make_blobs(400, n_features, centers=6, random_state=3)
+    ours, ref = np.random.RandomState(7), np.random.RandomState(7)
+    for _ in range(3):
+        i_ours = kmeans_plusplus(X, 6, random_state=ours)[1]
+        with threadpool_limits(1, user_api="openmp"):
+            i_ref = sk_kmeans_plusplus(X, 6, random_state=ref)[1]
+        assert_array_equal(i_ours, i_ref)
+    assert ours.random_sample() == ref.random_sample()

@@ -21,9 +21,12 @@ from ._kmeans_algorithms import (
     ALGORITHMS,
     _Data,
     euclidean_to_centers,
+    is_small_problem,
     kmeans_single,
     labels_inertia,
+    replaces_best,
     resolve_algorithm,
+    small_restarts,
 )
 from ._kmeans_parallel import kmeans_parallel
 from ._progress import report
@@ -59,12 +62,6 @@ def _tolerance_sparse(X, tol):
     mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
     mean_sq = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
     return float(np.mean(mean_sq - mean**2) * tol)
-
-
-def _is_same_clustering(labels1, labels2, n_clusters):
-    """Whether labels2 is a function of labels1 (the same clustering up to a renaming)."""
-    pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
-    return pairs.size == np.unique(labels1).size
 
 
 class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
@@ -287,6 +284,26 @@ class KMeans(_BaseKMeans):
         self.algorithm = algorithm
         self.n_threads = n_threads
 
+    def _restarts(self, data, x_squared_norms, sample_weight, random_state, init, algorithm,
+                  n_init, tol):
+        """The ``n_init`` runs of a fit one by one (seeding, then :func:`kmeans_single`);
+        returns (labels, inertia, centres, iterations) of the best."""
+        best_inertia = best_labels = None
+        for restart in range(n_init):
+            centers_init = self._init_centroids(data.X, x_squared_norms, init, random_state,
+                                                sample_weight, data.n_threads)
+            if self.verbose:
+                print("Initialization complete")
+            labels, run_inertia, centers, n_iter = kmeans_single(
+                data, sample_weight, centers_init, algorithm=algorithm,
+                max_iter=self.max_iter, tol=tol, verbose=self.verbose,
+                x_squared_norms=x_squared_norms)
+            if replaces_best(run_inertia, labels, best_inertia, best_labels, self.n_clusters):
+                best_labels, best_centers = labels, centers
+                best_inertia, best_n_iter = run_inertia, n_iter
+            report("restart", restart + 1, n_init)
+        return best_labels, best_inertia, best_centers, best_n_iter
+
     def _check_params(self):
         self._check_common_params()
         check_choice("algorithm", self.algorithm, ALGORITHMS)
@@ -346,7 +363,6 @@ class KMeans(_BaseKMeans):
         X, x_squared_norms = prepared.X, prepared.x_squared_norms
         data = prepared.data
         n_samples, n_features = X.shape
-        n_threads = data.n_threads
         n_init = self._n_init_effective()
         tol = (_tolerance_sparse(X, self.tol) if prepared.mean_variance is None
                else float(prepared.mean_variance * self.tol))
@@ -359,23 +375,19 @@ class KMeans(_BaseKMeans):
                                       sp.issparse(X))
 
         with blas_context(X):
-            best_inertia = best_labels = None
-            for restart in range(n_init):
-                centers_init = self._init_centroids(X, x_squared_norms, init, random_state,
-                                                    sample_weight, n_threads)
-                if self.verbose:
-                    print("Initialization complete")
-                labels, run_inertia, centers, n_iter = kmeans_single(
-                    data, sample_weight, centers_init, algorithm=algorithm,
-                    max_iter=self.max_iter, tol=tol, verbose=self.verbose,
-                    x_squared_norms=x_squared_norms)
-                if best_inertia is None or (
-                    run_inertia < best_inertia
-                    and not _is_same_clustering(labels, best_labels, self.n_clusters)
-                ):
-                    best_labels, best_centers = labels, centers
-                    best_inertia, best_n_iter = run_inertia, n_iter
-                report("restart", restart + 1, n_init)
+            if (algorithm == "lloyd" and isinstance(init, str) and init == "k-means++"
+                    and not sp.issparse(X) and not self.verbose
+                    and is_small_problem(n_samples, self.n_clusters, n_features)):
+                # every restart in one compiled call: the same runs, without their overheads
+                best_labels, best_inertia, best_centers, best_n_iter = small_restarts(
+                    data, sample_weight, self.n_clusters, n_init, random_state,
+                    max_iter=self.max_iter, tol=tol)
+                for restart in range(n_init):
+                    report("restart", restart + 1, n_init)
+            else:
+                best_labels, best_inertia, best_centers, best_n_iter = self._restarts(
+                    data, x_squared_norms, sample_weight, random_state, init, algorithm,
+                    n_init, tol)
 
         distinct = np.count_nonzero(np.bincount(best_labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:

@@ -11,12 +11,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._core import _bounds, _lloyd, _minibatch
-from ._core._constants import GEMM_MIN_FEATURES
-from ._seeding import _row_sq_norms
+from ._core._constants import GEMM_MIN_FEATURES, SMALL_PROBLEM_TERMS
+from ._seeding import _row_sq_norms, kpp_draws, n_trials_for
 from ._threads import blas_context, threads_for
 from ._validation import as_csr_arrays
 
-__all__ = ["ALGORITHMS", "resolve_algorithm", "kmeans_single", "labels_inertia", "inertia"]
+__all__ = ["ALGORITHMS", "resolve_algorithm", "kmeans_single", "labels_inertia", "inertia",
+           "is_small_problem", "small_restarts", "replaces_best"]
 
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
@@ -38,9 +39,10 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
       whose distances are FMA loops (60k x 784 k=10: 0.37 in float64 and 0.73 in float32;
       Hamerly 0.57 and 0.98, Yinyang 0.53 and 0.90, Lloyd 0.77 and 1.22);
     - 500+ centres: Lloyd (normal 100k x 32 k=1000: bounds prune too little to pay);
-    - small problems (n * k * d <= 100k terms): Lloyd, whose iterations all run in one
+    - small problems (:func:`is_small_problem`): Lloyd, whose iterations all run in one
       compiled call (1250 x 2, k=3: 1.4 ms for 3 runs against Hamerly's 1.8 ms, whose
-      per-iteration Python costs more than the distances it skips).
+      per-iteration Python costs more than the distances it skips), and on dense data with
+      k-means++ all the restarts too (:func:`small_restarts`).
     """
     if algorithm == "full":
         algorithm = "lloyd"
@@ -53,13 +55,33 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
         return "lloyd"
     if algorithm != "auto":
         return algorithm
-    if n_clusters == 1 or n_clusters >= 500 or n_samples * n_clusters * n_features <= 100_000:
+    if (n_clusters == 1 or n_clusters >= 500
+            or is_small_problem(n_samples, n_clusters, n_features)):
         return "lloyd"
     if n_features < GEMM_MIN_FEATURES:
         return "yinyang" if n_clusters >= 32 else "hamerly"
     if n_features >= 256 and n_clusters <= 32:
         return "elkan"
     return "hamerly"
+
+
+def is_small_problem(n_samples, n_clusters, n_features):
+    """Whether k-means on data of this shape is small: at most SMALL_PROBLEM_TERMS (100k)
+    terms n * k * d, where a fit is bound by per-call overheads, not by its distances."""
+    return n_samples * n_clusters * n_features <= SMALL_PROBLEM_TERMS
+
+
+def is_same_clustering(labels1, labels2, n_clusters):
+    """Whether labels2 is a function of labels1 (the same clustering up to a renaming)."""
+    pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
+    return pairs.size == np.unique(labels1).size
+
+
+def replaces_best(run_inertia, labels, best_inertia, best_labels, n_clusters):
+    """Whether a run replaces the best so far (``best_inertia`` None: there is none yet):
+    scikit-learn's rule, a lower inertia with a different clustering."""
+    return best_inertia is None or (
+        run_inertia < best_inertia and not is_same_clustering(labels, best_labels, n_clusters))
 
 
 class _Data:
@@ -354,6 +376,51 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
         # Labels for the final centres, so that predict(X) == labels_.
         step(centers, False)
     return labels, inertia(data, sample_weight, centers, labels), centers, i
+
+
+def small_restarts(data, sample_weight, n_clusters, n_init, random_state, *, max_iter, tol):
+    """The best of ``n_init`` k-means++ + Lloyd runs on small dense data, as
+    :class:`kmix.KMeans` runs them one by one (:func:`kmix._seeding._kmeans_plusplus`, then
+    :func:`kmeans_single`), in one compiled call (``_lloyd.small_restarts_dense``, which keeps
+    :func:`replaces_best`'s rule and :func:`inertia`'s sums).
+
+    The seedings' random draws are all taken first (:func:`kmix._seeding.kpp_draws`): the same
+    numbers, in the same order, as the runs one by one take them. A run whose iterations
+    empty a cluster comes back here and runs by :func:`kmeans_single` (which relocates).
+    Returns (labels, inertia, centres, iterations) of the best run.
+    """
+    X = data.X
+    n_samples, n_features = X.shape
+    n_trials = n_trials_for(n_clusters)
+    draws = kpp_draws(random_state, n_clusters, n_trials, n_init)
+    n_threads = threads_for(data.n_threads, n_samples, n_clusters, n_features)
+    clusters = _lloyd.Clusters(sample_weight, np.empty(n_samples, dtype=np.int32),
+                               np.empty((n_clusters, n_features)), np.empty(n_clusters),
+                               data.workspace(n_clusters))
+    seeds = np.empty((n_clusters, n_features), dtype=X.dtype)
+    centers = np.empty_like(seeds)
+    best_centers = np.empty_like(seeds)
+    best_labels = np.empty(n_samples, dtype=np.int32)
+    best = np.zeros(3)   # inertia, iterations, whether there is one yet
+    total_weight = float(np.sum(sample_weight))
+    limits = dict(max_iter=max_iter, tol=tol)
+    restart = 0
+    while restart < n_init:
+        restart = _lloyd.small_restarts_dense(X, clusters, total_weight, draws, n_trials,
+                                              restart, limits, seeds, centers, best_centers,
+                                              best_labels, best, n_threads)
+        if restart == n_init:
+            break
+        labels, run_inertia, run_centers, n_iter = kmeans_single(
+            data, sample_weight, seeds, algorithm="lloyd", max_iter=max_iter, tol=tol,
+            verbose=0)
+        if replaces_best(run_inertia, labels, best[0] if best[2] else None, best_labels,
+                         n_clusters):
+            best_labels[:] = labels
+            best_centers[:] = run_centers
+            best[:] = run_inertia, n_iter, 1.0
+        restart += 1
+    return best_labels, float(best[0]), best_centers, int(best[1])
 
 
 def _iterate(data, sample_weight, centers, centers_new, step, algorithm, max_iter, tol,

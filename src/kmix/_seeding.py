@@ -33,8 +33,23 @@ def _row_sq_norms(X):
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
+def n_trials_for(n_clusters):
+    """Candidates per step of greedy k-means++ by default (scikit-learn's 2 + log k)."""
+    return 2 + int(np.log(n_clusters))
+
+
+def kpp_draws(random_state, n_clusters, n_local_trials, n_runs=1):
+    """The uniform draws of ``n_runs`` k-means++ seedings, in the order they consume the
+    random stream: for each run, the first centre's (``RandomState.choice``'s one uniform),
+    then ``n_local_trials`` per further centre (``uniform(size=n_local_trials)``). Shape
+    (n_runs, 1 + (n_clusters - 1) * n_local_trials). No draw depends on the data, so drawing
+    them first leaves the stream, and the seeds, as scikit-learn's kmeans_plusplus has them."""
+    per_run = 1 + (n_clusters - 1) * n_local_trials
+    return random_state.random_sample(n_runs * per_run).reshape(n_runs, per_run)
+
+
 def _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight, random_state,
-                     n_local_trials=None, n_threads=1, verbose=0):
+                     n_local_trials=None, n_threads=1, verbose=0, small=None):
     """Greedy k-means++ on validated input (C-contiguous dense or CSR, float32/float64).
 
     At each step ``n_local_trials`` candidates are drawn with probability proportional to
@@ -45,7 +60,7 @@ def _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight, random_state
     """
     n_samples, n_features = X.shape
     if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
+        n_local_trials = n_trials_for(n_clusters)
     # Several parallel regions per centre (potentials, update): a team is worth waking only
     # for several times the work of one pass (on a busy machine a stalled team costs
     # milliseconds per region; digits 1400 x 64, k=50 took 3.6 s on 2 threads against 0.05 s
@@ -60,9 +75,10 @@ def _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight, random_state
         dense = X
         data = np.zeros(1, dtype=X.dtype)
         indices = indptr = np.zeros(1, dtype=np.int32)
+    draws = kpp_draws(random_state, n_clusters, n_local_trials)[0]
     return _seeding.kmeans_plusplus(dense, data, indices, indptr, sp.issparse(X), n_features,
                                     x_squared_norms, sample_weight, n_clusters, n_local_trials,
-                                    random_state, n_threads, verbose)
+                                    draws, n_threads, verbose, small)
 
 
 def kmeans_plusplus(X: MatrixLike, n_clusters: int, *,

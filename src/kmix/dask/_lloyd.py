@@ -165,7 +165,7 @@ def final_assignment(data, centers, n_threads):
 
 def same_clustering(labels_a, labels_b, n_clusters):
     """Whether labels_b is a function of labels_a (dask arrays with the same chunks), as
-    ``kmix._kmeans._is_same_clustering``."""
+    ``kmix._kmeans_algorithms.is_same_clustering``."""
     a_blocks, b_blocks = labels_a.to_delayed().ravel(), labels_b.to_delayed().ravel()
     parts = compute(blockwise("compare", _kmeans_blocks.label_pairs, PerBlock(a_blocks),
                               PerBlock(b_blocks), n_clusters, n_blocks=len(a_blocks)))
