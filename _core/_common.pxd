@@ -38,6 +38,11 @@ cdef extern from "_fused.h" nogil:
     void kmix_prefetch_bytes(const void *p, Py_ssize_t nbytes)
     Py_ssize_t kmix_argmin2_d(const double *v, Py_ssize_t n, double *best, double *second)
     Py_ssize_t kmix_argmin2_f(const float *v, Py_ssize_t n, float *best, float *second)
+    void kmix_few_dots_d(const double *X, const Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t d,
+                         const double *C, Py_ssize_t nt, const double *cnorm, double *D)
+    void kmix_few_dots_f(const float *X, const Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t d,
+                         const float *C, Py_ssize_t nt, const float *cnorm, float *D)
+    Py_ssize_t KMIX_FEW_MAX
 
 
 cdef extern from "_exact.h" nogil:
@@ -85,6 +90,18 @@ cdef inline void partial_dists(
         kmix_fused_f(X, m, d, CT, ldct, cnorm, kt, D)
     else:
         kmix_fused_d(X, m, d, CT, ldct, cnorm, kt, D)
+
+
+cdef inline void few_partial_dists(const floating *X, const Py_ssize_t *idx, Py_ssize_t m,
+                                   Py_ssize_t d, const floating *C, Py_ssize_t nt,
+                                   const floating *cnorm, floating *D) noexcept nogil:
+    """D[q * nt + t] = cnorm[t] - 2 <X[idx[q]], C[t]>: the partial distances of a few centres
+    (C: nt x d) to rows of X picked by index, read in place (AVX2 along the features for
+    nt <= KMIX_FEW_MAX; see _fused.h)."""
+    if floating is float:
+        kmix_few_dots_f(X, idx, m, d, C, nt, cnorm, D)
+    else:
+        kmix_few_dots_d(X, idx, m, d, C, nt, cnorm, D)
 
 
 cdef inline Py_ssize_t row_argmin(const floating *Dr, Py_ssize_t kt, floating *best) noexcept nogil:

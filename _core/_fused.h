@@ -387,4 +387,133 @@ static inline void kmix_prefetch_bytes(const void *p, ptrdiff_t bytes)
 #endif
 }
 
+
+/* Partial distances of a few centres (nt <= KMIX_FEW_MAX) to m rows of X picked by index,
+ * read in place: D[q * nt + t] = cnorm[t] - 2 <X[idx[q]], C[t]> (C: nt x d, C order), the dot
+ * products in the data's dtype. For k-means++'s candidates, where gemm would copy the rows
+ * twice (gathered, then packed) to multiply them by a handful of columns. The AVX2 version
+ * runs along the features with one accumulator per centre (nt independent chains, each row
+ * read once); the portable one sums each dot product in order. Their results differ in the
+ * rounding, within expansion_error_scale's bound (any summation order, FMA or not). */
+#define KMIX_FEW_MAX 8
+/* Rows ahead whose lines are prefetched (they are picked by index: the hardware cannot
+ * guess them). */
+#define KMIX_FEW_PREFETCH 8
+
+#define KMIX_FEW_BASE(T)                                                           \
+    for (ptrdiff_t q = 0; q < m; ++q) {                                            \
+        const T *x = X + idx[q] * d;                                               \
+        for (ptrdiff_t t = 0; t < nt; ++t) {                                       \
+            T s = 0;                                                               \
+            for (ptrdiff_t f = 0; f < d; ++f) s += x[f] * C[t * d + f];            \
+            D[q * nt + t] = cnorm[t] + (T)(-2) * s;                                \
+        }                                                                          \
+    }
+
+static void kmix_few_dots_d_base(const double *X, const ptrdiff_t *idx, ptrdiff_t m,
+                                 ptrdiff_t d, const double *C, ptrdiff_t nt,
+                                 const double *cnorm, double *D)
+{ KMIX_FEW_BASE(double) }
+
+static void kmix_few_dots_f_base(const float *X, const ptrdiff_t *idx, ptrdiff_t m,
+                                 ptrdiff_t d, const float *C, ptrdiff_t nt,
+                                 const float *cnorm, float *D)
+{ KMIX_FEW_BASE(float) }
+
+#if KMIX_HAVE_DISPATCH
+/* One row against NT centres (NT a constant where it is inlined, so that the accumulators
+ * stay in registers). */
+#define KMIX_FEW_ROW_AVX2(T, VT, W, SFX, HSUM)                                      \
+    VT acc[KMIX_FEW_MAX];                                                          \
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_##SFX();                  \
+    ptrdiff_t f = 0;                                                               \
+    for (; f + W <= d; f += W) {                                                   \
+        const VT xv = _mm256_loadu_##SFX(x + f);                                   \
+        for (int t = 0; t < NT; ++t)                                               \
+            acc[t] = _mm256_fmadd_##SFX(xv, _mm256_loadu_##SFX(C + t * d + f), acc[t]); \
+    }                                                                              \
+    for (int t = 0; t < NT; ++t) {                                                 \
+        T s = HSUM(acc[t]);                                                        \
+        for (ptrdiff_t g = f; g < d; ++g) s += x[g] * C[t * d + g];                \
+        out[t] = cnorm[t] + (T)(-2) * s;                                           \
+    }
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline double kmix_hsum_pd(__m256d v)
+{
+    __m128d lo = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)));
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline float kmix_hsum_ps(__m256 v)
+{
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1)));
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void kmix_few_row_d(const double *x, ptrdiff_t d, const double *C, const int NT,
+                                  const double *cnorm, double *out)
+{ KMIX_FEW_ROW_AVX2(double, __m256d, 4, pd, kmix_hsum_pd) }
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void kmix_few_row_f(const float *x, ptrdiff_t d, const float *C, const int NT,
+                                  const float *cnorm, float *out)
+{ KMIX_FEW_ROW_AVX2(float, __m256, 8, ps, kmix_hsum_ps) }
+
+#define KMIX_FEW_CASE(SFX, N)                                                      \
+    case N:                                                                        \
+        for (ptrdiff_t q = 0; q < m; ++q) {                                        \
+            if (q + KMIX_FEW_PREFETCH < m)                                         \
+                kmix_prefetch_bytes(X + idx[q + KMIX_FEW_PREFETCH] * d,            \
+                                    d * (ptrdiff_t)sizeof(*X));                    \
+            kmix_few_row_##SFX(X + idx[q] * d, d, C, N, cnorm, D + q * N);         \
+        }                                                                          \
+        return;
+
+#define KMIX_FEW_SWITCH(SFX)                                                       \
+    switch (nt) {                                                                  \
+        KMIX_FEW_CASE(SFX, 1) KMIX_FEW_CASE(SFX, 2) KMIX_FEW_CASE(SFX, 3)          \
+        KMIX_FEW_CASE(SFX, 4) KMIX_FEW_CASE(SFX, 5) KMIX_FEW_CASE(SFX, 6)          \
+        KMIX_FEW_CASE(SFX, 7) KMIX_FEW_CASE(SFX, 8)                                \
+        default: break;                                                            \
+    }
+
+__attribute__((target("avx2,fma")))
+static void kmix_few_dots_d_avx2(const double *X, const ptrdiff_t *idx, ptrdiff_t m,
+                                 ptrdiff_t d, const double *C, ptrdiff_t nt,
+                                 const double *cnorm, double *D)
+{ KMIX_FEW_SWITCH(d) }
+
+__attribute__((target("avx2,fma")))
+static void kmix_few_dots_f_avx2(const float *X, const ptrdiff_t *idx, ptrdiff_t m,
+                                 ptrdiff_t d, const float *C, ptrdiff_t nt,
+                                 const float *cnorm, float *D)
+{ KMIX_FEW_SWITCH(f) }
+#endif
+
+/* The AVX2 version where the CPU has it (and nt <= KMIX_FEW_MAX), else the portable one. */
+#if KMIX_HAVE_DISPATCH
+#define KMIX_FEW_DISPATCH(SFX)                                                     \
+    if (kmix_cpu_has_fma() && nt <= KMIX_FEW_MAX) {                                \
+        kmix_few_dots_##SFX##_avx2(X, idx, m, d, C, nt, cnorm, D);                 \
+        return;                                                                    \
+    }                                                                              \
+    kmix_few_dots_##SFX##_base(X, idx, m, d, C, nt, cnorm, D);
+#else
+#define KMIX_FEW_DISPATCH(SFX) kmix_few_dots_##SFX##_base(X, idx, m, d, C, nt, cnorm, D);
+#endif
+
+static inline void kmix_few_dots_d(const double *X, const ptrdiff_t *idx, ptrdiff_t m,
+                                   ptrdiff_t d, const double *C, ptrdiff_t nt,
+                                   const double *cnorm, double *D)
+{ KMIX_FEW_DISPATCH(d) }
+
+static inline void kmix_few_dots_f(const float *X, const ptrdiff_t *idx, ptrdiff_t m,
+                                   ptrdiff_t d, const float *C, ptrdiff_t nt,
+                                   const float *cnorm, float *D)
+{ KMIX_FEW_DISPATCH(f) }
+
 #endif

@@ -252,3 +252,25 @@ def test_draws_leave_the_random_state_as_sklearn_does(n_features):
             i_ref = sk_kmeans_plusplus(X, 6, random_state=ref)[1]
         assert_array_equal(i_ours, i_ref)
     assert ours.random_sample() == ref.random_sample()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("n", "d", "k"), [(3000, 3, 40), (2500, 40, 30), (1300, 20, 1100)],
+                         ids=["narrow-fused", "wide-few-candidates", "wide-gemm"])
+def test_screened_kernel_keeps_the_deterministic_potentials_choice(dtype, n, d, k):
+    """The general kernel screens candidates by fast distances (fused loops on narrow data,
+    the few-candidate dot products on wide data with at most 8 candidates, gemm beyond) and
+    prunes rows; forced on any data, kpp_small takes every candidate's deterministic
+    potential. The same seeds, bit for bit, on every path."""
+    from kmix._seeding import _kmeans_plusplus, _row_sq_norms
+
+    X, _ = make_blobs(n, d, centers=max(2, k // 3), cluster_std=3.0, random_state=k)
+    X = np.ascontiguousarray(X, dtype=dtype)
+    w = np.random.RandomState(2).uniform(0.2, 2.0, n)
+    norms = _row_sq_norms(X)
+    for seed in range(2):
+        small = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), small=True)
+        general = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), small=False,
+                                   n_threads=2)
+        assert_array_equal(general[1], small[1])
+        assert_array_equal(general[0], small[0])
