@@ -32,7 +32,7 @@ from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_FEW_MAX, SMALL_PROBLEM_TERMS,
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, SMALL_PROBLEM_TERMS,
                       expansion_error_scale, few_partial_dists, imin, kmix_gamma,
                       kmix_prefetch_bytes, n_blocks_for, partial_dists, prep_centers, sq_dist,
                       sq_dist_sparse, sum_in_order)
@@ -76,9 +76,8 @@ cdef void _block_potentials(
     ||x - c_assign|| by the triangle inequality; tested as minprune[assign] (the smallest over
     t) >= closest.
     Other rows are evaluated against all candidates at once: in place by
-    :func:`few_partial_dists` for wide dense data and at most KMIX_FEW_MAX candidates, else
-    by gemm for wide dense data or the fused loops (the rows gathered first when few of a
-    chunk need them).
+    :func:`few_partial_dists` for wide dense data, else by the fused loops (the rows gathered
+    first when few of a chunk need them).
     """
     cdef Py_ssize_t s, m, r, i, t, q, p, nneed
     cdef Py_ssize_t idx[CHUNK_ROWS]
@@ -106,9 +105,9 @@ cdef void _block_potentials(
         if nneed == 0:
             s += m
             continue
-        if not sparse and use_gemm and ncand <= KMIX_FEW_MAX:
-            # A handful of candidates on wide rows: each needed row read once, in place
-            # (gemm would gather the rows, then pack them, to multiply a few columns).
+        if not sparse and use_gemm:
+            # A few candidates on wide rows: each needed row read in place (gemm would gather
+            # the rows, then pack them, to multiply a few columns).
             few_partial_dists(&X[0, 0], idx, nneed, d, cand, ncand, cnorm, D)
         elif not sparse:
             if 2 * nneed >= m:

@@ -256,12 +256,12 @@ def test_draws_leave_the_random_state_as_sklearn_does(n_features):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(("n", "d", "k"), [(3000, 3, 40), (2500, 40, 30), (1300, 20, 1100)],
-                         ids=["narrow-fused", "wide-few-candidates", "wide-gemm"])
+                         ids=["narrow-fused", "wide-6-candidates", "wide-9-candidates"])
 def test_screened_kernel_keeps_the_deterministic_potentials_choice(dtype, n, d, k):
     """The general kernel screens candidates by fast distances (fused loops on narrow data,
-    the few-candidate dot products on wide data with at most 8 candidates, gemm beyond) and
-    prunes rows; forced on any data, kpp_small takes every candidate's deterministic
-    potential. The same seeds, bit for bit, on every path."""
+    the few-candidate dot products on wide data, in groups of 8 candidates) and prunes rows;
+    forced on any data, kpp_small takes every candidate's deterministic potential. The same
+    seeds, bit for bit, on every path."""
     from kmix._seeding import _kmeans_plusplus, _row_sq_norms
 
     X, _ = make_blobs(n, d, centers=max(2, k // 3), cluster_std=3.0, random_state=k)
