@@ -19,7 +19,7 @@ from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_cen
                       closest_centers, exact_closest, exact_sign, expansion_error_scale, imin,
                       kmix_cpu_has_fma, kmix_gamma, merge_tile_best2, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_norm, sq_dist, sq_dist_sparse, sum_counts,
-                      zero_block)
+                      sum_in_order, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
                            make_centers, make_rows)
 from _interrupt cimport check_interrupt, monotonic
@@ -438,12 +438,23 @@ def lloyd_pass_sparse(const floating[::1] data, const int[::1] indices, const in
     return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
+cdef void _sq_dist_to_assigned(const floating *X, const floating *centers, const int *labels,
+                               Py_ssize_t n, Py_ssize_t d, double *out,
+                               int n_threads) noexcept nogil:
+    """out[i] = ||X[i] - centers[labels[i]]||^2 (:func:`sq_dist`)."""
+    cdef Py_ssize_t i
+    for i in prange(n, schedule='static', num_threads=n_threads):
+        out[i] = sq_dist(X + i * d, centers + labels[i] * d, d)
+
+
 def sq_dist_to_assigned_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
                               const int[::1] labels, double[::1] out, int n_threads):
     """out[i] = ||X[i] - centers[labels[i]]||^2, exactly (float64)."""
-    cdef Py_ssize_t i, n = X.shape[0], d = X.shape[1]
-    for i in prange(n, nogil=True, schedule='static', num_threads=n_threads):
-        out[i] = sq_dist(&X[i, 0], &centers[labels[i], 0], d)
+    if X.shape[0] == 0:
+        return
+    with nogil:
+        _sq_dist_to_assigned(&X[0, 0], &centers[0, 0], &labels[0], X.shape[0], X.shape[1],
+                             &out[0], n_threads)
 
 
 def sq_dist_to_assigned_sparse(const floating[::1] data, const int[::1] indices,
@@ -462,22 +473,30 @@ def sq_dist_to_assigned_sparse(const floating[::1] data, const int[::1] indices,
                                  &centers[labels[i], 0], cnorm[labels[i]])
 
 
-def weighted_sum_ordered(const double[::1] values, const double[::1] weights, int n_threads):
-    """sum(values * weights) over fixed blocks reduced in order (thread-count independent)."""
-    cdef Py_ssize_t n = values.shape[0]
-    cdef Py_ssize_t nb = n_blocks_for(n, 1), bs, b, i
-    cdef double[::1] part = np.zeros(nb)
+cdef double _weighted_sum_ordered(const double *values, const double *weights, Py_ssize_t n,
+                                  double *part, int n_threads) noexcept nogil:
+    """sum(values * weights) over the fixed blocks n_blocks_for(n, 1) (partial sums in part),
+    reduced in order."""
+    cdef Py_ssize_t nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb, b, i
     cdef double acc
-    bs = (n + nb - 1) // nb
-    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+    for b in prange(nb, schedule='static', num_threads=n_threads):
         acc = 0.0
         for i in range(b * bs, imin(n, (b + 1) * bs)):
             acc = acc + values[i] * weights[i]
         part[b] = acc
-    acc = 0.0
-    for b in range(nb):
-        acc += part[b]
-    return acc
+    return sum_in_order(part, nb)
+
+
+def weighted_sum_ordered(const double[::1] values, const double[::1] weights, int n_threads):
+    """sum(values * weights) over fixed blocks reduced in order (thread-count independent)."""
+    cdef Py_ssize_t n = values.shape[0]
+    cdef double[::1] part = np.zeros(n_blocks_for(n, 1))
+    if n == 0:
+        return 0.0
+    cdef double total
+    with nogil:
+        total = _weighted_sum_ordered(&values[0], &weights[0], n, &part[0], n_threads)
+    return total
 
 
 def exact_labels(const floating[:, ::1] X, const floating[:, ::1] centers, int[::1] labels):
@@ -695,20 +714,6 @@ cdef bint _same_clustering(const int *labels1, const int *labels2, Py_ssize_t n,
     return same
 
 
-cdef double _inertia_ordered(const floating *X, const floating *centers, const int *labels,
-                             const double *w, Py_ssize_t n, Py_ssize_t d) noexcept nogil:
-    """sum_i w_i ||x_i - c_{labels_i}||^2 (sq_dist) over the blocks of
-    :func:`weighted_sum_ordered`, in its order: the same bits."""
-    cdef Py_ssize_t nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb, b, i
-    cdef double acc, tot = 0.0
-    for b in range(nb):
-        acc = 0.0
-        for i in range(b * bs, imin(n, (b + 1) * bs)):
-            acc = acc + sq_dist(X + i * d, centers + labels[i] * d, d) * w[i]
-        tot += acc
-    return tot
-
-
 def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
                          double total_weight, const double[:, ::1] draws, Py_ssize_t n_trials,
                          Py_ssize_t first,
@@ -792,7 +797,10 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
             if outcome != _RUN_STRICT:
                 # the labels of the final centres, so that predict(X) == labels_
                 _lloyd_pass(&X[0, 0], &rows, &centers[0, 0], k, &cl_labels, n_threads)
-            value = _inertia_ordered(&X[0, 0], &centers[0, 0], cl.labels, w, n, d)
+            # inertia as kmeans_single takes it (sq_dist_to_assigned, weighted_sum_ordered)
+            _sq_dist_to_assigned(&X[0, 0], &centers[0, 0], cl.labels, n, d, &closest[0],
+                                 n_threads)
+            value = _weighted_sum_ordered(&closest[0], w, n, &block_pot[0], n_threads)
             if best[2] == 0.0 or (value < best[0] and not _same_clustering(
                     cl.labels, &best_labels[0], n, &seen[0])):
                 memcpy(&best_labels[0], cl.labels, n * sizeof(int))
