@@ -96,8 +96,8 @@ cdef inline void few_partial_dists(const floating *X, const Py_ssize_t *idx, Py_
                                    Py_ssize_t d, const floating *C, Py_ssize_t nt,
                                    const floating *cnorm, floating *D) noexcept nogil:
     """D[q * nt + t] = cnorm[t] - 2 <X[idx[q]], C[t]>: the partial distances of a few centres
-    (C: nt x d) to rows of X picked by index, read in place (AVX2 along the features for
-    nt <= KMIX_FEW_MAX; see _fused.h)."""
+    (C: nt x d) to rows of X picked by index, read in place
+    (AVX2 along the features, KMIX_FEW_MAX centres at a time; see _fused.h)."""
     if floating is float:
         kmix_few_dots_f(X, idx, m, d, C, nt, cnorm, D)
     else:

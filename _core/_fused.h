@@ -389,7 +389,8 @@ static inline void kmix_prefetch_bytes(const void *p, ptrdiff_t bytes)
 
 
 /* Partial distances of a few centres (k-means++'s candidates) to m rows of X picked by index,
- * read in place: D[q * nt + t] = cnorm[t] - 2 <X[idx[q]], C[t]> (C: nt x d, C order), the dot
+ * read in place:
+ * D[q * nt + t] = cnorm[t] - 2 <X[idx[q]], C[t]> (C: nt x d, C order), the dot
  * products in the data's dtype. For k-means++'s candidates, where gemm would copy the rows
  * twice (gathered, then packed) to multiply them by a handful of columns. The AVX2 version
  * runs along the features with one accumulator per centre (nt independent chains, each row
@@ -463,28 +464,28 @@ static inline void kmix_few_row_f(const float *x, ptrdiff_t d, const float *C, c
                                   const float *cnorm, float *out)
 { KMIX_FEW_ROW_AVX2(float, __m256, 8, ps, kmix_hsum_ps) }
 
-/* The rows against centres t0 .. t0 + N of the nt (their values go to columns t0 .. t0 + N
- * of D's rows of nt). */
+/* Row q against centres t0 .. t0 + N of the nt (their values go to columns t0 .. t0 + N of
+ * D's row of nt). */
 #define KMIX_FEW_CASE(SFX, N)                                                      \
     case N:                                                                        \
-        for (ptrdiff_t q = 0; q < m; ++q) {                                        \
-            if (q + KMIX_FEW_PREFETCH < m)                                         \
-                kmix_prefetch_bytes(X + idx[q + KMIX_FEW_PREFETCH] * d,            \
-                                    d * (ptrdiff_t)sizeof(*X));                    \
-            kmix_few_row_##SFX(X + idx[q] * d, d, C + t0 * d, N, cnorm + t0,       \
-                               D + q * nt + t0);                                   \
-        }                                                                          \
+        kmix_few_row_##SFX(x, d, C + t0 * d, N, cnorm + t0, D + q * nt + t0);      \
         break;
 
-/* Groups of KMIX_FEW_MAX centres (the rows, a chunk, stay in cache from one group to the
- * next), then the rest. */
+/* Row by row (rows idx[0 .. m]), the rows a few ahead prefetched; each row against groups
+ * of KMIX_FEW_MAX centres, then the rest (the row stays in L1 from one group to the next). */
 #define KMIX_FEW_SWITCH(SFX)                                                       \
-    for (ptrdiff_t t0 = 0; t0 < nt; t0 += KMIX_FEW_MAX) {                          \
-        switch (nt - t0 < KMIX_FEW_MAX ? nt - t0 : KMIX_FEW_MAX) {                 \
-            KMIX_FEW_CASE(SFX, 1) KMIX_FEW_CASE(SFX, 2) KMIX_FEW_CASE(SFX, 3)      \
-            KMIX_FEW_CASE(SFX, 4) KMIX_FEW_CASE(SFX, 5) KMIX_FEW_CASE(SFX, 6)      \
-            KMIX_FEW_CASE(SFX, 7) KMIX_FEW_CASE(SFX, 8)                            \
-            default: break;                                                        \
+    for (ptrdiff_t q = 0; q < m; ++q) {                                            \
+        if (q + KMIX_FEW_PREFETCH < m)                                             \
+            kmix_prefetch_bytes(X + idx[q + KMIX_FEW_PREFETCH] * d,                \
+                                d * (ptrdiff_t)sizeof(*X));                        \
+        const __typeof__(*X) *x = X + idx[q] * d;                                  \
+        for (ptrdiff_t t0 = 0; t0 < nt; t0 += KMIX_FEW_MAX) {                      \
+            switch (nt - t0 < KMIX_FEW_MAX ? nt - t0 : KMIX_FEW_MAX) {             \
+                KMIX_FEW_CASE(SFX, 1) KMIX_FEW_CASE(SFX, 2) KMIX_FEW_CASE(SFX, 3)  \
+                KMIX_FEW_CASE(SFX, 4) KMIX_FEW_CASE(SFX, 5) KMIX_FEW_CASE(SFX, 6)  \
+                KMIX_FEW_CASE(SFX, 7) KMIX_FEW_CASE(SFX, 8)                        \
+                default: break;                                                    \
+            }                                                                      \
         }                                                                          \
     }
 

@@ -5,7 +5,7 @@
 # further centre. No draw depends on the data, so drawing them all first leaves the stream,
 # and the seeds, unchanged.
 #
-# On small problems (SMALL_PROBLEM_TERMS in kmix/_kmeans_algorithms.py) the general kernel's
+# On small problems (at most SMALL_PROBLEM_TERMS terms n k d, _common.pxd) the general kernel's
 # screening (fast distances, pruning, rounding bounds, a deterministic recount of the close
 # candidates) costs more than what it saves: :func:`kpp_small` takes every candidate's
 # deterministic potential directly. The general kernel keeps the candidate whose deterministic
