@@ -57,6 +57,9 @@ def _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight, random_state
     2007; greedy variant as scikit-learn). The whole loop runs in the compiled core, which
     honours Ctrl-C between centres and, when ``verbose`` > 0, prints its progress
     ("Seeding: 128/512 centres (2.1 s)") about every tenth of the centres or every second.
+    ``small`` forces (True) or rules out (False) the small-problem kernel, which takes every
+    candidate's deterministic potential (``_core/_kpp.pxd``; the same seeds); None lets the
+    kernel choose it for dense problems of at most SMALL_PROBLEM_TERMS terms.
     """
     n_samples, n_features = X.shape
     if n_local_trials is None:
