@@ -174,12 +174,36 @@ cdef inline double expansion_error_scale(Py_ssize_t d, bint is_float32) noexcept
     return 2.0 * kmix_gamma(d + 4, is_float32) * (1.0 + kmix_gamma(d + 2, is_float32))
 
 
-cdef inline bint within_rounding(double gap, double scale, double cnorm_max,
-                                 double xnorm) noexcept nogil:
-    """Whether two partial distances ``gap`` apart may be misordered (or tied) by rounding:
-    each is off by at most scale * (cnorm_max + xnorm sqrt(cnorm_max)), see
-    :func:`expansion_error_scale`. NaN gaps (overflowed data) are not."""
-    return gap <= 2.0 * scale * (cnorm_max + xnorm * sqrt(cnorm_max))
+cdef inline void rounding_terms(double scale, double cnorm_max, double *c1,
+                               double *c2sq) noexcept nogil:
+    """The terms of :func:`within_rounding`'s test for centres of largest squared norm
+    cnorm_max: two partial distances are each off by at most scale * (cnorm_max + ||x||
+    sqrt(cnorm_max)) (:func:`expansion_error_scale`), so they may be misordered when their gap
+    is within c1 + c2 ||x||, c1 = 2 scale cnorm_max and c2 = 2 scale sqrt(cnorm_max); c2sq is
+    c2^2 widened by 1e-9 relative (far above the few roundings of either side of the test)."""
+    c1[0] = 2.0 * scale * cnorm_max
+    c2sq[0] = 4.0 * scale * scale * cnorm_max * (1.0 + 1e-9)
+
+
+cdef inline bint within_rounding(double gap, double c1, double c2sq, double x2) noexcept nogil:
+    """Whether two partial distances ``gap`` apart may be misordered (or tied) by rounding,
+    for a row of squared norm x2 (c1, c2sq: :func:`rounding_terms`): gap - c1 <= 0, or
+    (gap - c1)^2 <= c2sq x2, without a square root. NaN gaps (overflowed data) are not."""
+    gap -= c1
+    return gap <= 0 or gap * gap <= c2sq * x2
+
+
+cdef inline bint row_within_rounding(double gap, double c1, double c2sq, const floating *x,
+                                     Py_ssize_t d) noexcept nogil:
+    """:func:`within_rounding` for dense row x of d features, its squared norm computed only
+    when the gap alone does not decide."""
+    cdef Py_ssize_t f
+    cdef double x2 = 0.0
+    if gap - c1 <= 0:
+        return True
+    for f in range(d):
+        x2 += <double>x[f] * <double>x[f]
+    return within_rounding(gap, c1, c2sq, x2)
 
 
 cdef inline double direct_gamma(Py_ssize_t d) noexcept nogil:
@@ -262,10 +286,10 @@ cdef inline void closest_centers(
     and second-best values are within the expansion's rounding bound
     (:func:`expansion_error_scale`) is decided again by :func:`exact_closest`.
     """
-    cdef Py_ssize_t j0, kt, r, f
+    cdef Py_ssize_t j0, kt, r
     cdef floating bestv[CHUNK_ROWS]
     cdef floating secv[CHUNK_ROWS]
-    cdef double cmax, scale, dist, c1, c2sq, gap, x2
+    cdef double dist, c1, c2sq
     if k <= TILE_CENTERS:
         # One tile (the usual case): each row's best and second straight from its scan.
         partial_dists(X, m, d, C, CT, k, cnorm, k, D, use_gemm)
@@ -280,24 +304,10 @@ cdef inline void closest_centers(
             j0 += kt
     if k < 2:
         return
-    # within_rounding's test gap <= c1 + c2 ||x|| (c1 = 2 scale cmax, c2 = 2 scale sqrt(cmax))
-    # without a square root per row: gap - c1 <= 0, or (gap - c1)^2 <= c2^2 ||x||^2, the right
-    # side widened by 1e-9 relative (far above the few roundings of either side).
-    cmax = max_value(cnorm, k)
-    scale = expansion_error_scale(d, floating is float)
-    c1 = 2.0 * scale * cmax
-    c2sq = 4.0 * scale * scale * cmax * (1.0 + 1e-9)
+    rounding_terms(expansion_error_scale(d, floating is float), max_value(cnorm, k), &c1, &c2sq)
     for r in range(m):
-        gap = <double>secv[r] - <double>bestv[r] - c1
-        if gap > 0:
-            x2 = 0.0
-            for f in range(d):
-                x2 += <double>X[r * d + f] * <double>X[r * d + f]
-            if not gap * gap <= c2sq * x2:
-                continue
-        elif not gap <= 0:
-            continue   # NaN (overflowed data): as within_rounding, not re-decided
-        besti[r] = exact_closest(X + r * d, C, k, d, &dist)
+        if row_within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq, X + r * d, d):
+            besti[r] = exact_closest(X + r * d, C, k, d, &dist)
 
 
 cdef inline Py_ssize_t closest_center_sparse(
@@ -311,7 +321,7 @@ cdef inline Py_ssize_t closest_center_sparse(
     within the rounding bound of :func:`closest_centers` and goes to :func:`exact_closest`."""
     cdef Py_ssize_t j, p, a
     cdef floating v, v2
-    cdef double xnorm = 0.0, cmax, dist
+    cdef double xnorm = 0.0, dist, c1, c2sq
     cdef const floating *ct
     cdef floating *xd = Dr + k
     for j in range(k):
@@ -325,9 +335,8 @@ cdef inline Py_ssize_t closest_center_sparse(
     a = row_argmin2(Dr, k, &v, &v2)
     if k < 2:
         return a
-    cmax = max_value(cnorm, k)
-    if within_rounding(<double>v2 - <double>v, expansion_error_scale(d, floating is float),
-                       cmax, sqrt(xnorm)):
+    rounding_terms(expansion_error_scale(d, floating is float), max_value(cnorm, k), &c1, &c2sq)
+    if within_rounding(<double>v2 - <double>v, c1, c2sq, xnorm):
         for p in range(p0, p1):
             xd[indices[p]] = data[p]
         a = exact_closest(xd, C, k, d, &dist)

@@ -26,8 +26,8 @@ from libc.float cimport DBL_EPSILON, FLT_EPSILON
 
 from _common cimport (CHUNK_ROWS, TILE_CENTERS, closest_center_sparse, closest_centers,
                       exact_closest, imin, kmix_prefetch_bytes, n_blocks_for, partial_dists,
-                      prep_centers, row_argmin, sq_dist, sq_dist_sparse, sum_in_order,
-                      within_rounding)
+                      prep_centers, rounding_terms, row_argmin, sq_dist, sq_dist_sparse,
+                      sum_in_order, within_rounding)
 from _kmeans_pass cimport Centers, make_centers
 
 
@@ -504,9 +504,10 @@ cdef void _full_labels(const floating *X, const Centers *cen, const BoundedStep 
     cdef Py_ssize_t q, r, f, a, a2, d = cen.d, k = cen.k
     cdef const floating *C = <const floating*>cen.C
     cdef const floating *x
-    cdef double t, xn
+    cdef double t, xn, c1, c2sq
     cdef Py_ssize_t top_idx[2 * CHUNK_ROWS]
     cdef floating top_val[3 * CHUNK_ROWS]
+    rounding_terms(cen.scale, st.cmax * st.cmax, &c1, &c2sq)
     _assign_chunk_dense3(G, nfull, cen, top_idx, top_val, D)
     for q in range(nfull):
         r = full_r[q]
@@ -516,8 +517,7 @@ cdef void _full_labels(const floating *X, const Centers *cen, const BoundedStep 
         xn = 0.0
         for f in range(d):
             xn += <double>x[f] * <double>x[f]
-        if within_rounding(<double>top_val[3 * q + 1] - <double>top_val[3 * q], cen.scale,
-                           st.cmax * st.cmax, sqrt(xn)):
+        if within_rounding(<double>top_val[3 * q + 1] - <double>top_val[3 * q], c1, c2sq, xn):
             # The exact assignment rule decides; the remembered pair stays valid when the
             # winner is one of the two closest by the kernel.
             a = exact_closest(x, C, k, d, &t)
