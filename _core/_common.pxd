@@ -19,10 +19,6 @@ cdef enum:
     TILE_CENTERS = 256
     # From this many features on, gemm beats the fused loops (measured, see kmix/_kmeans_algorithms.py).
     GEMM_MIN_FEATURES = 16
-    # A k-means problem of at most this many terms n * k * d is small: it is overhead-bound, and
-    # its restarts run whole in one compiled call, seeded by _kpp.kpp_small (measured, see
-    # kmix/_kmeans_algorithms.py).
-    SMALL_PROBLEM_TERMS = 100000
 
 
 cdef extern from "_fused.h" nogil:
@@ -42,7 +38,6 @@ cdef extern from "_fused.h" nogil:
                          const double *C, Py_ssize_t nt, const double *cnorm, double *D)
     void kmix_few_dots_f(const float *X, const Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t d,
                          const float *C, Py_ssize_t nt, const float *cnorm, float *D)
-    Py_ssize_t KMIX_FEW_MAX
 
 
 cdef extern from "_exact.h" nogil:
@@ -97,7 +92,7 @@ cdef inline void few_partial_dists(const floating *X, const Py_ssize_t *idx, Py_
                                    const floating *cnorm, floating *D) noexcept nogil:
     """D[q * nt + t] = cnorm[t] - 2 <X[idx[q]], C[t]>: the partial distances of a few centres
     (C: nt x d) to rows of X picked by index, read in place
-    (AVX2 along the features, KMIX_FEW_MAX centres at a time; see _fused.h)."""
+    (AVX2 along the features, eight centres at a time; see _fused.h)."""
     if floating is float:
         kmix_few_dots_f(X, idx, m, d, C, nt, cnorm, D)
     else:

@@ -6,7 +6,6 @@ and never repeats them.
 """
 from _common cimport CHUNK_ROWS as _CHUNK_ROWS
 from _common cimport GEMM_MIN_FEATURES as _GEMM_MIN_FEATURES
-from _common cimport SMALL_PROBLEM_TERMS as _SMALL_PROBLEM_TERMS
 from _common cimport TILE_CENTERS as _TILE_CENTERS
 
 #: Rows per chunk of the k-means kernels (distances, argmin and per-chunk partial sums).
@@ -15,5 +14,3 @@ CHUNK_ROWS = <int>_CHUNK_ROWS
 TILE_CENTERS = <int>_TILE_CENTERS
 #: Features from which the kernels compute distances with gemm (and need BLAS limited).
 GEMM_MIN_FEATURES = <int>_GEMM_MIN_FEATURES
-#: Terms n * k * d up to which a k-means problem is small (all restarts in one compiled call).
-SMALL_PROBLEM_TERMS = <int>_SMALL_PROBLEM_TERMS

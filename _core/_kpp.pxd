@@ -5,13 +5,14 @@
 # further centre. No draw depends on the data, so drawing them all first leaves the stream,
 # and the seeds, unchanged.
 #
-# On small problems (at most SMALL_PROBLEM_TERMS terms n k d, _common.pxd) the general kernel's
-# screening (fast distances, pruning, rounding bounds, a deterministic recount of the close
-# candidates) costs more than what it saves: :func:`kpp_small` takes every candidate's
-# deterministic potential directly. The general kernel keeps the candidate whose deterministic
+# On small problems (kmix._seeding.is_small_problem) the general kernel's screening (fast
+# distances, pruning, rounding bounds, a deterministic recount of the close candidates) costs
+# more than what it saves: :func:`kpp_small` takes every candidate's deterministic potential
+# directly. The general kernel keeps the candidate whose deterministic
 # potential is lowest, ties to the first (the screening only decides when its bounds prove the
 # ranking), with the same per-block sums in the same order, so both give the same seeds.
 from cython cimport floating
+from libc.math cimport INFINITY
 from libc.string cimport memcpy
 
 from _common cimport imin, sq_dist, sum_in_order
@@ -65,6 +66,26 @@ cdef inline Py_ssize_t pick(const double *closest, const double *w, const double
     return i if i < n else n - 1
 
 
+cdef inline Py_ssize_t kpp_small_dist_rows(Py_ssize_t n_trials) noexcept nogil:
+    """Rows of :func:`kpp_small`'s dist scratch: n_trials rounded up to a multiple of four."""
+    return 4 * ((n_trials + 3) // 4)
+
+
+cdef inline void _fold_closest(const double *dist, double *closest, const double *w,
+                               Py_ssize_t n, Py_ssize_t nb, double *block_pot) noexcept nogil:
+    """closest = min(closest, dist) row by row, and block_pot[b] = the block's sum of
+    w * closest, its rows in order."""
+    cdef Py_ssize_t bs = (n + nb - 1) // nb, b, i
+    cdef double acc
+    for b in range(nb):
+        acc = 0.0
+        for i in range(b * bs, imin(n, (b + 1) * bs)):
+            if dist[i] < closest[i]:
+                closest[i] = dist[i]
+            acc += w[i] * closest[i]
+        block_pot[b] = acc
+
+
 cdef inline void _potentials4(
     const floating *X, Py_ssize_t n, Py_ssize_t d, const double *w, Py_ssize_t nb,
     const double *closest, const floating *c0, const floating *c1, const floating *c2,
@@ -112,27 +133,23 @@ cdef inline void kpp_small(
 
     IN w (n weights), cdf (:func:`first_cdf` of w), u (1 + (k - 1) n_trials uniform draws),
     nb (the row blocks of the general kernel: n_blocks_for(n, 1)). OUT centers (k x d),
-    chosen (k rows). Scratch: closest (n), dist (4 ceil(n_trials / 4) x n), block_pot (nb),
-    pot and ids (n_trials each).
+    chosen (k rows). Scratch: closest (n), dist (:func:`kpp_small_dist_rows` x n), block_pot
+    (nb), pot and ids (n_trials each).
 
     A potential is sum_i w_i min(closest_i, ||x_i - c||^2) (closest_i: the squared distance,
     by :func:`sq_dist`, from row i to its nearest chosen centre), summed per block of rows in
     order and then over the blocks in order, as the general kernel sums it; the candidate of
     lowest potential is kept, ties to the first.
     """
-    cdef Py_ssize_t bs = (n + nb - 1) // nb
-    cdef Py_ssize_t b, i, c, t, q, best
+    cdef Py_ssize_t i, c, t, q, best
     cdef double pot4[4]
-    cdef double total, acc
-    cdef const double *dt
+    cdef double total
     chosen[0] = draw_first(cdf, n, u[0])
     memcpy(centers, X + chosen[0] * d, d * sizeof(floating))
-    for b in range(nb):
-        acc = 0.0
-        for i in range(b * bs, imin(n, (b + 1) * bs)):
-            closest[i] = sq_dist(X + i * d, centers, d)
-            acc += w[i] * closest[i]
-        block_pot[b] = acc
+    for i in range(n):
+        dist[i] = sq_dist(X + i * d, centers, d)
+        closest[i] = INFINITY
+    _fold_closest(dist, closest, w, n, nb, block_pot)
     for c in range(1, k):
         total = sum_in_order(block_pot, nb)
         for t in range(n_trials):
@@ -151,11 +168,4 @@ cdef inline void kpp_small(
                 best = t
         chosen[c] = ids[best]
         memcpy(centers + c * d, X + ids[best] * d, d * sizeof(floating))
-        dt = dist + best * n
-        for b in range(nb):
-            acc = 0.0
-            for i in range(b * bs, imin(n, (b + 1) * bs)):
-                if dt[i] < closest[i]:
-                    closest[i] = dt[i]
-                acc += w[i] * closest[i]
-            block_pot[b] = acc
+        _fold_closest(dist + best * n, closest, w, n, nb, block_pot)

@@ -23,7 +23,7 @@ from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_cen
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
                            make_centers, make_rows)
 from _interrupt cimport check_interrupt, monotonic
-from _kpp cimport first_cdf, kpp_small
+from _kpp cimport first_cdf, kpp_small, kpp_small_dist_rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -754,7 +754,7 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
     cluster: it is left for the caller to run with relocation, from ``seeds``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
-    cdef Py_ssize_t n_init = draws.shape[0], r = first, it, changed
+    cdef Py_ssize_t n_init = draws.shape[0], r = first, i, it, changed
     cdef floating[:, ::1] CT = clusters.workspace.CT
     cdef floating[::1] cnorm = clusters.workspace.cnorm
     cdef floating[:, ::1] centers_new = np.empty_like(centers)
@@ -763,7 +763,7 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
     cdef Py_ssize_t nb = n_blocks_for(n, 1)
     cdef double[::1] cdf = np.empty(n)
     cdef double[::1] closest = np.empty(n)
-    cdef double[:, ::1] dist = np.empty((4 * ((n_trials + 3) // 4), n))
+    cdef double[:, ::1] dist = np.empty((kpp_small_dist_rows(n_trials), n))
     cdef double[::1] block_pot = np.empty(nb)
     cdef double[::1] pot = np.empty(n_trials)
     cdef Py_ssize_t[::1] ids = np.empty(n_trials, dtype=np.intp)
@@ -787,8 +787,8 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
                       &seeds[0, 0], &chosen[0], &closest[0], &dist[0, 0], &block_pot[0],
                       &pot[0], &ids[0])
             memcpy(&centers[0, 0], &seeds[0, 0], k * d * sizeof(floating))
-            for it in range(n):
-                cl.labels[it] = -1
+            for i in range(n):
+                cl.labels[i] = -1
             outcome = _lloyd_iterations(&X[0, 0], &rows, &centers[0, 0], &centers_new[0, 0],
                                         &center_shift[0], k, &cl, limits, n_threads,
                                         &last_check, &it, &changed)

@@ -9,7 +9,8 @@ depend on the number of threads:
 - candidates are drawn with probability w_i * closest_i (closest_i: squared distance to the
   nearest chosen centre) by walking per-block sums, then the rows of one block;
 - each candidate's potential sum_i w_i * min(closest_i, ||x_i - cand||^2) is evaluated for all
-  candidates in one pass (gemm for wide data), and the lowest is kept.
+  candidates in one pass (rows read in place, AVX2 along the features, for wide data), and
+  the lowest is kept.
 
 Rows that no candidate can improve are skipped with the triangle inequality (each row remembers
 its nearest chosen centre), which makes seeding clustered data several times cheaper.
@@ -18,7 +19,8 @@ The same seeds on every machine: the distances that are kept (closest_i), the pr
 and the potentials that decide between candidates are defined by machine-independent float64
 arithmetic (``sq_dist``'s direct differences in its documented order, no FMA; blocks reduced
 in order). The
-fast distances of the candidates (gemm or the fused FMA loops, in the data's dtype) only screen:
+fast distances of the candidates (in-place dot products or the fused FMA loops, in the data's
+dtype) only screen:
 a row's closest_i is recomputed the deterministic way when the fast value could be below it
 (within the kernel's rounding bound, see _common.pxd), and when two candidates' fast potentials
 are within their accumulated rounding bounds of each other, their deterministic potentials decide
@@ -32,11 +34,11 @@ from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, SMALL_PROBLEM_TERMS,
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES,
                       expansion_error_scale, few_partial_dists, imin, kmix_gamma,
                       kmix_prefetch_bytes, n_blocks_for, partial_dists, prep_centers, sq_dist,
                       sq_dist_sparse, sum_in_order)
-from _kpp cimport draw_first, first_cdf, kpp_small, pick
+from _kpp cimport draw_first, first_cdf, kpp_small, kpp_small_dist_rows, pick
 from _interrupt cimport check_interrupt, monotonic
 
 cdef enum:
@@ -61,7 +63,7 @@ cdef void _block_potentials(
     Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *cand, const floating *candT,
     const floating *cnorm, Py_ssize_t ncand, const double *closest, const Py_ssize_t *assign,
     const double *minprune, double *out, double *err, double *dist_out, Py_ssize_t dstride,
-    floating *G, floating *D, bint use_gemm, double scale, double g,
+    floating *G, floating *D, bint wide, double scale, double g,
 ) noexcept nogil:
     """out[t] = sum over rows [start, end) of w * min(closest, ||x - cand_t||^2), and err[t] a
     bound on how far that sum of fast distances can be from the deterministic one: only rows
@@ -105,7 +107,7 @@ cdef void _block_potentials(
         if nneed == 0:
             s += m
             continue
-        if not sparse and use_gemm:
+        if wide:
             # A few candidates on wide rows: each needed row read in place (gemm would gather
             # the rows, then pack them, to multiply a few columns).
             few_partial_dists(&X[0, 0], idx, nneed, d, cand, ncand, cnorm, D)
@@ -120,7 +122,7 @@ cdef void _block_potentials(
                 for q in range(nneed):
                     memcpy(G + q * d, &X[idx[q], 0], d * sizeof(floating))
                 rows = G
-            partial_dists(rows, nneed, d, cand, candT, ncand, cnorm, ncand, D, use_gemm)
+            partial_dists(rows, nneed, d, cand, candT, ncand, cnorm, ncand, D, False)
         # Candidate by candidate, the chunk's rows in order: each candidate's sums run in
         # registers (acc, ecc) through the same additions in the same order as a running
         # sum over the rows (the dist_out stores could otherwise alias out and err).
@@ -259,7 +261,7 @@ cdef void _potentials(
     const int[::1] indptr, bint sparse, Py_ssize_t n, Py_ssize_t d, const double[::1] xnorm,
     const double[::1] w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
     Py_ssize_t ncand, double[::1] closest, Py_ssize_t[::1] assign, double[::1] minprune,
-    double[:, ::1] block_out, double[:, ::1] cand_dist, bint use_gemm, int n_threads,
+    double[:, ::1] block_out, double[:, ::1] cand_dist, bint wide, int n_threads,
     double scale, double g,
 ) noexcept nogil:
     """Per-block potentials of the first ncand candidates (block_out) and their distances."""
@@ -275,7 +277,7 @@ cdef void _potentials(
                               imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
                               ncand, &closest[0], &assign[0], &minprune[0], &block_out[b, 0],
                               &block_out[b, T],
-                              &cand_dist[0, 0], n, G, D, use_gemm, scale, g)
+                              &cand_dist[0, 0], n, G, D, wide, scale, g)
         free(G)
         free(D)
 
@@ -292,11 +294,27 @@ cdef void _progress(Py_ssize_t done, Py_ssize_t k, double start, double *last_ti
     print(f"Seeding: {done}/{k} centres ({now - start:.1f} s)", flush=True)
 
 
+cdef void _seed_small(const floating[:, ::1] X, const double[::1] w, const double[::1] cdf,
+                      Py_ssize_t k, Py_ssize_t T, Py_ssize_t nb, const double[::1] draws,
+                      floating[:, ::1] centers, Py_ssize_t[::1] chosen):
+    """:func:`_kpp.kpp_small` into centers and chosen, with its scratch."""
+    cdef Py_ssize_t n = X.shape[0]
+    cdef double[::1] closest = np.empty(n)
+    cdef double[:, ::1] dist = np.empty((kpp_small_dist_rows(T), n))
+    cdef double[::1] block_pot = np.empty(nb)
+    cdef double[::1] pot = np.empty(T)
+    cdef Py_ssize_t[::1] ids = np.empty(T, dtype=np.intp)
+    with nogil:
+        kpp_small(&X[0, 0], n, X.shape[1], &w[0], &cdf[0], k, T, nb, &draws[0],
+                  &centers[0, 0], &chosen[0], &closest[0], &dist[0, 0], &block_pot[0],
+                  &pot[0], &ids[0])
+
+
 def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
                     const int[::1] indptr, bint sparse, Py_ssize_t n_features,
                     const double[::1] x_sq_norms, const double[::1] sample_weight,
                     Py_ssize_t n_clusters, Py_ssize_t n_trials, const double[::1] draws,
-                    int n_threads, int verbose=0, small=None):
+                    int n_threads, int verbose=0, bint small=False):
     """Greedy k-means++ centres and the rows they were taken from.
 
     Dense data is ``X``; CSR data is (``data``, ``indices``, ``indptr``) with ``sparse`` set
@@ -305,8 +323,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     (``RandomState.random_sample``: the first centre's, then n_trials per further centre).
     Returns (centers, indices).
 
-    ``small`` (None: dense data of at most SMALL_PROBLEM_TERMS terms n * k * d, without
-    ``verbose``) runs :func:`_kpp.kpp_small` instead of the screened passes: the same seeds.
+    ``small`` (dense data only) runs :func:`_kpp.kpp_small` instead of the screened passes:
+    the same seeds (the caller chooses it for small problems, ``kmix._seeding``).
     Pending signals are handled between centres (Ctrl-C raises KeyboardInterrupt within
     ~0.1 s of the current centre); ``verbose`` > 0 prints the progress about every tenth of
     the centres or every second, whichever comes first.
@@ -314,12 +332,23 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef Py_ssize_t n = x_sq_norms.shape[0], d = n_features, T = n_trials
     cdef Py_ssize_t nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb
     cdef Py_ssize_t b, c, t, j, best
-    cdef bint use_gemm = d >= GEMM_MIN_FEATURES and not sparse
+    # Wide dense rows: the candidates' distances by few_partial_dists, in place.
+    cdef bint wide = d >= GEMM_MIN_FEATURES and not sparse
+    if draws.shape[0] != 1 + (n_clusters - 1) * T:
+        raise ValueError("draws must hold 1 + (n_clusters - 1) * n_trials uniform numbers")
+    if small and sparse:
+        raise ValueError("the small-problem path takes dense data")
     dtype = np.float32 if floating is float else np.float64
     centers_arr = np.empty((n_clusters, d), dtype=dtype)
     chosen_arr = np.full(n_clusters, -1, dtype=np.intp)
     cdef floating[:, ::1] centers = centers_arr
     cdef Py_ssize_t[::1] chosen = chosen_arr
+    # The first draw's distribution (see _kpp.first_cdf).
+    cdef double[::1] cdf = np.empty(n)
+    first_cdf(&sample_weight[0], n, float(np.sum(sample_weight)), &cdf[0])
+    if small:
+        _seed_small(X, sample_weight, cdf, n_clusters, T, nb, draws, centers, chosen)
+        return centers_arr, chosen_arr
     cdef floating[:, ::1] cand = np.zeros((T, d), dtype=dtype)
     cdef floating[:, ::1] candT = np.zeros((d, T), dtype=dtype)
     cdef floating[::1] cnorm = np.zeros(T, dtype=dtype)
@@ -338,10 +367,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double[::1] pots = np.zeros(T)
     cdef Py_ssize_t[::1] ids = np.zeros(T, dtype=np.intp)
     cdef double total, p
-    cdef double total_weight = float(np.sum(sample_weight))
-    # The first draw's distribution (see _kpp.first_cdf).
-    cdef double[::1] cdf = np.empty(n)
-    cdef double[:, ::1] small_dist
 
     cdef double[::1] cn2 = np.zeros(T)
     cdef double[::1] bound = np.zeros(T)
@@ -356,21 +381,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double start = monotonic(), last_check = start, last_print = start
     cdef Py_ssize_t last_done = 0
 
-    if draws.shape[0] != 1 + (n_clusters - 1) * T:
-        raise ValueError("draws must hold 1 + (n_clusters - 1) * n_trials uniform numbers")
-    if small is None:
-        small = not sparse and verbose == 0 and n * n_clusters * d <= SMALL_PROBLEM_TERMS
-    if small:
-        if sparse:
-            raise ValueError("the small-problem path takes dense data")
-        small_dist = np.empty((4 * ((T + 3) // 4), n))
-        with nogil:
-            first_cdf(&sample_weight[0], n, total_weight, &cdf[0])
-            kpp_small(&X[0, 0], n, d, &sample_weight[0], &cdf[0], n_clusters, T, nb,
-                      &draws[0], &centers[0, 0], &chosen[0], &closest[0], &small_dist[0, 0],
-                      &block_pot[0], &pots[0], &ids[0])
-        return centers_arr, chosen_arr
-    first_cdf(&sample_weight[0], n, total_weight, &cdf[0])
     ids[0] = draw_first(&cdf[0], n, draws[0])
     with nogil:
         _gather_rows(X, data, indices, indptr, sparse, &ids[0], 1, &cand[0, 0], d)
@@ -380,7 +390,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         _cand_norms(&cand[0, 0], 1, d, &cn2[0])
         _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                     cand, candT, cnorm, 1, closest, assign, minprune, block_out, cand_dist,
-                    use_gemm, n_threads, scale, g)
+                    wide, n_threads, scale, g)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             block_pot[b] = _block_update(X, data, indices, indptr, sparse, &cand_dist[0, 0],
                                          &x_sq_norms[0], scale, &sample_weight[0], b * bs,
@@ -410,7 +420,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                         minprune[j] = prune[j, t]
             _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                         cand, candT, cnorm, T, closest, assign, minprune, block_out,
-                        cand_dist, use_gemm, n_threads, scale, g)
+                        cand_dist, wide, n_threads, scale, g)
             best = 0
             for t in range(T):
                 p = 0.0

@@ -11,8 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._core import _bounds, _lloyd, _minibatch
-from ._core._constants import GEMM_MIN_FEATURES, SMALL_PROBLEM_TERMS
-from ._seeding import _row_sq_norms, kpp_draws, n_trials_for
+from ._core._constants import GEMM_MIN_FEATURES
+from ._seeding import _row_sq_norms, is_small_problem, kpp_draws, n_trials_for
 from ._threads import blas_context, threads_for
 from ._validation import as_csr_arrays
 
@@ -84,12 +84,6 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
     if n_features >= 256 and n_clusters <= 32:
         return "elkan"
     return "hamerly"
-
-
-def is_small_problem(n_samples, n_clusters, n_features):
-    """Whether k-means on data of this shape is small: at most SMALL_PROBLEM_TERMS (100k)
-    terms n * k * d, where a fit is bound by per-call overheads, not by its distances."""
-    return n_samples * n_clusters * n_features <= SMALL_PROBLEM_TERMS
 
 
 def is_same_clustering(labels1, labels2, n_clusters):

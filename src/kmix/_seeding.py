@@ -33,6 +33,18 @@ def _row_sq_norms(X):
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
+#: Terms n * k * d up to which a k-means problem is small (see :func:`is_small_problem`).
+SMALL_PROBLEM_TERMS = 100_000
+
+
+def is_small_problem(n_samples, n_clusters, n_features):
+    """Whether k-means on data of this shape is small: at most SMALL_PROBLEM_TERMS terms
+    n * k * d, where a fit is bound by per-call overheads, not by its distances. Small dense
+    problems are seeded by the compiled ``_kpp.kpp_small`` and, in KMeans with k-means++ and
+    Lloyd, run all their restarts in one compiled call (``kmix._kmeans_algorithms``)."""
+    return n_samples * n_clusters * n_features <= SMALL_PROBLEM_TERMS
+
+
 def n_trials_for(n_clusters):
     """Candidates per step of greedy k-means++ by default (scikit-learn's 2 + log k)."""
     return 2 + int(np.log(n_clusters))
@@ -58,12 +70,15 @@ def _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight, random_state
     honours Ctrl-C between centres and, when ``verbose`` > 0, prints its progress
     ("Seeding: 128/512 centres (2.1 s)") about every tenth of the centres or every second.
     ``small`` forces (True) or rules out (False) the small-problem kernel, which takes every
-    candidate's deterministic potential (``_core/_kpp.pxd``; the same seeds); None lets the
-    kernel choose it for dense problems of at most SMALL_PROBLEM_TERMS terms.
+    candidate's deterministic potential (``_core/_kpp.pxd``; the same seeds); None chooses it
+    for dense small problems (:func:`is_small_problem`) without ``verbose``.
     """
     n_samples, n_features = X.shape
     if n_local_trials is None:
         n_local_trials = n_trials_for(n_clusters)
+    if small is None:
+        small = (not sp.issparse(X) and not verbose
+                 and is_small_problem(n_samples, n_clusters, n_features))
     # Several parallel regions per centre (potentials, update): a team is worth waking only
     # for several times the work of one pass (on a busy machine a stalled team costs
     # milliseconds per region; digits 1400 x 64, k=50 took 3.6 s on 2 threads against 0.05 s
