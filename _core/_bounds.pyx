@@ -8,7 +8,9 @@ deltas are reduced in a fixed order, so results do not depend on the number of t
 - Hamerly (2010): one upper and one lower bound per row, O(n) memory; centres tested against a
   row are batched into gemm-computed chunks.
 - Elkan (2003): one lower bound per (row, centre) and half the centre-centre distances.
-- Yinyang (Ding et al., 2015): one lower bound per row and group of centres.
+- Yinyang (Ding et al., 2015): one lower bound per row and group of centres; a row that fails
+  its global filter examines only the groups whose bound fails (on wide data, by partial
+  distances from feature-major panels of each group's centres).
 
 Bounds are true (not squared) distances in float64, except Elkan's n x k lower bounds, which are
 kept in the data's dtype as scikit-learn does. Every bound is rounded to its safe side (upper
@@ -33,10 +35,11 @@ from libc.math cimport sqrt, INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
-from _common cimport (CHUNK_ROWS, TILE_CENTERS, add_up, check_block_buffers, closer,
-                      direct_gamma, dist_down, dist_up, exact_closest, imin, partial_dists,
-                      prep_centers, reduce_blocks, row_argmin, sq_dist, sub_down, sum_counts,
-                      zero_block)
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, TILE_CENTERS, add_up,
+                      check_block_buffers, closer, direct_gamma, dist_down, dist_up,
+                      exact_closest, few_partial_dists, group_fold, imin, panel_dists,
+                      partial_dists, partial_dists_t, prep_centers, reduce_blocks, row_argmin,
+                      sq_dist, sub_down, sum_counts, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
                            make_centers, make_rows)
 
@@ -52,6 +55,13 @@ cdef struct Search:
     double *best1            # CHUNK_ROWS x ng: smallest partial distance of row q in group g
     double *best2            # CHUNK_ROWS x ng: the next smallest
     Py_ssize_t *arg1         # CHUNK_ROWS x ng: where the smallest is (position in S)
+    # Yinyang's full search: per group g and searched row q (at g * CHUNK_ROWS + q), the
+    # smallest partial distance (data dtype), the next smallest, and where the smallest is
+    # (position in S). Its group filter: the groups a row examines (ng).
+    void *F1
+    void *F2
+    int *P1
+    Py_ssize_t *glist
     Py_ssize_t idx[CHUNK_ROWS]   # the rows filtered, then those searched
     double bound[CHUNK_ROWS]     # what each filtered row's upper bound is tested against
 
@@ -79,6 +89,11 @@ cdef struct YinyangBounds:
     const Py_ssize_t *members    # k: the centres by group (group g is gstart[g]:gstart[g+1])
     const Py_ssize_t *gstart     # ng + 1
     Py_ssize_t ng
+    # Wide data: each group's centres as feature-major panels of KMIX_PANEL (group g is panels
+    # pstart[g]:pstart[g + 1]; data dtype) and their squared norms (padding lanes: 0).
+    const void *panels
+    const void *pnorm
+    const Py_ssize_t *pstart
 
 
 ctypedef fused SearchBounds:
@@ -158,7 +173,8 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     without a data-dependent branch, which would mispredict often); the rows that still fail
     are searched in full, against all the centres tile by tile (gemm or the fused loops),
     each tile folded into the rows' best values (:func:`_hamerly_scan` /
-    :func:`_yinyang_scan`); then each searched row gets its label and new bounds
+    :func:`_yinyang_scan`, or on wide data Yinyang's centre-major tiles by
+    :func:`group_fold`); then each searched row gets its label and new bounds
     (:func:`_hamerly_settle` / :func:`_yinyang_settle`).
     """
     cdef Py_ssize_t d = rows.d, k = cen.k
@@ -201,26 +217,33 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             if SearchBounds is HamerlyBounds:
                 fails = _hamerly_fails(X + i * d, i, &cn, &bnd, sr.bound[q])
             else:
-                fails = _yinyang_fails(X + i * d, i, &cn, &bnd, sr, sr.bound[q], rw.weight[i],
-                                       &mv, &changed)
+                fails = _yinyang_fails(X + i * d, i, &rw, &cn, &bnd, sr, sr.bound[q], &mv,
+                                       &changed)
             sr.idx[nfull] = i
             nfull += <Py_ssize_t>fails
         if nfull == 0:
             s += m
             continue
         search = _rows_to_search(X, d, s, m, sr.idx, nfull, <floating*>sr.G)
-        _start_search(&bnd, sr, nfull)
+        _start_search(&bnd, sr, nfull, <floating*>sr.F1, <floating*>sr.F2)
         j0 = 0
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
+            if SearchBounds is YinyangBounds and cn.use_gemm:
+                # Centre-major, folded into the groups across the rows.
+                partial_dists_t(search, nfull, d, S + j0 * d, kt, snorm + j0, D)
+                group_fold(D, nfull, kt, j0, bnd.members, bnd.group_of, <floating*>sr.F1,
+                           <floating*>sr.F2, sr.P1, CHUNK_ROWS)
+                j0 += kt
+                continue
             partial_dists(search, nfull, d, S + j0 * d, ST + j0, k, snorm + j0, kt, D,
                           cn.use_gemm)
             for q in range(nfull):
                 if SearchBounds is HamerlyBounds:
                     _hamerly_scan(D + q * kt, kt, j0, &sr.best1[q], &sr.best2[q], &sr.arg1[q])
                 else:
-                    _yinyang_scan(D + q * kt, kt, j0, &bnd, sr.best1 + q * ng,
-                                  sr.best2 + q * ng, sr.arg1 + q * ng)
+                    _yinyang_scan(D + q * kt, kt, j0, &bnd, <floating*>sr.F1 + q,
+                                  <floating*>sr.F2 + q, sr.P1 + q)
             j0 += kt
         for q in range(nfull):
             i = sr.idx[q]
@@ -228,15 +251,17 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
                 changed += _hamerly_settle(X + i * d, i, &rw, &cn, &bnd, sr.best1[q],
                                            sr.best2[q], sr.arg1[q], &mv)
             else:
-                changed += _yinyang_settle(X + i * d, i, &rw, &cn, &bnd, sr.best1 + q * ng,
-                                           sr.best2 + q * ng, sr.arg1 + q * ng, &mv)
+                changed += _yinyang_settle(X + i * d, i, &rw, &cn, &bnd,
+                                           <floating*>sr.F1 + q, <floating*>sr.F2 + q,
+                                           sr.P1 + q, &mv)
         s += m
     return changed
 
 
-cdef inline void _start_search(SearchBounds *bd, Search *sr,
-                               Py_ssize_t nfull) noexcept nogil:
-    """Before the first tile: no value seen for any searched row (in any group)."""
+cdef inline void _start_search(SearchBounds *bd, Search *sr, Py_ssize_t nfull,
+                               floating *f1, floating *f2) noexcept nogil:
+    """Before the first tile: no value seen for any searched row (in any group; f1, f2:
+    Yinyang's sr.F1, sr.F2)."""
     cdef Py_ssize_t q, g
     if SearchBounds is HamerlyBounds:
         for q in range(nfull):
@@ -244,11 +269,11 @@ cdef inline void _start_search(SearchBounds *bd, Search *sr,
             sr.best2[q] = INFINITY
             sr.arg1[q] = 0
     else:
-        for q in range(nfull):
-            for g in range(bd.ng):
-                sr.best1[q * bd.ng + g] = INFINITY
-                sr.best2[q * bd.ng + g] = INFINITY
-                sr.arg1[q * bd.ng + g] = bd.gstart[g]   # a valid index even if none compares
+        for g in range(bd.ng):
+            for q in range(nfull):
+                f1[g * CHUNK_ROWS + q] = INFINITY
+                f2[g * CHUNK_ROWS + q] = INFINITY
+                sr.P1[g * CHUNK_ROWS + q] = <int>bd.gstart[g]   # valid even if none compares
 
 
 cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen,
@@ -273,6 +298,10 @@ cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen,
         free(sr.best1)
         free(sr.best2)
         free(sr.arg1)
+        free(sr.F1)
+        free(sr.F2)
+        free(sr.P1)
+        free(sr.glist)
 
 
 cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept nogil:
@@ -283,6 +312,10 @@ cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept
     sr.best1 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
     sr.best2 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
     sr.arg1 = <Py_ssize_t*>malloc(CHUNK_ROWS * ng * sizeof(Py_ssize_t))
+    sr.F1 = malloc(CHUNK_ROWS * ng * sizeof(floating))
+    sr.F2 = malloc(CHUNK_ROWS * ng * sizeof(floating))
+    sr.P1 = <int*>malloc(CHUNK_ROWS * ng * sizeof(int))
+    sr.glist = <Py_ssize_t*>malloc(ng * sizeof(Py_ssize_t))
     return sr
 
 
@@ -653,16 +686,18 @@ cdef inline double _yinyang_moved(Py_ssize_t i, YinyangBounds *bd,
     return u
 
 
-cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Centers *cen,
-                         YinyangBounds *bd, Search *sr, double glob, double wi,
+cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Rows *rows,
+                         const Centers *cen, YinyangBounds *bd, Search *sr, double glob,
                          const Moves *mv, Py_ssize_t *changed) noexcept nogil:
     """Row i failed the global filter (``glob``: its smallest group bound): tighten its upper
-    bound to the direct distance and test again. On narrow data a row that still fails goes
-    through the group filter here (:func:`_yinyang_examine`; a changed label counts in
-    ``changed``) instead of the full search. Whether the row is to be searched in full (rows
-    without a label always are)."""
-    cdef Py_ssize_t a = bd.labels[i], best, d = cen.d
+    bound to the direct distance and test again. A row that still fails goes through the
+    group filter here (a changed label counts in ``changed``): on narrow data by exact
+    distances (:func:`_yinyang_examine`), on wide data by partial distances to the groups
+    that fail (:func:`_yinyang_examine_wide`) unless more than half of them do. Whether the
+    row is to be searched in full instead (rows without a label always are)."""
+    cdef Py_ssize_t a = bd.labels[i], best, g, nfail = 0, d = cen.d
     cdef double u, sa
+    cdef double *lb = bd.lower + i * bd.ng
     if a < 0:
         return True
     sa = sq_dist(x, <const floating*>cen.C + a * d, d)
@@ -671,11 +706,20 @@ cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Centers *cen,
     if u < glob:
         return False
     if cen.use_gemm:
-        return True
-    # Narrow data: distances are cheap, examine only the groups whose bound fails (the group
-    # filter) instead of a full search.
-    best = _yinyang_examine(x, cen, bd, sr, a, u, sa, bd.lower + i * bd.ng, &u)
-    changed[0] += _relabel(&bd.labels[i], best, x, d, wi, mv)
+        # Wide data: the groups whose bound fails, by partial distances, when they are few
+        # enough that the rows' full search by gemm would cost more.
+        for g in range(bd.ng):
+            sr.glist[nfail] = g
+            nfail += <Py_ssize_t>(lb[g] <= u)
+        if 2 * nfail > bd.ng:
+            return True
+        best = _yinyang_examine_wide(x, cen, bd, sr, nfail, a, u, sa, rows.sq_norms[i], lb,
+                                     &u)
+    else:
+        # Narrow data: distances are cheap, examine only the groups whose bound fails (the
+        # group filter) instead of a full search.
+        best = _yinyang_examine(x, cen, bd, sr, a, u, sa, lb, &u)
+    changed[0] += _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
     bd.upper[i] = u
     return False
 
@@ -731,21 +775,109 @@ cdef Py_ssize_t _yinyang_examine(const floating *x, const Centers *cen,
     return best
 
 
+cdef Py_ssize_t _yinyang_examine_wide(const floating *x, const Centers *cen,
+                                      const YinyangBounds *bd, Search *sr, Py_ssize_t nfail,
+                                      Py_ssize_t a, double u, double sa, double xn,
+                                      double *lb, double *u_out) noexcept nogil:
+    """:func:`_yinyang_examine` for wide data: the partial distances of the nfail groups
+    sr.glist[:nfail] whose bound lb[g] does not exceed u (:func:`panel_dists`, the groups'
+    panels), and of the current centre a (squared distance sa; xn: the row's squared norm).
+    The smallest wins when no other computed value is within the expansion's rounding bound
+    of it; otherwise the exact rule decides over all the centres (the winner is always in an
+    examined group or a: every other centre is farther than u). Refreshes the examined
+    groups' bounds; an upper bound on the winner's distance goes to u_out. Uses the first
+    nfail entries of the search scratch and the first group's worth of its D."""
+    cdef Py_ssize_t t, g, jj, p0, nt, ga = bd.group_of[a], pa = -1, best, jb = -1
+    cdef Py_ssize_t zero = 0, d = cen.d
+    cdef const Py_ssize_t *members = bd.members
+    cdef const floating *S = <const floating*>cen.S
+    cdef const floating *snorm = <const floating*>cen.snorm
+    cdef const floating *P = <const floating*>bd.panels
+    cdef const floating *PN = <const floating*>bd.pnorm
+    cdef floating *D = <floating*>sr.D
+    cdef double *gm1 = sr.best1
+    cdef double *gm2 = sr.best2
+    cdef Py_ssize_t *gj1 = sr.arg1
+    cdef double v, m1, m2, bestv = INFINITY, secv = INFINITY, err, sb
+    cdef bint exact
+    for t in range(nfail):
+        g = sr.glist[t]
+        p0 = bd.gstart[g]
+        nt = bd.gstart[g + 1] - p0
+        panel_dists(x, d, P + bd.pstart[g] * d * KMIX_PANEL, bd.pstart[g + 1] - bd.pstart[g],
+                    PN + bd.pstart[g] * KMIX_PANEL, D)
+        m1 = INFINITY
+        m2 = INFINITY
+        gj1[t] = p0
+        for jj in range(nt):
+            v = D[jj]
+            if v < m1:   # search order within a group is increasing centre index
+                m2 = m1
+                m1 = v
+                gj1[t] = p0 + jj
+            elif v < m2:
+                m2 = v
+        gm1[t] = m1
+        gm2[t] = m2
+        # The overall best two values (ties to the lower centre index).
+        if m1 < bestv or (m1 == bestv and jb >= 0 and members[gj1[t]] < members[jb]):
+            secv = bestv if bestv < m2 else m2
+            bestv = m1
+            jb = gj1[t]
+        elif m1 < secv:
+            secv = m1
+    if lb[ga] > u:
+        # The current centre's group was not examined: a's own partial distance.
+        for jj in range(bd.gstart[ga], bd.gstart[ga + 1]):
+            if members[jj] == a:
+                pa = jj
+        few_partial_dists(x, &zero, 1, d, S + pa * d, 1, snorm + pa, D)
+        v = D[0]
+        if v < bestv or (v == bestv and jb >= 0 and a < members[jb]):
+            secv = bestv
+            bestv = v
+            jb = pa
+        elif v < secv:
+            secv = v
+    err = _expansion_error(cen, xn)
+    # (A NaN or infinite gap from overflowed values also goes to the exact rule.)
+    exact = jb < 0 or not (secv - bestv > err)
+    if exact:
+        best = exact_closest(x, <const floating*>cen.C, cen.k, d, &sb)
+        u_out[0] = dist_up(sb, cen.gamma)
+    else:
+        best = members[jb]
+        u_out[0] = _expansion_upper(cen, xn, bestv, err)
+    for t in range(nfail):
+        # Without the winner's value (all values when the exact rule decided: the smallest
+        # bounds the group's centres).
+        v = gm2[t] if (gj1[t] == jb and not exact) else gm1[t]
+        lb[sr.glist[t]] = dist_down(xn + v - err, cen.gamma)
+    # The old centre becomes one of its group's other centres.
+    if best != a and pa >= 0:
+        v = dist_down(sa, cen.gamma)
+        if v < lb[ga]:
+            lb[ga] = v
+    return best
+
+
 cdef inline void _yinyang_scan(const floating *Dr, Py_ssize_t kt, Py_ssize_t j0,
-                               const YinyangBounds *bd, double *r1, double *r2,
-                               Py_ssize_t *rj) noexcept nogil:
+                               const YinyangBounds *bd, floating *r1, floating *r2,
+                               int *rj) noexcept nogil:
     """Fold a row's partial distances Dr[:kt] to the tile of centres j0 .. j0 + kt (in search
     order: sorted by group, so the tile is a few runs of one group each) into its best two
-    values per group (r1[g] at position rj[g], r2[g]); ties to the lower centre index."""
+    values per group (r1[g * CHUNK_ROWS] at position rj[g * CHUNK_ROWS], r2[g * CHUNK_ROWS]);
+    ties to the lower centre index (the narrow data's full search; wide data's is
+    :func:`group_fold`)."""
     cdef Py_ssize_t j = 0, jj, g, seg_end, jb
     cdef const Py_ssize_t *members = bd.members
-    cdef double v, m1, m2
+    cdef floating v, m1, m2
     while j < kt:
         g = bd.group_of[members[j0 + j]]
         seg_end = imin(bd.gstart[g + 1] - j0, kt)
-        m1 = r1[g]
-        m2 = r2[g]
-        jb = rj[g]
+        m1 = r1[g * CHUNK_ROWS]
+        m2 = r2[g * CHUNK_ROWS]
+        jb = rj[g * CHUNK_ROWS]
         for jj in range(j, seg_end):
             v = Dr[jj]
             if v < m1 or (v == m1 and members[j0 + jj] < members[jb]):
@@ -754,19 +886,20 @@ cdef inline void _yinyang_scan(const floating *Dr, Py_ssize_t kt, Py_ssize_t j0,
                 jb = j0 + jj
             elif v < m2:
                 m2 = v
-        r1[g] = m1
-        r2[g] = m2
-        rj[g] = jb
+        r1[g * CHUNK_ROWS] = m1
+        r2[g * CHUNK_ROWS] = m2
+        rj[g * CHUNK_ROWS] = <int>jb
         j = seg_end
 
 
 cdef inline Py_ssize_t _yinyang_settle(const floating *x, Py_ssize_t i, const Rows *rows,
                                        const Centers *cen, YinyangBounds *bd,
-                                       const double *r1, const double *r2,
-                                       const Py_ssize_t *rj, const Moves *mv) noexcept nogil:
+                                       const floating *r1, const floating *r2,
+                                       const int *rj, const Moves *mv) noexcept nogil:
     """Label and group bounds of a searched row i from its best two partial distances per
-    group (r1[g] at position rj[g], r2[g]); returns 1 if its label changed."""
-    cdef Py_ssize_t g, jb, best, d = cen.d
+    group (r1[g * CHUNK_ROWS] at position rj[g * CHUNK_ROWS], r2[g * CHUNK_ROWS]); returns 1
+    if its label changed."""
+    cdef Py_ssize_t g, o, jb, best, d = cen.d
     cdef const Py_ssize_t *members = bd.members
     cdef const floating *C = <const floating*>cen.C
     cdef double bestv, secv, sa, v, err, xn = rows.sq_norms[i]
@@ -777,12 +910,13 @@ cdef inline Py_ssize_t _yinyang_settle(const floating *x, Py_ssize_t i, const Ro
     bestv = r1[0]
     secv = r2[0]
     for g in range(1, bd.ng):
-        if r1[g] < bestv or (r1[g] == bestv and members[rj[g]] < members[jb]):
-            secv = bestv if bestv < r2[g] else r2[g]
-            bestv = r1[g]
-            jb = rj[g]
-        elif r1[g] < secv:
-            secv = r1[g]
+        o = g * CHUNK_ROWS
+        if r1[o] < bestv or (r1[o] == bestv and members[rj[o]] < members[jb]):
+            secv = bestv if bestv < r2[o] else r2[o]
+            bestv = r1[o]
+            jb = rj[o]
+        elif r1[o] < secv:
+            secv = r1[o]
     best = members[jb]
     err = _expansion_error(cen, xn)
     exact = secv - bestv <= err
@@ -794,9 +928,26 @@ cdef inline Py_ssize_t _yinyang_settle(const floating *x, Py_ssize_t i, const Ro
     else:
         bd.upper[i] = _expansion_upper(cen, xn, bestv, err)
     for g in range(bd.ng):
-        v = r2[g] if (rj[g] == jb and not exact) else r1[g]
+        o = g * CHUNK_ROWS
+        v = r2[o] if (rj[o] == jb and not exact) else r1[o]
         lb[g] = dist_down(xn + v - err, cen.gamma)
     return _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
+
+
+cdef void _fill_panels(const floating *S, const floating *snorm, Py_ssize_t d,
+                       const Py_ssize_t *gstart, const Py_ssize_t *pstart, Py_ssize_t ng,
+                       floating *panels, floating *pnorm) noexcept nogil:
+    """Each group's centres (S: in search order, squared norms snorm) as feature-major panels
+    of KMIX_PANEL centres (:func:`panel_dists`); padding lanes stay as given (zeros)."""
+    cdef Py_ssize_t g, jj, t, f
+    cdef floating *P
+    for g in range(ng):
+        for jj in range(gstart[g], gstart[g + 1]):
+            t = jj - gstart[g]
+            P = panels + (pstart[g] + t // KMIX_PANEL) * d * KMIX_PANEL
+            for f in range(d):
+                P[f * KMIX_PANEL + t % KMIX_PANEL] = S[jj * d + f]
+            pnorm[pstart[g] * KMIX_PANEL + t] = snorm[jj]
 
 
 def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
@@ -806,10 +957,12 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
 
     The centres are split into groups (``bounds.groups``); ``bounds.lower[i, g]`` bounds the
     distance from row i to every centre of group g other than its own. A row is searched
-    again only when its upper bound reaches the smallest group bound (the global filter). On
-    narrow data only the groups whose bound fails are searched, with exact distances (the
-    group filter); on wide data the search is a gemm against all centres (sorted by group)
-    that refreshes every group bound. Ties go to the lowest centre index, as in Lloyd.
+    again only when its upper bound reaches the smallest group bound (the global filter).
+    Then only the groups whose bound fails are searched (the group filter): on narrow data
+    with exact distances, on wide data with partial distances from the groups' panels of
+    centres, unless more than half of the groups fail; those rows (and rows without a label)
+    are searched by a gemm against all the centres (sorted by group, folded into every
+    group's bound across the rows). Ties go to the lowest centre index, as in Lloyd.
 
     Parameters as :func:`hamerly_pass_dense` (without ``half_sep``).
     """
@@ -825,6 +978,8 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef double[:, ::1] lower = bounds.lower
     cdef double[::1] gshift = np.zeros(ng)
     cdef floating[:, ::1] Cp = np.ascontiguousarray(np.asarray(centers)[np.asarray(members)])
+    cdef Py_ssize_t[::1] pstart = np.zeros(ng + 1, dtype=np.intp)
+    cdef floating[::1] panels, pnorm
     cdef const double *weight
     cdef Clustering cl
     cdef Rows rows
@@ -846,8 +1001,20 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     bd.members = &members[0]
     bd.gstart = &gstart[0]
     bd.ng = ng
+    if d >= GEMM_MIN_FEATURES:
+        # The groups' panels for the wide data's group filter.
+        for g in range(ng):
+            pstart[g + 1] = pstart[g] + (gstart[g + 1] - gstart[g] + KMIX_PANEL - 1) // KMIX_PANEL
+        panels = np.zeros(pstart[ng] * d * KMIX_PANEL, dtype=np.asarray(centers).dtype)
+        pnorm = np.zeros(pstart[ng] * KMIX_PANEL, dtype=np.asarray(centers).dtype)
+        bd.panels = &panels[0]
+        bd.pnorm = &pnorm[0]
+        bd.pstart = &pstart[0]
     with nogil:
         prep_centers(&Cp[0, 0], k, d, &CT[0, 0], &cnorm[0])
+        if d >= GEMM_MIN_FEATURES:
+            _fill_panels(&Cp[0, 0], &cnorm[0], d, &gstart[0], &pstart[0], ng, &panels[0],
+                         &pnorm[0])
         for g in range(ng):
             for jj in range(gstart[g], gstart[g + 1]):
                 if shift[members[jj]] > gshift[g]:

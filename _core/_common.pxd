@@ -38,6 +38,17 @@ cdef extern from "_fused.h" nogil:
                          const double *C, Py_ssize_t nt, const double *cnorm, double *D)
     void kmix_few_dots_f(const float *X, const Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t d,
                          const float *C, Py_ssize_t nt, const float *cnorm, float *D)
+    int KMIX_PANEL
+    void kmix_panel_dists_d(const double *x, Py_ssize_t d, const double *P, Py_ssize_t npan,
+                            const double *pnorm, double *out)
+    void kmix_panel_dists_f(const float *x, Py_ssize_t d, const float *P, Py_ssize_t npan,
+                            const float *pnorm, float *out)
+    void kmix_group_fold_d(const double *Dt, Py_ssize_t nq, Py_ssize_t kt, Py_ssize_t j0,
+                           const Py_ssize_t *members, const Py_ssize_t *group_of, double *b1,
+                           double *b2, int *a1, Py_ssize_t ldb)
+    void kmix_group_fold_f(const float *Dt, Py_ssize_t nq, Py_ssize_t kt, Py_ssize_t j0,
+                           const Py_ssize_t *members, const Py_ssize_t *group_of, float *b1,
+                           float *b2, int *a1, Py_ssize_t ldb)
 
 
 cdef extern from "_exact.h" nogil:
@@ -85,6 +96,52 @@ cdef inline void partial_dists(
         kmix_fused_f(X, m, d, CT, ldct, cnorm, kt, D)
     else:
         kmix_fused_d(X, m, d, CT, ldct, cnorm, kt, D)
+
+
+cdef inline void partial_dists_t(const floating *X, Py_ssize_t m, Py_ssize_t d,
+                                 const floating *C, Py_ssize_t kt, const floating *cnorm,
+                                 floating *Dt) noexcept nogil:
+    """:func:`partial_dists` by gemm, centre-major: Dt[j * m + r] = cnorm[j] - 2 <x_r, c_j>
+    for the m x d rows X and the kt x d centres C (Dt: kt x m), for kernels that sweep the
+    rows of one centre at a time."""
+    cdef Py_ssize_t j, r
+    cdef char *trans_t = 'T'
+    cdef char *trans_n = 'N'
+    cdef int im = <int>m, jn = <int>kt, kk = <int>d, lda = <int>d, ldc = <int>m
+    cdef floating alpha = -2.0, beta = 1.0
+    for j in range(kt):
+        for r in range(m):
+            Dt[j * m + r] = cnorm[j]
+    # Column-major view: Dt^T (m x kt) = -2 X (m x d) C^T (d x kt) + Dt^T
+    if floating is float:
+        sgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <float*>X, &lda,
+              <float*>C, &lda, &beta, <float*>Dt, &ldc)
+    else:
+        dgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <double*>X, &lda,
+              <double*>C, &lda, &beta, <double*>Dt, &ldc)
+
+
+cdef inline void group_fold(const floating *Dt, Py_ssize_t nq, Py_ssize_t kt, Py_ssize_t j0,
+                            const Py_ssize_t *members, const Py_ssize_t *group_of,
+                            floating *b1, floating *b2, int *a1,
+                            Py_ssize_t ldb) noexcept nogil:
+    """Fold a centre-major tile of partial distances into the rows' best two values per
+    group of centres (Yinyang's full search; see _fused.h kmix_group_fold)."""
+    if floating is float:
+        kmix_group_fold_f(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb)
+    else:
+        kmix_group_fold_d(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb)
+
+
+cdef inline void panel_dists(const floating *x, Py_ssize_t d, const floating *P,
+                             Py_ssize_t npan, const floating *pnorm,
+                             floating *out) noexcept nogil:
+    """out[t] = pnorm[t] - 2 <x, c_t> for the npan * KMIX_PANEL centres of npan feature-major
+    panels P (see _fused.h kmix_panel_dists; Yinyang's group filter on wide data)."""
+    if floating is float:
+        kmix_panel_dists_f(x, d, P, npan, pnorm, out)
+    else:
+        kmix_panel_dists_d(x, d, P, npan, pnorm, out)
 
 
 cdef inline void few_partial_dists(const floating *X, const Py_ssize_t *idx, Py_ssize_t m,

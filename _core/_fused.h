@@ -524,4 +524,147 @@ static inline void kmix_few_dots_f(const float *X, const ptrdiff_t *idx, ptrdiff
                                    const float *cnorm, float *D)
 { KMIX_FEW_DISPATCH(f) }
 
+/* Yinyang's full search on wide data: one tile of kt centres (search positions j0 .. j0 + kt,
+ * sorted by group and, within a group, by centre index) against nq rows, its partial
+ * distances centre-major (Dt: kt x nq, a gemm with the operands' roles swapped). Column j is
+ * folded into its group g's best two values of every row q: m1 = b1[g * ldb + q] at position
+ * a1[g * ldb + q], m2 = b2[g * ldb + q]. Strict < keeps the first position of a tied minimum
+ * (the lowest centre index); a value equal to m1 becomes m2. Vectorised across the rows. */
+#define KMIX_GROUP_FOLD_BODY(T)                                                    \
+    for (ptrdiff_t j = 0; j < kt; ++j) {                                           \
+        const ptrdiff_t g = group_of[members[j0 + j]];                             \
+        const T *restrict v = Dt + j * nq;                                         \
+        T *restrict m1 = b1 + g * ldb;                                             \
+        T *restrict m2 = b2 + g * ldb;                                             \
+        int *restrict p1 = a1 + g * ldb;                                           \
+        const int pos = (int)(j0 + j);                                             \
+        for (ptrdiff_t q = 0; q < nq; ++q) {                                       \
+            const T x = v[q], a = m1[q], b = m2[q];                                \
+            const int lt = x < a;                                                  \
+            m2[q] = lt ? a : (x < b ? x : b);                                      \
+            p1[q] = lt ? pos : p1[q];                                              \
+            m1[q] = lt ? x : a;                                                    \
+        }                                                                          \
+    }
+
+#define KMIX_GROUP_FOLD_ARGS(T)                                                    \
+    const T *Dt, ptrdiff_t nq, ptrdiff_t kt, ptrdiff_t j0, const ptrdiff_t *members, \
+    const ptrdiff_t *group_of, T *b1, T *b2, int *a1, ptrdiff_t ldb
+
+static void kmix_group_fold_d_base(KMIX_GROUP_FOLD_ARGS(double)) { KMIX_GROUP_FOLD_BODY(double) }
+static void kmix_group_fold_f_base(KMIX_GROUP_FOLD_ARGS(float)) { KMIX_GROUP_FOLD_BODY(float) }
+#if KMIX_HAVE_DISPATCH
+__attribute__((target("avx2,fma")))
+static void kmix_group_fold_d_avx2(KMIX_GROUP_FOLD_ARGS(double)) { KMIX_GROUP_FOLD_BODY(double) }
+__attribute__((target("avx2,fma")))
+static void kmix_group_fold_f_avx2(KMIX_GROUP_FOLD_ARGS(float)) { KMIX_GROUP_FOLD_BODY(float) }
+#define KMIX_GROUP_FOLD_DISPATCH(SFX)                                              \
+    if (kmix_cpu_has_fma()) {                                                      \
+        kmix_group_fold_##SFX##_avx2(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb); \
+        return;                                                                    \
+    }                                                                              \
+    kmix_group_fold_##SFX##_base(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb);
+#else
+#define KMIX_GROUP_FOLD_DISPATCH(SFX)                                              \
+    kmix_group_fold_##SFX##_base(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb);
+#endif
+
+static inline void kmix_group_fold_d(KMIX_GROUP_FOLD_ARGS(double)) { KMIX_GROUP_FOLD_DISPATCH(d) }
+static inline void kmix_group_fold_f(KMIX_GROUP_FOLD_ARGS(float)) { KMIX_GROUP_FOLD_DISPATCH(f) }
+
+/* Yinyang's group filter on wide data: one row x against a group's centres, stored as npan
+ * panels of KMIX_PANEL centres, each panel feature-major (P[(p * d + f) * KMIX_PANEL + l]:
+ * feature f of the panel's centre l; lanes past the group's end are zeros):
+ * out[p * KMIX_PANEL + l] = pnorm[p * KMIX_PANEL + l] - 2 <x, c_pl>. The AVX2 version
+ * broadcasts x's features against whole panels with four accumulators per panel (features
+ * f mod 4), so that no horizontal sum is needed and the FMA chains overlap; the portable
+ * one sums each dot product in order. Either rounding is within expansion_error_scale's
+ * bound (any summation order, FMA or not). */
+#define KMIX_PANEL 8
+
+#define KMIX_PANEL_BASE(T)                                                         \
+    for (ptrdiff_t p = 0; p < npan; ++p) {                                         \
+        const T *restrict Pp = P + p * d * KMIX_PANEL;                             \
+        for (int l = 0; l < KMIX_PANEL; ++l) {                                     \
+            T s = 0;                                                               \
+            for (ptrdiff_t f = 0; f < d; ++f) s += x[f] * Pp[f * KMIX_PANEL + l];  \
+            out[p * KMIX_PANEL + l] = pnorm[p * KMIX_PANEL + l] + (T)(-2) * s;     \
+        }                                                                          \
+    }
+
+static void kmix_panel_dists_d_base(const double *x, ptrdiff_t d, const double *P,
+                                    ptrdiff_t npan, const double *pnorm, double *out)
+{ KMIX_PANEL_BASE(double) }
+
+static void kmix_panel_dists_f_base(const float *x, ptrdiff_t d, const float *P,
+                                    ptrdiff_t npan, const float *pnorm, float *out)
+{ KMIX_PANEL_BASE(float) }
+
+#if KMIX_HAVE_DISPATCH
+/* One panel of 8 floats (one register per accumulator). */
+__attribute__((target("avx2,fma")))
+static void kmix_panel_dists_f_avx2(const float *x, ptrdiff_t d, const float *P,
+                                    ptrdiff_t npan, const float *pnorm, float *out)
+{
+    for (ptrdiff_t p = 0; p < npan; ++p) {
+        const float *Pp = P + p * d * KMIX_PANEL;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        ptrdiff_t f = 0;
+        for (; f + 4 <= d; f += 4) {
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[f]), _mm256_loadu_ps(Pp + f * 8), a0);
+            a1 = _mm256_fmadd_ps(_mm256_set1_ps(x[f + 1]), _mm256_loadu_ps(Pp + f * 8 + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_set1_ps(x[f + 2]), _mm256_loadu_ps(Pp + f * 8 + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_set1_ps(x[f + 3]), _mm256_loadu_ps(Pp + f * 8 + 24), a3);
+        }
+        for (; f < d; ++f)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[f]), _mm256_loadu_ps(Pp + f * 8), a0);
+        const __m256 acc = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+        _mm256_storeu_ps(out + p * 8, _mm256_fmadd_ps(_mm256_set1_ps(-2.0f), acc,
+                                                      _mm256_loadu_ps(pnorm + p * 8)));
+    }
+}
+
+/* One panel of 8 doubles (two registers per accumulator). */
+__attribute__((target("avx2,fma")))
+static void kmix_panel_dists_d_avx2(const double *x, ptrdiff_t d, const double *P,
+                                    ptrdiff_t npan, const double *pnorm, double *out)
+{
+    for (ptrdiff_t p = 0; p < npan; ++p) {
+        const double *Pp = P + p * d * KMIX_PANEL;
+        __m256d l0 = _mm256_setzero_pd(), l1 = l0, h0 = l0, h1 = l0;
+        ptrdiff_t f = 0;
+        for (; f + 2 <= d; f += 2) {
+            const __m256d x0 = _mm256_set1_pd(x[f]), x1 = _mm256_set1_pd(x[f + 1]);
+            l0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pp + f * 8), l0);
+            h0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pp + f * 8 + 4), h0);
+            l1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pp + f * 8 + 8), l1);
+            h1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pp + f * 8 + 12), h1);
+        }
+        for (; f < d; ++f) {
+            const __m256d x0 = _mm256_set1_pd(x[f]);
+            l0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pp + f * 8), l0);
+            h0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pp + f * 8 + 4), h0);
+        }
+        const __m256d m2 = _mm256_set1_pd(-2.0);
+        _mm256_storeu_pd(out + p * 8, _mm256_fmadd_pd(m2, _mm256_add_pd(l0, l1),
+                                                      _mm256_loadu_pd(pnorm + p * 8)));
+        _mm256_storeu_pd(out + p * 8 + 4, _mm256_fmadd_pd(m2, _mm256_add_pd(h0, h1),
+                                                          _mm256_loadu_pd(pnorm + p * 8 + 4)));
+    }
+}
+#define KMIX_PANEL_DISPATCH(SFX)                                                   \
+    if (kmix_cpu_has_fma()) { kmix_panel_dists_##SFX##_avx2(x, d, P, npan, pnorm, out); return; } \
+    kmix_panel_dists_##SFX##_base(x, d, P, npan, pnorm, out);
+#else
+#define KMIX_PANEL_DISPATCH(SFX) kmix_panel_dists_##SFX##_base(x, d, P, npan, pnorm, out);
+#endif
+
+static inline void kmix_panel_dists_d(const double *x, ptrdiff_t d, const double *P,
+                                      ptrdiff_t npan, const double *pnorm, double *out)
+{ KMIX_PANEL_DISPATCH(d) }
+
+static inline void kmix_panel_dists_f(const float *x, ptrdiff_t d, const float *P,
+                                      ptrdiff_t npan, const float *pnorm, float *out)
+{ KMIX_PANEL_DISPATCH(f) }
+
 #endif

@@ -293,6 +293,50 @@ def test_minibatch_step_labels_equal_exact_reference_on_ties(tie_data, case, dty
 
 
 # ---------------------------------------------------------------------------------------------
+# 2b. Yinyang's group filter on wide data (many groups of centres)
+# ---------------------------------------------------------------------------------------------
+def _wide_lattice_near_ties(seed, dtype):
+    """Integer rows in [-3, 3]^20 and their negations, 160 of them as centres (16 groups):
+    exact ties at integer distances; 20 of the centres are others moved by one ulp of the
+    dtype in one coordinate (each centre is also a row, so no cluster empties)."""
+    X, C = _lattice(20, 800, 160, seed)
+    X, C = X.astype(dtype), C.astype(dtype)
+    C[140:160] = C[:20]
+    for r in range(140, 160):
+        f = np.flatnonzero(C[r])[0]
+        C[r, f] = np.nextafter(C[r, f], dtype(np.inf))
+    return np.vstack([X, C]), C
+
+
+WIDE_GROUP_CASES = {
+    "lattice-near-ties": lambda dtype: _wide_lattice_near_ties(6, dtype),
+    # Gaussian rows (no ties; some gaps within the rounding bound in float32)
+    "normal": lambda dtype: (lambda X: (X, X[:200].copy()))(np.random.RandomState(7).normal(
+        size=(4000, 24)).astype(dtype)),
+}
+
+
+@pytest.mark.parametrize("n_threads", THREADS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", sorted(WIDE_GROUP_CASES))
+def test_yinyang_group_filter_on_wide_data_equals_exact_lloyd(case, dtype, n_threads):
+    """With 16+ features and 160+ centres (16+ groups) a Yinyang row that fails its global
+    filter examines only the groups whose bound fails, by partial distances of the groups'
+    panels (_bounds._yinyang_examine_wide), unless more than half fail (then a gemm search
+    folded by group_fold). Runs of 12 iterations are exact Lloyd's: the same labels at every
+    stop, and centres equal to the reference's within the dtype's rounding. (Checked when
+    written: every pass after the first examines groups of some rows and searches others in
+    full, and in float32 on the normal rows the exact rule decides within the group filter.)"""
+    X, C0 = WIDE_GROUP_CASES[case](dtype)
+    for max_iter in (1, 2, 12):
+        labels, centres, n_iter, inertia = lloyd_run(X, C0, max_iter=max_iter)
+        km = _fit(X, C0, "yinyang", n_threads, max_iter=max_iter)
+        assert km.n_iter_ == n_iter
+        assert_array_equal(km.labels_, labels)
+        assert_allclose(km.cluster_centers_, centres, rtol=RTOL[dtype], atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
 # 3. k-means on data whose labels rounding cannot decide
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
