@@ -50,7 +50,8 @@ def algorithm_times(X, params, repeat):
         for algorithm in ALGORITHMS:
             best[algorithm] = min(best[algorithm],
                                   timed(lambda: fit(algorithm), numbers[algorithm])[0])
-    auto = resolve_algorithm("auto", X.shape[0], X.shape[1], params["n_clusters"], False)
+    auto = resolve_algorithm("auto", X.shape[0], X.shape[1], params["n_clusters"], False,
+                             X.dtype)
     return best, auto
 
 

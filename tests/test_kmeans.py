@@ -693,6 +693,31 @@ def _count_inits(**params):
     return out.getvalue().count("Initialization complete")
 
 
+@pytest.mark.parametrize("n_features, n_clusters, dtype, expected", [
+    (3, 8, np.float64, "hamerly"), (3, 64, np.float64, "yinyang"),
+    (3, 64, np.float32, "hamerly"), (3, 256, np.float32, "yinyang"),
+    (50, 100, np.float32, "hamerly"), (300, 10, np.float64, "elkan"),
+    (32, 600, np.float64, "lloyd"),
+])
+def test_auto_algorithm_follows_the_measured_rule(monkeypatch, n_features, n_clusters, dtype,
+                                                  expected):
+    """'auto' resolves by shape and dtype as resolve_algorithm's measurements say (narrow
+    float32 data runs Hamerly below 256 centres, float64 Yinyang from 32); the fit passes
+    X's dtype through to the rule."""
+    import kmix._kmeans as km_module
+    ran = []
+    run = km_module.kmeans_single
+
+    def spy(*args, algorithm, **kwargs):
+        ran.append(algorithm)
+        return run(*args, algorithm=algorithm, **kwargs)
+
+    monkeypatch.setattr(km_module, "kmeans_single", spy)
+    X = np.random.RandomState(0).normal(size=(max(6000, 2 * n_clusters), n_features))
+    KMeans(n_clusters, n_init=1, max_iter=2, random_state=0).fit(X.astype(dtype))
+    assert ran == [expected]
+
+
 def test_n_init_auto():
     X, _ = make_blobs(200, 2, centers=4, random_state=0)
     calls = []

@@ -23,8 +23,8 @@ __all__ = ["ALGORITHMS", "resolve_algorithm", "kmeans_single", "labels_inertia",
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
 
 
-def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
-    """Exact algorithm to run for ``algorithm`` on data of this shape.
+def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, dtype=np.float64):
+    """Exact algorithm to run for ``algorithm`` on data of this shape and dtype.
 
     'full' is an old name of 'lloyd'. Bound algorithms need dense data: on CSR input every
     algorithm runs the Lloyd kernel (the results are the same). 'auto' follows same-init
@@ -33,7 +33,11 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
 
     - narrow data (fused distance loops), few centres: Hamerly (china.jpg k=8: 0.48; Yinyang
       0.62, Elkan 0.69, Lloyd 0.94);
-    - narrow data, 32+ centres: Yinyang (china.jpg k=64: 0.36; Hamerly 0.49, Lloyd 1.35);
+    - narrow data, 32+ centres in float64, 256+ in float32: Yinyang (china.jpg k=64: 0.36;
+      Hamerly 0.49, Lloyd 1.35); in float32 Hamerly's pass is cheaper and wins below 256
+      centres (china.jpg, seconds, Hamerly / Yinyang: k=32 0.131 / 0.195, k=64 0.280 /
+      0.290, k=128 0.325 / 0.344, k=256 0.593 / 0.530; in float64 Yinyang wins from k=32:
+      0.263 / 0.243, 0.413 / 0.286, 0.454 / 0.315, 0.815 / 0.464; AVX2 EPYC, 2026-12-03);
     - wide data: Hamerly (digits k=50: 0.71, 500k x 50 k=100: 0.17; Lloyd 1.05 and 0.27);
       at 256+ features with few centres Elkan, whose per-centre bounds skip most rows and
       whose distances are FMA loops (60k x 784 k=10: 0.37 in float64 and 0.73 in float32;
@@ -44,26 +48,40 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
       per-iteration Python costs more than the distances it skips), and on dense data with
       k-means++ all the restarts too (:func:`small_restarts`).
 
-    The figures above were measured on 2026-11-27. Re-measured on 2026-12-03 on an AMD EPYC
-    with AVX-512 (the kernels use its AVX2/FMA paths), same init from k-means++ centres, min
-    of 3 fits, seconds (lloyd / hamerly / elkan / yinyang; * = what 'auto' runs):
+    The figures above were measured on 2026-11-27. Re-measured on 2026-12-03 by
+    asv_benchmarks/bench_algorithms.py on two 2-core AMD EPYC machines, one with AVX-512 (the
+    kernels use its AVX2/FMA paths), one with AVX2 only; same init from k-means++ centres,
+    min of 3 fits, seconds (lloyd / hamerly / elkan / yinyang; * = what 'auto' runs):
 
     ======================  ==================================  ==================================
-    row                     float64                             float32
+    AVX-512 machine         float64                             float32
     ======================  ==================================  ==================================
     china.jpg k=8           0.086 / 0.046* / 0.096 / 0.062      0.065 / 0.045* / 0.116 / 0.064
-    china.jpg k=64          0.791 / 0.323 / 0.889 / 0.291*      0.460 / 0.261 / 1.418 / 0.287*
+    china.jpg k=64          0.791 / 0.323 / 0.889 / 0.291*      0.460 / 0.261* / 1.418 / 0.287
     digits k=50             0.005 / 0.004* / 0.006 / 0.006      0.005 / 0.004* / 0.008 / 0.005
     blobs 500k x 50 k=100   0.228 / 0.150* / 0.261 / 0.189      0.146 / 0.099* / 0.285 / 0.149
     blobs 60k x 784 k=10    3.447 / 1.830 / 1.202* / 1.948      12.09 / 11.75 / 0.890* / 11.84
     normal 100kx32 k=1000   1.344* / 2.379 / 4.128 / 4.252      1.310* / 1.398 / 4.893 / 10.73
     ======================  ==================================  ==================================
 
-    'auto' runs the fastest on 11 of the 12 rows; on china.jpg k=64 in float32 Hamerly is
-    1.10x faster than Yinyang. (The float32 Lloyd/Hamerly/Yinyang times of 60k x 784 predate
-    f69c609, which brought Lloyd to 3.5 s and Hamerly to 3.0 s; Elkan stays the fastest.) No
-    AVX2-only machine was available to measure that session; the rule does not depend on the
-    CPU.
+    ======================  ==================================  ==================================
+    AVX2 machine            float64                             float32
+    ======================  ==================================  ==================================
+    china.jpg k=8           0.079 / 0.038* / 0.080 / 0.051      0.055 / 0.037* / 0.097 / 0.051
+    china.jpg k=64          0.714 / 0.350 / 0.917 / 0.284*      0.543 / 0.266* / 1.542 / 0.286
+    digits k=50             0.005 / 0.004* / 0.005 / 0.005      0.004 / 0.003* / 0.006 / 0.004
+    blobs 500k x 50 k=100   0.284 / 0.181* / 0.359 / 0.218      0.187 / 0.130* / 0.354 / 0.148
+    blobs 60k x 784 k=10    3.733 / 2.006 / 1.227* / 2.100      4.007 / 3.533 / 0.954* / 4.303
+    normal 100kx32 k=1000   1.748* / 2.892 / 5.662 / 2.928      1.642* / 1.901 / 5.424 / 2.265
+    ======================  ==================================  ==================================
+
+    The '*' marks follow the float32 rule above (Hamerly for china.jpg k=64 in float32, the
+    faster there on both machines by 7-10%); the tables were measured before it, when 'auto'
+    ran Yinyang on that row. 'auto' then runs the fastest algorithm on every row of both
+    tables, so one rule serves both CPUs. (The AVX-512 float32 Lloyd/Hamerly/Yinyang times
+    of 60k x 784 predate f69c609, which brought Lloyd to 3.5 s and Hamerly to 3.0 s there;
+    the AVX2 table is at c1c2180, whose Yinyang examines groups of centres on wide data:
+    3.06 -> 1.98 s at normal k=1000 in float32, still behind Lloyd.)
     """
     if algorithm == "full":
         algorithm = "lloyd"
@@ -80,7 +98,8 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
             or is_small_problem(n_samples, n_clusters, n_features)):
         return "lloyd"
     if n_features < GEMM_MIN_FEATURES:
-        return "yinyang" if n_clusters >= 32 else "hamerly"
+        many = 256 if np.dtype(dtype) == np.float32 else 32
+        return "yinyang" if n_clusters >= many else "hamerly"
     if n_features >= 256 and n_clusters <= 32:
         return "elkan"
     return "hamerly"
