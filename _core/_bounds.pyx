@@ -39,7 +39,7 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, TILE_CENTERS, a
                       check_block_buffers, closer, direct_gamma, dist_down, dist_up,
                       exact_closest, few_partial_dists, group_fold, imin, panel_dists,
                       partial_dists, partial_dists_t, prep_centers, reduce_blocks, row_argmin,
-                      sq_dist, sub_down, sum_counts, zero_block)
+                      row_argmin2, sq_dist, sub_down, sum_counts, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
                            make_centers, make_rows)
 
@@ -799,6 +799,7 @@ cdef Py_ssize_t _yinyang_examine_wide(const floating *x, const Centers *cen,
     cdef double *gm2 = sr.best2
     cdef Py_ssize_t *gj1 = sr.arg1
     cdef double v, m1, m2, bestv = INFINITY, secv = INFINITY, err, sb
+    cdef floating f1, f2
     cdef bint exact
     for t in range(nfail):
         g = sr.glist[t]
@@ -806,17 +807,11 @@ cdef Py_ssize_t _yinyang_examine_wide(const floating *x, const Centers *cen,
         nt = bd.gstart[g + 1] - p0
         panel_dists(x, d, P + bd.pstart[g] * d * KMIX_PANEL, bd.pstart[g + 1] - bd.pstart[g],
                     PN + bd.pstart[g] * KMIX_PANEL, D)
-        m1 = INFINITY
-        m2 = INFINITY
-        gj1[t] = p0
-        for jj in range(nt):
-            v = D[jj]
-            if v < m1:   # search order within a group is increasing centre index
-                m2 = m1
-                m1 = v
-                gj1[t] = p0 + jj
-            elif v < m2:
-                m2 = v
+        # (search order within a group is increasing centre index: the first minimum is the
+        # lowest index)
+        gj1[t] = p0 + row_argmin2(D, nt, &f1, &f2)
+        m1 = f1
+        m2 = f2
         gm1[t] = m1
         gm2[t] = m2
         # The overall best two values (ties to the lower centre index).
