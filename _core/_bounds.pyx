@@ -1044,3 +1044,36 @@ def half_center_distances(const floating[:, ::1] centers, double[:, ::1] half_cc
                     half_sep[i] = v
                 if v < half_sep[j]:
                     half_sep[j] = v
+
+
+def group_search_dists(const floating[::1] x, const floating[:, ::1] S,
+                       const Py_ssize_t[::1] gstart):
+    """The wide-data Yinyang kernels on one row x and centres S (in search order, group g
+    being S[gstart[g]:gstart[g + 1]]), for the kernel tests: (partial distances of every
+    group by :func:`panel_dists`, in S's order; each group's smallest, next smallest and
+    its position by :func:`group_fold` on the gemm tile of :func:`partial_dists_t`)."""
+    cdef Py_ssize_t k = S.shape[0], d = S.shape[1], ng = gstart.shape[0] - 1, g, j
+    cdef object dtype = np.asarray(S).dtype
+    cdef floating[::1] snorm = (np.asarray(S, dtype=np.float64) ** 2).sum(axis=1).astype(dtype)
+    cdef Py_ssize_t[::1] pstart = np.zeros(ng + 1, dtype=np.intp)
+    cdef Py_ssize_t[::1] members = np.arange(k, dtype=np.intp)
+    cdef Py_ssize_t[::1] group_of = np.repeat(np.arange(ng), np.diff(gstart)).astype(np.intp)
+    for g in range(ng):
+        pstart[g + 1] = pstart[g] + (gstart[g + 1] - gstart[g] + KMIX_PANEL - 1) // KMIX_PANEL
+    cdef floating[::1] panels = np.zeros(pstart[ng] * d * KMIX_PANEL, dtype=dtype)
+    cdef floating[::1] pnorm = np.zeros(pstart[ng] * KMIX_PANEL, dtype=dtype)
+    cdef floating[::1] out = np.zeros(k, dtype=dtype)
+    cdef floating[::1] buf = np.zeros((pstart[ng] - pstart[0] + 1) * KMIX_PANEL, dtype=dtype)
+    cdef floating[::1] Dt = np.empty(k, dtype=dtype)
+    cdef floating[::1] b1 = np.full(ng, np.inf, dtype=dtype)
+    cdef floating[::1] b2 = np.full(ng, np.inf, dtype=dtype)
+    cdef int[::1] a1 = np.asarray(gstart[:ng], dtype=np.intc).copy()
+    _fill_panels(&S[0, 0], &snorm[0], d, &gstart[0], &pstart[0], ng, &panels[0], &pnorm[0])
+    for g in range(ng):
+        panel_dists(&x[0], d, &panels[pstart[g] * d * KMIX_PANEL], pstart[g + 1] - pstart[g],
+                    &pnorm[pstart[g] * KMIX_PANEL], &buf[0])
+        for j in range(gstart[g + 1] - gstart[g]):
+            out[gstart[g] + j] = buf[j]
+    partial_dists_t(&x[0], 1, d, &S[0, 0], k, &snorm[0], &Dt[0])
+    group_fold(&Dt[0], 1, k, 0, &members[0], &group_of[0], &b1[0], &b2[0], &a1[0], 1)
+    return np.asarray(out), np.asarray(Dt), np.asarray(b1), np.asarray(b2), np.asarray(a1)

@@ -467,3 +467,15 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         if verbose > 0:
             _progress(c + 1, n_clusters, start, &last_print, &last_done)
     return centers_arr, chosen_arr
+
+
+def few_partial_dists_of_rows(const floating[:, ::1] X, const Py_ssize_t[::1] idx,
+                              const floating[:, ::1] C, const floating[::1] cnorm):
+    """D[q, t] = cnorm[t] - 2 <X[idx[q]], C[t]> by the seeding's few-candidate kernel
+    (:func:`few_partial_dists`), for the kernel tests."""
+    cdef Py_ssize_t m = idx.shape[0], nt = C.shape[0], d = X.shape[1]
+    cdef floating[:, ::1] D = np.empty((m, nt), dtype=np.asarray(X).dtype)
+    if m and nt:
+        with nogil:
+            few_partial_dists(&X[0, 0], &idx[0], m, d, &C[0, 0], nt, &cnorm[0], &D[0, 0])
+    return np.asarray(D)

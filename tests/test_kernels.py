@@ -121,3 +121,60 @@ def test_python_layer_reads_the_kernels_constants():
     gemm = _constants.GEMM_MIN_FEATURES
     assert isinstance(blas_context(np.zeros((2, gemm - 1))), nullcontext)
     assert not isinstance(blas_context(np.zeros((2, gemm))), nullcontext)
+
+
+def _partial_reference(X, C):
+    """cnorm - 2 <x, c> in float64 from the float values, and a rounding scale per entry."""
+    X64, C64 = X.astype(np.float64), C.astype(np.float64)
+    cn = (C64 ** 2).sum(1)
+    ref = cn[None, :] - 2 * X64 @ C64.T
+    scale = cn[None, :] + 2 * np.abs(X64) @ np.abs(C64).T
+    return ref, scale
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("d", "nt"), [(20, 3), (40, 6), (64, 8), (17, 13), (33, 16),
+                                       (200, 9), (16, 5)])
+def test_few_candidate_dot_products_match_numpy(dtype, d, nt):
+    """The seeding's few-candidate kernel (rows by index, read in place): the feature-major
+    panel path (5-16 candidates, up to 128 features: several rows at a time, then the rest
+    one by one) and the along-the-features path, against float64 numpy."""
+    from kmix._core import _seeding
+    rng = np.random.RandomState(d * 100 + nt)
+    X = rng.normal(size=(300, d)).astype(dtype)
+    C = (rng.normal(size=(nt, d)) * 2).astype(dtype)
+    idx = rng.randint(0, 300, size=203).astype(np.intp)     # repeats, an odd count
+    cnorm = (C.astype(np.float64) ** 2).sum(1).astype(dtype)
+    D = _seeding.few_partial_dists_of_rows(X, idx, C, cnorm)
+    ref, scale = _partial_reference(X[idx], C)
+    eps = np.finfo(dtype).eps
+    assert D.dtype == dtype and D.shape == (203, nt)
+    assert np.all(np.abs(D - ref) <= 4 * (d + 2) * eps * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [16, 24, 70])
+def test_yinyang_wide_kernels_match_numpy(dtype, d):
+    """Yinyang's wide-data kernels on one row: the groups' panel distances against float64
+    numpy, and the fold of a centre-major gemm tile into each group's smallest value (the
+    first position of a tied minimum), next smallest (a tie counts twice) and position,
+    against numpy on the tile's own values. Integer data: exact ties within groups."""
+    from kmix._core import _bounds
+    rng = np.random.RandomState(d)
+    sizes = [1, 8, 9, 17, 3, 12]
+    gstart = np.r_[0, np.cumsum(sizes)].astype(np.intp)
+    S = rng.randint(-2, 3, size=(gstart[-1], d)).astype(dtype)
+    S[10] = S[9]                                   # an exact tie inside group 2
+    for x in (rng.randint(-2, 3, size=d).astype(dtype), rng.normal(size=d).astype(dtype)):
+        out, Dt, b1, b2, a1 = _bounds.group_search_dists(x, S, gstart)
+        ref, scale = _partial_reference(x[None, :], S)
+        eps = np.finfo(dtype).eps
+        assert np.all(np.abs(out - ref[0]) <= 4 * (d + 2) * eps * scale[0])
+        assert np.all(np.abs(Dt - ref[0]) <= 4 * (d + 2) * eps * scale[0])
+        for g in range(len(sizes)):
+            vals = Dt[gstart[g]:gstart[g + 1]]
+            first = int(np.argmin(vals))
+            assert a1[g] == gstart[g] + first
+            assert b1[g] == vals[first]
+            rest = np.delete(vals, first)
+            assert b2[g] == (rest.min() if rest.size else np.inf)

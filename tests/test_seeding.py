@@ -255,13 +255,20 @@ def test_draws_leave_the_random_state_as_sklearn_does(n_features):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize(("n", "d", "k"), [(3000, 3, 40), (2500, 40, 30), (1300, 20, 1100)],
-                         ids=["narrow-fused", "wide-6-candidates", "wide-9-candidates"])
-def test_screened_kernel_keeps_the_deterministic_potentials_choice(dtype, n, d, k):
-    """The general kernel screens candidates by fast distances (fused loops on narrow data,
-    the few-candidate dot products on wide data, in groups of 8 candidates) and prunes rows;
-    forced on any data, kpp_small takes every candidate's deterministic potential. The same
-    seeds, bit for bit, on every path."""
+@pytest.mark.parametrize(("n", "d", "k", "trials"),
+                         [(3000, 3, 40, None), (2500, 40, 30, None), (1300, 20, 1100, None),
+                          (1500, 200, 30, None), (1200, 24, 20, 3), (1200, 33, 20, 13),
+                          (1200, 17, 20, 16)],
+                         ids=["narrow-fused", "wide-5-candidates", "wide-9-candidates",
+                              "wider-than-panel", "wide-3-candidates", "wide-13-candidates",
+                              "wide-16-candidates"])
+def test_screened_kernel_keeps_the_deterministic_potentials_choice(dtype, n, d, k, trials):
+    """The general kernel screens candidates by fast distances (fused loops on narrow data;
+    on wide data the few-candidate dot products: for 5-16 candidates and up to 128 features
+    rows against one feature-major panel of the candidates, several rows at a time, else
+    along the features in groups of 8 candidates) and prunes rows; forced on any data,
+    kpp_small takes every candidate's deterministic potential. The same seeds, bit for bit,
+    on every path."""
     from kmix._seeding import _kmeans_plusplus, _row_sq_norms
 
     X, _ = make_blobs(n, d, centers=max(2, k // 3), cluster_std=3.0, random_state=k)
@@ -269,8 +276,9 @@ def test_screened_kernel_keeps_the_deterministic_potentials_choice(dtype, n, d, 
     w = np.random.RandomState(2).uniform(0.2, 2.0, n)
     norms = _row_sq_norms(X)
     for seed in range(2):
-        small = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), small=True)
-        general = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), small=False,
-                                   n_threads=2)
+        small = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), trials,
+                                 small=True)
+        general = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), trials,
+                                   small=False, n_threads=2)
         assert_array_equal(general[1], small[1])
         assert_array_equal(general[0], small[0])
