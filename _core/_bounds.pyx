@@ -245,15 +245,14 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
                     _yinyang_scan(D + q * kt, kt, j0, &bnd, <floating*>sr.F1 + q,
                                   <floating*>sr.F2 + q, sr.P1 + q)
             j0 += kt
-        for q in range(nfull):
-            i = sr.idx[q]
-            if SearchBounds is HamerlyBounds:
+        if SearchBounds is HamerlyBounds:
+            for q in range(nfull):
+                i = sr.idx[q]
                 changed += _hamerly_settle(X + i * d, i, &rw, &cn, &bnd, sr.best1[q],
                                            sr.best2[q], sr.arg1[q], &mv)
-            else:
-                changed += _yinyang_settle(X + i * d, i, &rw, &cn, &bnd,
-                                           <floating*>sr.F1 + q, <floating*>sr.F2 + q,
-                                           sr.P1 + q, &mv)
+        else:
+            changed += _yinyang_settle(X, &rw, &cn, &bnd, sr, nfull, <const floating*>sr.F1,
+                                       <const floating*>sr.F2, &mv)
         s += m
     return changed
 
@@ -889,46 +888,60 @@ cdef inline void _yinyang_scan(const floating *Dr, Py_ssize_t kt, Py_ssize_t j0,
         j = seg_end
 
 
-cdef inline Py_ssize_t _yinyang_settle(const floating *x, Py_ssize_t i, const Rows *rows,
-                                       const Centers *cen, YinyangBounds *bd,
-                                       const floating *r1, const floating *r2,
-                                       const int *rj, const Moves *mv) noexcept nogil:
-    """Label and group bounds of a searched row i from its best two partial distances per
-    group (r1[g * CHUNK_ROWS] at position rj[g * CHUNK_ROWS], r2[g * CHUNK_ROWS]); returns 1
-    if its label changed."""
-    cdef Py_ssize_t g, o, jb, best, d = cen.d
-    cdef const Py_ssize_t *members = bd.members
+cdef Py_ssize_t _yinyang_settle(const floating *X, const Rows *rows, const Centers *cen,
+                                YinyangBounds *bd, const Search *sr, Py_ssize_t nfull,
+                                const floating *F1, const floating *F2,
+                                const Moves *mv) noexcept nogil:
+    """Labels and group bounds of the nfull searched rows sr.idx[:nfull] from their best two
+    partial distances per group (F1 = sr.F1 at positions sr.P1, F2 = sr.F2, group-major);
+    returns how many labels changed. Group by group across the rows (loops the compiler
+    vectorises): each row's smallest value over the groups and the next; a row whose two
+    are within the expansion's rounding bound (exact ties among the groups' values included,
+    so that the strict < here never has to choose between equal values) is decided by the
+    exact rule, and its group bounds come from each group's smallest value (which bounds all
+    its centres); the others' from the values without the winner's."""
+    cdef const int *P1 = sr.P1
     cdef const floating *C = <const floating*>cen.C
-    cdef double bestv, secv, sa, v, err, xn = rows.sq_norms[i]
-    cdef double *lb = bd.lower + i * bd.ng
-    cdef bint exact
-    # The smallest partial distance (ties to the lower centre index) and the next.
-    jb = rj[0]
-    bestv = r1[0]
-    secv = r2[0]
-    for g in range(1, bd.ng):
+    cdef double bv[CHUNK_ROWS]
+    cdef double sv[CHUNK_ROWS]
+    cdef double er[CHUNK_ROWS]
+    cdef double xq[CHUNK_ROWS]
+    cdef int jbq[CHUNK_ROWS]
+    cdef int ex[CHUNK_ROWS]
+    cdef Py_ssize_t q, g, o, i, best, ng = bd.ng, changed = 0, d = cen.d
+    cdef double v, f1, sa, gam = cen.gamma
+    cdef bint lt
+    for q in range(nfull):
+        bv[q] = F1[q]
+        sv[q] = F2[q]
+        jbq[q] = P1[q]
+    for g in range(1, ng):
         o = g * CHUNK_ROWS
-        if r1[o] < bestv or (r1[o] == bestv and members[rj[o]] < members[jb]):
-            secv = bestv if bestv < r2[o] else r2[o]
-            bestv = r1[o]
-            jb = rj[o]
-        elif r1[o] < secv:
-            secv = r1[o]
-    best = members[jb]
-    err = _expansion_error(cen, xn)
-    exact = secv - bestv <= err
-    if exact:
-        # Within rounding: the exact rule decides, and each group's bound comes from its
-        # smallest computed value (which bounds all its centres).
-        best = exact_closest(x, C, cen.k, d, &sa)
-        bd.upper[i] = dist_up(sa, cen.gamma)
-    else:
-        bd.upper[i] = _expansion_upper(cen, xn, bestv, err)
-    for g in range(bd.ng):
+        for q in range(nfull):
+            f1 = F1[o + q]
+            lt = f1 < bv[q]
+            v = F2[o + q] if lt else f1
+            sv[q] = (bv[q] if bv[q] < v else v) if lt else (sv[q] if sv[q] < v else v)
+            jbq[q] = P1[o + q] if lt else jbq[q]
+            bv[q] = f1 if lt else bv[q]
+    for q in range(nfull):
+        i = sr.idx[q]
+        xq[q] = rows.sq_norms[i]
+        er[q] = _expansion_error(cen, xq[q])
+        ex[q] = sv[q] - bv[q] <= er[q]
+        if ex[q]:
+            best = exact_closest(X + i * d, C, cen.k, d, &sa)
+            bd.upper[i] = dist_up(sa, gam)
+        else:
+            best = bd.members[jbq[q]]
+            bd.upper[i] = _expansion_upper(cen, xq[q], bv[q], er[q])
+        changed += _relabel(&bd.labels[i], best, X + i * d, d, rows.weight[i], mv)
+    for g in range(ng):
         o = g * CHUNK_ROWS
-        v = r2[o] if (rj[o] == jb and not exact) else r1[o]
-        lb[g] = dist_down(xn + v - err, cen.gamma)
-    return _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
+        for q in range(nfull):
+            v = F2[o + q] if (P1[o + q] == jbq[q] and not ex[q]) else F1[o + q]
+            bd.lower[sr.idx[q] * ng + g] = dist_down(xq[q] + v - er[q], gam)
+    return changed
 
 
 cdef void _fill_panels(const floating *S, const floating *snorm, Py_ssize_t d,
