@@ -81,7 +81,13 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, dtyp
     tables, so one rule serves both CPUs. (The AVX-512 float32 Lloyd/Hamerly/Yinyang times
     of 60k x 784 predate f69c609, which brought Lloyd to 3.5 s and Hamerly to 3.0 s there;
     the AVX2 table is at c1c2180, whose Yinyang examines groups of centres on wide data:
-    3.06 -> 1.98 s at normal k=1000 in float32, still behind Lloyd.)
+    3.06 -> 1.98 s at normal k=1000 in float32.)
+
+    500+ centres stay with Lloyd. After fff9e2c and d714442 Yinyang runs normal k=1000 in
+    float32 in 1.56-1.65 s from k-means++ centres (Lloyd 1.70-1.73) and 3.18 s over 50
+    iterations (Lloyd 3.79), but loses from random rows (1.70-1.75 against 1.54-1.56), in
+    float64 (2.05-2.30 against 1.58-1.63: Lloyd's float64 passes multiply in float32) and at
+    k=4096 over 5 iterations (8.9 against 5.4 s: its first two passes search in full).
     """
     if algorithm == "full":
         algorithm = "lloyd"
