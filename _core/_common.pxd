@@ -65,6 +65,23 @@ cdef inline Py_ssize_t imin(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
+cdef inline void add_minus2_dots(const floating *A, Py_ssize_t na, const floating *B,
+                                 Py_ssize_t nb, Py_ssize_t d, floating *out) noexcept nogil:
+    """out[i * na + a] += -2 <A_a, B_i> for the na x d rows A and the nb x d rows B (both
+    C-contiguous; out: nb x na, C-contiguous), by one BLAS gemm."""
+    cdef char *trans_t = 'T'
+    cdef char *trans_n = 'N'
+    cdef int im = <int>na, jn = <int>nb, kk = <int>d, lda = <int>d, ldc = <int>na
+    cdef floating alpha = -2.0, beta = 1.0
+    # Column-major view: out^T (na x nb) = -2 A (na x d) B^T (d x nb) + out^T
+    if floating is float:
+        sgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <float*>A, &lda,
+              <float*>B, &lda, &beta, <float*>out, &ldc)
+    else:
+        dgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <double*>A, &lda,
+              <double*>B, &lda, &beta, <double*>out, &ldc)
+
+
 cdef inline void partial_dists(
     const floating *X,        # m x d rows, C-contiguous
     Py_ssize_t m,
@@ -78,20 +95,10 @@ cdef inline void partial_dists(
     bint use_gemm,
 ) noexcept nogil:
     cdef Py_ssize_t r
-    cdef char *trans_t = 'T'
-    cdef char *trans_n = 'N'
-    cdef int im = <int>kt, jn = <int>m, kk = <int>d, lda = <int>d, ldc = <int>kt
-    cdef floating alpha = -2.0, beta = 1.0
     if use_gemm:
         for r in range(m):
             memcpy(D + r * kt, cnorm, kt * sizeof(floating))
-        # Column-major view: D^T (kt x m) = -2 C (kt x d) X^T (d x m) + D^T
-        if floating is float:
-            sgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <float*>C, &lda,
-                  <float*>X, &lda, &beta, <float*>D, &ldc)
-        else:
-            dgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <double*>C, &lda,
-                  <double*>X, &lda, &beta, <double*>D, &ldc)
+        add_minus2_dots(C, kt, X, m, d, D)
     elif floating is float:
         kmix_fused_f(X, m, d, CT, ldct, cnorm, kt, D)
     else:
@@ -105,20 +112,10 @@ cdef inline void partial_dists_t(const floating *X, Py_ssize_t m, Py_ssize_t d,
     for the m x d rows X and the kt x d centres C (Dt: kt x m), for kernels that sweep the
     rows of one centre at a time."""
     cdef Py_ssize_t j, r
-    cdef char *trans_t = 'T'
-    cdef char *trans_n = 'N'
-    cdef int im = <int>m, jn = <int>kt, kk = <int>d, lda = <int>d, ldc = <int>m
-    cdef floating alpha = -2.0, beta = 1.0
     for j in range(kt):
         for r in range(m):
             Dt[j * m + r] = cnorm[j]
-    # Column-major view: Dt^T (m x kt) = -2 X (m x d) C^T (d x kt) + Dt^T
-    if floating is float:
-        sgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <float*>X, &lda,
-              <float*>C, &lda, &beta, <float*>Dt, &ldc)
-    else:
-        dgemm(trans_t, trans_n, &im, &jn, &kk, &alpha, <double*>X, &lda,
-              <double*>C, &lda, &beta, <double*>Dt, &ldc)
+    add_minus2_dots(X, m, C, kt, d, Dt)
 
 
 cdef inline void group_fold(const floating *Dt, Py_ssize_t nq, Py_ssize_t kt, Py_ssize_t j0,
