@@ -37,9 +37,10 @@ from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, TILE_CENTERS, add_up,
                       check_block_buffers, closer, direct_gamma, dist_down, dist_up,
-                      exact_closest, few_partial_dists, group_fold, imin, panel_dists,
-                      partial_dists, partial_dists_t, prep_centers, reduce_blocks, row_argmin,
-                      row_argmin2, sq_dist, sub_down, sum_counts, zero_block)
+                      exact_closest, few_partial_dists, group_fold, imin, kmix_fused_argmin2_d,
+                      kmix_fused_argmin2_f, panel_dists, partial_dists, partial_dists_t,
+                      prep_centers, reduce_blocks, row_argmin, row_argmin2, sq_dist, sub_down,
+                      sum_counts, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
                            make_centers, make_rows)
 
@@ -227,6 +228,10 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
         search = _rows_to_search(X, d, s, m, sr.idx, nfull, <floating*>sr.G)
         _start_search(&bnd, sr, nfull, <floating*>sr.F1, <floating*>sr.F2)
         j0 = 0
+        if SearchBounds is HamerlyBounds and not cn.use_gemm and k <= TILE_CENTERS:
+            # Narrow data, one tile: the best two of every searched row in one pass.
+            _narrow_best_two(search, nfull, d, ST, snorm, k, sr)
+            j0 = k
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
             if SearchBounds is YinyangBounds and cn.use_gemm:
@@ -255,6 +260,24 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
                                        <const floating*>sr.F2, &mv)
         s += m
     return changed
+
+
+cdef inline void _narrow_best_two(const floating *search, Py_ssize_t nfull, Py_ssize_t d,
+                                  const floating *ST, const floating *snorm, Py_ssize_t k,
+                                  Search *sr) noexcept nogil:
+    """Hamerly's search of nfull rows on narrow data (k <= TILE_CENTERS): each row's best two
+    partial distances and the first closest, by the one-pass kernel (the values of
+    :func:`partial_dists` and :func:`_hamerly_scan`, never stored)."""
+    cdef Py_ssize_t q
+    cdef floating *f1 = <floating*>sr.F1
+    cdef floating *f2 = <floating*>sr.F2
+    if floating is float:
+        kmix_fused_argmin2_f(search, nfull, d, ST, k, snorm, k, sr.arg1, f1, f2)
+    else:
+        kmix_fused_argmin2_d(search, nfull, d, ST, k, snorm, k, sr.arg1, f1, f2)
+    for q in range(nfull):
+        sr.best1[q] = f1[q]
+        sr.best2[q] = f2[q]
 
 
 cdef inline void _start_search(SearchBounds *bd, Search *sr, Py_ssize_t nfull,

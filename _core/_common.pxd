@@ -26,11 +26,19 @@ cdef extern from "_fused.h" nogil:
                       Py_ssize_t ldct, const double *cnorm, Py_ssize_t kt, double *D)
     void kmix_fused_f(const float *X, Py_ssize_t m, Py_ssize_t d, const float *CT,
                       Py_ssize_t ldct, const float *cnorm, Py_ssize_t kt, float *D)
+    void kmix_fused_argmin2_d(const double *X, Py_ssize_t m, Py_ssize_t d, const double *CT,
+                              Py_ssize_t ldct, const double *cnorm, Py_ssize_t kt,
+                              Py_ssize_t *besti, double *bestv, double *secv)
+    void kmix_fused_argmin2_f(const float *X, Py_ssize_t m, Py_ssize_t d, const float *CT,
+                              Py_ssize_t ldct, const float *cnorm, Py_ssize_t kt,
+                              Py_ssize_t *besti, float *bestv, float *secv)
     int kmix_cpu_has_fma()
     Py_ssize_t kmix_argmin_d(const double *v, Py_ssize_t n, double *best)
     Py_ssize_t kmix_argmin_f(const float *v, Py_ssize_t n, float *best)
     double kmix_sqdist_d(const double *x, const double *c, Py_ssize_t d)
     double kmix_sqdist_f(const float *x, const float *c, Py_ssize_t d)
+    double kmix_sqnorm_d(const double *x, Py_ssize_t d)
+    double kmix_sqnorm_f(const float *x, Py_ssize_t d)
     void kmix_prefetch_bytes(const void *p, Py_ssize_t nbytes)
     Py_ssize_t kmix_argmin2_d(const double *v, Py_ssize_t n, double *best, double *second)
     Py_ssize_t kmix_argmin2_f(const float *v, Py_ssize_t n, float *best, float *second)
@@ -58,6 +66,12 @@ cdef extern from "_exact.h" nogil:
                                     Py_ssize_t d, double *dist)
     Py_ssize_t kmix_exact_closest_f(const float *x, const float *C, Py_ssize_t k,
                                     Py_ssize_t d, double *dist)
+    Py_ssize_t kmix_exact_closest_among_d(const double *x, const double *C, Py_ssize_t k,
+                                          Py_ssize_t d, const double *Dr, double limit,
+                                          double *dist)
+    Py_ssize_t kmix_exact_closest_among_f(const float *x, const float *C, Py_ssize_t k,
+                                          Py_ssize_t d, const float *Dr, double limit,
+                                          double *dist)
     double kmix_gamma(Py_ssize_t n, int is_float32)
 
 
@@ -182,6 +196,20 @@ cdef inline Py_ssize_t exact_closest(const floating *x, const floating *C, Py_ss
         return kmix_exact_closest_d(x, C, k, d, dist)
 
 
+cdef inline Py_ssize_t exact_closest_among(const floating *x, const floating *C, Py_ssize_t k,
+                                           Py_ssize_t d, const floating *Dr, double bestv,
+                                           double bound, double *dist) noexcept nogil:
+    """:func:`exact_closest` given the row's k computed partial distances Dr, of smallest
+    value bestv, each within bound / 2 of its true value (the two-value misorder bound of
+    :func:`within_rounding`): only the centres whose value is within bound of bestv can be
+    the closest, so only they are computed (in index order, keeping ties to the lowest
+    index). The bound is doubled against the rounding of bestv + bound."""
+    if floating is float:
+        return kmix_exact_closest_among_f(x, C, k, d, Dr, bestv + 2.0 * bound, dist)
+    else:
+        return kmix_exact_closest_among_d(x, C, k, d, Dr, bestv + 2.0 * bound, dist)
+
+
 cdef inline int exact_sign(const floating *x, const floating *a, const floating *b,
                            Py_ssize_t d) noexcept nogil:
     """sign(||x - a||^2 - ||x - b||^2) by exact arithmetic (see _exact.h)."""
@@ -191,13 +219,21 @@ cdef inline int exact_sign(const floating *x, const floating *a, const floating 
         return kmix_exact_sign_d(x, a, b, d)
 
 
-cdef inline double row_norm(const floating *x, Py_ssize_t d) noexcept nogil:
-    """||x|| in float64."""
+cdef inline double sq_norm(const floating *x, Py_ssize_t d) noexcept nogil:
+    """||x||^2 in float64 (eight lanes from 16 features on, :c:func:`kmix_sqnorm_d`)."""
     cdef Py_ssize_t f
     cdef double s = 0.0
+    if d >= 16:
+        return kmix_sqnorm_f(<const float*>x, d) if floating is float else kmix_sqnorm_d(
+            <const double*>x, d)
     for f in range(d):
         s += <double>x[f] * <double>x[f]
-    return sqrt(s)
+    return s
+
+
+cdef inline double row_norm(const floating *x, Py_ssize_t d) noexcept nogil:
+    """||x|| in float64."""
+    return sqrt(sq_norm(x, d))
 
 
 cdef inline double max_value(const floating *v, Py_ssize_t n) noexcept nogil:
@@ -246,13 +282,9 @@ cdef inline bint row_within_rounding(double gap, double c1, double c2sq, const f
                                      Py_ssize_t d) noexcept nogil:
     """:func:`within_rounding` for dense row x of d features, its squared norm computed only
     when the gap alone does not decide."""
-    cdef Py_ssize_t f
-    cdef double x2 = 0.0
     if gap - c1 <= 0:
         return True
-    for f in range(d):
-        x2 += <double>x[f] * <double>x[f]
-    return within_rounding(gap, c1, c2sq, x2)
+    return within_rounding(gap, c1, c2sq, sq_norm(x, d))
 
 
 cdef inline double direct_gamma(Py_ssize_t d) noexcept nogil:
@@ -338,8 +370,14 @@ cdef inline void closest_centers(
     cdef Py_ssize_t j0, kt, r
     cdef floating bestv[CHUNK_ROWS]
     cdef floating secv[CHUNK_ROWS]
-    cdef double dist, c1, c2sq
-    if k <= TILE_CENTERS:
+    cdef double dist, c1, c2sq, gap, x2
+    if k <= TILE_CENTERS and not use_gemm:
+        # Narrow data, one tile: the values never leave the registers.
+        if floating is float:
+            kmix_fused_argmin2_f(X, m, d, CT, k, cnorm, k, besti, bestv, secv)
+        else:
+            kmix_fused_argmin2_d(X, m, d, CT, k, cnorm, k, besti, bestv, secv)
+    elif k <= TILE_CENTERS:
         # One tile (the usual case): each row's best and second straight from its scan.
         partial_dists(X, m, d, C, CT, k, cnorm, k, D, use_gemm)
         for r in range(m):
@@ -355,8 +393,22 @@ cdef inline void closest_centers(
         return
     rounding_terms(expansion_error_scale(d, floating is float), max_value(cnorm, k), &c1, &c2sq)
     for r in range(m):
-        if row_within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq, X + r * d, d):
+        gap = <double>secv[r] - <double>bestv[r]
+        x2 = -1.0
+        if not (gap - c1 <= 0):
+            # (a NaN gap, from overflowed values, is not within rounding)
+            x2 = sq_norm(X + r * d, d)
+            if not within_rounding(gap, c1, c2sq, x2):
+                continue
+        if k > TILE_CENTERS or not use_gemm:
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)
+        else:
+            # D still holds the row's k values: only those within the misorder bound of
+            # the best can win.
+            if x2 < 0:
+                x2 = sq_norm(X + r * d, d)
+            besti[r] = exact_closest_among(X + r * d, C, k, d, D + r * k, bestv[r],
+                                           c1 + sqrt(c2sq * x2), &dist)
 
 
 cdef inline Py_ssize_t closest_center_sparse(

@@ -120,17 +120,24 @@ static int kmix_exact_sign_##SFX(const T *x, const T *a, const T *b, ptrdiff_t d
     return kmix_exp_sign(&e);                                                           \
 }                                                                                       \
                                                                                         \
-/* The exact rule over the k centres C (k x d, C-contiguous) for row x: the closest       \
- * centre, the lowest index on an exact tie. *dist gets its float64 squared distance. */  \
-static ptrdiff_t kmix_exact_closest_##SFX(const T *x, const T *C, ptrdiff_t k,          \
-                                          ptrdiff_t d, double *dist)                    \
+/* The exact rule over the centres C (k x d, C-contiguous) for row x: the closest centre, \
+ * the lowest index on an exact tie. *dist gets its float64 squared distance. With Dr     \
+ * (the row's k computed partial distances), only the centres j with Dr[j] <= limit are   \
+ * visited, in index order: the same answer when every other centre is truly farther     \
+ * than one of them (the caller's rounding bound says so); all k if none is (NaN values). \
+ * Dr NULL: all k. */                                                                    \
+static ptrdiff_t kmix_exact_closest_among_##SFX(const T *x, const T *C, ptrdiff_t k,     \
+                                                ptrdiff_t d, const T *Dr, double limit, \
+                                                double *dist)                           \
 {                                                                                       \
     const double g = (double)(d + 2) * 0x1p-53 / (1.0 - (double)(d + 2) * 0x1p-53);     \
     const double tiny = (double)(d + 1) * 0x1p-1060;                                     \
-    ptrdiff_t best = 0;                                                                 \
-    double sb = kmix_direct_sqdist_##SFX(x, C, d);                                      \
-    for (ptrdiff_t j = 1; j < k; ++j) {                                                 \
+    ptrdiff_t best = -1;                                                                \
+    double sb = 0.0;                                                                    \
+    for (ptrdiff_t j = 0; j < k; ++j) {                                                 \
+        if (Dr != NULL && !((double)Dr[j] <= limit)) continue;                          \
         const double sj = kmix_direct_sqdist_##SFX(x, C + j * d, d);                    \
+        if (best < 0) { best = j; sb = sj; continue; }                                  \
         const double tol = 4.0 * g * (sj > sb ? sj : sb) + tiny;                        \
         if (sj < sb - tol) { best = j; sb = sj; }                                       \
         else if (sj <= sb + tol                                                          \
@@ -138,8 +145,15 @@ static ptrdiff_t kmix_exact_closest_##SFX(const T *x, const T *C, ptrdiff_t k,  
             best = j; sb = sj;                                                          \
         }                                                                               \
     }                                                                                   \
+    if (best < 0) return kmix_exact_closest_among_##SFX(x, C, k, d, NULL, 0.0, dist);  \
     *dist = sb;                                                                         \
     return best;                                                                        \
+}                                                                                       \
+                                                                                        \
+static inline ptrdiff_t kmix_exact_closest_##SFX(const T *x, const T *C, ptrdiff_t k,   \
+                                                 ptrdiff_t d, double *dist)             \
+{                                                                                       \
+    return kmix_exact_closest_among_##SFX(x, C, k, d, NULL, 0.0, dist);                 \
 }
 
 KMIX_EXACT_FUNCS(double, d)

@@ -98,6 +98,16 @@ static int kmix_cpu_has_fma(void)
 #endif
 }
 
+/* Call FN##_avx2 ARGS when the CPU has AVX2 and FMA (and KMIX_DISABLE_SIMD is unset),
+ * FN##_base ARGS otherwise: the body of a kernel's dispatching function. */
+#if KMIX_HAVE_DISPATCH
+#define KMIX_DISPATCH(FN, ARGS)                                                    \
+    if (kmix_cpu_has_fma()) { FN##_avx2 ARGS; return; }                            \
+    FN##_base ARGS;
+#else
+#define KMIX_DISPATCH(FN, ARGS) FN##_base ARGS;
+#endif
+
 static inline void kmix_fused_d(const double *X, ptrdiff_t m, ptrdiff_t d, const double *CT,
                                 ptrdiff_t ldct, const double *cnorm, ptrdiff_t kt, double *D)
 {
@@ -201,20 +211,23 @@ static inline ptrdiff_t kmix_argmin_f(const float *v, ptrdiff_t n, float *best)
  * smallest value (counting a tied minimum twice; +inf when n == 1) to *second: what the
  * exact assignment rule needs to see whether a row's decision is within rounding. NaNs never
  * make an index out of range. */
+/* One step of the scalar best-two scan: value X at index J into the minimum M (first
+ * position ARG) and the second M2. */
+#define KMIX_ARGMIN2_STEP(T, X, J, M, M2, ARG)                                     \
+    const T x_ = (X);                                                              \
+    const int lt_ = x_ < M;                                                        \
+    const T hi_ = lt_ ? M : x_;                                                    \
+    M2 = hi_ < M2 ? hi_ : M2;                                                      \
+    ARG = lt_ ? (J) : ARG;                                                         \
+    M = lt_ ? x_ : M;
+
 #define KMIX_ARGMIN2_SCALAR(T)                                                     \
     /* Branch-free (selects: max/min and conditional moves; a branch on the data      \
      * mispredicts often): the second is min(second, max(min, x)), which is the old   \
      * minimum when x replaces it and x otherwise. */                                  \
     ptrdiff_t arg = 0;                                                             \
     T m = v[0], m2 = (T)INFINITY;                                                  \
-    for (ptrdiff_t j = 1; j < n; ++j) {                                            \
-        const T x = v[j];                                                          \
-        const int lt = x < m;                                                      \
-        const T hi = lt ? m : x;                                                   \
-        m2 = hi < m2 ? hi : m2;                                                    \
-        arg = lt ? j : arg;                                                        \
-        m = lt ? x : m;                                                            \
-    }                                                                              \
+    for (ptrdiff_t j = 1; j < n; ++j) { KMIX_ARGMIN2_STEP(T, v[j], j, m, m2, arg) } \
     *best = m;                                                                     \
     *second = m2;                                                                  \
     return arg;
@@ -375,6 +388,67 @@ static inline double kmix_sqdist_f(const float *x, const float *c, ptrdiff_t d)
     if (kmix_cpu_has_fma()) return kmix_sqdist_f_avx2(x, c, d);
 #endif
     return kmix_sqdist_f_base(x, c, d);
+}
+
+/* ||x||^2 for d >= 16 features in float64, over eight lanes as kmix_sqdist (the same bits
+ * with or without AVX2); for the rounding bounds of the distance passes, on rows whose norms
+ * were not kept. */
+#define KMIX_SQNORM8_BASE(T)                                                       \
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                        \
+    ptrdiff_t f = 0;                                                               \
+    for (; f + 8 <= d; f += 8)                                                     \
+        for (int l = 0; l < 8; ++l) {                                              \
+            const double t = (double)x[f + l];                                     \
+            a[l] = a[l] + t * t;                                                   \
+        }                                                                          \
+    double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));  \
+    for (; f < d; ++f) { const double t = (double)x[f]; s += t * t; }              \
+    return s;
+
+static double kmix_sqnorm_d_base(const double *x, ptrdiff_t d) { KMIX_SQNORM8_BASE(double) }
+static double kmix_sqnorm_f_base(const float *x, ptrdiff_t d) { KMIX_SQNORM8_BASE(float) }
+
+#if KMIX_HAVE_DISPATCH
+#define KMIX_SQNORM8_AVX2(LOAD4, T)                                                \
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();                    \
+    ptrdiff_t f = 0;                                                               \
+    for (; f + 8 <= d; f += 8) {                                                   \
+        const __m256d t0 = LOAD4(x + f), t1 = LOAD4(x + f + 4);                    \
+        a0 = _mm256_add_pd(a0, _mm256_mul_pd(t0, t0));                             \
+        a1 = _mm256_add_pd(a1, _mm256_mul_pd(t1, t1));                             \
+    }                                                                              \
+    double lanes[4];                                                               \
+    _mm256_storeu_pd(lanes, _mm256_add_pd(a0, a1));                                \
+    double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);                      \
+    for (; f < d; ++f) { const double t = (double)x[f]; s += t * t; }              \
+    return s;
+
+#define KMIX_LOAD4_D(p) _mm256_loadu_pd(p)
+#define KMIX_LOAD4_F(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+
+__attribute__((target("avx2,fma")))
+static double kmix_sqnorm_d_avx2(const double *x, ptrdiff_t d)
+{ KMIX_SQNORM8_AVX2(KMIX_LOAD4_D, double) }
+
+__attribute__((target("avx2,fma")))
+static double kmix_sqnorm_f_avx2(const float *x, ptrdiff_t d)
+{ KMIX_SQNORM8_AVX2(KMIX_LOAD4_F, float) }
+#endif
+
+static inline double kmix_sqnorm_d(const double *x, ptrdiff_t d)
+{
+#if KMIX_HAVE_DISPATCH
+    if (kmix_cpu_has_fma()) return kmix_sqnorm_d_avx2(x, d);
+#endif
+    return kmix_sqnorm_d_base(x, d);
+}
+
+static inline double kmix_sqnorm_f(const float *x, ptrdiff_t d)
+{
+#if KMIX_HAVE_DISPATCH
+    if (kmix_cpu_has_fma()) return kmix_sqnorm_f_avx2(x, d);
+#endif
+    return kmix_sqnorm_f_base(x, d);
 }
 
 /* Prefetch the cache lines of `bytes` bytes from p (a row about to be gathered). */
@@ -660,16 +734,9 @@ __attribute__((target("avx2,fma")))
 static void kmix_group_fold_d_avx2(KMIX_GROUP_FOLD_ARGS(double)) { KMIX_GROUP_FOLD_BODY(double) }
 __attribute__((target("avx2,fma")))
 static void kmix_group_fold_f_avx2(KMIX_GROUP_FOLD_ARGS(float)) { KMIX_GROUP_FOLD_BODY(float) }
-#define KMIX_GROUP_FOLD_DISPATCH(SFX)                                              \
-    if (kmix_cpu_has_fma()) {                                                      \
-        kmix_group_fold_##SFX##_avx2(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb); \
-        return;                                                                    \
-    }                                                                              \
-    kmix_group_fold_##SFX##_base(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb);
-#else
-#define KMIX_GROUP_FOLD_DISPATCH(SFX)                                              \
-    kmix_group_fold_##SFX##_base(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb);
 #endif
+#define KMIX_GROUP_FOLD_DISPATCH(SFX)                                              \
+    KMIX_DISPATCH(kmix_group_fold_##SFX, (Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb))
 
 static inline void kmix_group_fold_d(KMIX_GROUP_FOLD_ARGS(double)) { KMIX_GROUP_FOLD_DISPATCH(d) }
 static inline void kmix_group_fold_f(KMIX_GROUP_FOLD_ARGS(float)) { KMIX_GROUP_FOLD_DISPATCH(f) }
@@ -768,5 +835,113 @@ static inline void kmix_panel_dists_d(const double *x, ptrdiff_t d, const double
 static inline void kmix_panel_dists_f(const float *x, ptrdiff_t d, const float *P,
                                       ptrdiff_t npan, const float *pnorm, float *out)
 { KMIX_PANEL_DISPATCH(f) }
+
+
+/* Partial distances of narrow data (d < 16) and each row's best two, in one pass that never
+ * stores them: besti[r], bestv[r], secv[r] are what kmix_fused followed by the scalar
+ * kmix_argmin2 over the row gives (the first minimum, ties to the lowest index, and the
+ * second smallest, a tied minimum counting twice), with the same values: each is the chain of
+ * multiply-adds over the features in order from zero, then cnorm[j] + (-2) * acc. The AVX2
+ * versions put rows in the lanes (8 floats or 4 doubles): the centres are visited in order
+ * for every lane at once, so each lane runs the scalar scan. */
+#define KMIX_FUSED_ARGMIN2_ARGS(T)                                                 \
+    const T *X, ptrdiff_t m, ptrdiff_t d, const T *CT, ptrdiff_t ldct, const T *cnorm, \
+    ptrdiff_t kt, ptrdiff_t *besti, T *bestv, T *secv
+
+#define KMIX_FUSED_ARGMIN2_BASE(T, MADD)                                           \
+    for (ptrdiff_t r = 0; r < m; ++r) {                                            \
+        const T *restrict x = X + r * d;                                           \
+        ptrdiff_t arg = 0;                                                         \
+        T mv = 0, m2 = (T)INFINITY;                                                \
+        for (ptrdiff_t j = 0; j < kt; ++j) {                                       \
+            T acc = 0;                                                             \
+            for (ptrdiff_t f = 0; f < d; ++f) acc = MADD(x[f], CT[f * ldct + j], acc); \
+            const T v = cnorm[j] + (T)(-2) * acc;                                  \
+            if (j == 0) { mv = v; continue; }                                      \
+            KMIX_ARGMIN2_STEP(T, v, j, mv, m2, arg)                                \
+        }                                                                          \
+        besti[r] = arg;                                                            \
+        bestv[r] = mv;                                                             \
+        secv[r] = m2;                                                              \
+    }
+
+static void kmix_fused_argmin2_d_base(KMIX_FUSED_ARGMIN2_ARGS(double))
+{ KMIX_FUSED_ARGMIN2_BASE(double, KMIX_MADD_PLAIN) }
+
+static void kmix_fused_argmin2_f_base(KMIX_FUSED_ARGMIN2_ARGS(float))
+{ KMIX_FUSED_ARGMIN2_BASE(float, KMIX_MADD_PLAIN) }
+
+#if KMIX_HAVE_DISPATCH
+/* W rows per vector VT of T (intrinsics suffix SFX); the rows' features are transposed into
+ * xt (d x W, zero rows past m) first. Two vectors of rows per centre share its broadcasts. */
+#define KMIX_FUSED_ARGMIN2_AVX2(T, VT, W, SFX, BASE)                                \
+    if (d > 16) {                                                                  \
+        BASE(X, m, d, CT, ldct, cnorm, kt, besti, bestv, secv);                    \
+        return;                                                                    \
+    }                                                                              \
+    T xt[2 * 16 * W];                                                              \
+    T out[3 * 2 * W];                                                              \
+    const VT two = _mm256_set1_##SFX((T)(-2));                                     \
+    for (ptrdiff_t r0 = 0; r0 < m; r0 += 2 * W) {                                  \
+        const ptrdiff_t nr = m - r0 < 2 * W ? m - r0 : 2 * W;                      \
+        for (ptrdiff_t f = 0; f < d; ++f)                                          \
+            for (ptrdiff_t r = 0; r < 2 * W; ++r)                                  \
+                xt[f * 2 * W + r] = r < nr ? X[(r0 + r) * d + f] : (T)0;           \
+        VT m_a = _mm256_setzero_##SFX(), m_b = m_a;                                \
+        VT s_a = _mm256_set1_##SFX((T)INFINITY), s_b = s_a;                        \
+        VT i_a = _mm256_setzero_##SFX(), i_b = i_a;                                \
+        for (ptrdiff_t j = 0; j < kt; ++j) {                                       \
+            VT acc_a = _mm256_setzero_##SFX(), acc_b = acc_a;                      \
+            for (ptrdiff_t f = 0; f < d; ++f) {                                    \
+                const VT c = _mm256_set1_##SFX(CT[f * ldct + j]);                  \
+                acc_a = _mm256_fmadd_##SFX(_mm256_loadu_##SFX(xt + f * 2 * W), c, acc_a); \
+                acc_b = _mm256_fmadd_##SFX(_mm256_loadu_##SFX(xt + f * 2 * W + W), c, acc_b); \
+            }                                                                      \
+            const VT cn = _mm256_set1_##SFX(cnorm[j]);                             \
+            const VT v_a = _mm256_add_##SFX(cn, _mm256_mul_##SFX(two, acc_a));     \
+            const VT v_b = _mm256_add_##SFX(cn, _mm256_mul_##SFX(two, acc_b));     \
+            if (j == 0) { m_a = v_a; m_b = v_b; continue; }                        \
+            const VT jv = _mm256_set1_##SFX((T)j);                                 \
+            const VT lt_a = _mm256_cmp_##SFX(v_a, m_a, _CMP_LT_OQ);                \
+            const VT lt_b = _mm256_cmp_##SFX(v_b, m_b, _CMP_LT_OQ);                \
+            const VT hi_a = _mm256_blendv_##SFX(v_a, m_a, lt_a);                   \
+            const VT hi_b = _mm256_blendv_##SFX(v_b, m_b, lt_b);                   \
+            s_a = _mm256_blendv_##SFX(s_a, hi_a, _mm256_cmp_##SFX(hi_a, s_a, _CMP_LT_OQ)); \
+            s_b = _mm256_blendv_##SFX(s_b, hi_b, _mm256_cmp_##SFX(hi_b, s_b, _CMP_LT_OQ)); \
+            i_a = _mm256_blendv_##SFX(i_a, jv, lt_a);                              \
+            i_b = _mm256_blendv_##SFX(i_b, jv, lt_b);                              \
+            m_a = _mm256_blendv_##SFX(m_a, v_a, lt_a);                             \
+            m_b = _mm256_blendv_##SFX(m_b, v_b, lt_b);                             \
+        }                                                                          \
+        _mm256_storeu_##SFX(out, m_a);                                             \
+        _mm256_storeu_##SFX(out + W, m_b);                                         \
+        _mm256_storeu_##SFX(out + 2 * W, s_a);                                     \
+        _mm256_storeu_##SFX(out + 3 * W, s_b);                                     \
+        _mm256_storeu_##SFX(out + 4 * W, i_a);                                     \
+        _mm256_storeu_##SFX(out + 5 * W, i_b);                                     \
+        for (ptrdiff_t r = 0; r < nr; ++r) {                                       \
+            bestv[r0 + r] = out[r];                                                \
+            secv[r0 + r] = out[2 * W + r];                                         \
+            besti[r0 + r] = (ptrdiff_t)out[4 * W + r];                             \
+        }                                                                          \
+    }
+
+__attribute__((target("avx2,fma")))
+static void kmix_fused_argmin2_d_avx2(KMIX_FUSED_ARGMIN2_ARGS(double))
+{ KMIX_FUSED_ARGMIN2_AVX2(double, __m256d, 4, pd, kmix_fused_argmin2_d_base) }
+
+__attribute__((target("avx2,fma")))
+static void kmix_fused_argmin2_f_avx2(KMIX_FUSED_ARGMIN2_ARGS(float))
+{ KMIX_FUSED_ARGMIN2_AVX2(float, __m256, 8, ps, kmix_fused_argmin2_f_base) }
+#endif
+
+#define KMIX_FUSED_ARGMIN2_DISPATCH(SFX)                                           \
+    KMIX_DISPATCH(kmix_fused_argmin2_##SFX, (X, m, d, CT, ldct, cnorm, kt, besti, bestv, secv))
+
+static inline void kmix_fused_argmin2_d(KMIX_FUSED_ARGMIN2_ARGS(double))
+{ KMIX_FUSED_ARGMIN2_DISPATCH(d) }
+
+static inline void kmix_fused_argmin2_f(KMIX_FUSED_ARGMIN2_ARGS(float))
+{ KMIX_FUSED_ARGMIN2_DISPATCH(f) }
 
 #endif

@@ -15,9 +15,10 @@ from libc.math cimport sqrt
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 
-from _common cimport (CHUNK_ROWS, TILE_CENTERS, check_block_buffers, closest_center_sparse,
-                      closest_centers, exact_closest, exact_sign, expansion_error_scale, imin,
-                      kmix_cpu_has_fma, kmix_gamma, merge_tile_best2, n_blocks_for, partial_dists,
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, check_block_buffers,
+                      closest_center_sparse, closest_centers, exact_closest, exact_sign,
+                      expansion_error_scale, imin, kmix_cpu_has_fma, kmix_fused_argmin2_d,
+                      kmix_fused_argmin2_f, kmix_gamma, merge_tile_best2, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_norm, sq_dist, sq_dist_sparse, sum_counts,
                       sum_in_order, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
@@ -809,3 +810,31 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
                 best[1] = it
                 best[2] = 1.0
     return r if outcome == _RUN_EMPTY else n_init
+
+
+def narrow_best_two(const floating[:, ::1] X, const floating[:, ::1] C):
+    """For the kernel tests, on narrow data (fewer than GEMM_MIN_FEATURES features) and at
+    most CHUNK_ROWS rows: (besti, bestv, secv) of the one-pass kernel
+    (``kmix_fused_argmin2``: each row's closest centre by its partial distances, first on a
+    tie, and best two values) and the partial distances D of the stored-values kernel
+    (``partial_dists``) that it must reproduce."""
+    cdef Py_ssize_t m = X.shape[0], d = X.shape[1], k = C.shape[0]
+    dtype = np.asarray(X).dtype
+    C64 = np.asarray(C, dtype=np.float64)
+    cdef floating[::1] cnorm = np.einsum("ij,ij->i", C64, C64).astype(dtype)
+    cdef floating[:, ::1] CT = np.ascontiguousarray(np.asarray(C).T)
+    cdef floating[:, ::1] D = np.empty((m, k), dtype=dtype)
+    cdef floating[::1] bestv = np.empty(m, dtype=dtype)
+    cdef floating[::1] secv = np.empty(m, dtype=dtype)
+    cdef Py_ssize_t[::1] besti = np.empty(m, dtype=np.intp)
+    if not (0 < m <= CHUNK_ROWS and 0 < d < GEMM_MIN_FEATURES and 0 < k <= TILE_CENTERS):
+        raise ValueError("narrow_best_two: shape outside the one-pass kernel's range")
+    with nogil:
+        partial_dists(&X[0, 0], m, d, &C[0, 0], &CT[0, 0], k, &cnorm[0], k, &D[0, 0], False)
+        if floating is float:
+            kmix_fused_argmin2_f(&X[0, 0], m, d, &CT[0, 0], k, &cnorm[0], k, &besti[0],
+                                 &bestv[0], &secv[0])
+        else:
+            kmix_fused_argmin2_d(&X[0, 0], m, d, &CT[0, 0], k, &cnorm[0], k, &besti[0],
+                                 &bestv[0], &secv[0])
+    return np.asarray(besti), np.asarray(bestv), np.asarray(secv), np.asarray(D)

@@ -178,3 +178,34 @@ def test_yinyang_wide_kernels_match_numpy(dtype, d):
             assert b1[g] == vals[first]
             rest = np.delete(vals, first)
             assert b2[g] == (rest.min() if rest.size else np.inf)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("m", "d", "k"), [(37, 3, 64), (256, 2, 5), (1, 15, 9), (19, 1, 1),
+                                           (40, 7, 256), (33, 4, 2)])
+@pytest.mark.parametrize("integer", [False, True])
+def test_narrow_one_pass_best_two_matches_the_stored_values(dtype, m, d, k, integer):
+    """The narrow-data kernel that never stores the partial distances (rows in the vector
+    lanes) gives each row the first minimum, its value and the second smallest (a tied
+    minimum counting twice) of the stored-values kernel's row, bit for bit; integer data
+    makes exact ties, duplicated centres make ties of the first minimum."""
+    from kmix._core import _lloyd
+    rng = np.random.RandomState(m * 7 + d * 3 + k)
+    if integer:
+        X = rng.randint(-3, 4, size=(m, d)).astype(dtype)
+        C = rng.randint(-3, 4, size=(k, d)).astype(dtype)
+    else:
+        X = rng.normal(size=(m, d)).astype(dtype)
+        C = rng.normal(size=(k, d)).astype(dtype)
+    if k >= 4:
+        C[3] = C[1]
+    besti, bestv, secv, D = _lloyd.narrow_best_two(X, C)
+    first = np.argmin(D, axis=1)
+    rows = np.arange(m)
+    assert_array_equal(besti, first)
+    assert_array_equal(bestv, D[rows, first])
+    D_rest = D.copy()
+    D_rest[rows, first] = np.inf
+    assert_array_equal(secv, D_rest.min(axis=1) if k > 1 else np.full(m, np.inf, dtype))
+    ref, scale = _partial_reference(X, C)
+    assert np.all(np.abs(D - ref) <= 4 * (d + 2) * np.finfo(dtype).eps * scale)
