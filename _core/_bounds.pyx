@@ -228,8 +228,8 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
         search = _rows_to_search(X, d, s, m, sr.idx, nfull, <floating*>sr.G)
         _start_search(&bnd, sr, nfull, <floating*>sr.F1, <floating*>sr.F2)
         j0 = 0
-        if SearchBounds is HamerlyBounds and not cn.use_gemm and k <= TILE_CENTERS:
-            # Narrow data, one tile: the best two of every searched row in one pass.
+        if SearchBounds is HamerlyBounds and not cn.use_gemm:
+            # Narrow data: the best two of every searched row in one pass (no tiles).
             _narrow_best_two(search, nfull, d, ST, snorm, k, sr)
             j0 = k
         while j0 < k:
@@ -265,7 +265,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
 cdef inline void _narrow_best_two(const floating *search, Py_ssize_t nfull, Py_ssize_t d,
                                   const floating *ST, const floating *snorm, Py_ssize_t k,
                                   Search *sr) noexcept nogil:
-    """Hamerly's search of nfull rows on narrow data (k <= TILE_CENTERS): each row's best two
+    """Hamerly's search of nfull rows on narrow data: each row's best two
     partial distances and the first closest, by the one-pass kernel (the values of
     :func:`partial_dists` and :func:`_hamerly_scan`, never stored)."""
     cdef Py_ssize_t q

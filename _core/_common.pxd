@@ -371,8 +371,8 @@ cdef inline void closest_centers(
     cdef floating bestv[CHUNK_ROWS]
     cdef floating secv[CHUNK_ROWS]
     cdef double dist, c1, c2sq, gap, x2
-    if k <= TILE_CENTERS and not use_gemm:
-        # Narrow data, one tile: the values never leave the registers.
+    if not use_gemm:
+        # Narrow data: the values never leave the registers (no tiles).
         if floating is float:
             kmix_fused_argmin2_f(X, m, d, CT, k, cnorm, k, besti, bestv, secv)
         else:

@@ -827,7 +827,7 @@ def narrow_best_two(const floating[:, ::1] X, const floating[:, ::1] C):
     cdef floating[::1] bestv = np.empty(m, dtype=dtype)
     cdef floating[::1] secv = np.empty(m, dtype=dtype)
     cdef Py_ssize_t[::1] besti = np.empty(m, dtype=np.intp)
-    if not (0 < m <= CHUNK_ROWS and 0 < d < GEMM_MIN_FEATURES and 0 < k <= TILE_CENTERS):
+    if not (0 < m <= CHUNK_ROWS and 0 < d < GEMM_MIN_FEATURES and k > 0):
         raise ValueError("narrow_best_two: shape outside the one-pass kernel's range")
     with nogil:
         partial_dists(&X[0, 0], m, d, &C[0, 0], &CT[0, 0], k, &cnorm[0], k, &D[0, 0], False)

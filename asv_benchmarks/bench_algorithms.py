@@ -50,8 +50,7 @@ def algorithm_times(X, params, repeat):
         for algorithm in ALGORITHMS:
             best[algorithm] = min(best[algorithm],
                                   timed(lambda: fit(algorithm), numbers[algorithm])[0])
-    auto = resolve_algorithm("auto", X.shape[0], X.shape[1], params["n_clusters"], False,
-                             X.dtype)
+    auto = resolve_algorithm("auto", X.shape[0], X.shape[1], params["n_clusters"], False)
     return best, auto
 
 

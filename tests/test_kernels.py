@@ -182,7 +182,7 @@ def test_yinyang_wide_kernels_match_numpy(dtype, d):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("m", "d", "k"), [(37, 3, 64), (256, 2, 5), (1, 15, 9), (19, 1, 1),
-                                           (40, 7, 256), (33, 4, 2)])
+                                           (40, 7, 256), (33, 4, 2), (21, 3, 700)])
 @pytest.mark.parametrize("integer", [False, True])
 def test_narrow_one_pass_best_two_matches_the_stored_values(dtype, m, d, k, integer):
     """The narrow-data kernel that never stores the partial distances (rows in the vector

@@ -372,7 +372,7 @@ class KMeans(_BaseKMeans):
         if init_is_array:
             init = self._check_centers(init, X)
         algorithm = resolve_algorithm(self.algorithm, n_samples, n_features, self.n_clusters,
-                                      sp.issparse(X), X.dtype)
+                                      sp.issparse(X))
 
         with blas_context(X):
             if (algorithm == "lloyd" and isinstance(init, str) and init == "k-means++"

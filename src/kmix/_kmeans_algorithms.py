@@ -23,26 +23,40 @@ __all__ = ["ALGORITHMS", "resolve_algorithm", "kmeans_single", "labels_inertia",
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
 
 
-def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, dtype=np.float64):
-    """Exact algorithm to run for ``algorithm`` on data of this shape and dtype.
+def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
+    """Exact algorithm to run for ``algorithm`` on data of this shape.
 
     'full' is an old name of 'lloyd'. Bound algorithms need dense data: on CSR input every
     algorithm runs the Lloyd kernel (the results are the same). 'auto' follows same-init
     measurements of asv_benchmarks/bench_table.py's rows on a 2-core machine (time relative
     to scikit-learn's Lloyd, float64):
 
-    - narrow data (fused distance loops), few centres: Hamerly (china.jpg k=8: 0.48; Yinyang
-      0.62, Elkan 0.69, Lloyd 0.94);
-    - narrow data, 32+ centres in float64, 256+ in float32: Yinyang (china.jpg k=64: 0.36;
-      Hamerly 0.49, Lloyd 1.35); in float32 Hamerly's pass is cheaper and wins below 256
-      centres (china.jpg, seconds, Hamerly / Yinyang: k=32 0.131 / 0.195, k=64 0.280 /
-      0.290, k=128 0.325 / 0.344, k=256 0.593 / 0.530; in float64 Yinyang wins from k=32:
-      0.263 / 0.243, 0.413 / 0.286, 0.454 / 0.315, 0.815 / 0.464; AVX2 EPYC, 2026-12-03);
+    - narrow data (fewer than GEMM_MIN_FEATURES features), any number of centres: Hamerly,
+      whose full searches (like Lloyd's passes) run the one-pass kernel that keeps the
+      distances in registers, rows in the vector lanes (``kmix_fused_argmin2``, 941500a).
+      china.jpg from k-means++ centres, seconds, Lloyd / Hamerly / Yinyang, AVX2 EPYC,
+      2026-12-03:
+
+      ======  ========================  ========================
+      k       float64                   float32
+      ======  ========================  ========================
+      16      0.081 / 0.054 / 0.124     0.067 / 0.055 / 0.142
+      32      0.282 / 0.142 / 0.223     0.105 / 0.083 / 0.176
+      64      0.348 / 0.157 / 0.268     0.230 / 0.145 / 0.295
+      128     0.475 / 0.190 / 0.311     0.289 / 0.159 / 0.332
+      256     0.805 / 0.320 / 0.453     0.564 / 0.258 / 0.532
+      512     2.139 / 0.794 / 0.939     1.586 / 0.789 / 1.266
+      1024    4.456 / 1.925 / 1.779     2.055 / 1.440 / 1.653
+      ======  ========================  ========================
+
+      (Before that kernel Yinyang won from 32 centres in float64 and 256 in float32, and the
+      tables below were measured then.)
     - wide data: Hamerly (digits k=50: 0.71, 500k x 50 k=100: 0.17; Lloyd 1.05 and 0.27);
       at 256+ features with few centres Elkan, whose per-centre bounds skip most rows and
       whose distances are FMA loops (60k x 784 k=10: 0.37 in float64 and 0.73 in float32;
       Hamerly 0.57 and 0.98, Yinyang 0.53 and 0.90, Lloyd 0.77 and 1.22);
-    - 500+ centres: Lloyd (normal 100k x 32 k=1000: bounds prune too little to pay);
+    - wide data, 500+ centres: Lloyd (normal 100k x 32 k=1000: bounds prune too little to
+      pay);
     - small problems (:func:`is_small_problem`): Lloyd, whose iterations all run in one
       compiled call (1250 x 2, k=3: 1.4 ms for 3 runs against Hamerly's 1.8 ms, whose
       per-iteration Python costs more than the distances it skips), and on dense data with
@@ -100,12 +114,12 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, dtyp
         return "lloyd"
     if algorithm != "auto":
         return algorithm
-    if (n_clusters == 1 or n_clusters >= 500
-            or is_small_problem(n_samples, n_clusters, n_features)):
+    if n_clusters == 1 or is_small_problem(n_samples, n_clusters, n_features):
         return "lloyd"
     if n_features < GEMM_MIN_FEATURES:
-        many = 256 if np.dtype(dtype) == np.float32 else 32
-        return "yinyang" if n_clusters >= many else "hamerly"
+        return "hamerly"
+    if n_clusters >= 500:
+        return "lloyd"
     if n_features >= 256 and n_clusters <= 32:
         return "elkan"
     return "hamerly"

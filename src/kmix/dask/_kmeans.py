@@ -176,8 +176,7 @@ class KMeans(DaskCentres, _KMeans):
         n_threads = task_threads(self.n_threads)
         tol = float(data.summary.mean_variance * self.tol)
         init = self.init
-        algorithm = resolve_algorithm(self.algorithm, *data.X.shape, self.n_clusters, False,
-                                      data.X.dtype)
+        algorithm = resolve_algorithm(self.algorithm, *data.X.shape, self.n_clusters, False)
         algorithm = "lloyd" if algorithm == "lloyd" else "hamerly"
         if _is_arraylike_not_scalar(init) and not callable(init):
             init = self._check_centers(init, data.X)
