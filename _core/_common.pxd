@@ -11,6 +11,16 @@ from libc.string cimport memcpy, memset
 from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+cdef extern from *:
+    """
+    /* Float64 data screened by float32 distances (Lloyd's mixed passes, the seeding's
+     * screen): rows and centres of squared norm above this stay in float64 (their float32
+     * values could overflow). */
+    #define KMIX_MIXED_MAX_NORM 1e30
+    """
+    const double MIXED_MAX_NORM "KMIX_MIXED_MAX_NORM"
+
+
 # The kernels' shared constants: this enum is their one home (_constants.pyx exposes the values
 # to the Python layer, which never repeats them).
 # Rows per chunk and centres per tile: a 256 x 256 float64 block is 512 KiB (half an L2 here).
@@ -257,6 +267,30 @@ cdef inline double expansion_error_scale(Py_ssize_t d, bint is_float32) noexcept
     rounding of the computed cnorm_max, gamma_{d+4} the float64 norms of x.
     """
     return 2.0 * kmix_gamma(d + 4, is_float32) * (1.0 + kmix_gamma(d + 2, is_float32))
+
+
+cdef inline double mixed_error_scale(Py_ssize_t d) noexcept nogil:
+    """gamma such that gamma * (cmax + ||x|| sqrt(cmax)) + mixed_abs_error bounds the error
+    of a float32 partial distance D'_j = fl32(||c'_j||^2 - 2 <x', c'_j>) against the exact
+    D_j = ||c_j||^2 - 2 <x, c_j> of the float64 row x and centre c_j.
+
+    x' and c'_j are x and c_j rounded to float32: x'_f = x_f (1 + a_f), c'_f = c_f (1 + b_f),
+    |a_f|, |b_f| <= u = 2^-24 (normal range; subnormals: see mixed_abs_error). Then
+    |c'_f^2 - c_f^2| <= (2u + u^2) c_f^2 and |x'_f c'_f - x_f c_f| <= (2u + u^2) |x_f c_f|, so
+    |D'_exact - D_j| <= gamma_2 (||c_j||^2 + 2 ||x|| ||c_j||) <= 2 gamma_2 (cmax + ||x||
+    sqrt(cmax)) (gamma_2 = 2u / (1 - 2u) >= 2u + u^2). The float32 evaluation of D'_exact adds
+    expansion_error_scale(d, float32) (ch. 3 of Higham, as for closest_centers) in terms of the
+    rounded magnitudes, at most (1 + u)^2 <= 1 + gamma_3 times the true ones."""
+    return (expansion_error_scale(d, True) + 2.0 * kmix_gamma(2, True)) * (
+        1.0 + kmix_gamma(4, True))
+
+
+cdef inline double mixed_abs_error(Py_ssize_t d, double xnorm, double cmax) noexcept nogil:
+    """Absolute error the relative bound of mixed_error_scale misses: values rounded to
+    float32 subnormals (absolute error <= 2^-150 each) and float32 operations that underflow
+    (<= 2^-150 each, 2d + 4 of them per partial distance), taken with a wide margin
+    (7.2e-43 > 2^-140)."""
+    return 7.2e-43 * (d + 2) * (1.0 + 2.0 * sqrt(<double>d) * (xnorm + sqrt(cmax)))
 
 
 cdef inline void rounding_terms(double scale, double cnorm_max, double *c1,

@@ -15,10 +15,11 @@ from libc.math cimport sqrt
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, TILE_CENTERS, check_block_buffers,
-                      closest_center_sparse, closest_centers, exact_closest, exact_sign,
-                      expansion_error_scale, imin, kmix_cpu_has_fma, kmix_fused_argmin2_d,
-                      kmix_fused_argmin2_f, kmix_gamma, merge_tile_best2, n_blocks_for, partial_dists,
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS,
+                      check_block_buffers, closest_center_sparse, closest_centers, exact_closest,
+                      exact_sign, imin, kmix_cpu_has_fma,
+                      kmix_fused_argmin2_d, kmix_fused_argmin2_f, kmix_gamma, merge_tile_best2,
+                      mixed_abs_error, mixed_error_scale, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_norm, sq_dist, sq_dist_sparse, sum_counts,
                       sum_in_order, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
@@ -135,9 +136,6 @@ cdef enum:
 
 # Rows whose squared norm, or centres whose largest squared norm, exceed this are decided in
 # float64 (exact_closest): their float32 values could overflow.
-cdef double MIXED_MAX_NORM = 1e30
-
-
 cdef struct _MixedCenters:
     # Float64 data, float32 distances: the centres rounded to float32 (C32, k x d), transposed
     # (CT32, d x k) with their float32 squared norms (cnorm32); the float64 largest squared
@@ -148,30 +146,6 @@ cdef struct _MixedCenters:
     const float *cnorm32
     double cmax
     double scale
-
-
-cdef double _mixed_error_scale(Py_ssize_t d) noexcept nogil:
-    """gamma such that gamma * (cmax + ||x|| sqrt(cmax)) + _mixed_abs_error bounds the error
-    of a float32 partial distance D'_j = fl32(||c'_j||^2 - 2 <x', c'_j>) against the exact
-    D_j = ||c_j||^2 - 2 <x, c_j> of the float64 row x and centre c_j.
-
-    x' and c'_j are x and c_j rounded to float32: x'_f = x_f (1 + a_f), c'_f = c_f (1 + b_f),
-    |a_f|, |b_f| <= u = 2^-24 (normal range; subnormals: see _mixed_abs_error). Then
-    |c'_f^2 - c_f^2| <= (2u + u^2) c_f^2 and |x'_f c'_f - x_f c_f| <= (2u + u^2) |x_f c_f|, so
-    |D'_exact - D_j| <= gamma_2 (||c_j||^2 + 2 ||x|| ||c_j||) <= 2 gamma_2 (cmax + ||x||
-    sqrt(cmax)) (gamma_2 = 2u / (1 - 2u) >= 2u + u^2). The float32 evaluation of D'_exact adds
-    expansion_error_scale(d, float32) (ch. 3 of Higham, as for closest_centers) in terms of the
-    rounded magnitudes, at most (1 + u)^2 <= 1 + gamma_3 times the true ones."""
-    return (expansion_error_scale(d, True) + 2.0 * kmix_gamma(2, True)) * (
-        1.0 + kmix_gamma(4, True))
-
-
-cdef inline double _mixed_abs_error(Py_ssize_t d, double xnorm, double cmax) noexcept nogil:
-    """Absolute error the relative bound of _mixed_error_scale misses: values rounded to
-    float32 subnormals (absolute error <= 2^-150 each) and float32 operations that underflow
-    (<= 2^-150 each, 2d + 4 of them per partial distance), taken with a wide margin
-    (7.2e-43 > 2^-140)."""
-    return 7.2e-43 * (d + 2) * (1.0 + 2.0 * sqrt(<double>d) * (xnorm + sqrt(cmax)))
 
 
 cdef float *_mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
@@ -199,7 +173,7 @@ cdef float *_mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
     mc.CT32 = buf + k * d
     mc.cnorm32 = buf + 2 * k * d
     mc.cmax = cmax * (1.0 + kmix_gamma(d + 1, False))
-    mc.scale = _mixed_error_scale(d)
+    mc.scale = mixed_error_scale(d)
     return buf
 
 
@@ -213,7 +187,7 @@ cdef void _closest_mixed(
     OUT besti (m): the exact assignment rule's labels; scratch X32 (m x d), D (m x TILE_CENTERS).
 
     Each row's best and second-best float32 values decide when their gap exceeds twice the
-    error bound of one value (_mixed_error_scale, _mixed_abs_error): the true order of the two
+    error bound of one value (mixed_error_scale, mixed_abs_error): the true order of the two
     centres is then the computed one, and every other centre is farther than both. Rows whose
     gap is within the bound (or NaN), and rows or centres too large for float32, are decided
     by exact_closest on the float64 values, so the labels are those of closest_centers.
@@ -234,7 +208,7 @@ cdef void _closest_mixed(
     for r in range(m):
         xn = row_norm(X + r * d, d)
         bound = 2.0 * (mc.scale * (mc.cmax + xn * sqrt(mc.cmax))
-                       + _mixed_abs_error(d, xn, mc.cmax))
+                       + mixed_abs_error(d, xn, mc.cmax))
         # (centres too large for float32 never get here: _mixed_centers refuses them)
         if not (<double>secv[r] - <double>bestv[r] > bound) or xn * xn > MIXED_MAX_NORM:
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)

@@ -282,3 +282,27 @@ def test_screened_kernel_keeps_the_deterministic_potentials_choice(dtype, n, d, 
                                    small=False, n_threads=2)
         assert_array_equal(general[1], small[1])
         assert_array_equal(general[0], small[0])
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0 ** -80, 2.0 ** 40], ids=["unit", "tiny", "large"])
+def test_float32_screen_of_float64_rows_keeps_the_deterministic_choice(scale):
+    """Float64 data of 2^20 values and more is screened on a float32 copy: the same seeds as
+    kpp_small's deterministic potentials, bit for bit, on ordinary values, on values whose
+    float32 products underflow (2^-80: the screen's absolute error term must send the rows to
+    the deterministic distances) and on large ones. Scaling by a power of two is exact in
+    float64, so the three data sets have the same seeds."""
+    from kmix._seeding import _kmeans_plusplus, _row_sq_norms
+
+    X, _ = make_blobs(16400, 64, centers=10, cluster_std=3.0, random_state=5)
+    assert X.size >= 2 ** 20
+    X = np.ascontiguousarray(X * scale)
+    w = np.random.RandomState(2).uniform(0.2, 2.0, X.shape[0])
+    norms = _row_sq_norms(X)
+    small = _kmeans_plusplus(X, 12, norms, w, np.random.RandomState(0), None, small=True)
+    general = _kmeans_plusplus(X, 12, norms, w, np.random.RandomState(0), None, small=False,
+                               n_threads=2)
+    assert_array_equal(general[1], small[1])
+    assert_array_equal(general[0], small[0])
+    unit = _kmeans_plusplus(X / scale, 12, _row_sq_norms(X / scale), w,
+                            np.random.RandomState(0), None, small=True)
+    assert_array_equal(general[1], unit[1])
