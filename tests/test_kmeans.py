@@ -1036,3 +1036,19 @@ def test_kmeans_plusplus_n_init_keeps_the_lowest_inertia_of_consecutive_draws():
     assert best.inertia_ == first_best.inertia_
     assert_array_equal(best.labels_, first_best.labels_)
     assert best.n_iter_ == first_best.n_iter_
+
+
+def test_given_centres_draw_nothing_but_the_seed_is_still_checked():
+    """With centres given as an array the fit draws no random numbers (scikit-learn's
+    KMeans neither): a RandomState passed in is left as it was; an invalid random_state still
+    raises scikit-learn's error."""
+    from sklearn.cluster import KMeans as SkKMeans
+    X, _ = make_blobs(300, 3, centers=4, random_state=0)
+    init = X[:4].copy()
+    for Estimator in (KMeans, SkKMeans):
+        rs = np.random.RandomState(0)
+        before = rs.get_state()[1].copy()
+        Estimator(4, init=init, n_init=1, random_state=rs).fit(X)
+        assert_array_equal(rs.get_state()[1], before)
+        with pytest.raises(ValueError, match="random_state|cannot be used to seed"):
+            Estimator(4, init=init, n_init=1, random_state="seed").fit(X)

@@ -43,6 +43,7 @@ from ._validation import (
     check_random_state,
     check_real,
     check_sample_weight,
+    check_seed,
     validate_fitted_input,
 )
 
@@ -333,7 +334,10 @@ class KMeans(_BaseKMeans):
         check_n_samples(X.shape[0], self.n_clusters)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_magnitude(X, sample_weight=sample_weight)
-        return self._fit_validated(X, sample_weight, check_random_state(self.random_state))
+        # Centres given as an array: the fit draws nothing, so the generator is not built.
+        given = _is_arraylike_not_scalar(self.init) and not callable(self.init)
+        return self._fit_validated(X, sample_weight, (check_seed if given else
+                                                      check_random_state)(self.random_state))
 
     def _fit_validated(self, X, sample_weight, random_state):
         """fit on validated data (C-contiguous float array or CSR, float64 weights)."""

@@ -12,6 +12,7 @@ __all__ = [
     "check_n_threads",
     "check_sample_weight",
     "check_n_samples",
+    "check_seed",
     "as_csr_arrays",
     "check_magnitude",
     "check_value_magnitude",
@@ -65,6 +66,15 @@ def check_n_threads(n_threads):
     if n_threads == 0:
         raise ValueError("n_threads must be None, a positive int or a negative int; got 0.")
     return n_threads
+
+
+def check_seed(seed):
+    """``seed`` if :func:`~sklearn.utils.check_random_state` accepts it (None, an int, a
+    ``RandomState``), with its error otherwise, without building the generator (~50 us), for
+    fits that draw nothing (centres given as an array)."""
+    if seed is None or isinstance(seed, (numbers.Integral, np.random.RandomState)):
+        return seed
+    return check_random_state(seed)
 
 
 def check_n_samples(n_samples, n_clusters, what="n_clusters"):
