@@ -875,7 +875,7 @@ static void kmix_fused_argmin2_f_base(KMIX_FUSED_ARGMIN2_ARGS(float))
 /* W rows per vector VT of T (intrinsics suffix SFX); the rows' features are transposed into
  * xt (d x W, zero rows past m) first. Two vectors of rows per centre share its broadcasts. */
 #define KMIX_FUSED_ARGMIN2_AVX2(T, VT, W, SFX, BASE)                                \
-    if (d > 16) {                                                                  \
+    if (d > 16 || kt > (1 << 24)) { /* (indices held as T: exact below 2^24) */    \
         BASE(X, m, d, CT, ldct, cnorm, kt, besti, bestv, secv);                    \
         return;                                                                    \
     }                                                                              \
