@@ -285,12 +285,17 @@ cdef inline double mixed_error_scale(Py_ssize_t d) noexcept nogil:
         1.0 + kmix_gamma(4, True))
 
 
+cdef inline double mixed_abs_unit(Py_ssize_t d) noexcept nogil:
+    """The unit of :func:`mixed_abs_error`: 2d + 4 float32 roundings to subnormals or
+    underflows per partial distance, each off by at most 2^-150, with a wide margin
+    (7.2e-43 > 2^-140)."""
+    return 7.2e-43 * (d + 2)
+
+
 cdef inline double mixed_abs_error(Py_ssize_t d, double xnorm, double cmax) noexcept nogil:
     """Absolute error the relative bound of mixed_error_scale misses: values rounded to
-    float32 subnormals (absolute error <= 2^-150 each) and float32 operations that underflow
-    (<= 2^-150 each, 2d + 4 of them per partial distance), taken with a wide margin
-    (7.2e-43 > 2^-140)."""
-    return 7.2e-43 * (d + 2) * (1.0 + 2.0 * sqrt(<double>d) * (xnorm + sqrt(cmax)))
+    float32 subnormals and float32 operations that underflow (:func:`mixed_abs_unit`)."""
+    return mixed_abs_unit(d) * (1.0 + 2.0 * sqrt(<double>d) * (xnorm + sqrt(cmax)))
 
 
 cdef inline void rounding_terms(double scale, double cnorm_max, double *c1,
@@ -313,12 +318,13 @@ cdef inline bint within_rounding(double gap, double c1, double c2sq, double x2) 
 
 
 cdef inline bint row_within_rounding(double gap, double c1, double c2sq, const floating *x,
-                                     Py_ssize_t d) noexcept nogil:
+                                     Py_ssize_t d, double *x2) noexcept nogil:
     """:func:`within_rounding` for dense row x of d features, its squared norm computed only
-    when the gap alone does not decide."""
+    when the gap alone does not decide (then stored to x2, else x2 is left as it is)."""
     if gap - c1 <= 0:
         return True
-    return within_rounding(gap, c1, c2sq, sq_norm(x, d))
+    x2[0] = sq_norm(x, d)
+    return within_rounding(gap, c1, c2sq, x2[0])
 
 
 cdef inline double direct_gamma(Py_ssize_t d) noexcept nogil:
@@ -404,7 +410,7 @@ cdef inline void closest_centers(
     cdef Py_ssize_t j0, kt, r
     cdef floating bestv[CHUNK_ROWS]
     cdef floating secv[CHUNK_ROWS]
-    cdef double dist, c1, c2sq, gap, x2
+    cdef double dist, c1, c2sq, x2
     if not use_gemm:
         # Narrow data: the values never leave the registers (no tiles).
         if floating is float:
@@ -427,13 +433,10 @@ cdef inline void closest_centers(
         return
     rounding_terms(expansion_error_scale(d, floating is float), max_value(cnorm, k), &c1, &c2sq)
     for r in range(m):
-        gap = <double>secv[r] - <double>bestv[r]
         x2 = -1.0
-        if not (gap - c1 <= 0):
-            # (a NaN gap, from overflowed values, is not within rounding)
-            x2 = sq_norm(X + r * d, d)
-            if not within_rounding(gap, c1, c2sq, x2):
-                continue
+        if not row_within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq, X + r * d, d,
+                                   &x2):
+            continue
         if k > TILE_CENTERS or not use_gemm:
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)
         else:

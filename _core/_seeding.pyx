@@ -35,9 +35,9 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, expansion_error_scale,
-                      few_partial_dists, imin, kmix_gamma, kmix_prefetch_bytes, mixed_error_scale,
-                      n_blocks_for, partial_dists, prep_centers, sq_dist, sq_dist_sparse,
-                      sum_in_order)
+                      few_partial_dists, imin, kmix_gamma, kmix_prefetch_bytes, mixed_abs_unit,
+                      mixed_error_scale, n_blocks_for, partial_dists, prep_centers, sq_dist,
+                      sq_dist_sparse, sum_in_order)
 from _kpp cimport draw_first, first_cdf, kpp_small, kpp_small_dist_rows, pick
 from _interrupt cimport check_interrupt, monotonic
 
@@ -310,7 +310,7 @@ cdef void _potentials(
     with parallel(num_threads=n_threads):
         G = <floating*>malloc(CHUNK_ROWS * d * sizeof(floating))
         D = <floating*>malloc(CHUNK_ROWS * ncand * sizeof(floating))
-        D32 = <float*>malloc(CHUNK_ROWS * ncand * sizeof(float))
+        D32 = <float*>malloc(CHUNK_ROWS * ncand * sizeof(float)) if sc.X32 != NULL else NULL
         for b in prange(nb, schedule='dynamic'):
             _block_potentials(X, data, indices, indptr, sparse, &xnorm[0], &w[0], b * bs,
                               imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
@@ -418,11 +418,10 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double g = kmix_gamma(d + 6, 0)
     # Wide float64 rows of moderate norms are screened on a float32 copy: the screen reads half
     # the bytes. Its error against the exact partial distance (mixed_error_scale,
-    # mixed_abs_error) is scale_m (c + |x| sqrt(c)) + 7.2e-43 (d + 2) (1 + 2 sqrt(d) (|x| +
-    # sqrt(c))), with c the candidate's squared norm (its float64 value: the factor
+    # mixed_abs_error) is scale_m (c + |x| sqrt(c)) + a (1 + 2 sqrt(d) (|x| + sqrt(c))), with
+    # a = mixed_abs_unit(d), c the candidate's squared norm (its float64 value: the factor
     # 1 + gamma_{d+1}) and t <= 1 + t^2 for |x| and sqrt(c): at most (scale_m (1 + gamma_{d+1})
-    # + 2 a1) (1.5 c + 0.5 |x|^2) + abs0, a1 = 1.44e-42 (d + 2) sqrt(d), abs0 = 7.2e-43 (d + 2)
-    # (1 + 4 sqrt(d)).
+    # + 4 a sqrt(d)) (1.5 c + 0.5 |x|^2) + abs0, abs0 = a (1 + 4 sqrt(d)).
     cdef _Screen32 sc
     cdef float[:, ::1] X32
     cdef float[:, ::1] cand32 = np.zeros((T, d), dtype=np.float32)
@@ -437,8 +436,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         X32 = np.asarray(X, dtype=np.float32)
         sc.X32 = &X32[0, 0]
         scale = (mixed_error_scale(d) * (1.0 + kmix_gamma(d + 1, False))
-                 + 2.88e-42 * (d + 2) * sqrt(<double>d))
-        sc.abs0 = 7.2e-43 * (d + 2) * (1.0 + 4.0 * sqrt(<double>d))
+                 + 4.0 * mixed_abs_unit(d) * sqrt(<double>d))
+        sc.abs0 = mixed_abs_unit(d) * (1.0 + 4.0 * sqrt(<double>d))
     cdef double gn = kmix_gamma(n + nb + 2, 0)
     cdef double e
     cdef double start = monotonic(), last_check = start, last_print = start
