@@ -41,6 +41,17 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, expansion_e
 from _kpp cimport draw_first, first_cdf, kpp_small, kpp_small_dist_rows, pick
 from _interrupt cimport check_interrupt, monotonic
 
+
+cdef extern from "_kpp_sums.h" nogil:
+    void kmix_kpp_sums_d(const Py_ssize_t *idx, Py_ssize_t m, const double *D, Py_ssize_t nt,
+                         const double *xnorm, const double *closest, const double *w,
+                         const double *ct, double scale, double g, double *dist_out,
+                         Py_ssize_t dstride, double *acc, double *ecc)
+    void kmix_kpp_sums_f(const Py_ssize_t *idx, Py_ssize_t m, const float *D, Py_ssize_t nt,
+                         const double *xnorm, const double *closest, const double *w,
+                         const double *ct, double scale, double g, double *dist_out,
+                         Py_ssize_t dstride, double *acc, double *ecc)
+
 cdef enum:
     # Rows prefetched ahead of the one whose deterministic distance is computed (_block_update).
     _UPDATE_PREFETCH = 8
@@ -79,13 +90,14 @@ cdef void _block_potentials(
     Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *cand, const floating *candT,
     const floating *cnorm, Py_ssize_t ncand, const double *closest, const Py_ssize_t *assign,
     const double *minprune, double *out, double *err, double *dist_out, Py_ssize_t dstride,
-    floating *G, floating *D, bint wide, double scale, double g, const _Screen32 *sc,
-    float *D32,
+    floating *G, floating *D, bint wide, double scale, double g, const double *ct,
+    const _Screen32 *sc, float *D32,
 ) noexcept nogil:
     """out[t] = sum over rows [start, end) of w * min(closest, ||x - cand_t||^2), and err[t] a
     bound on how far that sum of fast distances can be from the deterministic one: only rows
     whose fast distance could be below their closest_i contribute (their fast value's error
-    bound, see _block_update, and the deterministic value's relative error g).
+    bound, see _block_update, and the deterministic value's relative error g). ct[t] is
+    candidate t's part of that error bound, 1.5 scale cnorm[t] + sc.abs0.
 
     The squared distance of row i to cand_t goes to dist_out[t * dstride + i] (one contiguous
     run per candidate, so that the update that follows reads the winner's run in order). A row is
@@ -103,7 +115,7 @@ cdef void _block_potentials(
     cdef Py_ssize_t idx[CHUNK_ROWS]
     cdef const floating *rows
     cdef double dist, dot
-    cdef double e, v, xt, ct, lim, acc, ecc, pruned = 0.0
+    cdef double e, v, xt, lim, acc, ecc, pruned = 0.0
     cdef bint need
     for t in range(ncand):
         out[t] = 0.0
@@ -144,24 +156,32 @@ cdef void _block_potentials(
                     memcpy(G + q * d, &X[idx[q], 0], d * sizeof(floating))
                 rows = G
             partial_dists(rows, nneed, d, cand, candT, ncand, cnorm, ncand, D, False)
-        # Candidate by candidate, the chunk's rows in order: each candidate's sums run in
-        # registers (acc, ecc) through the same additions in the same order as a running
-        # sum over the rows (the dist_out stores could otherwise alias out and err).
+        if not sparse:
+            # The candidates' sums over the chunk (_kpp_sums.h: the candidates in vector
+            # lanes, the rows in order).
+            if sc.X32 != NULL:
+                kmix_kpp_sums_f(idx, nneed, D32, ncand, xnorm, closest, w, ct, scale, g,
+                                dist_out, dstride, out, err)
+            elif floating is float:
+                kmix_kpp_sums_f(idx, nneed, D, ncand, xnorm, closest, w, ct, scale, g,
+                                dist_out, dstride, out, err)
+            else:
+                kmix_kpp_sums_d(idx, nneed, D, ncand, xnorm, closest, w, ct, scale, g,
+                                dist_out, dstride, out, err)
+            s += m
+            continue
+        # CSR rows: the same sums, candidate by candidate, the chunk's rows in order (each
+        # candidate's sums run in registers through the same additions in the same order as
+        # a running sum over the rows).
         for t in range(ncand):
-            ct = 1.5 * scale * cnorm[t] + sc.abs0
             acc = out[t]
             ecc = err[t]
             for q in range(nneed):
                 i = idx[q]
-                if sparse:
-                    dot = 0.0
-                    for p in range(indptr[i], indptr[i + 1]):
-                        dot += <double>data[p] * cand[t * d + indices[p]]
-                    dist = xnorm[i] + cnorm[t] - 2 * dot
-                elif sc.X32 != NULL:
-                    dist = xnorm[i] + D32[q * ncand + t]
-                else:
-                    dist = xnorm[i] + D[q * ncand + t]
+                dot = 0.0
+                for p in range(indptr[i], indptr[i + 1]):
+                    dot += <double>data[p] * cand[t * d + indices[p]]
+                dist = xnorm[i] + cnorm[t] - 2 * dot
                 dist = dist if dist > 0 else 0.0
                 dist_out[t * dstride + i] = dist
                 # The error bound of row i and candidate t is e = ct + xt (2 sqrt(x c) <=
@@ -171,9 +191,9 @@ cdef void _block_potentials(
                 xt = (0.5 * scale + g) * xnorm[i]
                 lim = closest[i] * (1.0 + 2.0 * g) + xt
                 # not branched on: v (finite) times 1 or 0 adds v or an exact 0.0
-                e = ct + xt
+                e = ct[t] + xt
                 v = w[i] * (e + g * (dist + e))
-                ecc += v * <double>(dist < lim + ct)
+                ecc += v * <double>(dist < lim + ct[t])
                 acc += w[i] * (dist if dist < closest[i] else closest[i])
             out[t] = acc
             err[t] = ecc
@@ -299,7 +319,7 @@ cdef void _potentials(
     const double[::1] w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
     Py_ssize_t ncand, double[::1] closest, Py_ssize_t[::1] assign, double[::1] minprune,
     double[:, ::1] block_out, double[:, ::1] cand_dist, bint wide, int n_threads,
-    double scale, double g, const _Screen32 *sc,
+    double scale, double g, const double *ct, const _Screen32 *sc,
 ) noexcept nogil:
     """Per-block potentials of the first ncand candidates (block_out) and their distances."""
     cdef Py_ssize_t nb = block_out.shape[0], bs = (n + nb - 1) // nb, b
@@ -316,7 +336,7 @@ cdef void _potentials(
                               imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
                               ncand, &closest[0], &assign[0], &minprune[0], &block_out[b, 0],
                               &block_out[b, T],
-                              &cand_dist[0, 0], n, G, D, wide, scale, g, sc, D32)
+                              &cand_dist[0, 0], n, G, D, wide, scale, g, ct, sc, D32)
         free(G)
         free(D)
         free(D32)
@@ -409,6 +429,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double total, p
 
     cdef double[::1] cn2 = np.zeros(T)
+    # Per candidate: its term of the fast distances' error bound (see _block_potentials).
+    cdef double[::1] ct = np.zeros(T)
     cdef double[::1] bound = np.zeros(T)
     cdef double[:, ::1] block_det = np.zeros((nb, T))
     cdef Py_ssize_t[::1] amb = np.zeros(T, dtype=np.intp)
@@ -450,11 +472,12 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         chosen[0] = ids[0]
         prep_centers(&cand[0, 0], 1, d, &candT[0, 0], &cnorm[0])
         _cand_norms(&cand[0, 0], 1, d, &cn2[0])
+        ct[0] = 1.5 * scale * cnorm[0] + sc.abs0
         _screen_candidates(&cand[0, 0], 1, d, &sc, &cand32[0, 0], &candT32[0, 0],
                            &cnorm32[0])
         _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                     cand, candT, cnorm, 1, closest, assign, minprune, block_out, cand_dist,
-                    wide, n_threads, scale, g, &sc)
+                    wide, n_threads, scale, g, &ct[0], &sc)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             block_pot[b] = _block_update(X, data, indices, indptr, sparse, &cand_dist[0, 0],
                                          &x_sq_norms[0], scale, &sample_weight[0], b * bs,
@@ -473,6 +496,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             _gather_rows(X, data, indices, indptr, sparse, &ids[0], T, &cand[0, 0], d)
             prep_centers(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0])
             _cand_norms(&cand[0, 0], T, d, &cn2[0])
+            for t in range(T):
+                ct[t] = 1.5 * scale * cnorm[t] + sc.abs0
             _screen_candidates(&cand[0, 0], T, d, &sc, &cand32[0, 0], &candT32[0, 0],
                                &cnorm32[0])
             # A quarter of the squared centre-candidate distances, rounded down (by 4 g: the
@@ -487,7 +512,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                         minprune[j] = prune[j, t]
             _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                         cand, candT, cnorm, T, closest, assign, minprune, block_out,
-                        cand_dist, wide, n_threads, scale, g, &sc)
+                        cand_dist, wide, n_threads, scale, g, &ct[0], &sc)
             best = 0
             for t in range(T):
                 p = 0.0
@@ -546,3 +571,24 @@ def few_partial_dists_of_rows(const floating[:, ::1] X, const Py_ssize_t[::1] id
         with nogil:
             few_partial_dists(&X[0, 0], &idx[0], m, d, &C[0, 0], nt, &cnorm[0], &D[0, 0])
     return np.asarray(D)
+
+
+def kpp_chunk_sums(const Py_ssize_t[::1] idx, const floating[:, ::1] D, const double[::1] xnorm,
+                   const double[::1] closest, const double[::1] w, const double[::1] ct,
+                   double scale, double g, double[::1] acc, double[::1] ecc):
+    """The candidates' sums over one chunk of rows (``_kpp_sums.h``, for the kernel tests):
+    acc and ecc (one per candidate) are added to in place; returns dist_out (candidates x
+    rows, NaN where no row of idx wrote)."""
+    cdef Py_ssize_t m = idx.shape[0], nt = D.shape[1], n = xnorm.shape[0]
+    if D.shape[0] != m or ct.shape[0] != nt or acc.shape[0] != nt or ecc.shape[0] != nt:
+        raise ValueError("D must be len(idx) x nt, ct, acc and ecc of length nt")
+    cdef double[:, ::1] dist_out = np.full((nt, n), np.nan)
+    if m and nt:
+        with nogil:
+            if floating is float:
+                kmix_kpp_sums_f(&idx[0], m, &D[0, 0], nt, &xnorm[0], &closest[0], &w[0],
+                                &ct[0], scale, g, &dist_out[0, 0], n, &acc[0], &ecc[0])
+            else:
+                kmix_kpp_sums_d(&idx[0], m, &D[0, 0], nt, &xnorm[0], &closest[0], &w[0],
+                                &ct[0], scale, g, &dist_out[0, 0], n, &acc[0], &ecc[0])
+    return np.asarray(dist_out)

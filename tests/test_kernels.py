@@ -153,6 +153,47 @@ def test_few_candidate_dot_products_match_numpy(dtype, d, nt):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nt", [1, 4, 6, 8, 11, 16, 17])
+def test_seeding_chunk_sums_match_a_running_sum_in_numpy(dtype, nt):
+    """k-means++'s per-chunk candidate sums (the candidates in vector lanes on AVX2, up to 16;
+    the portable loop past that and without AVX2) against numpy, bit for bit: each clamped
+    distance, and each candidate's two running sums added to row by row in order (numpy's
+    cumsum), from values carried in. Rows not yet near any centre (closest infinite), rows
+    whose distance rounds below zero, and repeated rows are included."""
+    from kmix._core import _seeding
+    rng = np.random.RandomState(nt)
+    n, m = 500, 203
+    idx = np.sort(rng.choice(n, m, replace=False)).astype(np.intp)
+    xnorm = rng.uniform(0, 50, n)
+    D = (rng.uniform(-60, 10, size=(m, nt))).astype(dtype)
+    closest = rng.uniform(0, 40, n)
+    closest[idx[::7]] = np.inf
+    w = rng.uniform(0.5, 2, n)
+    ct = rng.uniform(0, 1e-3, nt)
+    scale, g = 3e-6, 1e-15
+    acc0, ecc0 = rng.uniform(0, 100, nt), rng.uniform(0, 1, nt)
+    acc, ecc = acc0.copy(), ecc0.copy()
+    dist_out = _seeding.kpp_chunk_sums(idx, D, xnorm, closest, w, ct, scale, g, acc, ecc)
+
+    xi, cl, wi = xnorm[idx][:, None], closest[idx][:, None], w[idx][:, None]
+    dist = xi + D.astype(np.float64)
+    dist = np.where(dist > 0, dist, 0.0)
+    xt = (0.5 * scale + g) * xi
+    lim = cl * (1.0 + 2.0 * g) + xt
+    e = ct[None, :] + xt
+    v = wi * (e + g * (dist + e))
+    ecc_terms = np.where(dist < lim + ct[None, :], v, 0.0)
+    acc_terms = wi * np.where(dist < cl, dist, cl)
+    ref_acc = np.cumsum(np.vstack([acc0, acc_terms]), axis=0)[-1]
+    ref_ecc = np.cumsum(np.vstack([ecc0, ecc_terms]), axis=0)[-1]
+    assert (dist == 0).any() and np.isfinite(acc).all()
+    assert_array_equal(dist_out[:, idx], dist.T)
+    assert np.isnan(np.delete(dist_out, idx, axis=1)).all()
+    assert acc.tobytes() == ref_acc.tobytes()
+    assert ecc.tobytes() == ref_ecc.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d", [16, 24, 70])
 def test_yinyang_wide_kernels_match_numpy(dtype, d):
     """Yinyang's wide-data kernels on one row: the groups' panel distances against float64
