@@ -873,56 +873,62 @@ static void kmix_fused_argmin2_f_base(KMIX_FUSED_ARGMIN2_ARGS(float))
 
 #if KMIX_HAVE_DISPATCH
 /* W rows per vector VT of T (intrinsics suffix SFX); the rows' features are transposed into
- * xt (d x W, zero rows past m) first. Two vectors of rows per centre share its broadcasts. */
+ * xt (d x NR W, zero rows past m) first. NR vectors of rows per centre share its broadcasts
+ * (2: on Zen 3, 3 and 4 vectors were no faster, the registers run out). */
+#define KMIX_ARGMIN2_NR 2
 #define KMIX_FUSED_ARGMIN2_AVX2(T, VT, W, SFX, BASE)                                \
+    enum { NR = KMIX_ARGMIN2_NR };                                                 \
     if (d > 16 || kt > (1 << 24)) { /* (indices held as T: exact below 2^24) */    \
         BASE(X, m, d, CT, ldct, cnorm, kt, besti, bestv, secv);                    \
         return;                                                                    \
     }                                                                              \
-    T xt[2 * 16 * W];                                                              \
-    T out[3 * 2 * W];                                                              \
+    T xt[NR * 16 * W];                                                             \
+    T out[3 * NR * W];                                                             \
     const VT two = _mm256_set1_##SFX((T)(-2));                                     \
-    for (ptrdiff_t r0 = 0; r0 < m; r0 += 2 * W) {                                  \
-        const ptrdiff_t nr = m - r0 < 2 * W ? m - r0 : 2 * W;                      \
+    for (ptrdiff_t r0 = 0; r0 < m; r0 += NR * W) {                                 \
+        const ptrdiff_t nr = m - r0 < NR * W ? m - r0 : NR * W;                    \
         for (ptrdiff_t f = 0; f < d; ++f)                                          \
-            for (ptrdiff_t r = 0; r < 2 * W; ++r)                                  \
-                xt[f * 2 * W + r] = r < nr ? X[(r0 + r) * d + f] : (T)0;           \
-        VT m_a = _mm256_setzero_##SFX(), m_b = m_a;                                \
-        VT s_a = _mm256_set1_##SFX((T)INFINITY), s_b = s_a;                        \
-        VT i_a = _mm256_setzero_##SFX(), i_b = i_a;                                \
+            for (ptrdiff_t r = 0; r < NR * W; ++r)                                 \
+                xt[f * NR * W + r] = r < nr ? X[(r0 + r) * d + f] : (T)0;          \
+        VT mv[NR], sv[NR], iv[NR];                                                 \
+        for (int v = 0; v < NR; ++v) {                                             \
+            mv[v] = _mm256_setzero_##SFX();                                        \
+            sv[v] = _mm256_set1_##SFX((T)INFINITY);                                \
+            iv[v] = _mm256_setzero_##SFX();                                        \
+        }                                                                          \
         for (ptrdiff_t j = 0; j < kt; ++j) {                                       \
-            VT acc_a = _mm256_setzero_##SFX(), acc_b = acc_a;                      \
+            VT acc[NR];                                                            \
+            for (int v = 0; v < NR; ++v) acc[v] = _mm256_setzero_##SFX();          \
             for (ptrdiff_t f = 0; f < d; ++f) {                                    \
                 const VT c = _mm256_set1_##SFX(CT[f * ldct + j]);                  \
-                acc_a = _mm256_fmadd_##SFX(_mm256_loadu_##SFX(xt + f * 2 * W), c, acc_a); \
-                acc_b = _mm256_fmadd_##SFX(_mm256_loadu_##SFX(xt + f * 2 * W + W), c, acc_b); \
+                for (int v = 0; v < NR; ++v)                                       \
+                    acc[v] = _mm256_fmadd_##SFX(                                   \
+                        _mm256_loadu_##SFX(xt + (f * NR + v) * W), c, acc[v]);     \
             }                                                                      \
             const VT cn = _mm256_set1_##SFX(cnorm[j]);                             \
-            const VT v_a = _mm256_add_##SFX(cn, _mm256_mul_##SFX(two, acc_a));     \
-            const VT v_b = _mm256_add_##SFX(cn, _mm256_mul_##SFX(two, acc_b));     \
-            if (j == 0) { m_a = v_a; m_b = v_b; continue; }                        \
             const VT jv = _mm256_set1_##SFX((T)j);                                 \
-            const VT lt_a = _mm256_cmp_##SFX(v_a, m_a, _CMP_LT_OQ);                \
-            const VT lt_b = _mm256_cmp_##SFX(v_b, m_b, _CMP_LT_OQ);                \
-            const VT hi_a = _mm256_blendv_##SFX(v_a, m_a, lt_a);                   \
-            const VT hi_b = _mm256_blendv_##SFX(v_b, m_b, lt_b);                   \
-            s_a = _mm256_blendv_##SFX(s_a, hi_a, _mm256_cmp_##SFX(hi_a, s_a, _CMP_LT_OQ)); \
-            s_b = _mm256_blendv_##SFX(s_b, hi_b, _mm256_cmp_##SFX(hi_b, s_b, _CMP_LT_OQ)); \
-            i_a = _mm256_blendv_##SFX(i_a, jv, lt_a);                              \
-            i_b = _mm256_blendv_##SFX(i_b, jv, lt_b);                              \
-            m_a = _mm256_blendv_##SFX(m_a, v_a, lt_a);                             \
-            m_b = _mm256_blendv_##SFX(m_b, v_b, lt_b);                             \
+            for (int v = 0; v < NR; ++v) {                                         \
+                const VT x = _mm256_add_##SFX(cn, _mm256_mul_##SFX(two, acc[v]));  \
+                if (j == 0) { mv[v] = x; continue; }                               \
+                /* The scalar step's selects: hi = x < m ? m : x is max(m, x), then  \
+                 * s = hi < s ? hi : s is min(hi, s) (max and min return their       \
+                 * second operand unless the first is strictly larger, resp. smaller: \
+                 * the same bits, ties and signed zeros included; no NaN here). */   \
+                const VT lt = _mm256_cmp_##SFX(x, mv[v], _CMP_LT_OQ);              \
+                sv[v] = _mm256_min_##SFX(_mm256_max_##SFX(mv[v], x), sv[v]);       \
+                iv[v] = _mm256_blendv_##SFX(iv[v], jv, lt);                        \
+                mv[v] = _mm256_blendv_##SFX(mv[v], x, lt);                         \
+            }                                                                      \
         }                                                                          \
-        _mm256_storeu_##SFX(out, m_a);                                             \
-        _mm256_storeu_##SFX(out + W, m_b);                                         \
-        _mm256_storeu_##SFX(out + 2 * W, s_a);                                     \
-        _mm256_storeu_##SFX(out + 3 * W, s_b);                                     \
-        _mm256_storeu_##SFX(out + 4 * W, i_a);                                     \
-        _mm256_storeu_##SFX(out + 5 * W, i_b);                                     \
+        for (int v = 0; v < NR; ++v) {                                             \
+            _mm256_storeu_##SFX(out + v * W, mv[v]);                               \
+            _mm256_storeu_##SFX(out + (NR + v) * W, sv[v]);                        \
+            _mm256_storeu_##SFX(out + (2 * NR + v) * W, iv[v]);                    \
+        }                                                                          \
         for (ptrdiff_t r = 0; r < nr; ++r) {                                       \
             bestv[r0 + r] = out[r];                                                \
-            secv[r0 + r] = out[2 * W + r];                                         \
-            besti[r0 + r] = (ptrdiff_t)out[4 * W + r];                             \
+            secv[r0 + r] = out[NR * W + r];                                        \
+            besti[r0 + r] = (ptrdiff_t)out[2 * NR * W + r];                        \
         }                                                                          \
     }
 
