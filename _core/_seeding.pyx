@@ -45,12 +45,12 @@ from _interrupt cimport check_interrupt, monotonic
 cdef extern from "_kpp_sums.h" nogil:
     void kmix_kpp_sums_d(const Py_ssize_t *idx, Py_ssize_t m, const double *D, Py_ssize_t nt,
                          const double *xnorm, const double *closest, const double *w,
-                         const double *ct, double scale, double g, double *dist_out,
-                         Py_ssize_t dstride, double *acc, double *ecc)
+                         const double *ct, double scale, double g, const double *cu,
+                         double abs0, unsigned int *mask, double *acc, double *ecc)
     void kmix_kpp_sums_f(const Py_ssize_t *idx, Py_ssize_t m, const float *D, Py_ssize_t nt,
                          const double *xnorm, const double *closest, const double *w,
-                         const double *ct, double scale, double g, double *dist_out,
-                         Py_ssize_t dstride, double *acc, double *ecc)
+                         const double *ct, double scale, double g, const double *cu,
+                         double abs0, unsigned int *mask, double *acc, double *ecc)
 
 cdef enum:
     # Rows prefetched ahead of the one whose deterministic distance is computed (_block_update).
@@ -89,7 +89,7 @@ cdef void _block_potentials(
     const int[::1] indptr, bint sparse, const double *xnorm, const double *w,
     Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *cand, const floating *candT,
     const floating *cnorm, Py_ssize_t ncand, const double *closest, const Py_ssize_t *assign,
-    const double *minprune, double *out, double *err, double *dist_out, Py_ssize_t dstride,
+    const double *minprune, const double *cu, double *out, double *err, unsigned int *mask,
     floating *G, floating *D, bint wide, double scale, double g, const double *ct,
     const _Screen32 *sc, float *D32,
 ) noexcept nogil:
@@ -99,9 +99,10 @@ cdef void _block_potentials(
     bound, see _block_update, and the deterministic value's relative error g). ct[t] is
     candidate t's part of that error bound, 1.5 scale cnorm[t] + sc.abs0.
 
-    The squared distance of row i to cand_t goes to dist_out[t * dstride + i] (one contiguous
-    run per candidate, so that the update that follows reads the winner's run in order). A row is
-    skipped (dist_out not written: the update skips it by the same test) when, for each t, a
+    Bit t of mask[i] tells the update whether the fast squared distance of row i to cand_t
+    could be below closest_i (the test of _block_update, with cu[t] = 1.5 times the
+    candidate's float64 squared norm): one word per row instead of ncand distances. A row is
+    skipped (mask not written: the update skips it by the same test) when, for each t, a
     quarter of the squared distance from its nearest chosen centre to cand_t
     (prune[assign, t] in kmeans_plusplus) is at least closest: then ||x - cand_t|| >=
     ||x - c_assign|| by the triangle inequality; tested as minprune[assign] (the smallest over
@@ -116,6 +117,7 @@ cdef void _block_potentials(
     cdef const floating *rows
     cdef double dist, dot
     cdef double e, v, xt, lim, acc, ecc, pruned = 0.0
+    cdef unsigned int bit
     cdef bint need
     for t in range(ncand):
         out[t] = 0.0
@@ -160,22 +162,25 @@ cdef void _block_potentials(
             # The candidates' sums over the chunk (_kpp_sums.h: the candidates in vector
             # lanes, the rows in order).
             if sc.X32 != NULL:
-                kmix_kpp_sums_f(idx, nneed, D32, ncand, xnorm, closest, w, ct, scale, g,
-                                dist_out, dstride, out, err)
+                kmix_kpp_sums_f(idx, nneed, D32, ncand, xnorm, closest, w, ct, scale, g, cu,
+                                sc.abs0, mask, out, err)
             elif floating is float:
-                kmix_kpp_sums_f(idx, nneed, D, ncand, xnorm, closest, w, ct, scale, g,
-                                dist_out, dstride, out, err)
+                kmix_kpp_sums_f(idx, nneed, D, ncand, xnorm, closest, w, ct, scale, g, cu,
+                                sc.abs0, mask, out, err)
             else:
-                kmix_kpp_sums_d(idx, nneed, D, ncand, xnorm, closest, w, ct, scale, g,
-                                dist_out, dstride, out, err)
+                kmix_kpp_sums_d(idx, nneed, D, ncand, xnorm, closest, w, ct, scale, g, cu,
+                                sc.abs0, mask, out, err)
             s += m
             continue
         # CSR rows: the same sums, candidate by candidate, the chunk's rows in order (each
         # candidate's sums run in registers through the same additions in the same order as
         # a running sum over the rows).
+        for q in range(nneed):
+            mask[idx[q]] = 0
         for t in range(ncand):
             acc = out[t]
             ecc = err[t]
+            bit = (<unsigned int>1) << t
             for q in range(nneed):
                 i = idx[q]
                 dot = 0.0
@@ -183,7 +188,9 @@ cdef void _block_potentials(
                     dot += <double>data[p] * cand[t * d + indices[p]]
                 dist = xnorm[i] + cnorm[t] - 2 * dot
                 dist = dist if dist > 0 else 0.0
-                dist_out[t * dstride + i] = dist
+                if (dist - scale * (cu[t] + 0.5 * xnorm[i]) - g * xnorm[i] - sc.abs0) * (
+                        1.0 - g) < closest[i]:
+                    mask[i] |= bit
                 # The error bound of row i and candidate t is e = ct + xt (2 sqrt(x c) <=
                 # x + c: no square root); a row counts in err[t] when (dist - e)(1 - g) <
                 # closest_i, tested as dist < closest_i (1 + 2 g) + e (a little wider, so
@@ -204,20 +211,22 @@ cdef void _block_potentials(
 
 cdef double _block_update(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
-    const int[::1] indptr, bint sparse, const double *fast,
-    const double *xnorm, double scale, const double *w, Py_ssize_t start, Py_ssize_t end,
+    const int[::1] indptr, bint sparse, const unsigned int *mask, unsigned int bit,
+    const double *w, Py_ssize_t start, Py_ssize_t end,
     const floating *c, double cn2, Py_ssize_t d, const double *prune, Py_ssize_t pstride,
-    Py_ssize_t center_id, double g, double abs0, double *closest, Py_ssize_t *assign,
+    Py_ssize_t center_id, double *closest, Py_ssize_t *assign,
 ) noexcept nogil:
     """Fold the new centre c into closest/assign for rows [start, end); return their potential.
 
-    fast[i] is the fast squared distance (not written, and not read, where the row was
-    pruned: prune[assign_i * pstride] >= closest_i), off by at
-    most scale (cn2 + ||x_i|| sqrt(cn2)) + g xnorm_i <= scale (1.5 cn2 + 0.5 xnorm_i) + g xnorm_i
-    (see _common.expansion_error_scale), plus abs0 (float32 screening, see _Screen32); a row
-    whose fast value could be below closest_i gets the deterministic distance (relative error
-    below g), which replaces closest_i when smaller. prune[assign_i * pstride] is the pruning
-    bound of c against the row's nearest chosen centre (see _block_potentials).
+    mask[i] & bit tells whether the fast squared distance of row i to c could be below
+    closest_i (not written, and not read, where the row was pruned: prune[assign_i * pstride]
+    >= closest_i): the fast value is off by at most scale (cn2 + ||x_i|| sqrt(cn2)) +
+    g xnorm_i <= scale (1.5 cn2 + 0.5 xnorm_i) + g xnorm_i (see
+    _common.expansion_error_scale), plus abs0 (float32 screening, see _Screen32), and the
+    bit is set when (fast - that bound) (1 - g) < closest_i (see _kpp_sums.h). Such a row
+    gets the deterministic distance (relative error below g), which replaces closest_i when
+    smaller. prune[assign_i * pstride] is the pruning bound of c against the row's nearest
+    chosen centre (see _block_potentials).
 
     Per chunk of rows: first the rows that need the deterministic distance (no data-dependent
     branch), then their distances with the rows a few ahead prefetched (they are scattered
@@ -226,20 +235,19 @@ cdef double _block_update(
     cdef Py_ssize_t s, m, r, q, i
     cdef Py_ssize_t idx[CHUNK_ROWS]
     cdef Py_ssize_t nneed
-    cdef double acc = 0.0, f, e, lim
+    cdef double acc = 0.0, e
+    cdef bint need
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
         nneed = 0
         for r in range(m):
             i = s + r
-            lim = closest[i]
-            f = INFINITY
-            if prune[assign[i] * pstride] < lim:
-                f = (fast[i] - scale * (1.5 * cn2 + 0.5 * xnorm[i]) - g * xnorm[i] - abs0) * (
-                    1.0 - g)
+            need = prune[assign[i] * pstride] < closest[i]
+            if need:
+                need = (mask[i] & bit) != 0
             idx[nneed] = i
-            nneed += <Py_ssize_t>(f < lim)
+            nneed += <Py_ssize_t>need
         if not sparse:
             for q in range(imin(nneed, _UPDATE_PREFETCH)):
                 kmix_prefetch_bytes(&X[idx[q], 0], d * sizeof(floating))
@@ -318,12 +326,13 @@ cdef void _potentials(
     const int[::1] indptr, bint sparse, Py_ssize_t n, Py_ssize_t d, const double[::1] xnorm,
     const double[::1] w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
     Py_ssize_t ncand, double[::1] closest, Py_ssize_t[::1] assign, double[::1] minprune,
-    double[:, ::1] block_out, double[:, ::1] cand_dist, bint wide, int n_threads,
+    double[:, ::1] block_out, unsigned int *mask, const double *cu, bint wide, int n_threads,
     double scale, double g, const double *ct, const _Screen32 *sc,
 ) noexcept nogil:
-    """Per-block potentials of the first ncand candidates (block_out) and their distances."""
+    """Per-block potentials of the first ncand candidates (block_out) and each row's mask of
+    the candidates that could bring it closer."""
     cdef Py_ssize_t nb = block_out.shape[0], bs = (n + nb - 1) // nb, b
-    cdef Py_ssize_t T = cand_dist.shape[0]
+    cdef Py_ssize_t T = block_out.shape[1] // 2
     cdef floating *G
     cdef floating *D
     cdef float *D32
@@ -334,9 +343,9 @@ cdef void _potentials(
         for b in prange(nb, schedule='dynamic'):
             _block_potentials(X, data, indices, indptr, sparse, &xnorm[0], &w[0], b * bs,
                               imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
-                              ncand, &closest[0], &assign[0], &minprune[0], &block_out[b, 0],
-                              &block_out[b, T],
-                              &cand_dist[0, 0], n, G, D, wide, scale, g, ct, sc, D32)
+                              ncand, &closest[0], &assign[0], &minprune[0], cu,
+                              &block_out[b, 0], &block_out[b, T], mask, G, D, wide, scale, g,
+                              ct, sc, D32)
         free(G)
         free(D)
         free(D32)
@@ -398,6 +407,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         raise ValueError("draws must hold 1 + (n_clusters - 1) * n_trials uniform numbers")
     if small and sparse:
         raise ValueError("the small-problem path takes dense data")
+    if T > 32:
+        raise ValueError("at most 32 trials per centre (one bit each in the rows' masks)")
     dtype = np.float32 if floating is float else np.float64
     centers_arr = np.empty((n_clusters, d), dtype=dtype)
     chosen_arr = np.full(n_clusters, -1, dtype=np.intp)
@@ -420,9 +431,9 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double[::1] minprune = np.zeros(n_clusters)
     # Per block: the T candidates' fast potentials, then their error bounds.
     cdef double[:, ::1] block_out = np.zeros((nb, 2 * T))
-    # Squared distances of every row to the current candidates, one row per candidate (not
-    # written where pruned).
-    cdef double[:, ::1] cand_dist = np.zeros((T, n))
+    # Per row, bit t: whether candidate t could bring the row closer (see _block_potentials;
+    # not written where pruned).
+    cdef unsigned int[::1] mask = np.zeros(n, dtype=np.uint32)
     cdef double[::1] block_pot = np.zeros(nb)
     cdef double[::1] pots = np.zeros(T)
     cdef Py_ssize_t[::1] ids = np.zeros(T, dtype=np.intp)
@@ -431,6 +442,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double[::1] cn2 = np.zeros(T)
     # Per candidate: its term of the fast distances' error bound (see _block_potentials).
     cdef double[::1] ct = np.zeros(T)
+    # Per candidate: 1.5 times its float64 squared norm (the update's test, see _block_update).
+    cdef double[::1] cu = np.zeros(T)
     cdef double[::1] bound = np.zeros(T)
     cdef double[:, ::1] block_det = np.zeros((nb, T))
     cdef Py_ssize_t[::1] amb = np.zeros(T, dtype=np.intp)
@@ -473,17 +486,17 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         prep_centers(&cand[0, 0], 1, d, &candT[0, 0], &cnorm[0])
         _cand_norms(&cand[0, 0], 1, d, &cn2[0])
         ct[0] = 1.5 * scale * cnorm[0] + sc.abs0
+        cu[0] = 1.5 * cn2[0]
         _screen_candidates(&cand[0, 0], 1, d, &sc, &cand32[0, 0], &candT32[0, 0],
                            &cnorm32[0])
         _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
-                    cand, candT, cnorm, 1, closest, assign, minprune, block_out, cand_dist,
-                    wide, n_threads, scale, g, &ct[0], &sc)
+                    cand, candT, cnorm, 1, closest, assign, minprune, block_out, &mask[0],
+                    &cu[0], wide, n_threads, scale, g, &ct[0], &sc)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
-            block_pot[b] = _block_update(X, data, indices, indptr, sparse, &cand_dist[0, 0],
-                                         &x_sq_norms[0], scale, &sample_weight[0], b * bs,
-                                         imin(n, (b + 1) * bs), &cand[0, 0], cn2[0], d,
-                                         &prune[0, 0], T, 0, g, sc.abs0, &closest[0],
-                                         &assign[0])
+            block_pot[b] = _block_update(X, data, indices, indptr, sparse, &mask[0], 1,
+                                         &sample_weight[0], b * bs, imin(n, (b + 1) * bs),
+                                         &cand[0, 0], cn2[0], d, &prune[0, 0], T, 0,
+                                         &closest[0], &assign[0])
     if verbose > 0:
         _progress(1, n_clusters, start, &last_print, &last_done)
     for c in range(1, n_clusters):
@@ -498,6 +511,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             _cand_norms(&cand[0, 0], T, d, &cn2[0])
             for t in range(T):
                 ct[t] = 1.5 * scale * cnorm[t] + sc.abs0
+                cu[t] = 1.5 * cn2[t]
             _screen_candidates(&cand[0, 0], T, d, &sc, &cand32[0, 0], &candT32[0, 0],
                                &cnorm32[0])
             # A quarter of the squared centre-candidate distances, rounded down (by 4 g: the
@@ -512,7 +526,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                         minprune[j] = prune[j, t]
             _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                         cand, candT, cnorm, T, closest, assign, minprune, block_out,
-                        cand_dist, wide, n_threads, scale, g, &ct[0], &sc)
+                        &mask[0], &cu[0], wide, n_threads, scale, g, &ct[0], &sc)
             best = 0
             for t in range(T):
                 p = 0.0
@@ -551,11 +565,11 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             memcpy(&centers[c, 0], &cand[best, 0], d * sizeof(floating))
             chosen[c] = ids[best]
             for b in prange(nb, schedule='dynamic', num_threads=n_threads):
-                block_pot[b] = _block_update(X, data, indices, indptr, sparse,
-                                             &cand_dist[best, 0], &x_sq_norms[0], scale,
-                                             &sample_weight[0], b * bs, imin(n, (b + 1) * bs),
-                                             &cand[best, 0], cn2[best], d, &prune[0, best], T,
-                                             c, g, sc.abs0, &closest[0], &assign[0])
+                block_pot[b] = _block_update(X, data, indices, indptr, sparse, &mask[0],
+                                             (<unsigned int>1) << best, &sample_weight[0], b * bs,
+                                             imin(n, (b + 1) * bs), &cand[best, 0], cn2[best],
+                                             d, &prune[0, best], T, c, &closest[0],
+                                             &assign[0])
         if verbose > 0:
             _progress(c + 1, n_clusters, start, &last_print, &last_done)
     return centers_arr, chosen_arr
@@ -575,20 +589,22 @@ def few_partial_dists_of_rows(const floating[:, ::1] X, const Py_ssize_t[::1] id
 
 def kpp_chunk_sums(const Py_ssize_t[::1] idx, const floating[:, ::1] D, const double[::1] xnorm,
                    const double[::1] closest, const double[::1] w, const double[::1] ct,
-                   double scale, double g, double[::1] acc, double[::1] ecc):
+                   double scale, double g, const double[::1] cu, double abs0, double[::1] acc,
+                   double[::1] ecc):
     """The candidates' sums over one chunk of rows (``_kpp_sums.h``, for the kernel tests):
-    acc and ecc (one per candidate) are added to in place; returns dist_out (candidates x
-    rows, NaN where no row of idx wrote)."""
+    acc and ecc (one per candidate) are added to in place; returns the rows' masks (0 where
+    no row of idx wrote)."""
     cdef Py_ssize_t m = idx.shape[0], nt = D.shape[1], n = xnorm.shape[0]
-    if D.shape[0] != m or ct.shape[0] != nt or acc.shape[0] != nt or ecc.shape[0] != nt:
-        raise ValueError("D must be len(idx) x nt, ct, acc and ecc of length nt")
-    cdef double[:, ::1] dist_out = np.full((nt, n), np.nan)
+    if (D.shape[0] != m or ct.shape[0] != nt or cu.shape[0] != nt or acc.shape[0] != nt
+            or ecc.shape[0] != nt or nt > 32):
+        raise ValueError("D must be len(idx) x nt (nt <= 32), ct, cu, acc and ecc of length nt")
+    cdef unsigned int[::1] mask = np.zeros(n, dtype=np.uint32)
     if m and nt:
         with nogil:
             if floating is float:
                 kmix_kpp_sums_f(&idx[0], m, &D[0, 0], nt, &xnorm[0], &closest[0], &w[0],
-                                &ct[0], scale, g, &dist_out[0, 0], n, &acc[0], &ecc[0])
+                                &ct[0], scale, g, &cu[0], abs0, &mask[0], &acc[0], &ecc[0])
             else:
                 kmix_kpp_sums_d(&idx[0], m, &D[0, 0], nt, &xnorm[0], &closest[0], &w[0],
-                                &ct[0], scale, g, &dist_out[0, 0], n, &acc[0], &ecc[0])
-    return np.asarray(dist_out)
+                                &ct[0], scale, g, &cu[0], abs0, &mask[0], &acc[0], &ecc[0])
+    return np.asarray(mask)

@@ -1,4 +1,6 @@
 """The compiled kernels against numpy references, in float32 and float64, 1 and 2 threads."""
+import sys
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -153,13 +155,14 @@ def test_few_candidate_dot_products_match_numpy(dtype, d, nt):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("nt", [1, 4, 6, 8, 11, 16, 17])
+@pytest.mark.parametrize("nt", [1, 4, 6, 8, 11, 16, 17, 32])
 def test_seeding_chunk_sums_match_a_running_sum_in_numpy(dtype, nt):
     """k-means++'s per-chunk candidate sums (the candidates in vector lanes on AVX2, up to 16;
-    the portable loop past that and without AVX2) against numpy, bit for bit: each clamped
-    distance, and each candidate's two running sums added to row by row in order (numpy's
-    cumsum), from values carried in. Rows not yet near any centre (closest infinite), rows
-    whose distance rounds below zero, and repeated rows are included."""
+    the portable loop past that and without AVX2) against numpy, bit for bit: each
+    candidate's two running sums added to row by row in order (numpy's cumsum), from values
+    carried in, and each row's mask of the candidates whose clamped distance could be below
+    its closest. Rows not yet near any centre (closest infinite), rows whose distance rounds
+    below zero, and rows on both sides of the mask's test are included."""
     from kmix._core import _seeding
     rng = np.random.RandomState(nt)
     n, m = 500, 203
@@ -170,10 +173,11 @@ def test_seeding_chunk_sums_match_a_running_sum_in_numpy(dtype, nt):
     closest[idx[::7]] = np.inf
     w = rng.uniform(0.5, 2, n)
     ct = rng.uniform(0, 1e-3, nt)
-    scale, g = 3e-6, 1e-15
+    cu = rng.uniform(0, 3e4, nt)
+    scale, g, abs0 = 3e-6, 1e-15, 1e-3
     acc0, ecc0 = rng.uniform(0, 100, nt), rng.uniform(0, 1, nt)
     acc, ecc = acc0.copy(), ecc0.copy()
-    dist_out = _seeding.kpp_chunk_sums(idx, D, xnorm, closest, w, ct, scale, g, acc, ecc)
+    mask = _seeding.kpp_chunk_sums(idx, D, xnorm, closest, w, ct, scale, g, cu, abs0, acc, ecc)
 
     xi, cl, wi = xnorm[idx][:, None], closest[idx][:, None], w[idx][:, None]
     dist = xi + D.astype(np.float64)
@@ -186,11 +190,49 @@ def test_seeding_chunk_sums_match_a_running_sum_in_numpy(dtype, nt):
     acc_terms = wi * np.where(dist < cl, dist, cl)
     ref_acc = np.cumsum(np.vstack([acc0, acc_terms]), axis=0)[-1]
     ref_ecc = np.cumsum(np.vstack([ecc0, ecc_terms]), axis=0)[-1]
+    f = (dist - scale * (cu[None, :] + 0.5 * xi) - g * xi - abs0) * (1.0 - g)
+    below = f < cl
+    ref_mask = (below.astype(np.uint64) << np.arange(nt, dtype=np.uint64)).sum(axis=1)
     assert (dist == 0).any() and np.isfinite(acc).all()
-    assert_array_equal(dist_out[:, idx], dist.T)
-    assert np.isnan(np.delete(dist_out, idx, axis=1)).all()
+    assert below.any() and not below.all()
+    assert_array_equal(mask[idx], ref_mask)
+    assert not np.delete(mask, idx).any()
     assert acc.tobytes() == ref_acc.tobytes()
     assert ecc.tobytes() == ref_ecc.tobytes()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through libc")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_seeding_chunk_sums_do_not_read_past_the_last_row(dtype):
+    """The AVX2 kernel loads the candidates four at a time: its last row of D ends right
+    before a page that may not be read (mprotect), and the sums still equal the portable
+    loop's (a read past the row would crash the process)."""
+    import ctypes
+    import mmap
+
+    from kmix._core import _seeding
+    page = mmap.PAGESIZE
+    buf = mmap.mmap(-1, 2 * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.mprotect(ctypes.c_void_p(base + page), ctypes.c_size_t(page), 0) == 0
+    try:
+        for nt in (1, 2, 3, 5, 6, 7, 9):
+            m, n = 5, 8
+            size = m * nt * np.dtype(dtype).itemsize
+            D = np.frombuffer(buf, dtype=dtype, count=m * nt, offset=page - size)
+            D = D.reshape(m, nt)
+            D[...] = np.arange(m * nt).reshape(m, nt) - 20
+            idx = np.arange(1, 1 + m, dtype=np.intp)
+            args = (np.linspace(1, 30, n), np.full(n, 25.0), np.ones(n), np.full(nt, 1e-3),
+                    1e-6, 1e-15, np.full(nt, 3.0), 0.0)
+            acc, ecc = np.zeros(nt), np.zeros(nt)
+            mask = _seeding.kpp_chunk_sums(idx, D, *args[:7], args[7], acc, ecc)
+            dist = np.maximum(args[0][idx][:, None] + D.astype(np.float64), 0.0)
+            assert_allclose(acc, np.minimum(dist, 25.0).sum(axis=0), rtol=1e-15)
+            assert mask[idx].max() < 2 ** nt
+    finally:
+        libc.mprotect(ctypes.c_void_p(base + page), ctypes.c_size_t(page), 3)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
