@@ -13,9 +13,7 @@ depend on the number of threads:
   the lowest is kept.
 
 Rows that no candidate can improve are skipped with the triangle inequality (each row remembers
-its nearest chosen centre), which makes seeding clustered data several times cheaper. Float64
-rows screened on a float32 copy have the rows needed lately packed apart (_compact), so that
-the screen streams through them instead of picking them out of all the rows.
+its nearest chosen centre), which makes seeding clustered data several times cheaper.
 
 The same seeds on every machine: the distances that are kept (closest_i), the pruning bounds
 and the potentials that decide between candidates are defined by machine-independent float64
@@ -39,7 +37,7 @@ from libc.string cimport memcpy, memset
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, expansion_error_scale,
                       few_partial_dists, imin, kmix_gamma, kmix_prefetch_bytes, mixed_abs_unit,
                       mixed_error_scale, n_blocks_for, partial_dists, prep_centers, sq_dist,
-                      sq_dist_sparse, sum_counts, sum_in_order)
+                      sq_dist_sparse, sum_in_order)
 from _kpp cimport draw_first, first_cdf, kpp_small, kpp_small_dist_rows, pick
 from _interrupt cimport check_interrupt, monotonic
 
@@ -62,12 +60,6 @@ cdef enum:
     # copy (4 bytes a value) could strain memory.
     SCREEN32_MIN_VALUES = 1 << 20
     SCREEN32_MAX_VALUES = 1 << 28
-    # The screen's needed rows are packed again when fewer than PACK_SHRINK_NUM /
-    # PACK_SHRINK_DEN of those packed last time (see kmeans_plusplus).
-    PACK_SHRINK_NUM = 3
-    PACK_SHRINK_DEN = 4
-    # The packed rows' buffer is at most this many float32 values (256 MB).
-    PACK_MAX_VALUES = 1 << 26
 
 
 cdef struct _Screen32:
@@ -79,12 +71,6 @@ cdef struct _Screen32:
     const float *cand
     const float *cnorm
     double abs0
-    # The rows needed lately, packed (see _compact): Xc (NULL: none yet) holds row i of X32
-    # at pos[i] (-1: not there); a row needed by the step's candidates gets stamp[i] = step.
-    const float *Xc
-    const int *pos
-    int *stamp
-    int step
 
 
 cdef inline double _det_row(const floating[:, ::1] X, const floating[::1] data,
@@ -105,7 +91,7 @@ cdef void _block_potentials(
     const floating *cnorm, Py_ssize_t ncand, const double *closest, const Py_ssize_t *assign,
     const double *minprune, const double *cu, double *out, double *err, unsigned int *mask,
     floating *G, floating *D, bint wide, double scale, double g, const double *ct,
-    const _Screen32 *sc, float *D32, Py_ssize_t *need_out,
+    const _Screen32 *sc, float *D32,
 ) noexcept nogil:
     """out[t] = sum over rows [start, end) of w * min(closest, ||x - cand_t||^2), and err[t] a
     bound on how far that sum of fast distances can be from the deterministic one: only rows
@@ -124,15 +110,13 @@ cdef void _block_potentials(
     Other rows are evaluated against all candidates at once: in place by
     :func:`few_partial_dists` for wide dense data (on the float32 copy of float64 rows when
     sc.X32 is set: scale and sc.abs0 are then the mixed-precision bounds), else by the fused
-    loops (the rows gathered first when few of a chunk need them). need_out[0]: how many rows
-    were needed.
+    loops (the rows gathered first when few of a chunk need them).
     """
     cdef Py_ssize_t s, m, r, i, t, q, p, nneed
     cdef Py_ssize_t idx[CHUNK_ROWS]
     cdef const floating *rows
     cdef double dist, dot
     cdef double e, v, xt, lim, acc, ecc, pruned = 0.0
-    cdef Py_ssize_t total_need = 0
     cdef unsigned int bit
     cdef bint need
     for t in range(ncand):
@@ -152,19 +136,12 @@ cdef void _block_potentials(
             nneed += need
             v = w[i] * closest[i]
             pruned += 0.0 if need else v
-        total_need += nneed
         if nneed == 0:
             s += m
             continue
         if wide and sc.X32 != NULL:
             # Float64 rows screened in float32: half the memory traffic.
-            if sc.stamp != NULL:
-                for q in range(nneed):
-                    sc.stamp[idx[q]] = sc.step
-            if sc.Xc != NULL:
-                _few_dists_packed(sc, idx, nneed, d, ncand, D32)
-            else:
-                few_partial_dists(sc.X32, idx, nneed, d, sc.cand, ncand, sc.cnorm, D32)
+            few_partial_dists(sc.X32, idx, nneed, d, sc.cand, ncand, sc.cnorm, D32)
         elif wide:
             # A few candidates on wide rows: each needed row read in place (gemm would gather
             # the rows, then pack them, to multiply a few columns).
@@ -230,61 +207,6 @@ cdef void _block_potentials(
         s += m
     for t in range(ncand):
         out[t] += pruned
-    need_out[0] = total_need
-
-
-cdef void _few_dists_packed(const _Screen32 *sc, Py_ssize_t *idx, Py_ssize_t nneed,
-                            Py_ssize_t d, Py_ssize_t ncand, float *D32) noexcept nogil:
-    """The screen's distances of the rows idx[:nneed] (in row order) to the candidates: first
-    those packed in sc.Xc (read there, mostly in sequence), then the others (read in X32);
-    idx is reordered to match D32's rows."""
-    cdef Py_ssize_t q, i, n1 = 0, n2 = 0
-    cdef Py_ssize_t packed[CHUNK_ROWS]
-    cdef Py_ssize_t rest[CHUNK_ROWS]
-    cdef Py_ssize_t ppos[CHUNK_ROWS]
-    for q in range(nneed):
-        i = idx[q]
-        if sc.pos[i] >= 0:
-            packed[n1] = i
-            ppos[n1] = sc.pos[i]
-            n1 += 1
-        else:
-            rest[n2] = i
-            n2 += 1
-    if n1:
-        few_partial_dists(sc.Xc, ppos, n1, d, sc.cand, ncand, sc.cnorm, D32)
-    if n2:
-        few_partial_dists(sc.X32, rest, n2, d, sc.cand, ncand, sc.cnorm, D32 + n1 * ncand)
-    memcpy(idx, packed, n1 * sizeof(Py_ssize_t))
-    memcpy(idx + n1, rest, n2 * sizeof(Py_ssize_t))
-
-
-cdef Py_ssize_t _compact(const float *X32, Py_ssize_t n, Py_ssize_t d, Py_ssize_t nb,
-                         const int *stamp, int step, float *Xc, int *pos, Py_ssize_t *cnt,
-                         int n_threads) noexcept nogil:
-    """Pack the rows of X32 stamped with step into Xc, in row order (pos[i]: the place of
-    row i, -1 if not packed); returns how many. The rows needed by one step's candidates are
-    mostly those of the next step (on clustered data, the clusters no centre has reached
-    yet): read packed, they stream instead of being picked out of all the rows."""
-    cdef Py_ssize_t bs = (n + nb - 1) // nb, b, i, p, total = 0
-    for b in prange(nb, schedule='static', num_threads=n_threads):
-        cnt[b] = 0
-        for i in range(b * bs, imin(n, (b + 1) * bs)):
-            cnt[b] += stamp[i] == step
-    for b in range(nb):
-        p = cnt[b]
-        cnt[b] = total
-        total += p
-    for b in prange(nb, schedule='static', num_threads=n_threads):
-        p = cnt[b]
-        for i in range(b * bs, imin(n, (b + 1) * bs)):
-            if stamp[i] == step:
-                memcpy(Xc + p * d, X32 + i * d, d * sizeof(float))
-                pos[i] = <int>p
-                p = p + 1
-            else:
-                pos[i] = -1
-    return total
 
 
 cdef double _block_update(
@@ -405,7 +327,7 @@ cdef void _potentials(
     const double[::1] w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
     Py_ssize_t ncand, double[::1] closest, Py_ssize_t[::1] assign, double[::1] minprune,
     double[:, ::1] block_out, unsigned int *mask, const double *cu, bint wide, int n_threads,
-    double scale, double g, const double *ct, const _Screen32 *sc, Py_ssize_t *block_need,
+    double scale, double g, const double *ct, const _Screen32 *sc,
 ) noexcept nogil:
     """Per-block potentials of the first ncand candidates (block_out) and each row's mask of
     the candidates that could bring it closer."""
@@ -423,7 +345,7 @@ cdef void _potentials(
                               imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
                               ncand, &closest[0], &assign[0], &minprune[0], cu,
                               &block_out[b, 0], &block_out[b, T], mask, G, D, wide, scale, g,
-                              ct, sc, D32, &block_need[b])
+                              ct, sc, D32)
         free(G)
         free(D)
         free(D32)
@@ -544,17 +466,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     sc.cand = &cand32[0, 0]
     sc.cnorm = &cnorm32[0]
     sc.abs0 = 0.0
-    sc.Xc = NULL
-    sc.pos = NULL
-    sc.stamp = NULL
-    sc.step = 0
-    # Rows needed per block at the last step, and the packing of the screen's rows
-    # (_compact): its stamps, places, buffer and how many rows it holds.
-    cdef Py_ssize_t[::1] block_need = np.zeros(nb, dtype=np.intp)
-    cdef int[::1] stamp = None
-    cdef int[::1] pos = None
-    cdef float[:, ::1] Xc = None
-    cdef Py_ssize_t npacked = n, nneeded
     if (floating is double and wide and SCREEN32_MIN_VALUES <= n * d <= SCREEN32_MAX_VALUES
             and np.max(x_sq_norms) <= MIXED_MAX_NORM):
         X32 = np.asarray(X, dtype=np.float32)
@@ -562,10 +473,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         scale = (mixed_error_scale(d) * (1.0 + kmix_gamma(d + 1, False))
                  + 4.0 * mixed_abs_unit(d) * sqrt(<double>d))
         sc.abs0 = mixed_abs_unit(d) * (1.0 + 4.0 * sqrt(<double>d))
-        stamp = np.full(n, -1, dtype=np.int32)
-        pos = np.full(n, -1, dtype=np.int32)
-        sc.stamp = &stamp[0]
-        sc.pos = &pos[0]
     cdef double gn = kmix_gamma(n + nb + 2, 0)
     cdef double e
     cdef double start = monotonic(), last_check = start, last_print = start
@@ -584,7 +491,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                            &cnorm32[0])
         _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                     cand, candT, cnorm, 1, closest, assign, minprune, block_out, &mask[0],
-                    &cu[0], wide, n_threads, scale, g, &ct[0], &sc, &block_need[0])
+                    &cu[0], wide, n_threads, scale, g, &ct[0], &sc)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             block_pot[b] = _block_update(X, data, indices, indptr, sparse, &mask[0], 1,
                                          &sample_weight[0], b * bs, imin(n, (b + 1) * bs),
@@ -594,22 +501,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         _progress(1, n_clusters, start, &last_print, &last_done)
     for c in range(1, n_clusters):
         check_interrupt(&last_check)
-        if sc.stamp != NULL and c > 1:
-            # The rows the last candidates needed, packed when they are at most 3/4 of the
-            # rows (at most PACK_MAX_VALUES values) and at most PACK_SHRINK of those packed
-            # before (each packing copies them once). Blobs 500k x 50, k=100: 6-7% faster
-            # (packed from the 26th centre on, 8 times).
-            nneeded = sum_counts(&block_need[0], nb)
-            if (4 * nneeded <= 3 * n and nneeded * d <= PACK_MAX_VALUES
-                    and nneeded * PACK_SHRINK_DEN <= npacked * PACK_SHRINK_NUM):
-                if sc.Xc == NULL:
-                    Xc = np.empty((max(nneeded, 1), d), dtype=np.float32)
-                with nogil:
-                    npacked = _compact(sc.X32, n, d, nb, sc.stamp, sc.step, &Xc[0, 0],
-                                       &pos[0], &block_need[0], n_threads)
-                sc.Xc = &Xc[0, 0]
-
-        sc.step = c
         with nogil:
             total = sum_in_order(&block_pot[0], nb)
             for t in range(T):
@@ -635,8 +526,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                         minprune[j] = prune[j, t]
             _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
                         cand, candT, cnorm, T, closest, assign, minprune, block_out,
-                        &mask[0], &cu[0], wide, n_threads, scale, g, &ct[0], &sc,
-                        &block_need[0])
+                        &mask[0], &cu[0], wide, n_threads, scale, g, &ct[0], &sc)
             best = 0
             for t in range(T):
                 p = 0.0
