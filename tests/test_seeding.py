@@ -306,3 +306,22 @@ def test_float32_screen_of_float64_rows_keeps_the_deterministic_choice(scale):
     unit = _kmeans_plusplus(X / scale, 12, _row_sq_norms(X / scale), w,
                             np.random.RandomState(0), None, small=True)
     assert_array_equal(general[1], unit[1])
+
+
+def test_float32_screen_on_clustered_rows_keeps_the_deterministic_choice():
+    """Clustered float64 data screened on a float32 copy, where most rows are pruned once the
+    blobs have centres (30 separated blobs, k=40): the seeds stay kpp_small's, bit for bit,
+    with one thread and two."""
+    from kmix._seeding import _kmeans_plusplus, _row_sq_norms
+
+    X, _ = make_blobs(20000, 56, centers=30, cluster_std=1.0, center_box=(-30, 30),
+                      random_state=3)
+    assert X.size >= 2 ** 20
+    w = np.random.RandomState(4).uniform(0.5, 1.5, X.shape[0])
+    norms = _row_sq_norms(X)
+    small = _kmeans_plusplus(X, 40, norms, w, np.random.RandomState(1), None, small=True)
+    for n_threads in (1, 2):
+        general = _kmeans_plusplus(X, 40, norms, w, np.random.RandomState(1), None,
+                                   small=False, n_threads=n_threads)
+        assert_array_equal(general[1], small[1])
+        assert_array_equal(general[0], small[0])
