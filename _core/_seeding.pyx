@@ -321,6 +321,17 @@ cdef void _cand_norms(const floating *cand, Py_ssize_t T, Py_ssize_t d,
             cn2[t] += <double>cand[t * d + f] * <double>cand[t * d + f]
 
 
+cdef void _cand_terms(const floating *cnorm, const double *cn2, Py_ssize_t T, double scale,
+                      double abs0, double *ct, double *cu) noexcept nogil:
+    """Per candidate: ct, its term of the fast distances' error bound (1.5 scale cnorm + abs0,
+    see _block_potentials), and cu, 1.5 times its float64 squared norm (the update's test,
+    see _block_update)."""
+    cdef Py_ssize_t t
+    for t in range(T):
+        ct[t] = 1.5 * scale * cnorm[t] + abs0
+        cu[t] = 1.5 * cn2[t]
+
+
 cdef void _potentials(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
     const int[::1] indptr, bint sparse, Py_ssize_t n, Py_ssize_t d, const double[::1] xnorm,
@@ -440,9 +451,8 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef double total, p
 
     cdef double[::1] cn2 = np.zeros(T)
-    # Per candidate: its term of the fast distances' error bound (see _block_potentials).
+    # Per candidate: the error-bound terms of its fast distances (see _cand_terms).
     cdef double[::1] ct = np.zeros(T)
-    # Per candidate: 1.5 times its float64 squared norm (the update's test, see _block_update).
     cdef double[::1] cu = np.zeros(T)
     cdef double[::1] bound = np.zeros(T)
     cdef double[:, ::1] block_det = np.zeros((nb, T))
@@ -485,8 +495,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         chosen[0] = ids[0]
         prep_centers(&cand[0, 0], 1, d, &candT[0, 0], &cnorm[0])
         _cand_norms(&cand[0, 0], 1, d, &cn2[0])
-        ct[0] = 1.5 * scale * cnorm[0] + sc.abs0
-        cu[0] = 1.5 * cn2[0]
+        _cand_terms(&cnorm[0], &cn2[0], 1, scale, sc.abs0, &ct[0], &cu[0])
         _screen_candidates(&cand[0, 0], 1, d, &sc, &cand32[0, 0], &candT32[0, 0],
                            &cnorm32[0])
         _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
@@ -509,9 +518,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             _gather_rows(X, data, indices, indptr, sparse, &ids[0], T, &cand[0, 0], d)
             prep_centers(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0])
             _cand_norms(&cand[0, 0], T, d, &cn2[0])
-            for t in range(T):
-                ct[t] = 1.5 * scale * cnorm[t] + sc.abs0
-                cu[t] = 1.5 * cn2[t]
+            _cand_terms(&cnorm[0], &cn2[0], T, scale, sc.abs0, &ct[0], &cu[0])
             _screen_candidates(&cand[0, 0], T, d, &sc, &cand32[0, 0], &candT32[0, 0],
                                &cnorm32[0])
             # A quarter of the squared centre-candidate distances, rounded down (by 4 g: the
