@@ -1,6 +1,6 @@
 /* k-means++'s candidate potentials over one chunk of rows (_seeding._block_potentials).
  *
- * For the m rows i = idx[q] and the nt <= 32 candidates t, from the fast partial distances
+ * For the m rows i = idx[q] and the nt candidates t, from the fast partial distances
  * D[q * nt + t] (float or double: the data's dtype, or float32 when float64 rows are screened
  * on a float32 copy):
  *
@@ -8,7 +8,7 @@
  *   acc[t] += w_i * min(dist, closest_i)
  *   ecc[t] += w_i * (e + g * (dist + e))  when  dist < closest_i * (1 + 2 g) + xt + ct[t]
  *             (e = ct[t] + xt, xt = (0.5 scale + g) xnorm_i; else an exact 0.0 is added)
- *   bit t of mask[i]: whether dist could be below closest_i, the update's test
+ *   bit t of mask[i] (t < 32): whether dist could be below closest_i, the update's test
  *             (dist - scale * (cu[t] + 0.5 xnorm_i) - g xnorm_i - abs0) * (1 - g) < closest_i
  *             (cu[t] = 1.5 ||cand_t||^2 in float64, see _seeding._block_update)
  *
@@ -38,7 +38,7 @@
             double dist = xi + (double)Dq[t];                                      \
             dist = dist > 0 ? dist : 0.0;                                          \
             const double f = (dist - scale * (cu[t] + h) - gx - abs0) * (1.0 - g);   \
-            bits |= (unsigned int)(f < cli) << t;                                  \
+            if (t < 32) bits |= (unsigned int)(f < cli) << t;                      \
             const double e = ct[t] + xt;                                           \
             const double v = wi * (e + g * (dist + e));                            \
             ecc[t] += dist < lim + ct[t] ? v : 0.0;                                \

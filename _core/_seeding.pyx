@@ -180,7 +180,7 @@ cdef void _block_potentials(
         for t in range(ncand):
             acc = out[t]
             ecc = err[t]
-            bit = (<unsigned int>1) << t
+            bit = _mask_bit(t)
             for q in range(nneed):
                 i = idx[q]
                 dot = 0.0
@@ -218,8 +218,8 @@ cdef double _block_update(
 ) noexcept nogil:
     """Fold the new centre c into closest/assign for rows [start, end); return their potential.
 
-    mask[i] & bit tells whether the fast squared distance of row i to c could be below
-    closest_i (not written, and not read, where the row was pruned: prune[assign_i * pstride]
+    mask[i] & bit (bit = 0: no screen) tells whether the fast squared distance of row i to c
+    could be below closest_i (not written, and not read, where the row was pruned: prune[assign_i * pstride]
     >= closest_i): the fast value is off by at most scale (cn2 + ||x_i|| sqrt(cn2)) +
     g xnorm_i <= scale (1.5 cn2 + 0.5 xnorm_i) + g xnorm_i (see
     _common.expansion_error_scale), plus abs0 (float32 screening, see _Screen32), and the
@@ -244,7 +244,7 @@ cdef double _block_update(
         for r in range(m):
             i = s + r
             need = prune[assign[i] * pstride] < closest[i]
-            if need:
+            if need and bit != 0:
                 need = (mask[i] & bit) != 0
             idx[nneed] = i
             nneed += <Py_ssize_t>need
@@ -319,6 +319,13 @@ cdef void _cand_norms(const floating *cand, Py_ssize_t T, Py_ssize_t d,
         cn2[t] = 0.0
         for f in range(d):
             cn2[t] += <double>cand[t * d + f] * <double>cand[t * d + f]
+
+
+cdef inline unsigned int _mask_bit(Py_ssize_t t) noexcept nogil:
+    """Candidate t's bit in the rows' masks (see _block_potentials); 0 past the 32nd
+    candidate, which has none: the update then takes the deterministic distance of every
+    row that its pruning bound keeps."""
+    return (<unsigned int>1) << t if t < 32 else 0
 
 
 cdef void _cand_terms(const floating *cnorm, const double *cn2, Py_ssize_t T, double scale,
@@ -418,8 +425,6 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         raise ValueError("draws must hold 1 + (n_clusters - 1) * n_trials uniform numbers")
     if small and sparse:
         raise ValueError("the small-problem path takes dense data")
-    if T > 32:
-        raise ValueError("at most 32 trials per centre (one bit each in the rows' masks)")
     dtype = np.float32 if floating is float else np.float64
     centers_arr = np.empty((n_clusters, d), dtype=dtype)
     chosen_arr = np.full(n_clusters, -1, dtype=np.intp)
@@ -502,10 +507,10 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                     cand, candT, cnorm, 1, closest, assign, minprune, block_out, &mask[0],
                     &cu[0], wide, n_threads, scale, g, &ct[0], &sc)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
-            block_pot[b] = _block_update(X, data, indices, indptr, sparse, &mask[0], 1,
-                                         &sample_weight[0], b * bs, imin(n, (b + 1) * bs),
-                                         &cand[0, 0], cn2[0], d, &prune[0, 0], T, 0,
-                                         &closest[0], &assign[0])
+            block_pot[b] = _block_update(X, data, indices, indptr, sparse, &mask[0],
+                                         _mask_bit(0), &sample_weight[0], b * bs,
+                                         imin(n, (b + 1) * bs), &cand[0, 0], cn2[0], d,
+                                         &prune[0, 0], T, 0, &closest[0], &assign[0])
     if verbose > 0:
         _progress(1, n_clusters, start, &last_print, &last_done)
     for c in range(1, n_clusters):
@@ -573,7 +578,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             chosen[c] = ids[best]
             for b in prange(nb, schedule='dynamic', num_threads=n_threads):
                 block_pot[b] = _block_update(X, data, indices, indptr, sparse, &mask[0],
-                                             (<unsigned int>1) << best, &sample_weight[0], b * bs,
+                                             _mask_bit(best), &sample_weight[0], b * bs,
                                              imin(n, (b + 1) * bs), &cand[best, 0], cn2[best],
                                              d, &prune[0, best], T, c, &closest[0],
                                              &assign[0])
@@ -603,8 +608,8 @@ def kpp_chunk_sums(const Py_ssize_t[::1] idx, const floating[:, ::1] D, const do
     no row of idx wrote)."""
     cdef Py_ssize_t m = idx.shape[0], nt = D.shape[1], n = xnorm.shape[0]
     if (D.shape[0] != m or ct.shape[0] != nt or cu.shape[0] != nt or acc.shape[0] != nt
-            or ecc.shape[0] != nt or nt > 32):
-        raise ValueError("D must be len(idx) x nt (nt <= 32), ct, cu, acc and ecc of length nt")
+            or ecc.shape[0] != nt):
+        raise ValueError("D must be len(idx) x nt, ct, cu, acc and ecc of length nt")
     cdef unsigned int[::1] mask = np.zeros(n, dtype=np.uint32)
     if m and nt:
         with nogil:

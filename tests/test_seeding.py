@@ -325,3 +325,22 @@ def test_float32_screen_on_clustered_rows_keeps_the_deterministic_choice():
                                    small=False, n_threads=n_threads)
         assert_array_equal(general[1], small[1])
         assert_array_equal(general[0], small[0])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_more_than_32_trials_per_centre_keep_the_deterministic_choice(sparse):
+    """n_local_trials past the rows' 32 mask bits (as scikit-learn allows): the candidates
+    without a bit send their rows to the deterministic distances, and the seeds stay
+    kpp_small's, bit for bit, dense and CSR, with one thread and two."""
+    from kmix._seeding import _kmeans_plusplus, _row_sq_norms
+
+    X, _ = make_blobs(3000, 20, centers=6, cluster_std=2.0, random_state=7)
+    w = np.random.RandomState(8).uniform(0.5, 1.5, X.shape[0])
+    norms = _row_sq_norms(X)
+    small = _kmeans_plusplus(X, 8, norms, w, np.random.RandomState(3), 40, small=True)
+    data = sp.csr_matrix(X) if sparse else X
+    for n_threads in (1, 2):
+        general = _kmeans_plusplus(data, 8, norms, w, np.random.RandomState(3), 40,
+                                   small=False, n_threads=n_threads)
+        assert_array_equal(general[1], small[1])
+        assert_array_equal(general[0], small[0])
