@@ -20,8 +20,8 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTER
                       exact_sign, imin, kmix_cpu_has_fma,
                       kmix_fused_argmin2_d, kmix_fused_argmin2_f, kmix_gamma, merge_tile_best2,
                       mixed_abs_error, mixed_error_scale, n_blocks_for, partial_dists,
-                      prep_centers, reduce_blocks, row_norm, sq_dist, sq_dist_sparse, sum_counts,
-                      sum_in_order, zero_block)
+                      prep_centers, reduce_blocks, row_norm, sq_dist, sq_dist_sparse, sq_norm,
+                      sum_counts, sum_in_order, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
                            make_centers, make_rows)
 from _interrupt cimport check_interrupt, monotonic
@@ -631,38 +631,63 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
     return it, changed, outcome
 
 
-def row_norms_variance(const floating[:, ::1] X, double[::1] row_sq_norms, int n_threads):
-    """Squared row norms of X (float64, into ``row_sq_norms``) and the mean of its
-    per-feature variances, reading X in place (no copy).
+cdef inline void _add_values(double *acc, const floating *x, Py_ssize_t d) noexcept nogil:
+    """acc[f] += x[f] for every feature (a loop the compiler vectorises)."""
+    cdef Py_ssize_t f
+    for f in range(d):
+        acc[f] += x[f]
+
+
+cdef inline void _add_squares_about(double *acc, const floating *x, const double *mu,
+                                    Py_ssize_t d) noexcept nogil:
+    """acc[f] += (x[f] - mu[f])**2 for every feature (a loop the compiler vectorises)."""
+    cdef Py_ssize_t f
+    cdef double v
+    for f in range(d):
+        v = x[f] - mu[f]
+        acc[f] += v * v
+
+
+def row_norms_variance(const floating[:, ::1] X, double[::1] row_sq_norms, int n_threads,
+                       bint with_variance=True):
+    """Squared row norms of X (float64, into ``row_sq_norms``, by :c:func:`sq_norm`) and the
+    mean of its per-feature variances (0.0 when ``with_variance`` is false), reading X in
+    place (no copy).
 
     Two passes over fixed row blocks reduced in order (results do not depend on
     ``n_threads``): the column sums with the row norms, then the squares about the means.
+    The per-feature loops are small functions on pointers, which the compiler vectorises
+    across features (each feature's sum still adds the rows in order).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
     cdef Py_ssize_t nb = n_blocks_for(n, d), bs = (n + nb - 1) // nb, b, i, f
     cdef double[:, ::1] bsum = np.zeros((nb, d))
     cdef double[::1] mean = np.zeros(d)
-    cdef double v, s, total = 0.0
+    cdef double s, total = 0.0
+    cdef double *acc
+    cdef const double *mu
+    cdef const floating *x
     if n == 0 or d == 0:
         return 0.0
     for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+        acc = &bsum[b, 0]
         for i in range(b * bs, imin(n, (b + 1) * bs)):
-            s = 0.0
-            for f in range(d):
-                v = X[i, f]
-                bsum[b, f] += v
-                s = s + v * v
-            row_sq_norms[i] = s
+            x = &X[i, 0]
+            row_sq_norms[i] = sq_norm(x, d)
+            if with_variance:
+                _add_values(acc, x, d)
+    if not with_variance:
+        return 0.0
     for f in range(d):
         for b in range(nb):
             mean[f] += bsum[b, f]
             bsum[b, f] = 0.0
         mean[f] /= n
+    mu = &mean[0]
     for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+        acc = &bsum[b, 0]
         for i in range(b * bs, imin(n, (b + 1) * bs)):
-            for f in range(d):
-                v = X[i, f] - mean[f]
-                bsum[b, f] += v * v
+            _add_squares_about(acc, &X[i, 0], mu, d)
     for f in range(d):
         s = 0.0
         for b in range(nb):

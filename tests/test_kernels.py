@@ -294,3 +294,15 @@ def test_narrow_one_pass_best_two_matches_the_stored_values(dtype, m, d, k, inte
     assert_array_equal(secv, D_rest.min(axis=1) if k > 1 else np.full(m, np.inf, dtype))
     ref, scale = _partial_reference(X, C)
     assert np.all(np.abs(D - ref) <= 4 * (d + 2) * np.finfo(dtype).eps * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_norms_without_the_variance_are_the_same_norms(dtype):
+    X = np.random.RandomState(5).normal(size=(3000, 37)).astype(dtype)
+    with_var, without = np.empty(len(X)), np.empty(len(X))
+    var = _lloyd.row_norms_variance(X, with_var, 2)
+    assert _lloyd.row_norms_variance(X, without, 2, False) == 0.0
+    assert with_var.tobytes() == without.tobytes()
+    X64 = X.astype(np.float64)
+    assert_allclose(with_var, (X64 ** 2).sum(axis=1), rtol=1e-12)
+    assert_allclose(var, X64.var(axis=0).mean(), rtol=1e-10)

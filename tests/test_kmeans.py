@@ -1052,3 +1052,19 @@ def test_given_centres_draw_nothing_but_the_seed_is_still_checked():
         assert_array_equal(rs.get_state()[1], before)
         with pytest.raises(ValueError, match="random_state|cannot be used to seed"):
             Estimator(4, init=init, n_init=1, random_state="seed").fit(X)
+
+
+def test_data_prepared_without_tol_still_give_the_tolerance():
+    """A fit with tol=0 skips the mean feature variance behind tol; a later fit with tol > 0
+    on the same prepared data (GaussianMixture's k-means init reuses it) computes it: the
+    same iterations and centres as a fit from scratch."""
+    X, _ = make_blobs(3000, 4, centers=6, random_state=3)
+    km = KMeans(6, tol=0, random_state=0)
+    prepared = km._prepare(X)
+    assert prepared.mean_variance is None
+    km.set_params(tol=0.05)
+    km._fit_prepared(prepared, np.ones(len(X)), np.random.RandomState(0))
+    fresh = KMeans(6, tol=0.05, random_state=0).fit(X)
+    full = KMeans(6, tol=0, random_state=0).fit(X)
+    assert km.n_iter_ == fresh.n_iter_ < full.n_iter_
+    np.testing.assert_array_equal(km.cluster_centers_, fresh.cluster_centers_)

@@ -512,3 +512,100 @@ def test_magnitude_of_a_precomputed_affinity(scale, match):
     with pytest.raises(ValueError, match=f"the affinity matrix X has values of magnitude "
                                          f"{match} float64.*rescale the affinity matrix X"):
         model.fit(A * scale)
+
+
+def test_validate_fit_data_shortcut_agrees_with_validate_data():
+    """The fit-time shortcut returns a plain float array itself with validate_data's
+    attributes; every other input gets validate_data's conversion, errors and resets."""
+    import pandas as pd
+    from sklearn.utils.validation import validate_data
+
+    from kmix._validation import validate_fit_data
+
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    kwargs = dict(dtype=[np.float64, np.float32], order="C")
+    for dtype in (np.float64, np.float32):
+        Xd = X.astype(dtype)
+        km = KMeans(2)
+        assert validate_fit_data(km, Xd, **kwargs) is Xd
+        assert km.n_features_in_ == 3
+    # refitting on an array forgets the feature names of a DataFrame fit, as sklearn does
+    km = KMeans(2).fit(pd.DataFrame(X, columns=list("abc")))
+    assert list(km.feature_names_in_) == list("abc")
+    assert validate_fit_data(km, X, **kwargs) is X
+    assert not hasattr(km, "feature_names_in_")
+    # partial_fit style (reset=False) still checks the number of features
+    with pytest.raises(ValueError, match="X has 2 features, but KMeans is expecting 3"):
+        validate_fit_data(km, X[:, :2].copy(), reset=False, **kwargs)
+    bad_inputs = [np.where(X > 1, np.nan, X), np.where(X > 1, np.inf, X),
+                  np.where(X > 1, -np.inf, X), np.full((1, 3), 1e200)[:0]]
+    for bad in bad_inputs:
+        with pytest.raises(ValueError) as ours:
+            validate_fit_data(KMeans(2), bad, **kwargs)
+        with pytest.raises(ValueError) as theirs:
+            validate_data(KMeans(2), bad, **kwargs)
+        assert str(ours.value) == str(theirs.value)
+    with pytest.raises(ValueError, match="minimum of 2 is required") as ours:
+        validate_fit_data(KMeans(2), X[:1], ensure_min_samples=2, **kwargs)
+    # non-contiguous, integer, list and float16 input are converted as validate_data does
+    for other in (np.asfortranarray(X), X[::2], X.astype(int), X.tolist(),
+                  X.astype(np.float16)):
+        out = validate_fit_data(KMeans(2), other, **kwargs)
+        assert_equal = np.testing.assert_array_equal
+        assert_equal(out, validate_data(KMeans(2), other, **kwargs))
+        assert out.flags.c_contiguous and out.dtype in (np.float64, np.float32)
+    # a single accepted dtype: other float dtypes are converted
+    out = validate_fit_data(KMeans(2), X.astype(np.float32), dtype=np.float64)
+    assert out.dtype == np.float64
+
+
+def test_checked_float_copy_agrees_with_check_array():
+    """Initial centres: always a new C-contiguous array of the data's dtype, the values of
+    check_array's copy, and check_array's error for NaN, infinity or a cast that
+    overflows."""
+    from sklearn.utils.validation import check_array
+
+    from kmix._validation import checked_float_copy
+
+    C = np.random.RandomState(1).normal(size=(4, 3)) * 1e3
+    for src in (C, C.astype(np.float32), np.asfortranarray(C), C.tolist()):
+        for dtype in (np.float64, np.float32):
+            out = checked_float_copy(src, dtype, "init")
+            ref = check_array(src, dtype=dtype, order="C", copy=True, input_name="init")
+            assert out.dtype == dtype and out.flags.c_contiguous
+            np.testing.assert_array_equal(out, ref)
+            assert not np.shares_memory(out, C)
+    for bad, dtype in ((_with(C, 1, 2, np.nan), np.float64), (_with(C, 0, 0, np.inf), np.float64),
+                       (_with(C, 3, 1, 1e39), np.float32)):
+        with pytest.raises(ValueError) as ours:
+            checked_float_copy(bad, dtype, "init")
+        with pytest.raises(ValueError) as theirs:
+            check_array(bad, dtype=dtype, order="C", copy=True, input_name="init")
+        assert str(ours.value) == str(theirs.value)
+        assert "init" in str(ours.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_values", [1, 7, 1000])
+def test_check_magnitude_shortcut_never_changes_the_verdict(dtype, n_values):
+    """check_magnitude's one-dot-product shortcut accepts only data the exact rule accepts
+    (largest magnitude M: 4 d n M**2 within the dtype's max, M**2 at least its tiny):
+    data made of one value M among zeros, or of n copies of M, on both sides of each limit."""
+    from kmix._validation import check_magnitude
+
+    info = np.finfo(dtype)
+    n, d = n_values, 2
+    limit = np.sqrt(float(info.max) / (4 * n * d))
+    low = np.sqrt(float(info.tiny))
+    for M in [limit * f for f in (0.001, 0.01, 0.03, 0.3, 0.5, 0.7, 0.71, 0.72, 0.99,
+                                           0.999, 1.001, 1.01, 2.0)] + [
+            low * f for f in (0.5, 0.99, 1.001, 1.01, 1.5, 3.0, 100.0)]:
+        M = float(dtype(M))
+        accepted = (M <= limit) and not (0 < M * M < float(info.tiny))
+        for X in (np.full((n, d), M, dtype=dtype),
+                  np.concatenate([np.zeros((n - 1, d)), [[0.0, -M]]]).astype(dtype)):
+            if accepted:
+                assert check_magnitude(X) is X
+            else:
+                with pytest.raises(ValueError, match="overflow|underflow"):
+                    check_magnitude(X)

@@ -13,7 +13,7 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._core import _lloyd
 from ._interrupt import restores_on_interrupt
@@ -34,7 +34,6 @@ from ._seeding import _kmeans_plusplus, _row_sq_norms
 from ._threads import blas_context, effective_n_threads, threads_for
 from ._typing import ArrayLike, FloatArray, InitLike, IntArray, MatrixLike, RandomStateLike, Self
 from ._validation import (
-    check_array,
     check_choice,
     check_int,
     check_magnitude,
@@ -44,6 +43,8 @@ from ._validation import (
     check_real,
     check_sample_weight,
     check_seed,
+    checked_float_copy,
+    validate_fit_data,
     validate_fitted_input,
 )
 
@@ -115,8 +116,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         return self.n_init
 
     def _check_centers(self, centers, X, what="init"):
-        centers = check_array(centers, dtype=X.dtype, order="C", copy=True,
-                              input_name=what)
+        centers = checked_float_copy(centers, X.dtype, what)
         if centers.shape[0] != self.n_clusters:
             raise ValueError(
                 f"The shape of the initial centers {centers.shape} does not match the number "
@@ -206,7 +206,7 @@ class _Prepared(NamedTuple):
 
     X: object
     x_squared_norms: np.ndarray
-    mean_variance: object   # mean feature variance of dense X (None for sparse)
+    mean_variance: object   # mean feature variance of dense X (None: sparse, or not computed)
     data: _Data
 
 
@@ -329,8 +329,8 @@ class KMeans(_BaseKMeans):
         self : KMeans
         """
         self._check_params()
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                          order="C", accept_large_sparse=False)
+        X = validate_fit_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                              order="C", accept_large_sparse=False)
         check_n_samples(X.shape[0], self.n_clusters)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_magnitude(X, sample_weight=sample_weight)
@@ -350,7 +350,8 @@ class KMeans(_BaseKMeans):
         accuracy of its distance expansion, but kmix's exact assignment rule decides every
         label by exact arithmetic on the samples themselves (a centred copy would round some
         of them, and with them the exact ties), so the copy would buy nothing. The row norms
-        and the mean feature variance behind ``tol`` are computed here."""
+        and the mean feature variance behind ``tol`` (only when ``tol`` is not 0) are computed
+        here."""
         n_samples, n_features = X.shape
         n_threads = effective_n_threads(self.n_threads)
         if sp.issparse(X):
@@ -359,7 +360,10 @@ class KMeans(_BaseKMeans):
         else:
             x_squared_norms = np.empty(n_samples)
             mean_variance = _lloyd.row_norms_variance(
-                X, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features))
+                X, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features),
+                self.tol != 0)
+            if self.tol == 0:
+                mean_variance = None
         return _Prepared(X, x_squared_norms, mean_variance, _Data(X, n_threads))
 
     def _fit_prepared(self, prepared, sample_weight, random_state):
@@ -368,8 +372,15 @@ class KMeans(_BaseKMeans):
         data = prepared.data
         n_samples, n_features = X.shape
         n_init = self._n_init_effective()
-        tol = (_tolerance_sparse(X, self.tol) if prepared.mean_variance is None
-               else float(prepared.mean_variance * self.tol))
+        tol = 0.0
+        if self.tol != 0:
+            if sp.issparse(X):
+                tol = _tolerance_sparse(X, self.tol)
+            else:
+                mean_variance = prepared.mean_variance
+                if mean_variance is None:   # prepared by an estimator with tol=0
+                    mean_variance = _lloyd.row_norms_variance(X, np.empty(n_samples), 1)
+                tol = float(mean_variance * self.tol)
 
         init = self.init
         init_is_array = _is_arraylike_not_scalar(init) and not callable(init)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.utils.validation import validate_data
 
 from ._core import _minibatch
 from ._interrupt import restores_on_interrupt
@@ -34,6 +33,7 @@ from ._validation import (
     check_random_state,
     check_real,
     check_sample_weight,
+    validate_fit_data,
 )
 
 __all__ = ["MiniBatchKMeans", "fit_batches", "BatchFit"]
@@ -203,8 +203,8 @@ class MiniBatchKMeans(_BaseKMeans):
         return _minibatch.column_mean_variance(X, n_threads) * float(self.tol)
 
     def _validate(self, X, reset):
-        return validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                             order="C", accept_large_sparse=False, reset=reset)
+        return validate_fit_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                                 order="C", accept_large_sparse=False, reset=reset)
 
     # -- seeding ------------------------------------------------------------------------------
     def _seed(self, X, init, random_state, sample_weight, n_threads):

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._core import _gmm
 from ._interrupt import restores_on_interrupt
@@ -30,6 +30,7 @@ from ._validation import (
     check_random_state,
     check_real,
     check_sample_weight,
+    validate_fit_data,
     validate_fitted_input,
 )
 
@@ -248,8 +249,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         check_n_threads(self.n_threads)
 
     def _validate_fit_data(self, X, reset=True):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                          ensure_min_samples=2, reset=reset)
+        X = validate_fit_data(self, X, dtype=[np.float64, np.float32], order="C",
+                              ensure_min_samples=2, reset=reset)
         if X.shape[0] < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got "
