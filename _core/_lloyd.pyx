@@ -20,8 +20,8 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTER
                       exact_sign, imin, kmix_cpu_has_fma,
                       kmix_fused_argmin2_d, kmix_fused_argmin2_f, kmix_gamma, merge_tile_best2,
                       mixed_abs_error, mixed_error_scale, n_blocks_for, partial_dists,
-                      prep_centers, reduce_blocks, row_norm, sq_dist, sq_dist_sparse, sq_norm,
-                      sum_counts, sum_in_order, zero_block)
+                      prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
+                      sq_norm, sum_counts, sum_in_order, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
                            make_centers, make_rows)
 from _interrupt cimport check_interrupt, monotonic
@@ -809,6 +809,23 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
                 best[1] = it
                 best[2] = 1.0
     return r if outcome == _RUN_EMPTY else n_init
+
+
+def best_two_of_rows(const floating[:, ::1] D):
+    """For the kernel tests: (first position of the minimum, minimum, second smallest value
+    with a tied minimum counting twice) of every row of D by ``row_argmin2``, the scan of
+    the stored partial distances (AVX2 where the CPU has it)."""
+    cdef Py_ssize_t m = D.shape[0], k = D.shape[1], r
+    dtype = np.asarray(D).dtype
+    cdef floating[::1] bestv = np.empty(m, dtype=dtype)
+    cdef floating[::1] secv = np.empty(m, dtype=dtype)
+    cdef Py_ssize_t[::1] besti = np.empty(m, dtype=np.intp)
+    if k < 1:
+        raise ValueError("best_two_of_rows: rows of at least one value")
+    with nogil:
+        for r in range(m):
+            besti[r] = row_argmin2(&D[r, 0], k, &bestv[r], &secv[r])
+    return np.asarray(besti), np.asarray(bestv), np.asarray(secv)
 
 
 def narrow_best_two(const floating[:, ::1] X, const floating[:, ::1] C):

@@ -306,3 +306,30 @@ def test_row_norms_without_the_variance_are_the_same_norms(dtype):
     X64 = X.astype(np.float64)
     assert_allclose(with_var, (X64 ** 2).sum(axis=1), rtol=1e-12)
     assert_allclose(var, X64.var(axis=0).mean(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("values", ["ties", "continuous", "zeros and infinities"])
+def test_best_two_scan_matches_numpy(dtype, values):
+    """The scan of stored partial distances (two passes: values, then the first position of
+    the minimum) gives every row's first minimum position, its value and the second smallest
+    value, a tied minimum counting twice, as numpy finds them, for every row length from 1
+    to 300 (scalar, vector with and without leftovers)."""
+    from kmix._core import _lloyd
+    rng = np.random.RandomState(11)
+    for k in range(1, 301):
+        if values == "ties":
+            D = rng.randint(0, 4, size=(6, k)).astype(dtype)
+        elif values == "continuous":
+            D = rng.normal(size=(6, k)).astype(dtype)
+        else:
+            D = rng.choice(np.array([0.0, -0.0, 1.0, np.inf], dtype), size=(6, k))
+        D[0] = D[0, ::-1]                          # the minimum late in a row too
+        besti, bestv, secv = _lloyd.best_two_of_rows(D)
+        rows = np.arange(len(D))
+        first = np.argmin(D, axis=1)
+        assert_array_equal(besti, first)
+        assert bestv.tobytes() == D[rows, first].tobytes()   # the value at that position
+        rest = D.copy()
+        rest[rows, first] = np.inf
+        assert_array_equal(secv, rest.min(axis=1))
