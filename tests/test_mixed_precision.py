@@ -127,3 +127,30 @@ def test_pairs_of_centres_closer_than_float32_resolution():
     assert np.all(np.bincount(labels, minlength=K) > 0)
     # the centres are the means of the first pass's labels (float32 distances here)
     assert_allclose(km.cluster_centers_, centres, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_labels_over_several_tiles_of_centres_are_the_exact_labels(dtype):
+    """More centres than one tile of partial distances (_constants.TILE_CENTERS): the tiles'
+    best two values are merged row by row and the rows within rounding go to the full exact
+    search; on integer data with exact ties (duplicated centres) and, in float64, centres one
+    ulp apart, the labels are the exact rule's, with 1 and 2 threads."""
+    from kmix._core import _constants
+    from kmix._kmeans_algorithms import labels_inertia
+
+    rng = np.random.RandomState(4)
+    k = _constants.TILE_CENTERS + 90
+    Y = rng.randint(-3, 4, size=(k, D)).astype(np.float64)
+    C = np.vstack([Y, -Y])[rng.choice(2 * k, k, replace=False)]
+    C[k - 40:k - 20] = C[:20]                                 # exact duplicates
+    if dtype == np.float64:
+        for r in range(k - 20, k):
+            f = np.flatnonzero(C[r])[0]
+            C[r] = C[r - 100]
+            C[r, f] = np.nextafter(C[r, f], np.inf)           # one ulp from another centre
+    X = rng.randint(-3, 4, size=(1500, D)).astype(dtype)
+    C = C.astype(dtype)
+    expected, n_exact = exact_assign(X, C, return_n_exact=True)
+    assert n_exact > 100   # exact ties do decide rows
+    for n_threads in (1, 2):
+        assert_array_equal(labels_inertia(X, C, n_threads=n_threads)[0], expected)
