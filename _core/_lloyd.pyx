@@ -648,6 +648,19 @@ cdef inline void _add_squares_about(double *acc, const floating *x, const double
         acc[f] += v * v
 
 
+def sum_of_squares(const floating[::1] values):
+    """Sum of the squares of ``values`` in float64 (:c:func:`sq_norm`'s eight lanes), one
+    thread: the validation's quick checks (numpy's dot would wake its BLAS threads, whose
+    spinning then slows the fit's OpenMP team)."""
+    cdef Py_ssize_t n = values.shape[0]
+    cdef double s = 0.0
+    if n == 0:
+        return 0.0
+    with nogil:
+        s = sq_norm(&values[0], n)
+    return s
+
+
 def row_norms_variance(const floating[:, ::1] X, double[::1] row_sq_norms, int n_threads,
                        bint with_variance=True):
     """Squared row norms of X (float64, into ``row_sq_norms``, by :c:func:`sq_norm`) and the

@@ -333,3 +333,17 @@ def test_best_two_scan_matches_numpy(dtype, values):
         rest = D.copy()
         rest[rows, first] = np.inf
         assert_array_equal(secv, rest.min(axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_of_squares_is_a_float64_sum(dtype):
+    """The validation's quick sum of squares: float64 accumulation (a float32 sum of 10**6
+    squares would be off by ~1e-4), NaN and infinity propagate, an empty array sums to 0."""
+    v = np.random.RandomState(6).normal(size=1_000_003).astype(dtype)
+    exact = float(np.sum(v.astype(np.float64) ** 2))
+    assert _lloyd.sum_of_squares(v) == pytest.approx(exact, rel=1e-12)
+    assert _lloyd.sum_of_squares(v[:0]) == 0.0
+    for bad in (np.nan, np.inf, -np.inf):
+        w = v.copy()
+        w[123_457] = bad
+        assert not np.isfinite(_lloyd.sum_of_squares(w))

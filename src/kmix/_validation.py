@@ -193,22 +193,18 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, unde
     return X
 
 
-#: Most values whose sum of squares the quick checks take from one ``np.dot`` (in float32 it
-#: accumulates in float32: the relative error stays below 2**22 * 2**-24 = 1/4).
-QUICK_MAX_VALUES = 1 << 22
-
-
 def _quick_sum_of_squares(values):
-    """Sum of the squares of a C-contiguous float ndarray of at most QUICK_MAX_VALUES values
-    by one dot product (tens of microseconds less than the general checks on small data),
-    within a factor 1.25 either way; infinite or NaN when any value is, or when a square
-    overflows; None when the array is not such an ndarray."""
+    """Sum of the squares of a C-contiguous float ndarray, accumulated in float64 by one
+    compiled pass (tens of microseconds less than the general checks on small data), within
+    a relative 2**-40 for any size kmix takes; infinite or NaN when any value is, or when a
+    square overflows float64; None when the array is not such an ndarray."""
     if not (isinstance(values, np.ndarray) and values.dtype in _FLOAT_DTYPES
-            and values.flags.c_contiguous and values.size <= QUICK_MAX_VALUES):
+            and values.flags.c_contiguous):
         return None
-    flat = values.reshape(-1)
+    from ._core import _lloyd
+
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.dot(flat, flat))
+        return float(_lloyd.sum_of_squares(values.reshape(-1)))
 
 
 def _magnitude_quickly_passes(values, sample_weight, reg_covar, underflow):
@@ -216,7 +212,7 @@ def _magnitude_quickly_passes(values, sample_weight, reg_covar, underflow):
     :func:`check_magnitude` (squared): ``M**2 <= S`` and ``M**2 >= S / size`` for the largest
     magnitude ``M``, so ``2 S`` inside the overflow limit and ``S / 2`` at least ``size``
     times the dtype's smallest normal number (or no underflow test) are enough, whatever
-    the dot product's rounding (a factor 1.25 at most). False: the general check decides."""
+    the sum's rounding (far below a factor 1.25). False: the general check decides."""
     squares = _quick_sum_of_squares(values)
     if squares is None or not squares < float("inf"):
         return False
@@ -232,10 +228,10 @@ def _magnitude_quickly_passes(values, sample_weight, reg_covar, underflow):
 def validate_fit_data(estimator, X, *, dtype, ensure_min_samples=1, **kwargs):
     """``validate_data(estimator, X, dtype=dtype, ensure_min_samples=..., **kwargs)`` (which
     resets ``n_features_in_``): a plain C-contiguous ndarray of an accepted float ``dtype``
-    with enough samples, at most QUICK_MAX_VALUES values and a finite sum of squares (so
-    every value is finite) is what ``check_array`` would return unchanged, so only the
-    feature checks run on it (``skip_check_array``); anything else takes the general path,
-    which converts it or raises."""
+    with enough samples and a finite sum of squares (so every value is finite) is what
+    ``check_array`` would return unchanged, so only the feature checks run on it
+    (``skip_check_array``); anything else takes the general path, which converts it or
+    raises."""
     dtypes = dtype if isinstance(dtype, (list, tuple)) else [dtype]
     if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in dtypes
             and X.shape[0] >= max(ensure_min_samples, 1) and X.shape[1] >= 1
@@ -315,21 +311,20 @@ def validate_fitted_input(estimator, X, reg_covar=None, **kwargs):
     A plain C-contiguous float32/float64 ndarray with the fitted number of features, no
     fitted feature names and a sum of squares ``S`` inside the bound of
     :func:`check_magnitude` (``S <= max min(1, reg_covar) / (4 n d)``, which implies it; one
-    dot product, which also catches NaN and infinity) is returned as it is, without the
-    general path's checks (tens of microseconds per call, which dominate
-    predict/score_samples on small data); anything else goes through ``validate_data``,
-    which converts it or raises, then :func:`check_magnitude` (overflow only: new data
-    close to 0 are measured against the fitted model, whose scale the fit checked).
+    compiled pass, :func:`_quick_sum_of_squares`, which also catches NaN and infinity) is
+    returned as it is, without the general path's checks (tens of microseconds per call,
+    which dominate predict/score_samples on small data); anything else goes through
+    ``validate_data``, which converts it or raises, then :func:`check_magnitude` (overflow
+    only: new data close to 0 are measured against the fitted model, whose scale the fit
+    checked).
     """
     if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FLOAT_DTYPES
             and X.flags.c_contiguous and X.shape[0] >= 1
             and X.shape[1] == getattr(estimator, "n_features_in_", -1)
             and not hasattr(estimator, "feature_names_in_")):
-        values = X.ravel()
         floor = min(1.0, reg_covar) if reg_covar else 1.0
-        with np.errstate(over="ignore", invalid="ignore"):
-            squares = float(np.dot(values, values))
-        if squares <= _LIMITS[X.dtype][0] * floor / (4 * values.size):
+        squares = _quick_sum_of_squares(X)
+        if squares <= _LIMITS[X.dtype][0] * floor / (4 * X.size):
             return X
     return check_magnitude(validate_data(estimator, X, reset=False, **kwargs),
                            reg_covar=reg_covar, underflow=False)
