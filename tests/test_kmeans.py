@@ -1068,3 +1068,24 @@ def test_data_prepared_without_tol_still_give_the_tolerance():
     full = KMeans(6, tol=0, random_state=0).fit(X)
     assert km.n_iter_ == fresh.n_iter_ < full.n_iter_
     np.testing.assert_array_equal(km.cluster_centers_, fresh.cluster_centers_)
+
+
+@pytest.mark.parametrize("n_samples, expected", [(1797, "lloyd"), (3000, "lloyd"),
+                                                 (3200, "hamerly")])
+def test_auto_runs_lloyd_on_small_wide_problems(monkeypatch, n_samples, expected):
+    """Wide data below LLOYD_MAX_TERMS_WIDE terms n k d (digits: 1797 x 64, k=50) run Lloyd,
+    whose iterations take one compiled call; above, the bound algorithms."""
+    import kmix._kmeans as km_module
+    from kmix._kmeans_algorithms import LLOYD_MAX_TERMS_WIDE
+    assert 3000 * 64 * 50 < LLOYD_MAX_TERMS_WIDE <= 3200 * 64 * 50
+    ran = []
+    run = km_module.kmeans_single
+
+    def spy(*args, algorithm, **kwargs):
+        ran.append(algorithm)
+        return run(*args, algorithm=algorithm, **kwargs)
+
+    monkeypatch.setattr(km_module, "kmeans_single", spy)
+    X = np.random.RandomState(0).normal(size=(n_samples, 64))
+    KMeans(50, n_init=1, max_iter=2, random_state=0).fit(X)
+    assert ran == [expected]

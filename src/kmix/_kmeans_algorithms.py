@@ -22,6 +22,9 @@ __all__ = ["ALGORITHMS", "resolve_algorithm", "kmeans_single", "labels_inertia",
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
 
+#: Terms n * k * d below which 'auto' runs Lloyd on wide data (see :func:`resolve_algorithm`).
+LLOYD_MAX_TERMS_WIDE = 10_000_000
+
 
 def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
     """Exact algorithm to run for ``algorithm`` on data of this shape.
@@ -51,12 +54,23 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
 
       (Before that kernel Yinyang won from 32 centres in float64 and 256 in float32, and the
       tables below were measured then.)
-    - wide data: Hamerly (digits k=50: 0.71, 500k x 50 k=100: 0.17; Lloyd 1.05 and 0.27);
+    - wide data: Hamerly (500k x 50 k=100: 0.17, Lloyd 0.27; digits k=50 was 0.71 against
+      Lloyd's 1.05 on 2026-11-27, before the rule for small problems below);
       at 256+ features with few centres Elkan, whose per-centre bounds skip most rows and
       whose distances are FMA loops (60k x 784 k=10: 0.37 in float64 and 0.73 in float32;
       Hamerly 0.57 and 0.98, Yinyang 0.53 and 0.90, Lloyd 0.77 and 1.22);
     - wide data, 500+ centres: Lloyd (normal 100k x 32 k=1000: bounds prune too little to
       pay);
+    - wide data of fewer than LLOYD_MAX_TERMS_WIDE terms n k d: Lloyd, whose iterations run
+      in one compiled call, while Hamerly's each cost a Python round and the centres'
+      separations. Same init, median of 5-200 fits, ms, Lloyd / Hamerly, float32, AVX2 EPYC,
+      2026-12-04 (after the best-two scan of b422e89 and the fixed costs of 57c4412): digits
+      k=50 (5.75M terms) from k-means++ centres 2.35-2.82 / 3.09-3.58 (float64 3.50-4.06 /
+      3.85-4.51), from random rows 2.02 / 2.64; blobs of 64 features, k=50, std 4, and
+      standard normal data, from k-means++ centres: 3000 rows (9.6M) 1.89 / 1.86 and
+      6.09 / 8.26, 6000 rows (19.2M) 3.23 / 2.83 and 16.2 / 18.4, 12000 rows (38.4M)
+      17.1 / 10.7 and 79.2 / 72.1; 20000 x 32, k=30 (19.2M) 34.9 / 13.7 and 159 / 114.
+      (Measured on the AVX2 machine only.)
     - small problems (:func:`is_small_problem`): Lloyd, whose iterations all run in one
       compiled call (1250 x 2, k=3: 1.4 ms for 3 runs against Hamerly's 1.8 ms, whose
       per-iteration Python costs more than the distances it skips), and on dense data with
@@ -118,6 +132,8 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
         return "lloyd"
     if n_features < GEMM_MIN_FEATURES:
         return "hamerly"
+    if n_samples * n_clusters * n_features < LLOYD_MAX_TERMS_WIDE:
+        return "lloyd"
     if n_clusters >= 500:
         return "lloyd"
     if n_features >= 256 and n_clusters <= 32:
