@@ -703,6 +703,12 @@ def test_auto_algorithm_follows_the_measured_rule(monkeypatch, n_features, n_clu
                                                   expected):
     """'auto' resolves by shape and dtype as resolve_algorithm's measurements say (narrow
     data runs Hamerly whatever the number of centres and dtype; wide data Lloyd from 500)."""
+    X = np.random.RandomState(0).normal(size=(max(6000, 2 * n_clusters), n_features))
+    assert _algorithms_run(monkeypatch, X.astype(dtype), n_clusters) == [expected]
+
+
+def _algorithms_run(monkeypatch, X, n_clusters):
+    """The algorithms that a default KMeans fit on X runs (one start)."""
     import kmix._kmeans as km_module
     ran = []
     run = km_module.kmeans_single
@@ -712,9 +718,8 @@ def test_auto_algorithm_follows_the_measured_rule(monkeypatch, n_features, n_clu
         return run(*args, algorithm=algorithm, **kwargs)
 
     monkeypatch.setattr(km_module, "kmeans_single", spy)
-    X = np.random.RandomState(0).normal(size=(max(6000, 2 * n_clusters), n_features))
-    KMeans(n_clusters, n_init=1, max_iter=2, random_state=0).fit(X.astype(dtype))
-    assert ran == [expected]
+    KMeans(n_clusters, n_init=1, max_iter=2, random_state=0).fit(X)
+    return ran
 
 
 def test_n_init_auto():
@@ -1075,17 +1080,7 @@ def test_data_prepared_without_tol_still_give_the_tolerance():
 def test_auto_runs_lloyd_on_small_wide_problems(monkeypatch, n_samples, expected):
     """Wide data below LLOYD_MAX_TERMS_WIDE terms n k d (digits: 1797 x 64, k=50) run Lloyd,
     whose iterations take one compiled call; above, the bound algorithms."""
-    import kmix._kmeans as km_module
     from kmix._kmeans_algorithms import LLOYD_MAX_TERMS_WIDE
     assert 3000 * 64 * 50 < LLOYD_MAX_TERMS_WIDE <= 3200 * 64 * 50
-    ran = []
-    run = km_module.kmeans_single
-
-    def spy(*args, algorithm, **kwargs):
-        ran.append(algorithm)
-        return run(*args, algorithm=algorithm, **kwargs)
-
-    monkeypatch.setattr(km_module, "kmeans_single", spy)
     X = np.random.RandomState(0).normal(size=(n_samples, 64))
-    KMeans(50, n_init=1, max_iter=2, random_state=0).fit(X)
-    assert ran == [expected]
+    assert _algorithms_run(monkeypatch, X, 50) == [expected]
