@@ -664,7 +664,7 @@ def sum_of_squares(const floating[::1] values):
 def row_norms_variance(const floating[:, ::1] X, double[::1] row_sq_norms, int n_threads,
                        bint with_variance=True):
     """Squared row norms of X (float64, into ``row_sq_norms``, by :c:func:`sq_norm`) and the
-    mean of its per-feature variances (0.0 when ``with_variance`` is false), reading X in
+    mean of its per-feature variances (None when ``with_variance`` is false), reading X in
     place (no copy).
 
     Two passes over fixed row blocks reduced in order (results do not depend on
@@ -681,7 +681,7 @@ def row_norms_variance(const floating[:, ::1] X, double[::1] row_sq_norms, int n
     cdef const double *mu
     cdef const floating *x
     if n == 0 or d == 0:
-        return 0.0
+        return 0.0 if with_variance else None
     for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
         acc = &bsum[b, 0]
         for i in range(b * bs, imin(n, (b + 1) * bs)):
@@ -690,7 +690,7 @@ def row_norms_variance(const floating[:, ::1] X, double[::1] row_sq_norms, int n
             if with_variance:
                 _add_values(acc, x, d)
     if not with_variance:
-        return 0.0
+        return None
     for f in range(d):
         for b in range(nb):
             mean[f] += bsum[b, f]

@@ -219,8 +219,8 @@ cdef double _block_update(
     """Fold the new centre c into closest/assign for rows [start, end); return their potential.
 
     mask[i] & bit (bit = 0: no screen) tells whether the fast squared distance of row i to c
-    could be below closest_i (not written, and not read, where the row was pruned: prune[assign_i * pstride]
-    >= closest_i): the fast value is off by at most scale (cn2 + ||x_i|| sqrt(cn2)) +
+    could be below closest_i (not written, and not read, where the row was pruned:
+    prune[assign_i * pstride] >= closest_i): the fast value is off by at most scale (cn2 + ||x_i|| sqrt(cn2)) +
     g xnorm_i <= scale (1.5 cn2 + 0.5 xnorm_i) + g xnorm_i (see
     _common.expansion_error_scale), plus abs0 (float32 screening, see _Screen32), and the
     bit is set when (fast - that bound) (1 - g) < closest_i (see _kpp_sums.h). Such a row

@@ -362,8 +362,6 @@ class KMeans(_BaseKMeans):
             mean_variance = _lloyd.row_norms_variance(
                 X, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features),
                 self.tol != 0)
-            if self.tol == 0:
-                mean_variance = None
         return _Prepared(X, x_squared_norms, mean_variance, _Data(X, n_threads))
 
     def _fit_prepared(self, prepared, sample_weight, random_state):
@@ -372,15 +370,15 @@ class KMeans(_BaseKMeans):
         data = prepared.data
         n_samples, n_features = X.shape
         n_init = self._n_init_effective()
-        tol = 0.0
-        if self.tol != 0:
-            if sp.issparse(X):
-                tol = _tolerance_sparse(X, self.tol)
-            else:
-                mean_variance = prepared.mean_variance
-                if mean_variance is None:   # prepared by an estimator with tol=0
-                    mean_variance = _lloyd.row_norms_variance(X, np.empty(n_samples), 1)
-                tol = float(mean_variance * self.tol)
+        if self.tol == 0:
+            tol = 0.0
+        elif sp.issparse(X):
+            tol = _tolerance_sparse(X, self.tol)
+        else:
+            mean_variance = prepared.mean_variance
+            if mean_variance is None:   # prepared by an estimator with tol=0
+                mean_variance = _lloyd.row_norms_variance(X, np.empty(n_samples), 1)
+            tol = float(mean_variance * self.tol)
 
         init = self.init
         init_is_array = _is_arraylike_not_scalar(init) and not callable(init)

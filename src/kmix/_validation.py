@@ -5,6 +5,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_random_state, validate_data  # noqa: F401
 
+from ._core import _lloyd
+
 __all__ = [
     "check_int",
     "check_real",
@@ -201,8 +203,6 @@ def _quick_sum_of_squares(values):
     if not (isinstance(values, np.ndarray) and values.dtype in _FLOAT_DTYPES
             and values.flags.c_contiguous):
         return None
-    from ._core import _lloyd
-
     with np.errstate(over="ignore", invalid="ignore"):
         return float(_lloyd.sum_of_squares(values.reshape(-1)))
 
@@ -216,13 +216,11 @@ def _magnitude_quickly_passes(values, sample_weight, reg_covar, underflow):
     squares = _quick_sum_of_squares(values)
     if squares is None or not squares < float("inf"):
         return False
-    fmax, tiny = _LIMITS[values.dtype]
     n_features = values.shape[1] if values.ndim == 2 else 1
     terms = values.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-    floor = min(1.0, reg_covar) if reg_covar else 1.0
-    if not 2.0 * squares <= fmax * floor / (4.0 * n_features * max(terms, 1.0)):
+    if not 2.0 * squares <= _squares_limit(values.dtype, n_features, terms, reg_covar):
         return False
-    return not underflow or squares / 2.0 >= tiny * values.size
+    return not underflow or squares / 2.0 >= _LIMITS[values.dtype][1] * values.size
 
 
 def validate_fit_data(estimator, X, *, dtype, ensure_min_samples=1, **kwargs):
@@ -259,6 +257,14 @@ def checked_float_copy(array, dtype, what):
     return check_array(array, dtype=dtype, order="C", copy=True, input_name=what)
 
 
+def _squares_limit(dtype, n_features, terms, reg_covar):
+    """The largest M**2 (M: the data's largest magnitude) whose sums over ``n_features``
+    features and ``terms`` samples (or total weight) stay finite in ``dtype``, regularised
+    variances of at least ``reg_covar`` included: max min(1, reg_covar) / (4 d W)."""
+    floor = min(1.0, reg_covar) if reg_covar else 1.0
+    return _LIMITS[dtype][0] * floor / (4.0 * n_features * max(terms, 1.0))
+
+
 def check_value_magnitude(top, dtype, *, n_features, n_samples, total_weight=None,
                           squared=True, reg_covar=None, underflow=True, what="X"):
     """:func:`check_magnitude` given the largest magnitude ``top`` of the data's values (for
@@ -267,10 +273,10 @@ def check_value_magnitude(top, dtype, *, n_features, n_samples, total_weight=Non
     terms = n_samples if total_weight is None else total_weight
     dtype = np.dtype(dtype)
     dtype = dtype if dtype in _FLOAT_DTYPES else np.dtype(np.float64)
-    fmax, tiny = _LIMITS[dtype]
+    tiny = _LIMITS[dtype][1]
     power = 2 if squared else 1
     floor = min(1.0, reg_covar) if reg_covar else 1.0
-    limit = (fmax * floor / (4.0 * n_features * max(terms, 1.0))) ** (1.0 / power)
+    limit = _squares_limit(dtype, n_features, terms, reg_covar) ** (1.0 / power)
     kind = "squared distances" if squared else "sums of the values"
     scaler = " (e.g. StandardScaler)" if what == "X" else ""
     if top > limit:
@@ -322,9 +328,8 @@ def validate_fitted_input(estimator, X, reg_covar=None, **kwargs):
             and X.flags.c_contiguous and X.shape[0] >= 1
             and X.shape[1] == getattr(estimator, "n_features_in_", -1)
             and not hasattr(estimator, "feature_names_in_")):
-        floor = min(1.0, reg_covar) if reg_covar else 1.0
         squares = _quick_sum_of_squares(X)
-        if squares <= _LIMITS[X.dtype][0] * floor / (4 * X.size):
+        if squares <= _squares_limit(X.dtype, X.shape[1], X.shape[0], reg_covar):
             return X
     return check_magnitude(validate_data(estimator, X, reset=False, **kwargs),
                            reg_covar=reg_covar, underflow=False)
