@@ -127,15 +127,18 @@ cdef void _block_potentials(
         m = imin(CHUNK_ROWS, end - s)
         # Without a data-dependent branch (which mispredicts whenever the pruned rows do not
         # repeat a pattern): every row is written to idx and counted if needed; a needed row
-        # adds an exact 0.0 to pruned (closest may be infinite: selected, not multiplied).
+        # adds an exact 0.0 to pruned. Its closest may be infinite, so it is multiplied by 0
+        # only through min(closest, minprune), finite, which is closest for a pruned row (a
+        # select, 0.0 if need else v, compiled to a branch that mispredicted half the rows).
         nneed = 0
         for r in range(m):
             i = s + r
-            need = minprune[assign[i]] < closest[i]
+            lim = minprune[assign[i]]
+            need = lim < closest[i]
             idx[nneed] = i
             nneed += need
-            v = w[i] * closest[i]
-            pruned += 0.0 if need else v
+            v = closest[i] if closest[i] < lim else lim     # minsd, no branch
+            pruned += w[i] * v * <double>(1 - need)
         if nneed == 0:
             s += m
             continue
@@ -236,16 +239,15 @@ cdef double _block_update(
     cdef Py_ssize_t idx[CHUNK_ROWS]
     cdef Py_ssize_t nneed
     cdef double acc = 0.0, e
-    cdef bint need
+    cdef bint need, no_bit = bit == 0
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
+        # Without a data-dependent branch (see _block_potentials).
         nneed = 0
         for r in range(m):
             i = s + r
-            need = prune[assign[i] * pstride] < closest[i]
-            if need and bit != 0:
-                need = (mask[i] & bit) != 0
+            need = (prune[assign[i] * pstride] < closest[i]) & (no_bit | ((mask[i] & bit) != 0))
             idx[nneed] = i
             nneed += <Py_ssize_t>need
         if not sparse:
