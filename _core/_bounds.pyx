@@ -35,14 +35,14 @@ from libc.math cimport sqrt, INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
-from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, TILE_CENTERS, add_up,
-                      check_block_buffers, closer, direct_gamma, dist_down, dist_up,
+from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM, TILE_CENTERS,
+                      add_up, check_block_buffers, closer, direct_gamma, dist_down, dist_up,
                       exact_closest, few_partial_dists, group_fold, imin, kmix_fused_argmin2_d,
                       kmix_fused_argmin2_f, panel_dists, partial_dists, partial_dists_t,
                       prep_centers, reduce_blocks, row_argmin, row_argmin2, sq_dist, sub_down,
                       sum_counts, zero_block)
-from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
-                           make_centers, make_rows)
+from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
+                           make_blocks, make_centers, make_rows, mixed_centers, use_mixed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
         j0 = 0
         if SearchBounds is HamerlyBounds and not cn.use_gemm:
             # Narrow data: the best two of every searched row in one pass (no tiles).
-            _narrow_best_two(search, nfull, d, ST, snorm, k, sr)
+            _narrow_best_two(search, nfull, d, &cn, sr)
             j0 = k
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
@@ -263,18 +263,33 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
 
 
 cdef inline void _narrow_best_two(const floating *search, Py_ssize_t nfull, Py_ssize_t d,
-                                  const floating *ST, const floating *snorm, Py_ssize_t k,
-                                  Search *sr) noexcept nogil:
+                                  const Centers *cen, Search *sr) noexcept nogil:
     """Hamerly's search of nfull rows on narrow data: each row's best two
     partial distances and the first closest, by the one-pass kernel (the values of
-    :func:`partial_dists` and :func:`_hamerly_scan`, never stored)."""
-    cdef Py_ssize_t q
+    :func:`partial_dists` and :func:`_hamerly_scan`, never stored). Float64 rows with
+    cen.ST32 set are searched in float32 (rounded to float32 here; cen's error terms are
+    then the mixed ones, see _kmeans_pass.use_mixed): twice the lanes of a vector."""
+    cdef Py_ssize_t q, r
     cdef floating *f1 = <floating*>sr.F1
     cdef floating *f2 = <floating*>sr.F2
+    cdef float x32[CHUNK_ROWS * GEMM_MIN_FEATURES]
+    cdef float g1[CHUNK_ROWS]
+    cdef float g2[CHUNK_ROWS]
     if floating is float:
-        kmix_fused_argmin2_f(search, nfull, d, ST, k, snorm, k, sr.arg1, f1, f2)
+        kmix_fused_argmin2_f(search, nfull, d, <const float*>cen.ST, cen.k,
+                             <const float*>cen.snorm, cen.k, sr.arg1, f1, f2)
+    elif cen.ST32 != NULL:
+        for r in range(nfull * d):
+            x32[r] = <float>search[r]
+        kmix_fused_argmin2_f(x32, nfull, d, cen.ST32, cen.k, cen.snorm32, cen.k, sr.arg1, g1,
+                             g2)
+        for q in range(nfull):
+            sr.best1[q] = g1[q]
+            sr.best2[q] = g2[q]
+        return
     else:
-        kmix_fused_argmin2_d(search, nfull, d, ST, k, snorm, k, sr.arg1, f1, f2)
+        kmix_fused_argmin2_d(search, nfull, d, <const double*>cen.ST, cen.k,
+                             <const double*>cen.snorm, cen.k, sr.arg1, f1, f2)
     for q in range(nfull):
         sr.best1[q] = f1[q]
         sr.best2[q] = f2[q]
@@ -344,6 +359,15 @@ cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept
 # --------------------------------------------------------------------------------------------
 # Hamerly (2010): one upper and one lower bound per row
 # --------------------------------------------------------------------------------------------
+cdef enum:
+    # Centres from which Hamerly's passes on narrow float64 data search in float32
+    # (_narrow_best_two; data with a row of squared norm above MIXED_MAX_NORM keeps float64).
+    # china.jpg from random rows, 20 iterations, seconds, float64 / float32 search (AVX2
+    # EPYC): k=8 0.040-0.043 / 0.042-0.047, k=16 0.051-0.058 / 0.052-0.055, k=32
+    # 0.063-0.066 / 0.060-0.066, k=64 0.087-0.092 / 0.079-0.081.
+    HAMERLY_MIXED_MIN_CENTERS = 32
+
+
 cdef inline double _hamerly_moved(Py_ssize_t i, HamerlyBounds *bd,
                                   double *bound) noexcept nogil:
     """Move row i's bounds with the centres; return its upper bound, to be tested against
@@ -458,9 +482,12 @@ cdef class Bounds:
     cdef readonly double[::1] upper
     cdef readonly object lower
     cdef readonly object groups
+    # The largest of x_sq_norms (0 without rows): whether Hamerly may search in float32.
+    cdef readonly double x_max_sq_norm
 
     def __init__(self, x_sq_norms, double[::1] upper, lower, groups=None):
         self.x_sq_norms = np.empty(0) if x_sq_norms is None else x_sq_norms
+        self.x_max_sq_norm = float(np.max(self.x_sq_norms)) if self.x_sq_norms.shape[0] else 0.0
         self.upper = upper
         self.lower = lower
         self.groups = groups
@@ -538,6 +565,8 @@ def hamerly_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef Rows rows
     cdef Centers cen
     cdef HamerlyBounds bd
+    cdef MixedCenters mixed
+    cdef float *mbuf = NULL
     if n == 0:
         return 0
     bounds.check(n, True, (n,))
@@ -552,7 +581,13 @@ def hamerly_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         _shift_summary(&shift[0], k, &bd.shift_arg, &bd.shift_max1, &bd.shift_max2)
         cen = make_centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
+        if (floating is double and not cen.use_gemm and k >= HAMERLY_MIXED_MIN_CENTERS
+                and bounds.x_max_sq_norm <= MIXED_MAX_NORM):
+            mbuf = mixed_centers(<const double*>&centers[0, 0], k, d, &mixed)
+            if mbuf != NULL:
+                use_mixed(&cen, &mixed)
         _search_pass(&X[0, 0], &rows, &cen, &bd, &cl.blk, n_threads)
+        free(mbuf)
         if update:
             reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, True,
                           n_threads)

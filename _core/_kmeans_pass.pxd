@@ -5,8 +5,11 @@
 # through typed pointers by the fused kernels; the entry points fill the structs from typed
 # memoryviews, so the dtype always matches.
 from cython cimport floating
+from libc.math cimport sqrt
+from libc.stdlib cimport malloc
 
-from _common cimport GEMM_MIN_FEATURES, direct_gamma, expansion_error_scale, max_value
+from _common cimport (GEMM_MIN_FEATURES, MIXED_MAX_NORM, direct_gamma, expansion_error_scale,
+                      kmix_gamma, max_value, mixed_abs_unit, mixed_error_scale, prep_centers)
 
 
 cdef struct Rows:
@@ -34,6 +37,10 @@ cdef struct Centers:
     # squared norm.
     double err0
     double err1
+    # Hamerly's narrow float64 passes searched in float32 (see use_mixed): S's transpose and
+    # squared norms in float32; NULL otherwise.
+    const float *ST32
+    const float *snorm32
 
 
 cdef struct Blocks:
@@ -71,7 +78,69 @@ cdef inline Centers make_centers(const floating *C, const floating *S, const flo
     cen.scale = expansion_error_scale(d, floating is float)
     cen.err0 = 3.0 * cen.scale * max_value(snorm, k)
     cen.err1 = cen.scale + cen.gamma
+    cen.ST32 = NULL
+    cen.snorm32 = NULL
     return cen
+
+
+# Rows whose squared norm, or centres whose largest squared norm, exceed this are decided in
+# float64 (exact_closest): their float32 values could overflow.
+cdef struct MixedCenters:
+    # Float64 data, float32 distances: the centres rounded to float32 (C32, k x d), transposed
+    # (CT32, d x k) with their float32 squared norms (cnorm32); the float64 largest squared
+    # norm of the true centres (cmax) and the error scale of the float32 partial distances
+    # against the exact ones of the float64 rows and centres (scale: mixed_error_scale, with
+    # mixed_abs_error for the values near float32's underflow).
+    const float *C32
+    const float *CT32
+    const float *cnorm32
+    double cmax
+    double scale
+
+
+cdef inline float *mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
+                                 MixedCenters *mc) noexcept nogil:
+    """Fill mc for the float64 centres; return the buffer to free (NULL: out of memory, or
+    centres too large for float32 distances: the pass then stays in float64)."""
+    cdef Py_ssize_t j, f
+    cdef double s, cmax = 0.0
+    cdef float *buf
+    for j in range(k):
+        s = 0.0
+        for f in range(d):
+            s += centers[j * d + f] * centers[j * d + f]
+        if not s <= cmax:
+            cmax = s
+    if not cmax <= MIXED_MAX_NORM:
+        return NULL
+    buf = <float*>malloc((2 * k * d + k) * sizeof(float))
+    if buf == NULL:
+        return NULL
+    for j in range(k * d):
+        buf[j] = <float>centers[j]
+    prep_centers(buf, k, d, buf + k * d, buf + 2 * k * d)
+    mc.C32 = buf
+    mc.CT32 = buf + k * d
+    mc.cnorm32 = buf + 2 * k * d
+    mc.cmax = cmax * (1.0 + kmix_gamma(d + 1, False))
+    mc.scale = mixed_error_scale(d)
+    return buf
+
+
+cdef inline void use_mixed(Centers *cen, const MixedCenters *mc) noexcept nogil:
+    """Search cen's centres (S = C) in float32 by mc, rows of squared norm at most
+    MIXED_MAX_NORM: err0 + err1 x then bounds twice a float32 partial distance's error
+    against the exact float64 one plus the rounding of the row's squared norm x, as
+    make_centers' terms bound it for the data's dtype. One value is off by at most
+    scale (c + |x| sqrt(c)) + a (1 + 2 sqrt(d) (|x| + sqrt(c))) (mixed_error_scale,
+    mixed_abs_error; a = mixed_abs_unit(d), c = mc.cmax), and with |x| sqrt(c) <= (x + c) / 2
+    and |x| + sqrt(c) <= 1 + (x + c) / 2 (AM-GM, |x|^2 = x) twice that is at most
+    3 scale c + 2 a (1 + 2 sqrt(d) + sqrt(d) c) + (scale + 2 a sqrt(d)) x."""
+    cdef double a = mixed_abs_unit(cen.d), rd = sqrt(<double>cen.d)
+    cen.ST32 = mc.CT32
+    cen.snorm32 = mc.cnorm32
+    cen.err0 = 3.0 * mc.scale * mc.cmax + 2.0 * a * (1.0 + 2.0 * rd + rd * mc.cmax)
+    cen.err1 = mc.scale + 2.0 * a * rd + cen.gamma
 
 
 cdef inline Rows make_rows(const double *sq_norms, const double *weight, Py_ssize_t n,

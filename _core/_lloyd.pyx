@@ -18,12 +18,12 @@ from libc.string cimport memcpy
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS,
                       check_block_buffers, closest_center_sparse, closest_centers, exact_closest,
                       exact_sign, imin, kmix_cpu_has_fma,
-                      kmix_fused_argmin2_d, kmix_fused_argmin2_f, kmix_gamma, merge_tile_best2,
-                      mixed_abs_error, mixed_error_scale, n_blocks_for, partial_dists,
+                      kmix_fused_argmin2_d, kmix_fused_argmin2_f, merge_tile_best2,
+                      mixed_abs_error, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
                       sq_norm, sum_counts, sum_in_order, zero_block)
-from _kmeans_pass cimport (Blocks, Centers, Clustering, Moves, Rows, block_moves, make_blocks,
-                           make_centers, make_rows)
+from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
+                           make_blocks, make_centers, make_rows, mixed_centers)
 from _interrupt cimport check_interrupt, monotonic
 from _kpp cimport first_cdf, kpp_small, kpp_small_dist_rows
 
@@ -131,59 +131,17 @@ cdef class Clusters:
 # --------------------------------------------------------------------------------------------
 cdef enum:
     # Centres from which float64 Lloyd passes on gemm-wide data compute their partial
-    # distances in float32 (see _MixedCenters); below, the float64 gemm is cheap enough.
+    # distances in float32 (see _kmeans_pass.MixedCenters); below, the float64 gemm is cheap
+    # enough.
     MIXED_MIN_CENTERS = 128
-
-# Rows whose squared norm, or centres whose largest squared norm, exceed this are decided in
-# float64 (exact_closest): their float32 values could overflow.
-cdef struct _MixedCenters:
-    # Float64 data, float32 distances: the centres rounded to float32 (C32, k x d), transposed
-    # (CT32, d x k) with their float32 squared norms (cnorm32); the float64 largest squared
-    # norm of the true centres (cmax) and the error scale of the float32 partial distances
-    # against the exact ones of the float64 rows and centres (scale, see _closest_mixed).
-    const float *C32
-    const float *CT32
-    const float *cnorm32
-    double cmax
-    double scale
-
-
-cdef float *_mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
-                           _MixedCenters *mc) noexcept nogil:
-    """Fill mc for the float64 centres; return the buffer to free (NULL: out of memory, or
-    centres too large for float32 distances: the pass then stays in float64)."""
-    cdef Py_ssize_t j, f
-    cdef double s, cmax = 0.0
-    cdef float *buf
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += centers[j * d + f] * centers[j * d + f]
-        if not s <= cmax:
-            cmax = s
-    if not cmax <= MIXED_MAX_NORM:
-        return NULL
-    buf = <float*>malloc((2 * k * d + k) * sizeof(float))
-    if buf == NULL:
-        return NULL
-    for j in range(k * d):
-        buf[j] = <float>centers[j]
-    prep_centers(buf, k, d, buf + k * d, buf + 2 * k * d)
-    mc.C32 = buf
-    mc.CT32 = buf + k * d
-    mc.cnorm32 = buf + 2 * k * d
-    mc.cmax = cmax * (1.0 + kmix_gamma(d + 1, False))
-    mc.scale = mixed_error_scale(d)
-    return buf
-
 
 cdef void _closest_mixed(
     const double *X, Py_ssize_t m, Py_ssize_t d, const double *C, Py_ssize_t k,
-    const _MixedCenters *mc, Py_ssize_t *besti, float *X32, float *D, bint use_gemm,
+    const MixedCenters *mc, Py_ssize_t *besti, float *X32, float *D, bint use_gemm,
 ) noexcept nogil:
     """closest_centers for float64 rows from float32 partial distances (m <= CHUNK_ROWS).
 
-    IN X (m x d), C (k x d, the float64 centres), mc (their float32 forms, see _MixedCenters);
+    IN X (m x d), C (k x d, the float64 centres), mc (their float32 forms, see MixedCenters);
     OUT besti (m): the exact assignment rule's labels; scratch X32 (m x d), D (m x TILE_CENTERS).
 
     Each row's best and second-best float32 values decide when their gap exceeds twice the
@@ -209,7 +167,7 @@ cdef void _closest_mixed(
         xn = row_norm(X + r * d, d)
         bound = 2.0 * (mc.scale * (mc.cmax + xn * sqrt(mc.cmax))
                        + mixed_abs_error(d, xn, mc.cmax))
-        # (centres too large for float32 never get here: _mixed_centers refuses them)
+        # (centres too large for float32 never get here: mixed_centers refuses them)
         if not (<double>secv[r] - <double>bestv[r] > bound) or xn * xn > MIXED_MAX_NORM:
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)
 
@@ -258,7 +216,7 @@ cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s,
 
 
 cdef Py_ssize_t _lloyd_block_dense(const floating *X, const Rows *rows, const Centers *cen,
-                                   const _MixedCenters *mc, const Blocks *blk, Py_ssize_t b,
+                                   const MixedCenters *mc, const Blocks *blk, Py_ssize_t b,
                                    int *labels, Scratch *sc) noexcept nogil:
     """Block b of a dense Lloyd pass: each row's closest centre, chunk by chunk; with update
     every row adds its weighted values to its cluster's block sums. mc: the float32 centres of
@@ -292,13 +250,13 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
     cdef floating *cnorm = <floating*>cl.cnorm
     cdef Centers cen
     cdef Scratch sc
-    cdef _MixedCenters mixed
-    cdef const _MixedCenters *mc = NULL
+    cdef MixedCenters mixed
+    cdef const MixedCenters *mc = NULL
     cdef float *mbuf = NULL
     prep_centers(centers, k, d, CT, cnorm)
     cen = make_centers(centers, centers, CT, cnorm, k, d)
     if floating is double and cen.use_gemm and k >= MIXED_MIN_CENTERS:
-        mbuf = _mixed_centers(centers, k, d, &mixed)
+        mbuf = mixed_centers(centers, k, d, &mixed)
         if mbuf != NULL:
             mc = &mixed
     with parallel(num_threads=n_threads):

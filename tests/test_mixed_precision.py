@@ -154,3 +154,102 @@ def test_labels_over_several_tiles_of_centres_are_the_exact_labels(dtype):
     assert n_exact > 100   # exact ties do decide rows
     for n_threads in (1, 2):
         assert_array_equal(labels_inertia(X, C, n_threads=n_threads)[0], expected)
+
+
+# Hamerly on narrow float64 data (fewer than 16 features) from HAMERLY_MIXED_MIN_CENTERS = 32
+# centres on searches its rows in float32 (_bounds._narrow_best_two, _kmeans_pass.use_mixed).
+K_NARROW = 40
+D_NARROW = 3
+
+
+def _narrow_lattice(seed):
+    """Integer rows of 3 features (many exact ties), distinct centres that are rows, six of
+    them one float64 ulp from others (which float32 cannot tell apart) and added as rows."""
+    rng = np.random.RandomState(seed)
+    X = rng.randint(-4, 5, size=(3000, D_NARROW)).astype(np.float64)
+    distinct = np.unique(X, axis=0)
+    C = distinct[rng.choice(len(distinct), K_NARROW, replace=False)]
+    for r in range(30, 36):
+        C[r] = C[r - 30]
+        f = np.flatnonzero(C[r])[0]
+        C[r, f] = np.nextafter(C[r, f], np.inf)
+    return np.vstack([X, C]), C
+
+
+def _hamerly(X, C0, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return kmix.KMeans(len(C0), init=C0, n_init=1, tol=0.0, algorithm="hamerly",
+                           **params).fit(X)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_narrow_hamerly_one_pass_labels_are_the_exact_labels(n_threads):
+    """One pass from centres with exact ties and one-ulp neighbours: the exact rule's labels
+    (the float32 values tie or invert there; only the float64 decision is right)."""
+    X, C0 = _narrow_lattice(6)
+    km = _hamerly(X, C0, max_iter=1, n_threads=n_threads)
+    labels, n_exact = exact_assign(X, C0, return_n_exact=True)
+    assert n_exact > 100     # exact ties do decide rows
+    assert np.all(np.bincount(labels, minlength=K_NARROW) > 0)
+    _, centres, _ = lloyd_step(X, C0)
+    assert_allclose(km.cluster_centers_, centres, rtol=1e-14, atol=1e-14)
+    # labels_ are the exact rule's on the fitted centres
+    assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_narrow_hamerly_run_equals_exact_lloyd(seed):
+    """Gaussian rows of 3 features around 40 centres, run to convergence: Hamerly's labels,
+    iterations and centres are exact Lloyd's (tests/_reference.py), with 1 and 2 threads."""
+    rng = np.random.RandomState(seed)
+    means = rng.normal(size=(K_NARROW, D_NARROW)) * 4
+    X = (means[rng.randint(K_NARROW, size=6000)]
+         + rng.normal(size=(6000, D_NARROW)))
+    C0 = X[rng.choice(len(X), K_NARROW, replace=False)].copy()
+    labels, centres, n_iter, inertia = lloyd_run(X, C0, max_iter=60)
+    for n_threads in (1, 2):
+        km = _hamerly(X, C0, max_iter=60, n_threads=n_threads)
+        assert km.n_iter_ == n_iter
+        assert_array_equal(km.labels_, labels)
+        assert_allclose(km.cluster_centers_, centres, rtol=1e-10, atol=1e-12)
+        assert km.inertia_ == pytest.approx(inertia, rel=1e-10)
+
+
+def test_narrow_hamerly_values_beyond_float32_and_subnormal_values():
+    """Rows of squared norm above 1e30 keep the whole pass in float64; rows with subnormal
+    features (zeros in float32) are searched in float32 within the wider bound. Two passes
+    (the fit's, then labels_ on its centres): the exact rule's labels."""
+    rng = np.random.RandomState(9)
+    big = rng.normal(size=(2000, D_NARROW)) * 1e17
+    tiny = rng.normal(size=(2000, D_NARROW))
+    tiny[:, 1] *= 1e-300
+    mixed = rng.normal(size=(2000, D_NARROW))
+    mixed[::50] *= 1e16                         # a few rows beyond float32's squares
+    for X in (big, tiny, mixed):
+        C0 = X[:K_NARROW].copy()
+        km = _hamerly(X, C0, max_iter=1)
+        _, centres, _ = lloyd_step(X, C0)
+        assert_allclose(km.cluster_centers_, centres, rtol=1e-12)
+        assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
+        assert np.all(np.isfinite(km.cluster_centers_))
+
+
+@pytest.mark.parametrize("offset", [1e-9, 1e-6])
+def test_narrow_hamerly_pairs_of_centres_closer_than_float32_resolution(offset):
+    """Centres in pairs 1e-9 apart (the same once rounded to float32) or 1e-6 apart (a few
+    float32 ulps), rows around them: the float32 gap of a row between the two of a pair is
+    zero, or often non-zero with the wrong sign, so only the float64 decision of the rows
+    within the bound gives the exact labels."""
+    rng = np.random.RandomState(10)
+    base = rng.normal(size=(K_NARROW // 2, D_NARROW)) * 3
+    C = np.vstack([base, base + offset * rng.normal(size=base.shape)])
+    near = np.repeat(base, 50, axis=0) + 0.05 * rng.normal(size=(50 * K_NARROW // 2, D_NARROW))
+    X = np.vstack([near, C])        # each centre is a row: no cluster is empty
+    labels = exact_assign(X, C)
+    assert np.all(np.bincount(labels, minlength=K_NARROW) > 0)
+    for n_threads in (1, 2):
+        km = _hamerly(X, C, max_iter=1, n_threads=n_threads)
+        _, centres, _ = lloyd_step(X, C)
+        assert_allclose(km.cluster_centers_, centres, rtol=1e-12, atol=1e-12)
+        assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
