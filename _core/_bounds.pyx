@@ -38,7 +38,8 @@ from libc.string cimport memcpy
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM, TILE_CENTERS,
                       add_up, check_block_buffers, closer, direct_gamma, dist_down, dist_up,
                       exact_closest, few_partial_dists, group_fold, imin, kmix_fused_argmin2_d,
-                      kmix_fused_argmin2_f, panel_dists, partial_dists, partial_dists_t,
+                      kmix_fused_argmin2_f, kmix_gamma, kmix_sqdist32_f, panel_dists,
+                      partial_dists, partial_dists_t,
                       prep_centers, reduce_blocks, row_argmin, row_argmin2, sq_dist, sub_down,
                       sum_counts, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
@@ -610,6 +611,66 @@ cdef struct ElkanBounds:
     const double *shift      # k: how far each centre moved (rounded up)
     const double *half_sep   # k: half the distance to the nearest other centre
     const double *half_cc    # k x k: half the centre-centre distances
+    # Float32 rows of 16+ features and squared norms up to MIXED_MAX_NORM (rows and centres):
+    # the distances in float32 arithmetic (fast, kmix_sqdist32_f), whose relative error
+    # (at most g) and absolute error (at most sabs, where values are subnormal) widen the
+    # bounds (dabs = sqrt(sabs) + 1e-145 on the distances) and the comparisons (_elkan_closer).
+    bint fast
+    double g
+    double sabs
+    double dabs
+
+
+cdef inline double _elkan_dist(const floating *x, const floating *c, Py_ssize_t d,
+                               const ElkanBounds *bd) noexcept nogil:
+    """Squared distance of row x to centre c: kmix_sqdist32_f where bd.fast, else sq_dist."""
+    if floating is float:
+        if bd.fast:
+            return kmix_sqdist32_f(x, c, d)
+    return sq_dist(x, c, d)
+
+
+cdef inline double _elkan_up(double s, const ElkanBounds *bd) noexcept nogil:
+    """An upper bound on the true distance whose squared distance _elkan_dist gave as s."""
+    return sqrt(s) * (1.0 + bd.g) + bd.dabs
+
+
+cdef inline double _elkan_down(double s, const ElkanBounds *bd) noexcept nogil:
+    """A lower bound (>= 0) on the true distance whose squared distance was s."""
+    cdef double v = sqrt(s) * (1.0 - bd.g) - bd.dabs
+    return v if v > 0 else 0.0
+
+
+cdef inline bint _elkan_closer(const floating *x, const floating *C, Py_ssize_t d, Py_ssize_t j,
+                               double sj, Py_ssize_t a, double sa, const ElkanBounds *bd,
+                               double g) noexcept nogil:
+    """Whether centre j wins over centre a for row x under the exact assignment rule, from
+    their _elkan_dist values sj, sa: as computed when they are further apart than both
+    errors (each within bd.g relative plus bd.sabs), otherwise by :func:`closer` on their
+    sq_dist values (g: its bound; exact_sign when those are within rounding too)."""
+    cdef double tol
+    if floating is float:
+        if bd.fast:
+            tol = 4.0 * bd.g * (sj if sj > sa else sa) + 4.0 * bd.sabs
+            if sj < sa - tol:
+                return True
+            if sj > sa + tol:
+                return False
+            return closer(x, C, d, j, sq_dist(x, C + j * d, d), a, sq_dist(x, C + a * d, d), g)
+    return closer(x, C, d, j, sj, a, sa, g)
+
+
+cdef double _max_sq_norm(const floating *C, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
+    """The largest float64 squared norm of the k rows of C (NaN-safe: inf if any is NaN)."""
+    cdef Py_ssize_t j, f
+    cdef double s, m = 0.0
+    for j in range(k):
+        s = 0.0
+        for f in range(d):
+            s += <double>C[j * d + f] * <double>C[j * d + f]
+        if not s <= m:
+            m = s if s == s else INFINITY
+    return m
 
 
 cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers *cen,
@@ -633,18 +694,18 @@ cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers 
         a = old
         if a < 0:
             a = 0
-            sa = sq_dist(x, C, d)
-            u = dist_up(sa, g)
-            _store_down(&lb[0], dist_down(sa, g))
+            sa = _elkan_dist(x, C, d, bd)
+            u = _elkan_up(sa, bd)
+            _store_down(&lb[0], _elkan_down(sa, bd))
             for j in range(1, k):
                 # Centre j is strictly farther than a when half their distance exceeds u.
                 if u >= half_cc[a * k + j]:
-                    sj = sq_dist(x, C + j * d, d)
-                    _store_down(&lb[j], dist_down(sj, g))
-                    if closer(x, C, d, j, sj, a, sa, g):
+                    sj = _elkan_dist(x, C + j * d, d, bd)
+                    _store_down(&lb[j], _elkan_down(sj, bd))
+                    if _elkan_closer(x, C, d, j, sj, a, sa, bd, g):
                         a = j
                         sa = sj
-                        u = dist_up(sj, g)
+                        u = _elkan_up(sj, bd)
                 else:
                     lb[j] = 0
         else:
@@ -656,18 +717,18 @@ cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers 
                 for j in range(k):
                     if j != a and u >= lb[j] and u >= half_cc[a * k + j]:
                         if not tight:
-                            sa = sq_dist(x, C + a * d, d)
-                            u = dist_up(sa, g)
-                            _store_down(&lb[a], dist_down(sa, g))
+                            sa = _elkan_dist(x, C + a * d, d, bd)
+                            u = _elkan_up(sa, bd)
+                            _store_down(&lb[a], _elkan_down(sa, bd))
                             tight = True
                             if not (u >= lb[j] and u >= half_cc[a * k + j]):
                                 continue
-                        sj = sq_dist(x, C + j * d, d)
-                        _store_down(&lb[j], dist_down(sj, g))
-                        if closer(x, C, d, j, sj, a, sa, g):
+                        sj = _elkan_dist(x, C + j * d, d, bd)
+                        _store_down(&lb[j], _elkan_down(sj, bd))
+                        if _elkan_closer(x, C, d, j, sj, a, sa, bd, g):
                             a = j
                             sa = sj
-                            u = dist_up(sj, g)
+                            u = _elkan_up(sj, bd)
         bd.upper[i] = u
         changed += _relabel(&bd.labels[i], a, x, d, rows.weight[i], &mv)
     return changed
@@ -702,6 +763,20 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cen.k = k
     cen.d = d
     cen.gamma = direct_gamma(d)
+    bd.fast = False
+    bd.g = cen.gamma
+    bd.sabs = 0.0
+    bd.dabs = 1e-145
+    if (floating is float and d >= GEMM_MIN_FEATURES and bounds.x_sq_norms.shape[0] == n
+            and bounds.x_max_sq_norm <= MIXED_MAX_NORM
+            and _max_sq_norm(&centers[0, 0], k, d) <= MIXED_MAX_NORM):
+        # float32 distances: relative error gamma_{d+2} (float32), widened as direct_gamma
+        # widens sq_dist's for the square root and product of the bounds; subnormal terms
+        # and sums off by at most 2^-150 each, d + 32 of them.
+        bd.fast = True
+        bd.g = kmix_gamma(d + 6, True)
+        bd.sabs = (d + 64) * 1.401298464324817e-45
+        bd.dabs = sqrt(bd.sabs) + 1e-145
     bd.labels = cl.labels
     bd.upper = &bounds.upper[0]
     bd.lower = &lower[0, 0]

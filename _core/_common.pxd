@@ -52,6 +52,7 @@ cdef extern from "_fused.h" nogil:
     Py_ssize_t kmix_argmin_f(const float *v, Py_ssize_t n, float *best)
     double kmix_sqdist_d(const double *x, const double *c, Py_ssize_t d)
     double kmix_sqdist_f(const float *x, const float *c, Py_ssize_t d)
+    double kmix_sqdist32_f(const float *x, const float *c, Py_ssize_t d)
     double kmix_sqnorm_d(const double *x, Py_ssize_t d)
     double kmix_sqnorm_f(const float *x, Py_ssize_t d)
     void kmix_prefetch_bytes(const void *p, Py_ssize_t nbytes)

@@ -1,4 +1,7 @@
-"""Float64 Lloyd passes with float32 partial distances (_core/_lloyd.pyx, _closest_mixed).
+"""Fast float32 arithmetic decided by the exact rule: float64 Lloyd passes with float32
+partial distances (_core/_lloyd.pyx, _closest_mixed), float64 Hamerly searches on narrow data
+in float32 (_core/_bounds.pyx, _narrow_best_two), float32 Elkan distances in float32
+arithmetic (_core/_bounds.pyx, _elkan_dist); the tests of the last two follow the first's.
 
 From 128 centres on data wide enough for gemm (16+ features), float64 Lloyd passes compute
 their distances in float32 and decide in float64, by the exact assignment rule, every row
@@ -253,3 +256,77 @@ def test_narrow_hamerly_pairs_of_centres_closer_than_float32_resolution(offset):
         _, centres, _ = lloyd_step(X, C)
         assert_allclose(km.cluster_centers_, centres, rtol=1e-12, atol=1e-12)
         assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
+
+
+# Elkan on float32 data of 16+ features takes its distances in float32 arithmetic
+# (kmix_sqdist32_f) and widens its bounds and comparisons by their error (_bounds._elkan_*).
+D_ELKAN = 40
+
+
+def _elkan(X, C0, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return kmix.KMeans(len(C0), init=C0, n_init=1, tol=0.0, algorithm="elkan",
+                           **params).fit(X)
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-6])
+def test_float32_elkan_rows_halfway_between_centres(noise):
+    """Rows halfway between two centres (rounded to float32, noise: relative perturbation):
+    their two distances tie exactly or differ by far less than the float32 sums' rounding,
+    which orders them at random; only the exact comparison labels them right. One pass from
+    those centres (their own rows keep every cluster filled), then a run of five: exact
+    Lloyd's labels, iterations and centres, with 1 and 2 threads."""
+    rng = np.random.RandomState(11)
+    C = (rng.normal(size=(12, D_ELKAN)) * 3).astype(np.float32)
+    i, j = rng.randint(12, size=(2, 1500))
+    keep = i != j
+    mid = 0.5 * (C[i[keep]].astype(np.float64) + C[j[keep]])
+    mid *= 1 + noise * rng.normal(size=mid.shape)
+    X = np.vstack([mid.astype(np.float32), np.repeat(C, 3, axis=0)])
+    labels = exact_assign(X, C)
+    assert np.all(np.bincount(labels, minlength=len(C)) > 0)
+    # rows whose two closest centres are closer to a tie than float32 sums can resolve
+    d2 = np.sort(((X[:, None, :].astype(np.float64) - C[None]) ** 2).sum(-1), axis=1)
+    assert np.sum(d2[:, 1] - d2[:, 0] < D_ELKAN * 2.0**-24 * d2[:, 0]) > 100
+    km = _elkan(X, C, max_iter=1)
+    _, centres, _ = lloyd_step(X, C)
+    assert_allclose(km.cluster_centers_, centres, rtol=1e-6, atol=1e-6)
+    assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
+    labels, centres, n_iter, _ = lloyd_run(X, C, max_iter=5)
+    for n_threads in (1, 2):
+        km = _elkan(X, C, max_iter=5, n_threads=n_threads)
+        assert km.n_iter_ == n_iter
+        assert_array_equal(km.labels_, labels)
+
+
+def test_float32_elkan_run_equals_exact_lloyd_and_float64_path():
+    """Gaussian float32 rows of 40 features, 3 blobs split by 10 centres (the bounds fail
+    often): the run's labels and iterations are exact Lloyd's, and its labels those of the
+    same data in float64 (whose Elkan distances are float64)."""
+    rng = np.random.RandomState(12)
+    means = rng.normal(size=(3, D_ELKAN)) * 6
+    X = (means[rng.randint(3, size=3000)] + rng.normal(size=(3000, D_ELKAN))).astype(np.float32)
+    C0 = X[rng.choice(len(X), 10, replace=False)].copy()
+    labels, centres, n_iter, _ = lloyd_run(X, C0, max_iter=30)
+    km = _elkan(X, C0, max_iter=30)
+    assert km.n_iter_ == n_iter
+    assert_array_equal(km.labels_, labels)
+    assert_allclose(km.cluster_centers_, centres, rtol=1e-5, atol=1e-5)
+
+
+def test_float32_elkan_values_near_float32_limits():
+    """Rows of squared norm above 1e30 keep float64 distances; rows with half their values
+    near float32's underflow (squares below its subnormals) use float32 distances within
+    the absolute bound. Two passes: the exact rule's labels."""
+    rng = np.random.RandomState(13)
+    big = (rng.normal(size=(800, D_ELKAN)) * 1e16).astype(np.float32)
+    tiny = rng.normal(size=(800, D_ELKAN))
+    tiny[:, ::2] *= 1e-20                       # their squares underflow float32
+    tiny = tiny.astype(np.float32)
+    for X in (big, tiny):
+        C0 = X[:10].copy()
+        km = _elkan(X, C0, max_iter=1)
+        assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
+        _, centres, _ = lloyd_step(X, C0)
+        assert_allclose(km.cluster_centers_, centres, rtol=1e-6)
