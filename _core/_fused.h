@@ -104,8 +104,13 @@ static int kmix_cpu_has_fma(void)
 #define KMIX_DISPATCH(FN, ARGS)                                                    \
     if (kmix_cpu_has_fma()) { FN##_avx2 ARGS; return; }                            \
     FN##_base ARGS;
+/* The same for a kernel that returns its result. */
+#define KMIX_DISPATCH_RETURN(FN, ARGS)                                             \
+    if (kmix_cpu_has_fma()) return FN##_avx2 ARGS;                                 \
+    return FN##_base ARGS;
 #else
 #define KMIX_DISPATCH(FN, ARGS) FN##_base ARGS;
+#define KMIX_DISPATCH_RETURN(FN, ARGS) return FN##_base ARGS;
 #endif
 
 static inline void kmix_fused_d(const double *X, ptrdiff_t m, ptrdiff_t d, const double *CT,
@@ -192,19 +197,13 @@ static ptrdiff_t kmix_argmin_f_avx2(const float *v, ptrdiff_t n, float *best)
 static inline ptrdiff_t kmix_argmin_d(const double *v, ptrdiff_t n, double *best)
 {
     if (n < 16) { KMIX_ARGMIN_SCALAR(double) }  /* as both versions do, without a call */
-#if KMIX_HAVE_DISPATCH
-    if (kmix_cpu_has_fma()) return kmix_argmin_d_avx2(v, n, best);
-#endif
-    return kmix_argmin_d_base(v, n, best);
+    KMIX_DISPATCH_RETURN(kmix_argmin_d, (v, n, best))
 }
 
 static inline ptrdiff_t kmix_argmin_f(const float *v, ptrdiff_t n, float *best)
 {
     if (n < 16) { KMIX_ARGMIN_SCALAR(float) }
-#if KMIX_HAVE_DISPATCH
-    if (kmix_cpu_has_fma()) return kmix_argmin_f_avx2(v, n, best);
-#endif
-    return kmix_argmin_f_base(v, n, best);
+    KMIX_DISPATCH_RETURN(kmix_argmin_f, (v, n, best))
 }
 
 /* Index of the first minimum of v[0:n] (n >= 1), the minimum to *best and the second
@@ -329,19 +328,13 @@ static ptrdiff_t kmix_argmin2_f_avx2(const float *v, ptrdiff_t n, float *best, f
 static inline ptrdiff_t kmix_argmin2_d(const double *v, ptrdiff_t n, double *best, double *second)
 {
     if (n < 16) { KMIX_ARGMIN2_SCALAR(double) }
-#if KMIX_HAVE_DISPATCH
-    if (kmix_cpu_has_fma()) return kmix_argmin2_d_avx2(v, n, best, second);
-#endif
-    return kmix_argmin2_d_base(v, n, best, second);
+    KMIX_DISPATCH_RETURN(kmix_argmin2_d, (v, n, best, second))
 }
 
 static inline ptrdiff_t kmix_argmin2_f(const float *v, ptrdiff_t n, float *best, float *second)
 {
     if (n < 16) { KMIX_ARGMIN2_SCALAR(float) }
-#if KMIX_HAVE_DISPATCH
-    if (kmix_cpu_has_fma()) return kmix_argmin2_f_avx2(v, n, best, second);
-#endif
-    return kmix_argmin2_f_base(v, n, best, second);
+    KMIX_DISPATCH_RETURN(kmix_argmin2_f, (v, n, best, second))
 }
 
 /* Squared distance between two rows of d >= 16 features, accumulated in float64 over eight
@@ -410,18 +403,12 @@ static double kmix_sqdist_f_avx2(const float *x, const float *c, ptrdiff_t d)
 /* ||x - c||^2 for d >= 16 features (the same bits with or without AVX2, see above). */
 static inline double kmix_sqdist_d(const double *x, const double *c, ptrdiff_t d)
 {
-#if KMIX_HAVE_DISPATCH
-    if (kmix_cpu_has_fma()) return kmix_sqdist_d_avx2(x, c, d);
-#endif
-    return kmix_sqdist_d_base(x, c, d);
+    KMIX_DISPATCH_RETURN(kmix_sqdist_d, (x, c, d))
 }
 
 static inline double kmix_sqdist_f(const float *x, const float *c, ptrdiff_t d)
 {
-#if KMIX_HAVE_DISPATCH
-    if (kmix_cpu_has_fma()) return kmix_sqdist_f_avx2(x, c, d);
-#endif
-    return kmix_sqdist_f_base(x, c, d);
+    KMIX_DISPATCH_RETURN(kmix_sqdist_f, (x, c, d))
 }
 
 /* ||x - c||^2 of float32 rows in float32 arithmetic, for bounds and screens only (its bits
@@ -472,10 +459,7 @@ static double kmix_sqdist32_f_avx2(const float *x, const float *c, ptrdiff_t d)
 
 static inline double kmix_sqdist32_f(const float *x, const float *c, ptrdiff_t d)
 {
-#if KMIX_HAVE_DISPATCH
-    if (kmix_cpu_has_fma()) return kmix_sqdist32_f_avx2(x, c, d);
-#endif
-    return kmix_sqdist32_f_base(x, c, d);
+    KMIX_DISPATCH_RETURN(kmix_sqdist32_f, (x, c, d))
 }
 
 /* ||x||^2 for d >= 16 features in float64, over eight lanes as kmix_sqdist (the same bits
@@ -525,18 +509,12 @@ static double kmix_sqnorm_f_avx2(const float *x, ptrdiff_t d)
 
 static inline double kmix_sqnorm_d(const double *x, ptrdiff_t d)
 {
-#if KMIX_HAVE_DISPATCH
-    if (kmix_cpu_has_fma()) return kmix_sqnorm_d_avx2(x, d);
-#endif
-    return kmix_sqnorm_d_base(x, d);
+    KMIX_DISPATCH_RETURN(kmix_sqnorm_d, (x, d))
 }
 
 static inline double kmix_sqnorm_f(const float *x, ptrdiff_t d)
 {
-#if KMIX_HAVE_DISPATCH
-    if (kmix_cpu_has_fma()) return kmix_sqnorm_f_avx2(x, d);
-#endif
-    return kmix_sqnorm_f_base(x, d);
+    KMIX_DISPATCH_RETURN(kmix_sqnorm_f, (x, d))
 }
 
 /* Prefetch the cache lines of `bytes` bytes from p (a row about to be gathered). */

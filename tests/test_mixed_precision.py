@@ -49,6 +49,20 @@ def _lloyd(X, C0, **params):
                            **params).fit(X)
 
 
+def _assert_run_is_exact_lloyd(fit, X, C0, max_iter, rtol, atol, threads=(None,)):
+    """fit(X, C0, max_iter=..., [n_threads=...]) gives exact Lloyd's labels, iterations and
+    centres (tests/_reference.py) with each number of threads (None: the default)."""
+    labels, centres, n_iter, inertia = lloyd_run(X, C0, max_iter=max_iter)
+    for n_threads in threads:
+        km = fit(X, C0, max_iter=max_iter,
+                 **({} if n_threads is None else {"n_threads": n_threads}))
+        assert km.n_iter_ == n_iter
+        assert_array_equal(km.labels_, labels)
+        assert_allclose(km.cluster_centers_, centres, rtol=rtol, atol=atol)
+        assert km.inertia_ == pytest.approx(inertia, rel=1e-5)
+    return labels
+
+
 @pytest.mark.parametrize("duplicates", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_one_pass_labels_are_the_exact_labels(n_threads, duplicates):
@@ -66,13 +80,8 @@ def test_one_pass_labels_are_the_exact_labels(n_threads, duplicates):
 
 def test_run_equals_exact_lloyd():
     X, C0 = _lattice_with_near_ties(1, duplicates=False)
-    labels, centres, n_iter, inertia = lloyd_run(X, C0)
+    labels = _assert_run_is_exact_lloyd(_lloyd, X, C0, 300, rtol=1e-10, atol=1e-12)
     assert np.all(np.bincount(labels, minlength=K) > 0)
-    km = _lloyd(X, C0)
-    assert km.n_iter_ == n_iter
-    assert_array_equal(km.labels_, labels)
-    assert_allclose(km.cluster_centers_, centres, rtol=1e-10, atol=1e-12)
-    assert km.inertia_ == pytest.approx(inertia, rel=1e-10)
 
 
 def test_centres_one_ulp_apart_go_to_the_lower_index_only_when_exactly_tied():
@@ -108,12 +117,7 @@ def test_run_on_real_valued_data_equals_exact_lloyd():
     iterations: the same labels, iterations and centres as exact Lloyd."""
     rng = np.random.RandomState(4)
     X = rng.normal(size=(3000, 24))
-    C0 = X[:K].copy()
-    labels, centres, n_iter, inertia = lloyd_run(X, C0, max_iter=5)
-    km = _lloyd(X, C0, max_iter=5)
-    assert km.n_iter_ == n_iter
-    assert_array_equal(km.labels_, labels)
-    assert_allclose(km.cluster_centers_, centres, rtol=1e-10, atol=1e-12)
+    _assert_run_is_exact_lloyd(_lloyd, X, X[:K].copy(), 5, rtol=1e-10, atol=1e-12)
 
 
 def test_pairs_of_centres_closer_than_float32_resolution():
@@ -210,13 +214,7 @@ def test_narrow_hamerly_run_equals_exact_lloyd(seed):
     X = (means[rng.randint(K_NARROW, size=6000)]
          + rng.normal(size=(6000, D_NARROW)))
     C0 = X[rng.choice(len(X), K_NARROW, replace=False)].copy()
-    labels, centres, n_iter, inertia = lloyd_run(X, C0, max_iter=60)
-    for n_threads in (1, 2):
-        km = _hamerly(X, C0, max_iter=60, n_threads=n_threads)
-        assert km.n_iter_ == n_iter
-        assert_array_equal(km.labels_, labels)
-        assert_allclose(km.cluster_centers_, centres, rtol=1e-10, atol=1e-12)
-        assert km.inertia_ == pytest.approx(inertia, rel=1e-10)
+    _assert_run_is_exact_lloyd(_hamerly, X, C0, 60, rtol=1e-10, atol=1e-12, threads=(1, 2))
 
 
 def test_narrow_hamerly_values_beyond_float32_and_subnormal_values():
@@ -293,11 +291,7 @@ def test_float32_elkan_rows_halfway_between_centres(noise):
     _, centres, _ = lloyd_step(X, C)
     assert_allclose(km.cluster_centers_, centres, rtol=1e-6, atol=1e-6)
     assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
-    labels, centres, n_iter, _ = lloyd_run(X, C, max_iter=5)
-    for n_threads in (1, 2):
-        km = _elkan(X, C, max_iter=5, n_threads=n_threads)
-        assert km.n_iter_ == n_iter
-        assert_array_equal(km.labels_, labels)
+    _assert_run_is_exact_lloyd(_elkan, X, C, 5, rtol=1e-5, atol=1e-6, threads=(1, 2))
 
 
 def test_float32_elkan_run_equals_exact_lloyd_and_float64_path():
@@ -308,11 +302,12 @@ def test_float32_elkan_run_equals_exact_lloyd_and_float64_path():
     means = rng.normal(size=(3, D_ELKAN)) * 6
     X = (means[rng.randint(3, size=3000)] + rng.normal(size=(3000, D_ELKAN))).astype(np.float32)
     C0 = X[rng.choice(len(X), 10, replace=False)].copy()
-    labels, centres, n_iter, _ = lloyd_run(X, C0, max_iter=30)
-    km = _elkan(X, C0, max_iter=30)
-    assert km.n_iter_ == n_iter
-    assert_array_equal(km.labels_, labels)
-    assert_allclose(km.cluster_centers_, centres, rtol=1e-5, atol=1e-5)
+    labels = _assert_run_is_exact_lloyd(_elkan, X, C0, 30, rtol=1e-5, atol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        km64 = kmix.KMeans(10, init=C0.astype(np.float64), n_init=1, tol=0.0, max_iter=30,
+                           algorithm="elkan").fit(X.astype(np.float64))
+    assert_array_equal(km64.labels_, labels)
 
 
 def test_float32_elkan_values_near_float32_limits():
