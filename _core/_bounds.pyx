@@ -619,44 +619,64 @@ cdef struct ElkanBounds:
     double g
     double sabs
     double dabs
+    # Float64 rows of 16+ features with a float32 copy X32 (n x d) and centres C32 (k x d),
+    # squared norms up to MIXED_MAX_NORM: the distances of the copies in float32 arithmetic
+    # (mixed), off from the true ones by at most urow ||x|| + dabs (per row, see
+    # _elkan_row_abs) besides the relative g.
+    bint mixed
+    const float *X32
+    const float *C32
+    double urow
 
 
-cdef inline double _elkan_dist(const floating *x, const floating *c, Py_ssize_t d,
-                               const ElkanBounds *bd) noexcept nogil:
-    """Squared distance of row x to centre c: kmix_sqdist32_f where bd.fast, else sq_dist."""
+cdef inline double _elkan_dist(const floating *x, const floating *C, Py_ssize_t i,
+                               Py_ssize_t j, Py_ssize_t d, const ElkanBounds *bd) noexcept nogil:
+    """Squared distance of row i (x) to centre j of C: kmix_sqdist32_f where bd.fast (float32
+    rows) or bd.mixed (the float32 copies of float64 rows and centres), else sq_dist."""
     if floating is float:
         if bd.fast:
-            return kmix_sqdist32_f(x, c, d)
-    return sq_dist(x, c, d)
+            return kmix_sqdist32_f(x, C + j * d, d)
+    else:
+        if bd.mixed:
+            return kmix_sqdist32_f(bd.X32 + i * d, bd.C32 + j * d, d)
+    return sq_dist(x, C + j * d, d)
 
 
-cdef inline double _elkan_up(double s, const ElkanBounds *bd) noexcept nogil:
-    """An upper bound on the true distance whose squared distance _elkan_dist gave as s."""
-    return sqrt(s) * (1.0 + bd.g) + bd.dabs
+cdef inline double _elkan_row_abs(const Rows *rows, Py_ssize_t i,
+                                  const ElkanBounds *bd) noexcept nogil:
+    """The absolute error term of row i's distances: bd.dabs, plus on the mixed path the
+    rounding of the row to float32, ||x' - x|| <= u ||x|| (urow: u widened for the float64
+    square root of the row's squared norm)."""
+    if bd.mixed:
+        return bd.dabs + bd.urow * sqrt(rows.sq_norms[i])
+    return bd.dabs
 
 
-cdef inline double _elkan_down(double s, const ElkanBounds *bd) noexcept nogil:
+cdef inline double _elkan_up(double s, const ElkanBounds *bd, double dabs) noexcept nogil:
+    """An upper bound on the true distance whose squared distance _elkan_dist gave as s
+    (dabs: the row's absolute error term, _elkan_row_abs)."""
+    return sqrt(s) * (1.0 + bd.g) + dabs
+
+
+cdef inline double _elkan_down(double s, const ElkanBounds *bd, double dabs) noexcept nogil:
     """A lower bound (>= 0) on the true distance whose squared distance was s."""
-    cdef double v = sqrt(s) * (1.0 - bd.g) - bd.dabs
+    cdef double v = sqrt(s) * (1.0 - bd.g) - dabs
     return v if v > 0 else 0.0
 
 
 cdef inline bint _elkan_closer(const floating *x, const floating *C, Py_ssize_t d, Py_ssize_t j,
                                double sj, Py_ssize_t a, double sa, const ElkanBounds *bd,
-                               double g) noexcept nogil:
+                               double g, double dabs) noexcept nogil:
     """Whether centre j wins over centre a for row x under the exact assignment rule, from
-    their _elkan_dist values sj, sa: as computed when they are further apart than both
-    errors (each within bd.g relative plus bd.sabs), otherwise by :func:`closer` on their
-    sq_dist values (g: its bound; exact_sign when those are within rounding too)."""
-    cdef double tol
-    if floating is float:
-        if bd.fast:
-            tol = 4.0 * bd.g * (sj if sj > sa else sa) + 4.0 * bd.sabs
-            if sj < sa - tol:
-                return True
-            if sj > sa + tol:
-                return False
-            return closer(x, C, d, j, sq_dist(x, C + j * d, d), a, sq_dist(x, C + a * d, d), g)
+    their _elkan_dist values sj, sa: on the float32 paths as computed when their distances'
+    bounds do not overlap, otherwise by :func:`closer` on their sq_dist values (g: its
+    bound; exact_sign when those are within rounding too)."""
+    if bd.fast or bd.mixed:
+        if _elkan_up(sj, bd, dabs) < _elkan_down(sa, bd, dabs):
+            return True
+        if _elkan_down(sj, bd, dabs) > _elkan_up(sa, bd, dabs):
+            return False
+        return closer(x, C, d, j, sq_dist(x, C + j * d, d), a, sq_dist(x, C + a * d, d), g)
     return closer(x, C, d, j, sj, a, sa, g)
 
 
@@ -679,7 +699,7 @@ cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers 
     that they do not rule out get a direct distance. Returns how many labels changed."""
     cdef Py_ssize_t i, j, a, old, d = rows.d, k = cen.k
     cdef Py_ssize_t changed = 0
-    cdef double u, sa, sj
+    cdef double u, sa, sj, dabs
     cdef double g = cen.gamma
     cdef bint tight
     cdef const floating *C = <const floating*>cen.C
@@ -689,23 +709,24 @@ cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers 
     cdef Moves mv = block_moves(blk, b, k, d)
     for i in range(b * blk.size, imin(rows.n, (b + 1) * blk.size)):
         x = X + i * d
+        dabs = _elkan_row_abs(rows, i, bd)
         lb = <floating*>bd.lower + i * k
         old = bd.labels[i]
         a = old
         if a < 0:
             a = 0
-            sa = _elkan_dist(x, C, d, bd)
-            u = _elkan_up(sa, bd)
-            _store_down(&lb[0], _elkan_down(sa, bd))
+            sa = _elkan_dist(x, C, i, 0, d, bd)
+            u = _elkan_up(sa, bd, dabs)
+            _store_down(&lb[0], _elkan_down(sa, bd, dabs))
             for j in range(1, k):
                 # Centre j is strictly farther than a when half their distance exceeds u.
                 if u >= half_cc[a * k + j]:
-                    sj = _elkan_dist(x, C + j * d, d, bd)
-                    _store_down(&lb[j], _elkan_down(sj, bd))
-                    if _elkan_closer(x, C, d, j, sj, a, sa, bd, g):
+                    sj = _elkan_dist(x, C, i, j, d, bd)
+                    _store_down(&lb[j], _elkan_down(sj, bd, dabs))
+                    if _elkan_closer(x, C, d, j, sj, a, sa, bd, g, dabs):
                         a = j
                         sa = sj
-                        u = _elkan_up(sj, bd)
+                        u = _elkan_up(sj, bd, dabs)
                 else:
                     lb[j] = 0
         else:
@@ -717,18 +738,18 @@ cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers 
                 for j in range(k):
                     if j != a and u >= lb[j] and u >= half_cc[a * k + j]:
                         if not tight:
-                            sa = _elkan_dist(x, C + a * d, d, bd)
-                            u = _elkan_up(sa, bd)
-                            _store_down(&lb[a], _elkan_down(sa, bd))
+                            sa = _elkan_dist(x, C, i, a, d, bd)
+                            u = _elkan_up(sa, bd, dabs)
+                            _store_down(&lb[a], _elkan_down(sa, bd, dabs))
                             tight = True
                             if not (u >= lb[j] and u >= half_cc[a * k + j]):
                                 continue
-                        sj = _elkan_dist(x, C + j * d, d, bd)
-                        _store_down(&lb[j], _elkan_down(sj, bd))
-                        if _elkan_closer(x, C, d, j, sj, a, sa, bd, g):
+                        sj = _elkan_dist(x, C, i, j, d, bd)
+                        _store_down(&lb[j], _elkan_down(sj, bd, dabs))
+                        if _elkan_closer(x, C, d, j, sj, a, sa, bd, g, dabs):
                             a = j
                             sa = sj
-                            u = _elkan_up(sj, bd)
+                            u = _elkan_up(sj, bd, dabs)
         bd.upper[i] = u
         changed += _relabel(&bd.labels[i], a, x, d, rows.weight[i], &mv)
     return changed
@@ -737,13 +758,16 @@ cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers 
 def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
                      const double[::1] shift, const double[::1] half_sep,
                      const double[:, ::1] half_cc, Bounds bounds, clusters, bint update,
-                     int n_threads):
+                     int n_threads, const float[:, ::1] X32=None):
     """One Elkan assignment pass (Elkan, 2003): one lower bound per (row, centre), kept in the
     data's dtype as scikit-learn does, moved with ``shift`` inside the pass; only the centres
     that the bounds and half the centre-centre distances do not rule out get a distance.
 
     Parameters as :func:`hamerly_pass_dense`, and ``half_cc`` : (k, k) float64, IN, half the
-    centre-centre distances rounded down.
+    centre-centre distances rounded down; ``X32`` : (n, d) float32 or None, IN, float64 X
+    rounded to float32: its distances, in float32 arithmetic, then drive the bounds (their
+    error widens them; see ElkanBounds), where X has 16+ features and rows and centres of
+    squared norms up to MIXED_MAX_NORM (the bounds need ``bounds.x_sq_norms``).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], b
     cdef floating[:, ::1] CT = clusters.workspace.CT
@@ -754,19 +778,39 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef Rows rows
     cdef Centers cen
     cdef ElkanBounds bd
+    cdef float[:, ::1] C32
     if n == 0:
         return 0
     bounds.check(n, False, (n, k))
     cl = _clustering(clusters, CT, cnorm, n, k, d, update, &weight)
-    rows = make_rows(NULL, weight, n, d)
+    rows = make_rows(&bounds.x_sq_norms[0] if bounds.x_sq_norms.shape[0] == n else NULL,
+                     weight, n, d)
     cen.C = &centers[0, 0]
     cen.k = k
     cen.d = d
     cen.gamma = direct_gamma(d)
     bd.fast = False
+    bd.mixed = False
     bd.g = cen.gamma
     bd.sabs = 0.0
     bd.dabs = 1e-145
+    if (floating is double and X32 is not None and d >= GEMM_MIN_FEATURES
+            and bounds.x_sq_norms.shape[0] == n and bounds.x_max_sq_norm <= MIXED_MAX_NORM
+            and _max_sq_norm(&centers[0, 0], k, d) <= MIXED_MAX_NORM):
+        if X32.shape[0] != n or X32.shape[1] != d:
+            raise ValueError("X32 must be X in float32")
+        # ||x - c|| differs from ||x' - c'|| by at most ||x' - x|| + ||c' - c|| <= u (||x|| +
+        # ||c||) for the float32 roundings x', c' (plus sqrt(d) 2^-149 each for subnormals);
+        # ||x' - c'|| is taken in float32 arithmetic as on the fast path (g, sabs).
+        C32 = np.asarray(centers, dtype=np.float32)
+        bd.mixed = True
+        bd.X32 = &X32[0, 0]
+        bd.C32 = &C32[0, 0]
+        bd.g = kmix_gamma(d + 6, True)
+        bd.sabs = (d + 64) * 1.401298464324817e-45
+        bd.urow = 2.0 ** -24 * (1.0 + 1e-6)
+        bd.dabs = (sqrt(bd.sabs) + 2.0 ** -24 * (1.0 + 1e-6) * sqrt(_max_sq_norm(&centers[0, 0], k, d))
+                   + 2.0 * sqrt(<double>d) * 1.401298464324817e-45 + 1e-145)
     if (floating is float and d >= GEMM_MIN_FEATURES and bounds.x_sq_norms.shape[0] == n
             and bounds.x_max_sq_norm <= MIXED_MAX_NORM
             and _max_sq_norm(&centers[0, 0], k, d) <= MIXED_MAX_NORM):

@@ -268,20 +268,22 @@ def _elkan(X, C0, **params):
                            **params).fit(X)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("noise", [0.0, 1e-6])
-def test_float32_elkan_rows_halfway_between_centres(noise):
-    """Rows halfway between two centres (rounded to float32, noise: relative perturbation):
-    their two distances tie exactly or differ by far less than the float32 sums' rounding,
-    which orders them at random; only the exact comparison labels them right. One pass from
-    those centres (their own rows keep every cluster filled), then a run of five: exact
-    Lloyd's labels, iterations and centres, with 1 and 2 threads."""
+def test_elkan_rows_halfway_between_centres(noise, dtype):
+    """Rows halfway between two centres (noise: relative perturbation): their two distances
+    tie exactly or differ by far less than the float32 sums' rounding (float32 data) or the
+    rounding of float64 rows to float32 (float64 data), which order them at random; only
+    the exact comparison labels them right. One pass from those centres (their own rows
+    keep every cluster filled), then a run of five: exact Lloyd's labels, iterations and
+    centres, with 1 and 2 threads."""
     rng = np.random.RandomState(11)
-    C = (rng.normal(size=(12, D_ELKAN)) * 3).astype(np.float32)
+    C = (rng.normal(size=(12, D_ELKAN)) * 3).astype(dtype)
     i, j = rng.randint(12, size=(2, 1500))
     keep = i != j
     mid = 0.5 * (C[i[keep]].astype(np.float64) + C[j[keep]])
     mid *= 1 + noise * rng.normal(size=mid.shape)
-    X = np.vstack([mid.astype(np.float32), np.repeat(C, 3, axis=0)])
+    X = np.vstack([mid.astype(dtype), np.repeat(C, 3, axis=0)])
     labels = exact_assign(X, C)
     assert np.all(np.bincount(labels, minlength=len(C)) > 0)
     # rows whose two closest centres are closer to a tie than float32 sums can resolve
@@ -310,16 +312,20 @@ def test_float32_elkan_run_equals_exact_lloyd_and_float64_path():
     assert_array_equal(km64.labels_, labels)
 
 
-def test_float32_elkan_values_near_float32_limits():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elkan_values_near_float32_limits(dtype):
     """Rows of squared norm above 1e30 keep float64 distances; rows with half their values
-    near float32's underflow (squares below its subnormals) use float32 distances within
-    the absolute bound. Two passes: the exact rule's labels."""
+    near float32's underflow (squares below its subnormals; in float64 data, values that
+    are float32 subnormals or round to 0 too) use float32 distances within the absolute
+    bound. Two passes: the exact rule's labels."""
     rng = np.random.RandomState(13)
-    big = (rng.normal(size=(800, D_ELKAN)) * 1e16).astype(np.float32)
-    tiny = rng.normal(size=(800, D_ELKAN))
-    tiny[:, ::2] *= 1e-20                       # their squares underflow float32
-    tiny = tiny.astype(np.float32)
-    for X in (big, tiny):
+    big = (rng.normal(size=(800, D_ELKAN)) * 1e16).astype(dtype)
+    tinies = []
+    for scale in (1e-20,) if dtype == np.float32 else (1e-20, 1e-42, 1e-50):
+        tiny = rng.normal(size=(800, D_ELKAN))
+        tiny[:, ::2] *= scale
+        tinies.append(tiny.astype(dtype))
+    for X in (big, *tinies):
         C0 = X[:10].copy()
         km = _elkan(X, C0, max_iter=1)
         assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))

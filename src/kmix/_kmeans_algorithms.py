@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._core import _bounds, _lloyd, _minibatch
-from ._core._constants import GEMM_MIN_FEATURES
+from ._core._constants import GEMM_MIN_FEATURES, MIXED_MAX_NORM
 from ._seeding import _row_sq_norms, is_small_problem, kpp_draws, n_trials_for
 from ._threads import blas_context, threads_for
 from ._validation import as_csr_arrays
@@ -386,6 +386,19 @@ def center_groups(centers, n_groups):
     return group_of, members, gstart
 
 
+def _elkan_float32_copy(data, algorithm, x_squared_norms):
+    """Float64 dense data of 16+ features run by Elkan: the rows rounded to float32, whose
+    distances (float32 arithmetic, half the bytes to read) drive its bounds
+    (``_bounds.elkan_pass_dense``); None otherwise, or where a row's squared norm exceeds
+    MIXED_MAX_NORM (its float32 values could overflow)."""
+    X = data.X
+    if (algorithm != "elkan" or data.sparse or X.dtype != np.float64
+            or X.shape[1] < GEMM_MIN_FEATURES or x_squared_norms is None
+            or not X.shape[0] or not float(np.max(x_squared_norms)) <= MIXED_MAX_NORM):
+        return None
+    return X.astype(np.float32)
+
+
 def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol, verbose,
                   x_squared_norms=None):
     """Run k-means once from ``centers_init``.
@@ -421,6 +434,7 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
         else:
             lower = np.zeros((n_samples, n_clusters), dtype=data.X.dtype)
         bounds = _bounds.Bounds(x_squared_norms, upper, lower, groups)
+        X32 = _elkan_float32_copy(data, algorithm, x_squared_norms)
 
         def step(centers, update):
             shift = bound_shifts(center_shift, n_features)
@@ -432,7 +446,7 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
                 return _bounds.hamerly_pass_dense(data.X, centers, shift, half_sep, bounds,
                                                   clusters, update, n_threads)
             return _bounds.elkan_pass_dense(data.X, centers, shift, half_sep, half_cc, bounds,
-                                            clusters, update, n_threads)
+                                            clusters, update, n_threads, X32)
 
     if algorithm == "lloyd" and not data.sparse and not verbose:
         centers, strict_convergence, i = _lloyd_compiled(data, sample_weight, centers,
