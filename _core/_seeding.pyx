@@ -88,7 +88,7 @@ cdef void _block_potentials(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
     const int[::1] indptr, bint sparse, const double *xnorm, const double *w,
     Py_ssize_t start, Py_ssize_t end, Py_ssize_t d, const floating *cand, const floating *candT,
-    const floating *cnorm, Py_ssize_t ncand, const double *closest, const Py_ssize_t *assign,
+    const floating *cnorm, Py_ssize_t ncand, const double *closest, const int *assign,
     const double *minprune, const double *cu, double *out, double *err, unsigned int *mask,
     floating *G, floating *D, bint wide, double scale, double g, const double *ct,
     const _Screen32 *sc, float *D32,
@@ -217,7 +217,7 @@ cdef double _block_update(
     const int[::1] indptr, bint sparse, const unsigned int *mask, unsigned int bit,
     const double *w, Py_ssize_t start, Py_ssize_t end,
     const floating *c, double cn2, Py_ssize_t d, const double *prune, Py_ssize_t pstride,
-    Py_ssize_t center_id, double *closest, Py_ssize_t *assign,
+    Py_ssize_t center_id, double *closest, int *assign,
 ) noexcept nogil:
     """Fold the new centre c into closest/assign for rows [start, end); return their potential.
 
@@ -260,7 +260,7 @@ cdef double _block_update(
             e = _det_row(X, data, indices, indptr, sparse, i, c, cn2, d)
             if e < closest[i]:
                 closest[i] = e
-                assign[i] = center_id
+                assign[i] = <int>center_id
         for r in range(m):
             acc += w[s + r] * closest[s + r]
         s += m
@@ -271,7 +271,7 @@ cdef double _block_det_potential(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
     const int[::1] indptr, bint sparse, const double *w, Py_ssize_t start, Py_ssize_t end,
     const floating *c, double cn2, Py_ssize_t d, const double *prune, Py_ssize_t pstride,
-    const double *closest, const Py_ssize_t *assign,
+    const double *closest, const int *assign,
 ) noexcept nogil:
     """The deterministic potential of candidate c over rows [start, end):
     sum of w_i min(closest_i, ||x_i - c||^2), rows pruned for c counting closest_i."""
@@ -345,7 +345,7 @@ cdef void _potentials(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
     const int[::1] indptr, bint sparse, Py_ssize_t n, Py_ssize_t d, const double[::1] xnorm,
     const double[::1] w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
-    Py_ssize_t ncand, double[::1] closest, Py_ssize_t[::1] assign, double[::1] minprune,
+    Py_ssize_t ncand, double[::1] closest, int[::1] assign, double[::1] minprune,
     double[:, ::1] block_out, unsigned int *mask, const double *cu, bint wide, int n_threads,
     double scale, double g, const double *ct, const _Screen32 *sc,
 ) noexcept nogil:
@@ -442,7 +442,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef floating[:, ::1] candT = np.zeros((d, T), dtype=dtype)
     cdef floating[::1] cnorm = np.zeros(T, dtype=dtype)
     cdef double[::1] closest = np.full(n, INFINITY)
-    cdef Py_ssize_t[::1] assign = np.zeros(n, dtype=np.intp)
+    cdef int[::1] assign = np.zeros(n, dtype=np.int32)
     # prune[j, t]: a quarter of the squared distance from chosen centre j to candidate t.
     cdef double[:, ::1] prune = np.zeros((n_clusters, T))
     # minprune[j]: the smallest of prune[j, :] (a row of centre j is needed when below it).
