@@ -43,7 +43,8 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM,
                       prep_centers, reduce_blocks, row_argmin, row_argmin2, sq_dist, sub_down,
                       sum_counts, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
-                           make_blocks, make_centers, make_rows, mixed_centers, use_mixed)
+                           make_blocks, make_centers, make_rows, max_sq_norm, mixed_centers,
+                           use_mixed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -611,43 +612,45 @@ cdef struct ElkanBounds:
     const double *shift      # k: how far each centre moved (rounded up)
     const double *half_sep   # k: half the distance to the nearest other centre
     const double *half_cc    # k x k: half the centre-centre distances
-    # Float32 rows of 16+ features and squared norms up to MIXED_MAX_NORM (rows and centres):
-    # the distances in float32 arithmetic (fast, kmix_sqdist32_f), whose relative error
-    # (at most g) and absolute error (at most sabs, where values are subnormal) widen the
-    # bounds (dabs = sqrt(sabs) + 1e-145 on the distances) and the comparisons (_elkan_closer).
-    bint fast
+    # Rows of 16+ features, squared norms up to MIXED_MAX_NORM (rows and centres): the
+    # distances in float32 arithmetic (f32, kmix_sqdist32_f), of float32 rows themselves or
+    # of the float32 copies X32 (n x d) and C32 (k x d) of float64 rows and centres (X32 NULL
+    # otherwise). Their relative error (at most g) and absolute error (at most sabs, where
+    # values are subnormal; dabs on the distances, and urow ||x|| more per row for the
+    # copies' rounding, see _elkan_row_abs) widen the bounds and the comparisons
+    # (_elkan_closer). Without f32: sq_dist, g its bound, dabs 1e-145.
+    bint f32
     double g
     double sabs
     double dabs
-    # Float64 rows of 16+ features with a float32 copy X32 (n x d) and centres C32 (k x d),
-    # squared norms up to MIXED_MAX_NORM: the distances of the copies in float32 arithmetic
-    # (mixed), off from the true ones by at most urow ||x|| + dabs (per row, see
-    # _elkan_row_abs) besides the relative g.
-    bint mixed
     const float *X32
     const float *C32
     double urow
 
 
+# float32's unit roundoff and its smallest subnormal (the bounds of Elkan's float32 distances).
+cdef double _FLOAT32_UNIT = 2.0 ** -24
+cdef double _FLOAT32_TRUE_MIN = 1.401298464324817e-45
+
+
 cdef inline double _elkan_dist(const floating *x, const floating *C, Py_ssize_t i,
                                Py_ssize_t j, Py_ssize_t d, const ElkanBounds *bd) noexcept nogil:
-    """Squared distance of row i (x) to centre j of C: kmix_sqdist32_f where bd.fast (float32
-    rows) or bd.mixed (the float32 copies of float64 rows and centres), else sq_dist."""
-    if floating is float:
-        if bd.fast:
+    """Squared distance of row i (x) to centre j of C: where bd.f32, kmix_sqdist32_f of the
+    float32 rows or of the float32 copies of float64 rows and centres; else sq_dist."""
+    if bd.f32:
+        if floating is float:
             return kmix_sqdist32_f(x, C + j * d, d)
-    else:
-        if bd.mixed:
+        else:
             return kmix_sqdist32_f(bd.X32 + i * d, bd.C32 + j * d, d)
     return sq_dist(x, C + j * d, d)
 
 
 cdef inline double _elkan_row_abs(const Rows *rows, Py_ssize_t i,
                                   const ElkanBounds *bd) noexcept nogil:
-    """The absolute error term of row i's distances: bd.dabs, plus on the mixed path the
-    rounding of the row to float32, ||x' - x|| <= u ||x|| (urow: u widened for the float64
-    square root of the row's squared norm)."""
-    if bd.mixed:
+    """The absolute error term of row i's distances: bd.dabs, plus for float32 copies of
+    float64 rows the rounding of the row, ||x' - x|| <= u ||x|| (urow: u widened for the
+    float64 square root of the row's squared norm)."""
+    if bd.X32 != NULL:
         return bd.dabs + bd.urow * sqrt(rows.sq_norms[i])
     return bd.dabs
 
@@ -671,26 +674,13 @@ cdef inline bint _elkan_closer(const floating *x, const floating *C, Py_ssize_t 
     their _elkan_dist values sj, sa: on the float32 paths as computed when their distances'
     bounds do not overlap, otherwise by :func:`closer` on their sq_dist values (g: its
     bound; exact_sign when those are within rounding too)."""
-    if bd.fast or bd.mixed:
+    if bd.f32:
         if _elkan_up(sj, bd, dabs) < _elkan_down(sa, bd, dabs):
             return True
         if _elkan_down(sj, bd, dabs) > _elkan_up(sa, bd, dabs):
             return False
         return closer(x, C, d, j, sq_dist(x, C + j * d, d), a, sq_dist(x, C + a * d, d), g)
     return closer(x, C, d, j, sj, a, sa, g)
-
-
-cdef double _max_sq_norm(const floating *C, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
-    """The largest float64 squared norm of the k rows of C (NaN-safe: inf if any is NaN)."""
-    cdef Py_ssize_t j, f
-    cdef double s, m = 0.0
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += <double>C[j * d + f] * <double>C[j * d + f]
-        if not s <= m:
-            m = s if s == s else INFINITY
-    return m
 
 
 cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers *cen,
@@ -779,6 +769,7 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef Centers cen
     cdef ElkanBounds bd
     cdef float[:, ::1] C32
+    cdef double cmax
     if n == 0:
         return 0
     bounds.check(n, False, (n, k))
@@ -789,38 +780,34 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cen.k = k
     cen.d = d
     cen.gamma = direct_gamma(d)
-    bd.fast = False
-    bd.mixed = False
+    cmax = max_sq_norm(&centers[0, 0], k, d)
+    bd.f32 = (d >= GEMM_MIN_FEATURES and (floating is float or X32 is not None)
+              and bounds.x_sq_norms.shape[0] == n and bounds.x_max_sq_norm <= MIXED_MAX_NORM
+              and cmax <= MIXED_MAX_NORM)
     bd.g = cen.gamma
     bd.sabs = 0.0
     bd.dabs = 1e-145
-    if (floating is double and X32 is not None and d >= GEMM_MIN_FEATURES
-            and bounds.x_sq_norms.shape[0] == n and bounds.x_max_sq_norm <= MIXED_MAX_NORM
-            and _max_sq_norm(&centers[0, 0], k, d) <= MIXED_MAX_NORM):
+    bd.X32 = NULL
+    bd.urow = 0.0
+    if bd.f32:
+        # float32 distances: relative error gamma_{d+2} (float32), widened as direct_gamma
+        # widens sq_dist's for the square root and product of the bounds; subnormal terms
+        # and sums off by at most 2^-150 each, d + 32 of them.
+        bd.g = kmix_gamma(d + 6, True)
+        bd.sabs = (d + 64) * _FLOAT32_TRUE_MIN
+        bd.dabs = sqrt(bd.sabs) + 1e-145
+    if floating is double and bd.f32:
         if X32.shape[0] != n or X32.shape[1] != d:
             raise ValueError("X32 must be X in float32")
         # ||x - c|| differs from ||x' - c'|| by at most ||x' - x|| + ||c' - c|| <= u (||x|| +
         # ||c||) for the float32 roundings x', c' (plus sqrt(d) 2^-149 each for subnormals);
-        # ||x' - c'|| is taken in float32 arithmetic as on the fast path (g, sabs).
+        # ||x' - c'|| is taken in float32 arithmetic as for float32 rows (g, sabs).
         C32 = np.asarray(centers, dtype=np.float32)
-        bd.mixed = True
         bd.X32 = &X32[0, 0]
         bd.C32 = &C32[0, 0]
-        bd.g = kmix_gamma(d + 6, True)
-        bd.sabs = (d + 64) * 1.401298464324817e-45
-        bd.urow = 2.0 ** -24 * (1.0 + 1e-6)
-        bd.dabs = (sqrt(bd.sabs) + 2.0 ** -24 * (1.0 + 1e-6) * sqrt(_max_sq_norm(&centers[0, 0], k, d))
-                   + 2.0 * sqrt(<double>d) * 1.401298464324817e-45 + 1e-145)
-    if (floating is float and d >= GEMM_MIN_FEATURES and bounds.x_sq_norms.shape[0] == n
-            and bounds.x_max_sq_norm <= MIXED_MAX_NORM
-            and _max_sq_norm(&centers[0, 0], k, d) <= MIXED_MAX_NORM):
-        # float32 distances: relative error gamma_{d+2} (float32), widened as direct_gamma
-        # widens sq_dist's for the square root and product of the bounds; subnormal terms
-        # and sums off by at most 2^-150 each, d + 32 of them.
-        bd.fast = True
-        bd.g = kmix_gamma(d + 6, True)
-        bd.sabs = (d + 64) * 1.401298464324817e-45
-        bd.dabs = sqrt(bd.sabs) + 1e-145
+        bd.urow = _FLOAT32_UNIT * (1.0 + 1e-6)
+        bd.dabs = (sqrt(bd.sabs) + bd.urow * sqrt(cmax)
+                   + 2.0 * sqrt(<double>d) * _FLOAT32_TRUE_MIN + 1e-145)
     bd.labels = cl.labels
     bd.upper = &bounds.upper[0]
     bd.lower = &lower[0, 0]

@@ -5,7 +5,7 @@
 # through typed pointers by the fused kernels; the entry points fill the structs from typed
 # memoryviews, so the dtype always matches.
 from cython cimport floating
-from libc.math cimport sqrt
+from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport malloc
 
 from _common cimport (GEMM_MIN_FEATURES, MIXED_MAX_NORM, direct_gamma, expansion_error_scale,
@@ -98,19 +98,26 @@ cdef struct MixedCenters:
     double scale
 
 
+cdef inline double max_sq_norm(const floating *C, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
+    """The largest float64 squared norm of the k rows of C (inf if one is NaN)."""
+    cdef Py_ssize_t j, f
+    cdef double s, m = 0.0
+    for j in range(k):
+        s = 0.0
+        for f in range(d):
+            s += <double>C[j * d + f] * <double>C[j * d + f]
+        if not s <= m:
+            m = s if s == s else INFINITY
+    return m
+
+
 cdef inline float *mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t d,
                                  MixedCenters *mc) noexcept nogil:
     """Fill mc for the float64 centres; return the buffer to free (NULL: out of memory, or
     centres too large for float32 distances: the pass then stays in float64)."""
-    cdef Py_ssize_t j, f
-    cdef double s, cmax = 0.0
+    cdef Py_ssize_t j
+    cdef double cmax = max_sq_norm(centers, k, d)
     cdef float *buf
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += centers[j * d + f] * centers[j * d + f]
-        if not s <= cmax:
-            cmax = s
     if not cmax <= MIXED_MAX_NORM:
         return NULL
     buf = <float*>malloc((2 * k * d + k) * sizeof(float))

@@ -347,3 +347,25 @@ def test_sum_of_squares_is_a_float64_sum(dtype):
         w = v.copy()
         w[123_457] = bad
         assert not np.isfinite(_lloyd.sum_of_squares(w))
+
+
+def test_elkan_pass_rejects_a_float32_copy_of_another_shape():
+    """elkan_pass_dense's X32 must be X rounded to float32: another shape raises, naming it."""
+    from kmix._kmeans_algorithms import _Data
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 20))
+    C = X[:4].copy()
+    data = _Data(X, 1)
+    clusters = _lloyd.Clusters(np.ones(50), np.full(50, -1, dtype=np.int32), np.zeros((4, 20)),
+                               np.zeros(4), data.workspace(4))
+    bounds = _bounds.Bounds(np.einsum("ij,ij->i", X, X), np.zeros(50),
+                            np.zeros((50, 4)))
+    half_cc, half_sep = _half_center_distances(C)
+    with pytest.raises(ValueError, match="X32 must be X in float32"):
+        _bounds.elkan_pass_dense(X, C, np.zeros(4), half_sep, half_cc, bounds, clusters, False,
+                                 1, X[:49].astype(np.float32))
+    # the right copy runs the pass: every row gets the exact rule's label
+    _bounds.elkan_pass_dense(X, C, np.zeros(4), half_sep, half_cc, bounds, clusters, False, 1,
+                             X.astype(np.float32))
+    from _reference import exact_assign
+    assert_array_equal(np.asarray(clusters.labels), exact_assign(X, C))

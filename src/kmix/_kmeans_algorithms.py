@@ -386,15 +386,16 @@ def center_groups(centers, n_groups):
     return group_of, members, gstart
 
 
-def _elkan_float32_copy(data, algorithm, x_squared_norms):
+def _elkan_float32_copy(data, algorithm, bounds):
     """Float64 dense data of 16+ features run by Elkan: the rows rounded to float32, whose
     distances (float32 arithmetic, half the bytes to read) drive its bounds
-    (``_bounds.elkan_pass_dense``); None otherwise, or where a row's squared norm exceeds
-    MIXED_MAX_NORM (its float32 values could overflow)."""
+    (``_bounds.elkan_pass_dense``); None otherwise, or without the rows' squared norms in
+    ``bounds``, or where one exceeds MIXED_MAX_NORM (its float32 values could overflow)."""
     X = data.X
     if (algorithm != "elkan" or data.sparse or X.dtype != np.float64
-            or X.shape[1] < GEMM_MIN_FEATURES or x_squared_norms is None
-            or not X.shape[0] or not float(np.max(x_squared_norms)) <= MIXED_MAX_NORM):
+            or X.shape[1] < GEMM_MIN_FEATURES or not X.shape[0]
+            or bounds.x_sq_norms.shape[0] != X.shape[0]
+            or not bounds.x_max_sq_norm <= MIXED_MAX_NORM):
         return None
     return X.astype(np.float32)
 
@@ -434,7 +435,7 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
         else:
             lower = np.zeros((n_samples, n_clusters), dtype=data.X.dtype)
         bounds = _bounds.Bounds(x_squared_norms, upper, lower, groups)
-        X32 = _elkan_float32_copy(data, algorithm, x_squared_norms)
+        X32 = _elkan_float32_copy(data, algorithm, bounds)
 
         def step(centers, update):
             shift = bound_shifts(center_shift, n_features)
