@@ -606,17 +606,28 @@ cdef inline void _add_squares_about(double *acc, const floating *x, const double
         acc[f] += v * v
 
 
-def sum_of_squares(const floating[::1] values):
-    """Sum of the squares of ``values`` in float64 (:c:func:`sq_norm`'s eight lanes), one
-    thread: the validation's quick checks (numpy's dot would wake its BLAS threads, whose
-    spinning then slows the fit's OpenMP team)."""
-    cdef Py_ssize_t n = values.shape[0]
-    cdef double s = 0.0
+#: Values per block of :func:`sum_of_squares` (blocks fixed by the size, not the threads).
+cdef Py_ssize_t _SQUARES_BLOCK = 1 << 18
+
+
+def sum_of_squares(const floating[::1] values, int n_threads=1):
+    """Sum of the squares of ``values`` in float64: each block of ``_SQUARES_BLOCK`` values
+    by :c:func:`sq_norm`'s eight lanes, the blocks' sums added in order (the same bits with
+    any ``n_threads``). The validation's quick checks: kmix's own OpenMP team rather than
+    numpy's dot, which would wake its BLAS threads, whose spinning then slows the fit's
+    team."""
+    cdef Py_ssize_t n = values.shape[0], b
+    cdef Py_ssize_t nb = (n + _SQUARES_BLOCK - 1) // _SQUARES_BLOCK
+    cdef double[::1] part
     if n == 0:
         return 0.0
-    with nogil:
-        s = sq_norm(&values[0], n)
-    return s
+    part = np.empty(nb)
+    if nb == 1:
+        n_threads = 1
+    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+        part[b] = sq_norm(&values[b * _SQUARES_BLOCK],
+                          imin(n, (b + 1) * _SQUARES_BLOCK) - b * _SQUARES_BLOCK)
+    return sum_in_order(&part[0], nb)
 
 
 def row_norms_variance(const floating[:, ::1] X, double[::1] row_sq_norms, int n_threads,

@@ -342,11 +342,14 @@ def test_sum_of_squares_is_a_float64_sum(dtype):
     v = np.random.RandomState(6).normal(size=1_000_003).astype(dtype)
     exact = float(np.sum(v.astype(np.float64) ** 2))
     assert _lloyd.sum_of_squares(v) == pytest.approx(exact, rel=1e-12)
+    # four fixed blocks: the same bits on two threads
+    assert _lloyd.sum_of_squares(v, 2) == _lloyd.sum_of_squares(v, 1)
     assert _lloyd.sum_of_squares(v[:0]) == 0.0
     for bad in (np.nan, np.inf, -np.inf):
-        w = v.copy()
-        w[123_457] = bad
-        assert not np.isfinite(_lloyd.sum_of_squares(w))
+        for where in (123_457, v.shape[0] - 1):   # first block, last (short) block
+            w = v.copy()
+            w[where] = bad
+            assert not np.isfinite(_lloyd.sum_of_squares(w, 2))
 
 
 def test_elkan_pass_rejects_a_float32_copy_of_another_shape():

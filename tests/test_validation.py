@@ -609,3 +609,39 @@ def test_check_magnitude_shortcut_never_changes_the_verdict(dtype, n_values):
             else:
                 with pytest.raises(ValueError, match="overflow|underflow"):
                     check_magnitude(X)
+
+
+@pytest.mark.parametrize("fit", [
+    lambda X: KMeans(3, n_init=1, max_iter=2, random_state=0).fit(X),
+    lambda X: kmix.MiniBatchKMeans(3, n_init=1, max_iter=2, random_state=0).fit(X),
+    lambda X: kmix.GaussianMixture(2, max_iter=50, random_state=0).fit(X),
+])
+def test_fit_reads_the_sum_of_squares_once(fit, monkeypatch):
+    """validate_fit_data's sum of squares of X serves check_magnitude too: the fit reads X
+    once for both (each is a pass over all of X)."""
+    from kmix import _validation
+    X = np.random.RandomState(0).normal(size=(500, 4))
+    calls = []
+    real = _validation._lloyd.sum_of_squares
+
+    def counting(values, *args):
+        calls.append(values.shape[0])
+        return real(values, *args)
+
+    monkeypatch.setattr(_validation._lloyd, "sum_of_squares", counting)
+    fit(X)
+    assert calls.count(X.size) == 1
+
+
+def test_validate_fit_data_returns_the_sum_of_squares():
+    """return_squares: the sum of squares of a C-contiguous float array, None where the
+    general path converted the input."""
+    from kmix._validation import validate_fit_data
+    X = np.random.RandomState(1).normal(size=(300, 5))
+    out, squares = validate_fit_data(KMeans(), X, dtype=[np.float64], return_squares=True)
+    assert out is X
+    assert squares == pytest.approx(float(np.sum(X**2)), rel=1e-12)
+    out, squares = validate_fit_data(KMeans(), X.tolist(), dtype=[np.float64],
+                                     return_squares=True)
+    assert squares is None
+    np.testing.assert_array_equal(out, X)

@@ -329,11 +329,12 @@ class KMeans(_BaseKMeans):
         self : KMeans
         """
         self._check_params()
-        X = validate_fit_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                              order="C", accept_large_sparse=False)
+        X, squares = validate_fit_data(self, X, accept_sparse="csr",
+                                       dtype=[np.float64, np.float32], order="C",
+                                       accept_large_sparse=False, return_squares=True)
         check_n_samples(X.shape[0], self.n_clusters)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        check_magnitude(X, sample_weight=sample_weight)
+        check_magnitude(X, sample_weight=sample_weight, squares=squares)
         # Centres given as an array: the fit draws nothing, so the generator is not built.
         given = _is_arraylike_not_scalar(self.init) and not callable(self.init)
         return self._fit_validated(X, sample_weight, (check_seed if given else

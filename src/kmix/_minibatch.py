@@ -203,8 +203,10 @@ class MiniBatchKMeans(_BaseKMeans):
         return _minibatch.column_mean_variance(X, n_threads) * float(self.tol)
 
     def _validate(self, X, reset):
+        """Validated X and its sum of squares (None where not computed)."""
         return validate_fit_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                                 order="C", accept_large_sparse=False, reset=reset)
+                                 order="C", accept_large_sparse=False, reset=reset,
+                                 return_squares=True)
 
     # -- seeding ------------------------------------------------------------------------------
     def _seed(self, X, init, random_state, sample_weight, n_threads):
@@ -378,12 +380,12 @@ class MiniBatchKMeans(_BaseKMeans):
         self : MiniBatchKMeans
         """
         self._check_params()
-        X = self._validate(X, reset=True)
+        X, squares = self._validate(X, reset=True)
         n_samples, n_features = X.shape
         self._check_params_vs_input(X)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, n_samples)
-        check_magnitude(X, sample_weight=sample_weight)
+        check_magnitude(X, sample_weight=sample_weight, squares=squares)
         random_state = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_threads)
         n_init = self._n_init_effective()
@@ -446,11 +448,12 @@ class MiniBatchKMeans(_BaseKMeans):
         has_centers = hasattr(self, "cluster_centers_")
         if not has_centers:
             self._check_params()
-        X = self._validate(X, reset=not has_centers)
+        X, squares = self._validate(X, reset=not has_centers)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
         # later batches are measured against the centres (tiny values are no underflow)
-        check_magnitude(X, sample_weight=sample_weight, underflow=not has_centers)
+        check_magnitude(X, sample_weight=sample_weight, underflow=not has_centers,
+                        squares=squares)
         self._random_state = getattr(self, "_random_state", None) or check_random_state(
             self.random_state)
         self.n_steps_ = getattr(self, "n_steps_", 0)

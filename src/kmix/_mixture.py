@@ -249,14 +249,16 @@ class _MixtureBase(DensityMixin, BaseEstimator):
         check_n_threads(self.n_threads)
 
     def _validate_fit_data(self, X, reset=True):
-        X = validate_fit_data(self, X, dtype=[np.float64, np.float32], order="C",
-                              ensure_min_samples=2, reset=reset)
+        """Validated X and its sum of squares (None where not computed)."""
+        X, squares = validate_fit_data(self, X, dtype=[np.float64, np.float32], order="C",
+                                       ensure_min_samples=2, reset=reset,
+                                       return_squares=True)
         if X.shape[0] < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got "
                 f"n_components = {self.n_components}, n_samples = {X.shape[0]}"
             )
-        return X
+        return X, squares
 
     def _check_test_data(self, X):
         return validate_fitted_input(self, X, reg_covar=self.reg_covar,
@@ -487,13 +489,14 @@ class _MixtureBase(DensityMixin, BaseEstimator):
                     sample_weight: ArrayLike | None = None) -> IntArray:
         """Fit, then return the most likely component of each sample."""
         self._check_params()
-        X = self._validate_fit_data(X)
+        X, squares = self._validate_fit_data(X)
         if sample_weight is not None:
             # as n_samples >= max(2, n_components) without weights
             sample_weight = check_sample_weight(
                 sample_weight, X.shape[0], min_nonzero=max(2, self.n_components),
                 what=f"{type(self).__name__} with n_components={self.n_components}")
-        check_magnitude(X, sample_weight=sample_weight, reg_covar=self.reg_covar)
+        check_magnitude(X, sample_weight=sample_weight, reg_covar=self.reg_covar,
+                        squares=squares)
         self._check_init_params(X, sample_weight)
         # One BLAS thread throughout: the pass calls BLAS from every OpenMP thread, and the
         # M-step's small factorisations are slower threaded (idle BLAS threads spin on the

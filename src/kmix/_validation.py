@@ -6,6 +6,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_random_state, validate_data  # noqa: F401
 
 from ._core import _lloyd
+from ._threads import effective_n_threads, threads_for
 
 __all__ = [
     "check_int",
@@ -146,7 +147,7 @@ def as_csr_arrays(X):
 
 
 def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, underflow=True,
-                    what="X"):
+                    what="X", squares=None):
     """Raise a ValueError if X's values are too large or too small for kmix's arithmetic.
 
     kmix sums squared differences of the values over the features (distances, in X's dtype
@@ -176,6 +177,9 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, unde
         Whether values whose squares underflow are rejected too.
     what : str, default="X"
         Name of the data in the message.
+    squares : float, default=None
+        The sum of the squares of dense X when the caller has it (``validate_fit_data``
+        with ``return_squares=True``): not computed again.
 
     Returns
     -------
@@ -185,7 +189,7 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, unde
     if values.size == 0:
         return X
     if squared and not sp.issparse(X) and _magnitude_quickly_passes(
-            values, sample_weight, reg_covar, underflow):
+            values, sample_weight, reg_covar, underflow, squares):
         return X
     top = max(float(values.max()), -float(values.min()))  # no copy of X (memmaps)
     check_value_magnitude(
@@ -197,23 +201,28 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, unde
 
 def _quick_sum_of_squares(values):
     """Sum of the squares of a C-contiguous float ndarray, accumulated in float64 by one
-    compiled pass (tens of microseconds less than the general checks on small data), within
-    a relative 2**-40 for any size kmix takes; infinite or NaN when any value is, or when a
-    square overflows float64; None when the array is not such an ndarray."""
+    compiled pass (tens of microseconds less than the general checks on small data; on
+    every core from _SQUARES_PER_THREAD values per thread), within a relative 2**-40 for any
+    size kmix takes; infinite or NaN when any value is, or when a square overflows float64;
+    None when the array is not such an ndarray."""
     if not (isinstance(values, np.ndarray) and values.dtype in _FLOAT_DTYPES
             and values.flags.c_contiguous):
         return None
+    n_threads = threads_for(effective_n_threads(), values.size, 1, 1,
+                            work_per_thread=_SQUARES_PER_THREAD)
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(_lloyd.sum_of_squares(values.reshape(-1)))
+        return float(_lloyd.sum_of_squares(values.reshape(-1), n_threads))
 
 
-def _magnitude_quickly_passes(values, sample_weight, reg_covar, underflow):
+def _magnitude_quickly_passes(values, sample_weight, reg_covar, underflow, squares=None):
     """Whether one sum of squares ``S`` proves that dense ``values`` pass
     :func:`check_magnitude` (squared): ``M**2 <= S`` and ``M**2 >= S / size`` for the largest
     magnitude ``M``, so ``2 S`` inside the overflow limit and ``S / 2`` at least ``size``
     times the dtype's smallest normal number (or no underflow test) are enough, whatever
-    the sum's rounding (far below a factor 1.25). False: the general check decides."""
-    squares = _quick_sum_of_squares(values)
+    the sum's rounding (far below a factor 1.25). False: the general check decides.
+    ``squares``: that sum when the caller has it."""
+    if squares is None:
+        squares = _quick_sum_of_squares(values)
     if squares is None or not squares < float("inf"):
         return False
     n_features = values.shape[1] if values.ndim == 2 else 1
@@ -223,23 +232,30 @@ def _magnitude_quickly_passes(values, sample_weight, reg_covar, underflow):
     return not underflow or squares / 2.0 >= _LIMITS[values.dtype][1] * values.size
 
 
-def validate_fit_data(estimator, X, *, dtype, ensure_min_samples=1, **kwargs):
+def validate_fit_data(estimator, X, *, dtype, ensure_min_samples=1, return_squares=False,
+                      **kwargs):
     """``validate_data(estimator, X, dtype=dtype, ensure_min_samples=..., **kwargs)`` (which
     resets ``n_features_in_``): a plain C-contiguous ndarray of an accepted float ``dtype``
     with enough samples and a finite sum of squares (so every value is finite) is what
     ``check_array`` would return unchanged, so only the feature checks run on it
     (``skip_check_array``); anything else takes the general path, which converts it or
-    raises."""
+    raises.
+
+    ``return_squares``: return ``(X, squares)``, ``squares`` the sum of squares of the
+    first case (for :func:`check_magnitude`, which then does not read X again), None in
+    the other."""
     dtypes = dtype if isinstance(dtype, (list, tuple)) else [dtype]
     if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in dtypes
             and X.shape[0] >= max(ensure_min_samples, 1) and X.shape[1] >= 1
             and not kwargs.get("copy", False)):
         squares = _quick_sum_of_squares(X)
         if squares is not None and squares < float("inf"):
-            return validate_data(estimator, X, skip_check_array=True,
-                                 reset=kwargs.get("reset", True))
-    return validate_data(estimator, X, dtype=dtype, ensure_min_samples=ensure_min_samples,
-                         **kwargs)
+            X = validate_data(estimator, X, skip_check_array=True,
+                              reset=kwargs.get("reset", True))
+            return (X, squares) if return_squares else X
+    X = validate_data(estimator, X, dtype=dtype, ensure_min_samples=ensure_min_samples,
+                      **kwargs)
+    return (X, None) if return_squares else X
 
 
 def checked_float_copy(array, dtype, what):
@@ -336,6 +352,9 @@ def validate_fitted_input(estimator, X, reg_covar=None, **kwargs):
 
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+#: Values per thread of the validation's sum of squares (a memory-bound pass: one thread
+#: reads about 10 GB/s; below a few MB a second thread's wake-up costs more than it saves).
+_SQUARES_PER_THREAD = 1 << 20
 #: (max, tiny) of each float dtype.
 _LIMITS = {dtype: (float(np.finfo(dtype).max), float(np.finfo(dtype).tiny))
            for dtype in _FLOAT_DTYPES}
