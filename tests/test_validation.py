@@ -645,3 +645,30 @@ def test_validate_fit_data_returns_the_sum_of_squares():
                                      return_squares=True)
     assert squares is None
     np.testing.assert_array_equal(out, X)
+
+
+def test_kmeans_plusplus_reads_X_once_before_seeding(monkeypatch):
+    """kmeans_plusplus on a C-contiguous float array: one compiled pass gives the rows'
+    squared norms and, by their sum, the finiteness and magnitude checks (no separate sum
+    of squares); other inputs take check_array's path and seed the same."""
+    from kmix._core import _lloyd
+    X = np.random.RandomState(2).normal(size=(400, 6))
+    norms_calls, squares_calls = [], []
+    real_norms, real_squares = _lloyd.row_norms_variance, _lloyd.sum_of_squares
+
+    def counting_norms(values, *args):
+        norms_calls.append(values.shape)
+        return real_norms(values, *args)
+
+    def counting_squares(values, *args):
+        squares_calls.append(values.shape)
+        return real_squares(values, *args)
+
+    monkeypatch.setattr(_lloyd, "row_norms_variance", counting_norms)
+    monkeypatch.setattr(_lloyd, "sum_of_squares", counting_squares)
+    centers, indices = kmix.kmeans_plusplus(X, 5, random_state=0)
+    assert norms_calls == [X.shape]
+    assert squares_calls == []
+    centers_list, indices_list = kmix.kmeans_plusplus(X.tolist(), 5, random_state=0)
+    np.testing.assert_array_equal(indices_list, indices)
+    np.testing.assert_array_equal(centers_list, centers)

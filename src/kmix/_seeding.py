@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._core import _seeding
+from ._core import _lloyd, _seeding
 from ._threads import WORK_PER_THREAD, blas_context, effective_n_threads, threads_for
 from ._typing import ArrayLike, FloatArray, IntArray, MatrixLike, RandomStateLike
 from ._validation import (
@@ -31,6 +31,26 @@ def _row_sq_norms(X):
                          minlength=X.shape[0])
         return sq.astype(np.float64, copy=False)   # bincount of no entries gives int64
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
+
+
+def _checked_with_norms(X, n_threads):
+    """``check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")``
+    with, for a C-contiguous float ndarray, its squared row norms (float64) and their sum
+    from one compiled pass on ``n_threads`` threads: a finite sum means finite values, which
+    check_array would return unchanged, so that pass serves the validation, the magnitude
+    check and the seeding (three passes over X otherwise). ``(X, None, None)`` when the
+    general path ran."""
+    if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float64, np.float32)
+            and X.flags.c_contiguous and X.size > 0):
+        norms = np.empty(X.shape[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            _lloyd.row_norms_variance(X, norms, threads_for(n_threads, X.shape[0], 1,
+                                                            X.shape[1]), False)
+            squares = float(np.sum(norms))
+        if squares < float("inf"):
+            return X, norms, squares
+    X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
+    return X, None, None
 
 
 #: Terms n * k * d up to which a k-means problem is small (see :func:`is_small_problem`).
@@ -129,14 +149,15 @@ def kmeans_plusplus(X: MatrixLike, n_clusters: int, *,
     indices : ndarray of shape (n_clusters,)
         Row of X each centre was taken from.
     """
-    X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
+    n_threads = effective_n_threads(check_n_threads(n_threads))
+    X, norms, squares = _checked_with_norms(X, n_threads)
     n_clusters = check_int("n_clusters", n_clusters, low=1)
     check_n_samples(X.shape[0], n_clusters)
     n_local_trials = check_int("n_local_trials", n_local_trials, low=1, allow_none=True)
     sample_weight = check_sample_weight(sample_weight, X.shape[0])
-    check_magnitude(X, sample_weight=sample_weight)
+    check_magnitude(X, sample_weight=sample_weight, squares=squares)
     if x_squared_norms is None:
-        x_squared_norms = _row_sq_norms(X)
+        x_squared_norms = _row_sq_norms(X) if norms is None else norms
     else:
         x_squared_norms = check_array(x_squared_norms, dtype=np.float64, ensure_2d=False)
         if x_squared_norms.shape != (X.shape[0],):
@@ -145,7 +166,6 @@ def kmeans_plusplus(X: MatrixLike, n_clusters: int, *,
                 f"the length of n_samples {X.shape[0]} (x_squared_norms must have shape "
                 f"({X.shape[0]},), got {x_squared_norms.shape})."
             )
-    n_threads = effective_n_threads(check_n_threads(n_threads))
     with blas_context(X):
         return _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight,
                                 check_random_state(random_state), n_local_trials, n_threads)
