@@ -626,6 +626,9 @@ cdef struct ElkanBounds:
     const float *X32
     const float *C32
     double urow
+    # n: each row's sq_dist to its final centre (OUT; NULL: not wanted), for the inertia of
+    # a run's last pass without another pass over the rows.
+    double *dist_out
 
 
 # float32's unit roundoff and its smallest subnormal (the bounds of Elkan's float32 distances).
@@ -741,6 +744,8 @@ cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers 
                             sa = sj
                             u = _elkan_up(sj, bd, dabs)
         bd.upper[i] = u
+        if bd.dist_out != NULL:
+            bd.dist_out[i] = sq_dist(x, C + a * d, d)
         changed += _relabel(&bd.labels[i], a, x, d, rows.weight[i], &mv)
     return changed
 
@@ -748,7 +753,7 @@ cdef Py_ssize_t _elkan_block(const floating *X, const Rows *rows, const Centers 
 def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
                      const double[::1] shift, const double[::1] half_sep,
                      const double[:, ::1] half_cc, Bounds bounds, clusters, bint update,
-                     int n_threads, const float[:, ::1] X32=None):
+                     int n_threads, const float[:, ::1] X32=None, double[::1] sq_dists=None):
     """One Elkan assignment pass (Elkan, 2003): one lower bound per (row, centre), kept in the
     data's dtype as scikit-learn does, moved with ``shift`` inside the pass; only the centres
     that the bounds and half the centre-centre distances do not rule out get a distance.
@@ -757,7 +762,10 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     centre-centre distances rounded down; ``X32`` : (n, d) float32 or None, IN, float64 X
     rounded to float32: its distances, in float32 arithmetic, then drive the bounds (their
     error widens them; see ElkanBounds), where X has 16+ features and rows and centres of
-    squared norms up to MIXED_MAX_NORM (the bounds need ``bounds.x_sq_norms``).
+    squared norms up to MIXED_MAX_NORM (the bounds need ``bounds.x_sq_norms``);
+    ``sq_dists`` : (n,) float64 or None, OUT, each row's squared distance to its centre after
+    the pass, as :func:`kmix._core._lloyd.sq_dist_to_assigned_dense` gives it (the inertia of
+    a run's last pass, without another pass over X).
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], b
     cdef floating[:, ::1] CT = clusters.workspace.CT
@@ -814,6 +822,11 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     bd.shift = &shift[0]
     bd.half_sep = &half_sep[0]
     bd.half_cc = &half_cc[0, 0]
+    bd.dist_out = NULL
+    if sq_dists is not None:
+        if sq_dists.shape[0] != n:
+            raise ValueError("sq_dists must have one value per row of X")
+        bd.dist_out = &sq_dists[0]
     with nogil:
         for b in prange(cl.blk.nb, schedule='dynamic', num_threads=n_threads):
             if update:

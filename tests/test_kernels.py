@@ -368,7 +368,14 @@ def test_elkan_pass_rejects_a_float32_copy_of_another_shape():
         _bounds.elkan_pass_dense(X, C, np.zeros(4), half_sep, half_cc, bounds, clusters, False,
                                  1, X[:49].astype(np.float32))
     # the right copy runs the pass: every row gets the exact rule's label
+    with pytest.raises(ValueError, match="sq_dists must have one value per row"):
+        _bounds.elkan_pass_dense(X, C, np.zeros(4), half_sep, half_cc, bounds, clusters, False,
+                                 1, X.astype(np.float32), np.empty(49))
+    # the right copy runs the pass: every row gets the exact rule's label (and its squared
+    # distance to that centre, in float64)
+    sq_dists = np.full(50, np.nan)
     _bounds.elkan_pass_dense(X, C, np.zeros(4), half_sep, half_cc, bounds, clusters, False, 1,
-                             X.astype(np.float32))
+                             X.astype(np.float32), sq_dists)
     from _reference import exact_assign
     assert_array_equal(np.asarray(clusters.labels), exact_assign(X, C))
+    assert_allclose(sq_dists, np.sum((X - C[exact_assign(X, C)]) ** 2, axis=1), rtol=1e-13)

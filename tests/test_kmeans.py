@@ -1084,3 +1084,25 @@ def test_auto_runs_lloyd_on_small_wide_problems(monkeypatch, n_samples, expected
     assert 3000 * 64 * 50 < LLOYD_MAX_TERMS_WIDE <= 3200 * 64 * 50
     X = np.random.RandomState(0).normal(size=(n_samples, 64))
     assert _algorithms_run(monkeypatch, X, 50) == [expected]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_elkan_last_pass_gives_the_inertia_of_its_own_pass(dtype, weighted):
+    """An Elkan run that stops on max_iter or tol takes its inertia from the distances of its
+    last (labelling) pass: the same value, to the bit, as a separate pass over the final
+    labels and centres (sq_dist_to_assigned, then the ordered weighted sum), on float32 rows
+    and on float64 rows searched through their float32 copy (24 features)."""
+    from kmix._core import _lloyd
+    rng = np.random.RandomState(3)
+    X = (rng.normal(size=(3000, 24)) + rng.randint(0, 4, size=(3000, 1)) * 3.0).astype(dtype)
+    w = rng.uniform(0.5, 2.0, size=3000) if weighted else np.ones(3000)
+    for max_iter, tol in ((3, 0.0), (300, 1e-2)):
+        km = KMeans(6, init="random", n_init=1, max_iter=max_iter, tol=tol, random_state=1,
+                    algorithm="elkan").fit(X, sample_weight=w if weighted else None)
+        assert_array_equal(km.labels_, km.predict(X))
+        d2 = np.empty(3000)
+        _lloyd.sq_dist_to_assigned_dense(X, km.cluster_centers_, km.labels_, d2, 1)
+        assert km.inertia_ == _lloyd.weighted_sum_ordered(d2, w, 1)
+        assert km.inertia_ == pytest.approx(numpy_inertia(X, km.cluster_centers_, km.labels_,
+                                                          w), rel=1e-9)

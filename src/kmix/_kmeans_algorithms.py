@@ -195,9 +195,13 @@ class _Data:
 
 def inertia(data, sample_weight, centers, labels):
     """Exact sum_i w_i ||x_i - c_{labels_i}||^2, reduced in a thread-independent order."""
-    d2 = data.sq_dist_to_assigned(centers, labels)
+    return _weighted_sum(data, data.sq_dist_to_assigned(centers, labels), sample_weight)
+
+
+def _weighted_sum(data, sq_dists, sample_weight):
+    """sum_i w_i sq_dists_i, reduced in a thread-independent order (inertia's sum)."""
     n_threads = threads_for(data.n_threads, data.X.shape[0], 1, data.X.shape[1])
-    return _lloyd.weighted_sum_ordered(d2, sample_weight, n_threads)
+    return _lloyd.weighted_sum_ordered(sq_dists, sample_weight, n_threads)
 
 
 def labels_inertia(X, centers, sample_weight=None, n_threads=1):
@@ -437,7 +441,7 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
         bounds = _bounds.Bounds(x_squared_norms, upper, lower, groups)
         X32 = _elkan_float32_copy(data, algorithm, bounds)
 
-        def step(centers, update):
+        def step(centers, update, sq_dists=None):
             shift = bound_shifts(center_shift, n_features)
             if algorithm == "yinyang":
                 return _bounds.yinyang_pass_dense(data.X, centers, shift, bounds, clusters,
@@ -447,7 +451,7 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
                 return _bounds.hamerly_pass_dense(data.X, centers, shift, half_sep, bounds,
                                                   clusters, update, n_threads)
             return _bounds.elkan_pass_dense(data.X, centers, shift, half_sep, half_cc, bounds,
-                                            clusters, update, n_threads, X32)
+                                            clusters, update, n_threads, X32, sq_dists)
 
     if algorithm == "lloyd" and not data.sparse and not verbose:
         centers, strict_convergence, i = _lloyd_compiled(data, sample_weight, centers,
@@ -458,7 +462,13 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
                                                   step, algorithm, max_iter, tol, verbose,
                                                   labels, sums, wsum, center_shift)
     if not strict_convergence:
-        # Labels for the final centres, so that predict(X) == labels_.
+        # Labels for the final centres, so that predict(X) == labels_. Elkan's pass reads
+        # every row it does not skip: it gives the rows' squared distances too (the same
+        # values as inertia's pass), and the inertia takes no further pass over X.
+        if algorithm == "elkan":
+            sq_dists = np.empty(n_samples)
+            step(centers, False, sq_dists)
+            return labels, _weighted_sum(data, sq_dists, sample_weight), centers, i
         step(centers, False)
     return labels, inertia(data, sample_weight, centers, labels), centers, i
 
