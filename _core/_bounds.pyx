@@ -1238,6 +1238,14 @@ def half_center_distances(const floating[:, ::1] centers, double[:, ::1] half_cc
                     half_sep[j] = v
 
 
+def sqdist32(const float[::1] x, const float[::1] c):
+    """For the kernel tests: ``kmix_sqdist32_f(x, c)``, the squared distance of two float32
+    vectors in float32 arithmetic that Elkan's float32 paths take (16+ features)."""
+    if x.shape[0] != c.shape[0] or x.shape[0] < 1:
+        raise ValueError("sqdist32 needs two non-empty vectors of one length")
+    return kmix_sqdist32_f(&x[0], &c[0], x.shape[0])
+
+
 def group_search_dists(const floating[::1] x, const floating[:, ::1] S,
                        const Py_ssize_t[::1] gstart):
     """The wide-data Yinyang kernels on one row x and centres S (in search order, group g

@@ -379,3 +379,29 @@ def test_elkan_pass_rejects_a_float32_copy_of_another_shape():
     from _reference import exact_assign
     assert_array_equal(np.asarray(clusters.labels), exact_assign(X, C))
     assert_allclose(sq_dists, np.sum((X - C[exact_assign(X, C)]) ** 2, axis=1), rtol=1e-13)
+
+
+@pytest.mark.parametrize("d", [16, 17, 24, 31, 32, 33, 63, 100, 784, 1001])
+def test_sqdist32_is_within_the_float32_bound_elkan_uses(d):
+    """kmix_sqdist32_f (Elkan's float32 distances: four 8-lane FMA chains, or the portable
+    loop under KMIX_DISABLE_SIMD=1) against the float64 value of the same float32 vectors:
+    relative error within gamma_{d+2} (float32), so that the square root is within the
+    gamma_{d+6} that widens Elkan's bounds; the tails past multiples of 8 and 32 count."""
+    rng = np.random.RandomState(d)
+    u = 2.0 ** -24
+    gamma = lambda n: 1.0625 * n * u / (1 - n * u)   # noqa: E731 - kmix_gamma, float32
+    for trial in range(20):
+        scale = np.exp(rng.uniform(-20, 20, size=d)) if trial % 2 else 1.0
+        x = (rng.normal(size=d) * scale).astype(np.float32)
+        c = (x + rng.normal(size=d) * scale * 10.0 ** rng.uniform(-6, 1)).astype(np.float32)
+        exact = float(np.sum((x.astype(np.float64) - c.astype(np.float64)) ** 2))
+        s = _bounds.sqdist32(x, c)
+        assert abs(s - exact) <= gamma(d + 2) * exact
+        assert np.sqrt(s) * (1 - gamma(d + 6)) <= np.sqrt(exact) <= np.sqrt(s) * (1 + gamma(d + 6))
+    # only the last feature differs: the tail after the vector chunks is summed too
+    x = np.zeros(d, dtype=np.float32)
+    c = x.copy()
+    c[-1] = 3.0
+    assert _bounds.sqdist32(x, c) == 9.0
+    with pytest.raises(ValueError, match="one length"):
+        _bounds.sqdist32(x, c[:-1])
