@@ -585,6 +585,17 @@ cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t 
             wsum[j] = acc
 
 
+cdef inline void float32_rows(const double *X, Py_ssize_t n, Py_ssize_t d, float *out,
+                              int n_threads) noexcept nogil:
+    """out = X rounded to float32 (to nearest, as numpy's astype), n rows of d values, over
+    row blocks on n_threads threads (each thread also takes the first touch of its part of
+    a fresh out). The caller keeps the values inside float32's range."""
+    cdef Py_ssize_t b, i, nb = n_blocks_for(n, 1), bs = (n + nb - 1) // nb
+    for b in prange(nb, schedule='static', num_threads=n_threads):
+        for i in range(b * bs * d, imin(n, (b + 1) * bs) * d):
+            out[i] = <float>X[i]
+
+
 cdef inline double sum_in_order(const double *v, Py_ssize_t n) noexcept nogil:
     """v[0] + v[1] + ... + v[n - 1], added in that order."""
     cdef Py_ssize_t i

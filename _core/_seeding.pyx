@@ -35,7 +35,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, expansion_error_scale,
-                      few_partial_dists, imin, kmix_gamma, kmix_prefetch_bytes, mixed_abs_unit,
+                      few_partial_dists, float32_rows, imin, kmix_gamma, kmix_prefetch_bytes, mixed_abs_unit,
                       mixed_error_scale, n_blocks_for, partial_dists, prep_centers, sq_dist,
                       sq_dist_sparse, sum_in_order)
 from _kpp cimport draw_first, first_cdf, kpp_small, kpp_small_dist_rows, pick
@@ -485,7 +485,9 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     sc.abs0 = 0.0
     if (floating is double and wide and SCREEN32_MIN_VALUES <= n * d <= SCREEN32_MAX_VALUES
             and np.max(x_sq_norms) <= MIXED_MAX_NORM):
-        X32 = np.asarray(X, dtype=np.float32)
+        X32 = np.empty((n, d), dtype=np.float32)
+        with nogil:
+            float32_rows(<const double*>&X[0, 0], n, d, &X32[0, 0], n_threads)
         sc.X32 = &X32[0, 0]
         scale = (mixed_error_scale(d) * (1.0 + kmix_gamma(d + 1, False))
                  + 4.0 * mixed_abs_unit(d) * sqrt(<double>d))

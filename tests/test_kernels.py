@@ -405,3 +405,17 @@ def test_sqdist32_is_within_the_float32_bound_elkan_uses(d):
     assert _bounds.sqdist32(x, c) == 9.0
     with pytest.raises(ValueError, match="one length"):
         _bounds.sqdist32(x, c[:-1])
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_float32_copy_is_numpys_cast(n_threads):
+    """The float32 copies of float64 rows (Elkan's X32, k-means++'s screen) are written by
+    threads over row blocks: bit for bit numpy's astype, ties to even, subnormals and signed
+    zeros included, whatever the number of threads."""
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(5003, 17)) * np.exp(rng.uniform(-100, 80, size=(5003, 17)))
+    X[0, :4] = [1.0 + 2.0**-24, 1.0 + 3 * 2.0**-24, -0.0, 2.0**-149 * 1.5]  # ties, -0, subnormal
+    out = _lloyd.float32_copy(X, n_threads)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    assert_array_equal(out.view(np.uint32), X.astype(np.float32).view(np.uint32))
+    assert _lloyd.float32_copy(X[:0], n_threads).shape == (0, 17)

@@ -401,7 +401,7 @@ def _elkan_float32_copy(data, algorithm, bounds):
             or bounds.x_sq_norms.shape[0] != X.shape[0]
             or not bounds.x_max_sq_norm <= MIXED_MAX_NORM):
         return None
-    return X.astype(np.float32)
+    return _lloyd.float32_copy(X, threads_for(data.n_threads, X.shape[0], 1, X.shape[1]))
 
 
 def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol, verbose,
