@@ -611,26 +611,34 @@ def test_check_magnitude_shortcut_never_changes_the_verdict(dtype, n_values):
                     check_magnitude(X)
 
 
-@pytest.mark.parametrize("fit", [
-    lambda X: KMeans(3, n_init=1, max_iter=2, random_state=0).fit(X),
-    lambda X: kmix.MiniBatchKMeans(3, n_init=1, max_iter=2, random_state=0).fit(X),
-    lambda X: kmix.GaussianMixture(2, max_iter=50, random_state=0).fit(X),
+@pytest.mark.parametrize("fit, squares, norms", [
+    # KMeans: one pass gives the row norms, their sum serves both checks
+    (lambda X: KMeans(3, n_init=1, max_iter=2, tol=0, random_state=0).fit(X), 0, 1),
+    (lambda X: kmix.MiniBatchKMeans(3, n_init=1, max_iter=2, random_state=0).fit(X), 1, None),
+    (lambda X: kmix.GaussianMixture(2, max_iter=50, random_state=0).fit(X), 1, None),
 ])
-def test_fit_reads_the_sum_of_squares_once(fit, monkeypatch):
-    """validate_fit_data's sum of squares of X serves check_magnitude too: the fit reads X
-    once for both (each is a pass over all of X)."""
-    from kmix import _validation
+def test_fit_reads_X_once_for_validation(fit, squares, norms, monkeypatch):
+    """validate_fit_data's pass over X serves check_magnitude too (each of those checks
+    was a pass over all of X); KMeans takes the row norms it needs from that pass."""
+    from kmix._core import _lloyd
     X = np.random.RandomState(0).normal(size=(500, 4))
-    calls = []
-    real = _validation._lloyd.sum_of_squares
+    calls = {"squares": 0, "norms": 0}
+    real_squares, real_norms = _lloyd.sum_of_squares, _lloyd.row_norms_variance
 
-    def counting(values, *args):
-        calls.append(values.shape[0])
-        return real(values, *args)
+    def counting_squares(values, *args):
+        calls["squares"] += values.shape[0] == X.size
+        return real_squares(values, *args)
 
-    monkeypatch.setattr(_validation._lloyd, "sum_of_squares", counting)
+    def counting_norms(values, *args):
+        calls["norms"] += values.shape == X.shape
+        return real_norms(values, *args)
+
+    monkeypatch.setattr(_lloyd, "sum_of_squares", counting_squares)
+    monkeypatch.setattr(_lloyd, "row_norms_variance", counting_norms)
     fit(X)
-    assert calls.count(X.size) == 1
+    assert calls["squares"] == squares
+    if norms is not None:
+        assert calls["norms"] == norms
 
 
 def test_validate_fit_data_returns_the_sum_of_squares():

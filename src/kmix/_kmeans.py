@@ -329,22 +329,27 @@ class KMeans(_BaseKMeans):
         self : KMeans
         """
         self._check_params()
-        X, squares = validate_fit_data(self, X, accept_sparse="csr",
-                                       dtype=[np.float64, np.float32], order="C",
-                                       accept_large_sparse=False, return_squares=True)
+        # one pass over a dense X: the row norms the fit needs, and from their sum the
+        # validation's and check_magnitude's checks
+        X, norms, squares = validate_fit_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+            accept_large_sparse=False, return_squares="rows")
         check_n_samples(X.shape[0], self.n_clusters)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_magnitude(X, sample_weight=sample_weight, squares=squares)
         # Centres given as an array: the fit draws nothing, so the generator is not built.
         given = _is_arraylike_not_scalar(self.init) and not callable(self.init)
         return self._fit_validated(X, sample_weight, (check_seed if given else
-                                                      check_random_state)(self.random_state))
+                                                      check_random_state)(self.random_state),
+                                   norms)
 
-    def _fit_validated(self, X, sample_weight, random_state):
-        """fit on validated data (C-contiguous float array or CSR, float64 weights)."""
-        return self._fit_prepared(self._prepare(X), sample_weight, random_state)
+    def _fit_validated(self, X, sample_weight, random_state, x_squared_norms=None):
+        """fit on validated data (C-contiguous float array or CSR, float64 weights);
+        ``x_squared_norms``: the rows' squared norms when the caller has them."""
+        return self._fit_prepared(self._prepare(X, x_squared_norms), sample_weight,
+                                  random_state)
 
-    def _prepare(self, X):
+    def _prepare(self, X, x_squared_norms=None):
         """What every fit on X computes first (reusable across fits on the same X).
 
         X is used as given, never centred: scikit-learn centres dense data (in a copy) for the
@@ -352,17 +357,20 @@ class KMeans(_BaseKMeans):
         label by exact arithmetic on the samples themselves (a centred copy would round some
         of them, and with them the exact ties), so the copy would buy nothing. The row norms
         and the mean feature variance behind ``tol`` (only when ``tol`` is not 0) are computed
-        here."""
+        here (the norms only when not given: :func:`quick_row_sq_norms`' values, the same
+        function as here)."""
         n_samples, n_features = X.shape
         n_threads = effective_n_threads(self.n_threads)
         if sp.issparse(X):
             x_squared_norms = _row_sq_norms(X)
             mean_variance = None
+        elif x_squared_norms is not None and self.tol == 0:
+            mean_variance = None
         else:
-            x_squared_norms = np.empty(n_samples)
+            norms = np.empty(n_samples)
             mean_variance = _lloyd.row_norms_variance(
-                X, x_squared_norms, threads_for(n_threads, n_samples, 1, n_features),
-                self.tol != 0)
+                X, norms, threads_for(n_threads, n_samples, 1, n_features), self.tol != 0)
+            x_squared_norms = norms if x_squared_norms is None else x_squared_norms
         return _Prepared(X, x_squared_norms, mean_variance, _Data(X, n_threads))
 
     def _fit_prepared(self, prepared, sample_weight, random_state):

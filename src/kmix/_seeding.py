@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._core import _lloyd, _seeding
+from ._core import _seeding
 from ._threads import WORK_PER_THREAD, blas_context, effective_n_threads, threads_for
 from ._typing import ArrayLike, FloatArray, IntArray, MatrixLike, RandomStateLike
 from ._validation import (
@@ -16,6 +16,7 @@ from ._validation import (
     check_n_threads,
     check_random_state,
     check_sample_weight,
+    quick_row_sq_norms,
 )
 
 __all__ = ["kmeans_plusplus"]
@@ -36,19 +37,13 @@ def _row_sq_norms(X):
 def _checked_with_norms(X, n_threads):
     """``check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")``
     with, for a C-contiguous float ndarray, its squared row norms (float64) and their sum
-    from one compiled pass on ``n_threads`` threads: a finite sum means finite values, which
-    check_array would return unchanged, so that pass serves the validation, the magnitude
-    check and the seeding (three passes over X otherwise). ``(X, None, None)`` when the
-    general path ran."""
-    if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float64, np.float32)
-            and X.flags.c_contiguous and X.size > 0):
-        norms = np.empty(X.shape[0])
-        with np.errstate(over="ignore", invalid="ignore"):
-            _lloyd.row_norms_variance(X, norms, threads_for(n_threads, X.shape[0], 1,
-                                                            X.shape[1]), False)
-            squares = float(np.sum(norms))
-        if squares < float("inf"):
-            return X, norms, squares
+    from one compiled pass on ``n_threads`` threads (:func:`quick_row_sq_norms`): a finite
+    sum means finite values, which check_array would return unchanged, so that pass serves
+    the validation, the magnitude check and the seeding (three passes over X otherwise).
+    ``(X, None, None)`` when the general path ran."""
+    norms, squares = quick_row_sq_norms(X, n_threads)
+    if squares is not None and squares < float("inf"):
+        return X, norms, squares
     X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
     return X, None, None
 

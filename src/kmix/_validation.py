@@ -243,19 +243,50 @@ def validate_fit_data(estimator, X, *, dtype, ensure_min_samples=1, return_squar
 
     ``return_squares``: return ``(X, squares)``, ``squares`` the sum of squares of the
     first case (for :func:`check_magnitude`, which then does not read X again), None in
-    the other."""
+    the other; ``"rows"``: return ``(X, row_sq_norms, squares)``, the sum being that of
+    the rows' squared norms (:func:`quick_row_sq_norms`, for estimators that need them:
+    one pass over X for both), both None in the other case."""
     dtypes = dtype if isinstance(dtype, (list, tuple)) else [dtype]
+    norms = None
     if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in dtypes
             and X.shape[0] >= max(ensure_min_samples, 1) and X.shape[1] >= 1
             and not kwargs.get("copy", False)):
-        squares = _quick_sum_of_squares(X)
+        if return_squares == "rows":
+            n_threads = getattr(estimator, "n_threads", None)
+            norms, squares = quick_row_sq_norms(
+                X, None if n_threads is None else effective_n_threads(n_threads))
+        else:
+            squares = _quick_sum_of_squares(X)
         if squares is not None and squares < float("inf"):
             X = validate_data(estimator, X, skip_check_array=True,
                               reset=kwargs.get("reset", True))
+            if return_squares == "rows":
+                return X, norms, squares
             return (X, squares) if return_squares else X
     X = validate_data(estimator, X, dtype=dtype, ensure_min_samples=ensure_min_samples,
                       **kwargs)
+    if return_squares == "rows":
+        return X, None, None
     return (X, None) if return_squares else X
+
+
+def quick_row_sq_norms(X, n_threads=None):
+    """``(row_sq_norms, squares)`` of a C-contiguous 2-D float ndarray: the rows' squared
+    norms in float64 (:func:`kmix._core._lloyd.row_norms_variance`, fixed row blocks, so
+    the same bits on any number of threads: the norms the k-means kernels take) from one
+    compiled pass on ``n_threads`` threads (None: every core, from WORK_PER_THREAD values
+    per thread), and their sum (infinite or NaN when a value is, or a square overflows).
+    ``(None, None)`` for anything else."""
+    if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FLOAT_DTYPES
+            and X.flags.c_contiguous and X.size > 0):
+        return None, None
+    n_threads = threads_for(effective_n_threads() if n_threads is None else n_threads,
+                            X.shape[0], 1, X.shape[1])
+    norms = np.empty(X.shape[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        _lloyd.row_norms_variance(X, norms, n_threads, False)
+        squares = float(np.sum(norms))
+    return norms, squares
 
 
 def checked_float_copy(array, dtype, what):
