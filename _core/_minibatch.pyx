@@ -821,41 +821,6 @@ def labels_inertia_sparse(const floating[::1] data, const int[::1] indices,
     return total
 
 
-def column_mean_variance(const floating[:, ::1] X, int n_threads):
-    """Mean of the per-feature variances of X (float64, two passes over fixed row blocks).
-
-    Reads X in place: no copy of a memory-mapped array is made.
-    """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t nb = n_blocks_for(n, d), bs, blk, i, f
-    cdef double[:, ::1] bsum = np.zeros((nb, d))
-    cdef double[::1] mean = np.zeros(d)
-    cdef double t, total = 0.0
-    if n == 0 or d == 0:
-        return 0.0
-    bs = (n + nb - 1) // nb
-    for blk in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
-        for i in range(blk * bs, imin(n, (blk + 1) * bs)):
-            for f in range(d):
-                bsum[blk, f] += X[i, f]
-    for f in range(d):
-        for blk in range(nb):
-            mean[f] += bsum[blk, f]
-            bsum[blk, f] = 0.0
-        mean[f] /= n
-    for blk in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
-        for i in range(blk * bs, imin(n, (blk + 1) * bs)):
-            for f in range(d):
-                t = X[i, f] - mean[f]
-                bsum[blk, f] += t * t
-    for f in range(d):
-        t = 0.0
-        for blk in range(nb):
-            t += bsum[blk, f]
-        total += t / n
-    return total / d
-
-
 def sample_rows(const double[::1] uniform, Py_ssize_t n, const double[::1] cdf,
                 Py_ssize_t[::1] rows):
     """rows[r] = the row drawn by uniform[r]: numpy's ``choice(n, p=...)`` inverse transform.

@@ -584,18 +584,6 @@ def test_step_kernels_update_formula():
         assert counts[j] == pytest.approx(n0[j] + w[m].sum(), rel=1e-12)
 
 
-def test_column_mean_variance_matches_numpy():
-    from kmix._core import _minibatch as kernels
-
-    X = np.random.RandomState(0).normal(loc=3.0, scale=[1, 2, 5], size=(10_001, 3))
-    for n_threads in (1, 2):
-        assert kernels.column_mean_variance(X, n_threads) == pytest.approx(
-            np.mean(np.var(X, axis=0)), rel=1e-12)
-    X32 = X.astype(np.float32)
-    assert kernels.column_mean_variance(X32, 1) == pytest.approx(
-        np.mean(np.var(X32.astype(np.float64), axis=0)), rel=1e-10)
-
-
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_labels_inertia_kernels_match_numpy(sparse, weighted):

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from ._core import _minibatch
+from ._core import _lloyd, _minibatch
 from ._interrupt import restores_on_interrupt
 from ._kmeans import _BaseKMeans, _tolerance_sparse
 from ._kmeans_algorithms import _NO_WEIGHTS, labels_inertia
@@ -200,7 +200,8 @@ class MiniBatchKMeans(_BaseKMeans):
         if sp.issparse(X):
             return _tolerance_sparse(X, self.tol)
         n_threads = threads_for(effective_n_threads(self.n_threads), X.shape[0], 1, X.shape[1])
-        return _minibatch.column_mean_variance(X, n_threads) * float(self.tol)
+        # the mean of the per-feature variances (the row norms are a by-product)
+        return _lloyd.row_norms_variance(X, np.empty(X.shape[0]), n_threads) * float(self.tol)
 
     def _validate(self, X, reset):
         """Validated X and its sum of squares (None where not computed)."""

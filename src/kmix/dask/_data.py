@@ -15,7 +15,7 @@ import dask.array as da
 import numpy as np
 from sklearn.utils.validation import _check_feature_names, _check_n_features
 
-from .._core import _minibatch
+from .._core import _lloyd
 from .._validation import check_magnitude, check_value_magnitude
 from ._engine import PerBlock, blockwise, compute, ordered_sum
 
@@ -158,7 +158,7 @@ def _summary_of(X, w):
         w_col_sum = np.einsum("i,ij->j", w, X, dtype=np.float64)
         w_stats = (float(w.sum()), int(np.count_nonzero(w)), float(w.min()),
                    bool(np.all(np.isfinite(w))))
-    variance = _minibatch.column_mean_variance(X, 1)
+    variance = _lloyd.row_norms_variance(X, np.empty(X.shape[0]), 1)
     return (n, col_sum, w_col_sum, float(variance), float(X.max()), float(X.min()), w_stats)
 
 
