@@ -188,7 +188,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     cdef const floating *snorm = <const floating*>cen.snorm
     cdef floating *D = <floating*>sr.D
     cdef const floating *search
-    cdef double u
+    cdef double u, bound
     cdef bint fails
     cdef Moves mv = block_moves(blk, b, k, d)
     # Local copies of the pass's descriptors: a store through the row arrays (upper, lower,
@@ -205,14 +205,17 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
         # The bounds moved with the centres (rows without a label fail).
+        # (The bound goes through a local: tested from the array it was just stored to, it
+        # put a store-to-load forwarding on the loop's chain through nmoved.)
         nmoved = 0
         for i in range(s, s + m):
             if SearchBounds is HamerlyBounds:
-                u = _hamerly_moved(i, &bnd, &sr.bound[nmoved])
+                u = _hamerly_moved(i, &bnd, &bound)
             else:
-                u = _yinyang_moved(i, &bnd, &sr.bound[nmoved])
+                u = _yinyang_moved(i, &bnd, &bound)
+            sr.bound[nmoved] = bound
             sr.idx[nmoved] = i
-            nmoved += <Py_ssize_t>(u >= sr.bound[nmoved])
+            nmoved += <Py_ssize_t>(u >= bound)
         # The direct distance to the own centre (and Yinyang's group filter on narrow data).
         nfull = 0
         for q in range(nmoved):
