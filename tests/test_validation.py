@@ -527,12 +527,12 @@ def test_validate_fit_data_shortcut_agrees_with_validate_data():
     for dtype in (np.float64, np.float32):
         Xd = X.astype(dtype)
         km = KMeans(2)
-        assert validate_fit_data(km, Xd, **kwargs) is Xd
+        assert validate_fit_data(km, Xd, **kwargs)[0] is Xd
         assert km.n_features_in_ == 3
     # refitting on an array forgets the feature names of a DataFrame fit, as sklearn does
     km = KMeans(2).fit(pd.DataFrame(X, columns=list("abc")))
     assert list(km.feature_names_in_) == list("abc")
-    assert validate_fit_data(km, X, **kwargs) is X
+    assert validate_fit_data(km, X, **kwargs)[0] is X
     assert not hasattr(km, "feature_names_in_")
     # partial_fit style (reset=False) still checks the number of features
     with pytest.raises(ValueError, match="X has 2 features, but KMeans is expecting 3"):
@@ -550,12 +550,12 @@ def test_validate_fit_data_shortcut_agrees_with_validate_data():
     # non-contiguous, integer, list and float16 input are converted as validate_data does
     for other in (np.asfortranarray(X), X[::2], X.astype(int), X.tolist(),
                   X.astype(np.float16)):
-        out = validate_fit_data(KMeans(2), other, **kwargs)
+        out = validate_fit_data(KMeans(2), other, **kwargs)[0]
         assert_equal = np.testing.assert_array_equal
         assert_equal(out, validate_data(KMeans(2), other, **kwargs))
         assert out.flags.c_contiguous and out.dtype in (np.float64, np.float32)
     # a single accepted dtype: other float dtypes are converted
-    out = validate_fit_data(KMeans(2), X.astype(np.float32), dtype=np.float64)
+    out = validate_fit_data(KMeans(2), X.astype(np.float32), dtype=np.float64)[0]
     assert out.dtype == np.float64
 
 
@@ -612,14 +612,16 @@ def test_check_magnitude_shortcut_never_changes_the_verdict(dtype, n_values):
 
 
 @pytest.mark.parametrize("fit, squares, norms", [
-    # KMeans: one pass gives the row norms, their sum serves both checks
+    # one pass gives the row norms, their sum serves both checks; KMeans uses the norms
     (lambda X: KMeans(3, n_init=1, max_iter=2, tol=0, random_state=0).fit(X), 0, 1),
-    (lambda X: kmix.MiniBatchKMeans(3, n_init=1, max_iter=2, random_state=0).fit(X), 1, None),
-    (lambda X: kmix.GaussianMixture(2, max_iter=50, random_state=0).fit(X), 1, None),
+    (lambda X: kmix.MiniBatchKMeans(3, n_init=1, max_iter=2, random_state=0).fit(X), 0, 1),
+    # (its k-means initialisation reads the norms and variance once more)
+    (lambda X: kmix.GaussianMixture(2, max_iter=50, random_state=0).fit(X), 0, 2),
 ])
 def test_fit_reads_X_once_for_validation(fit, squares, norms, monkeypatch):
-    """validate_fit_data's pass over X serves check_magnitude too (each of those checks
-    was a pass over all of X); KMeans takes the row norms it needs from that pass."""
+    """validate_fit_data's pass over X (the rows' squared norms) serves check_magnitude
+    too (each of those checks was a pass over all of X); KMeans takes the row norms it
+    needs from that pass."""
     from kmix._core import _lloyd
     X = np.random.RandomState(0).normal(size=(500, 4))
     calls = {"squares": 0, "norms": 0}
@@ -637,21 +639,21 @@ def test_fit_reads_X_once_for_validation(fit, squares, norms, monkeypatch):
     monkeypatch.setattr(_lloyd, "row_norms_variance", counting_norms)
     fit(X)
     assert calls["squares"] == squares
-    if norms is not None:
-        assert calls["norms"] == norms
+    assert calls["norms"] == norms
 
 
 def test_validate_fit_data_returns_the_sum_of_squares():
-    """return_squares: the sum of squares of a C-contiguous float array, None where the
+    """The rows' squared norms and their sum for a C-contiguous float array, None where the
     general path converted the input."""
     from kmix._validation import validate_fit_data
     X = np.random.RandomState(1).normal(size=(300, 5))
-    out, squares = validate_fit_data(KMeans(), X, dtype=[np.float64], return_squares=True)
+    out, norms, squares = validate_fit_data(KMeans(), X, dtype=[np.float64])
     assert out is X
+    assert_allclose = np.testing.assert_allclose
+    assert_allclose(norms, np.einsum("ij,ij->i", X, X), rtol=1e-13)
     assert squares == pytest.approx(float(np.sum(X**2)), rel=1e-12)
-    out, squares = validate_fit_data(KMeans(), X.tolist(), dtype=[np.float64],
-                                     return_squares=True)
-    assert squares is None
+    out, norms, squares = validate_fit_data(KMeans(), X.tolist(), dtype=[np.float64])
+    assert norms is None and squares is None
     np.testing.assert_array_equal(out, X)
 
 

@@ -333,7 +333,7 @@ class KMeans(_BaseKMeans):
         # validation's and check_magnitude's checks
         X, norms, squares = validate_fit_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
-            accept_large_sparse=False, return_squares="rows")
+            accept_large_sparse=False)
         check_n_samples(X.shape[0], self.n_clusters)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_magnitude(X, sample_weight=sample_weight, squares=squares)

@@ -205,9 +205,10 @@ class MiniBatchKMeans(_BaseKMeans):
 
     def _validate(self, X, reset):
         """Validated X and its sum of squares (None where not computed)."""
-        return validate_fit_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                                 order="C", accept_large_sparse=False, reset=reset,
-                                 return_squares=True)
+        X, _, squares = validate_fit_data(self, X, accept_sparse="csr",
+                                          dtype=[np.float64, np.float32], order="C",
+                                          accept_large_sparse=False, reset=reset)
+        return X, squares
 
     # -- seeding ------------------------------------------------------------------------------
     def _seed(self, X, init, random_state, sample_weight, n_threads):

@@ -250,9 +250,8 @@ class _MixtureBase(DensityMixin, BaseEstimator):
 
     def _validate_fit_data(self, X, reset=True):
         """Validated X and its sum of squares (None where not computed)."""
-        X, squares = validate_fit_data(self, X, dtype=[np.float64, np.float32], order="C",
-                                       ensure_min_samples=2, reset=reset,
-                                       return_squares=True)
+        X, _, squares = validate_fit_data(self, X, dtype=[np.float64, np.float32],
+                                          order="C", ensure_min_samples=2, reset=reset)
         if X.shape[0] < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got "

@@ -178,8 +178,8 @@ def check_magnitude(X, *, sample_weight=None, squared=True, reg_covar=None, unde
     what : str, default="X"
         Name of the data in the message.
     squares : float, default=None
-        The sum of the squares of dense X when the caller has it (``validate_fit_data``
-        with ``return_squares=True``): not computed again.
+        The sum of the squares of dense X when the caller has it (``validate_fit_data``'s):
+        not computed again.
 
     Returns
     -------
@@ -232,42 +232,33 @@ def _magnitude_quickly_passes(values, sample_weight, reg_covar, underflow, squar
     return not underflow or squares / 2.0 >= _LIMITS[values.dtype][1] * values.size
 
 
-def validate_fit_data(estimator, X, *, dtype, ensure_min_samples=1, return_squares=False,
-                      **kwargs):
+def validate_fit_data(estimator, X, *, dtype, ensure_min_samples=1, **kwargs):
     """``validate_data(estimator, X, dtype=dtype, ensure_min_samples=..., **kwargs)`` (which
-    resets ``n_features_in_``): a plain C-contiguous ndarray of an accepted float ``dtype``
-    with enough samples and a finite sum of squares (so every value is finite) is what
-    ``check_array`` would return unchanged, so only the feature checks run on it
-    (``skip_check_array``); anything else takes the general path, which converts it or
-    raises.
+    resets ``n_features_in_``), with the rows' squared norms and their sum.
 
-    ``return_squares``: return ``(X, squares)``, ``squares`` the sum of squares of the
-    first case (for :func:`check_magnitude`, which then does not read X again), None in
-    the other; ``"rows"``: return ``(X, row_sq_norms, squares)``, the sum being that of
-    the rows' squared norms (:func:`quick_row_sq_norms`, for estimators that need them:
-    one pass over X for both), both None in the other case."""
+    A plain C-contiguous ndarray of an accepted float ``dtype`` with enough samples and a
+    finite sum of squares (so every value is finite) is what ``check_array`` would return
+    unchanged, so only the feature checks run on it (``skip_check_array``); that sum comes
+    from the rows' squared norms (:func:`quick_row_sq_norms`, on the estimator's
+    ``n_threads``), one pass over X that also serves :func:`check_magnitude`
+    (``squares=``) and the fits that need the norms. Anything else takes the general path,
+    which converts it or raises.
+
+    Returns ``(X, row_sq_norms, squares)``; the last two are None on the general path."""
     dtypes = dtype if isinstance(dtype, (list, tuple)) else [dtype]
-    norms = None
     if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in dtypes
             and X.shape[0] >= max(ensure_min_samples, 1) and X.shape[1] >= 1
             and not kwargs.get("copy", False)):
-        if return_squares == "rows":
-            n_threads = getattr(estimator, "n_threads", None)
-            norms, squares = quick_row_sq_norms(
-                X, None if n_threads is None else effective_n_threads(n_threads))
-        else:
-            squares = _quick_sum_of_squares(X)
+        n_threads = getattr(estimator, "n_threads", None)
+        norms, squares = quick_row_sq_norms(
+            X, None if n_threads is None else effective_n_threads(n_threads))
         if squares is not None and squares < float("inf"):
             X = validate_data(estimator, X, skip_check_array=True,
                               reset=kwargs.get("reset", True))
-            if return_squares == "rows":
-                return X, norms, squares
-            return (X, squares) if return_squares else X
+            return X, norms, squares
     X = validate_data(estimator, X, dtype=dtype, ensure_min_samples=ensure_min_samples,
                       **kwargs)
-    if return_squares == "rows":
-        return X, None, None
-    return (X, None) if return_squares else X
+    return X, None, None
 
 
 def quick_row_sq_norms(X, n_threads=None):
