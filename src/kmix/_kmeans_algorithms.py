@@ -458,9 +458,22 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
                                                          centers_new, clusters, center_shift,
                                                          max_iter, tol, n_threads)
     else:
-        centers, strict_convergence, i = _iterate(data, sample_weight, centers, centers_new,
-                                                  step, algorithm, max_iter, tol, verbose,
-                                                  labels, sums, wsum, center_shift)
+        total_weight = float(np.sum(sample_weight))
+
+        def iteration(centers):
+            n_changed = step(centers, True)
+            # the bound algorithms keep wsum as running totals: recount a nearly empty one
+            if algorithm != "lloyd" and nearly_empty(wsum, total_weight):
+                wsum[:] = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
+            return sums, wsum, n_changed == 0
+
+        def relocate(centers, centers_new, sums, wsum):
+            return _relocated_centers(data, sample_weight, centers, centers_new, labels, sums,
+                                      wsum, center_shift)
+
+        centers, strict_convergence, i = iterate_centers(
+            iteration, relocate, lambda c: inertia(data, sample_weight, c, labels), centers,
+            centers_new, center_shift, max_iter=max_iter, tol=tol, verbose=verbose)
     if not strict_convergence:
         # Labels for the final centres, so that predict(X) == labels_. Elkan's pass reads
         # every row it does not skip: it gives the rows' squared distances too (the same
@@ -518,31 +531,31 @@ def small_restarts(data, sample_weight, n_clusters, n_init, random_state, *, max
     return best_labels, float(best[0]), best_centers, int(best[1])
 
 
-def _iterate(data, sample_weight, centers, centers_new, step, algorithm, max_iter, tol,
-             verbose, labels, sums, wsum, center_shift):
-    """The iterations of :func:`kmeans_single`, one compiled pass per iteration.
+def iterate_centers(step, relocate, report_inertia, centers, centers_new, center_shift, *,
+                    max_iter, tol, verbose):
+    """k-means iterations with scikit-learn's stopping rules, one pass per iteration, for
+    :func:`kmeans_single` and the Dask backend (``kmix.dask._lloyd.kmeans_run``).
+
+    ``step(centers)`` runs a pass and returns (sums, weights per cluster, whether no label
+    changed); the sums are not modified here (the bound algorithms keep them as running
+    totals), so ``relocate(centers, centers_new, sums, wsum)`` moves empty clusters in copies
+    and returns the total squared shift; ``report_inertia(centers)`` gives the pass's inertia
+    (called with ``verbose`` only). ``center_shift`` receives each centre's shift.
 
     Returns (centres, strict convergence, iterations run)."""
-    n_clusters = centers.shape[0]
-    total_weight = float(np.sum(sample_weight))
     for i in range(max_iter):
-        n_changed = step(centers, True)
-        if algorithm != "lloyd" and nearly_empty(wsum, total_weight):
-            wsum[:] = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
-        # Total squared shift; the sums are left untouched (the bound algorithms keep them
-        # as running totals), so empty clusters are relocated in copies.
+        sums, wsum, unchanged = step(centers)
         shift_tot = _lloyd.centers_from_sums(sums, wsum, centers, centers_new, center_shift,
                                              False)
         relocated = shift_tot < 0
         if relocated:
-            shift_tot = _relocated_centers(data, sample_weight, centers, centers_new, labels,
-                                           sums, wsum, center_shift)
+            shift_tot = relocate(centers, centers_new, sums, wsum)
         if verbose:
-            print(f"Iteration {i}, inertia {inertia(data, sample_weight, centers, labels)}.")
+            print(f"Iteration {i}, inertia {report_inertia(centers)}.")
         centers, centers_new = centers_new, centers
         # Unchanged labels mean convergence unless a relocation just moved a centre (then the
         # labels may be stale; scikit-learn 1.9 stops there, kmix iterates on).
-        if n_changed == 0 and not relocated:
+        if unchanged and not relocated:
             if verbose:
                 print(f"Converged at iteration {i}: strict convergence.")
             return centers, True, i + 1
@@ -565,7 +578,7 @@ def _relocated_centers(data, sample_weight, centers, centers_new, labels, sums, 
 
 def _lloyd_compiled(data, sample_weight, centers, centers_new, clusters, center_shift,
                     max_iter, tol, n_threads):
-    """Lloyd's iterations of :func:`_iterate` with runs of iterations in one compiled call
+    """Lloyd's iterations of :func:`iterate_centers` with runs of iterations in one compiled call
     (no Python per iteration); only an iteration that empties a cluster finishes here."""
     labels, sums, wsum = (np.asarray(clusters.labels), np.asarray(clusters.sums),
                           np.asarray(clusters.weight_in_clusters))
@@ -579,7 +592,7 @@ def _lloyd_compiled(data, sample_weight, centers, centers_new, clusters, center_
             return centers, True, done
         if outcome != _lloyd.RUN_EMPTY:
             return centers, False, done
-        # this iteration's pass emptied a cluster: relocate, then go on as _iterate does
+        # this iteration's pass emptied a cluster: relocate, then go on as iterate_centers does
         shift_tot = _relocated_centers(data, sample_weight, centers, centers_new, labels,
                                        sums, wsum, center_shift)
         centers[:] = centers_new

@@ -4,13 +4,13 @@ Lloyd's passes, or Hamerly's with each block's bounds kept on its worker.
 Each iteration ships the centres once (one graph key), runs the compiled pass on every block
 where it lives (``kmix-assign`` tasks: labels, per-cluster sums and weights; Hamerly's return
 the changes of the sums and keep the block's state for the next pass) and adds the blocks'
-sums on the client in block order. The stopping rules and the relocation of
-empty clusters are those of ``kmix._kmeans_algorithms._iterate``: stop when no label changed
-(strict convergence; a block's labels stay on its worker, which returns a digest of them) or
-when the squared centre shift is within ``tol``; an emptied cluster takes the sample farthest
-from its centre. From the same initial centres the labels and the number of iterations are
-those of in-memory :class:`kmix.KMeans`, and the centres agree to rounding (the sums are added
-in another order).
+sums on the client in block order. The loop, its stopping rules and the relocation of empty
+clusters are in-memory kmix's (``kmix._kmeans_algorithms.iterate_centers`` runs both): stop
+when no label changed (strict convergence; a block's labels stay on its worker, which returns a
+digest of them) or when the squared centre shift is within ``tol``; an emptied cluster takes
+the sample farthest from its centre. From the same initial centres the labels and the number
+of iterations are those of in-memory :class:`kmix.KMeans`, and the centres agree to rounding
+(the sums are added in another order).
 """
 from typing import NamedTuple
 
@@ -21,6 +21,7 @@ from .._core import _lloyd
 from .._kmeans_algorithms import (
     _half_center_distances,
     bound_shifts,
+    iterate_centers,
     move_to_empty_clusters,
     nearly_empty,
 )
@@ -109,29 +110,14 @@ def kmeans_run(data, centers_init, *, max_iter, tol, verbose, n_threads, algorit
     center_shift = np.zeros(n_clusters)
     passes = (_HamerlyPasses if algorithm == "hamerly" else _LloydPasses)(
         data, n_clusters, n_features, verbose, n_threads)
-    n_iter = max_iter
-    for i in range(max_iter):
-        sums, wsum, unchanged = passes.step(centers, center_shift)
-        shift_tot = _lloyd.centers_from_sums(sums, wsum, centers, centers_new, center_shift,
-                                             False)
-        relocated = shift_tot < 0
-        if relocated:
-            shift_tot = _relocated_centers(data, centers, centers_new, sums, wsum,
-                                           center_shift, n_threads)
-        if verbose:
-            print(f"Iteration {i}, inertia {passes.inertia(centers)}.")
-        centers, centers_new = centers_new, centers
-        if unchanged and not relocated:
-            if verbose:
-                print(f"Converged at iteration {i}: strict convergence.")
-            n_iter = i + 1
-            break
-        if shift_tot <= tol:
-            if verbose:
-                print(f"Converged at iteration {i}: center shift {shift_tot} "
-                      f"within tolerance {tol}.")
-            n_iter = i + 1
-            break
+
+    def relocate(centers, centers_new, sums, wsum):
+        return _relocated_centers(data, centers, centers_new, sums, wsum, center_shift,
+                                  n_threads)
+
+    centers, _, n_iter = iterate_centers(
+        lambda c: passes.step(c, center_shift), relocate, passes.inertia, centers, centers_new,
+        center_shift, max_iter=max_iter, tol=tol, verbose=verbose)
     labels, inertia, counts = final_assignment(data, centers, n_threads)
     return KMeansRun(labels, inertia, centers, n_iter, counts)
 
