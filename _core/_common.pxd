@@ -48,6 +48,7 @@ cdef extern from "_fused.h" nogil:
                               Py_ssize_t ldct, const float *cnorm, Py_ssize_t kt,
                               Py_ssize_t *besti, float *bestv, float *secv)
     int kmix_cpu_has_fma()
+    int kmix_cpu_has_avx512f()
     Py_ssize_t kmix_argmin_d(const double *v, Py_ssize_t n, double *best)
     Py_ssize_t kmix_argmin_f(const float *v, Py_ssize_t n, float *best)
     double kmix_sqdist_d(const double *x, const double *c, Py_ssize_t d)

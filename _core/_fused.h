@@ -98,6 +98,23 @@ static int kmix_cpu_has_fma(void)
 #endif
 }
 
+/* Whether the CPU has AVX-512F (cached). kmix's kernels never use it, and KMIX_DISABLE_SIMD
+ * does not change the answer: it only picks between thresholds measured on the two kinds of
+ * CPU (what a float64 pass costs against its float32 screen; the results are the same). */
+static int kmix_cpu_has_avx512f(void)
+{
+#if KMIX_HAVE_DISPATCH
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 /* Call FN##_avx2 ARGS when the CPU has AVX2 and FMA (and KMIX_DISABLE_SIMD is unset),
  * FN##_base ARGS otherwise: the body of a kernel's dispatching function. */
 #if KMIX_HAVE_DISPATCH

@@ -17,7 +17,7 @@ from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS,
                       check_block_buffers, closest_center_sparse, closest_centers, exact_closest,
-                      exact_sign, float32_rows, imin, kmix_cpu_has_fma,
+                      exact_sign, float32_rows, imin, kmix_cpu_has_avx512f, kmix_cpu_has_fma,
                       kmix_fused_argmin2_d, kmix_fused_argmin2_f, merge_tile_best2,
                       mixed_abs_error, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
@@ -132,8 +132,25 @@ cdef class Clusters:
 cdef enum:
     # Centres from which float64 Lloyd passes on gemm-wide data compute their partial
     # distances in float32 (see _kmeans_pass.MixedCenters); below, the float64 gemm is cheap
-    # enough.
-    MIXED_MIN_CENTERS = 128
+    # enough. The same labels either way; the crossover depends on the CPU (mixed_min_centers).
+    MIXED_MIN_CENTERS_AVX2 = 128
+    MIXED_MIN_CENTERS_AVX512 = 16
+
+
+def mixed_min_centers():
+    """Centres from which float64 Lloyd passes on data of GEMM_MIN_FEATURES+ features screen
+    in float32, on this CPU. Measured on 2-core AMD EPYCs, 20 iterations from random rows,
+    seconds, float64 / mixed passes: on AVX-512 (Zen 4, 2026-12-04) normal 100k x 32 k=8
+    0.053-0.057 / 0.081-0.082, k=16 0.086-0.088 / 0.070-0.071, k=64 0.18-0.21 / 0.13-0.17;
+    blobs 200k x 50 k=8 0.14-0.17 / 0.18, k=16 0.22-0.26 / 0.17-0.19, k=64 0.51-0.60 /
+    0.34-0.38; blobs 30k x 784 k=8 0.44-0.45 / 0.33-0.34 (the same with OpenBLAS's Haswell
+    kernels). On AVX2 (Zen 3) 128 was set with the mixed path (1.75x less CPU at k=1000); its
+    crossover below that was not measured."""
+    return _mixed_min_centers()
+
+
+cdef inline Py_ssize_t _mixed_min_centers() noexcept nogil:
+    return MIXED_MIN_CENTERS_AVX512 if kmix_cpu_has_avx512f() else MIXED_MIN_CENTERS_AVX2
 
 cdef void _closest_mixed(
     const double *X, Py_ssize_t m, Py_ssize_t d, const double *C, Py_ssize_t k,
@@ -255,7 +272,7 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
     cdef float *mbuf = NULL
     prep_centers(centers, k, d, CT, cnorm)
     cen = make_centers(centers, centers, CT, cnorm, k, d)
-    if floating is double and cen.use_gemm and k >= MIXED_MIN_CENTERS:
+    if floating is double and cen.use_gemm and k >= _mixed_min_centers():
         mbuf = mixed_centers(centers, k, d, &mixed)
         if mbuf != NULL:
             mc = &mixed

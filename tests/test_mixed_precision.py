@@ -3,7 +3,8 @@ partial distances (_core/_lloyd.pyx, _closest_mixed), float64 Hamerly searches o
 in float32 (_core/_bounds.pyx, _narrow_best_two), float32 Elkan distances in float32
 arithmetic (_core/_bounds.pyx, _elkan_dist); the tests of the last two follow the first's.
 
-From 128 centres on data wide enough for gemm (16+ features), float64 Lloyd passes compute
+From mixed_min_centers() centres (_core/_lloyd.pyx: 16 on CPUs with AVX-512, 128 on others,
+as measured) on data wide enough for gemm (16+ features), float64 Lloyd passes compute
 their distances in float32 and decide in float64, by the exact assignment rule, every row
 whose float32 gap is within the bound of _mixed_error_scale. The labels must be exactly those
 of the exact reference (tests/_reference.py), on data built so that the float32 values cannot
@@ -20,7 +21,29 @@ from numpy.testing import assert_allclose, assert_array_equal
 import kmix
 
 K = 160   # >= the mixed path's 128 centres
+K_AVX512 = 20   # mixed on AVX-512 CPUs (16+ centres), float64 passes on others
 D = 20    # >= 16 features: gemm distances
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].split() for line in f
+                         if line.startswith("flags")), [])
+    except OSError:
+        return []
+
+
+def test_mixed_threshold_follows_the_cpu():
+    """The threshold measured for the CPU: 20 centres take the mixed path where the CPU has
+    AVX-512 (so the K_AVX512 cases below test it there), not on AVX2 CPUs."""
+    from kmix._core._lloyd import mixed_min_centers
+
+    flags = _cpu_flags()
+    if not flags:
+        pytest.skip("no /proc/cpuinfo flags to compare with")
+    assert (mixed_min_centers() <= K_AVX512) == ("avx512f" in flags)
+    assert mixed_min_centers() <= K
 
 
 def _lattice_with_near_ties(seed=0, duplicates=True):
@@ -112,26 +135,28 @@ def test_values_beyond_float32_and_subnormal_values():
         assert np.all(np.isfinite(km.cluster_centers_))
 
 
-def test_run_on_real_valued_data_equals_exact_lloyd():
+@pytest.mark.parametrize("k", [K_AVX512, K])
+def test_run_on_real_valued_data_equals_exact_lloyd(k):
     """Gaussian data (no ties; the float32 gaps of some rows fall within the bound) for five
     iterations: the same labels, iterations and centres as exact Lloyd."""
     rng = np.random.RandomState(4)
     X = rng.normal(size=(3000, 24))
-    _assert_run_is_exact_lloyd(_lloyd, X, X[:K].copy(), 5, rtol=1e-10, atol=1e-12)
+    _assert_run_is_exact_lloyd(_lloyd, X, X[:k].copy(), 5, rtol=1e-10, atol=1e-12)
 
 
-def test_pairs_of_centres_closer_than_float32_resolution():
+@pytest.mark.parametrize("k", [K_AVX512, K])
+def test_pairs_of_centres_closer_than_float32_resolution(k):
     """Centres in pairs 1e-9 apart (relative): rounded to float32 the two of a pair differ by
     an ulp here and there, so the float32 gap of a row between them is often non-zero with
     the wrong sign. Only the float64 decision of the rows within the bound gets them right."""
     rng = np.random.RandomState(5)
-    base = rng.normal(size=(K // 2, D))
+    base = rng.normal(size=(k // 2, D))
     C = np.vstack([base, base + 1e-9 * rng.normal(size=base.shape)])
-    near = np.repeat(base, 6, axis=0) + 0.05 * rng.normal(size=(6 * K // 2, D))
+    near = np.repeat(base, 6, axis=0) + 0.05 * rng.normal(size=(6 * k // 2, D))
     X = np.vstack([near, C])        # each centre is a row: no cluster is empty
     km = _lloyd(X, C, max_iter=1)
     labels, centres, _ = lloyd_step(X, C)
-    assert np.all(np.bincount(labels, minlength=K) > 0)
+    assert np.all(np.bincount(labels, minlength=k) > 0)
     # the centres are the means of the first pass's labels (float32 distances here)
     assert_allclose(km.cluster_centers_, centres, rtol=1e-12, atol=1e-12)
 
