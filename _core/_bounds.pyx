@@ -369,7 +369,9 @@ cdef enum:
     # (_narrow_best_two; data with a row of squared norm above MIXED_MAX_NORM keeps float64).
     # china.jpg from random rows, 20 iterations, seconds, float64 / float32 search (AVX2
     # EPYC): k=8 0.040-0.043 / 0.042-0.047, k=16 0.051-0.058 / 0.052-0.055, k=32
-    # 0.063-0.066 / 0.060-0.066, k=64 0.087-0.092 / 0.079-0.081.
+    # 0.063-0.066 / 0.060-0.066, k=64 0.087-0.092 / 0.079-0.081. Zen 4 (AVX-512), 2026-12-04:
+    # within noise up to k=64, k=128 0.115-0.127 / 0.107-0.117, k=256 0.200-0.214 /
+    # 0.175-0.180 (one threshold serves both).
     HAMERLY_MIXED_MIN_CENTERS = 32
 
 

@@ -111,6 +111,29 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
     the AVX2 table is at c1c2180, whose Yinyang examines groups of centres on wide data:
     3.06 -> 1.98 s at normal k=1000 in float32.)
 
+    Re-measured on 2026-12-04 at b408201 (float64 Lloyd passes screen in float32 from 16
+    centres on AVX-512 CPUs) on a 2-core AMD EPYC Zen 4 with AVX-512 (kmix's kernels run their
+    AVX2/FMA paths; OpenBLAS its SkylakeX kernels), same protocol; 'auto' runs the fastest
+    algorithm, or one within 5% of it, on every row, with the rule above unchanged:
+
+    ======================  ==================================  ==================================
+    AVX-512 (Zen 4)         float64                             float32
+    ======================  ==================================  ==================================
+    china.jpg k=8           0.042 / 0.031* / 0.073 / 0.045      0.042 / 0.030* / 0.090 / 0.047
+    china.jpg k=64          0.253 / 0.127* / 0.742 / 0.249      0.163 / 0.110* / 1.163 / 0.251
+    digits k=50             0.003* / 0.004 / 0.005 / 0.004      0.003* / 0.003 / 0.005 / 0.003
+    blobs 500k x 50 k=100   0.131 / 0.127* / 0.267 / 0.163      0.112 / 0.080* / 0.233 / 0.104
+    blobs 60k x 784 k=10    2.555 / 1.634 / 0.881* / 1.525      2.118 / 2.929 / 0.621* / 3.079
+    normal 100kx32 k=1000   1.092* / 2.092 / 4.782 / 1.664      1.032* / 1.140 / 4.354 / 1.314
+    ======================  ==================================  ==================================
+
+    The precision switches inside the passes were measured on both kinds of CPU too: Hamerly's
+    float32 search of narrow float64 data (HAMERLY_MIXED_MIN_CENTERS = 32 in _bounds.pyx)
+    holds on both (on Zen 4, china.jpg from random rows, float64 / float32 search: within
+    noise up to k=64, k=128 0.115-0.127 / 0.107-0.117 s, k=256 0.200-0.214 / 0.175-0.180);
+    the float32 screen of float64 Lloyd passes on gemm-wide data does not, and is picked at
+    run time (``kmix._core._lloyd.mixed_min_centers``).
+
     500+ centres stay with Lloyd. After fff9e2c and d714442 Yinyang runs normal k=1000 in
     float32 in 1.56-1.65 s from k-means++ centres (Lloyd 1.70-1.73) and 3.18 s over 50
     iterations (Lloyd 3.79), but loses from random rows (1.70-1.75 against 1.54-1.56), in
