@@ -70,7 +70,11 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
       standard normal data, from k-means++ centres: 3000 rows (9.6M) 1.89 / 1.86 and
       6.09 / 8.26, 6000 rows (19.2M) 3.23 / 2.83 and 16.2 / 18.4, 12000 rows (38.4M)
       17.1 / 10.7 and 79.2 / 72.1; 20000 x 32, k=30 (19.2M) 34.9 / 13.7 and 159 / 114.
-      (Measured on the AVX2 machine only.)
+      The same on the AVX-512 Zen 4 (2026-12-04, b408201, median of 9, float32; float64 in
+      brackets): digits 2.17 / 3.19 (3.04 / 4.13); blobs and normal, 3000 rows 1.65 / 1.72
+      and 6.30 / 8.29 (7.48 / 11.35), 6000 rows 3.29 / 3.00 and 17.6 / 19.7 (20.1 / 27.3),
+      12000 rows 17.0 / 11.2 and 82.4 / 76.8 (91.8 / 108.8); 20000 x 32 126.9 / 102.1:
+      one threshold serves both CPUs.
     - small problems (:func:`is_small_problem`): Lloyd, whose iterations all run in one
       compiled call (1250 x 2, k=3: 1.4 ms for 3 runs against Hamerly's 1.8 ms, whose
       per-iteration Python costs more than the distances it skips), and on dense data with
