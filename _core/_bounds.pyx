@@ -43,8 +43,8 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM,
                       prep_centers, reduce_blocks, row_argmin, row_argmin2, sq_dist, sub_down,
                       sum_counts, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
-                           make_blocks, make_centers, make_rows, max_sq_norm, mixed_centers,
-                           use_mixed)
+                           gemm_mixed_min_centers, make_blocks, make_centers, make_rows,
+                           max_sq_norm, mixed_centers, use_mixed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -55,6 +55,7 @@ cdef struct Search:
     # ng groups of centres: 1 for Hamerly).
     void *D                  # CHUNK_ROWS x min(k, TILE_CENTERS) partial distances (data dtype)
     void *G                  # CHUNK_ROWS x d rows gathered for the search (data dtype)
+    float *X32               # CHUNK_ROWS x d: float64 rows rounded for a float32 search
     double *best1            # CHUNK_ROWS x ng: smallest partial distance of row q in group g
     double *best2            # CHUNK_ROWS x ng: the next smallest
     Py_ssize_t *arg1         # CHUNK_ROWS x ng: where the smallest is (position in S)
@@ -237,6 +238,9 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             # Narrow data: the best two of every searched row in one pass (no tiles).
             _narrow_best_two(search, nfull, d, &cn, sr)
             j0 = k
+        elif SearchBounds is HamerlyBounds and floating is double and cn.S32 != NULL:
+            _wide_mixed_best_two(search, nfull, d, &cn, sr)
+            j0 = k
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
             if SearchBounds is YinyangBounds and cn.use_gemm:
@@ -300,6 +304,24 @@ cdef inline void _narrow_best_two(const floating *search, Py_ssize_t nfull, Py_s
         sr.best2[q] = f2[q]
 
 
+cdef inline void _wide_mixed_best_two(const double *search, Py_ssize_t nfull, Py_ssize_t d,
+                                      const Centers *cen, Search *sr) noexcept nogil:
+    """Hamerly's search of nfull float64 rows of gemm-wide data in float32 (cen.S32 set, see
+    _kmeans_pass.use_mixed, whose error terms then bound the values): the rows rounded to
+    float32, the float32 partial distances tile by tile, folded into each row's best two."""
+    cdef Py_ssize_t q, r, kt, j0 = 0, k = cen.k
+    cdef float *D = <float*>sr.D
+    for r in range(nfull * d):
+        sr.X32[r] = <float>search[r]
+    while j0 < k:
+        kt = imin(TILE_CENTERS, k - j0)
+        partial_dists(<const float*>sr.X32, nfull, d, cen.S32 + j0 * d, cen.ST32 + j0, k,
+                      cen.snorm32 + j0, kt, D, True)
+        for q in range(nfull):
+            _hamerly_scan(D + q * kt, kt, j0, &sr.best1[q], &sr.best2[q], &sr.arg1[q])
+        j0 += kt
+
+
 cdef inline void _start_search(SearchBounds *bd, Search *sr, Py_ssize_t nfull,
                                floating *f1, floating *f2) noexcept nogil:
     """Before the first tile: no value seen for any searched row (in any group; f1, f2:
@@ -331,12 +353,15 @@ cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen,
     with parallel(num_threads=n_threads):
         sr = _new_search(<floating*>malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating)),
                          <floating*>malloc(CHUNK_ROWS * d * sizeof(floating)), ng)
+        if cen.S32 != NULL and cen.use_gemm:
+            sr.X32 = <float*>malloc(CHUNK_ROWS * d * sizeof(float))
         for b in prange(blk.nb, schedule='dynamic'):
             if blk.update:
                 zero_block(blk.bsum + b * k * d, blk.bw + b * k, k, d)
             blk.bchanged[b] = _search_block(X, rows, cen, bd, blk, b, &sr)
         free(sr.D)
         free(sr.G)
+        free(sr.X32)
         free(sr.best1)
         free(sr.best2)
         free(sr.arg1)
@@ -351,6 +376,7 @@ cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept
     cdef Search sr
     sr.D = D
     sr.G = G
+    sr.X32 = NULL
     sr.best1 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
     sr.best2 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
     sr.arg1 = <Py_ssize_t*>malloc(CHUNK_ROWS * ng * sizeof(Py_ssize_t))
@@ -588,8 +614,11 @@ def hamerly_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         _shift_summary(&shift[0], k, &bd.shift_arg, &bd.shift_max1, &bd.shift_max2)
         cen = make_centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
-        if (floating is double and not cen.use_gemm and k >= HAMERLY_MIXED_MIN_CENTERS
-                and bounds.x_max_sq_norm <= MIXED_MAX_NORM):
+        # Float64 data searched in float32: narrow data from HAMERLY_MIXED_MIN_CENTERS,
+        # gemm-wide data from Lloyd's threshold (_lloyd.mixed_min_centers).
+        if (floating is double and bounds.x_max_sq_norm <= MIXED_MAX_NORM
+                and k >= (gemm_mixed_min_centers() if cen.use_gemm
+                          else HAMERLY_MIXED_MIN_CENTERS)):
             mbuf = mixed_centers(<const double*>&centers[0, 0], k, d, &mixed)
             if mbuf != NULL:
                 use_mixed(&cen, &mixed)

@@ -9,7 +9,8 @@ from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport malloc
 
 from _common cimport (GEMM_MIN_FEATURES, MIXED_MAX_NORM, direct_gamma, expansion_error_scale,
-                      kmix_gamma, max_value, mixed_abs_unit, mixed_error_scale, prep_centers)
+                      kmix_cpu_has_avx512f, kmix_gamma, max_value, mixed_abs_unit,
+                      mixed_error_scale, prep_centers)
 
 
 cdef struct Rows:
@@ -37,8 +38,9 @@ cdef struct Centers:
     # squared norm.
     double err0
     double err1
-    # Hamerly's narrow float64 passes searched in float32 (see use_mixed): S's transpose and
-    # squared norms in float32; NULL otherwise.
+    # Hamerly's float64 passes searched in float32 (see use_mixed): S, its transpose and
+    # squared norms in float32 (S32 for gemm-wide data); NULL otherwise.
+    const float *S32
     const float *ST32
     const float *snorm32
 
@@ -78,9 +80,22 @@ cdef inline Centers make_centers(const floating *C, const floating *S, const flo
     cen.scale = expansion_error_scale(d, floating is float)
     cen.err0 = 3.0 * cen.scale * max_value(snorm, k)
     cen.err1 = cen.scale + cen.gamma
+    cen.S32 = NULL
     cen.ST32 = NULL
     cen.snorm32 = NULL
     return cen
+
+
+cdef enum:
+    # Centres from which float64 passes on gemm-wide data (Lloyd's, Hamerly's full searches)
+    # compute their partial distances in float32 (MixedCenters); below, the float64 gemm is
+    # cheap enough. The crossover depends on the CPU: _lloyd.mixed_min_centers.
+    MIXED_MIN_CENTERS_AVX2 = 128
+    MIXED_MIN_CENTERS_AVX512 = 16
+
+
+cdef inline Py_ssize_t gemm_mixed_min_centers() noexcept nogil:
+    return MIXED_MIN_CENTERS_AVX512 if kmix_cpu_has_avx512f() else MIXED_MIN_CENTERS_AVX2
 
 
 # Rows whose squared norm, or centres whose largest squared norm, exceed this are decided in
@@ -144,6 +159,7 @@ cdef inline void use_mixed(Centers *cen, const MixedCenters *mc) noexcept nogil:
     and |x| + sqrt(c) <= 1 + (x + c) / 2 (AM-GM, |x|^2 = x) twice that is at most
     3 scale c + 2 a (1 + 2 sqrt(d) + sqrt(d) c) + (scale + 2 a sqrt(d)) x."""
     cdef double a = mixed_abs_unit(cen.d), rd = sqrt(<double>cen.d)
+    cen.S32 = mc.C32
     cen.ST32 = mc.CT32
     cen.snorm32 = mc.cnorm32
     cen.err0 = 3.0 * mc.scale * mc.cmax + 2.0 * a * (1.0 + 2.0 * rd + rd * mc.cmax)

@@ -17,13 +17,14 @@ from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS,
                       check_block_buffers, closest_center_sparse, closest_centers, exact_closest,
-                      exact_sign, float32_rows, imin, kmix_cpu_has_avx512f, kmix_cpu_has_fma,
+                      exact_sign, float32_rows, imin, kmix_cpu_has_fma,
                       kmix_fused_argmin2_d, kmix_fused_argmin2_f, merge_tile_best2,
                       mixed_abs_error, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
                       sq_norm, sum_counts, sum_in_order, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
-                           make_blocks, make_centers, make_rows, mixed_centers)
+                           gemm_mixed_min_centers, make_blocks, make_centers, make_rows,
+                           mixed_centers)
 from _interrupt cimport check_interrupt, monotonic
 from _kpp cimport first_cdf, kpp_small, kpp_small_dist_rows
 
@@ -129,14 +130,6 @@ cdef class Clusters:
 # --------------------------------------------------------------------------------------------
 # Float64 rows, float32 partial distances: the mixed path of the dense Lloyd passes
 # --------------------------------------------------------------------------------------------
-cdef enum:
-    # Centres from which float64 Lloyd passes on gemm-wide data compute their partial
-    # distances in float32 (see _kmeans_pass.MixedCenters); below, the float64 gemm is cheap
-    # enough. The same labels either way; the crossover depends on the CPU (mixed_min_centers).
-    MIXED_MIN_CENTERS_AVX2 = 128
-    MIXED_MIN_CENTERS_AVX512 = 16
-
-
 def mixed_min_centers():
     """Centres from which float64 Lloyd passes on data of GEMM_MIN_FEATURES+ features screen
     in float32, on this CPU. Measured on 2-core AMD EPYCs, 20 iterations from random rows,
@@ -145,12 +138,10 @@ def mixed_min_centers():
     blobs 200k x 50 k=8 0.14-0.17 / 0.18, k=16 0.22-0.26 / 0.17-0.19, k=64 0.51-0.60 /
     0.34-0.38; blobs 30k x 784 k=8 0.44-0.45 / 0.33-0.34 (the same with OpenBLAS's Haswell
     kernels). On AVX2 (Zen 3) 128 was set with the mixed path (1.75x less CPU at k=1000); its
-    crossover below that was not measured."""
-    return _mixed_min_centers()
+    crossover below that was not measured. Hamerly's full searches on such data take the
+    same threshold (_bounds.hamerly_pass_dense)."""
+    return gemm_mixed_min_centers()
 
-
-cdef inline Py_ssize_t _mixed_min_centers() noexcept nogil:
-    return MIXED_MIN_CENTERS_AVX512 if kmix_cpu_has_avx512f() else MIXED_MIN_CENTERS_AVX2
 
 cdef void _closest_mixed(
     const double *X, Py_ssize_t m, Py_ssize_t d, const double *C, Py_ssize_t k,
@@ -272,7 +263,7 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
     cdef float *mbuf = NULL
     prep_centers(centers, k, d, CT, cnorm)
     cen = make_centers(centers, centers, CT, cnorm, k, d)
-    if floating is double and cen.use_gemm and k >= _mixed_min_centers():
+    if floating is double and cen.use_gemm and k >= gemm_mixed_min_centers():
         mbuf = mixed_centers(centers, k, d, &mixed)
         if mbuf != NULL:
             mc = &mixed

@@ -1,7 +1,8 @@
 """Fast float32 arithmetic decided by the exact rule: float64 Lloyd passes with float32
-partial distances (_core/_lloyd.pyx, _closest_mixed), float64 Hamerly searches on narrow data
-in float32 (_core/_bounds.pyx, _narrow_best_two), float32 Elkan distances in float32
-arithmetic (_core/_bounds.pyx, _elkan_dist); the tests of the last two follow the first's.
+partial distances (_core/_lloyd.pyx, _closest_mixed), float64 Hamerly searches in float32
+(_core/_bounds.pyx: _narrow_best_two on narrow data, _wide_mixed_best_two on gemm-wide data,
+tested with Lloyd's), float32 Elkan distances in float32 arithmetic (_core/_bounds.pyx,
+_elkan_dist); the tests of the last two follow the first's.
 
 From mixed_min_centers() centres (_core/_lloyd.pyx: 16 on CPUs with AVX-512, 128 on others,
 as measured) on data wide enough for gemm (16+ features), float64 Lloyd passes compute
@@ -86,11 +87,18 @@ def _assert_run_is_exact_lloyd(fit, X, C0, max_iter, rtol, atol, threads=(None,)
     return labels
 
 
+def _fit(algorithm):
+    """Lloyd's passes, or Hamerly's (whose full searches of float64 rows on gemm-wide data
+    take the same float32 screen, _bounds._wide_mixed_best_two)."""
+    return _lloyd if algorithm == "lloyd" else _hamerly
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
 @pytest.mark.parametrize("duplicates", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_one_pass_labels_are_the_exact_labels(n_threads, duplicates):
+def test_one_pass_labels_are_the_exact_labels(n_threads, duplicates, algorithm):
     X, C0 = _lattice_with_near_ties(duplicates=duplicates)
-    km = _lloyd(X, C0, max_iter=1, n_threads=n_threads)
+    km = _fit(algorithm)(X, C0, max_iter=1, n_threads=n_threads)
     labels, centres, _ = lloyd_step(X, C0)
     if not duplicates:
         # (with duplicates, kmix's relocation of the empty clusters moves centres too)
@@ -101,9 +109,10 @@ def test_one_pass_labels_are_the_exact_labels(n_threads, duplicates):
     assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
 
 
-def test_run_equals_exact_lloyd():
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_run_equals_exact_lloyd(algorithm):
     X, C0 = _lattice_with_near_ties(1, duplicates=False)
-    labels = _assert_run_is_exact_lloyd(_lloyd, X, C0, 300, rtol=1e-10, atol=1e-12)
+    labels = _assert_run_is_exact_lloyd(_fit(algorithm), X, C0, 300, rtol=1e-10, atol=1e-12)
     assert np.all(np.bincount(labels, minlength=K) > 0)
 
 
@@ -123,29 +132,33 @@ def test_centres_one_ulp_apart_go_to_the_lower_index_only_when_exactly_tied():
     assert_array_equal(km.labels_, np.r_[expected, expected])
 
 
-def test_values_beyond_float32_and_subnormal_values():
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_values_beyond_float32_and_subnormal_values(algorithm):
     rng = np.random.RandomState(3)
     big = rng.normal(size=(300, D)) * 1e17          # squared norms > 1e30: float64 path
     tiny = rng.normal(size=(300, D))
     tiny[:, ::2] *= 1e-300          # half the columns are zero once rounded to float32
     for X in (big, tiny):
         C0 = X[:K].copy()
-        km = _lloyd(X, C0, max_iter=1)
+        km = _fit(algorithm)(X, C0, max_iter=1)
         assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
         assert np.all(np.isfinite(km.cluster_centers_))
 
 
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
 @pytest.mark.parametrize("k", [K_AVX512, K])
-def test_run_on_real_valued_data_equals_exact_lloyd(k):
+def test_run_on_real_valued_data_equals_exact_lloyd(k, algorithm):
     """Gaussian data (no ties; the float32 gaps of some rows fall within the bound) for five
     iterations: the same labels, iterations and centres as exact Lloyd."""
     rng = np.random.RandomState(4)
     X = rng.normal(size=(3000, 24))
-    _assert_run_is_exact_lloyd(_lloyd, X, X[:k].copy(), 5, rtol=1e-10, atol=1e-12)
+    _assert_run_is_exact_lloyd(_fit(algorithm), X, X[:k].copy(), 5, rtol=1e-10, atol=1e-12,
+                               threads=(1, 2))
 
 
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
 @pytest.mark.parametrize("k", [K_AVX512, K])
-def test_pairs_of_centres_closer_than_float32_resolution(k):
+def test_pairs_of_centres_closer_than_float32_resolution(k, algorithm):
     """Centres in pairs 1e-9 apart (relative): rounded to float32 the two of a pair differ by
     an ulp here and there, so the float32 gap of a row between them is often non-zero with
     the wrong sign. Only the float64 decision of the rows within the bound gets them right."""
@@ -154,7 +167,7 @@ def test_pairs_of_centres_closer_than_float32_resolution(k):
     C = np.vstack([base, base + 1e-9 * rng.normal(size=base.shape)])
     near = np.repeat(base, 6, axis=0) + 0.05 * rng.normal(size=(6 * k // 2, D))
     X = np.vstack([near, C])        # each centre is a row: no cluster is empty
-    km = _lloyd(X, C, max_iter=1)
+    km = _fit(algorithm)(X, C, max_iter=1)
     labels, centres, _ = lloyd_step(X, C)
     assert np.all(np.bincount(labels, minlength=k) > 0)
     # the centres are the means of the first pass's labels (float32 distances here)
