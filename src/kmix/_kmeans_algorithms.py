@@ -131,6 +131,11 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
     normal 100kx32 k=1000   1.092* / 2.092 / 4.782 / 1.664      1.032* / 1.140 / 4.354 / 1.314
     ======================  ==================================  ==================================
 
+    At 7f11cac (Hamerly's full searches of float64 rows on gemm-wide data in float32 from the
+    same threshold) the float64 column moves to: blobs 500k 0.137 / 0.097* / 0.294 / 0.176,
+    normal k=1000 1.065* / 1.167 / 4.863 / 1.785, digits 0.003* / 0.003 / 0.004 / 0.004; the
+    other rows within noise, and 'auto' still the fastest on each.
+
     The precision switches inside the passes were measured on both kinds of CPU too: Hamerly's
     float32 search of narrow float64 data (HAMERLY_MIXED_MIN_CENTERS = 32 in _bounds.pyx)
     holds on both (on Zen 4, china.jpg from random rows, float64 / float32 search: within
