@@ -28,7 +28,11 @@ cdef extern from *:
 # beat 256 and 2048 (AVX2 EPYC, alternating builds, Lloyd from the same random rows):
 # normal 100k x 32 k=1000 float32 1.23-1.24 s (256: 1.34-1.58, 2048: 1.26-1.32), float64
 # 1.26-1.30 s; 200k x 64 k=4096 over 5 iterations 4.74-4.89 s (256: 5.27-5.45). One tile
-# packs each chunk of rows once and takes each row's best two from one scan.
+# packs each chunk of rows once and takes each row's best two from one scan. On a Zen 4
+# (AVX-512, 1 MiB L2; 2026-12-04, builds alternated in separate processes): k=1000 the same
+# within noise for 512, 1024 and 2048 (float32 1.00-1.11 s), k=4096 float32 512: 4.03-4.14,
+# 1024: 4.52-4.63, 2048: 4.32-4.41 s. 512 was not measured on the AVX2 machine: measure it
+# there before changing the tile.
 cdef enum:
     CHUNK_ROWS = 256
     TILE_CENTERS = 1024
