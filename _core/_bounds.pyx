@@ -44,7 +44,7 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM,
                       sum_counts, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
                            gemm_mixed_min_centers, make_blocks, make_centers, make_rows,
-                           max_sq_norm, mixed_centers, use_mixed)
+                           max_sq_norm, mixed_best_two, mixed_centers, use_mixed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,19 +307,16 @@ cdef inline void _narrow_best_two(const floating *search, Py_ssize_t nfull, Py_s
 cdef inline void _wide_mixed_best_two(const double *search, Py_ssize_t nfull, Py_ssize_t d,
                                       const Centers *cen, Search *sr) noexcept nogil:
     """Hamerly's search of nfull float64 rows of gemm-wide data in float32 (cen.S32 set, see
-    _kmeans_pass.use_mixed, whose error terms then bound the values): the rows rounded to
-    float32, the float32 partial distances tile by tile, folded into each row's best two."""
-    cdef Py_ssize_t q, r, kt, j0 = 0, k = cen.k
-    cdef float *D = <float*>sr.D
-    for r in range(nfull * d):
-        sr.X32[r] = <float>search[r]
-    while j0 < k:
-        kt = imin(TILE_CENTERS, k - j0)
-        partial_dists(<const float*>sr.X32, nfull, d, cen.S32 + j0 * d, cen.ST32 + j0, k,
-                      cen.snorm32 + j0, kt, D, True)
-        for q in range(nfull):
-            _hamerly_scan(D + q * kt, kt, j0, &sr.best1[q], &sr.best2[q], &sr.arg1[q])
-        j0 += kt
+    _kmeans_pass.use_mixed, whose error terms then bound the values): each row's best two
+    float32 partial distances, by Lloyd's mixed_best_two."""
+    cdef Py_ssize_t q
+    cdef float g1[CHUNK_ROWS]
+    cdef float g2[CHUNK_ROWS]
+    mixed_best_two(search, nfull, d, cen.S32, cen.ST32, cen.snorm32, cen.k, True, sr.X32,
+                   <float*>sr.D, g1, g2, sr.arg1)
+    for q in range(nfull):
+        sr.best1[q] = g1[q]
+        sr.best2[q] = g2[q]
 
 
 cdef inline void _start_search(SearchBounds *bd, Search *sr, Py_ssize_t nfull,

@@ -8,9 +8,10 @@ from cython cimport floating
 from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport malloc
 
-from _common cimport (GEMM_MIN_FEATURES, MIXED_MAX_NORM, direct_gamma, expansion_error_scale,
-                      kmix_cpu_has_avx512f, kmix_gamma, max_value, mixed_abs_unit,
-                      mixed_error_scale, prep_centers)
+from _common cimport (GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS, direct_gamma,
+                      expansion_error_scale, imin, kmix_cpu_has_avx512f, kmix_gamma, max_value,
+                      merge_tile_best2, mixed_abs_unit, mixed_error_scale, partial_dists,
+                      prep_centers)
 
 
 cdef struct Rows:
@@ -147,6 +148,25 @@ cdef inline float *mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t
     mc.cmax = cmax * (1.0 + kmix_gamma(d + 1, False))
     mc.scale = mixed_error_scale(d)
     return buf
+
+
+cdef inline void mixed_best_two(const double *X, Py_ssize_t m, Py_ssize_t d, const float *C32,
+                               const float *CT32, const float *cnorm32, Py_ssize_t k,
+                               bint use_gemm, float *X32, float *D, float *bestv, float *secv,
+                               Py_ssize_t *besti) noexcept nogil:
+    """Each of m float64 rows' best two float32 partial distances to k centres (bestv at
+    centre besti, secv; a tied minimum counts twice), from the rows rounded to float32 (into
+    X32, m x d) and the centres' float32 forms (C32, k x d; CT32, d x k; cnorm32: a
+    MixedCenters'), tile by tile (D: m x TILE_CENTERS scratch) by merge_tile_best2. The float64
+    decisions are the caller's (Lloyd's _closest_mixed, Hamerly's _wide_mixed_best_two)."""
+    cdef Py_ssize_t r, kt, j0 = 0
+    for r in range(m * d):
+        X32[r] = <float>X[r]
+    while j0 < k:
+        kt = imin(TILE_CENTERS, k - j0)
+        partial_dists(X32, m, d, C32 + j0 * d, CT32 + j0, k, cnorm32 + j0, kt, D, use_gemm)
+        merge_tile_best2(D, m, kt, j0, bestv, secv, besti)
+        j0 += kt
 
 
 cdef inline void use_mixed(Centers *cen, const MixedCenters *mc) noexcept nogil:

@@ -18,13 +18,13 @@ from libc.string cimport memcpy
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS,
                       check_block_buffers, closest_center_sparse, closest_centers, exact_closest,
                       exact_sign, float32_rows, imin, kmix_cpu_has_fma,
-                      kmix_fused_argmin2_d, kmix_fused_argmin2_f, merge_tile_best2,
+                      kmix_fused_argmin2_d, kmix_fused_argmin2_f,
                       mixed_abs_error, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
                       sq_norm, sum_counts, sum_in_order, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
                            gemm_mixed_min_centers, make_blocks, make_centers, make_rows,
-                           mixed_centers)
+                           mixed_best_two, mixed_centers)
 from _interrupt cimport check_interrupt, monotonic
 from _kpp cimport first_cdf, kpp_small, kpp_small_dist_rows
 
@@ -158,19 +158,12 @@ cdef void _closest_mixed(
     gap is within the bound (or NaN), and rows or centres too large for float32, are decided
     by exact_closest on the float64 values, so the labels are those of closest_centers.
     """
-    cdef Py_ssize_t j0, kt, r
+    cdef Py_ssize_t r
     cdef float bestv[CHUNK_ROWS]
     cdef float secv[CHUNK_ROWS]
     cdef double xn, bound, dist
-    for r in range(m * d):
-        X32[r] = <float>X[r]
-    j0 = 0
-    while j0 < k:
-        kt = imin(TILE_CENTERS, k - j0)
-        partial_dists(X32, m, d, mc.C32 + j0 * d, mc.CT32 + j0, k, mc.cnorm32 + j0, kt, D,
-                      use_gemm)
-        merge_tile_best2(D, m, kt, j0, bestv, secv, besti)
-        j0 += kt
+    mixed_best_two(X, m, d, mc.C32, mc.CT32, mc.cnorm32, k, use_gemm, X32, D, bestv, secv,
+                   besti)
     for r in range(m):
         xn = row_norm(X + r * d, d)
         bound = 2.0 * (mc.scale * (mc.cmax + xn * sqrt(mc.cmax))
