@@ -41,7 +41,7 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM,
                       kmix_fused_argmin2_f, kmix_gamma, kmix_sqdist32_f, panel_dists,
                       partial_dists, partial_dists_t,
                       prep_centers, reduce_blocks, row_argmin, row_argmin2, sq_dist, sub_down,
-                      sum_counts, zero_block)
+                      sum_counts, wide_best_two, wide_pack, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
                            gemm_mixed_min_centers, make_blocks, make_centers, make_rows,
                            max_sq_norm, mixed_best_two, mixed_centers, use_mixed)
@@ -241,6 +241,9 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
         elif SearchBounds is HamerlyBounds and floating is double and cn.S32 != NULL:
             _wide_mixed_best_two(search, nfull, d, &cn, sr)
             j0 = k
+        elif SearchBounds is HamerlyBounds and cn.P != NULL and _wide_best_two(search, nfull, d,
+                                                                             &cn, sr):
+            j0 = k
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
             if SearchBounds is YinyangBounds and cn.use_gemm:
@@ -304,6 +307,22 @@ cdef inline void _narrow_best_two(const floating *search, Py_ssize_t nfull, Py_s
         sr.best2[q] = f2[q]
 
 
+cdef inline bint _wide_best_two(const floating *search, Py_ssize_t nfull, Py_ssize_t d,
+                                const Centers *cen, Search *sr) noexcept nogil:
+    """Hamerly's search of nfull rows of gemm-wide data against the packed centres cen.P:
+    each row's best two partial distances and the first closest by kmix_wide_argmin2 (the
+    values never stored); False if it could not run (out of memory)."""
+    cdef Py_ssize_t q
+    cdef floating *f1 = <floating*>sr.F1
+    cdef floating *f2 = <floating*>sr.F2
+    if not wide_best_two(search, nfull, d, <const floating*>cen.P, cen.k, sr.arg1, f1, f2):
+        return False
+    for q in range(nfull):
+        sr.best1[q] = f1[q]
+        sr.best2[q] = f2[q]
+    return True
+
+
 cdef inline void _wide_mixed_best_two(const double *search, Py_ssize_t nfull, Py_ssize_t d,
                                       const Centers *cen, Search *sr) noexcept nogil:
     """Hamerly's search of nfull float64 rows of gemm-wide data in float32 (cen.S32 set, see
@@ -312,8 +331,8 @@ cdef inline void _wide_mixed_best_two(const double *search, Py_ssize_t nfull, Py
     cdef Py_ssize_t q
     cdef float g1[CHUNK_ROWS]
     cdef float g2[CHUNK_ROWS]
-    mixed_best_two(search, nfull, d, cen.S32, cen.ST32, cen.snorm32, cen.k, True, sr.X32,
-                   <float*>sr.D, g1, g2, sr.arg1)
+    mixed_best_two(search, nfull, d, cen.S32, cen.ST32, cen.snorm32, cen.P32, cen.k, True,
+                   sr.X32, <float*>sr.D, g1, g2, sr.arg1)
     for q in range(nfull):
         sr.best1[q] = g1[q]
         sr.best2[q] = g2[q]
@@ -597,6 +616,7 @@ def hamerly_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef HamerlyBounds bd
     cdef MixedCenters mixed
     cdef float *mbuf = NULL
+    cdef floating *packed = NULL
     if n == 0:
         return 0
     bounds.check(n, True, (n,))
@@ -619,8 +639,12 @@ def hamerly_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
             mbuf = mixed_centers(<const double*>&centers[0, 0], k, d, &mixed)
             if mbuf != NULL:
                 use_mixed(&cen, &mixed)
+        if cen.use_gemm and cen.S32 == NULL:
+            packed = wide_pack(&CT[0, 0], &cnorm[0], k, d)
+            cen.P = packed
         _search_pass(&X[0, 0], &rows, &cen, &bd, &cl.blk, n_threads)
         free(mbuf)
+        free(packed)
         if update:
             reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, True,
                           n_threads)

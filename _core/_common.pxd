@@ -7,6 +7,7 @@
 # so nothing larger than a chunk x tile block is ever formed.
 from cython cimport floating
 from libc.math cimport sqrt
+from libc.stdlib cimport malloc
 from libc.string cimport memcpy, memset
 from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -51,6 +52,16 @@ cdef extern from "_fused.h" nogil:
     void kmix_fused_argmin2_f(const float *X, Py_ssize_t m, Py_ssize_t d, const float *CT,
                               Py_ssize_t ldct, const float *cnorm, Py_ssize_t kt,
                               Py_ssize_t *besti, float *bestv, float *secv)
+    int kmix_wide_argmin2_d(const double *X, Py_ssize_t m, Py_ssize_t d, const double *P,
+                            Py_ssize_t kt, Py_ssize_t *besti, double *bestv, double *secv)
+    int kmix_wide_argmin2_f(const float *X, Py_ssize_t m, Py_ssize_t d, const float *P,
+                            Py_ssize_t kt, Py_ssize_t *besti, float *bestv, float *secv)
+    void kmix_wide_pack_d(const double *CT, Py_ssize_t ldct, const double *cnorm,
+                          Py_ssize_t kt, Py_ssize_t d, double *P)
+    void kmix_wide_pack_f(const float *CT, Py_ssize_t ldct, const float *cnorm,
+                          Py_ssize_t kt, Py_ssize_t d, float *P)
+    Py_ssize_t kmix_wide_packed_size(Py_ssize_t d, Py_ssize_t kt)
+    bint kmix_wide_argmin2_ok(Py_ssize_t d, Py_ssize_t kt)
     int kmix_cpu_has_fma()
     int kmix_cpu_has_avx512f()
     Py_ssize_t kmix_argmin_d(const double *v, Py_ssize_t n, double *best)
@@ -406,13 +417,49 @@ cdef inline void merge_tile_best2(const floating *D, Py_ssize_t m, Py_ssize_t kt
             secv[r] = v
 
 
+cdef inline bint wide_fused(Py_ssize_t d, Py_ssize_t k) noexcept nogil:
+    """Whether the partial distances of gemm-wide rows to k centres and their best two are
+    taken by kmix_wide_argmin2 (_fused.h) rather than gemm tiles and a scan."""
+    return d >= GEMM_MIN_FEATURES and kmix_wide_argmin2_ok(d, k)
+
+
+cdef inline floating *wide_pack(const floating *CT, const floating *cnorm, Py_ssize_t k,
+                                Py_ssize_t d) noexcept nogil:
+    """The k centres (CT: d x k transposed, cnorm: squared norms) packed for
+    kmix_wide_argmin2, in a buffer for the caller to free; NULL where wide_fused says no (or
+    out of memory): the passes then take gemm tiles."""
+    cdef floating *P
+    if not wide_fused(d, k):
+        return NULL
+    P = <floating*>malloc(kmix_wide_packed_size(d, k) * sizeof(floating))
+    if P != NULL:
+        if floating is float:
+            kmix_wide_pack_f(CT, k, cnorm, k, d, P)
+        else:
+            kmix_wide_pack_d(CT, k, cnorm, k, d, P)
+    return P
+
+
+cdef inline bint wide_best_two(const floating *X, Py_ssize_t m, Py_ssize_t d,
+                               const floating *P, Py_ssize_t k, Py_ssize_t *besti,
+                               floating *bestv, floating *secv) noexcept nogil:
+    """kmix_wide_argmin2 of the m x d rows X against the k packed centres P (wide_pack);
+    False if it could not run (out of memory; nothing written)."""
+    if floating is float:
+        return kmix_wide_argmin2_f(X, m, d, P, k, besti, bestv, secv) == 0
+    else:
+        return kmix_wide_argmin2_d(X, m, d, P, k, besti, bestv, secv) == 0
+
+
 cdef inline void closest_centers(
     const floating *X, Py_ssize_t m, Py_ssize_t d, const floating *C, const floating *CT,
     const floating *cnorm, Py_ssize_t k, Py_ssize_t *besti, floating *D, bint use_gemm,
+    const floating *P,
 ) noexcept nogil:
     """besti[r] = the closest centre to row r of the m x d rows X (m <= CHUNK_ROWS), by the
     exact assignment rule (ties to the lowest index), over tiles of TILE_CENTERS centres.
-    CT is d x k, D holds m x TILE_CENTERS.
+    CT is d x k, D holds m x TILE_CENTERS; P: the centres packed by :func:`wide_pack` (gemm-wide
+    data; NULL: gemm tiles).
 
     The rows are decided by their partial distances (gemm or fused loops); a row whose best
     and second-best values are within the expansion's rounding bound
@@ -422,18 +469,23 @@ cdef inline void closest_centers(
     cdef floating bestv[CHUNK_ROWS]
     cdef floating secv[CHUNK_ROWS]
     cdef double dist, c1, c2sq, x2
+    cdef bint fused = True
     if not use_gemm:
         # Narrow data: the values never leave the registers (no tiles).
         if floating is float:
             kmix_fused_argmin2_f(X, m, d, CT, k, cnorm, k, besti, bestv, secv)
         else:
             kmix_fused_argmin2_d(X, m, d, CT, k, cnorm, k, besti, bestv, secv)
+    elif P != NULL and wide_best_two(X, m, d, P, k, besti, bestv, secv):
+        pass   # gemm-wide data, packed centres: the values never leave the registers either
     elif k <= TILE_CENTERS:
+        fused = False
         # One tile (the usual case): each row's best and second straight from its scan.
         partial_dists(X, m, d, C, CT, k, cnorm, k, D, use_gemm)
         for r in range(m):
             besti[r] = row_argmin2(D + r * k, k, &bestv[r], &secv[r])
     else:
+        fused = False
         j0 = 0
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
@@ -448,7 +500,7 @@ cdef inline void closest_centers(
         if not row_within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq, X + r * d, d,
                                    &x2):
             continue
-        if k > TILE_CENTERS or not use_gemm:
+        if k > TILE_CENTERS or fused:
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)
         else:
             # D still holds the row's k values: only those within the misorder bound of

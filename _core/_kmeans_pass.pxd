@@ -9,7 +9,8 @@ from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport malloc
 
 from _common cimport (GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS, direct_gamma,
-                      expansion_error_scale, imin, kmix_cpu_has_avx512f, kmix_gamma, max_value,
+                      expansion_error_scale, imin, kmix_cpu_has_avx512f,
+                      kmix_wide_pack_f, kmix_wide_packed_size, wide_best_two, wide_fused, kmix_gamma, max_value,
                       merge_tile_best2, mixed_abs_unit, mixed_error_scale, partial_dists,
                       prep_centers)
 
@@ -29,6 +30,7 @@ cdef struct Centers:
     const void *S            # k x d: the centres in search order (Yinyang: sorted by group)
     const void *ST           # d x k: S transposed (prep_centers)
     const void *snorm        # k: squared norms of S
+    const void *P            # S packed for kmix_wide_argmin2 (wide_pack; NULL: gemm tiles)
     Py_ssize_t k
     Py_ssize_t d
     bint use_gemm            # partial distances by gemm (wide data), else the fused loops
@@ -44,6 +46,7 @@ cdef struct Centers:
     const float *S32
     const float *ST32
     const float *snorm32
+    const float *P32         # S32 packed for kmix_wide_argmin2 (wide_pack; NULL: gemm tiles)
 
 
 cdef struct Blocks:
@@ -74,6 +77,7 @@ cdef inline Centers make_centers(const floating *C, const floating *S, const flo
     cen.S = S
     cen.ST = ST
     cen.snorm = snorm
+    cen.P = NULL
     cen.k = k
     cen.d = d
     cen.use_gemm = d >= GEMM_MIN_FEATURES
@@ -84,6 +88,7 @@ cdef inline Centers make_centers(const floating *C, const floating *S, const flo
     cen.S32 = NULL
     cen.ST32 = NULL
     cen.snorm32 = NULL
+    cen.P32 = NULL
     return cen
 
 
@@ -110,6 +115,7 @@ cdef struct MixedCenters:
     const float *C32
     const float *CT32
     const float *cnorm32
+    const float *P32         # packed for kmix_wide_argmin2 (NULL: gemm tiles; see wide_pack)
     double cmax
     double scale
 
@@ -136,7 +142,9 @@ cdef inline float *mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t
     cdef float *buf
     if not cmax <= MIXED_MAX_NORM:
         return NULL
-    buf = <float*>malloc((2 * k * d + k) * sizeof(float))
+    cdef bint wide = d >= GEMM_MIN_FEATURES and wide_fused(d, k)
+    buf = <float*>malloc((2 * k * d + k + (kmix_wide_packed_size(d, k) if wide else 0))
+                         * sizeof(float))
     if buf == NULL:
         return NULL
     for j in range(k * d):
@@ -145,23 +153,30 @@ cdef inline float *mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t
     mc.C32 = buf
     mc.CT32 = buf + k * d
     mc.cnorm32 = buf + 2 * k * d
+    mc.P32 = NULL
+    if wide:
+        kmix_wide_pack_f(mc.CT32, k, mc.cnorm32, k, d, buf + 2 * k * d + k)
+        mc.P32 = buf + 2 * k * d + k
     mc.cmax = cmax * (1.0 + kmix_gamma(d + 1, False))
     mc.scale = mixed_error_scale(d)
     return buf
 
 
 cdef inline void mixed_best_two(const double *X, Py_ssize_t m, Py_ssize_t d, const float *C32,
-                               const float *CT32, const float *cnorm32, Py_ssize_t k,
-                               bint use_gemm, float *X32, float *D, float *bestv, float *secv,
-                               Py_ssize_t *besti) noexcept nogil:
+                               const float *CT32, const float *cnorm32, const float *P32,
+                               Py_ssize_t k, bint use_gemm, float *X32, float *D, float *bestv,
+                               float *secv, Py_ssize_t *besti) noexcept nogil:
     """Each of m float64 rows' best two float32 partial distances to k centres (bestv at
     centre besti, secv; a tied minimum counts twice), from the rows rounded to float32 (into
     X32, m x d) and the centres' float32 forms (C32, k x d; CT32, d x k; cnorm32: a
-    MixedCenters'), tile by tile (D: m x TILE_CENTERS scratch) by merge_tile_best2. The float64
+    MixedCenters'), tile by tile (D: m x TILE_CENTERS scratch) by merge_tile_best2, or with
+    the packed P32 (not NULL) by kmix_wide_argmin2. The float64
     decisions are the caller's (Lloyd's _closest_mixed, Hamerly's _wide_mixed_best_two)."""
     cdef Py_ssize_t r, kt, j0 = 0
     for r in range(m * d):
         X32[r] = <float>X[r]
+    if use_gemm and P32 != NULL and wide_best_two(X32, m, d, P32, k, besti, bestv, secv):
+        return
     while j0 < k:
         kt = imin(TILE_CENTERS, k - j0)
         partial_dists(X32, m, d, C32 + j0 * d, CT32 + j0, k, cnorm32 + j0, kt, D, use_gemm)
@@ -182,6 +197,7 @@ cdef inline void use_mixed(Centers *cen, const MixedCenters *mc) noexcept nogil:
     cen.S32 = mc.C32
     cen.ST32 = mc.CT32
     cen.snorm32 = mc.cnorm32
+    cen.P32 = mc.P32
     cen.err0 = 3.0 * mc.scale * mc.cmax + 2.0 * a * (1.0 + 2.0 * rd + rd * mc.cmax)
     cen.err1 = mc.scale + 2.0 * a * rd + cen.gamma
 

@@ -21,7 +21,8 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTER
                       kmix_fused_argmin2_d, kmix_fused_argmin2_f,
                       mixed_abs_error, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
-                      sq_norm, sum_counts, sum_in_order, zero_block)
+                      sq_norm, sum_counts, sum_in_order, wide_best_two, wide_fused, wide_pack,
+                      zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
                            gemm_mixed_min_centers, make_blocks, make_centers, make_rows,
                            mixed_best_two, mixed_centers)
@@ -162,8 +163,8 @@ cdef void _closest_mixed(
     cdef float bestv[CHUNK_ROWS]
     cdef float secv[CHUNK_ROWS]
     cdef double xn, bound, dist
-    mixed_best_two(X, m, d, mc.C32, mc.CT32, mc.cnorm32, k, use_gemm, X32, D, bestv, secv,
-                   besti)
+    mixed_best_two(X, m, d, mc.C32, mc.CT32, mc.cnorm32, mc.P32, k, use_gemm, X32, D, bestv,
+                   secv, besti)
     for r in range(m):
         xn = row_norm(X + r * d, d)
         bound = 2.0 * (mc.scale * (mc.cmax + xn * sqrt(mc.cmax))
@@ -237,7 +238,7 @@ cdef Py_ssize_t _lloyd_block_dense(const floating *X, const Rows *rows, const Ce
         else:
             closest_centers(X + s * d, m, d, <const floating*>cen.C, <const floating*>cen.ST,
                             <const floating*>cen.snorm, k, besti, <floating*>sc.D,
-                            cen.use_gemm)
+                            cen.use_gemm, <const floating*>cen.P)
         changed += _apply_labels(X, rows, s, m, besti, labels, &mv)
         s += m
     return changed
@@ -254,12 +255,16 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
     cdef MixedCenters mixed
     cdef const MixedCenters *mc = NULL
     cdef float *mbuf = NULL
+    cdef floating *packed = NULL
     prep_centers(centers, k, d, CT, cnorm)
     cen = make_centers(centers, centers, CT, cnorm, k, d)
     if floating is double and cen.use_gemm and k >= gemm_mixed_min_centers():
         mbuf = mixed_centers(centers, k, d, &mixed)
         if mbuf != NULL:
             mc = &mixed
+    if cen.use_gemm and mc == NULL:
+        packed = wide_pack(CT, cnorm, k, d)
+        cen.P = packed
     with parallel(num_threads=n_threads):
         # D holds float32 values on the mixed path (half the room of a float64 D)
         sc = _new_scratch(malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating)),
@@ -272,6 +277,7 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
         free(sc.D)
         free(sc.X32)
     free(mbuf)
+    free(packed)
     if cl.blk.update:
         reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, False,
                       n_threads)
@@ -823,12 +829,14 @@ def best_two_of_rows(const floating[:, ::1] D):
     return np.asarray(besti), np.asarray(bestv), np.asarray(secv)
 
 
-def narrow_best_two(const floating[:, ::1] X, const floating[:, ::1] C):
-    """For the kernel tests, on narrow data (fewer than GEMM_MIN_FEATURES features) and at
-    most CHUNK_ROWS rows: (besti, bestv, secv) of the one-pass kernel
-    (``kmix_fused_argmin2``: each row's closest centre by its partial distances, first on a
-    tie, and best two values) and the partial distances D of the stored-values kernel
-    (``partial_dists``) that it must reproduce."""
+def one_pass_best_two(const floating[:, ::1] X, const floating[:, ::1] C):
+    """For the kernel tests, on at most CHUNK_ROWS rows: (besti, bestv, secv) of the one-pass
+    kernel of the data's width (each row's closest centre by its partial distances, first on
+    a tie, and best two values, never storing them) and the partial distances D of the fused
+    stored-values kernel (``partial_dists`` without gemm: the same chain of multiply-adds per
+    value) that it must reproduce. Narrow data (fewer than GEMM_MIN_FEATURES features):
+    ``kmix_fused_argmin2``; gemm-wide data up to KMIX_WIDE_MAX_D features, where the CPU has
+    AVX2 and FMA: ``kmix_wide_argmin2`` on the centres packed by ``wide_pack``."""
     cdef Py_ssize_t m = X.shape[0], d = X.shape[1], k = C.shape[0]
     dtype = np.asarray(X).dtype
     C64 = np.asarray(C, dtype=np.float64)
@@ -838,14 +846,23 @@ def narrow_best_two(const floating[:, ::1] X, const floating[:, ::1] C):
     cdef floating[::1] bestv = np.empty(m, dtype=dtype)
     cdef floating[::1] secv = np.empty(m, dtype=dtype)
     cdef Py_ssize_t[::1] besti = np.empty(m, dtype=np.intp)
-    if not (0 < m <= CHUNK_ROWS and 0 < d < GEMM_MIN_FEATURES and k > 0):
-        raise ValueError("narrow_best_two: shape outside the one-pass kernel's range")
+    cdef floating *P = NULL
+    cdef bint narrow = 0 < d < GEMM_MIN_FEATURES, ran = True
+    if not (0 < m <= CHUNK_ROWS and k > 0 and (narrow or wide_fused(d, k))):
+        raise ValueError("one_pass_best_two: shape or CPU outside the one-pass kernels' range")
     with nogil:
         partial_dists(&X[0, 0], m, d, &C[0, 0], &CT[0, 0], k, &cnorm[0], k, &D[0, 0], False)
-        if floating is float:
+        if not narrow:
+            P = wide_pack(&CT[0, 0], &cnorm[0], k, d)
+            ran = P != NULL and wide_best_two(&X[0, 0], m, d, P, k, &besti[0], &bestv[0],
+                                              &secv[0])
+            free(P)
+        elif floating is float:
             kmix_fused_argmin2_f(&X[0, 0], m, d, &CT[0, 0], k, &cnorm[0], k, &besti[0],
                                  &bestv[0], &secv[0])
         else:
             kmix_fused_argmin2_d(&X[0, 0], m, d, &CT[0, 0], k, &cnorm[0], k, &besti[0],
                                  &bestv[0], &secv[0])
+    if not ran:
+        raise MemoryError("one_pass_best_two")
     return np.asarray(besti), np.asarray(bestv), np.asarray(secv), np.asarray(D)

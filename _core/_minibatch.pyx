@@ -196,7 +196,8 @@ cdef inline void _assign_chunk_dense(const floating *B, Py_ssize_t m, const Cent
     cdef Py_ssize_t r
     cdef Py_ssize_t besti[CHUNK_ROWS]
     closest_centers(B, m, cen.d, <const floating*>cen.C, <const floating*>cen.ST,
-                    <const floating*>cen.snorm, cen.k, besti, D, cen.use_gemm)
+                    <const floating*>cen.snorm, cen.k, besti, D, cen.use_gemm,
+                    <const floating*>cen.P)
     for r in range(m):
         labels[r] = <int>besti[r]
 

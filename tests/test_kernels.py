@@ -265,16 +265,28 @@ def test_yinyang_wide_kernels_match_numpy(dtype, d):
             assert b2[g] == (rest.min() if rest.size else np.inf)
 
 
+# (m, d, k) of the one-pass kernels' tests: narrow data (fewer than 16 features), then
+# gemm-wide data (tiles of 6 centres, blocks of 16 float32 or 8 float64 rows, blocks of
+# centres within L2: 700 centres of 256 features span several).
+_NARROW_SHAPES = [(37, 3, 64), (256, 2, 5), (1, 15, 9), (19, 1, 1), (40, 7, 256), (33, 4, 2),
+                  (21, 3, 700)]
+_WIDE_SHAPES = [(37, 16, 64), (256, 50, 5), (1, 17, 9), (19, 64, 1), (16, 32, 6), (17, 33, 7),
+                (40, 256, 700), (33, 100, 2), (200, 64, 1000)]
+_WIDE_KERNEL = pytest.mark.skipif(not _lloyd.simd_enabled(),
+                                  reason="the wide one-pass kernel runs on AVX2 and FMA only")
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("m", "d", "k"), [(37, 3, 64), (256, 2, 5), (1, 15, 9), (19, 1, 1),
-                                           (40, 7, 256), (33, 4, 2), (21, 3, 700)])
+@pytest.mark.parametrize(("m", "d", "k"), _NARROW_SHAPES
+                         + [pytest.param(*s, marks=_WIDE_KERNEL) for s in _WIDE_SHAPES])
 @pytest.mark.parametrize("integer", [False, True])
-def test_narrow_one_pass_best_two_matches_the_stored_values(dtype, m, d, k, integer):
-    """The narrow-data kernel that never stores the partial distances (rows in the vector
-    lanes) gives each row the first minimum, its value and the second smallest (a tied
-    minimum counting twice) of the stored-values kernel's row, bit for bit; integer data
-    makes exact ties, duplicated centres make ties of the first minimum."""
-    from kmix._core import _lloyd
+def test_one_pass_best_two_matches_the_stored_values(dtype, m, d, k, integer):
+    """The kernels that never store the partial distances (narrow data: rows in the vector
+    lanes; gemm-wide data: register tiles of rows by packed centres) give each row the first
+    minimum, its value and the second smallest (a tied minimum counting twice) of the
+    stored-values kernel's row, bit for bit, whatever the padding of the last tile of centres
+    or block of rows; integer data makes exact ties, duplicated centres make ties of the
+    first minimum (one across blocks of wide centres)."""
     rng = np.random.RandomState(m * 7 + d * 3 + k)
     if integer:
         X = rng.randint(-3, 4, size=(m, d)).astype(dtype)
@@ -284,16 +296,27 @@ def test_narrow_one_pass_best_two_matches_the_stored_values(dtype, m, d, k, inte
         C = rng.normal(size=(k, d)).astype(dtype)
     if k >= 4:
         C[3] = C[1]
-    besti, bestv, secv, D = _lloyd.narrow_best_two(X, C)
+    if k >= 700:
+        C[650] = C[2]
+    besti, bestv, secv, D = _lloyd.one_pass_best_two(X, C)
     first = np.argmin(D, axis=1)
     rows = np.arange(m)
     assert_array_equal(besti, first)
-    assert_array_equal(bestv, D[rows, first])
+    assert bestv.tobytes() == D[rows, first].tobytes()
     D_rest = D.copy()
     D_rest[rows, first] = np.inf
     assert_array_equal(secv, D_rest.min(axis=1) if k > 1 else np.full(m, np.inf, dtype))
     ref, scale = _partial_reference(X, C)
     assert np.all(np.abs(D - ref) <= 4 * (d + 2) * np.finfo(dtype).eps * scale)
+
+
+def test_one_pass_kernels_refuse_shapes_outside_their_range():
+    X = np.zeros((300, 32), np.float32)
+    with pytest.raises(ValueError, match="outside the one-pass kernels' range"):
+        _lloyd.one_pass_best_two(X, X[:5])           # more than a chunk of rows
+    X = np.zeros((4, 300), np.float32)
+    with pytest.raises(ValueError, match="outside the one-pass kernels' range"):
+        _lloyd.one_pass_best_two(X, X)               # wider than the wide kernel
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
