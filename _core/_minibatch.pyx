@@ -27,7 +27,7 @@ from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from _common cimport (CHUNK_ROWS, TILE_CENTERS, closest_center_sparse, closest_centers,
                       exact_closest, imin, kmix_prefetch_bytes, n_blocks_for, partial_dists,
                       prep_centers, rounding_terms, row_argmin, sq_dist, sq_dist_sparse,
-                      sum_in_order, within_rounding)
+                      sum_in_order, wide_pack, within_rounding)
 from _kmeans_pass cimport Centers, make_centers
 
 
@@ -352,6 +352,7 @@ def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows, const doubl
     cdef floating *D
     cdef double part, inertia, shift
     cdef Centers cen
+    cdef floating *packed
     cdef Batch bt
     cdef Update up
     if b == 0:
@@ -367,6 +368,8 @@ def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows, const doubl
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         cen = make_centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
+        packed = wide_pack(&CT[0, 0], &cnorm[0], k, d) if cen.use_gemm else NULL
+        cen.P = packed
         with parallel(num_threads=n_threads):
             D = <floating*>malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating))
             for c in prange(n_chunks, schedule='static'):
@@ -381,6 +384,7 @@ def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows, const doubl
                         B + r * d, &centers[labels[r], 0], d)
                 chunk_inertia[c] = part
             free(D)
+        free(packed)
         inertia = sum_in_order(chunk_inertia, n_chunks)
         _bucket_by_label(labels, b, k, <Py_ssize_t*>bt.start, <Py_ssize_t*>bt.order)
         shift = _update_centers(B, NULL, NULL, &bt, &up, n_threads)
@@ -755,12 +759,15 @@ def labels_inertia_dense(const floating[:, ::1] X, const double[::1] weights,
     cdef floating *D
     cdef double acc, wr, total = 0.0
     cdef Centers cen
+    cdef floating *packed
     if n == 0:
         return 0.0
     bs = (n + nb - 1) // nb
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         cen = make_centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
+        packed = wide_pack(&CT[0, 0], &cnorm[0], k, d) if cen.use_gemm else NULL
+        cen.P = packed
         with parallel(num_threads=n_threads):
             D = <floating*>malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating))
             for blk in prange(nb, schedule='dynamic'):
@@ -776,6 +783,7 @@ def labels_inertia_dense(const floating[:, ::1] X, const double[::1] weights,
                     s = s + m
                 part[blk] = acc
             free(D)
+        free(packed)
         for blk in range(nb):
             total += part[blk]
     return total

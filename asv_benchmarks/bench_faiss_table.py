@@ -24,19 +24,28 @@ faiss computes in float32 only: on float64 rows it is given the data cast to flo
 ``f32`` in the faiss column). Every library's final centres are scored by one float64
 evaluation (the inertia column: sum of squared distances to the closest final centre), so the
 inertias compare what the libraries computed, not how each reports it. Timings alternate
-between the libraries; a time is the median of ``--repeat`` timings, each one fit (several
-consecutive fits when one lasts under 50 ms, as in bench_table.py).
+between the libraries, with a pause before each (PAUSE: the previous library's threads
+settle); a time is the median of ``--repeat`` timings, each one fit (several consecutive fits
+when one lasts under 50 ms, as in bench_table.py).
 """
 import argparse
 import os
 import statistics
 import sys
+import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import blobs, china_pixels, digits, standard_normal  # noqa: E402
 from timing import timed  # noqa: E402
+
+#: Seconds between one library's timings and the next's. Each library runs its own OpenMP
+#: runtime, whose threads spin for a while after a parallel region: without the pause, the
+#: next library's first fits share the two cores with them (kmix's digits fit took 1.7 ms
+#: alone, 2.4 ms in a run of ten right after three faiss fits, one of them 5.6 ms; 1.7 ms
+#: after a 50 ms pause).
+PAUSE = 0.2
 
 #: name -> (loader, k, iterations, include scikit-learn) for the rows of the issue's table.
 FAISS_ROWS = {
@@ -107,6 +116,7 @@ def compare(X, k, iters, mode, with_sklearn, repeat):
     last = {}
     for _ in range(repeat):
         for name, fn in fns.items():
+            time.sleep(PAUSE)
             t, last[name] = timed(fn, number)
             times[name].append(t)
     return {name: dict(time=statistics.median(times[name]),
