@@ -142,7 +142,7 @@ cdef inline float *mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t
     cdef float *buf
     if not cmax <= MIXED_MAX_NORM:
         return NULL
-    cdef bint wide = d >= GEMM_MIN_FEATURES and wide_fused(d, k)
+    cdef bint wide = wide_fused(d, k)
     buf = <float*>malloc((2 * k * d + k + (kmix_wide_packed_size(d, k) if wide else 0))
                          * sizeof(float))
     if buf == NULL:
