@@ -201,6 +201,38 @@ def test_labels_over_several_tiles_of_centres_are_the_exact_labels(dtype):
         assert_array_equal(labels_inertia(X, C, n_threads=n_threads)[0], expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_labels_over_several_blocks_of_packed_centres_are_the_exact_labels(dtype, algorithm):
+    """On 200 features and 300 centres the one-pass wide kernel (_fused.h, kmix_wide_argmin2:
+    float32 data, and the float32 screen of float64 data) visits the packed centres in
+    several blocks (KMIX_WIDE_L2_BYTES of them at a time), keeping each row's best two in
+    between; the last tile of 6 is padded. Integer data with exact ties (centres duplicated
+    across blocks) and, in float64, centres one ulp apart: one pass of Lloyd or Hamerly and
+    ``labels_inertia`` (predict) give the exact rule's labels, with 1 and 2 threads (on CPUs
+    without AVX2 and FMA the same holds of the gemm tiles)."""
+    from kmix._kmeans_algorithms import labels_inertia
+
+    rng = np.random.RandomState(9)
+    k, d = 300, 200
+    Y = rng.randint(-2, 3, size=(k, d)).astype(np.float64)
+    C = np.vstack([Y, -Y])[rng.choice(2 * k, k, replace=False)]
+    C[283:295] = C[:12]                       # ties between the first and the last block
+    if dtype == np.float64:
+        for r in range(295, 300):
+            C[r] = C[r - 150]
+            f = np.flatnonzero(C[r])[0]       # (next to 0 the ulp's square underflows)
+            C[r, f] = np.nextafter(C[r, f], np.inf)
+    X = np.vstack([rng.randint(-2, 3, size=(1200, d)).astype(np.float64), C]).astype(dtype)
+    C = C.astype(dtype)
+    expected, n_exact = exact_assign(X, C, return_n_exact=True)
+    assert n_exact > 10          # exact ties do decide rows
+    for n_threads in (1, 2):
+        assert_array_equal(labels_inertia(X, C, n_threads=n_threads)[0], expected)
+        km = _fit(algorithm)(X, C, max_iter=1, n_threads=n_threads)
+        assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
+
+
 # Hamerly on narrow float64 data (fewer than 16 features) from HAMERLY_MIXED_MIN_CENTERS = 32
 # centres on searches its rows in float32 (_bounds._narrow_best_two, _kmeans_pass.use_mixed).
 K_NARROW = 40
