@@ -1052,7 +1052,9 @@ static inline void kmix_fused_argmin2_f(KMIX_FUSED_ARGMIN2_ARGS(float))
  *
  * Single thread, Zen 4 (2026-12-04), float32, 256 rows: 100 GFLOP/s at d = 32, k = 1000 and
  * 107 at d = 64, k = 4096, against 76 and 66 for OpenBLAS's sgemm alone (SkylakeX kernels);
- * Lloyd's 20 iterations of normal 100k x 32, k = 1000, 2 threads: 1.00 -> 0.77 s.
+ * Lloyd's 20 iterations of normal 100k x 32, k = 1000, 2 threads: 1.00 -> 0.77 s. Other
+ * register tiles, same measurements: 3 row vectors x 4 centres 2-4% slower, 4 x 3 10-15%
+ * slower; blocks of centres of 96 or 384 KB instead of 192 within 3%.
  *
  * AVX2+FMA only (kmix_wide_argmin2_ok): without it gemm and the scan are faster than any
  * portable form of this loop. d <= KMIX_WIDE_MAX_D; indices held as T (kt <= 2^24). */
