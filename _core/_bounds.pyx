@@ -639,7 +639,7 @@ def hamerly_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
             mbuf = mixed_centers(<const double*>&centers[0, 0], k, d, &mixed)
             if mbuf != NULL:
                 use_mixed(&cen, &mixed)
-        if cen.use_gemm and cen.S32 == NULL:
+        if cen.S32 == NULL:
             packed = wide_pack(&CT[0, 0], &cnorm[0], k, d)
             cen.P = packed
         _search_pass(&X[0, 0], &rows, &cen, &bd, &cl.blk, n_threads)

@@ -1082,19 +1082,21 @@ static inline int kmix_wide_argmin2_ok(ptrdiff_t d, ptrdiff_t kt)
         VT acc[KMIX_WIDE_NR][KMIX_WIDE_NC];                                        \
         _Pragma("GCC unroll 8")                                                    \
         for (int c = 0; c < KMIX_WIDE_NC; ++c) {                                   \
-            acc[0][c] = _mm256_setzero_##SFX();                                    \
-            acc[1][c] = _mm256_setzero_##SFX();                                    \
+            _Pragma("GCC unroll 4")                                                \
+            for (int v = 0; v < KMIX_WIDE_NR; ++v) acc[v][c] = _mm256_setzero_##SFX(); \
         }                                                                          \
         const T *pt = P + j * d;                                                   \
         const T *xf = xb;                                                          \
         for (ptrdiff_t f = 0; f < d; ++f, pt += KMIX_WIDE_NC, xf += NRW) {         \
-            const VT x0 = _mm256_loadu_##SFX(xf);                                  \
-            const VT x1 = _mm256_loadu_##SFX(xf + W);                              \
+            VT xv[KMIX_WIDE_NR];                                                   \
+            _Pragma("GCC unroll 4")                                                \
+            for (int v = 0; v < KMIX_WIDE_NR; ++v) xv[v] = _mm256_loadu_##SFX(xf + v * W); \
             _Pragma("GCC unroll 8")                                                \
             for (int c = 0; c < KMIX_WIDE_NC; ++c) {                               \
                 const VT cc = _mm256_set1_##SFX(pt[c]);                            \
-                acc[0][c] = _mm256_fmadd_##SFX(x0, cc, acc[0][c]);                 \
-                acc[1][c] = _mm256_fmadd_##SFX(x1, cc, acc[1][c]);                 \
+                _Pragma("GCC unroll 4")                                            \
+                for (int v = 0; v < KMIX_WIDE_NR; ++v)                             \
+                    acc[v][c] = _mm256_fmadd_##SFX(xv[v], cc, acc[v][c]);          \
             }                                                                      \
         }                                                                          \
         _Pragma("GCC unroll 8")                                                    \

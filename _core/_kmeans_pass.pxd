@@ -175,7 +175,7 @@ cdef inline void mixed_best_two(const double *X, Py_ssize_t m, Py_ssize_t d, con
     cdef Py_ssize_t r, kt, j0 = 0
     for r in range(m * d):
         X32[r] = <float>X[r]
-    if use_gemm and P32 != NULL and wide_best_two(X32, m, d, P32, k, besti, bestv, secv):
+    if P32 != NULL and wide_best_two(X32, m, d, P32, k, besti, bestv, secv):
         return
     while j0 < k:
         kt = imin(TILE_CENTERS, k - j0)

@@ -262,7 +262,7 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
         mbuf = mixed_centers(centers, k, d, &mixed)
         if mbuf != NULL:
             mc = &mixed
-    if cen.use_gemm and mc == NULL:
+    if mc == NULL:
         packed = wide_pack(CT, cnorm, k, d)
         cen.P = packed
     with parallel(num_threads=n_threads):

@@ -368,7 +368,7 @@ def step_dense(const floating[:, ::1] X, const Py_ssize_t[::1] rows, const doubl
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         cen = make_centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
-        packed = wide_pack(&CT[0, 0], &cnorm[0], k, d) if cen.use_gemm else NULL
+        packed = wide_pack(&CT[0, 0], &cnorm[0], k, d)
         cen.P = packed
         with parallel(num_threads=n_threads):
             D = <floating*>malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating))
@@ -766,7 +766,7 @@ def labels_inertia_dense(const floating[:, ::1] X, const double[::1] weights,
     with nogil:
         prep_centers(&centers[0, 0], k, d, &CT[0, 0], &cnorm[0])
         cen = make_centers(&centers[0, 0], &centers[0, 0], &CT[0, 0], &cnorm[0], k, d)
-        packed = wide_pack(&CT[0, 0], &cnorm[0], k, d) if cen.use_gemm else NULL
+        packed = wide_pack(&CT[0, 0], &cnorm[0], k, d)
         cen.P = packed
         with parallel(num_threads=n_threads):
             D = <floating*>malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating))
