@@ -89,7 +89,7 @@ def exact_sq_dists(X, C):
     return D
 
 
-def _sq_dists_float(X, C, chunk=128):
+def sq_dists_float(X, C, chunk=128):
     """Squared distances (n, k) in float64 by direct differences (accurate, not exact)."""
     X = np.asarray(X, dtype=np.float64)
     C = np.asarray(C, dtype=np.float64)
@@ -148,7 +148,7 @@ def exact_assign(X, C, return_n_exact=False):
     n, d = X.shape
     gamma = 3 * (d + 3) * _U64
     tiny = (d + 2) * 2.0 ** -1074
-    D = _sq_dists_float(X, C)
+    D = sq_dists_float(X, C)
     dmin = D.min(axis=1)
     cand = D <= (dmin * (1 + gamma) + tiny)[:, None]
     labels = np.argmax(cand, axis=1).astype(np.intp)   # the first candidate
@@ -437,7 +437,7 @@ def silhouette_sums(X, labels, n_clusters=None):
     X = np.asarray(X, dtype=np.float64)
     labels = np.asarray(labels)
     k = int(labels.max()) + 1 if n_clusters is None else n_clusters
-    D = np.sqrt(_sq_dists_float(X, X))
+    D = np.sqrt(sq_dists_float(X, X))
     S = np.zeros((len(X), k))
     for c in range(k):
         members = D[:, labels == c]
@@ -483,7 +483,7 @@ def dbscan_neighbour_counts(X, eps, sample_weight=None, metric="euclidean"):
     if metric == "precomputed":
         within = np.asarray(X) <= eps
     else:
-        within = _sq_dists_float(X, X) <= float(eps) ** 2
+        within = sq_dists_float(X, X) <= float(eps) ** 2
     w = _weights(sample_weight, within.shape[0])
     return np.array([math.fsum(w[row]) for row in within])
 

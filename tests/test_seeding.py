@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _reference import sq_dists_float
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 from sklearn.datasets import make_blobs
@@ -344,3 +345,41 @@ def test_more_than_32_trials_per_centre_keep_the_deterministic_choice(sparse):
                                    small=False, n_threads=n_threads)
         assert_array_equal(general[1], small[1])
         assert_array_equal(general[0], small[0])
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("covered", [0.25, 0.85], ids=["most-rows-needed", "few-rows-needed"])
+@pytest.mark.parametrize(("dtype", "d", "screen32"),
+                         [(np.float32, 40, False), (np.float64, 40, False),
+                          (np.float64, 40, True), (np.float64, 3, False),
+                          (np.float32, 3, False)],
+                         ids=["float32-wide", "float64-wide", "float64-screened",
+                              "float64-narrow", "float32-narrow"])
+def test_candidate_potentials_are_within_their_bounds(dtype, d, screen32, covered, n_threads):
+    """One round of the seeding on separated blobs where the chosen centres cover a share of
+    the blobs: the rows of covered blobs are pruned, the others needed, so chunks are
+    evaluated row by row by index (few needed) or whole, their needed rows' values moved to
+    the front (most needed). Each candidate's fast potential is within its bound of
+    sum w min(closest, ||x - c||^2) computed by direct differences in float64 (which is
+    within 1e-12 of the deterministic one). A pruned row counted twice, or a needed row's
+    value taken from another row, moves the potential by far more."""
+    from kmix._core._seeding import candidate_potentials
+
+    n_blobs = 20
+    X, y = make_blobs(6000, d, centers=n_blobs, cluster_std=1.0, center_box=(-40, 40),
+                      random_state=11)
+    X = np.ascontiguousarray(X, dtype=dtype)
+    rng = np.random.RandomState(12)
+    w = rng.uniform(0.5, 1.5, X.shape[0])
+    n_cov = int(round(covered * n_blobs))
+    centers = np.ascontiguousarray(X[[np.flatnonzero(y == b)[0] for b in range(n_cov)]])
+    cand = np.ascontiguousarray(X[rng.choice(X.shape[0], 6, replace=False)])
+    closest = sq_dists_float(X, centers).min(axis=1)
+    ref = (w[:, None] * np.minimum(closest[:, None], sq_dists_float(X, cand))).sum(axis=0)
+    # the share of rows no candidate can be closer to than their centre (all pruned rows
+    # are among them): the test sees both kinds of chunk
+    assert 0.1 < np.mean(sq_dists_float(X, cand).min(axis=1) >= closest) < 0.9
+    pots, bounds = candidate_potentials(X, centers, cand.copy(), w, n_threads=n_threads,
+                                        screen32=screen32)
+    assert np.all(bounds < 1e-3 * ref)
+    assert np.all(np.abs(pots - ref) <= bounds + 1e-12 * ref)
