@@ -136,11 +136,15 @@ def _partial_reference(X, C):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("d", "nt"), [(20, 3), (40, 6), (64, 8), (17, 13), (33, 16),
-                                       (200, 9), (16, 5)])
+                                       (200, 9), (16, 5), (50, 6), (13, 7), (8, 1), (3, 2),
+                                       (256, 4), (257, 4), (130, 8)])
 def test_few_candidate_dot_products_match_numpy(dtype, d, nt):
     """The seeding's few-candidate kernel (rows by index, read in place): the feature-major
     panel path (5-16 candidates, up to 128 features: several rows at a time, then the rest
-    one by one) and the along-the-features path, against float64 numpy."""
+    one by one), the along-the-features path and, for float rows, up to 8 candidates and
+    256 features, the along-the-features path that reduces the candidates together (two
+    rows at a time up to 6 candidates, the last feature vector masked), against float64
+    numpy."""
     from kmix._core import _seeding
     rng = np.random.RandomState(d * 100 + nt)
     X = rng.normal(size=(300, d)).astype(dtype)
