@@ -32,7 +32,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy, memmove, memset
+from libc.string cimport memcpy, memset
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, expansion_error_scale,
                       few_partial_dists, float32_rows, imin, kmix_gamma, kmix_prefetch_bytes, mixed_abs_unit,
@@ -98,18 +98,25 @@ cdef inline double _det_row(const floating[:, ::1] X, const floating[::1] data,
 cdef inline void _front_rows(floating *D, const Py_ssize_t *idx, Py_ssize_t nneed,
                              Py_ssize_t s, Py_ssize_t nt) noexcept nogil:
     """Row idx[q] - s of D (nt values a row; rows s, s + 1, ... evaluated) moved to row q,
-    for q < nneed (idx increasing from s: each row moves down or stays)."""
+    for q < nneed (idx increasing from s: each row moves down or stays, so a forward copy
+    reads every value before it is overwritten; a loop, not a memmove call per row)."""
     cdef Py_ssize_t q
+    cdef Py_ssize_t t, src
     for q in range(nneed):
-        memmove(D + q * nt, D + (idx[q] - s) * nt, nt * sizeof(floating))
+        src = (idx[q] - s) * nt
+        for t in range(nt):
+            D[q * nt + t] = D[src + t]
 
 
 cdef inline void _front_rows32(float *D, const Py_ssize_t *idx, Py_ssize_t nneed,
                                Py_ssize_t s, Py_ssize_t nt) noexcept nogil:
     """:func:`_front_rows` of float32 values."""
     cdef Py_ssize_t q
+    cdef Py_ssize_t t, src
     for q in range(nneed):
-        memmove(D + q * nt, D + (idx[q] - s) * nt, nt * sizeof(float))
+        src = (idx[q] - s) * nt
+        for t in range(nt):
+            D[q * nt + t] = D[src + t]
 
 
 cdef void _block_potentials(
