@@ -753,6 +753,9 @@ static void kmix_few_panel_d(const double *X, const ptrdiff_t *idx, ptrdiff_t m,
  * float32 0.76 -> 0.67 s, 300k x 64 0.62 -> 0.54 s, 200k x 128 0.79 -> 0.56 s, 400k x 32
  * the same (0.50 s); normal 100k x 32, k=1000 (8 candidates) the same. */
 #define KMIX_FEW_LANES_MAX_D 256
+/* Fewer rows than this (Yinyang's single row against its centre) take the kernels above:
+ * the centres' copy would cost as much as the rows. */
+#define KMIX_FEW_LANES_MIN_ROWS 8
 
 /* Lane t of the result: the sum of the lanes of a[t], t < NT (lanes past NT: zero). */
 __attribute__((target("avx2,fma"), always_inline))
@@ -867,7 +870,7 @@ static void kmix_few_dots_f_avx2(const float *X, const ptrdiff_t *idx, ptrdiff_t
                                  ptrdiff_t d, const float *C, ptrdiff_t nt,
                                  const float *cnorm, float *D)
 {
-    if (nt <= 8 && d <= KMIX_FEW_LANES_MAX_D) {
+    if (nt <= 8 && d <= KMIX_FEW_LANES_MAX_D && m >= KMIX_FEW_LANES_MIN_ROWS) {
         kmix_few_lanes_f(X, idx, m, d, C, nt, cnorm, D);
         return;
     }

@@ -156,6 +156,9 @@ def test_few_candidate_dot_products_match_numpy(dtype, d, nt):
     eps = np.finfo(dtype).eps
     assert D.dtype == dtype and D.shape == (203, nt)
     assert np.all(np.abs(D - ref) <= 4 * (d + 2) * eps * scale)
+    # a call of a few rows (under 8: the kernels without the centres' copy)
+    D5 = _seeding.few_partial_dists_of_rows(X, idx[:5], C, cnorm)
+    assert np.all(np.abs(D5 - ref[:5]) <= 4 * (d + 2) * eps * scale[:5])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
