@@ -46,10 +46,16 @@ cdef inline Py_ssize_t draw_first(const double *cdf, Py_ssize_t n, double u) noe
     return lo if lo < n else n - 1
 
 
+cdef inline double weight_of(const double *w, Py_ssize_t i) noexcept nogil:
+    """Row i's weight: w[i], or 1 where w is NULL (the general seeding's unit weights)."""
+    return w[i] if w != NULL else 1.0
+
+
 cdef inline Py_ssize_t pick(const double *closest, const double *w, const double *block_pot,
                             Py_ssize_t n, Py_ssize_t nb, double target) noexcept nogil:
     """First i where the running sum of w * closest reaches target (clipped to n - 1): walk
-    the block sums, then the rows of one block (as searchsorted on the cumulative sum)."""
+    the block sums, then the rows of one block (as searchsorted on the cumulative sum); w
+    NULL: unit weights."""
     cdef Py_ssize_t bs = (n + nb - 1) // nb
     cdef Py_ssize_t b = 0, i, end
     cdef double run = 0.0
@@ -59,7 +65,7 @@ cdef inline Py_ssize_t pick(const double *closest, const double *w, const double
     i = b * bs
     end = imin(n, (b + 1) * bs)
     while i < end:
-        run += w[i] * closest[i]
+        run += weight_of(w, i) * closest[i]
         if run >= target:
             break
         i += 1

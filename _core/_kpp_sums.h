@@ -12,8 +12,8 @@
  *             (dist - scale * (cu[t] + 0.5 xnorm_i) - g xnorm_i - abs0) * (1 - g) < closest_i
  *             (cu[t] = 1.5 ||cand_t||^2 in float64, see _seeding._block_update)
  *
- * acc and ecc are nt running sums carried from chunk to chunk, each added to row by row in
- * order. The AVX2 version holds the candidates in vector lanes (four doubles a vector, up to
+ * w NULL: every weight is 1 (w_i * v is v: the same bits). acc and ecc are nt running sums
+ * carried from chunk to chunk, each added to row by row in order. The AVX2 version holds the candidates in vector lanes (four doubles a vector, up to
  * 16 candidates) and performs, lane by lane, the same operations in the same order as the
  * portable one (no fused multiply-add): both give the same bits. closest_i may be infinite
  * (no centre yet): the products and the selects above stay finite where the scalar loop's do.
@@ -28,7 +28,7 @@
 #define KMIX_KPP_SUMS_BASE(TD)                                                     \
     for (ptrdiff_t q = 0; q < m; ++q) {                                            \
         const ptrdiff_t i = idx[q];                                                \
-        const double xi = xnorm[i], cli = closest[i], wi = w[i];                   \
+        const double xi = xnorm[i], cli = closest[i], wi = w ? w[i] : 1.0;         \
         const double xt = (0.5 * scale + g) * xi;                                  \
         const double lim = cli * (1.0 + 2.0 * g) + xt;                             \
         const double h = 0.5 * xi, gx = g * xi;                                    \
@@ -112,7 +112,7 @@ static inline __m256d kmix_kpp_load4_f(const float *p, __m256i mask64, __m128i m
             const double xi = xnorm[i], cli = closest[i];                          \
             const double xt = xs * xi;                                             \
             const __m256d vxi = _mm256_set1_pd(xi), vcl = _mm256_set1_pd(cli);     \
-            const __m256d vw = _mm256_set1_pd(w[i]);                               \
+            const __m256d vw = _mm256_set1_pd(w ? w[i] : 1.0);                     \
             const __m256d vxt = _mm256_set1_pd(xt);                                \
             const __m256d vlim = _mm256_set1_pd(cli * l1 + xt);                    \
             const __m256d vh = _mm256_set1_pd(0.5 * xi), vgx = _mm256_set1_pd(g * xi); \

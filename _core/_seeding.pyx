@@ -38,7 +38,7 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, expansion_e
                       few_partial_dists, float32_rows, imin, kmix_gamma, kmix_prefetch_bytes, mixed_abs_unit,
                       mixed_error_scale, n_blocks_for, partial_dists, prep_centers, sq_dist,
                       sq_dist_sparse, sum_in_order)
-from _kpp cimport draw_first, first_cdf, kpp_small, kpp_small_dist_rows, pick
+from _kpp cimport draw_first, first_cdf, kpp_small, kpp_small_dist_rows, pick, weight_of
 from _interrupt cimport check_interrupt, monotonic
 
 
@@ -184,7 +184,7 @@ cdef void _block_potentials(
             idx[nneed] = i
             nneed += need
             v = closest[i] if closest[i] < lim else lim     # minsd, no branch
-            chunk_pruned += w[i] * v * <double>(1 - need)
+            chunk_pruned += weight_of(w, i) * v * <double>(1 - need)
         pruned += chunk_pruned
         if nneed == 0:
             s += m
@@ -260,9 +260,9 @@ cdef void _block_potentials(
                 lim = closest[i] * (1.0 + 2.0 * g) + xt
                 # not branched on: v (finite) times 1 or 0 adds v or an exact 0.0
                 e = ct[t] + xt
-                v = w[i] * (e + g * (dist + e))
+                v = weight_of(w, i) * (e + g * (dist + e))
                 ecc += v * <double>(dist < lim + ct[t])
-                acc += w[i] * (dist if dist < closest[i] else closest[i])
+                acc += weight_of(w, i) * (dist if dist < closest[i] else closest[i])
             out[t] = acc
             err[t] = ecc
         s += m
@@ -320,7 +320,7 @@ cdef double _block_update(
                 closest[i] = e
                 assign[i] = <int>center_id
         for r in range(m):
-            acc += w[s + r] * closest[s + r]
+            acc += weight_of(w, s + r) * closest[s + r]
         s += m
     return acc
 
@@ -341,7 +341,7 @@ cdef double _block_det_potential(
             e = _det_row(X, data, indices, indptr, sparse, i, c, cn2, d)
             if e > closest[i]:
                 e = closest[i]
-        acc += w[i] * e
+        acc += weight_of(w, i) * e
     return acc
 
 
@@ -402,13 +402,13 @@ cdef void _cand_terms(const floating *cnorm, const double *cn2, Py_ssize_t T, do
 cdef void _potentials(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
     const int[::1] indptr, bint sparse, Py_ssize_t n, Py_ssize_t d, const double[::1] xnorm,
-    const double[::1] w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
+    const double *w, floating[:, ::1] cand, floating[:, ::1] candT, floating[::1] cnorm,
     Py_ssize_t ncand, double[::1] closest, int[::1] assign, double[::1] minprune,
     double[:, ::1] block_out, unsigned int *mask, const double *cu, bint wide, int n_threads,
     double scale, double g, const double *ct, const _Screen32 *sc,
 ) noexcept nogil:
     """Per-block potentials of the first ncand candidates (block_out) and each row's mask of
-    the candidates that could bring it closer."""
+    the candidates that could bring it closer (w: the rows' weights, NULL when all are 1)."""
     cdef Py_ssize_t nb = block_out.shape[0], bs = (n + nb - 1) // nb, b
     cdef Py_ssize_t T = block_out.shape[1] // 2
     cdef floating *G
@@ -419,7 +419,7 @@ cdef void _potentials(
         D = <floating*>malloc(CHUNK_ROWS * ncand * sizeof(floating))
         D32 = <float*>malloc(CHUNK_ROWS * ncand * sizeof(float)) if sc.X32 != NULL else NULL
         for b in prange(nb, schedule='dynamic'):
-            _block_potentials(X, data, indices, indptr, sparse, &xnorm[0], &w[0], b * bs,
+            _block_potentials(X, data, indices, indptr, sparse, &xnorm[0], w, b * bs,
                               imin(n, (b + 1) * bs), d, &cand[0, 0], &candT[0, 0], &cnorm[0],
                               ncand, &closest[0], &assign[0], &minprune[0], cu,
                               &block_out[b, 0], &block_out[b, T], mask, G, D, wide, scale, g,
@@ -531,6 +531,9 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     # The first draw's distribution (see _kpp.first_cdf).
     cdef double[::1] cdf = np.empty(n)
     first_cdf(&sample_weight[0], n, float(np.sum(sample_weight)), &cdf[0])
+    # The weights as the general path reads them: NULL when every one is 1 (the default),
+    # which saves reading them twice a centre (multiplying by 1 changes no value).
+    cdef const double *wp = NULL if bool(np.all(np.asarray(sample_weight) == 1.0)) else &sample_weight[0]
     if small:
         _seed_small(X, sample_weight, cdf, n_clusters, T, nb, draws, centers, chosen)
         return centers_arr, chosen_arr
@@ -596,12 +599,12 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         _cand_terms(&cnorm[0], &cn2[0], 1, scale, sc.abs0, &ct[0], &cu[0])
         _screen_candidates(&cand[0, 0], 1, d, &sc, &cand32[0, 0], &candT32[0, 0],
                            &cnorm32[0])
-        _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
+        _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, wp,
                     cand, candT, cnorm, 1, closest, assign, minprune, block_out, &mask[0],
                     &cu[0], wide, n_threads, scale, g, &ct[0], &sc)
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             block_pot[b] = _block_update(X, data, indices, indptr, sparse, &mask[0],
-                                         _mask_bit(0), &sample_weight[0], b * bs,
+                                         _mask_bit(0), wp, b * bs,
                                          imin(n, (b + 1) * bs), &cand[0, 0], cn2[0], d,
                                          &prune[0, 0], T, 0, &closest[0], &assign[0])
     if verbose > 0:
@@ -611,7 +614,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         with nogil:
             total = sum_in_order(&block_pot[0], nb)
             for t in range(T):
-                ids[t] = pick(&closest[0], &sample_weight[0], &block_pot[0], n, nb,
+                ids[t] = pick(&closest[0], wp, &block_pot[0], n, nb,
                               draws[1 + (c - 1) * T + t] * total)
             _gather_rows(X, data, indices, indptr, sparse, &ids[0], T, &cand[0, 0], d)
             prep_centers(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0])
@@ -629,7 +632,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                 for t in range(1, T):
                     if prune[j, t] < minprune[j]:
                         minprune[j] = prune[j, t]
-            _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, sample_weight,
+            _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, wp,
                         cand, candT, cnorm, T, closest, assign, minprune, block_out,
                         &mask[0], &cu[0], wide, n_threads, scale, g, &ct[0], &sc)
             best = _fast_potentials(block_out, T, gn, &pots[0], &bound[0])
@@ -643,7 +646,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                 for b in prange(nb, schedule='dynamic', num_threads=n_threads):
                     for q in range(namb):
                         block_det[b, amb[q]] = _block_det_potential(
-                            X, data, indices, indptr, sparse, &sample_weight[0], b * bs,
+                            X, data, indices, indptr, sparse, wp, b * bs,
                             imin(n, (b + 1) * bs), &cand[amb[q], 0], cn2[amb[q]], d,
                             &prune[0, amb[q]], T, &closest[0], &assign[0])
                 for q in range(namb):
@@ -659,7 +662,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
             chosen[c] = ids[best]
             for b in prange(nb, schedule='dynamic', num_threads=n_threads):
                 block_pot[b] = _block_update(X, data, indices, indptr, sparse, &mask[0],
-                                             _mask_bit(best), &sample_weight[0], b * bs,
+                                             _mask_bit(best), wp, b * bs,
                                              imin(n, (b + 1) * bs), &cand[best, 0], cn2[best],
                                              d, &prune[0, best], T, c, &closest[0],
                                              &assign[0])
@@ -710,8 +713,9 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] center
     (their rows' closest values and nearest centres by the deterministic distances) and the
     candidates ``cand`` (T x d), the candidates' fast potentials and the bounds on how far
     each can be from sum_i w_i min(closest_i, ||x_i - cand_t||^2), as the round's choice
-    uses them (rows pruned, chunks evaluated by index or whole). ``screen32``: float64 rows
-    screened on their float32 copy. Returns (pots, bounds)."""
+    uses them (rows pruned, chunks evaluated by index or whole). ``w`` None: unit weights,
+    passed as the general path passes them (NULL). ``screen32``: float64 rows screened on
+    their float32 copy. Returns (pots, bounds)."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], T = cand.shape[0]
     cdef Py_ssize_t nb = n_blocks_for(n, 1), i, j, t
     cdef bint wide = d >= GEMM_MIN_FEATURES
@@ -758,7 +762,8 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] center
     _cand_norms(&cand[0, 0], T, d, &cn2[0])
     _cand_terms(&cnorm[0], &cn2[0], T, scale, sc.abs0, &ct[0], &cu[0])
     _screen_candidates(&cand[0, 0], T, d, &sc, &cand32[0, 0], &candT32[0, 0], &cnorm32[0])
-    _potentials(X, dummy, idummy, idummy, False, n, d, xnorm, w, cand, candT, cnorm, T,
+    _potentials(X, dummy, idummy, idummy, False, n, d, xnorm, &w[0] if w is not None else NULL,
+                cand, candT, cnorm, T,
                 closest, assign, minprune, block_out, &mask[0], &cu[0], wide, n_threads,
                 scale, g, &ct[0], &sc)
     _fast_potentials(block_out, T, kmix_gamma(n + nb + 2, 0), &pv[0], &bv[0])

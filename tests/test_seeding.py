@@ -274,9 +274,9 @@ def test_screened_kernel_keeps_the_deterministic_potentials_choice(dtype, n, d, 
 
     X, _ = make_blobs(n, d, centers=max(2, k // 3), cluster_std=3.0, random_state=k)
     X = np.ascontiguousarray(X, dtype=dtype)
-    w = np.random.RandomState(2).uniform(0.2, 2.0, n)
     norms = _row_sq_norms(X)
-    for seed in range(2):
+    # random weights, then unit weights (which the general path does not read)
+    for seed, w in enumerate([np.random.RandomState(2).uniform(0.2, 2.0, n), np.ones(n)]):
         small = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), trials,
                                  small=True)
         general = _kmeans_plusplus(X, k, norms, w, np.random.RandomState(seed), trials,
@@ -312,20 +312,21 @@ def test_float32_screen_of_float64_rows_keeps_the_deterministic_choice(scale):
 def test_float32_screen_on_clustered_rows_keeps_the_deterministic_choice():
     """Clustered float64 data screened on a float32 copy, where most rows are pruned once the
     blobs have centres (30 separated blobs, k=40): the seeds stay kpp_small's, bit for bit,
-    with one thread and two."""
+    with one thread and two, with random weights and with unit ones (not read by the
+    general path)."""
     from kmix._seeding import _kmeans_plusplus, _row_sq_norms
 
     X, _ = make_blobs(20000, 56, centers=30, cluster_std=1.0, center_box=(-30, 30),
                       random_state=3)
     assert X.size >= 2 ** 20
-    w = np.random.RandomState(4).uniform(0.5, 1.5, X.shape[0])
     norms = _row_sq_norms(X)
-    small = _kmeans_plusplus(X, 40, norms, w, np.random.RandomState(1), None, small=True)
-    for n_threads in (1, 2):
-        general = _kmeans_plusplus(X, 40, norms, w, np.random.RandomState(1), None,
-                                   small=False, n_threads=n_threads)
-        assert_array_equal(general[1], small[1])
-        assert_array_equal(general[0], small[0])
+    for w in (np.random.RandomState(4).uniform(0.5, 1.5, X.shape[0]), np.ones(X.shape[0])):
+        small = _kmeans_plusplus(X, 40, norms, w, np.random.RandomState(1), None, small=True)
+        for n_threads in (1, 2):
+            general = _kmeans_plusplus(X, 40, norms, w, np.random.RandomState(1), None,
+                                       small=False, n_threads=n_threads)
+            assert_array_equal(general[1], small[1])
+            assert_array_equal(general[0], small[0])
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -347,6 +348,7 @@ def test_more_than_32_trials_per_centre_keep_the_deterministic_choice(sparse):
         assert_array_equal(general[0], small[0])
 
 
+@pytest.mark.parametrize("weighted", [True, False], ids=["weighted", "unit-weights"])
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("covered", [0.25, 0.85], ids=["most-rows-needed", "few-rows-needed"])
 @pytest.mark.parametrize(("dtype", "d", "screen32"),
@@ -355,7 +357,8 @@ def test_more_than_32_trials_per_centre_keep_the_deterministic_choice(sparse):
                           (np.float32, 3, False)],
                          ids=["float32-wide", "float64-wide", "float64-screened",
                               "float64-narrow", "float32-narrow"])
-def test_candidate_potentials_are_within_their_bounds(dtype, d, screen32, covered, n_threads):
+def test_candidate_potentials_are_within_their_bounds(dtype, d, screen32, covered, n_threads,
+                                                     weighted):
     """One round of the seeding on separated blobs where the chosen centres cover a share of
     the blobs: the rows of covered blobs are pruned, the others needed, so chunks are
     evaluated row by row by index (few needed) or whole, their needed rows' values moved to
@@ -370,7 +373,7 @@ def test_candidate_potentials_are_within_their_bounds(dtype, d, screen32, covere
                       random_state=11)
     X = np.ascontiguousarray(X, dtype=dtype)
     rng = np.random.RandomState(12)
-    w = rng.uniform(0.5, 1.5, X.shape[0])
+    w = rng.uniform(0.5, 1.5, X.shape[0]) if weighted else np.ones(X.shape[0])
     n_cov = int(round(covered * n_blobs))
     centers = np.ascontiguousarray(X[[np.flatnonzero(y == b)[0] for b in range(n_cov)]])
     cand = np.ascontiguousarray(X[rng.choice(X.shape[0], 6, replace=False)])
@@ -379,7 +382,8 @@ def test_candidate_potentials_are_within_their_bounds(dtype, d, screen32, covere
     # the share of rows no candidate can be closer to than their centre (all pruned rows
     # are among them): the test sees both kinds of chunk
     assert 0.1 < np.mean(sq_dists_float(X, cand).min(axis=1) >= closest) < 0.9
-    pots, bounds = candidate_potentials(X, centers, cand.copy(), w, n_threads=n_threads,
-                                        screen32=screen32)
+    # unit weights: the general path's NULL weights
+    pots, bounds = candidate_potentials(X, centers, cand.copy(), w if weighted else None,
+                                        n_threads=n_threads, screen32=screen32)
     assert np.all(bounds < 1e-3 * ref)
     assert np.all(np.abs(pots - ref) <= bounds + 1e-12 * ref)
