@@ -594,17 +594,12 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
         _gather_rows(X, data, indices, indptr, sparse, &ids[0], 1, &cand[0, 0], d)
         memcpy(&centers[0, 0], &cand[0, 0], d * sizeof(floating))
         chosen[0] = ids[0]
-        prep_centers(&cand[0, 0], 1, d, &candT[0, 0], &cnorm[0])
         _cand_norms(&cand[0, 0], 1, d, &cn2[0])
-        _cand_terms(&cnorm[0], &cn2[0], 1, scale, sc.abs0, &ct[0], &cu[0])
-        _screen_candidates(&cand[0, 0], 1, d, &sc, &cand32[0, 0], &candT32[0, 0],
-                           &cnorm32[0])
-        _potentials(X, data, indices, indptr, sparse, n, d, x_sq_norms, wp,
-                    cand, candT, cnorm, 1, closest, assign, minprune, block_out, &mask[0],
-                    &cu[0], wide, n_threads, scale, g, &ct[0], &sc)
+        # The first centre is every row's closest: no screen (bit 0), the deterministic
+        # distance of every row (prune is 0, closest infinite).
         for b in prange(nb, schedule='dynamic', num_threads=n_threads):
             block_pot[b] = _block_update(X, data, indices, indptr, sparse, &mask[0],
-                                         _mask_bit(0), wp, b * bs,
+                                         0, wp, b * bs,
                                          imin(n, (b + 1) * bs), &cand[0, 0], cn2[0], d,
                                          &prune[0, 0], T, 0, &closest[0], &assign[0])
     if verbose > 0:
