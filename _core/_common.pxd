@@ -616,14 +616,32 @@ cdef inline void prep_centers(const floating *C, Py_ssize_t k, Py_ssize_t d, flo
 
 cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t nb,
                                Py_ssize_t k, Py_ssize_t d, double *sums, double *wsum,
-                               bint accumulate, int n_threads) noexcept nogil:
+                               bint accumulate, int n_threads,
+                               const unsigned char *touched=NULL) noexcept nogil:
     """sums (+)= sum over blocks of bsum and wsum (+)= sum over blocks of bw, in block order.
 
-    Small reductions run on one thread: waking a team costs more than they do."""
+    touched (nb x k, not with accumulate): the blocks' sums were not zeroed, and block b
+    holds cluster j's only where touched[b * k + j]; the others are skipped. A skipped block
+    would add 0.0, which changes no sum (the running sums start at +0.0, so none is -0.0),
+    and the blocks that count are added in the same order: the same bits. Small reductions
+    run on one thread: waking a team costs more than they do."""
     cdef Py_ssize_t j, f, b
     cdef double acc
+    cdef const double *src
     if nb * k * d < 1 << 19:
         n_threads = 1
+    if touched != NULL:
+        for j in prange(k, schedule='static', num_threads=n_threads):
+            for f in range(d):
+                sums[j * d + f] = 0.0
+            wsum[j] = 0.0
+            for b in range(nb):
+                if touched[b * k + j]:
+                    src = bsum + (b * k + j) * d
+                    for f in range(d):
+                        sums[j * d + f] = sums[j * d + f] + src[f]
+                    wsum[j] = wsum[j] + bw[b * k + j]
+        return
     for j in prange(k, schedule='static', num_threads=n_threads):
         for f in range(d):
             acc = 0.0

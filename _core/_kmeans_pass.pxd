@@ -58,6 +58,10 @@ cdef struct Blocks:
     double *bsum             # OUT nb x k x d: per-block sums (or changes of the sums)
     double *bw               # OUT nb x k: per-block weights (or changes of the weights)
     Py_ssize_t *bchanged     # OUT nb: labels changed per block
+    # nb x k, or NULL: whether block b wrote cluster j's sums (not NULL: the blocks' sums are
+    # not zeroed before the pass, a cluster's first row writes them, and reduce_blocks skips
+    # the clusters a block never wrote); NULL: bsum and bw are zeroed before each block
+    unsigned char *touched
 
 
 cdef struct Moves:
@@ -65,6 +69,7 @@ cdef struct Moves:
     double *bsum             # k x d
     double *bw               # k
     bint update
+    unsigned char *touched   # k, or NULL (see Blocks.touched)
 
 
 cdef inline Centers make_centers(const floating *C, const floating *S, const floating *ST,
@@ -222,6 +227,7 @@ cdef inline Blocks make_blocks(Py_ssize_t n, Py_ssize_t nb, bint update, double 
     blk.bsum = bsum
     blk.bw = bw
     blk.bchanged = bchanged
+    blk.touched = NULL
     return blk
 
 
@@ -232,6 +238,7 @@ cdef inline Moves block_moves(const Blocks *blk, Py_ssize_t b, Py_ssize_t k,
     mv.update = blk.update
     mv.bsum = blk.bsum + (b * k * d if blk.update else 0)
     mv.bw = blk.bw + (b * k if blk.update else 0)
+    mv.touched = blk.touched + b * k if blk.update and blk.touched != NULL else NULL
     return mv
 
 

@@ -209,11 +209,18 @@ cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s,
             labels[i] = <int>a
         if mv.update:
             wi = rows.weight[i]
-            mv.bw[a] += wi
             row = mv.bsum + a * d
             x = X + i * d
-            for f in range(d):
-                row[f] += wi * x[f]
+            if mv.touched != NULL and not mv.touched[a]:
+                # the block's first row of cluster a writes its sums (not zeroed)
+                mv.touched[a] = 1
+                mv.bw[a] = wi
+                for f in range(d):
+                    row[f] = wi * x[f]
+            else:
+                mv.bw[a] += wi
+                for f in range(d):
+                    row[f] += wi * x[f]
     return changed
 
 
@@ -265,12 +272,18 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
     if mc == NULL:
         packed = wide_pack(CT, cnorm, k, d)
         cen.P = packed
+    # The blocks' sums are written by each cluster's first row instead of zeroed first
+    # (k x d doubles a block: 6% of a digits fit's time; see Blocks.touched).
+    cdef unsigned char *touched = NULL
+    if cl.blk.update:
+        touched = <unsigned char*>calloc(cl.blk.nb * k, sizeof(unsigned char))
+    cl.blk.touched = touched
     with parallel(num_threads=n_threads):
         # D holds float32 values on the mixed path (half the room of a float64 D)
         sc = _new_scratch(malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating)),
                           <float*>malloc(CHUNK_ROWS * d * sizeof(float)) if mc != NULL else NULL)
         for b in prange(cl.blk.nb, schedule='dynamic'):
-            if cl.blk.update:
+            if cl.blk.update and touched == NULL:
                 zero_block(cl.blk.bsum + b * k * d, cl.blk.bw + b * k, k, d)
             cl.blk.bchanged[b] = _lloyd_block_dense(X, rows, &cen, mc, &cl.blk, b, cl.labels,
                                                     &sc)
@@ -278,9 +291,11 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
         free(sc.X32)
     free(mbuf)
     free(packed)
+    cl.blk.touched = NULL
     if cl.blk.update:
         reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, False,
-                      n_threads)
+                      n_threads, touched)
+    free(touched)
     return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
