@@ -274,6 +274,21 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     return changed
 
 
+ctypedef fused _best_t:
+    # the one-pass kernels' values: the rows' dtype, or float32 for float64 rows searched so
+    float
+    double
+
+
+cdef inline void _keep_best_two(Search *sr, const _best_t *b1, const _best_t *b2,
+                                Py_ssize_t nfull) noexcept nogil:
+    """The best two values of nfull rows from a one-pass kernel into sr.best1, sr.best2."""
+    cdef Py_ssize_t q
+    for q in range(nfull):
+        sr.best1[q] = b1[q]
+        sr.best2[q] = b2[q]
+
+
 cdef inline void _narrow_best_two(const floating *search, Py_ssize_t nfull, Py_ssize_t d,
                                   const Centers *cen, Search *sr) noexcept nogil:
     """Hamerly's search of nfull rows on narrow data: each row's best two
@@ -281,7 +296,7 @@ cdef inline void _narrow_best_two(const floating *search, Py_ssize_t nfull, Py_s
     :func:`partial_dists` and :func:`_hamerly_scan`, never stored). Float64 rows with
     cen.ST32 set are searched in float32 (rounded to float32 here; cen's error terms are
     then the mixed ones, see _kmeans_pass.use_mixed): twice the lanes of a vector."""
-    cdef Py_ssize_t q, r
+    cdef Py_ssize_t r
     cdef floating *f1 = <floating*>sr.F1
     cdef floating *f2 = <floating*>sr.F2
     cdef float x32[CHUNK_ROWS * GEMM_MIN_FEATURES]
@@ -295,16 +310,12 @@ cdef inline void _narrow_best_two(const floating *search, Py_ssize_t nfull, Py_s
             x32[r] = <float>search[r]
         kmix_fused_argmin2_f(x32, nfull, d, cen.ST32, cen.k, cen.snorm32, cen.k, sr.arg1, g1,
                              g2)
-        for q in range(nfull):
-            sr.best1[q] = g1[q]
-            sr.best2[q] = g2[q]
+        _keep_best_two(sr, g1, g2, nfull)
         return
     else:
         kmix_fused_argmin2_d(search, nfull, d, <const double*>cen.ST, cen.k,
                              <const double*>cen.snorm, cen.k, sr.arg1, f1, f2)
-    for q in range(nfull):
-        sr.best1[q] = f1[q]
-        sr.best2[q] = f2[q]
+    _keep_best_two(sr, f1, f2, nfull)
 
 
 cdef inline bint _wide_best_two(const floating *search, Py_ssize_t nfull, Py_ssize_t d,
@@ -312,14 +323,11 @@ cdef inline bint _wide_best_two(const floating *search, Py_ssize_t nfull, Py_ssi
     """Hamerly's search of nfull rows of gemm-wide data against the packed centres cen.P:
     each row's best two partial distances and the first closest by kmix_wide_argmin2 (the
     values never stored); False if it could not run (out of memory)."""
-    cdef Py_ssize_t q
     cdef floating *f1 = <floating*>sr.F1
     cdef floating *f2 = <floating*>sr.F2
     if not wide_best_two(search, nfull, d, <const floating*>cen.P, cen.k, sr.arg1, f1, f2):
         return False
-    for q in range(nfull):
-        sr.best1[q] = f1[q]
-        sr.best2[q] = f2[q]
+    _keep_best_two(sr, f1, f2, nfull)
     return True
 
 
@@ -328,14 +336,11 @@ cdef inline void _wide_mixed_best_two(const double *search, Py_ssize_t nfull, Py
     """Hamerly's search of nfull float64 rows of gemm-wide data in float32 (cen.S32 set, see
     _kmeans_pass.use_mixed, whose error terms then bound the values): each row's best two
     float32 partial distances, by Lloyd's mixed_best_two."""
-    cdef Py_ssize_t q
     cdef float g1[CHUNK_ROWS]
     cdef float g2[CHUNK_ROWS]
     mixed_best_two(search, nfull, d, cen.S32, cen.ST32, cen.snorm32, cen.P32, cen.k, True,
                    sr.X32, <float*>sr.D, g1, g2, sr.arg1)
-    for q in range(nfull):
-        sr.best1[q] = g1[q]
-        sr.best2[q] = g2[q]
+    _keep_best_two(sr, g1, g2, nfull)
 
 
 cdef inline void _start_search(SearchBounds *bd, Search *sr, Py_ssize_t nfull,

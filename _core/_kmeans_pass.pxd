@@ -9,10 +9,10 @@ from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport malloc
 
 from _common cimport (GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS, direct_gamma,
-                      expansion_error_scale, imin, kmix_cpu_has_avx512f,
-                      kmix_wide_pack_f, kmix_wide_packed_size, wide_best_two, wide_fused, kmix_gamma, max_value,
-                      merge_tile_best2, mixed_abs_unit, mixed_error_scale, partial_dists,
-                      prep_centers)
+                      expansion_error_scale, imin, kmix_cpu_has_avx512f, kmix_gamma,
+                      kmix_wide_pack_f, kmix_wide_packed_size, max_value, merge_tile_best2,
+                      mixed_abs_unit, mixed_error_scale, partial_dists, prep_centers,
+                      wide_best_two, wide_fused)
 
 
 cdef struct Rows:

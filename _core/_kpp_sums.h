@@ -13,9 +13,10 @@
  *             (cu[t] = 1.5 ||cand_t||^2 in float64, see _seeding._block_update)
  *
  * w NULL: every weight is 1 (w_i * v is v: the same bits). acc and ecc are nt running sums
- * carried from chunk to chunk, each added to row by row in order. The AVX2 version holds the candidates in vector lanes (four doubles a vector, up to
- * 16 candidates) and performs, lane by lane, the same operations in the same order as the
- * portable one (no fused multiply-add): both give the same bits. closest_i may be infinite
+ * carried from chunk to chunk, each added to row by row in order. The AVX2 version holds the
+ * candidates in vector lanes (four doubles a vector, up to 16 candidates) and performs, lane
+ * by lane, the same operations in the same order as the portable one (no fused
+ * multiply-add): both give the same bits. closest_i may be infinite
  * (no centre yet): the products and the selects above stay finite where the scalar loop's do.
  */
 #ifndef KMIX_KPP_SUMS_H

@@ -95,24 +95,18 @@ cdef inline double _det_row(const floating[:, ::1] X, const floating[::1] data,
     return sq_dist(&X[i, 0], c, d)
 
 
-cdef inline void _front_rows(floating *D, const Py_ssize_t *idx, Py_ssize_t nneed,
+ctypedef fused _dist_t:
+    # the screen's values: the data's dtype, or float32 for float64 rows screened so
+    float
+    double
+
+
+cdef inline void _front_rows(_dist_t *D, const Py_ssize_t *idx, Py_ssize_t nneed,
                              Py_ssize_t s, Py_ssize_t nt) noexcept nogil:
     """Row idx[q] - s of D (nt values a row; rows s, s + 1, ... evaluated) moved to row q,
     for q < nneed (idx increasing from s: each row moves down or stays, so a forward copy
     reads every value before it is overwritten; a loop, not a memmove call per row)."""
-    cdef Py_ssize_t q
-    cdef Py_ssize_t t, src
-    for q in range(nneed):
-        src = (idx[q] - s) * nt
-        for t in range(nt):
-            D[q * nt + t] = D[src + t]
-
-
-cdef inline void _front_rows32(float *D, const Py_ssize_t *idx, Py_ssize_t nneed,
-                               Py_ssize_t s, Py_ssize_t nt) noexcept nogil:
-    """:func:`_front_rows` of float32 values."""
-    cdef Py_ssize_t q
-    cdef Py_ssize_t t, src
+    cdef Py_ssize_t q, t, src
     for q in range(nneed):
         src = (idx[q] - s) * nt
         for t in range(nt):
@@ -156,7 +150,7 @@ cdef void _block_potentials(
     cdef Py_ssize_t nrows
     cdef bint whole
     cdef double dist, dot
-    cdef double e, v, xt, lim, acc, ecc, pruned = 0.0, chunk_pruned
+    cdef double e, v, xt, lim, acc, ecc, pruned = 0.0
     cdef unsigned int bit
     cdef bint need
     # The share of a chunk's rows from which the whole chunk is evaluated (0: never).
@@ -176,7 +170,6 @@ cdef void _block_potentials(
         # only through min(closest, minprune), finite, which is closest for a pruned row (a
         # select, 0.0 if need else v, compiled to a branch that mispredicted half the rows).
         nneed = 0
-        chunk_pruned = 0.0
         for r in range(m):
             i = s + r
             lim = minprune[assign[i]]
@@ -184,8 +177,7 @@ cdef void _block_potentials(
             idx[nneed] = i
             nneed += need
             v = closest[i] if closest[i] < lim else lim     # minsd, no branch
-            chunk_pruned += weight_of(w, i) * v * <double>(1 - need)
-        pruned += chunk_pruned
+            pruned += weight_of(w, i) * v * <double>(1 - need)
         if nneed == 0:
             s += m
             continue
@@ -204,7 +196,7 @@ cdef void _block_potentials(
             # Float64 rows screened in float32: half the memory traffic.
             few_partial_dists(sc.X32, rid, nrows, d, sc.cand, ncand, sc.cnorm, D32)
             if whole:
-                _front_rows32(D32, idx, nneed, s, ncand)
+                _front_rows(D32, idx, nneed, s, ncand)
         elif wide:
             # A few candidates on wide rows: each needed row read in place (gemm would gather
             # the rows, then pack them, to multiply a few columns).
@@ -399,6 +391,32 @@ cdef void _cand_terms(const floating *cnorm, const double *cn2, Py_ssize_t T, do
         cu[t] = 1.5 * cn2[t]
 
 
+cdef inline _Screen32 _no_screen(const float *cand32, const float *cnorm32) noexcept nogil:
+    """A _Screen32 that does not screen yet (X32 NULL), its candidates' float32 room set
+    (cand32, T x d; cnorm32, T) for when it does (_screen_float32)."""
+    cdef _Screen32 sc
+    sc.X32 = NULL
+    sc.cand = cand32
+    sc.cnorm = cnorm32
+    sc.abs0 = 0.0
+    return sc
+
+
+cdef inline void _prepare_candidates(const floating *cand, Py_ssize_t T, Py_ssize_t d,
+                                     floating *candT, floating *cnorm, double *cn2,
+                                     double scale, const _Screen32 *sc, double *ct,
+                                     double *cu, float *cand32, float *candT32,
+                                     float *cnorm32) noexcept nogil:
+    """What a round needs of its T candidates (cand, T x d): their transpose and norms in
+    the data's dtype (candT, cnorm), float64 squared norms (cn2), error-bound terms (ct, cu:
+    see _cand_terms) and, under the float32 screen, their float32 forms (cand32, candT32,
+    cnorm32: the room sc points to)."""
+    prep_centers(cand, T, d, candT, cnorm)
+    _cand_norms(cand, T, d, cn2)
+    _cand_terms(cnorm, cn2, T, scale, sc.abs0, ct, cu)
+    _screen_candidates(cand, T, d, sc, cand32, candT32, cnorm32)
+
+
 cdef void _potentials(
     const floating[:, ::1] X, const floating[::1] data, const int[::1] indices,
     const int[::1] indptr, bint sparse, Py_ssize_t n, Py_ssize_t d, const double[::1] xnorm,
@@ -533,7 +551,9 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     first_cdf(&sample_weight[0], n, float(np.sum(sample_weight)), &cdf[0])
     # The weights as the general path reads them: NULL when every one is 1 (the default),
     # which saves reading them twice a centre (multiplying by 1 changes no value).
-    cdef const double *wp = NULL if bool(np.all(np.asarray(sample_weight) == 1.0)) else &sample_weight[0]
+    cdef const double *wp = &sample_weight[0]
+    if np.all(np.asarray(sample_weight) == 1.0):
+        wp = NULL
     if small:
         _seed_small(X, sample_weight, cdf, n_clusters, T, nb, draws, centers, chosen)
         return centers_arr, chosen_arr
@@ -578,10 +598,7 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
     cdef float[:, ::1] cand32 = np.zeros((T, d), dtype=np.float32)
     cdef float[:, ::1] candT32 = np.zeros((d, T), dtype=np.float32)
     cdef float[::1] cnorm32 = np.zeros(T, dtype=np.float32)
-    sc.X32 = NULL
-    sc.cand = &cand32[0, 0]
-    sc.cnorm = &cnorm32[0]
-    sc.abs0 = 0.0
+    sc = _no_screen(&cand32[0, 0], &cnorm32[0])
     if (floating is double and wide and SCREEN32_MIN_VALUES <= n * d <= SCREEN32_MAX_VALUES
             and np.max(x_sq_norms) <= MIXED_MAX_NORM):
         X32 = _screen_float32(X, n, d, n_threads, &sc, &scale)
@@ -612,11 +629,9 @@ def kmeans_plusplus(const floating[:, ::1] X, const floating[::1] data, const in
                 ids[t] = pick(&closest[0], wp, &block_pot[0], n, nb,
                               draws[1 + (c - 1) * T + t] * total)
             _gather_rows(X, data, indices, indptr, sparse, &ids[0], T, &cand[0, 0], d)
-            prep_centers(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0])
-            _cand_norms(&cand[0, 0], T, d, &cn2[0])
-            _cand_terms(&cnorm[0], &cn2[0], T, scale, sc.abs0, &ct[0], &cu[0])
-            _screen_candidates(&cand[0, 0], T, d, &sc, &cand32[0, 0], &candT32[0, 0],
-                               &cnorm32[0])
+            _prepare_candidates(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0], &cn2[0], scale,
+                                &sc, &ct[0], &cu[0], &cand32[0, 0], &candT32[0, 0],
+                                &cnorm32[0])
             # A quarter of the squared centre-candidate distances, rounded down (by 4 g: the
             # deterministic distances' relative error is below g) so that a pruned row is
             # one the candidate cannot bring closer.
@@ -742,10 +757,7 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] center
     cdef float[:, ::1] candT32 = np.zeros((d, T), dtype=np.float32)
     cdef float[::1] cnorm32 = np.zeros(T, dtype=np.float32)
     cdef _Screen32 sc
-    sc.X32 = NULL
-    sc.cand = &cand32[0, 0]
-    sc.cnorm = &cnorm32[0]
-    sc.abs0 = 0.0
+    sc = _no_screen(&cand32[0, 0], &cnorm32[0])
     X32 = _screen_float32(X, n, d, n_threads, &sc, &scale) if screen32 and wide else None
     cdef double[:, ::1] block_out = np.zeros((nb, 2 * T))
     cdef unsigned int[::1] mask = np.zeros(n, dtype=np.uint32)
@@ -753,10 +765,8 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] center
     bounds = np.zeros(T)
     cdef double[::1] pv = pots
     cdef double[::1] bv = bounds
-    prep_centers(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0])
-    _cand_norms(&cand[0, 0], T, d, &cn2[0])
-    _cand_terms(&cnorm[0], &cn2[0], T, scale, sc.abs0, &ct[0], &cu[0])
-    _screen_candidates(&cand[0, 0], T, d, &sc, &cand32[0, 0], &candT32[0, 0], &cnorm32[0])
+    _prepare_candidates(&cand[0, 0], T, d, &candT[0, 0], &cnorm[0], &cn2[0], scale, &sc,
+                        &ct[0], &cu[0], &cand32[0, 0], &candT32[0, 0], &cnorm32[0])
     _potentials(X, dummy, idummy, idummy, False, n, d, xnorm, &w[0] if w is not None else NULL,
                 cand, candT, cnorm, T,
                 closest, assign, minprune, block_out, &mask[0], &cu[0], wide, n_threads,
