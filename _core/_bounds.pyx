@@ -37,10 +37,9 @@ from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM, TILE_CENTERS,
                       add_up, check_block_buffers, closer, direct_gamma, dist_down, dist_up,
-                      exact_closest, few_partial_dists, group_fold, imin, kmix_fused_argmin2_d,
-                      kmix_fused_argmin2_f, kmix_gamma, kmix_sqdist32_f, panel_dists,
-                      partial_dists, partial_dists_t,
-                      prep_centers, reduce_blocks, row_argmin, row_argmin2, sq_dist, sub_down,
+                      exact_closest, groups_best2, imin, kmix_fused_argmin2_d,
+                      kmix_fused_argmin2_f, kmix_gamma, kmix_sqdist32_f, panel_best2,
+                      partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist, sub_down,
                       sum_counts, wide_best_two, wide_pack, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
                            gemm_mixed_min_centers, make_blocks, make_centers, make_rows,
@@ -177,9 +176,9 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     without a data-dependent branch, which would mispredict often); the rows that still fail
     are searched in full, against all the centres tile by tile (gemm or the fused loops),
     each tile folded into the rows' best values (:func:`_hamerly_scan` /
-    :func:`_yinyang_scan`, or on wide data Yinyang's centre-major tiles by
-    :func:`group_fold`); then each searched row gets its label and new bounds
-    (:func:`_hamerly_settle` / :func:`_yinyang_settle`).
+    :func:`_yinyang_scan`); then each searched row gets its label and new bounds
+    (:func:`_hamerly_settle` / :func:`_yinyang_settle`). Yinyang's rows of wide data that fail
+    the global filter go through :func:`_yinyang_wide_rows` instead.
     """
     cdef Py_ssize_t d = rows.d, k = cen.k
     cdef Py_ssize_t start = b * blk.size, end = imin(rows.n, (b + 1) * blk.size)
@@ -217,6 +216,11 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             sr.bound[nmoved] = bound
             sr.idx[nmoved] = i
             nmoved += <Py_ssize_t>(u >= bound)
+        if SearchBounds is YinyangBounds and cn.use_gemm:
+            # Wide data: the group filter of every row that fails, by panels of centres.
+            changed += _yinyang_wide_rows(X, &rw, &cn, &bnd, sr, nmoved, &mv)
+            s += m
+            continue
         # The direct distance to the own centre (and Yinyang's group filter on narrow data).
         nfull = 0
         for q in range(nmoved):
@@ -246,13 +250,6 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             j0 = k
         while j0 < k:
             kt = imin(TILE_CENTERS, k - j0)
-            if SearchBounds is YinyangBounds and cn.use_gemm:
-                # Centre-major, folded into the groups across the rows.
-                partial_dists_t(search, nfull, d, S + j0 * d, kt, snorm + j0, D)
-                group_fold(D, nfull, kt, j0, bnd.members, bnd.group_of, <floating*>sr.F1,
-                           <floating*>sr.F2, sr.P1, CHUNK_ROWS)
-                j0 += kt
-                continue
             partial_dists(search, nfull, d, S + j0 * d, ST + j0, k, snorm + j0, kt, D,
                           cn.use_gemm)
             for q in range(nfull):
@@ -925,13 +922,12 @@ cdef inline double _yinyang_moved(Py_ssize_t i, YinyangBounds *bd,
 cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Rows *rows,
                          const Centers *cen, YinyangBounds *bd, Search *sr, double glob,
                          const Moves *mv, Py_ssize_t *changed) noexcept nogil:
-    """Row i failed the global filter (``glob``: its smallest group bound): tighten its upper
-    bound to the direct distance and test again. A row that still fails goes through the
-    group filter here (a changed label counts in ``changed``): on narrow data by exact
-    distances (:func:`_yinyang_examine`), on wide data by partial distances to the groups
-    that fail (:func:`_yinyang_examine_wide`) unless more than a tenth of them do. Whether the
-    row is to be searched in full instead (rows without a label always are)."""
-    cdef Py_ssize_t a = bd.labels[i], best, g, nfail = 0, d = cen.d
+    """Narrow data: row i failed the global filter (``glob``: its smallest group bound):
+    tighten its upper bound to the direct distance and test again. A row that still fails
+    goes through the group filter here by exact distances (:func:`_yinyang_examine`; a
+    changed label counts in ``changed``). Whether the row is to be searched in full instead
+    (rows without a label are; wide data's rows go through :func:`_yinyang_wide_rows`)."""
+    cdef Py_ssize_t a = bd.labels[i], best, d = cen.d
     cdef double u, sa
     cdef double *lb = bd.lower + i * bd.ng
     if a < 0:
@@ -941,22 +937,9 @@ cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Rows *rows,
     bd.upper[i] = u
     if u < glob:
         return False
-    if cen.use_gemm:
-        # Wide data: the groups whose bound fails, by partial distances, when they are few
-        # enough that the rows' full search by gemm would cost more: at most a tenth of the
-        # groups (normal 100k x 32, k=1000, float32, 20 iterations: 1.55-1.58 s; a quarter
-        # 1.67-1.72, half 1.77-1.81, never 1.94-2.02, always 2.47-2.54; AVX2 EPYC).
-        for g in range(bd.ng):
-            sr.glist[nfail] = g
-            nfail += <Py_ssize_t>(lb[g] <= u)
-        if 10 * nfail > bd.ng:
-            return True
-        best = _yinyang_examine_wide(x, cen, bd, sr, nfail, a, u, sa, rows.sq_norms[i], lb,
-                                     &u)
-    else:
-        # Narrow data: distances are cheap, examine only the groups whose bound fails (the
-        # group filter) instead of a full search.
-        best = _yinyang_examine(x, cen, bd, sr, a, u, sa, lb, &u)
+    # Distances are cheap: examine only the groups whose bound fails (the group filter)
+    # instead of a full search.
+    best = _yinyang_examine(x, cen, bd, sr, a, u, sa, lb, &u)
     changed[0] += _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
     bd.upper[i] = u
     return False
@@ -1010,87 +993,6 @@ cdef Py_ssize_t _yinyang_examine(const floating *x, const Centers *cen,
         if v < lb[bd.group_of[a]]:
             lb[bd.group_of[a]] = v
     u_out[0] = dist_up(bestv, gam)
-    return best
-
-
-cdef Py_ssize_t _yinyang_examine_wide(const floating *x, const Centers *cen,
-                                      const YinyangBounds *bd, Search *sr, Py_ssize_t nfail,
-                                      Py_ssize_t a, double u, double sa, double xn,
-                                      double *lb, double *u_out) noexcept nogil:
-    """:func:`_yinyang_examine` for wide data: the partial distances of the nfail groups
-    sr.glist[:nfail] whose bound lb[g] does not exceed u (:func:`panel_dists`, the groups'
-    panels), and of the current centre a (squared distance sa; xn: the row's squared norm).
-    The smallest wins when no other computed value is within the expansion's rounding bound
-    of it; otherwise the exact rule decides over all the centres (the winner is always in an
-    examined group or a: every other centre is farther than u). Refreshes the examined
-    groups' bounds; an upper bound on the winner's distance goes to u_out. Uses the first
-    nfail entries of the search scratch and the first group's worth of its D."""
-    cdef Py_ssize_t t, g, jj, p0, nt, ga = bd.group_of[a], pa = -1, best, jb = -1
-    cdef Py_ssize_t zero = 0, d = cen.d
-    cdef const Py_ssize_t *members = bd.members
-    cdef const floating *S = <const floating*>cen.S
-    cdef const floating *snorm = <const floating*>cen.snorm
-    cdef const floating *P = <const floating*>bd.panels
-    cdef const floating *PN = <const floating*>bd.pnorm
-    cdef floating *D = <floating*>sr.D
-    cdef double *gm1 = sr.best1
-    cdef double *gm2 = sr.best2
-    cdef Py_ssize_t *gj1 = sr.arg1
-    cdef double v, m1, m2, bestv = INFINITY, secv = INFINITY, err, sb
-    cdef floating f1, f2
-    cdef bint exact
-    for t in range(nfail):
-        g = sr.glist[t]
-        p0 = bd.gstart[g]
-        nt = bd.gstart[g + 1] - p0
-        panel_dists(x, d, P + bd.pstart[g] * d * KMIX_PANEL, bd.pstart[g + 1] - bd.pstart[g],
-                    PN + bd.pstart[g] * KMIX_PANEL, D)
-        # (search order within a group is increasing centre index: the first minimum is the
-        # lowest index)
-        gj1[t] = p0 + row_argmin2(D, nt, &f1, &f2)
-        m1 = f1
-        m2 = f2
-        gm1[t] = m1
-        gm2[t] = m2
-        # The overall best two values (ties to the lower centre index).
-        if m1 < bestv or (m1 == bestv and jb >= 0 and members[gj1[t]] < members[jb]):
-            secv = bestv if bestv < m2 else m2
-            bestv = m1
-            jb = gj1[t]
-        elif m1 < secv:
-            secv = m1
-    if lb[ga] > u:
-        # The current centre's group was not examined: a's own partial distance.
-        for jj in range(bd.gstart[ga], bd.gstart[ga + 1]):
-            if members[jj] == a:
-                pa = jj
-        few_partial_dists(x, &zero, 1, d, S + pa * d, 1, snorm + pa, D)
-        v = D[0]
-        if v < bestv or (v == bestv and jb >= 0 and a < members[jb]):
-            secv = bestv
-            bestv = v
-            jb = pa
-        elif v < secv:
-            secv = v
-    err = _expansion_error(cen, xn)
-    # (A NaN or infinite gap from overflowed values also goes to the exact rule.)
-    exact = jb < 0 or not (secv - bestv > err)
-    if exact:
-        best = exact_closest(x, <const floating*>cen.C, cen.k, d, &sb)
-        u_out[0] = dist_up(sb, cen.gamma)
-    else:
-        best = members[jb]
-        u_out[0] = _expansion_upper(cen, xn, bestv, err)
-    for t in range(nfail):
-        # Without the winner's value (all values when the exact rule decided: the smallest
-        # bounds the group's centres).
-        v = gm2[t] if (gj1[t] == jb and not exact) else gm1[t]
-        lb[sr.glist[t]] = dist_down(xn + v - err, cen.gamma)
-    # The old centre becomes one of its group's other centres.
-    if best != a and pa >= 0:
-        v = dist_down(sa, cen.gamma)
-        if v < lb[ga]:
-            lb[ga] = v
     return best
 
 
@@ -1181,11 +1083,97 @@ cdef Py_ssize_t _yinyang_settle(const floating *X, const Rows *rows, const Cente
     return changed
 
 
+cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Centers *cen,
+                                 YinyangBounds *bd, Search *sr, Py_ssize_t nmoved,
+                                 const Moves *mv) noexcept nogil:
+    """Wide data: the rows sr.idx[:nmoved] that failed the global filter (against
+    sr.bound[:nmoved]). Each gets the direct distance to its own centre as its upper bound
+    and is tested again; one that still fails goes through the group filter
+    (:func:`_yinyang_wide_row`). Returns how many labels changed."""
+    cdef Py_ssize_t q, i, a, changed = 0, d = cen.d
+    cdef const floating *C = <const floating*>cen.C
+    cdef double u
+    for q in range(nmoved):
+        i = sr.idx[q]
+        a = bd.labels[i]
+        u = INFINITY
+        if a >= 0:
+            u = dist_up(sq_dist(X + i * d, C + a * d, d), cen.gamma)
+            bd.upper[i] = u
+        if u >= sr.bound[q]:
+            changed += _yinyang_wide_row(X + i * d, i, rows, cen, bd, sr, u, a, mv)
+    return changed
+
+
+cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *rows,
+                                  const Centers *cen, YinyangBounds *bd, Search *sr, double u,
+                                  Py_ssize_t a, const Moves *mv) noexcept nogil:
+    """Yinyang's group filter for row i (x) of wide data, whose upper bound u (on the
+    distance to its centre a; +inf without a label) reaches its smallest group bound: every
+    group whose bound does not exceed u, and a's group, is examined by its panels
+    (:func:`panel_best2`: the group's best two partial distances). The smallest wins when no
+    other value is within the expansion's rounding bound of it; otherwise the exact rule
+    decides over all the centres (the winner is always in an examined group: every other
+    centre is farther than u). Refreshes the examined groups' bounds (without the winner's
+    value) and the upper bound; returns 1 if the label changed. Uses the first ng entries of
+    the search scratch."""
+    cdef Py_ssize_t g, t, j, ne = 0, jb = -1, best, ng = bd.ng, d = cen.d
+    cdef Py_ssize_t ga = bd.group_of[a] if a >= 0 else -1
+    cdef const floating *P = <const floating*>bd.panels
+    cdef const floating *PN = <const floating*>bd.pnorm
+    cdef const Py_ssize_t *pstart = bd.pstart
+    cdef double *lb = bd.lower + i * ng
+    cdef floating *F1 = <floating*>sr.F1
+    cdef floating *F2 = <floating*>sr.F2
+    cdef Py_ssize_t *gj1 = sr.arg1
+    cdef double xn = rows.sq_norms[i], bestv = INFINITY, secv = INFINITY, err, sb, v
+    cdef bint exact
+    for g in range(ng):
+        sr.glist[ne] = g
+        ne += <Py_ssize_t>((lb[g] <= u) | (g == ga))
+    if pstart[ng] == ng:
+        # Groups of one panel each: two at a time.
+        groups_best2(x, d, P, sr.glist, ne, PN, F1, F2, sr.P1)
+    else:
+        for t in range(ne):
+            g = sr.glist[t]
+            sr.P1[t] = <int>panel_best2(x, d, P + pstart[g] * d * KMIX_PANEL,
+                                        pstart[g + 1] - pstart[g], PN + pstart[g] * KMIX_PANEL,
+                                        &F1[t], &F2[t])
+    for t in range(ne):
+        j = bd.gstart[sr.glist[t]] + sr.P1[t]
+        gj1[t] = j
+        # The best two over the groups (an exact tie between groups goes to the exact rule).
+        if F1[t] < bestv:
+            secv = bestv if bestv < F2[t] else F2[t]
+            bestv = F1[t]
+            jb = j
+        elif F1[t] < secv:
+            secv = F1[t]
+    err = _expansion_error(cen, xn)
+    # (A NaN or infinite gap from overflowed values also goes to the exact rule.)
+    exact = jb < 0 or not (secv - bestv > err)
+    if exact:
+        best = exact_closest(x, <const floating*>cen.C, cen.k, d, &sb)
+        u = dist_up(sb, cen.gamma)
+    else:
+        best = bd.members[jb]
+        u = _expansion_upper(cen, xn, bestv, err)
+    for t in range(ne):
+        # Without the winner's value (all values when the exact rule decided: the smallest
+        # bounds the group's centres).
+        v = F2[t] if (gj1[t] == jb and not exact) else F1[t]
+        lb[sr.glist[t]] = dist_down(xn + v - err, cen.gamma)
+    bd.upper[i] = u
+    return _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
+
+
 cdef void _fill_panels(const floating *S, const floating *snorm, Py_ssize_t d,
                        const Py_ssize_t *gstart, const Py_ssize_t *pstart, Py_ssize_t ng,
                        floating *panels, floating *pnorm) noexcept nogil:
     """Each group's centres (S: in search order, squared norms snorm) as feature-major panels
-    of KMIX_PANEL centres (:func:`panel_dists`); padding lanes stay as given (zeros)."""
+    of KMIX_PANEL centres (:func:`panel_best2`); padding lanes stay as given (zeros), with
+    squared norms +inf (no padding lane is ever a group's best)."""
     cdef Py_ssize_t g, jj, t, f
     cdef floating *P
     for g in range(ng):
@@ -1195,6 +1183,8 @@ cdef void _fill_panels(const floating *S, const floating *snorm, Py_ssize_t d,
             for f in range(d):
                 P[f * KMIX_PANEL + t % KMIX_PANEL] = S[jj * d + f]
             pnorm[pstart[g] * KMIX_PANEL + t] = snorm[jj]
+        for t in range(gstart[g + 1] - gstart[g], (pstart[g + 1] - pstart[g]) * KMIX_PANEL):
+            pnorm[pstart[g] * KMIX_PANEL + t] = INFINITY
 
 
 def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
@@ -1306,34 +1296,35 @@ def sqdist32(const float[::1] x, const float[::1] c):
     return kmix_sqdist32_f(&x[0], &c[0], x.shape[0])
 
 
-def group_search_dists(const floating[::1] x, const floating[:, ::1] S,
-                       const Py_ssize_t[::1] gstart):
+def group_best_two(const floating[::1] x, const floating[:, ::1] S,
+                   const Py_ssize_t[::1] gstart):
     """The wide-data Yinyang kernels on one row x and centres S (in search order, group g
-    being S[gstart[g]:gstart[g + 1]]), for the kernel tests: (partial distances of every
-    group by :func:`panel_dists`, in S's order; each group's smallest, next smallest and
-    its position by :func:`group_fold` on the gemm tile of :func:`partial_dists_t`)."""
-    cdef Py_ssize_t k = S.shape[0], d = S.shape[1], ng = gstart.shape[0] - 1, g, j
+    being S[gstart[g]:gstart[g + 1]]), for the kernel tests: each group's smallest partial
+    distance, next smallest and the smallest's position in S, by :func:`panel_best2` (any
+    group size), and by :func:`groups_best2` when every group has at most KMIX_PANEL
+    centres (else None)."""
+    cdef Py_ssize_t d = S.shape[1], ng = gstart.shape[0] - 1, g
     cdef object dtype = np.asarray(S).dtype
     cdef floating[::1] snorm = (np.asarray(S, dtype=np.float64) ** 2).sum(axis=1).astype(dtype)
     cdef Py_ssize_t[::1] pstart = np.zeros(ng + 1, dtype=np.intp)
-    cdef Py_ssize_t[::1] members = np.arange(k, dtype=np.intp)
-    cdef Py_ssize_t[::1] group_of = np.repeat(np.arange(ng), np.diff(gstart)).astype(np.intp)
+    cdef Py_ssize_t[::1] glist = np.arange(ng, dtype=np.intp)
     for g in range(ng):
         pstart[g + 1] = pstart[g] + (gstart[g + 1] - gstart[g] + KMIX_PANEL - 1) // KMIX_PANEL
     cdef floating[::1] panels = np.zeros(pstart[ng] * d * KMIX_PANEL, dtype=dtype)
     cdef floating[::1] pnorm = np.zeros(pstart[ng] * KMIX_PANEL, dtype=dtype)
-    cdef floating[::1] out = np.zeros(k, dtype=dtype)
-    cdef floating[::1] buf = np.zeros((pstart[ng] - pstart[0] + 1) * KMIX_PANEL, dtype=dtype)
-    cdef floating[::1] Dt = np.empty(k, dtype=dtype)
-    cdef floating[::1] b1 = np.full(ng, np.inf, dtype=dtype)
-    cdef floating[::1] b2 = np.full(ng, np.inf, dtype=dtype)
-    cdef int[::1] a1 = np.asarray(gstart[:ng], dtype=np.intc).copy()
+    cdef floating[::1] b1 = np.empty(ng, dtype=dtype)
+    cdef floating[::1] b2 = np.empty(ng, dtype=dtype)
+    cdef floating[::1] c1 = np.empty(ng, dtype=dtype)
+    cdef floating[::1] c2 = np.empty(ng, dtype=dtype)
+    cdef Py_ssize_t[::1] a1 = np.empty(ng, dtype=np.intp)
+    cdef int[::1] l1 = np.empty(ng, dtype=np.intc)
     _fill_panels(&S[0, 0], &snorm[0], d, &gstart[0], &pstart[0], ng, &panels[0], &pnorm[0])
     for g in range(ng):
-        panel_dists(&x[0], d, &panels[pstart[g] * d * KMIX_PANEL], pstart[g + 1] - pstart[g],
-                    &pnorm[pstart[g] * KMIX_PANEL], &buf[0])
-        for j in range(gstart[g + 1] - gstart[g]):
-            out[gstart[g] + j] = buf[j]
-    partial_dists_t(&x[0], 1, d, &S[0, 0], k, &snorm[0], &Dt[0])
-    group_fold(&Dt[0], 1, k, 0, &members[0], &group_of[0], &b1[0], &b2[0], &a1[0], 1)
-    return np.asarray(out), np.asarray(Dt), np.asarray(b1), np.asarray(b2), np.asarray(a1)
+        a1[g] = gstart[g] + panel_best2(&x[0], d, &panels[pstart[g] * d * KMIX_PANEL],
+                                        pstart[g + 1] - pstart[g],
+                                        &pnorm[pstart[g] * KMIX_PANEL], &b1[g], &b2[g])
+    if pstart[ng] != ng:
+        return np.asarray(b1), np.asarray(b2), np.asarray(a1), None
+    groups_best2(&x[0], d, &panels[0], &glist[0], ng, &pnorm[0], &c1[0], &c2[0], &l1[0])
+    return (np.asarray(b1), np.asarray(b2), np.asarray(a1),
+            (np.asarray(c1), np.asarray(c2), np.asarray(gstart[:ng]) + np.asarray(l1)))

@@ -79,16 +79,16 @@ cdef extern from "_fused.h" nogil:
     void kmix_few_dots_f(const float *X, const Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t d,
                          const float *C, Py_ssize_t nt, const float *cnorm, float *D)
     int KMIX_PANEL
-    void kmix_panel_dists_d(const double *x, Py_ssize_t d, const double *P, Py_ssize_t npan,
-                            const double *pnorm, double *out)
-    void kmix_panel_dists_f(const float *x, Py_ssize_t d, const float *P, Py_ssize_t npan,
-                            const float *pnorm, float *out)
-    void kmix_group_fold_d(const double *Dt, Py_ssize_t nq, Py_ssize_t kt, Py_ssize_t j0,
-                           const Py_ssize_t *members, const Py_ssize_t *group_of, double *b1,
-                           double *b2, int *a1, Py_ssize_t ldb)
-    void kmix_group_fold_f(const float *Dt, Py_ssize_t nq, Py_ssize_t kt, Py_ssize_t j0,
-                           const Py_ssize_t *members, const Py_ssize_t *group_of, float *b1,
-                           float *b2, int *a1, Py_ssize_t ldb)
+    Py_ssize_t kmix_panel_best2_d(const double *x, Py_ssize_t d, const double *P,
+                                  Py_ssize_t npan, const double *pnorm, double *m1, double *m2)
+    Py_ssize_t kmix_panel_best2_f(const float *x, Py_ssize_t d, const float *P,
+                                  Py_ssize_t npan, const float *pnorm, float *m1, float *m2)
+    void kmix_groups_best2_d(const double *x, Py_ssize_t d, const double *P,
+                             const Py_ssize_t *glist, Py_ssize_t ng, const double *pnorm,
+                             double *m1, double *m2, int *l1)
+    void kmix_groups_best2_f(const float *x, Py_ssize_t d, const float *P,
+                             const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
+                             float *m1, float *m2, int *l1)
 
 
 cdef extern from "_exact.h" nogil:
@@ -151,40 +151,27 @@ cdef inline void partial_dists(
         kmix_fused_d(X, m, d, CT, ldct, cnorm, kt, D)
 
 
-cdef inline void partial_dists_t(const floating *X, Py_ssize_t m, Py_ssize_t d,
-                                 const floating *C, Py_ssize_t kt, const floating *cnorm,
-                                 floating *Dt) noexcept nogil:
-    """:func:`partial_dists` by gemm, centre-major: Dt[j * m + r] = cnorm[j] - 2 <x_r, c_j>
-    for the m x d rows X and the kt x d centres C (Dt: kt x m), for kernels that sweep the
-    rows of one centre at a time."""
-    cdef Py_ssize_t j, r
-    for j in range(kt):
-        for r in range(m):
-            Dt[j * m + r] = cnorm[j]
-    add_minus2_dots(X, m, C, kt, d, Dt)
-
-
-cdef inline void group_fold(const floating *Dt, Py_ssize_t nq, Py_ssize_t kt, Py_ssize_t j0,
-                            const Py_ssize_t *members, const Py_ssize_t *group_of,
-                            floating *b1, floating *b2, int *a1,
-                            Py_ssize_t ldb) noexcept nogil:
-    """Fold a centre-major tile of partial distances into the rows' best two values per
-    group of centres (Yinyang's full search; see _fused.h kmix_group_fold)."""
+cdef inline Py_ssize_t panel_best2(const floating *x, Py_ssize_t d, const floating *P,
+                                   Py_ssize_t npan, const floating *pnorm, floating *m1,
+                                   floating *m2) noexcept nogil:
+    """The best two of pnorm[t] - 2 <x, c_t> over a group's npan panels P (padding lanes'
+    pnorm +inf): the first minimum's position (returned) and value (m1), and the next value
+    (m2); see _fused.h kmix_panel_best2."""
     if floating is float:
-        kmix_group_fold_f(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb)
+        return kmix_panel_best2_f(x, d, P, npan, pnorm, m1, m2)
     else:
-        kmix_group_fold_d(Dt, nq, kt, j0, members, group_of, b1, b2, a1, ldb)
+        return kmix_panel_best2_d(x, d, P, npan, pnorm, m1, m2)
 
 
-cdef inline void panel_dists(const floating *x, Py_ssize_t d, const floating *P,
-                             Py_ssize_t npan, const floating *pnorm,
-                             floating *out) noexcept nogil:
-    """out[t] = pnorm[t] - 2 <x, c_t> for the npan * KMIX_PANEL centres of npan feature-major
-    panels P (see _fused.h kmix_panel_dists; Yinyang's group filter on wide data)."""
+cdef inline void groups_best2(const floating *x, Py_ssize_t d, const floating *P,
+                              const Py_ssize_t *glist, Py_ssize_t ng, const floating *pnorm,
+                              floating *m1, floating *m2, int *l1) noexcept nogil:
+    """:func:`panel_best2` for the groups glist[:ng] of one panel each (group g's panel at
+    P + g * d * KMIX_PANEL); see _fused.h kmix_groups_best2."""
     if floating is float:
-        kmix_panel_dists_f(x, d, P, npan, pnorm, out)
+        kmix_groups_best2_f(x, d, P, glist, ng, pnorm, m1, m2, l1)
     else:
-        kmix_panel_dists_d(x, d, P, npan, pnorm, out)
+        kmix_groups_best2_d(x, d, P, glist, ng, pnorm, m1, m2, l1)
 
 
 cdef inline void few_partial_dists(const floating *X, const Py_ssize_t *idx, Py_ssize_t m,

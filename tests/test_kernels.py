@@ -246,30 +246,41 @@ def test_seeding_chunk_sums_do_not_read_past_the_last_row(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d", [16, 24, 70])
-def test_yinyang_wide_kernels_match_numpy(dtype, d):
-    """Yinyang's wide-data kernels on one row: the groups' panel distances against float64
-    numpy, and the fold of a centre-major gemm tile into each group's smallest value (the
-    first position of a tied minimum), next smallest (a tie counts twice) and position,
-    against numpy on the tile's own values. Integer data: exact ties within groups."""
+@pytest.mark.parametrize("sizes", [[1, 8, 9, 17, 3, 12], [8, 3, 8, 1, 8, 5, 8]])
+def test_yinyang_wide_kernels_match_numpy(dtype, d, sizes):
+    """Yinyang's wide-data group filter on one row: each group's smallest partial distance,
+    next smallest (a tie counts twice) and the smallest's position (the first of a tied
+    minimum), by the kernel of any group size and, for groups of at most one panel, by the
+    kernel that takes two groups at a time (an odd number of groups leaves one alone). Integer
+    data: exact values and exact ties, checked for equality against numpy; normal data: within
+    the rounding bound, the position where the gap exceeds it."""
     from kmix._core import _bounds
-    rng = np.random.RandomState(d)
-    sizes = [1, 8, 9, 17, 3, 12]
+    rng = np.random.RandomState(d + len(sizes))
     gstart = np.r_[0, np.cumsum(sizes)].astype(np.intp)
     S = rng.randint(-2, 3, size=(gstart[-1], d)).astype(dtype)
-    S[10] = S[9]                                   # an exact tie inside group 2
-    for x in (rng.randint(-2, 3, size=d).astype(dtype), rng.normal(size=d).astype(dtype)):
-        out, Dt, b1, b2, a1 = _bounds.group_search_dists(x, S, gstart)
+    S[10] = S[9]                                   # an exact tie inside a group
+    S[gstart[3] + 0] = S[gstart[2]]                # equal values in two groups
+    for integer, x in ((True, rng.randint(-2, 3, size=d).astype(dtype)),
+                       (False, rng.normal(size=d).astype(dtype))):
+        b1, b2, a1, one_panel = _bounds.group_best_two(x, S, gstart)
+        assert (one_panel is not None) == (max(sizes) <= 8)
         ref, scale = _partial_reference(x[None, :], S)
-        eps = np.finfo(dtype).eps
-        assert np.all(np.abs(out - ref[0]) <= 4 * (d + 2) * eps * scale[0])
-        assert np.all(np.abs(Dt - ref[0]) <= 4 * (d + 2) * eps * scale[0])
-        for g in range(len(sizes)):
-            vals = Dt[gstart[g]:gstart[g + 1]]
-            first = int(np.argmin(vals))
-            assert a1[g] == gstart[g] + first
-            assert b1[g] == vals[first]
-            rest = np.delete(vals, first)
-            assert b2[g] == (rest.min() if rest.size else np.inf)
+        tol = 4 * (d + 2) * np.finfo(dtype).eps * scale[0]
+        for got1, got2, pos in [(b1, b2, a1)] + ([one_panel] if one_panel else []):
+            for g in range(len(sizes)):
+                vals = ref[0][gstart[g]:gstart[g + 1]]
+                err = tol[gstart[g]:gstart[g + 1]].max()
+                first = int(np.argmin(vals))
+                rest = np.delete(vals, first)
+                second = rest.min() if rest.size else np.inf
+                if integer:
+                    assert pos[g] == gstart[g] + first
+                    assert got1[g] == vals[first] and got2[g] == second
+                else:
+                    assert abs(got1[g] - vals[first]) <= err
+                    assert got2[g] == second or abs(got2[g] - second) <= err
+                    if second - vals[first] > 2 * err:
+                        assert pos[g] == gstart[g] + first
 
 
 # (m, d, k) of the one-pass kernels' tests: narrow data (fewer than 16 features), then
