@@ -38,7 +38,7 @@ from libc.string cimport memcpy
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM, TILE_CENTERS,
                       add_up, check_block_buffers, closer, direct_gamma, dist_down, dist_up,
                       exact_closest, groups_best2, imin, kmix_fused_argmin2_d,
-                      kmix_fused_argmin2_f, kmix_gamma, kmix_sqdist32_f, panel_best2,
+                      kmix_fused_argmin2_f, kmix_gamma, kmix_sqdist32_f,
                       partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist, sub_down,
                       sum_counts, wide_best_two, wide_pack, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
@@ -92,11 +92,10 @@ cdef struct YinyangBounds:
     const Py_ssize_t *members    # k: the centres by group (group g is gstart[g]:gstart[g+1])
     const Py_ssize_t *gstart     # ng + 1
     Py_ssize_t ng
-    # Wide data: each group's centres as feature-major panels of KMIX_PANEL (group g is panels
-    # pstart[g]:pstart[g + 1]; data dtype) and their squared norms (padding lanes: 0).
+    # Wide data: each group's centres (at most KMIX_PANEL) as one feature-major panel (group
+    # g's at g * d * KMIX_PANEL; data dtype) and their squared norms (padding lanes: +inf).
     const void *panels
     const void *pnorm
-    const Py_ssize_t *pstart
 
 
 ctypedef fused SearchBounds:
@@ -177,8 +176,8 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     are searched in full, against all the centres tile by tile (gemm or the fused loops),
     each tile folded into the rows' best values (:func:`_hamerly_scan` /
     :func:`_yinyang_scan`); then each searched row gets its label and new bounds
-    (:func:`_hamerly_settle` / :func:`_yinyang_settle`). Yinyang's rows of wide data that fail
-    the global filter go through :func:`_yinyang_wide_rows` instead.
+    (:func:`_hamerly_settle` / :func:`_yinyang_settle`); Yinyang's rows of wide data never
+    are (its group filter examines their groups, :func:`_yinyang_wide_row`).
     """
     cdef Py_ssize_t d = rows.d, k = cen.k
     cdef Py_ssize_t start = b * blk.size, end = imin(rows.n, (b + 1) * blk.size)
@@ -216,12 +215,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             sr.bound[nmoved] = bound
             sr.idx[nmoved] = i
             nmoved += <Py_ssize_t>(u >= bound)
-        if SearchBounds is YinyangBounds and cn.use_gemm:
-            # Wide data: the group filter of every row that fails, by panels of centres.
-            changed += _yinyang_wide_rows(X, &rw, &cn, &bnd, sr, nmoved, &mv)
-            s += m
-            continue
-        # The direct distance to the own centre (and Yinyang's group filter on narrow data).
+        # The direct distance to the own centre (and Yinyang's group filter).
         nfull = 0
         for q in range(nmoved):
             i = sr.idx[q]
@@ -922,20 +916,25 @@ cdef inline double _yinyang_moved(Py_ssize_t i, YinyangBounds *bd,
 cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Rows *rows,
                          const Centers *cen, YinyangBounds *bd, Search *sr, double glob,
                          const Moves *mv, Py_ssize_t *changed) noexcept nogil:
-    """Narrow data: row i failed the global filter (``glob``: its smallest group bound):
-    tighten its upper bound to the direct distance and test again. A row that still fails
-    goes through the group filter here by exact distances (:func:`_yinyang_examine`; a
-    changed label counts in ``changed``). Whether the row is to be searched in full instead
-    (rows without a label are; wide data's rows go through :func:`_yinyang_wide_rows`)."""
+    """Row i failed the global filter (``glob``: its smallest group bound): tighten its upper
+    bound to the direct distance and test again. A row that still fails goes through the
+    group filter here (a changed label counts in ``changed``): on narrow data by exact
+    distances (:func:`_yinyang_examine`), on wide data by the groups' panels
+    (:func:`_yinyang_wide_row`; a row without a label examines every group). Whether the
+    row is to be searched in full instead (narrow data's rows without a label)."""
     cdef Py_ssize_t a = bd.labels[i], best, d = cen.d
-    cdef double u, sa
+    cdef double u = INFINITY, sa
     cdef double *lb = bd.lower + i * bd.ng
-    if a < 0:
+    if a < 0 and not cen.use_gemm:
         return True
-    sa = sq_dist(x, <const floating*>cen.C + a * d, d)
-    u = dist_up(sa, cen.gamma)
-    bd.upper[i] = u
-    if u < glob:
+    if a >= 0:
+        sa = sq_dist(x, <const floating*>cen.C + a * d, d)
+        u = dist_up(sa, cen.gamma)
+        bd.upper[i] = u
+        if u < glob:
+            return False
+    if cen.use_gemm:
+        changed[0] += _yinyang_wide_row(x, i, rows, cen, bd, sr, u, a, mv)
         return False
     # Distances are cheap: examine only the groups whose bound fails (the group filter)
     # instead of a full search.
@@ -1083,35 +1082,13 @@ cdef Py_ssize_t _yinyang_settle(const floating *X, const Rows *rows, const Cente
     return changed
 
 
-cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Centers *cen,
-                                 YinyangBounds *bd, Search *sr, Py_ssize_t nmoved,
-                                 const Moves *mv) noexcept nogil:
-    """Wide data: the rows sr.idx[:nmoved] that failed the global filter (against
-    sr.bound[:nmoved]). Each gets the direct distance to its own centre as its upper bound
-    and is tested again; one that still fails goes through the group filter
-    (:func:`_yinyang_wide_row`). Returns how many labels changed."""
-    cdef Py_ssize_t q, i, a, changed = 0, d = cen.d
-    cdef const floating *C = <const floating*>cen.C
-    cdef double u
-    for q in range(nmoved):
-        i = sr.idx[q]
-        a = bd.labels[i]
-        u = INFINITY
-        if a >= 0:
-            u = dist_up(sq_dist(X + i * d, C + a * d, d), cen.gamma)
-            bd.upper[i] = u
-        if u >= sr.bound[q]:
-            changed += _yinyang_wide_row(X + i * d, i, rows, cen, bd, sr, u, a, mv)
-    return changed
-
-
 cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *rows,
                                   const Centers *cen, YinyangBounds *bd, Search *sr, double u,
                                   Py_ssize_t a, const Moves *mv) noexcept nogil:
     """Yinyang's group filter for row i (x) of wide data, whose upper bound u (on the
     distance to its centre a; +inf without a label) reaches its smallest group bound: every
-    group whose bound does not exceed u, and a's group, is examined by its panels
-    (:func:`panel_best2`: the group's best two partial distances). The smallest wins when no
+    group whose bound does not exceed u, and a's group, is examined by its panel
+    (:func:`groups_best2`: the group's best two partial distances). The smallest wins when no
     other value is within the expansion's rounding bound of it; otherwise the exact rule
     decides over all the centres (the winner is always in an examined group: every other
     centre is farther than u). Refreshes the examined groups' bounds (without the winner's
@@ -1119,9 +1096,6 @@ cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *r
     the search scratch."""
     cdef Py_ssize_t g, t, j, ne = 0, jb = -1, best, ng = bd.ng, d = cen.d
     cdef Py_ssize_t ga = bd.group_of[a] if a >= 0 else -1
-    cdef const floating *P = <const floating*>bd.panels
-    cdef const floating *PN = <const floating*>bd.pnorm
-    cdef const Py_ssize_t *pstart = bd.pstart
     cdef double *lb = bd.lower + i * ng
     cdef floating *F1 = <floating*>sr.F1
     cdef floating *F2 = <floating*>sr.F2
@@ -1131,15 +1105,8 @@ cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *r
     for g in range(ng):
         sr.glist[ne] = g
         ne += <Py_ssize_t>((lb[g] <= u) | (g == ga))
-    if pstart[ng] == ng:
-        # Groups of one panel each: two at a time.
-        groups_best2(x, d, P, sr.glist, ne, PN, F1, F2, sr.P1)
-    else:
-        for t in range(ne):
-            g = sr.glist[t]
-            sr.P1[t] = <int>panel_best2(x, d, P + pstart[g] * d * KMIX_PANEL,
-                                        pstart[g + 1] - pstart[g], PN + pstart[g] * KMIX_PANEL,
-                                        &F1[t], &F2[t])
+    groups_best2(x, d, <const floating*>bd.panels, sr.glist, ne, <const floating*>bd.pnorm,
+                 F1, F2, sr.P1)
     for t in range(ne):
         j = bd.gstart[sr.glist[t]] + sr.P1[t]
         gj1[t] = j
@@ -1169,22 +1136,21 @@ cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *r
 
 
 cdef void _fill_panels(const floating *S, const floating *snorm, Py_ssize_t d,
-                       const Py_ssize_t *gstart, const Py_ssize_t *pstart, Py_ssize_t ng,
-                       floating *panels, floating *pnorm) noexcept nogil:
-    """Each group's centres (S: in search order, squared norms snorm) as feature-major panels
-    of KMIX_PANEL centres (:func:`panel_best2`); padding lanes stay as given (zeros), with
-    squared norms +inf (no padding lane is ever a group's best)."""
+                       const Py_ssize_t *gstart, Py_ssize_t ng, floating *panels,
+                       floating *pnorm) noexcept nogil:
+    """Each group's centres (S: in search order, squared norms snorm; at most KMIX_PANEL per
+    group) as one feature-major panel (:func:`groups_best2`); padding lanes stay as given
+    (zeros), with squared norms +inf (no padding lane is ever a group's best)."""
     cdef Py_ssize_t g, jj, t, f
-    cdef floating *P
     for g in range(ng):
-        for jj in range(gstart[g], gstart[g + 1]):
-            t = jj - gstart[g]
-            P = panels + (pstart[g] + t // KMIX_PANEL) * d * KMIX_PANEL
-            for f in range(d):
-                P[f * KMIX_PANEL + t % KMIX_PANEL] = S[jj * d + f]
-            pnorm[pstart[g] * KMIX_PANEL + t] = snorm[jj]
-        for t in range(gstart[g + 1] - gstart[g], (pstart[g + 1] - pstart[g]) * KMIX_PANEL):
-            pnorm[pstart[g] * KMIX_PANEL + t] = INFINITY
+        for t in range(KMIX_PANEL):
+            jj = gstart[g] + t
+            if jj < gstart[g + 1]:
+                for f in range(d):
+                    panels[(g * d + f) * KMIX_PANEL + t] = S[jj * d + f]
+                pnorm[g * KMIX_PANEL + t] = snorm[jj]
+            else:
+                pnorm[g * KMIX_PANEL + t] = INFINITY
 
 
 def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
@@ -1195,11 +1161,12 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     The centres are split into groups (``bounds.groups``); ``bounds.lower[i, g]`` bounds the
     distance from row i to every centre of group g other than its own. A row is searched
     again only when its upper bound reaches the smallest group bound (the global filter).
-    Then only the groups whose bound fails are searched (the group filter): on narrow data
-    with exact distances, on wide data with partial distances from the groups' panels of
-    centres, unless more than a tenth of the groups fail; those rows (and rows without a label)
-    are searched by a gemm against all the centres (sorted by group, folded into every
-    group's bound across the rows). Ties go to the lowest centre index, as in Lloyd.
+    Then only the groups whose bound fails, and the row's own centre's group, are searched
+    (the group filter): on narrow data with exact distances (rows without a label are
+    searched against all the centres), on wide data (GEMM_MIN_FEATURES+ features, groups of
+    at most KMIX_PANEL centres) with partial distances from each group's panel of centres
+    (every group, for a row without a label). Ties go to the lowest centre index, as in
+    Lloyd.
 
     Parameters as :func:`hamerly_pass_dense` (without ``half_sep``).
     """
@@ -1215,7 +1182,6 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef double[:, ::1] lower = bounds.lower
     cdef double[::1] gshift = np.zeros(ng)
     cdef floating[:, ::1] Cp = np.ascontiguousarray(np.asarray(centers)[np.asarray(members)])
-    cdef Py_ssize_t[::1] pstart = np.zeros(ng + 1, dtype=np.intp)
     cdef floating[::1] panels, pnorm
     cdef const double *weight
     cdef Clustering cl
@@ -1227,6 +1193,9 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     bounds.check(n, True, (n, ng))
     if group_of.shape[0] != k or members.shape[0] != k:
         raise ValueError("every centre must be in one group")
+    if d >= GEMM_MIN_FEATURES and np.diff(gstart).max() > KMIX_PANEL:
+        raise ValueError(f"on data of {GEMM_MIN_FEATURES} or more features a group holds at most "
+                         f"{KMIX_PANEL} centres")
     cl = _clustering(clusters, CT, cnorm, n, k, d, update, &weight)
     rows = make_rows(&bounds.x_sq_norms[0], weight, n, d)
     bd.labels = cl.labels
@@ -1240,18 +1209,14 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     bd.ng = ng
     if d >= GEMM_MIN_FEATURES:
         # The groups' panels for the wide data's group filter.
-        for g in range(ng):
-            pstart[g + 1] = pstart[g] + (gstart[g + 1] - gstart[g] + KMIX_PANEL - 1) // KMIX_PANEL
-        panels = np.zeros(pstart[ng] * d * KMIX_PANEL, dtype=np.asarray(centers).dtype)
-        pnorm = np.zeros(pstart[ng] * KMIX_PANEL, dtype=np.asarray(centers).dtype)
+        panels = np.zeros(ng * d * KMIX_PANEL, dtype=np.asarray(centers).dtype)
+        pnorm = np.empty(ng * KMIX_PANEL, dtype=np.asarray(centers).dtype)
         bd.panels = &panels[0]
         bd.pnorm = &pnorm[0]
-        bd.pstart = &pstart[0]
     with nogil:
         prep_centers(&Cp[0, 0], k, d, &CT[0, 0], &cnorm[0])
         if d >= GEMM_MIN_FEATURES:
-            _fill_panels(&Cp[0, 0], &cnorm[0], d, &gstart[0], &pstart[0], ng, &panels[0],
-                         &pnorm[0])
+            _fill_panels(&Cp[0, 0], &cnorm[0], d, &gstart[0], ng, &panels[0], &pnorm[0])
         for g in range(ng):
             for jj in range(gstart[g], gstart[g + 1]):
                 if shift[members[jj]] > gshift[g]:
@@ -1298,33 +1263,21 @@ def sqdist32(const float[::1] x, const float[::1] c):
 
 def group_best_two(const floating[::1] x, const floating[:, ::1] S,
                    const Py_ssize_t[::1] gstart):
-    """The wide-data Yinyang kernels on one row x and centres S (in search order, group g
-    being S[gstart[g]:gstart[g + 1]]), for the kernel tests: each group's smallest partial
-    distance, next smallest and the smallest's position in S, by :func:`panel_best2` (any
-    group size), and by :func:`groups_best2` when every group has at most KMIX_PANEL
-    centres (else None)."""
-    cdef Py_ssize_t d = S.shape[1], ng = gstart.shape[0] - 1, g
+    """The wide-data Yinyang kernel on one row x and centres S (in search order, group g
+    being S[gstart[g]:gstart[g + 1]], at most KMIX_PANEL centres), for the kernel tests: each
+    group's smallest partial distance, next smallest and the smallest's position in S, by
+    :func:`groups_best2` over all the groups."""
+    cdef Py_ssize_t d = S.shape[1], ng = gstart.shape[0] - 1
     cdef object dtype = np.asarray(S).dtype
     cdef floating[::1] snorm = (np.asarray(S, dtype=np.float64) ** 2).sum(axis=1).astype(dtype)
-    cdef Py_ssize_t[::1] pstart = np.zeros(ng + 1, dtype=np.intp)
     cdef Py_ssize_t[::1] glist = np.arange(ng, dtype=np.intp)
-    for g in range(ng):
-        pstart[g + 1] = pstart[g] + (gstart[g + 1] - gstart[g] + KMIX_PANEL - 1) // KMIX_PANEL
-    cdef floating[::1] panels = np.zeros(pstart[ng] * d * KMIX_PANEL, dtype=dtype)
-    cdef floating[::1] pnorm = np.zeros(pstart[ng] * KMIX_PANEL, dtype=dtype)
+    cdef floating[::1] panels = np.zeros(ng * d * KMIX_PANEL, dtype=dtype)
+    cdef floating[::1] pnorm = np.empty(ng * KMIX_PANEL, dtype=dtype)
     cdef floating[::1] b1 = np.empty(ng, dtype=dtype)
     cdef floating[::1] b2 = np.empty(ng, dtype=dtype)
-    cdef floating[::1] c1 = np.empty(ng, dtype=dtype)
-    cdef floating[::1] c2 = np.empty(ng, dtype=dtype)
-    cdef Py_ssize_t[::1] a1 = np.empty(ng, dtype=np.intp)
     cdef int[::1] l1 = np.empty(ng, dtype=np.intc)
-    _fill_panels(&S[0, 0], &snorm[0], d, &gstart[0], &pstart[0], ng, &panels[0], &pnorm[0])
-    for g in range(ng):
-        a1[g] = gstart[g] + panel_best2(&x[0], d, &panels[pstart[g] * d * KMIX_PANEL],
-                                        pstart[g + 1] - pstart[g],
-                                        &pnorm[pstart[g] * KMIX_PANEL], &b1[g], &b2[g])
-    if pstart[ng] != ng:
-        return np.asarray(b1), np.asarray(b2), np.asarray(a1), None
-    groups_best2(&x[0], d, &panels[0], &glist[0], ng, &pnorm[0], &c1[0], &c2[0], &l1[0])
-    return (np.asarray(b1), np.asarray(b2), np.asarray(a1),
-            (np.asarray(c1), np.asarray(c2), np.asarray(gstart[:ng]) + np.asarray(l1)))
+    if np.diff(gstart).max() > KMIX_PANEL:
+        raise ValueError(f"a group holds at most {KMIX_PANEL} centres")
+    _fill_panels(&S[0, 0], &snorm[0], d, &gstart[0], ng, &panels[0], &pnorm[0])
+    groups_best2(&x[0], d, &panels[0], &glist[0], ng, &pnorm[0], &b1[0], &b2[0], &l1[0])
+    return np.asarray(b1), np.asarray(b2), np.asarray(gstart[:ng]) + np.asarray(l1)

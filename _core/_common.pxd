@@ -79,10 +79,6 @@ cdef extern from "_fused.h" nogil:
     void kmix_few_dots_f(const float *X, const Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t d,
                          const float *C, Py_ssize_t nt, const float *cnorm, float *D)
     int KMIX_PANEL
-    Py_ssize_t kmix_panel_best2_d(const double *x, Py_ssize_t d, const double *P,
-                                  Py_ssize_t npan, const double *pnorm, double *m1, double *m2)
-    Py_ssize_t kmix_panel_best2_f(const float *x, Py_ssize_t d, const float *P,
-                                  Py_ssize_t npan, const float *pnorm, float *m1, float *m2)
     void kmix_groups_best2_d(const double *x, Py_ssize_t d, const double *P,
                              const Py_ssize_t *glist, Py_ssize_t ng, const double *pnorm,
                              double *m1, double *m2, int *l1)
@@ -151,23 +147,14 @@ cdef inline void partial_dists(
         kmix_fused_d(X, m, d, CT, ldct, cnorm, kt, D)
 
 
-cdef inline Py_ssize_t panel_best2(const floating *x, Py_ssize_t d, const floating *P,
-                                   Py_ssize_t npan, const floating *pnorm, floating *m1,
-                                   floating *m2) noexcept nogil:
-    """The best two of pnorm[t] - 2 <x, c_t> over a group's npan panels P (padding lanes'
-    pnorm +inf): the first minimum's position (returned) and value (m1), and the next value
-    (m2); see _fused.h kmix_panel_best2."""
-    if floating is float:
-        return kmix_panel_best2_f(x, d, P, npan, pnorm, m1, m2)
-    else:
-        return kmix_panel_best2_d(x, d, P, npan, pnorm, m1, m2)
-
-
 cdef inline void groups_best2(const floating *x, Py_ssize_t d, const floating *P,
                               const Py_ssize_t *glist, Py_ssize_t ng, const floating *pnorm,
                               floating *m1, floating *m2, int *l1) noexcept nogil:
-    """:func:`panel_best2` for the groups glist[:ng] of one panel each (group g's panel at
-    P + g * d * KMIX_PANEL); see _fused.h kmix_groups_best2."""
+    """Yinyang's group filter on wide data: the best two of pnorm[l] - 2 <x, c_l> in each
+    group glist[t] (t < ng) of at most KMIX_PANEL centres, one feature-major panel each
+    (group g's at P + g * d * KMIX_PANEL; padding lanes' pnorm +inf): the first minimum's
+    lane (l1[t]) and value (m1[t]) and the next value (m2[t]); see _fused.h
+    kmix_groups_best2."""
     if floating is float:
         kmix_groups_best2_f(x, d, P, glist, ng, pnorm, m1, m2, l1)
     else:

@@ -905,55 +905,44 @@ static inline void kmix_few_dots_f(const float *X, const ptrdiff_t *idx, ptrdiff
  * panel feature-major (P[(p * d + f) * KMIX_PANEL + l]: feature f of the panel's centre l). */
 #define KMIX_PANEL 8
 
+/* Yinyang's group filter on wide data, groups of at most KMIX_PANEL centres, one panel each
+ * (group g's panel at P + g * d * KMIX_PANEL, its squared norms at pnorm + g * KMIX_PANEL,
+ * the padding lanes' +inf): row x against the groups glist[:ng], each reduced to its best two
+ * values of pnorm - 2 <x, c>: the first minimum's lane l1[t] (ties to the lowest lane, i.e.
+ * centre position) and value m1[t], and the second smallest m2[t] (a tied minimum counting
+ * twice). The AVX2 versions keep the values in registers: float groups two at a time (four
+ * accumulators each, features f mod 4: eight FMA chains), a double group's two halves with
+ * features f mod 2; the portable one sums each dot product in order. Either rounding is
+ * within expansion_error_scale's bound (any summation order, FMA or not). */
+#define KMIX_GROUPS_BEST2_ARGS(T)                                                  \
+    const T *x, ptrdiff_t d, const T *P, const ptrdiff_t *glist, ptrdiff_t ng,     \
+    const T *pnorm, T *m1, T *m2, int *l1
 
-
-/* Yinyang's group filter on wide data: one row x against one group's centres (npan panels of
- * KMIX_PANEL, with the padding lanes' squared norms +inf), reduced
- * to the group's best two: returns the position p * KMIX_PANEL + l of the first minimum of
- * pnorm - 2 <x, c> (ties to the lowest position) and stores it in m1, the second smallest in
- * m2 (a tied minimum counting twice). The AVX2 versions take two panels at a time (four
- * accumulators each, features f mod 4, or f mod 2 for the two halves of a double panel) and
- * keep each lane's best two and the panel of its best, so that no value is stored; the
- * portable one sums each dot product in order. Either rounding is within
- * expansion_error_scale's bound (any summation order, FMA or not). */
-#define KMIX_PANEL_BEST2_BASE(T)                                                   \
-    ptrdiff_t j1 = 0;                                                              \
-    T b1 = (T)INFINITY, b2 = (T)INFINITY;                                          \
-    for (ptrdiff_t p = 0; p < npan; ++p) {                                         \
-        const T *restrict Pp = P + p * d * KMIX_PANEL;                             \
+#define KMIX_GROUPS_BEST2_BASE(T)                                                  \
+    for (ptrdiff_t t = 0; t < ng; ++t) {                                           \
+        const T *restrict Pg = P + glist[t] * d * KMIX_PANEL;                      \
+        const T *restrict ng_ = pnorm + glist[t] * KMIX_PANEL;                     \
+        T b1 = (T)INFINITY, b2 = (T)INFINITY;                                      \
+        int j1 = 0;                                                                \
         for (int l = 0; l < KMIX_PANEL; ++l) {                                     \
             T s = 0;                                                               \
-            for (ptrdiff_t f = 0; f < d; ++f) s += x[f] * Pp[f * KMIX_PANEL + l];  \
-            const T v = pnorm[p * KMIX_PANEL + l] + (T)(-2) * s;                   \
-            if (v < b1) { b2 = b1; b1 = v; j1 = p * KMIX_PANEL + l; }              \
+            for (ptrdiff_t f = 0; f < d; ++f) s += x[f] * Pg[f * KMIX_PANEL + l];  \
+            const T v = ng_[l] + (T)(-2) * s;                                      \
+            if (v < b1) { b2 = b1; b1 = v; j1 = l; }                               \
             else if (v < b2) b2 = v;                                               \
         }                                                                          \
-    }                                                                              \
-    *m1 = b1;                                                                      \
-    *m2 = b2;                                                                      \
-    return j1;
+        m1[t] = b1;                                                                \
+        m2[t] = b2;                                                                \
+        l1[t] = j1;                                                                \
+    }
 
-static ptrdiff_t kmix_panel_best2_d_base(const double *x, ptrdiff_t d, const double *P,
-                                         ptrdiff_t npan, const double *pnorm, double *m1,
-                                         double *m2)
-{ KMIX_PANEL_BEST2_BASE(double) }
+static void kmix_groups_best2_d_base(KMIX_GROUPS_BEST2_ARGS(double))
+{ KMIX_GROUPS_BEST2_BASE(double) }
 
-static ptrdiff_t kmix_panel_best2_f_base(const float *x, ptrdiff_t d, const float *P,
-                                         ptrdiff_t npan, const float *pnorm, float *m1,
-                                         float *m2)
-{ KMIX_PANEL_BEST2_BASE(float) }
+static void kmix_groups_best2_f_base(KMIX_GROUPS_BEST2_ARGS(float))
+{ KMIX_GROUPS_BEST2_BASE(float) }
 
 #if KMIX_HAVE_DISPATCH
-/* Fold a panel's values v (panel p) into each lane's best two (v1, v2) and the panel of its
- * best (i1): strict <, so a lane keeps its earliest panel on ties. */
-#define KMIX_LANE_FOLD(SFX, VT, CMP, v, p, v1, v2, i1)                            \
-    do {                                                                           \
-        const VT lt_ = _mm256_cmp_##SFX(v, v1, _CMP_LT_OQ);                        \
-        v2 = _mm256_blendv_##SFX(_mm256_min_##SFX(v2, v), v1, lt_);                \
-        v1 = _mm256_blendv_##SFX(v1, v, lt_);                                      \
-        i1 = _mm256_blendv_##SFX(i1, CMP((double)(p)), lt_);                       \
-    } while (0)
-
 __attribute__((target("avx2,fma")))
 static inline float kmix_hmin8_ps(__m256 v)
 {
@@ -971,203 +960,7 @@ static inline double kmix_hmin4_pd(__m256d v)
     return _mm_cvtsd_f64(m);
 }
 
-#define KMIX_SET1F(p) _mm256_set1_ps((float)(p))
-
-/* Two panels' values against row x: pnorm - 2 <x, c> for panels Pa and Pb (their squared
- * norms na, nb), four accumulators each (features f mod 4) so that eight FMA chains overlap. */
-__attribute__((target("avx2,fma")))
-static inline void kmix_two_panels_ps(const float *x, ptrdiff_t d, const float *Pa,
-                                      const float *Pb, const float *na, const float *nb,
-                                      __m256 *va, __m256 *vb)
-{
-    const __m256 mtwo = _mm256_set1_ps(-2.0f);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    ptrdiff_t f = 0;
-    for (; f + 4 <= d; f += 4) {
-        const __m256 x0 = _mm256_set1_ps(x[f]), x1 = _mm256_set1_ps(x[f + 1]);
-        const __m256 x2 = _mm256_set1_ps(x[f + 2]), x3 = _mm256_set1_ps(x[f + 3]);
-        a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pa + f * 8), a0);
-        b0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pb + f * 8), b0);
-        a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(Pa + f * 8 + 8), a1);
-        b1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(Pb + f * 8 + 8), b1);
-        a2 = _mm256_fmadd_ps(x2, _mm256_loadu_ps(Pa + f * 8 + 16), a2);
-        b2 = _mm256_fmadd_ps(x2, _mm256_loadu_ps(Pb + f * 8 + 16), b2);
-        a3 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(Pa + f * 8 + 24), a3);
-        b3 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(Pb + f * 8 + 24), b3);
-    }
-    for (; f < d; ++f) {
-        const __m256 x0 = _mm256_set1_ps(x[f]);
-        a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pa + f * 8), a0);
-        b0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pb + f * 8), b0);
-    }
-    *va = _mm256_fmadd_ps(mtwo, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                          _mm256_loadu_ps(na));
-    *vb = _mm256_fmadd_ps(mtwo, _mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)),
-                          _mm256_loadu_ps(nb));
-}
-
-__attribute__((target("avx2,fma")))
-static ptrdiff_t kmix_panel_best2_f_avx2(const float *x, ptrdiff_t d, const float *P,
-                                         ptrdiff_t npan, const float *pnorm, float *m1,
-                                         float *m2)
-{
-    const __m256 inf = _mm256_set1_ps(INFINITY), mtwo = _mm256_set1_ps(-2.0f);
-    __m256 v1 = inf, v2 = inf, i1 = _mm256_setzero_ps();
-    ptrdiff_t p = 0;
-    for (; p + 2 <= npan; p += 2) {
-        __m256 va, vb;
-        kmix_two_panels_ps(x, d, P + p * d * 8, P + (p + 1) * d * 8, pnorm + p * 8,
-                           pnorm + p * 8 + 8, &va, &vb);
-        KMIX_LANE_FOLD(ps, __m256, KMIX_SET1F, va, p, v1, v2, i1);
-        KMIX_LANE_FOLD(ps, __m256, KMIX_SET1F, vb, p + 1, v1, v2, i1);
-    }
-    if (p < npan) {
-        const float *Pa = P + p * d * 8;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        ptrdiff_t f = 0;
-        for (; f + 4 <= d; f += 4) {
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[f]), _mm256_loadu_ps(Pa + f * 8), a0);
-            a1 = _mm256_fmadd_ps(_mm256_set1_ps(x[f + 1]), _mm256_loadu_ps(Pa + f * 8 + 8), a1);
-            a2 = _mm256_fmadd_ps(_mm256_set1_ps(x[f + 2]), _mm256_loadu_ps(Pa + f * 8 + 16), a2);
-            a3 = _mm256_fmadd_ps(_mm256_set1_ps(x[f + 3]), _mm256_loadu_ps(Pa + f * 8 + 24), a3);
-        }
-        for (; f < d; ++f)
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[f]), _mm256_loadu_ps(Pa + f * 8), a0);
-        const __m256 va = _mm256_fmadd_ps(mtwo, _mm256_add_ps(_mm256_add_ps(a0, a1),
-                                                              _mm256_add_ps(a2, a3)),
-                                          _mm256_loadu_ps(pnorm + p * 8));
-        KMIX_LANE_FOLD(ps, __m256, KMIX_SET1F, va, p, v1, v2, i1);
-    }
-    /* The first minimum: the lowest position p * 8 + l among the lanes holding the smallest
-     * value (positions are exact in float); the second: the other lanes' best and every
-     * lane's second. */
-    const float b1 = kmix_hmin8_ps(v1);
-    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256 pos = _mm256_fmadd_ps(i1, _mm256_set1_ps(8.0f), lane);
-    const __m256 at = _mm256_blendv_ps(inf, pos, _mm256_cmp_ps(v1, _mm256_set1_ps(b1), _CMP_EQ_OQ));
-    const float j1 = kmix_hmin8_ps(at);
-    const __m256 rest = _mm256_blendv_ps(v1, inf, _mm256_cmp_ps(pos, _mm256_set1_ps(j1), _CMP_EQ_OQ));
-    *m1 = b1;
-    *m2 = kmix_hmin8_ps(_mm256_min_ps(rest, v2));
-    return j1 < (float)INFINITY ? (ptrdiff_t)j1 : 0;
-}
-
-#define KMIX_SET1D(p) _mm256_set1_pd((double)(p))
-
-__attribute__((target("avx2,fma")))
-static ptrdiff_t kmix_panel_best2_d_avx2(const double *x, ptrdiff_t d, const double *P,
-                                         ptrdiff_t npan, const double *pnorm, double *m1,
-                                         double *m2)
-{
-    const __m256d inf = _mm256_set1_pd(INFINITY), mtwo = _mm256_set1_pd(-2.0);
-    __m256d lo1 = inf, lo2 = inf, li1 = _mm256_setzero_pd();
-    __m256d hi1 = inf, hi2 = inf, hi_i1 = li1;
-    ptrdiff_t p = 0;
-    for (; p + 2 <= npan; p += 2) {
-        const double *Pa = P + p * d * 8, *Pb = Pa + d * 8;
-        __m256d al0 = _mm256_setzero_pd(), ah0 = al0, al1 = al0, ah1 = al0;
-        __m256d bl0 = al0, bh0 = al0, bl1 = al0, bh1 = al0;
-        ptrdiff_t f = 0;
-        for (; f + 2 <= d; f += 2) {
-            const __m256d x0 = _mm256_set1_pd(x[f]), x1 = _mm256_set1_pd(x[f + 1]);
-            al0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pa + f * 8), al0);
-            ah0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pa + f * 8 + 4), ah0);
-            bl0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pb + f * 8), bl0);
-            bh0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pb + f * 8 + 4), bh0);
-            al1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pa + f * 8 + 8), al1);
-            ah1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pa + f * 8 + 12), ah1);
-            bl1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pb + f * 8 + 8), bl1);
-            bh1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pb + f * 8 + 12), bh1);
-        }
-        for (; f < d; ++f) {
-            const __m256d x0 = _mm256_set1_pd(x[f]);
-            al0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pa + f * 8), al0);
-            ah0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pa + f * 8 + 4), ah0);
-            bl0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pb + f * 8), bl0);
-            bh0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pb + f * 8 + 4), bh0);
-        }
-        const __m256d val = _mm256_fmadd_pd(mtwo, _mm256_add_pd(al0, al1), _mm256_loadu_pd(pnorm + p * 8));
-        const __m256d vah = _mm256_fmadd_pd(mtwo, _mm256_add_pd(ah0, ah1), _mm256_loadu_pd(pnorm + p * 8 + 4));
-        const __m256d vbl = _mm256_fmadd_pd(mtwo, _mm256_add_pd(bl0, bl1), _mm256_loadu_pd(pnorm + p * 8 + 8));
-        const __m256d vbh = _mm256_fmadd_pd(mtwo, _mm256_add_pd(bh0, bh1), _mm256_loadu_pd(pnorm + p * 8 + 12));
-        KMIX_LANE_FOLD(pd, __m256d, KMIX_SET1D, val, p, lo1, lo2, li1);
-        KMIX_LANE_FOLD(pd, __m256d, KMIX_SET1D, vah, p, hi1, hi2, hi_i1);
-        KMIX_LANE_FOLD(pd, __m256d, KMIX_SET1D, vbl, p + 1, lo1, lo2, li1);
-        KMIX_LANE_FOLD(pd, __m256d, KMIX_SET1D, vbh, p + 1, hi1, hi2, hi_i1);
-    }
-    if (p < npan) {
-        const double *Pa = P + p * d * 8;
-        __m256d al0 = _mm256_setzero_pd(), ah0 = al0, al1 = al0, ah1 = al0;
-        ptrdiff_t f = 0;
-        for (; f + 2 <= d; f += 2) {
-            const __m256d x0 = _mm256_set1_pd(x[f]), x1 = _mm256_set1_pd(x[f + 1]);
-            al0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pa + f * 8), al0);
-            ah0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pa + f * 8 + 4), ah0);
-            al1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pa + f * 8 + 8), al1);
-            ah1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pa + f * 8 + 12), ah1);
-        }
-        for (; f < d; ++f) {
-            const __m256d x0 = _mm256_set1_pd(x[f]);
-            al0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pa + f * 8), al0);
-            ah0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pa + f * 8 + 4), ah0);
-        }
-        const __m256d val = _mm256_fmadd_pd(mtwo, _mm256_add_pd(al0, al1), _mm256_loadu_pd(pnorm + p * 8));
-        const __m256d vah = _mm256_fmadd_pd(mtwo, _mm256_add_pd(ah0, ah1), _mm256_loadu_pd(pnorm + p * 8 + 4));
-        KMIX_LANE_FOLD(pd, __m256d, KMIX_SET1D, val, p, lo1, lo2, li1);
-        KMIX_LANE_FOLD(pd, __m256d, KMIX_SET1D, vah, p, hi1, hi2, hi_i1);
-    }
-    const double b1 = kmix_hmin4_pd(_mm256_min_pd(lo1, hi1));
-    const __m256d bb = _mm256_set1_pd(b1), eight = _mm256_set1_pd(8.0);
-    const __m256d plo = _mm256_fmadd_pd(li1, eight, _mm256_setr_pd(0, 1, 2, 3));
-    const __m256d phi = _mm256_fmadd_pd(hi_i1, eight, _mm256_setr_pd(4, 5, 6, 7));
-    const __m256d alo = _mm256_blendv_pd(inf, plo, _mm256_cmp_pd(lo1, bb, _CMP_EQ_OQ));
-    const __m256d ahi = _mm256_blendv_pd(inf, phi, _mm256_cmp_pd(hi1, bb, _CMP_EQ_OQ));
-    const double j1 = kmix_hmin4_pd(_mm256_min_pd(alo, ahi));
-    const __m256d jj = _mm256_set1_pd(j1);
-    const __m256d rlo = _mm256_blendv_pd(lo1, inf, _mm256_cmp_pd(plo, jj, _CMP_EQ_OQ));
-    const __m256d rhi = _mm256_blendv_pd(hi1, inf, _mm256_cmp_pd(phi, jj, _CMP_EQ_OQ));
-    *m1 = b1;
-    *m2 = kmix_hmin4_pd(_mm256_min_pd(_mm256_min_pd(rlo, rhi), _mm256_min_pd(lo2, hi2)));
-    return j1 < INFINITY ? (ptrdiff_t)j1 : 0;
-}
-#endif
-
-static inline ptrdiff_t kmix_panel_best2_d(const double *x, ptrdiff_t d, const double *P,
-                                           ptrdiff_t npan, const double *pnorm, double *m1,
-                                           double *m2)
-{ KMIX_DISPATCH_RETURN(kmix_panel_best2_d, (x, d, P, npan, pnorm, m1, m2)) }
-
-static inline ptrdiff_t kmix_panel_best2_f(const float *x, ptrdiff_t d, const float *P,
-                                           ptrdiff_t npan, const float *pnorm, float *m1,
-                                           float *m2)
-{ KMIX_DISPATCH_RETURN(kmix_panel_best2_f, (x, d, P, npan, pnorm, m1, m2)) }
-
-
-/* Yinyang's group filter on wide data with groups of one panel each (KMIX_PANEL centres, the
- * last padded with squared norms +inf): row x against the groups glist[:ng] (group g's panel
- * at P + g * d * KMIX_PANEL, its squared norms at pnorm + g * KMIX_PANEL), each reduced to its
- * best two as kmix_panel_best2 does (m1[t], m2[t], the first minimum's lane l1[t]). The AVX2
- * versions take two groups at a time, so that eight FMA chains overlap. */
-#define KMIX_GROUPS_BEST2_ARGS(T)                                                  \
-    const T *x, ptrdiff_t d, const T *P, const ptrdiff_t *glist, ptrdiff_t ng,     \
-    const T *pnorm, T *m1, T *m2, int *l1
-
-#define KMIX_GROUPS_BEST2_BASE(T, SFX)                                             \
-    for (ptrdiff_t t = 0; t < ng; ++t) {                                           \
-        const ptrdiff_t g = glist[t];                                              \
-        l1[t] = (int)kmix_panel_best2_##SFX##_base(x, d, P + g * d * KMIX_PANEL, 1,  \
-                                                   pnorm + g * KMIX_PANEL, &m1[t], &m2[t]); \
-    }
-
-static void kmix_groups_best2_d_base(KMIX_GROUPS_BEST2_ARGS(double))
-{ KMIX_GROUPS_BEST2_BASE(double, d) }
-
-static void kmix_groups_best2_f_base(KMIX_GROUPS_BEST2_ARGS(float))
-{ KMIX_GROUPS_BEST2_BASE(float, f) }
-
-#if KMIX_HAVE_DISPATCH
-/* One group's 8 values v (float lanes) to its best two and the first minimum's lane. */
+/* A group's 8 values (float lanes) to its best two and the first minimum's lane. */
 __attribute__((target("avx2,fma")))
 static inline void kmix_best2_lanes8_ps(__m256 v, float *m1, float *m2, int *l1)
 {
@@ -1181,29 +974,110 @@ static inline void kmix_best2_lanes8_ps(__m256 v, float *m1, float *m2, int *l1)
     *l1 = l;
 }
 
+/* The same for a double group's two halves (lanes 0-3 in lo, 4-7 in hi). */
+__attribute__((target("avx2,fma")))
+static inline void kmix_best2_lanes8_pd(__m256d lo, __m256d hi, double *m1, double *m2,
+                                        int *l1)
+{
+    const double b1 = kmix_hmin4_pd(_mm256_min_pd(lo, hi));
+    const __m256d bb = _mm256_set1_pd(b1), inf = _mm256_set1_pd(INFINITY);
+    const int mask = _mm256_movemask_pd(_mm256_cmp_pd(lo, bb, _CMP_EQ_OQ))
+                     | (_mm256_movemask_pd(_mm256_cmp_pd(hi, bb, _CMP_EQ_OQ)) << 4);
+    const int l = mask ? __builtin_ctz(mask) : 0;
+    const __m256d ld = _mm256_set1_pd((double)l);
+    const __m256d slo = _mm256_cmp_pd(_mm256_setr_pd(0, 1, 2, 3), ld, _CMP_EQ_OQ);
+    const __m256d shi = _mm256_cmp_pd(_mm256_setr_pd(4, 5, 6, 7), ld, _CMP_EQ_OQ);
+    *m1 = b1;
+    *m2 = kmix_hmin4_pd(_mm256_min_pd(_mm256_blendv_pd(lo, inf, slo),
+                                      _mm256_blendv_pd(hi, inf, shi)));
+    *l1 = l;
+}
+
+/* pnorm - 2 <x, c> for the panels Pa and Pb (squared norms na, nb), four accumulators each
+ * (features f mod 4) so that eight FMA chains overlap; with Pb NULL, Pa's alone (vb unset). */
+__attribute__((target("avx2,fma")))
+static inline void kmix_two_panels_ps(const float *x, ptrdiff_t d, const float *Pa,
+                                      const float *Pb, const float *na, const float *nb,
+                                      __m256 *va, __m256 *vb)
+{
+    const __m256 mtwo = _mm256_set1_ps(-2.0f);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    ptrdiff_t f = 0;
+    if (!Pb) {
+        for (; f + 4 <= d; f += 4) {
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[f]), _mm256_loadu_ps(Pa + f * 8), a0);
+            a1 = _mm256_fmadd_ps(_mm256_set1_ps(x[f + 1]), _mm256_loadu_ps(Pa + f * 8 + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_set1_ps(x[f + 2]), _mm256_loadu_ps(Pa + f * 8 + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_set1_ps(x[f + 3]), _mm256_loadu_ps(Pa + f * 8 + 24), a3);
+        }
+        for (; f < d; ++f)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[f]), _mm256_loadu_ps(Pa + f * 8), a0);
+    } else {
+        for (; f + 4 <= d; f += 4) {
+            const __m256 x0 = _mm256_set1_ps(x[f]), x1 = _mm256_set1_ps(x[f + 1]);
+            const __m256 x2 = _mm256_set1_ps(x[f + 2]), x3 = _mm256_set1_ps(x[f + 3]);
+            a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pa + f * 8), a0);
+            b0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pb + f * 8), b0);
+            a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(Pa + f * 8 + 8), a1);
+            b1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(Pb + f * 8 + 8), b1);
+            a2 = _mm256_fmadd_ps(x2, _mm256_loadu_ps(Pa + f * 8 + 16), a2);
+            b2 = _mm256_fmadd_ps(x2, _mm256_loadu_ps(Pb + f * 8 + 16), b2);
+            a3 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(Pa + f * 8 + 24), a3);
+            b3 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(Pb + f * 8 + 24), b3);
+        }
+        for (; f < d; ++f) {
+            const __m256 x0 = _mm256_set1_ps(x[f]);
+            a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pa + f * 8), a0);
+            b0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pb + f * 8), b0);
+        }
+        *vb = _mm256_fmadd_ps(mtwo, _mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)),
+                              _mm256_loadu_ps(nb));
+    }
+    *va = _mm256_fmadd_ps(mtwo, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                          _mm256_loadu_ps(na));
+}
+
 __attribute__((target("avx2,fma")))
 static void kmix_groups_best2_f_avx2(KMIX_GROUPS_BEST2_ARGS(float))
 {
-    ptrdiff_t t = 0;
-    for (; t + 2 <= ng; t += 2) {
+    for (ptrdiff_t t = 0; t < ng; t += 2) {
+        const int two = t + 1 < ng;
         __m256 va, vb;
-        kmix_two_panels_ps(x, d, P + glist[t] * d * 8, P + glist[t + 1] * d * 8,
-                           pnorm + glist[t] * 8, pnorm + glist[t + 1] * 8, &va, &vb);
+        kmix_two_panels_ps(x, d, P + glist[t] * d * 8, two ? P + glist[t + 1] * d * 8 : NULL,
+                           pnorm + glist[t] * 8, two ? pnorm + glist[t + 1] * 8 : NULL, &va,
+                           &vb);
         kmix_best2_lanes8_ps(va, &m1[t], &m2[t], &l1[t]);
-        kmix_best2_lanes8_ps(vb, &m1[t + 1], &m2[t + 1], &l1[t + 1]);
+        if (two)
+            kmix_best2_lanes8_ps(vb, &m1[t + 1], &m2[t + 1], &l1[t + 1]);
     }
-    if (t < ng)
-        l1[t] = (int)kmix_panel_best2_f_avx2(x, d, P + glist[t] * d * 8, 1, pnorm + glist[t] * 8,
-                                             &m1[t], &m2[t]);
 }
 
 __attribute__((target("avx2,fma")))
 static void kmix_groups_best2_d_avx2(KMIX_GROUPS_BEST2_ARGS(double))
 {
-    /* (each group already has four chains: two halves of the panel, features f mod 2) */
-    for (ptrdiff_t t = 0; t < ng; ++t)
-        l1[t] = (int)kmix_panel_best2_d_avx2(x, d, P + glist[t] * d * 8, 1, pnorm + glist[t] * 8,
-                                             &m1[t], &m2[t]);
+    const __m256d mtwo = _mm256_set1_pd(-2.0);
+    for (ptrdiff_t t = 0; t < ng; ++t) {
+        const double *Pg = P + glist[t] * d * 8, *ng_ = pnorm + glist[t] * 8;
+        __m256d l0 = _mm256_setzero_pd(), h0 = l0, l1v = l0, h1 = l0;
+        ptrdiff_t f = 0;
+        for (; f + 2 <= d; f += 2) {
+            const __m256d x0 = _mm256_set1_pd(x[f]), x1 = _mm256_set1_pd(x[f + 1]);
+            l0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pg + f * 8), l0);
+            h0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pg + f * 8 + 4), h0);
+            l1v = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pg + f * 8 + 8), l1v);
+            h1 = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pg + f * 8 + 12), h1);
+        }
+        for (; f < d; ++f) {
+            const __m256d x0 = _mm256_set1_pd(x[f]);
+            l0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pg + f * 8), l0);
+            h0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pg + f * 8 + 4), h0);
+        }
+        kmix_best2_lanes8_pd(
+            _mm256_fmadd_pd(mtwo, _mm256_add_pd(l0, l1v), _mm256_loadu_pd(ng_)),
+            _mm256_fmadd_pd(mtwo, _mm256_add_pd(h0, h1), _mm256_loadu_pd(ng_ + 4)),
+            &m1[t], &m2[t], &l1[t]);
+    }
 }
 #endif
 

@@ -246,14 +246,14 @@ def test_seeding_chunk_sums_do_not_read_past_the_last_row(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d", [16, 24, 70])
-@pytest.mark.parametrize("sizes", [[1, 8, 9, 17, 3, 12], [8, 3, 8, 1, 8, 5, 8]])
+@pytest.mark.parametrize("sizes", [[1, 8, 3, 6, 8, 2], [8, 3, 8, 1, 8, 5, 8]])
 def test_yinyang_wide_kernels_match_numpy(dtype, d, sizes):
     """Yinyang's wide-data group filter on one row: each group's smallest partial distance,
     next smallest (a tie counts twice) and the smallest's position (the first of a tied
-    minimum), by the kernel of any group size and, for groups of at most one panel, by the
-    kernel that takes two groups at a time (an odd number of groups leaves one alone). Integer
-    data: exact values and exact ties, checked for equality against numpy; normal data: within
-    the rounding bound, the position where the gap exceeds it."""
+    minimum), for groups of 1 to 8 centres (padded panels), taken two at a time (an odd
+    number of groups leaves one alone). Integer data: exact values and exact ties, checked
+    for equality against numpy; normal data: within the rounding bound, the position where
+    the gap exceeds it."""
     from kmix._core import _bounds
     rng = np.random.RandomState(d + len(sizes))
     gstart = np.r_[0, np.cumsum(sizes)].astype(np.intp)
@@ -262,25 +262,47 @@ def test_yinyang_wide_kernels_match_numpy(dtype, d, sizes):
     S[gstart[3] + 0] = S[gstart[2]]                # equal values in two groups
     for integer, x in ((True, rng.randint(-2, 3, size=d).astype(dtype)),
                        (False, rng.normal(size=d).astype(dtype))):
-        b1, b2, a1, one_panel = _bounds.group_best_two(x, S, gstart)
-        assert (one_panel is not None) == (max(sizes) <= 8)
+        got1, got2, pos = _bounds.group_best_two(x, S, gstart)
         ref, scale = _partial_reference(x[None, :], S)
         tol = 4 * (d + 2) * np.finfo(dtype).eps * scale[0]
-        for got1, got2, pos in [(b1, b2, a1)] + ([one_panel] if one_panel else []):
-            for g in range(len(sizes)):
-                vals = ref[0][gstart[g]:gstart[g + 1]]
-                err = tol[gstart[g]:gstart[g + 1]].max()
-                first = int(np.argmin(vals))
-                rest = np.delete(vals, first)
-                second = rest.min() if rest.size else np.inf
-                if integer:
+        for g in range(len(sizes)):
+            vals = ref[0][gstart[g]:gstart[g + 1]]
+            err = tol[gstart[g]:gstart[g + 1]].max()
+            first = int(np.argmin(vals))
+            rest = np.delete(vals, first)
+            second = rest.min() if rest.size else np.inf
+            if integer:
+                assert pos[g] == gstart[g] + first
+                assert got1[g] == vals[first] and got2[g] == second
+            else:
+                assert abs(got1[g] - vals[first]) <= err
+                assert got2[g] == second or abs(got2[g] - second) <= err
+                if second - vals[first] > 2 * err:
                     assert pos[g] == gstart[g] + first
-                    assert got1[g] == vals[first] and got2[g] == second
-                else:
-                    assert abs(got1[g] - vals[first]) <= err
-                    assert got2[g] == second or abs(got2[g] - second) <= err
-                    if second - vals[first] > 2 * err:
-                        assert pos[g] == gstart[g] + first
+
+
+def _pass_inputs(k):
+    """A bound pass's inputs on gemm-wide data: 50 normal rows of 20 features, their first k
+    as the centres, and Clusters with no label yet."""
+    from kmix._kmeans_algorithms import _Data
+    X = np.random.RandomState(0).normal(size=(50, 20))
+    clusters = _lloyd.Clusters(np.ones(50), np.full(50, -1, dtype=np.int32), np.zeros((k, 20)),
+                               np.zeros(k), _Data(X, 1).workspace(k))
+    return X, X[:k].copy(), clusters
+
+
+def test_yinyang_pass_rejects_a_wide_group_of_more_than_one_panel():
+    """On data of 16+ features a Yinyang group is one panel of the group filter's kernel:
+    a group of 9 centres raises, naming the limit (and the kernel's test def too)."""
+    X, C, clusters = _pass_inputs(9)
+    groups = (np.zeros(9, dtype=np.intp), np.arange(9, dtype=np.intp),
+              np.array([0, 9], dtype=np.intp))
+    bounds = _bounds.Bounds(np.einsum("ij,ij->i", X, X), np.zeros(50), np.zeros((50, 1)),
+                            groups)
+    with pytest.raises(ValueError, match="a group holds at most 8 centres"):
+        _bounds.yinyang_pass_dense(X, C, np.zeros(9), bounds, clusters, False, 1)
+    with pytest.raises(ValueError, match="a group holds at most 8 centres"):
+        _bounds.group_best_two(X[0], C, groups[2])
 
 
 # (m, d, k) of the one-pass kernels' tests: narrow data (fewer than 16 features), then
@@ -395,13 +417,7 @@ def test_sum_of_squares_is_a_float64_sum(dtype):
 
 def test_elkan_pass_rejects_a_float32_copy_of_another_shape():
     """elkan_pass_dense's X32 must be X rounded to float32: another shape raises, naming it."""
-    from kmix._kmeans_algorithms import _Data
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(50, 20))
-    C = X[:4].copy()
-    data = _Data(X, 1)
-    clusters = _lloyd.Clusters(np.ones(50), np.full(50, -1, dtype=np.int32), np.zeros((4, 20)),
-                               np.zeros(4), data.workspace(4))
+    X, C, clusters = _pass_inputs(4)
     bounds = _bounds.Bounds(np.einsum("ij,ij->i", X, X), np.zeros(50),
                             np.zeros((50, 4)))
     half_cc, half_sep = _half_center_distances(C)

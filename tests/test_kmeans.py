@@ -1106,3 +1106,27 @@ def test_elkan_last_pass_gives_the_inertia_of_its_own_pass(dtype, weighted):
         assert km.inertia_ == _lloyd.weighted_sum_ordered(d2, w, 1)
         assert km.inertia_ == pytest.approx(numpy_inertia(X, km.cluster_centers_, km.labels_,
                                                           w), rel=1e-9)
+
+
+@pytest.mark.parametrize("k", [1, 7, 8, 9, 100, 1000])
+def test_center_groups_of_size_is_a_partition_into_panels(k):
+    """Yinyang's groups on wide data: every centre in exactly one group, ceil(k / 8) groups
+    of 1 to 8 centres (one panel each), members listed by group in increasing centre index,
+    group_of and gstart consistent, the same groups from the same centres (duplicated centres
+    included)."""
+    from kmix._core._constants import KMIX_PANEL
+    from kmix._kmeans_algorithms import center_groups_of_size
+    rng = np.random.RandomState(k)
+    C = rng.normal(size=(k, 32))
+    C[k // 2:k // 2 + 3] = C[0]
+    group_of, members, gstart = center_groups_of_size(C, KMIX_PANEL)
+    sizes = np.diff(gstart)
+    assert len(sizes) == -(-k // KMIX_PANEL)
+    assert sizes.min() >= 1 and sizes.max() <= KMIX_PANEL
+    assert_array_equal(np.sort(members), np.arange(k))
+    for g in range(len(sizes)):
+        own = members[gstart[g]:gstart[g + 1]]
+        assert np.all(np.diff(own) > 0)
+        assert np.all(group_of[own] == g)
+    for a, b in zip((group_of, members, gstart), center_groups_of_size(C, KMIX_PANEL)):
+        assert_array_equal(a, b)
