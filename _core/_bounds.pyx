@@ -13,7 +13,9 @@ deltas are reduced in a fixed order, so results do not depend on the number of t
   distances from feature-major panels of each group's centres).
 
 Bounds are true (not squared) distances in float64, except Elkan's n x k lower bounds, which are
-kept in the data's dtype as scikit-learn does. Every bound is rounded to its safe side (upper
+kept in the data's dtype as scikit-learn does, and Yinyang's n x groups lower bounds, kept in
+float32 with each group's drift added (moving them reads them and writes nothing: see
+kmix_group_bound in _fused.h). Every bound is rounded to its safe side (upper
 bounds up, lower bounds down, by the rounding bounds of the distance formula that produced them:
 see _common.pxd), and a row keeps its label only when its bounds hold strictly, so a centre that
 could tie is always examined. Examined centres are compared by the exact assignment rule
@@ -37,8 +39,10 @@ from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM, TILE_CENTERS,
                       add_up, check_block_buffers, closer, direct_gamma, dist_down, dist_up,
-                      exact_closest, groups_best2, imin, kmix_fused_argmin2_d,
-                      kmix_fused_argmin2_f, kmix_gamma, kmix_sqdist32_f,
+                      exact_closest, groups_best, imin, kmix_float_up, kmix_fused_argmin2_d,
+                      kmix_fused_argmin2_f, kmix_gamma, kmix_group_bound,
+                      kmix_group_bound_store, kmix_group_floor, kmix_group_winner,
+                      kmix_groups_failing, kmix_sqdist32_f,
                       partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist, sub_down,
                       sum_counts, wide_best_two, wide_pack, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
@@ -85,9 +89,12 @@ cdef struct YinyangBounds:
     # Yinyang's per-row state (INOUT) and its groups of centres (IN).
     int *labels              # n: closest centre, -1 if never assigned
     double *upper            # n: upper bound on the distance to the own centre
-    double *lower            # n x ng: lower bound on the distances to group g's centres
+    # n x ng: lower bound on the distances to group g's centres, as stored
+    # (kmix_group_bound_store: plus the group's drift then)
+    float *lower
     const double *shift      # k: how far each centre moved (rounded up)
-    const double *gshift     # ng: the largest shift in each group
+    const double *drift      # ng: each group's drift, the sum of its largest shifts (up)
+    const float *drift_up    # ng: the same rounded up to float32
     const Py_ssize_t *group_of   # k: each centre's group
     const Py_ssize_t *members    # k: the centres by group (group g is gstart[g]:gstart[g+1])
     const Py_ssize_t *gstart     # ng + 1
@@ -517,16 +524,24 @@ cdef class Bounds:
         Upper bound on each row's distance to its centre.
     lower : INOUT
         Hamerly: (n,) float64, a lower bound on each row's distance to every other centre;
-        Elkan: (n, k) in the data's dtype, to each centre; Yinyang: (n, n_groups) float64,
-        to each group's centres other than the row's own.
+        Elkan: (n, k) in the data's dtype, to each centre; Yinyang: (n, n_groups) float32,
+        to each group's centres other than the row's own, stored with the group's drift
+        when written (see kmix_group_bound in _fused.h; zeros: no bound).
     groups : (group_of, members, gstart) of intp, or None, IN
         Yinyang's groups of centres: ``group_of[j]`` is centre j's group,
         ``members[gstart[g]:gstart[g + 1]]`` lists group g.
+
+    Attributes
+    ----------
+    drift : (n_groups,) float64 or None
+        Yinyang's drift of each group since the bounds were created: the sum over the passes
+        of the largest shift of its centres, rounded up (the passes add to it).
     """
     cdef readonly const double[::1] x_sq_norms
     cdef readonly double[::1] upper
     cdef readonly object lower
     cdef readonly object groups
+    cdef readonly object drift
     # The largest of x_sq_norms (0 without rows): whether Hamerly may search in float32.
     cdef readonly double x_max_sq_norm
 
@@ -536,6 +551,7 @@ cdef class Bounds:
         self.upper = upper
         self.lower = lower
         self.groups = groups
+        self.drift = None if groups is None else np.zeros(len(groups[2]) - 1)
 
     cdef int check(self, Py_ssize_t n, bint norms, tuple lower_shape) except -1:
         if self.upper.shape[0] != n or (norms and self.x_sq_norms.shape[0] != n):
@@ -894,22 +910,18 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
 # --------------------------------------------------------------------------------------------
 cdef inline double _yinyang_moved(Py_ssize_t i, YinyangBounds *bd,
                                   double *glob) noexcept nogil:
-    """The global filter for row i: move its upper bound and group bounds with the centres;
-    return the upper bound, to be tested against ``glob``, the smallest group bound. A row
-    without a label returns 0 against -1: it fails."""
-    cdef Py_ssize_t a = bd.labels[i], g
-    cdef double u, v, smallest = INFINITY
-    cdef double *lb = bd.lower + i * bd.ng
+    """The global filter for row i: move its upper bound with its centre and return it, to
+    be tested against ``glob``, the smallest of its group bounds now (moved by reading them
+    against the groups' drifts, kmix_group_floor). A row without a label returns 0 against
+    -1: it fails."""
+    cdef Py_ssize_t a = bd.labels[i]
+    cdef double u
     if a < 0:
         glob[0] = -1.0
         return 0.0
     u = add_up(bd.upper[i], bd.shift[a])
     bd.upper[i] = u
-    for g in range(bd.ng):
-        v = sub_down(lb[g], bd.gshift[g])
-        lb[g] = v
-        smallest = v if v < smallest else smallest
-    glob[0] = smallest
+    glob[0] = kmix_group_floor(bd.lower + i * bd.ng, bd.drift_up, bd.ng)
     return u
 
 
@@ -924,7 +936,7 @@ cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Rows *rows,
     row is to be searched in full instead (narrow data's rows without a label)."""
     cdef Py_ssize_t a = bd.labels[i], best, d = cen.d
     cdef double u = INFINITY, sa
-    cdef double *lb = bd.lower + i * bd.ng
+    cdef float *lb = bd.lower + i * bd.ng
     if a < 0 and not cen.use_gemm:
         return True
     if a >= 0:
@@ -946,12 +958,12 @@ cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Rows *rows,
 
 cdef Py_ssize_t _yinyang_examine(const floating *x, const Centers *cen,
                                  const YinyangBounds *bd, Search *sr, Py_ssize_t a, double u,
-                                 double sa, double *lb, double *u_out) noexcept nogil:
-    """Yinyang's group filter for one row: search the groups whose bound lb[g] does not
-    exceed u (an upper bound on the distance to the current centre a, whose squared distance
-    is sa), refresh their bounds and return the closest centre by the exact assignment rule;
-    an upper bound on its distance goes to u_out. Uses the first ng entries of the search
-    scratch."""
+                                 double sa, float *lb, double *u_out) noexcept nogil:
+    """Yinyang's group filter for one row: search the groups whose bound (lb[g] as stored)
+    does not exceed u (an upper bound on the distance to the current centre a, whose squared
+    distance is sa), refresh their bounds and return the closest centre by the exact
+    assignment rule; an upper bound on its distance goes to u_out. Uses the first ng entries
+    of the search scratch."""
     cdef Py_ssize_t g, jj, j, j1, best = a, d = cen.d
     cdef const floating *C = <const floating*>cen.C
     cdef double gam = cen.gamma
@@ -960,7 +972,7 @@ cdef Py_ssize_t _yinyang_examine(const floating *x, const Centers *cen,
     cdef Py_ssize_t *gj1 = sr.arg1
     cdef double v, m1, m2, bestv = sa
     for g in range(bd.ng):
-        if lb[g] > u:
+        if kmix_group_bound(lb[g], bd.drift_up[g]) > u:
             gm1[g] = -1.0   # not examined
             continue
         m1 = INFINITY
@@ -985,12 +997,13 @@ cdef Py_ssize_t _yinyang_examine(const floating *x, const Centers *cen,
         if gm1[g] >= 0:
             # The winner of a group need not have its smallest computed value (exact ties).
             v = gm2[g] if gj1[g] == best else (gm1[g] if gm1[g] < gm2[g] else gm2[g])
-            lb[g] = dist_down(v, gam)
+            lb[g] = kmix_group_bound_store(dist_down(v, gam), bd.drift[g])
     # The old centre becomes one of its group's other centres.
-    if best != a and gm1[bd.group_of[a]] < 0:
+    g = bd.group_of[a]
+    if best != a and gm1[g] < 0:
         v = dist_down(sa, gam)
-        if v < lb[bd.group_of[a]]:
-            lb[bd.group_of[a]] = v
+        if v < kmix_group_bound(lb[g], bd.drift_up[g]):
+            lb[g] = kmix_group_bound_store(v, bd.drift[g])
     u_out[0] = dist_up(bestv, gam)
     return best
 
@@ -1078,7 +1091,8 @@ cdef Py_ssize_t _yinyang_settle(const floating *X, const Rows *rows, const Cente
         o = g * CHUNK_ROWS
         for q in range(nfull):
             v = F2[o + q] if (P1[o + q] == jbq[q] and not ex[q]) else F1[o + q]
-            bd.lower[sr.idx[q] * ng + g] = dist_down(xq[q] + v - er[q], gam)
+            bd.lower[sr.idx[q] * ng + g] = kmix_group_bound_store(
+                dist_down(xq[q] + v - er[q], gam), bd.drift[g])
     return changed
 
 
@@ -1087,36 +1101,28 @@ cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *r
                                   Py_ssize_t a, const Moves *mv) noexcept nogil:
     """Yinyang's group filter for row i (x) of wide data, whose upper bound u (on the
     distance to its centre a; +inf without a label) reaches its smallest group bound: every
-    group whose bound does not exceed u, and a's group, is examined by its panel
-    (:func:`groups_best2`: the group's best two partial distances). The smallest wins when no
-    other value is within the expansion's rounding bound of it; otherwise the exact rule
-    decides over all the centres (the winner is always in an examined group: every other
-    centre is farther than u). Refreshes the examined groups' bounds (without the winner's
-    value) and the upper bound; returns 1 if the label changed. Uses the first ng entries of
-    the search scratch."""
-    cdef Py_ssize_t g, t, j, ne = 0, jb = -1, best, ng = bd.ng, d = cen.d
-    cdef Py_ssize_t ga = bd.group_of[a] if a >= 0 else -1
-    cdef double *lb = bd.lower + i * ng
+    group whose bound does not exceed u (kmix_groups_failing), and a's group, is examined by
+    its panel (:func:`groups_best`: each group's smallest partial distance, and the winning
+    group's lane and second value). The smallest wins when no other value is within the
+    expansion's rounding bound of it; otherwise the exact rule decides over all the centres
+    (the winner is always in an examined group: every other centre is farther than u).
+    Refreshes the examined groups' bounds (without the winner's value) and the upper bound;
+    returns 1 if the label changed. Uses the first ng entries of the search scratch."""
+    cdef Py_ssize_t t, g, jb = -1, best, ne, d = cen.d
+    cdef float *lb = bd.lower + i * bd.ng
     cdef floating *F1 = <floating*>sr.F1
-    cdef floating *F2 = <floating*>sr.F2
-    cdef Py_ssize_t *gj1 = sr.arg1
     cdef double xn = rows.sq_norms[i], bestv = INFINITY, secv = INFINITY, err, sb, v
+    cdef kmix_group_winner w
     cdef bint exact
-    for g in range(ng):
-        sr.glist[ne] = g
-        ne += <Py_ssize_t>((lb[g] <= u) | (g == ga))
-    groups_best2(x, d, <const floating*>bd.panels, sr.glist, ne, <const floating*>bd.pnorm,
-                 F1, F2, sr.P1)
-    for t in range(ne):
-        j = bd.gstart[sr.glist[t]] + sr.P1[t]
-        gj1[t] = j
-        # The best two over the groups (an exact tie between groups goes to the exact rule).
-        if F1[t] < bestv:
-            secv = bestv if bestv < F2[t] else F2[t]
-            bestv = F1[t]
-            jb = j
-        elif F1[t] < secv:
-            secv = F1[t]
+    ne = kmix_groups_failing(lb, bd.drift_up, bd.ng, kmix_float_up(u),
+                             bd.group_of[a] if a >= 0 else -1, sr.glist)
+    groups_best(x, d, <const floating*>bd.panels, sr.glist, ne, <const floating*>bd.pnorm, F1,
+                &w)
+    if w.t >= 0:
+        jb = bd.gstart[sr.glist[w.t]] + w.lane
+        bestv = F1[w.t]
+        # (An exact tie between groups goes to the exact rule.)
+        secv = w.second if w.second < w.others else w.others
     err = _expansion_error(cen, xn)
     # (A NaN or infinite gap from overflowed values also goes to the exact rule.)
     exact = jb < 0 or not (secv - bestv > err)
@@ -1129,8 +1135,9 @@ cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *r
     for t in range(ne):
         # Without the winner's value (all values when the exact rule decided: the smallest
         # bounds the group's centres).
-        v = F2[t] if (gj1[t] == jb and not exact) else F1[t]
-        lb[sr.glist[t]] = dist_down(xn + v - err, cen.gamma)
+        v = w.second if (t == w.t and not exact) else F1[t]
+        g = sr.glist[t]
+        lb[g] = kmix_group_bound_store(dist_down(xn + v - err, cen.gamma), bd.drift[g])
     bd.upper[i] = u
     return _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
 
@@ -1139,7 +1146,7 @@ cdef void _fill_panels(const floating *S, const floating *snorm, Py_ssize_t d,
                        const Py_ssize_t *gstart, Py_ssize_t ng, floating *panels,
                        floating *pnorm) noexcept nogil:
     """Each group's centres (S: in search order, squared norms snorm; at most KMIX_PANEL per
-    group) as one feature-major panel (:func:`groups_best2`); padding lanes stay as given
+    group) as one feature-major panel (:func:`groups_best`); padding lanes stay as given
     (zeros), with squared norms +inf (no padding lane is ever a group's best)."""
     cdef Py_ssize_t g, jj, t, f
     for g in range(ng):
@@ -1179,8 +1186,10 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     group_of, members, gstart = bounds.groups
     cdef Py_ssize_t ng = gstart.shape[0] - 1
     cdef Py_ssize_t g, jj
-    cdef double[:, ::1] lower = bounds.lower
-    cdef double[::1] gshift = np.zeros(ng)
+    cdef float[:, ::1] lower = bounds.lower
+    cdef double[::1] drift = bounds.drift
+    cdef float[::1] drift_up = np.empty(ng, dtype=np.float32)
+    cdef double gshift
     cdef floating[:, ::1] Cp = np.ascontiguousarray(np.asarray(centers)[np.asarray(members)])
     cdef floating[::1] panels, pnorm
     cdef const double *weight
@@ -1202,7 +1211,8 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     bd.upper = &bounds.upper[0]
     bd.lower = &lower[0, 0]
     bd.shift = &shift[0]
-    bd.gshift = &gshift[0]
+    bd.drift = &drift[0]
+    bd.drift_up = &drift_up[0]
     bd.group_of = &group_of[0]
     bd.members = &members[0]
     bd.gstart = &gstart[0]
@@ -1217,10 +1227,14 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
         prep_centers(&Cp[0, 0], k, d, &CT[0, 0], &cnorm[0])
         if d >= GEMM_MIN_FEATURES:
             _fill_panels(&Cp[0, 0], &cnorm[0], d, &gstart[0], ng, &panels[0], &pnorm[0])
+        # Each group's drift grows by its largest shift (rounded up: its bounds move by it).
         for g in range(ng):
+            gshift = 0.0
             for jj in range(gstart[g], gstart[g + 1]):
-                if shift[members[jj]] > gshift[g]:
-                    gshift[g] = shift[members[jj]]
+                if shift[members[jj]] > gshift:
+                    gshift = shift[members[jj]]
+            drift[g] = add_up(drift[g], gshift)
+            drift_up[g] = kmix_float_up(drift[g])
         cen = make_centers(&centers[0, 0], &Cp[0, 0], &CT[0, 0], &cnorm[0], k, d)
         _search_pass(&X[0, 0], &rows, &cen, &bd, &cl.blk, n_threads)
         if update:
@@ -1261,23 +1275,49 @@ def sqdist32(const float[::1] x, const float[::1] c):
     return kmix_sqdist32_f(&x[0], &c[0], x.shape[0])
 
 
-def group_best_two(const floating[::1] x, const floating[:, ::1] S,
-                   const Py_ssize_t[::1] gstart):
+def group_best(const floating[::1] x, const floating[:, ::1] S,
+               const Py_ssize_t[::1] gstart, const Py_ssize_t[::1] glist):
     """The wide-data Yinyang kernel on one row x and centres S (in search order, group g
-    being S[gstart[g]:gstart[g + 1]], at most KMIX_PANEL centres), for the kernel tests: each
-    group's smallest partial distance, next smallest and the smallest's position in S, by
-    :func:`groups_best2` over all the groups."""
-    cdef Py_ssize_t d = S.shape[1], ng = gstart.shape[0] - 1
+    being S[gstart[g]:gstart[g + 1]], at most KMIX_PANEL centres), for the kernel tests:
+    :func:`groups_best` over the groups glist. Returns each listed group's smallest partial
+    distance, and the winner: its place in glist (-1 if none), the position in S of its
+    first minimum, its second value and the least of the other groups' values."""
+    cdef Py_ssize_t d = S.shape[1], ng = gstart.shape[0] - 1, ne = glist.shape[0]
     cdef object dtype = np.asarray(S).dtype
     cdef floating[::1] snorm = (np.asarray(S, dtype=np.float64) ** 2).sum(axis=1).astype(dtype)
-    cdef Py_ssize_t[::1] glist = np.arange(ng, dtype=np.intp)
     cdef floating[::1] panels = np.zeros(ng * d * KMIX_PANEL, dtype=dtype)
     cdef floating[::1] pnorm = np.empty(ng * KMIX_PANEL, dtype=dtype)
-    cdef floating[::1] b1 = np.empty(ng, dtype=dtype)
-    cdef floating[::1] b2 = np.empty(ng, dtype=dtype)
-    cdef int[::1] l1 = np.empty(ng, dtype=np.intc)
+    cdef floating[::1] m1 = np.empty(max(ne, 1), dtype=dtype)
+    cdef kmix_group_winner w
     if np.diff(gstart).max() > KMIX_PANEL:
         raise ValueError(f"a group holds at most {KMIX_PANEL} centres")
+    if ne and (np.min(glist) < 0 or np.max(glist) >= ng):
+        raise ValueError("glist must list groups of gstart")
     _fill_panels(&S[0, 0], &snorm[0], d, &gstart[0], ng, &panels[0], &pnorm[0])
-    groups_best2(&x[0], d, &panels[0], &glist[0], ng, &pnorm[0], &b1[0], &b2[0], &l1[0])
-    return np.asarray(b1), np.asarray(b2), np.asarray(gstart[:ng]) + np.asarray(l1)
+    groups_best(&x[0], d, &panels[0], &glist[0] if ne else NULL, ne, &pnorm[0], &m1[0], &w)
+    pos = gstart[glist[w.t]] + w.lane if w.t >= 0 else -1
+    return np.asarray(m1)[:ne], w.t, pos, w.second, w.others
+
+
+def group_bounds(const float[::1] stored, const float[::1] drift_up, double u,
+                 Py_ssize_t ga):
+    """For the kernel tests: one row's group bounds now (``kmix_group_bound``), their
+    smallest (``kmix_group_floor``) and the groups that fail against u, plus group ga
+    (``kmix_groups_failing``)."""
+    cdef Py_ssize_t g, ng = stored.shape[0]
+    cdef float[::1] now = np.empty(ng, dtype=np.float32)
+    cdef Py_ssize_t[::1] glist = np.empty(ng, dtype=np.intp)
+    cdef Py_ssize_t ne
+    if drift_up.shape[0] != ng or ng < 1:
+        raise ValueError("one drift per group, and at least one group")
+    for g in range(ng):
+        now[g] = kmix_group_bound(stored[g], drift_up[g])
+    floor = kmix_group_floor(&stored[0], &drift_up[0], ng)
+    ne = kmix_groups_failing(&stored[0], &drift_up[0], ng, kmix_float_up(u), ga, &glist[0])
+    return np.asarray(now), floor, np.asarray(glist)[:ne].copy()
+
+
+def group_bound_store(double v, double drift):
+    """For the kernel tests: ``kmix_group_bound_store(v, drift)`` and
+    ``kmix_float_up(drift)``."""
+    return kmix_group_bound_store(v, drift), kmix_float_up(drift)

@@ -79,12 +79,23 @@ cdef extern from "_fused.h" nogil:
     void kmix_few_dots_f(const float *X, const Py_ssize_t *idx, Py_ssize_t m, Py_ssize_t d,
                          const float *C, Py_ssize_t nt, const float *cnorm, float *D)
     int KMIX_PANEL
-    void kmix_groups_best2_d(const double *x, Py_ssize_t d, const double *P,
-                             const Py_ssize_t *glist, Py_ssize_t ng, const double *pnorm,
-                             double *m1, double *m2, int *l1)
-    void kmix_groups_best2_f(const float *x, Py_ssize_t d, const float *P,
-                             const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
-                             float *m1, float *m2, int *l1)
+    ctypedef struct kmix_group_winner:
+        Py_ssize_t t
+        int lane
+        double second
+        double others
+    void kmix_groups_best_d(const double *x, Py_ssize_t d, const double *P,
+                            const Py_ssize_t *glist, Py_ssize_t ng, const double *pnorm,
+                            double *m1, kmix_group_winner *w)
+    void kmix_groups_best_f(const float *x, Py_ssize_t d, const float *P,
+                            const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
+                            float *m1, kmix_group_winner *w)
+    float kmix_group_bound(float stored, float du)
+    float kmix_group_bound_store(double v, double D)
+    float kmix_float_up(double v)
+    float kmix_group_floor(const float *lb, const float *du, Py_ssize_t ng)
+    Py_ssize_t kmix_groups_failing(const float *lb, const float *du, Py_ssize_t ng, float u,
+                                   Py_ssize_t ga, Py_ssize_t *glist)
 
 
 cdef extern from "_exact.h" nogil:
@@ -147,18 +158,18 @@ cdef inline void partial_dists(
         kmix_fused_d(X, m, d, CT, ldct, cnorm, kt, D)
 
 
-cdef inline void groups_best2(const floating *x, Py_ssize_t d, const floating *P,
-                              const Py_ssize_t *glist, Py_ssize_t ng, const floating *pnorm,
-                              floating *m1, floating *m2, int *l1) noexcept nogil:
-    """Yinyang's group filter on wide data: the best two of pnorm[l] - 2 <x, c_l> in each
+cdef inline void groups_best(const floating *x, Py_ssize_t d, const floating *P,
+                             const Py_ssize_t *glist, Py_ssize_t ng, const floating *pnorm,
+                             floating *m1, kmix_group_winner *w) noexcept nogil:
+    """Yinyang's group filter on wide data: the smallest of pnorm[l] - 2 <x, c_l> in each
     group glist[t] (t < ng) of at most KMIX_PANEL centres, one feature-major panel each
-    (group g's at P + g * d * KMIX_PANEL; padding lanes' pnorm +inf): the first minimum's
-    lane (l1[t]) and value (m1[t]) and the next value (m2[t]); see _fused.h
-    kmix_groups_best2."""
+    (group g's at P + g * d * KMIX_PANEL; padding lanes' pnorm +inf), to m1[t]; the winning
+    group (the first with the least), its first minimum's lane and second value, and the
+    least of the other groups' values, to w; see _fused.h kmix_groups_best."""
     if floating is float:
-        kmix_groups_best2_f(x, d, P, glist, ng, pnorm, m1, m2, l1)
+        kmix_groups_best_f(x, d, P, glist, ng, pnorm, m1, w)
     else:
-        kmix_groups_best2_d(x, d, P, glist, ng, pnorm, m1, m2, l1)
+        kmix_groups_best_d(x, d, P, glist, ng, pnorm, m1, w)
 
 
 cdef inline void few_partial_dists(const floating *X, const Py_ssize_t *idx, Py_ssize_t m,

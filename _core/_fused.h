@@ -12,6 +12,7 @@
 #define KMIX_FUSED_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -905,42 +906,71 @@ static inline void kmix_few_dots_f(const float *X, const ptrdiff_t *idx, ptrdiff
  * panel feature-major (P[(p * d + f) * KMIX_PANEL + l]: feature f of the panel's centre l). */
 #define KMIX_PANEL 8
 
+/* What kmix_groups_best finds besides each group's smallest value: the winning group's
+ * position t in glist (the first whose smallest value is the least; -1 when none is below
+ * +inf), the lane of its first minimum, its second smallest value (a tied minimum counting
+ * twice; +inf for a group of one), and the least of the other groups' smallest values. */
+typedef struct {
+    ptrdiff_t t;
+    int lane;
+    double second;
+    double others;
+} kmix_group_winner;
+
 /* Yinyang's group filter on wide data, groups of at most KMIX_PANEL centres, one panel each
  * (group g's panel at P + g * d * KMIX_PANEL, its squared norms at pnorm + g * KMIX_PANEL,
- * the padding lanes' +inf): row x against the groups glist[:ng], each reduced to its best two
- * values of pnorm - 2 <x, c>: the first minimum's lane l1[t] (ties to the lowest lane, i.e.
- * centre position) and value m1[t], and the second smallest m2[t] (a tied minimum counting
- * twice). The AVX2 versions keep the values in registers: float groups two at a time (four
- * accumulators each, features f mod 4: eight FMA chains), a double group's two halves with
- * features f mod 2; the portable one sums each dot product in order. Either rounding is
- * within expansion_error_scale's bound (any summation order, FMA or not). */
-#define KMIX_GROUPS_BEST2_ARGS(T)                                                  \
+ * the padding lanes' +inf): row x against the groups glist[:ng], each reduced to its smallest
+ * value m1[t] of pnorm - 2 <x, c>; only the winning group is reduced further (*w). The
+ * values are finite (finite rows and centres within MIXED_MAX_NORM-like ranges), so the
+ * smallest does not depend on the order of the comparisons. The AVX2 versions keep the
+ * values in registers: float groups two at a time (four accumulators each, features f mod 4:
+ * eight FMA chains, the next two groups' panels prefetched), a double group's two halves
+ * with features f mod 2; the winner's values are kept by blends, without branches. The
+ * portable one sums each dot product in order. Either rounding is within
+ * expansion_error_scale's bound (any summation order, FMA or not). */
+#define KMIX_GROUPS_BEST_ARGS(T)                                                   \
     const T *x, ptrdiff_t d, const T *P, const ptrdiff_t *glist, ptrdiff_t ng,     \
-    const T *pnorm, T *m1, T *m2, int *l1
+    const T *pnorm, T *m1, kmix_group_winner *w
 
-#define KMIX_GROUPS_BEST2_BASE(T)                                                  \
+#define KMIX_GROUPS_BEST_BASE(T)                                                   \
+    T bm = (T)INFINITY, oth = (T)INFINITY, bsec = (T)INFINITY;                     \
+    ptrdiff_t bt = -1;                                                             \
+    int bl = 0;                                                                    \
     for (ptrdiff_t t = 0; t < ng; ++t) {                                           \
         const T *restrict Pg = P + glist[t] * d * KMIX_PANEL;                      \
         const T *restrict ng_ = pnorm + glist[t] * KMIX_PANEL;                     \
-        T b1 = (T)INFINITY, b2 = (T)INFINITY;                                      \
-        int j1 = 0;                                                                \
+        T v[KMIX_PANEL];                                                           \
         for (int l = 0; l < KMIX_PANEL; ++l) {                                     \
             T s = 0;                                                               \
             for (ptrdiff_t f = 0; f < d; ++f) s += x[f] * Pg[f * KMIX_PANEL + l];  \
-            const T v = ng_[l] + (T)(-2) * s;                                      \
-            if (v < b1) { b2 = b1; b1 = v; j1 = l; }                               \
-            else if (v < b2) b2 = v;                                               \
+            v[l] = ng_[l] + (T)(-2) * s;                                           \
         }                                                                          \
-        m1[t] = b1;                                                                \
-        m2[t] = b2;                                                                \
-        l1[t] = j1;                                                                \
-    }
+        T mn = v[0];                                                               \
+        for (int l = 1; l < KMIX_PANEL; ++l) mn = v[l] < mn ? v[l] : mn;           \
+        m1[t] = mn;                                                                \
+        if (mn < bm) {                                                             \
+            oth = bm;                                                              \
+            bm = mn;                                                               \
+            bt = t;                                                                \
+            bl = 0;                                                                \
+            while (v[bl] != mn) ++bl;                                              \
+            bsec = (T)INFINITY;                                                    \
+            for (int l = 0; l < KMIX_PANEL; ++l)                                   \
+                if (l != bl && v[l] < bsec) bsec = v[l];                           \
+        } else {                                                                   \
+            oth = mn < oth ? mn : oth;                                             \
+        }                                                                          \
+    }                                                                              \
+    w->t = bt;                                                                     \
+    w->lane = bl;                                                                  \
+    w->second = bsec;                                                              \
+    w->others = oth;
 
-static void kmix_groups_best2_d_base(KMIX_GROUPS_BEST2_ARGS(double))
-{ KMIX_GROUPS_BEST2_BASE(double) }
+static void kmix_groups_best_d_base(KMIX_GROUPS_BEST_ARGS(double))
+{ KMIX_GROUPS_BEST_BASE(double) }
 
-static void kmix_groups_best2_f_base(KMIX_GROUPS_BEST2_ARGS(float))
-{ KMIX_GROUPS_BEST2_BASE(float) }
+static void kmix_groups_best_f_base(KMIX_GROUPS_BEST_ARGS(float))
+{ KMIX_GROUPS_BEST_BASE(float) }
 
 #if KMIX_HAVE_DISPATCH
 __attribute__((target("avx2,fma")))
@@ -960,26 +990,23 @@ static inline double kmix_hmin4_pd(__m256d v)
     return _mm_cvtsd_f64(m);
 }
 
-/* A group's 8 values (float lanes) to its best two and the first minimum's lane. */
+/* The winning group's 8 values (float lanes): its first minimum's lane and second value. */
 __attribute__((target("avx2,fma")))
-static inline void kmix_best2_lanes8_ps(__m256 v, float *m1, float *m2, int *l1)
+static inline void kmix_best2_lanes8_ps(__m256 v, float b1, double *m2, int *l1)
 {
-    const float b1 = kmix_hmin8_ps(v);
     const int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(b1), _CMP_EQ_OQ));
     const int l = mask ? __builtin_ctz(mask) : 0;
     const __m256i li = _mm256_set1_epi32(l), lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 self = _mm256_castsi256_ps(_mm256_cmpeq_epi32(li, lanes));
-    *m1 = b1;
     *m2 = kmix_hmin8_ps(_mm256_blendv_ps(v, _mm256_set1_ps(INFINITY), self));
     *l1 = l;
 }
 
 /* The same for a double group's two halves (lanes 0-3 in lo, 4-7 in hi). */
 __attribute__((target("avx2,fma")))
-static inline void kmix_best2_lanes8_pd(__m256d lo, __m256d hi, double *m1, double *m2,
+static inline void kmix_best2_lanes8_pd(__m256d lo, __m256d hi, double b1, double *m2,
                                         int *l1)
 {
-    const double b1 = kmix_hmin4_pd(_mm256_min_pd(lo, hi));
     const __m256d bb = _mm256_set1_pd(b1), inf = _mm256_set1_pd(INFINITY);
     const int mask = _mm256_movemask_pd(_mm256_cmp_pd(lo, bb, _CMP_EQ_OQ))
                      | (_mm256_movemask_pd(_mm256_cmp_pd(hi, bb, _CMP_EQ_OQ)) << 4);
@@ -987,17 +1014,18 @@ static inline void kmix_best2_lanes8_pd(__m256d lo, __m256d hi, double *m1, doub
     const __m256d ld = _mm256_set1_pd((double)l);
     const __m256d slo = _mm256_cmp_pd(_mm256_setr_pd(0, 1, 2, 3), ld, _CMP_EQ_OQ);
     const __m256d shi = _mm256_cmp_pd(_mm256_setr_pd(4, 5, 6, 7), ld, _CMP_EQ_OQ);
-    *m1 = b1;
     *m2 = kmix_hmin4_pd(_mm256_min_pd(_mm256_blendv_pd(lo, inf, slo),
                                       _mm256_blendv_pd(hi, inf, shi)));
     *l1 = l;
 }
 
 /* pnorm - 2 <x, c> for the panels Pa and Pb (squared norms na, nb), four accumulators each
- * (features f mod 4) so that eight FMA chains overlap; with Pb NULL, Pa's alone (vb unset). */
+ * (features f mod 4) so that eight FMA chains overlap, while the panels Qa and Qb (the next
+ * two groups') are prefetched; with Pb NULL, Pa's alone (vb unset). */
 __attribute__((target("avx2,fma")))
 static inline void kmix_two_panels_ps(const float *x, ptrdiff_t d, const float *Pa,
                                       const float *Pb, const float *na, const float *nb,
+                                      const float *Qa, const float *Qb,
                                       __m256 *va, __m256 *vb)
 {
     const __m256 mtwo = _mm256_set1_ps(-2.0f);
@@ -1017,6 +1045,10 @@ static inline void kmix_two_panels_ps(const float *x, ptrdiff_t d, const float *
         for (; f + 4 <= d; f += 4) {
             const __m256 x0 = _mm256_set1_ps(x[f]), x1 = _mm256_set1_ps(x[f + 1]);
             const __m256 x2 = _mm256_set1_ps(x[f + 2]), x3 = _mm256_set1_ps(x[f + 3]);
+            _mm_prefetch((const char *)(Qa + f * 8), _MM_HINT_T0);
+            _mm_prefetch((const char *)(Qa + f * 8 + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(Qb + f * 8), _MM_HINT_T0);
+            _mm_prefetch((const char *)(Qb + f * 8 + 16), _MM_HINT_T0);
             a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pa + f * 8), a0);
             b0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(Pb + f * 8), b0);
             a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(Pa + f * 8 + 8), a1);
@@ -1038,31 +1070,72 @@ static inline void kmix_two_panels_ps(const float *x, ptrdiff_t d, const float *
                           _mm256_loadu_ps(na));
 }
 
+/* The running winner of kmix_groups_best (float lanes): a group's values v, its smallest mb
+ * in every lane, its position t. The first strictly smaller minimum wins; the winner it
+ * displaces joins the others. */
+typedef struct {
+    __m256 v, m, t, others;
+} kmix_winner_ps;
+
 __attribute__((target("avx2,fma")))
-static void kmix_groups_best2_f_avx2(KMIX_GROUPS_BEST2_ARGS(float))
+static inline void kmix_track_ps(kmix_winner_ps *w, __m256 v, __m256 mb, float t)
 {
-    for (ptrdiff_t t = 0; t < ng; t += 2) {
-        const int two = t + 1 < ng;
-        __m256 va, vb;
-        kmix_two_panels_ps(x, d, P + glist[t] * d * 8, two ? P + glist[t + 1] * d * 8 : NULL,
-                           pnorm + glist[t] * 8, two ? pnorm + glist[t + 1] * 8 : NULL, &va,
-                           &vb);
-        kmix_best2_lanes8_ps(va, &m1[t], &m2[t], &l1[t]);
-        if (two)
-            kmix_best2_lanes8_ps(vb, &m1[t + 1], &m2[t + 1], &l1[t + 1]);
-    }
+    const __m256 lt = _mm256_cmp_ps(mb, w->m, _CMP_LT_OQ);
+    w->others = _mm256_blendv_ps(_mm256_min_ps(mb, w->others), w->m, lt);
+    w->m = _mm256_blendv_ps(w->m, mb, lt);
+    w->v = _mm256_blendv_ps(w->v, v, lt);
+    w->t = _mm256_blendv_ps(w->t, _mm256_set1_ps(t), lt);
 }
 
 __attribute__((target("avx2,fma")))
-static void kmix_groups_best2_d_avx2(KMIX_GROUPS_BEST2_ARGS(double))
+static void kmix_groups_best_f_avx2(KMIX_GROUPS_BEST_ARGS(float))
 {
-    const __m256d mtwo = _mm256_set1_pd(-2.0);
+    const __m256 inf = _mm256_set1_ps(INFINITY);
+    kmix_winner_ps win = {inf, inf, _mm256_set1_ps(-1.0f), inf};
+    for (ptrdiff_t t = 0; t < ng; t += 2) {
+        const int two = t + 1 < ng;
+        const float *Qa = P + glist[t + 2 < ng ? t + 2 : t] * d * 8;
+        const float *Qb = P + glist[t + 3 < ng ? t + 3 : t] * d * 8;
+        __m256 va, vb;
+        kmix_two_panels_ps(x, d, P + glist[t] * d * 8, two ? P + glist[t + 1] * d * 8 : NULL,
+                           pnorm + glist[t] * 8, two ? pnorm + glist[t + 1] * 8 : NULL, Qa, Qb,
+                           &va, &vb);
+        if (!two)
+            vb = va;
+        /* Each group's smallest: lanes 0-3 va's, 4-7 vb's. */
+        __m256 m = _mm256_min_ps(_mm256_permute2f128_ps(va, vb, 0x20),
+                                 _mm256_permute2f128_ps(va, vb, 0x31));
+        m = _mm256_min_ps(m, _mm256_permute_ps(m, 0x4E));
+        m = _mm256_min_ps(m, _mm256_permute_ps(m, 0xB1));
+        _mm_store_ss(m1 + t, _mm256_castps256_ps128(m));
+        kmix_track_ps(&win, va, _mm256_permute2f128_ps(m, m, 0x00), (float)t);
+        if (two) {
+            _mm_store_ss(m1 + t + 1, _mm256_extractf128_ps(m, 1));
+            kmix_track_ps(&win, vb, _mm256_permute2f128_ps(m, m, 0x11), (float)(t + 1));
+        }
+    }
+    w->t = (ptrdiff_t)_mm256_cvtss_f32(win.t);
+    w->others = _mm256_cvtss_f32(win.others);
+    w->second = INFINITY;
+    w->lane = 0;
+    if (w->t >= 0)
+        kmix_best2_lanes8_ps(win.v, _mm256_cvtss_f32(win.m), &w->second, &w->lane);
+}
+
+__attribute__((target("avx2,fma")))
+static void kmix_groups_best_d_avx2(KMIX_GROUPS_BEST_ARGS(double))
+{
+    const __m256d mtwo = _mm256_set1_pd(-2.0), inf = _mm256_set1_pd(INFINITY);
+    __m256d wlo = inf, whi = inf, wm = inf, wt = _mm256_set1_pd(-1.0), oth = inf;
     for (ptrdiff_t t = 0; t < ng; ++t) {
         const double *Pg = P + glist[t] * d * 8, *ng_ = pnorm + glist[t] * 8;
+        const double *Q = P + glist[t + 1 < ng ? t + 1 : t] * d * 8;
         __m256d l0 = _mm256_setzero_pd(), h0 = l0, l1v = l0, h1 = l0;
         ptrdiff_t f = 0;
         for (; f + 2 <= d; f += 2) {
             const __m256d x0 = _mm256_set1_pd(x[f]), x1 = _mm256_set1_pd(x[f + 1]);
+            _mm_prefetch((const char *)(Q + f * 8), _MM_HINT_T0);
+            _mm_prefetch((const char *)(Q + f * 8 + 8), _MM_HINT_T0);
             l0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pg + f * 8), l0);
             h0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pg + f * 8 + 4), h0);
             l1v = _mm256_fmadd_pd(x1, _mm256_loadu_pd(Pg + f * 8 + 8), l1v);
@@ -1073,19 +1146,167 @@ static void kmix_groups_best2_d_avx2(KMIX_GROUPS_BEST2_ARGS(double))
             l0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pg + f * 8), l0);
             h0 = _mm256_fmadd_pd(x0, _mm256_loadu_pd(Pg + f * 8 + 4), h0);
         }
-        kmix_best2_lanes8_pd(
-            _mm256_fmadd_pd(mtwo, _mm256_add_pd(l0, l1v), _mm256_loadu_pd(ng_)),
-            _mm256_fmadd_pd(mtwo, _mm256_add_pd(h0, h1), _mm256_loadu_pd(ng_ + 4)),
-            &m1[t], &m2[t], &l1[t]);
+        const __m256d lo = _mm256_fmadd_pd(mtwo, _mm256_add_pd(l0, l1v), _mm256_loadu_pd(ng_));
+        const __m256d hi = _mm256_fmadd_pd(mtwo, _mm256_add_pd(h0, h1), _mm256_loadu_pd(ng_ + 4));
+        /* The group's smallest, in every lane. */
+        __m256d m = _mm256_min_pd(lo, hi);
+        m = _mm256_min_pd(m, _mm256_permute2f128_pd(m, m, 0x01));
+        m = _mm256_min_pd(m, _mm256_permute_pd(m, 0x5));
+        m1[t] = _mm256_cvtsd_f64(m);
+        const __m256d lt = _mm256_cmp_pd(m, wm, _CMP_LT_OQ);
+        oth = _mm256_blendv_pd(_mm256_min_pd(m, oth), wm, lt);
+        wm = _mm256_blendv_pd(wm, m, lt);
+        wlo = _mm256_blendv_pd(wlo, lo, lt);
+        whi = _mm256_blendv_pd(whi, hi, lt);
+        wt = _mm256_blendv_pd(wt, _mm256_set1_pd((double)t), lt);
     }
+    w->t = (ptrdiff_t)_mm256_cvtsd_f64(wt);
+    w->others = _mm256_cvtsd_f64(oth);
+    w->second = INFINITY;
+    w->lane = 0;
+    if (w->t >= 0)
+        kmix_best2_lanes8_pd(wlo, whi, _mm256_cvtsd_f64(wm), &w->second, &w->lane);
 }
 #endif
 
-static inline void kmix_groups_best2_d(KMIX_GROUPS_BEST2_ARGS(double))
-{ KMIX_DISPATCH(kmix_groups_best2_d, (x, d, P, glist, ng, pnorm, m1, m2, l1)) }
+static inline void kmix_groups_best_d(KMIX_GROUPS_BEST_ARGS(double))
+{ KMIX_DISPATCH(kmix_groups_best_d, (x, d, P, glist, ng, pnorm, m1, w)) }
 
-static inline void kmix_groups_best2_f(KMIX_GROUPS_BEST2_ARGS(float))
-{ KMIX_DISPATCH(kmix_groups_best2_f, (x, d, P, glist, ng, pnorm, m1, m2, l1)) }
+static inline void kmix_groups_best_f(KMIX_GROUPS_BEST_ARGS(float))
+{ KMIX_DISPATCH(kmix_groups_best_f, (x, d, P, glist, ng, pnorm, m1, w)) }
+
+
+/* Yinyang's group bounds, stored so that moving them with the centres writes nothing: a
+ * row's bound on group g is kept as a float32 lb + D_g (the bound when it was last refreshed
+ * plus the group's drift D_g then: the sum of the group's largest shift over the passes,
+ * rounded up), rounded down (kmix_group_bound_store). With du[g] the drift now rounded up to
+ * float32, (stored - du[g]) * (1 - 2^-22) in float32 arithmetic is a bound now: the float
+ * difference is within 2^-24 of the true one, the product's factor takes that and its own
+ * rounding off a positive value (a subnormal difference is exact, a product with a factor
+ * below 1 rounds to at most it), and a value <= 0 is a bound of any distance. The same
+ * float operations in every kernel, so the vector and portable ones agree bit for bit. */
+#define KMIX_BOUND_SHRINK 0.99999976f   /* 1 - 2^-22 */
+
+static inline float kmix_group_bound(float stored, float du)
+{
+    return (stored - du) * KMIX_BOUND_SHRINK;
+}
+
+/* s >= 0 rounded to the float32 below (by = -1) or above (by = 1) it: rounded to nearest,
+ * then moved by one unit (the bits of a float >= 0 count its units) if on the wrong side;
+ * without a branch, which would mispredict half the time. */
+static inline float kmix_float_toward(double s, int by)
+{
+    float f = (float)s;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    bits += (uint32_t)by * (uint32_t)(by < 0 ? (double)f > s : (double)f < s);
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* A group bound v >= 0 (float64) stored with the group's drift D (float64, >= 0) now. */
+static inline float kmix_group_bound_store(double v, double D)
+{
+    /* (v + D) shrunk below v + D despite the sum's rounding, then rounded down */
+    return kmix_float_toward((v + D) * (1.0 - 4.5e-16), -1);
+}
+
+/* v >= 0 rounded up to float32 (a drift, an upper bound). */
+static inline float kmix_float_up(double v)
+{
+    return kmix_float_toward(v, 1);
+}
+
+/* The smallest of a row's ng group bounds now (stored lb, drifts du): min over the groups of
+ * the float differences, shrunk once (the rounding is monotonic: the same as each shrunk). */
+static float kmix_group_floor_base(const float *lb, const float *du, ptrdiff_t ng)
+{
+    float m = INFINITY;
+    for (ptrdiff_t g = 0; g < ng; ++g) {
+        const float v = lb[g] - du[g];
+        m = v < m ? v : m;
+    }
+    return m * KMIX_BOUND_SHRINK;
+}
+
+/* The groups whose bound now is at most u (float32, rounded up from the float64 bound), and
+ * group ga (if >= 0) in any case, in order, to glist; returns how many. */
+static ptrdiff_t kmix_groups_failing_base(const float *lb, const float *du, ptrdiff_t ng,
+                                          float u, ptrdiff_t ga, ptrdiff_t *glist)
+{
+    ptrdiff_t n = 0;
+    for (ptrdiff_t g = 0; g < ng; ++g) {
+        glist[n] = g;
+        n += (kmix_group_bound(lb[g], du[g]) <= u) | (g == ga);
+    }
+    return n;
+}
+
+#if KMIX_HAVE_DISPATCH
+/* kmix_mask_lanes[m]: the set bits of the byte m, lowest first (then zeros). */
+static unsigned char kmix_mask_lanes[256][8];
+
+__attribute__((constructor))
+static void kmix_fill_mask_lanes(void)
+{
+    for (int m = 0; m < 256; ++m)
+        for (int b = 0, n = 0; b < 8; ++b)
+            if (m >> b & 1)
+                kmix_mask_lanes[m][n++] = (unsigned char)b;
+}
+
+__attribute__((target("avx2,fma")))
+static float kmix_group_floor_avx2(const float *lb, const float *du, ptrdiff_t ng)
+{
+    __m256 m = _mm256_set1_ps(INFINITY);
+    ptrdiff_t g = 0;
+    for (; g + 8 <= ng; g += 8)
+        m = _mm256_min_ps(_mm256_sub_ps(_mm256_loadu_ps(lb + g), _mm256_loadu_ps(du + g)), m);
+    float s = kmix_hmin8_ps(m);
+    for (; g < ng; ++g) {
+        const float v = lb[g] - du[g];
+        s = v < s ? v : s;
+    }
+    return s * KMIX_BOUND_SHRINK;
+}
+
+__attribute__((target("avx2,fma")))
+static ptrdiff_t kmix_groups_failing_avx2(const float *lb, const float *du, ptrdiff_t ng,
+                                          float u, ptrdiff_t ga, ptrdiff_t *glist)
+{
+    const __m256 uu = _mm256_set1_ps(u), shrink = _mm256_set1_ps(KMIX_BOUND_SHRINK);
+    ptrdiff_t n = 0, g = 0;
+    for (; g + 8 <= ng; g += 8) {
+        const __m256 b = _mm256_mul_ps(
+            _mm256_sub_ps(_mm256_loadu_ps(lb + g), _mm256_loadu_ps(du + g)), shrink);
+        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(b, uu, _CMP_LE_OQ));
+        if (ga >= g && ga < g + 8)
+            mask |= 1u << (ga - g);
+        /* the set bits' groups, in order, without a branch per bit: all eight stored */
+        const __m128i lanes = _mm_loadl_epi64((const __m128i *)kmix_mask_lanes[mask]);
+        const __m256i base = _mm256_set1_epi64x(g);
+        _mm256_storeu_si256((__m256i *)(glist + n),
+                            _mm256_add_epi64(_mm256_cvtepu8_epi64(lanes), base));
+        _mm256_storeu_si256((__m256i *)(glist + n + 4),
+                            _mm256_add_epi64(_mm256_cvtepu8_epi64(_mm_srli_si128(lanes, 4)),
+                                             base));
+        n += __builtin_popcount(mask);
+    }
+    for (; g < ng; ++g) {
+        glist[n] = g;
+        n += (kmix_group_bound(lb[g], du[g]) <= u) | (g == ga);
+    }
+    return n;
+}
+#endif
+
+static inline float kmix_group_floor(const float *lb, const float *du, ptrdiff_t ng)
+{ KMIX_DISPATCH_RETURN(kmix_group_floor, (lb, du, ng)) }
+
+static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, ptrdiff_t ng,
+                                            float u, ptrdiff_t ga, ptrdiff_t *glist)
+{ KMIX_DISPATCH_RETURN(kmix_groups_failing, (lb, du, ng, u, ga, glist)) }
 
 
 /* Partial distances of narrow data (d < 16) and each row's best two, in one pass that never

@@ -244,41 +244,100 @@ def test_seeding_chunk_sums_do_not_read_past_the_last_row(dtype):
         libc.mprotect(ctypes.c_void_p(base + page), ctypes.c_size_t(page), 3)
 
 
+def _group_winner_reference(vals, gstart, glist):
+    """kmix_groups_best's answer from exact values: each listed group's smallest, the first
+    listed group with the least (-1 if none), the position of its first minimum, its second
+    value (a tie counts twice) and the least of the other listed groups' smallest."""
+    mins = np.array([vals[gstart[g]:gstart[g + 1]].min() for g in glist])
+    if not len(glist):
+        return mins, -1, -1, np.inf, np.inf
+    t = int(np.argmin(mins))
+    own = vals[gstart[glist[t]]:gstart[glist[t] + 1]]
+    first = int(np.argmin(own))
+    rest = np.delete(own, first)
+    others = np.delete(mins, t)
+    return (mins, t, gstart[glist[t]] + first, rest.min() if rest.size else np.inf,
+            others.min() if others.size else np.inf)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d", [16, 24, 70])
 @pytest.mark.parametrize("sizes", [[1, 8, 3, 6, 8, 2], [8, 3, 8, 1, 8, 5, 8]])
 def test_yinyang_wide_kernels_match_numpy(dtype, d, sizes):
-    """Yinyang's wide-data group filter on one row: each group's smallest partial distance,
-    next smallest (a tie counts twice) and the smallest's position (the first of a tied
-    minimum), for groups of 1 to 8 centres (padded panels), taken two at a time (an odd
-    number of groups leaves one alone). Integer data: exact values and exact ties, checked
-    for equality against numpy; normal data: within the rounding bound, the position where
-    the gap exceeds it."""
+    """Yinyang's wide-data group filter on one row: each listed group's smallest partial
+    distance, and the winning group (the first listed with the least), its first minimum's
+    position, its second value (a tie counts twice) and the least of the other groups', for
+    groups of 1 to 8 centres (padded panels), taken two at a time (an odd number of groups
+    leaves one alone), over every group, every other one, each alone, all but the winner's,
+    and none. Integer data: exact values and exact ties (inside a group, across groups),
+    checked for equality against numpy; normal data: within the rounding bound, the winner
+    where the gap exceeds it."""
     from kmix._core import _bounds
     rng = np.random.RandomState(d + len(sizes))
     gstart = np.r_[0, np.cumsum(sizes)].astype(np.intp)
+    ng = len(sizes)
     S = rng.randint(-2, 3, size=(gstart[-1], d)).astype(dtype)
     S[10] = S[9]                                   # an exact tie inside a group
     S[gstart[3] + 0] = S[gstart[2]]                # equal values in two groups
     for integer, x in ((True, rng.randint(-2, 3, size=d).astype(dtype)),
                        (False, rng.normal(size=d).astype(dtype))):
-        got1, got2, pos = _bounds.group_best_two(x, S, gstart)
         ref, scale = _partial_reference(x[None, :], S)
-        tol = 4 * (d + 2) * np.finfo(dtype).eps * scale[0]
-        for g in range(len(sizes)):
-            vals = ref[0][gstart[g]:gstart[g + 1]]
-            err = tol[gstart[g]:gstart[g + 1]].max()
-            first = int(np.argmin(vals))
-            rest = np.delete(vals, first)
-            second = rest.min() if rest.size else np.inf
+        vals = ref[0]
+        err = 4 * (d + 2) * np.finfo(dtype).eps * scale[0].max()
+        winner = _group_winner_reference(vals, gstart, np.arange(ng))[1]
+        lists = [np.arange(ng), np.arange(0, ng, 2), np.arange(1, ng, 2),
+                 np.delete(np.arange(ng), winner), np.arange(0)]
+        lists += [np.array([g]) for g in range(ng)]
+        for glist in lists:
+            glist = glist.astype(np.intp)
+            m1, t, pos, second, others = _bounds.group_best(x, S, gstart, glist)
+            rm1, rt, rpos, rsecond, rothers = _group_winner_reference(vals, gstart, glist)
             if integer:
-                assert pos[g] == gstart[g] + first
-                assert got1[g] == vals[first] and got2[g] == second
-            else:
-                assert abs(got1[g] - vals[first]) <= err
-                assert got2[g] == second or abs(got2[g] - second) <= err
-                if second - vals[first] > 2 * err:
-                    assert pos[g] == gstart[g] + first
+                assert_array_equal(m1, rm1)
+                assert (t, pos, second, others) == (rt, rpos, rsecond, rothers)
+                continue
+            assert_allclose(m1, rm1, rtol=0, atol=err)
+            assert t == rt or abs(rm1[t] - rm1[rt]) <= 2 * err
+            if t == rt:
+                assert pos == rpos or abs(vals[pos] - vals[rpos]) <= 2 * err
+                assert second == rsecond or abs(second - rsecond) <= 2 * err
+                assert others == rothers or abs(others - rothers) <= 2 * err
+
+
+@pytest.mark.parametrize("by_ga", [False, True])
+def test_yinyang_group_bounds_read_without_writing(by_ga):
+    """Yinyang's group bounds are stored as float32 bound + drift (rounded down) and read
+    against the drift now (rounded up): each read is a lower bound of the true bound less
+    the drift since (exact rational arithmetic; any value <= 0 bounds a distance), and
+    within a few float32 units of it; the
+    floor is the least of them, and the failing groups are those at most u (rounded up to
+    float32: never one fewer than the float64 test), plus group ga."""
+    from fractions import Fraction
+
+    from kmix._core import _bounds
+    rng = np.random.RandomState(3)
+    ng = 37
+    v = np.concatenate([rng.uniform(0, 10, ng - 3), [0.0, 1e-30, 3.0]])
+    d_then = rng.uniform(0, 5, ng)
+    d_now = d_then + np.concatenate([rng.uniform(0, 3, ng - 3), [0.0, 0.0, 4.0]])
+    stored = np.empty(ng, dtype=np.float32)
+    drift_up = np.empty(ng, dtype=np.float32)
+    for g in range(ng):
+        stored[g], _ = _bounds.group_bound_store(v[g], d_then[g])
+        _, drift_up[g] = _bounds.group_bound_store(0.0, d_now[g])
+        assert Fraction(float(stored[g])) <= Fraction(v[g]) + Fraction(d_then[g])
+        assert Fraction(float(drift_up[g])) >= Fraction(d_now[g])
+    for u in (0.0, 2.5, 5.0, np.inf):
+        ga = 5 if by_ga else -1
+        now, floor, failing = _bounds.group_bounds(stored, drift_up, u, ga)
+        exact = [Fraction(v[g]) + Fraction(d_then[g]) - Fraction(d_now[g]) for g in range(ng)]
+        for g in range(ng):
+            assert Fraction(float(now[g])) <= max(exact[g], 0)
+            assert float(now[g]) >= float(exact[g]) - 4 * np.spacing(np.float32(d_now[g] + v[g]))
+        assert floor == now.min()
+        expect = [g for g in range(ng) if now[g] <= np.float32(u) or g == ga]
+        assert_array_equal(failing, expect)
+        assert set(g for g in range(ng) if exact[g] <= u) <= set(failing)
 
 
 def _pass_inputs(k):
@@ -297,12 +356,12 @@ def test_yinyang_pass_rejects_a_wide_group_of_more_than_one_panel():
     X, C, clusters = _pass_inputs(9)
     groups = (np.zeros(9, dtype=np.intp), np.arange(9, dtype=np.intp),
               np.array([0, 9], dtype=np.intp))
-    bounds = _bounds.Bounds(np.einsum("ij,ij->i", X, X), np.zeros(50), np.zeros((50, 1)),
-                            groups)
+    bounds = _bounds.Bounds(np.einsum("ij,ij->i", X, X), np.zeros(50),
+                            np.zeros((50, 1), dtype=np.float32), groups)
     with pytest.raises(ValueError, match="a group holds at most 8 centres"):
         _bounds.yinyang_pass_dense(X, C, np.zeros(9), bounds, clusters, False, 1)
     with pytest.raises(ValueError, match="a group holds at most 8 centres"):
-        _bounds.group_best_two(X[0], C, groups[2])
+        _bounds.group_best(X[0], C, groups[2], np.zeros(1, dtype=np.intp))
 
 
 # (m, d, k) of the one-pass kernels' tests: narrow data (fewer than 16 features), then

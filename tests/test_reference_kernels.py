@@ -324,14 +324,11 @@ WIDE_GROUP_CASES = {
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", sorted(WIDE_GROUP_CASES))
 def test_yinyang_group_filter_on_wide_data_equals_exact_lloyd(case, dtype, n_threads):
-    """With 16+ features and 160+ centres (16+ groups) a Yinyang row that fails its global
-    filter examines only the groups whose bound fails, by partial distances of the groups'
-    panels (_bounds._yinyang_examine_wide), unless more than a tenth fail (then a gemm search
-    folded by group_fold). Runs of 12 iterations are exact Lloyd's: the same labels at every
-    stop, and centres equal to the reference's within the dtype's rounding. (Checked when
-    written: every pass after the first examines groups of some rows and searches others in
-    full, and in float32 on the offset rows the exact rule decides within the group filter
-    for 3-37 rows per pass.)"""
+    """With 16+ features and 160+ centres (20+ groups of 8) a Yinyang row that fails its
+    global filter examines only the groups whose bound fails (and its own centre's), by
+    partial distances of the groups' panels (_bounds._yinyang_wide_row). Runs of 12
+    iterations are exact Lloyd's: the same labels at every stop, and centres equal to the
+    reference's within the dtype's rounding."""
     X, C0 = WIDE_GROUP_CASES[case](dtype)
     for max_iter in (1, 2, 12):
         labels, centres, n_iter, inertia = lloyd_run(X, C0, max_iter=max_iter)

@@ -517,7 +517,7 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
                 groups = center_groups_of_size(centers, KMIX_PANEL)
             else:
                 groups = center_groups(centers, max(1, n_clusters // 10))
-            lower = np.zeros((n_samples, groups[2].shape[0] - 1))
+            lower = np.zeros((n_samples, groups[2].shape[0] - 1), dtype=np.float32)
         else:
             lower = np.zeros((n_samples, n_clusters), dtype=data.X.dtype)
         bounds = _bounds.Bounds(x_squared_norms, upper, lower, groups)
