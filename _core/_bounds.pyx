@@ -100,9 +100,11 @@ cdef struct YinyangBounds:
     const Py_ssize_t *gstart     # ng + 1
     Py_ssize_t ng
     # Wide data: each group's centres (at most KMIX_PANEL) as one feature-major panel (group
-    # g's at g * d * KMIX_PANEL; data dtype) and their squared norms (padding lanes: +inf).
+    # g's at g * d * KMIX_PANEL) and their squared norms (padding lanes: +inf), in the data's
+    # dtype, or in float32 for float64 data searched in float32 (mixed; see use_mixed).
     const void *panels
     const void *pnorm
+    bint mixed
 
 
 ctypedef fused SearchBounds:
@@ -1103,24 +1105,45 @@ cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *r
     distance to its centre a; +inf without a label) reaches its smallest group bound: every
     group whose bound does not exceed u (kmix_groups_failing), and a's group, is examined by
     its panel (:func:`groups_best`: each group's smallest partial distance, and the winning
-    group's lane and second value). The smallest wins when no other value is within the
-    expansion's rounding bound of it; otherwise the exact rule decides over all the centres
-    (the winner is always in an examined group: every other centre is farther than u).
-    Refreshes the examined groups' bounds (without the winner's value) and the upper bound;
-    returns 1 if the label changed. Uses the first ng entries of the search scratch."""
-    cdef Py_ssize_t t, g, jb = -1, best, ne, d = cen.d
-    cdef float *lb = bd.lower + i * bd.ng
-    cdef floating *F1 = <floating*>sr.F1
-    cdef double xn = rows.sq_norms[i], bestv = INFINITY, secv = INFINITY, err, sb, v
+    group's lane and second value; float64 rows in float32 when bd.mixed), then settled by
+    :func:`_yinyang_wide_settle`. Returns 1 if the label changed. Uses the first ng entries
+    of the search scratch (and d of sr.X32 when mixed)."""
+    cdef Py_ssize_t f, ne, d = cen.d
     cdef kmix_group_winner w
-    cdef bint exact
-    ne = kmix_groups_failing(lb, bd.drift_up, bd.ng, kmix_float_up(u),
+    ne = kmix_groups_failing(bd.lower + i * bd.ng, bd.drift_up, bd.ng, kmix_float_up(u),
                              bd.group_of[a] if a >= 0 else -1, sr.glist)
-    groups_best(x, d, <const floating*>bd.panels, sr.glist, ne, <const floating*>bd.pnorm, F1,
-                &w)
+    if floating is double:
+        if bd.mixed:
+            for f in range(d):
+                sr.X32[f] = <float>x[f]
+            groups_best(sr.X32, d, <const float*>bd.panels, sr.glist, ne,
+                        <const float*>bd.pnorm, <float*>sr.F1, &w)
+            return _yinyang_wide_settle(x, i, rows, cen, bd, sr, ne, <const float*>sr.F1, &w,
+                                        mv)
+    groups_best(x, d, <const floating*>bd.panels, sr.glist, ne, <const floating*>bd.pnorm,
+                <floating*>sr.F1, &w)
+    return _yinyang_wide_settle(x, i, rows, cen, bd, sr, ne, <const floating*>sr.F1, &w, mv)
+
+
+cdef Py_ssize_t _yinyang_wide_settle(const floating *x, Py_ssize_t i, const Rows *rows,
+                                     const Centers *cen, YinyangBounds *bd, const Search *sr,
+                                     Py_ssize_t ne, const _best_t *m1,
+                                     const kmix_group_winner *w,
+                                     const Moves *mv) noexcept nogil:
+    """Row i's label, upper bound and examined groups' bounds from the group filter's values
+    (m1[t]: group sr.glist[t]'s smallest, w: the winner). The smallest wins when no other
+    value is within the expansion's rounding bound of it; otherwise the exact rule decides
+    over all the centres (the winner is always in an examined group: every other centre is
+    farther than the upper bound). Each examined group's bound comes from its smallest value,
+    the winner's from its second (all from the smallest when the exact rule decided: the
+    smallest bounds the group's centres). Returns 1 if the label changed."""
+    cdef Py_ssize_t t, g, jb = -1, best, d = cen.d
+    cdef float *lb = bd.lower + i * bd.ng
+    cdef double xn = rows.sq_norms[i], bestv = INFINITY, secv = INFINITY, err, sb, v, u
+    cdef bint exact
     if w.t >= 0:
         jb = bd.gstart[sr.glist[w.t]] + w.lane
-        bestv = F1[w.t]
+        bestv = m1[w.t]
         # (An exact tie between groups goes to the exact rule.)
         secv = w.second if w.second < w.others else w.others
     err = _expansion_error(cen, xn)
@@ -1133,9 +1156,7 @@ cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *r
         best = bd.members[jb]
         u = _expansion_upper(cen, xn, bestv, err)
     for t in range(ne):
-        # Without the winner's value (all values when the exact rule decided: the smallest
-        # bounds the group's centres).
-        v = w.second if (t == w.t and not exact) else F1[t]
+        v = w.second if (t == w.t and not exact) else m1[t]
         g = sr.glist[t]
         lb[g] = kmix_group_bound_store(dist_down(xn + v - err, cen.gamma), bd.drift[g])
     bd.upper[i] = u
@@ -1192,6 +1213,11 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef double gshift
     cdef floating[:, ::1] Cp = np.ascontiguousarray(np.asarray(centers)[np.asarray(members)])
     cdef floating[::1] panels, pnorm
+    cdef float[::1] panels32, pnorm32
+    cdef float *mbuf = NULL
+    cdef MixedCenters mixed
+    cdef bint try_mixed = (floating is double and d >= GEMM_MIN_FEATURES
+                           and bounds.x_max_sq_norm <= MIXED_MAX_NORM)
     cdef const double *weight
     cdef Clustering cl
     cdef Rows rows
@@ -1217,15 +1243,31 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     bd.members = &members[0]
     bd.gstart = &gstart[0]
     bd.ng = ng
+    bd.mixed = False
     if d >= GEMM_MIN_FEATURES:
         # The groups' panels for the wide data's group filter.
         panels = np.zeros(ng * d * KMIX_PANEL, dtype=np.asarray(centers).dtype)
         pnorm = np.empty(ng * KMIX_PANEL, dtype=np.asarray(centers).dtype)
         bd.panels = &panels[0]
         bd.pnorm = &pnorm[0]
+    if try_mixed:
+        panels32 = np.zeros(ng * d * KMIX_PANEL, dtype=np.float32)
+        pnorm32 = np.empty(ng * KMIX_PANEL, dtype=np.float32)
     with nogil:
         prep_centers(&Cp[0, 0], k, d, &CT[0, 0], &cnorm[0])
-        if d >= GEMM_MIN_FEATURES:
+        cen = make_centers(&centers[0, 0], &Cp[0, 0], &CT[0, 0], &cnorm[0], k, d)
+        if try_mixed:
+            # Float64 rows searched in float32 (the group kernel's loads halved; the error
+            # terms of use_mixed bound the values, the exact rule decides the close calls).
+            mbuf = mixed_centers(<const double*>&Cp[0, 0], k, d, &mixed)
+        if mbuf != NULL:
+            use_mixed(&cen, &mixed)
+            _fill_panels(mixed.C32, mixed.cnorm32, d, &gstart[0], ng, &panels32[0],
+                         &pnorm32[0])
+            bd.panels = &panels32[0]
+            bd.pnorm = &pnorm32[0]
+            bd.mixed = True
+        elif d >= GEMM_MIN_FEATURES:
             _fill_panels(&Cp[0, 0], &cnorm[0], d, &gstart[0], ng, &panels[0], &pnorm[0])
         # Each group's drift grows by its largest shift (rounded up: its bounds move by it).
         for g in range(ng):
@@ -1235,8 +1277,8 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
                     gshift = shift[members[jj]]
             drift[g] = add_up(drift[g], gshift)
             drift_up[g] = kmix_float_up(drift[g])
-        cen = make_centers(&centers[0, 0], &Cp[0, 0], &CT[0, 0], &cnorm[0], k, d)
         _search_pass(&X[0, 0], &rows, &cen, &bd, &cl.blk, n_threads)
+        free(mbuf)
         if update:
             reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, True,
                           n_threads)
