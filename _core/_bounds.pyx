@@ -34,7 +34,7 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt, INFINITY
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM, TILE_CENTERS,
@@ -42,7 +42,8 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM,
                       exact_closest, groups_best, imin, kmix_float_up, kmix_fused_argmin2_d,
                       kmix_fused_argmin2_f, kmix_gamma, kmix_group_bound,
                       kmix_group_bound_store, kmix_group_floor, kmix_group_winner,
-                      kmix_groups_failing, kmix_sqdist32_f,
+                      kmix_group_winner_f, kmix_groups_failing, kmix_groups_failing4,
+                      kmix_groups_min4_f, kmix_refresh_bounds, kmix_sqdist32_f,
                       partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist, sub_down,
                       sum_counts, wide_best_two, wide_pack, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
@@ -112,20 +113,41 @@ ctypedef fused SearchBounds:
     YinyangBounds
 
 
-cdef inline void _move_row(double *bsum, double *bw, const floating *x, Py_ssize_t d,
-                           Py_ssize_t old, Py_ssize_t new, double wi) noexcept nogil:
-    """Move a row's weighted values and weight from cluster `old` (if any) to cluster `new`."""
+cdef inline void _add_row(const Moves *mv, const floating *x, Py_ssize_t d, Py_ssize_t j,
+                          double w) noexcept nogil:
+    """Add the row x with weight w (negative: take it out) to the block's sums of cluster
+    j; the block's first row of cluster j writes them (lazily written sums, mv.touched)."""
     cdef Py_ssize_t f
-    cdef double *dst = bsum + new * d
-    cdef double *src
-    if old >= 0:
-        src = bsum + old * d
+    cdef double *row = mv.bsum + j * d
+    if mv.touched != NULL and not mv.touched[j]:
+        mv.touched[j] = 1
         for f in range(d):
-            src[f] -= wi * x[f]
-        bw[old] -= wi
+            row[f] = w * x[f]
+        mv.bw[j] = w
+        return
     for f in range(d):
-        dst[f] += wi * x[f]
-    bw[new] += wi
+        row[f] += w * x[f]
+    mv.bw[j] += w
+
+
+cdef inline void _move_row(const Moves *mv, const floating *x, Py_ssize_t d, Py_ssize_t old,
+                           Py_ssize_t new, double wi) noexcept nogil:
+    """Move a row's weighted values and weight from cluster `old` (if any) to cluster `new`
+    (x w - x w' = x w + x (-w'): the same sums as subtracting)."""
+    if old >= 0:
+        _add_row(mv, x, d, old, -wi)
+    _add_row(mv, x, d, new, wi)
+
+
+cdef inline unsigned char *_lazy_sums(Blocks *blk, Py_ssize_t k) noexcept nogil:
+    """With update, the blocks' sums are written by each cluster's first row instead of
+    zeroed first (Blocks.touched: a bound pass moves few rows, its blocks' k x d sums cost
+    more to clear and add than the moves); returns the flags to free after reduce_blocks
+    (NULL without update, or out of memory: then the blocks are zeroed)."""
+    blk.touched = NULL
+    if blk.update:
+        blk.touched = <unsigned char*>calloc(blk.nb * k, sizeof(unsigned char))
+    return blk.touched
 
 
 cdef inline Py_ssize_t _relabel(int *label, Py_ssize_t a, const floating *x, Py_ssize_t d,
@@ -135,7 +157,7 @@ cdef inline Py_ssize_t _relabel(int *label, Py_ssize_t a, const floating *x, Py_
     if label[0] == a:
         return 0
     if mv.update:
-        _move_row(mv.bsum, mv.bw, x, d, label[0], a, wi)
+        _move_row(mv, x, d, label[0], a, wi)
     label[0] = <int>a
     return 1
 
@@ -186,7 +208,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     each tile folded into the rows' best values (:func:`_hamerly_scan` /
     :func:`_yinyang_scan`); then each searched row gets its label and new bounds
     (:func:`_hamerly_settle` / :func:`_yinyang_settle`); Yinyang's rows of wide data never
-    are (its group filter examines their groups, :func:`_yinyang_wide_row`).
+    are (its group filter examines their groups, :func:`_yinyang_wide_rows`).
     """
     cdef Py_ssize_t d = rows.d, k = cen.k
     cdef Py_ssize_t start = b * blk.size, end = imin(rows.n, (b + 1) * blk.size)
@@ -236,6 +258,10 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             sr.idx[nfull] = i
             nfull += <Py_ssize_t>fails
         if nfull == 0:
+            s += m
+            continue
+        if SearchBounds is YinyangBounds and cn.use_gemm:
+            changed += _yinyang_wide_rows(X, &rw, &cn, &bnd, sr, nfull, &mv)
             s += m
             continue
         search = _rows_to_search(X, d, s, m, sr.idx, nfull, <floating*>sr.G)
@@ -377,7 +403,7 @@ cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen,
         if cen.S32 != NULL and cen.use_gemm:
             sr.X32 = <float*>malloc(CHUNK_ROWS * d * sizeof(float))
         for b in prange(blk.nb, schedule='dynamic'):
-            if blk.update:
+            if blk.update and blk.touched == NULL:
                 zero_block(blk.bsum + b * k * d, blk.bw + b * k, k, d)
             blk.bchanged[b] = _search_block(X, rows, cen, bd, blk, b, &sr)
         free(sr.D)
@@ -624,6 +650,7 @@ def hamerly_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef floating[::1] cnorm = clusters.workspace.cnorm
     cdef double[::1] lower = bounds.lower
     cdef const double *weight
+    cdef unsigned char *touched = NULL
     cdef Clustering cl
     cdef Rows rows
     cdef Centers cen
@@ -656,12 +683,14 @@ def hamerly_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
         if cen.S32 == NULL:
             packed = wide_pack(&CT[0, 0], &cnorm[0], k, d)
             cen.P = packed
+        touched = _lazy_sums(&cl.blk, k)
         _search_pass(&X[0, 0], &rows, &cen, &bd, &cl.blk, n_threads)
         free(mbuf)
         free(packed)
         if update:
             reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, True,
-                          n_threads)
+                          n_threads, touched)
+        free(touched)
     return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
@@ -841,6 +870,7 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef floating[::1] cnorm = clusters.workspace.cnorm
     cdef floating[:, ::1] lower = bounds.lower
     cdef const double *weight
+    cdef unsigned char *touched = NULL
     cdef Clustering cl
     cdef Rows rows
     cdef Centers cen
@@ -897,13 +927,15 @@ def elkan_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
             raise ValueError("sq_dists must have one value per row of X")
         bd.dist_out = &sq_dists[0]
     with nogil:
+        touched = _lazy_sums(&cl.blk, k)
         for b in prange(cl.blk.nb, schedule='dynamic', num_threads=n_threads):
-            if update:
+            if update and touched == NULL:
                 zero_block(cl.blk.bsum + b * k * d, cl.blk.bw + b * k, k, d)
             cl.blk.bchanged[b] = _elkan_block(&X[0, 0], &rows, &cen, &bd, &cl.blk, b)
         if update:
             reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, True,
-                          n_threads)
+                          n_threads, touched)
+        free(touched)
     return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
@@ -931,25 +963,23 @@ cdef bint _yinyang_fails(const floating *x, Py_ssize_t i, const Rows *rows,
                          const Centers *cen, YinyangBounds *bd, Search *sr, double glob,
                          const Moves *mv, Py_ssize_t *changed) noexcept nogil:
     """Row i failed the global filter (``glob``: its smallest group bound): tighten its upper
-    bound to the direct distance and test again. A row that still fails goes through the
-    group filter here (a changed label counts in ``changed``): on narrow data by exact
-    distances (:func:`_yinyang_examine`), on wide data by the groups' panels
-    (:func:`_yinyang_wide_row`; a row without a label examines every group). Whether the
-    row is to be searched in full instead (narrow data's rows without a label)."""
+    bound to the direct distance and test again. On narrow data a row that still fails goes
+    through the group filter here, by exact distances (:func:`_yinyang_examine`; a changed
+    label counts in ``changed``). Whether the row is to be searched further: on narrow data
+    its rows without a label (in full), on wide data every row that still fails (its upper
+    bound stored; by the groups' panels, :func:`_yinyang_wide_rows`)."""
     cdef Py_ssize_t a = bd.labels[i], best, d = cen.d
     cdef double u = INFINITY, sa
     cdef float *lb = bd.lower + i * bd.ng
-    if a < 0 and not cen.use_gemm:
+    if a < 0:
         return True
-    if a >= 0:
-        sa = sq_dist(x, <const floating*>cen.C + a * d, d)
-        u = dist_up(sa, cen.gamma)
-        bd.upper[i] = u
-        if u < glob:
-            return False
-    if cen.use_gemm:
-        changed[0] += _yinyang_wide_row(x, i, rows, cen, bd, sr, u, a, mv)
+    sa = sq_dist(x, <const floating*>cen.C + a * d, d)
+    u = dist_up(sa, cen.gamma)
+    bd.upper[i] = u
+    if u < glob:
         return False
+    if cen.use_gemm:
+        return True
     # Distances are cheap: examine only the groups whose bound fails (the group filter)
     # instead of a full search.
     best = _yinyang_examine(x, cen, bd, sr, a, u, sa, lb, &u)
@@ -1098,10 +1128,74 @@ cdef Py_ssize_t _yinyang_settle(const floating *X, const Rows *rows, const Cente
     return changed
 
 
+cdef enum:
+    # Four rows share one group filter (kmix_groups_min4_f over the union of their failing
+    # groups) when their own lists hold more than this many times the union's groups, over 2
+    # (a group costs the four rows together about twice what it costs one row alone:
+    # measured 5.4 against 10.6 ns per row and group, 32 features, Zen 4).
+    YINYANG_SHARED_GROUPS_X2 = 4
+
+
+cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Centers *cen,
+                                   YinyangBounds *bd, Search *sr, Py_ssize_t nfull,
+                                   const Moves *mv) noexcept nogil:
+    """Yinyang's group filter for the rows sr.idx[:nfull] of wide data that failed their
+    bounds (upper bounds tightened); returns how many labels changed. Four at a time, the
+    rows examine the union of their failing groups together (:func:`kmix_groups_min4_f`:
+    each panel loaded once for the four) when that union is small enough against their own
+    lists (YINYANG_SHARED_GROUPS_X2), in float32 (float32 data, or float64 data searched so);
+    the others, and the last nfull mod 4, alone (:func:`_yinyang_wide_row`). A row that
+    examines groups beyond its own gets their exact values: its bounds only tighten."""
+    cdef Py_ssize_t q = 0, r, i, a, ne, f, d = cen.d, changed = 0
+    cdef const float *lbs[4]
+    cdef const float *xs[4]
+    cdef float u32[4]
+    cdef Py_ssize_t ga[4]
+    cdef Py_ssize_t counts[4]
+    cdef float *m1 = <float*>sr.F1
+    cdef kmix_group_winner w
+    cdef bint shared = floating is float or bd.mixed
+    while q < nfull:
+        if shared and q + 4 <= nfull:
+            for r in range(4):
+                i = sr.idx[q + r]
+                a = bd.labels[i]
+                lbs[r] = bd.lower + i * bd.ng
+                u32[r] = kmix_float_up(bd.upper[i]) if a >= 0 else INFINITY
+                ga[r] = bd.group_of[a] if a >= 0 else -1
+            ne = kmix_groups_failing4(lbs, bd.drift_up, bd.ng, u32, ga, sr.glist, counts)
+            if 2 * (counts[0] + counts[1] + counts[2] + counts[3]) > YINYANG_SHARED_GROUPS_X2 * ne:
+                for r in range(4):
+                    i = sr.idx[q + r]
+                    if floating is float:
+                        xs[r] = <const float*>X + i * d
+                    else:
+                        for f in range(d):
+                            sr.X32[r * d + f] = <float>X[i * d + f]
+                        xs[r] = sr.X32 + r * d
+                kmix_groups_min4_f(xs, d, <const float*>bd.panels, sr.glist, ne,
+                                   <const float*>bd.pnorm, m1, bd.ng)
+                for r in range(4):
+                    i = sr.idx[q + r]
+                    kmix_group_winner_f(xs[r], d, <const float*>bd.panels, sr.glist, ne,
+                                        <const float*>bd.pnorm, m1 + r * bd.ng, &w)
+                    changed += _yinyang_wide_settle(X + i * d, i, rows, cen, bd, sr, ne,
+                                                    <const float*>(m1 + r * bd.ng), &w, mv)
+                q += 4
+                continue
+        for r in range(imin(4, nfull - q)):
+            i = sr.idx[q + r]
+            a = bd.labels[i]
+            changed += _yinyang_wide_row(X + i * d, i, rows, cen, bd, sr,
+                                         bd.upper[i] if a >= 0 else INFINITY, a, mv)
+        q += 4
+    return changed
+
+
 cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *rows,
                                   const Centers *cen, YinyangBounds *bd, Search *sr, double u,
                                   Py_ssize_t a, const Moves *mv) noexcept nogil:
-    """Yinyang's group filter for row i (x) of wide data, whose upper bound u (on the
+    """Yinyang's group filter for row i (x) of wide data alone, whose upper bound u (on the
     distance to its centre a; +inf without a label) reaches its smallest group bound: every
     group whose bound does not exceed u (kmix_groups_failing), and a's group, is examined by
     its panel (:func:`groups_best`: each group's smallest partial distance, and the winning
@@ -1155,10 +1249,14 @@ cdef Py_ssize_t _yinyang_wide_settle(const floating *x, Py_ssize_t i, const Rows
     else:
         best = bd.members[jb]
         u = _expansion_upper(cen, xn, bestv, err)
-    for t in range(ne):
-        v = w.second if (t == w.t and not exact) else m1[t]
-        g = sr.glist[t]
-        lb[g] = kmix_group_bound_store(dist_down(xn + v - err, cen.gamma), bd.drift[g])
+    if _best_t is float:
+        kmix_refresh_bounds(m1, ne, sr.glist, -1 if exact else w.t, w.second, xn, err,
+                            cen.gamma, bd.drift, lb)
+    else:
+        for t in range(ne):
+            v = w.second if (t == w.t and not exact) else m1[t]
+            g = sr.glist[t]
+            lb[g] = kmix_group_bound_store(dist_down(xn + v - err, cen.gamma), bd.drift[g])
     bd.upper[i] = u
     return _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
 
@@ -1219,6 +1317,7 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef bint try_mixed = (floating is double and d >= GEMM_MIN_FEATURES
                            and bounds.x_max_sq_norm <= MIXED_MAX_NORM)
     cdef const double *weight
+    cdef unsigned char *touched = NULL
     cdef Clustering cl
     cdef Rows rows
     cdef Centers cen
@@ -1277,11 +1376,13 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
                     gshift = shift[members[jj]]
             drift[g] = add_up(drift[g], gshift)
             drift_up[g] = kmix_float_up(drift[g])
+        touched = _lazy_sums(&cl.blk, k)
         _search_pass(&X[0, 0], &rows, &cen, &bd, &cl.blk, n_threads)
         free(mbuf)
         if update:
             reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, True,
-                          n_threads)
+                          n_threads, touched)
+        free(touched)
     return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
@@ -1339,6 +1440,53 @@ def group_best(const floating[::1] x, const floating[:, ::1] S,
     groups_best(&x[0], d, &panels[0], &glist[0] if ne else NULL, ne, &pnorm[0], &m1[0], &w)
     pos = gstart[glist[w.t]] + w.lane if w.t >= 0 else -1
     return np.asarray(m1)[:ne], w.t, pos, w.second, w.others
+
+
+def group_best4(const float[:, ::1] X4, const float[:, ::1] S, const Py_ssize_t[::1] gstart,
+                const Py_ssize_t[::1] glist):
+    """For the kernel tests: the four-row group filter (kmix_groups_min4_f, then
+    kmix_group_winner_f per row) of the float32 rows X4 (4 x d) over the groups glist, with
+    the centres S as in :func:`group_best`. Returns, per row, what group_best returns."""
+    cdef Py_ssize_t d = S.shape[1], ng = gstart.shape[0] - 1, ne = glist.shape[0], r
+    cdef float[::1] snorm = (np.asarray(S, dtype=np.float64) ** 2).sum(axis=1).astype(np.float32)
+    cdef float[::1] panels = np.zeros(ng * d * KMIX_PANEL, dtype=np.float32)
+    cdef float[::1] pnorm = np.empty(ng * KMIX_PANEL, dtype=np.float32)
+    cdef float[:, ::1] m1 = np.empty((4, max(ne, 1)), dtype=np.float32)
+    cdef const float *xs[4]
+    cdef kmix_group_winner w
+    if X4.shape[0] != 4 or X4.shape[1] != d or ne < 1:
+        raise ValueError("four rows of S's width, and at least one group")
+    if np.diff(gstart).max() > KMIX_PANEL or np.min(glist) < 0 or np.max(glist) >= ng:
+        raise ValueError(f"groups of at most {KMIX_PANEL} centres, glist within them")
+    _fill_panels(&S[0, 0], &snorm[0], d, &gstart[0], ng, &panels[0], &pnorm[0])
+    for r in range(4):
+        xs[r] = &X4[r, 0]
+    kmix_groups_min4_f(xs, d, &panels[0], &glist[0], ne, &pnorm[0], &m1[0, 0], ne)
+    out = []
+    for r in range(4):
+        kmix_group_winner_f(xs[r], d, &panels[0], &glist[0], ne, &pnorm[0], &m1[r, 0], &w)
+        pos = gstart[glist[w.t]] + w.lane if w.t >= 0 else -1
+        out.append((np.asarray(m1[r]).copy(), w.t, pos, w.second, w.others))
+    return out
+
+
+def group_bounds4(const float[:, ::1] stored, const float[::1] drift_up, const double[::1] u,
+                  const Py_ssize_t[::1] ga):
+    """For the kernel tests: kmix_groups_failing4 on four rows' stored group bounds (4 x ng)
+    against their upper bounds u (rounded up to float32) and own groups ga: the union of
+    their failing groups, and each row's count."""
+    cdef Py_ssize_t r, ng = stored.shape[1], ne
+    cdef const float *lbs[4]
+    cdef float u32[4]
+    cdef Py_ssize_t[::1] glist = np.empty(ng + 8, dtype=np.intp)
+    cdef Py_ssize_t[::1] counts = np.empty(4, dtype=np.intp)
+    if stored.shape[0] != 4 or drift_up.shape[0] != ng or u.shape[0] != 4 or ga.shape[0] != 4:
+        raise ValueError("four rows of bounds, one drift per group, four u and ga")
+    for r in range(4):
+        lbs[r] = &stored[r, 0]
+        u32[r] = kmix_float_up(u[r])
+    ne = kmix_groups_failing4(lbs, &drift_up[0], ng, u32, &ga[0], &glist[0], &counts[0])
+    return np.asarray(glist)[:ne].copy(), np.asarray(counts).copy()
 
 
 def group_bounds(const float[::1] stored, const float[::1] drift_up, double u,

@@ -96,6 +96,18 @@ cdef extern from "_fused.h" nogil:
     float kmix_group_floor(const float *lb, const float *du, Py_ssize_t ng)
     Py_ssize_t kmix_groups_failing(const float *lb, const float *du, Py_ssize_t ng, float u,
                                    Py_ssize_t ga, Py_ssize_t *glist)
+    Py_ssize_t kmix_groups_failing4(const float *const *lb, const float *du, Py_ssize_t ng,
+                                    const float *u, const Py_ssize_t *ga, Py_ssize_t *glist,
+                                    Py_ssize_t *counts)
+    void kmix_groups_min4_f(const float *const *xs, Py_ssize_t d, const float *P,
+                            const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
+                            float *m1, Py_ssize_t ldm)
+    void kmix_group_winner_f(const float *x, Py_ssize_t d, const float *P,
+                             const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
+                             const float *m1, kmix_group_winner *w)
+    void kmix_refresh_bounds(const float *m1, Py_ssize_t ne, const Py_ssize_t *glist,
+                             Py_ssize_t tw, double second, double xn, double err, double gamma,
+                             const double *drift, float *lb)
 
 
 cdef extern from "_exact.h" nogil:
@@ -605,16 +617,37 @@ cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t 
                                const unsigned char *touched=NULL) noexcept nogil:
     """sums (+)= sum over blocks of bsum and wsum (+)= sum over blocks of bw, in block order.
 
-    touched (nb x k, not with accumulate): the blocks' sums were not zeroed, and block b
-    holds cluster j's only where touched[b * k + j]; the others are skipped. A skipped block
-    would add 0.0, which changes no sum (the running sums start at +0.0, so none is -0.0),
-    and the blocks that count are added in the same order: the same bits. Small reductions
-    run on one thread: waking a team costs more than they do."""
+    touched (nb x k): the blocks' sums were not zeroed, and block b holds cluster j's only
+    where touched[b * k + j]; the others are skipped. A skipped block would add 0.0, which
+    changes no sum (the running sums start at +0.0, so none is -0.0), and the blocks that
+    count are added in the same order: the same bits. With accumulate, the blocks' sum of a
+    cluster no block touched is 0.0 and the cluster is left as it is. Small reductions run
+    on one thread: waking a team costs more than they do."""
     cdef Py_ssize_t j, f, b
     cdef double acc
     cdef const double *src
+    cdef bint any_block
     if nb * k * d < 1 << 19:
         n_threads = 1
+    if touched != NULL and accumulate:
+        for j in prange(k, schedule='static', num_threads=n_threads):
+            any_block = False
+            for b in range(nb):
+                any_block = any_block or touched[b * k + j]
+            if not any_block:
+                continue
+            for f in range(d):
+                acc = 0.0
+                for b in range(nb):
+                    if touched[b * k + j]:
+                        acc = acc + bsum[(b * k + j) * d + f]
+                sums[j * d + f] += acc
+            acc = 0.0
+            for b in range(nb):
+                if touched[b * k + j]:
+                    acc = acc + bw[b * k + j]
+            wsum[j] += acc
+        return
     if touched != NULL:
         for j in prange(k, schedule='static', num_threads=n_threads):
             for f in range(d):

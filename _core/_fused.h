@@ -1256,6 +1256,34 @@ static void kmix_fill_mask_lanes(void)
                 kmix_mask_lanes[m][n++] = (unsigned char)b;
 }
 
+/* Of the eight groups at lb (drifts dv), those whose bound now is at most u (and the one at
+ * offset ga, if 0 <= ga < 8), as the bits of a mask. */
+__attribute__((target("avx2,fma")))
+static inline unsigned kmix_failing_mask8(const float *lb, __m256 dv, __m256 u, ptrdiff_t ga)
+{
+    const __m256 b = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(lb), dv),
+                                   _mm256_set1_ps(KMIX_BOUND_SHRINK));
+    unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(b, u, _CMP_LE_OQ));
+    if (ga >= 0 && ga < 8)
+        mask |= 1u << ga;
+    return mask;
+}
+
+/* glist[n:] gets the groups g + b of the set bits b of mask, in order, without a branch per
+ * bit (all eight slots are stored); returns the new count. */
+__attribute__((target("avx2,fma")))
+static inline ptrdiff_t kmix_append_groups(ptrdiff_t *glist, ptrdiff_t n, ptrdiff_t g,
+                                           unsigned mask)
+{
+    const __m128i lanes = _mm_loadl_epi64((const __m128i *)kmix_mask_lanes[mask]);
+    const __m256i base = _mm256_set1_epi64x(g);
+    _mm256_storeu_si256((__m256i *)(glist + n),
+                        _mm256_add_epi64(_mm256_cvtepu8_epi64(lanes), base));
+    _mm256_storeu_si256((__m256i *)(glist + n + 4),
+                        _mm256_add_epi64(_mm256_cvtepu8_epi64(_mm_srli_si128(lanes, 4)), base));
+    return n + __builtin_popcount(mask);
+}
+
 __attribute__((target("avx2,fma")))
 static float kmix_group_floor_avx2(const float *lb, const float *du, ptrdiff_t ng)
 {
@@ -1275,23 +1303,11 @@ __attribute__((target("avx2,fma")))
 static ptrdiff_t kmix_groups_failing_avx2(const float *lb, const float *du, ptrdiff_t ng,
                                           float u, ptrdiff_t ga, ptrdiff_t *glist)
 {
-    const __m256 uu = _mm256_set1_ps(u), shrink = _mm256_set1_ps(KMIX_BOUND_SHRINK);
+    const __m256 uu = _mm256_set1_ps(u);
     ptrdiff_t n = 0, g = 0;
     for (; g + 8 <= ng; g += 8) {
-        const __m256 b = _mm256_mul_ps(
-            _mm256_sub_ps(_mm256_loadu_ps(lb + g), _mm256_loadu_ps(du + g)), shrink);
-        unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(b, uu, _CMP_LE_OQ));
-        if (ga >= g && ga < g + 8)
-            mask |= 1u << (ga - g);
-        /* the set bits' groups, in order, without a branch per bit: all eight stored */
-        const __m128i lanes = _mm_loadl_epi64((const __m128i *)kmix_mask_lanes[mask]);
-        const __m256i base = _mm256_set1_epi64x(g);
-        _mm256_storeu_si256((__m256i *)(glist + n),
-                            _mm256_add_epi64(_mm256_cvtepu8_epi64(lanes), base));
-        _mm256_storeu_si256((__m256i *)(glist + n + 4),
-                            _mm256_add_epi64(_mm256_cvtepu8_epi64(_mm_srli_si128(lanes, 4)),
-                                             base));
-        n += __builtin_popcount(mask);
+        n = kmix_append_groups(glist, n, g,
+                               kmix_failing_mask8(lb + g, _mm256_loadu_ps(du + g), uu, ga - g));
     }
     for (; g < ng; ++g) {
         glist[n] = g;
@@ -1307,6 +1323,303 @@ static inline float kmix_group_floor(const float *lb, const float *du, ptrdiff_t
 static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, ptrdiff_t ng,
                                             float u, ptrdiff_t ga, ptrdiff_t *glist)
 { KMIX_DISPATCH_RETURN(kmix_groups_failing, (lb, du, ng, u, ga, glist)) }
+
+/* Four rows' group filter over one list of groups (the union of their failing groups, by
+ * kmix_groups_failing4): each panel is loaded once for the four rows (a feature's panel
+ * values against four broadcast row values), which halves the loads per multiply-add of
+ * kmix_groups_best, the kernel's limit. kmix_groups_min4_f writes each row's smallest value
+ * per group, m1[r * ldm + t] (rows xs[0..3], groups glist[:ng]); kmix_group_winner_f then
+ * finds a row's winner from them (the first least m1, the least of the others) and
+ * recomputes the winning group's values, by the same operations in the same order (so the
+ * same values), for its lane and second value. The portable versions sum each dot product
+ * in order, the AVX2 ones with one FMA chain per (row, group) in feature order. */
+/* kmix_groups_failing4 from group g on, the union's first n groups listed already. */
+static inline ptrdiff_t kmix_groups_failing4_from(const float *const *lb, const float *du,
+                                                  ptrdiff_t g, ptrdiff_t ng, const float *u,
+                                                  const ptrdiff_t *ga, ptrdiff_t *glist,
+                                                  ptrdiff_t n, ptrdiff_t *counts)
+{
+    for (; g < ng; ++g) {
+        int any = 0;
+        for (int r = 0; r < 4; ++r) {
+            const int f = (kmix_group_bound(lb[r][g], du[g]) <= u[r]) | (g == ga[r]);
+            counts[r] += f;
+            any |= f;
+        }
+        glist[n] = g;
+        n += any;
+    }
+    return n;
+}
+
+static ptrdiff_t kmix_groups_failing4_base(const float *const *lb, const float *du,
+                                           ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
+                                           ptrdiff_t *glist, ptrdiff_t *counts)
+{
+    for (int r = 0; r < 4; ++r)
+        counts[r] = 0;
+    return kmix_groups_failing4_from(lb, du, 0, ng, u, ga, glist, 0, counts);
+}
+
+static inline void kmix_group_values_base_f(const float *x, ptrdiff_t d, const float *Pg,
+                                            const float *norms, float *v)
+{
+    for (int l = 0; l < KMIX_PANEL; ++l) {
+        float s = 0;
+        for (ptrdiff_t f = 0; f < d; ++f) s += x[f] * Pg[f * KMIX_PANEL + l];
+        v[l] = norms[l] + -2.0f * s;
+    }
+}
+
+static void kmix_groups_min4_f_base(const float *const *xs, ptrdiff_t d, const float *P,
+                                    const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
+                                    float *m1, ptrdiff_t ldm)
+{
+    float v[KMIX_PANEL];
+    for (int r = 0; r < 4; ++r)
+        for (ptrdiff_t t = 0; t < ng; ++t) {
+            kmix_group_values_base_f(xs[r], d, P + glist[t] * d * KMIX_PANEL,
+                                     pnorm + glist[t] * KMIX_PANEL, v);
+            float mn = v[0];
+            for (int l = 1; l < KMIX_PANEL; ++l) mn = v[l] < mn ? v[l] : mn;
+            m1[r * ldm + t] = mn;
+        }
+}
+
+/* The first least of m1[:ng] (position *t, -1 if none is below +inf) and the least of the
+ * others (*others). */
+static inline float kmix_first_min_f(const float *m1, ptrdiff_t ng, ptrdiff_t *t,
+                                     double *others)
+{
+    float b = INFINITY, o = INFINITY;
+    ptrdiff_t bt = -1;
+    for (ptrdiff_t s = 0; s < ng; ++s) {
+        const float v = m1[s];
+        const int lt = v < b;
+        o = lt ? b : (v < o ? v : o);
+        bt = lt ? s : bt;
+        b = lt ? v : b;
+    }
+    *t = bt;
+    *others = o;
+    return b;
+}
+
+static void kmix_group_winner_f_base(const float *x, ptrdiff_t d, const float *P,
+                                     const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
+                                     const float *m1, kmix_group_winner *w)
+{
+    float v[KMIX_PANEL];
+    const float b = kmix_first_min_f(m1, ng, &w->t, &w->others);
+    w->lane = 0;
+    w->second = INFINITY;
+    if (w->t < 0)
+        return;
+    kmix_group_values_base_f(x, d, P + glist[w->t] * d * KMIX_PANEL,
+                             pnorm + glist[w->t] * KMIX_PANEL, v);
+    while (w->lane < KMIX_PANEL - 1 && v[w->lane] != b) ++w->lane;
+    for (int l = 0; l < KMIX_PANEL; ++l)
+        if (l != w->lane && v[l] < w->second) w->second = v[l];
+}
+
+#if KMIX_HAVE_DISPATCH
+__attribute__((target("avx2,fma")))
+static ptrdiff_t kmix_groups_failing4_avx2(const float *const *lb, const float *du,
+                                           ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
+                                           ptrdiff_t *glist, ptrdiff_t *counts)
+{
+    ptrdiff_t n = 0, g = 0;
+    for (int r = 0; r < 4; ++r)
+        counts[r] = 0;
+    for (; g + 8 <= ng; g += 8) {
+        const __m256 dv = _mm256_loadu_ps(du + g);
+        unsigned all = 0;
+        for (int r = 0; r < 4; ++r) {
+            const unsigned mask = kmix_failing_mask8(lb[r] + g, dv, _mm256_set1_ps(u[r]),
+                                                     ga[r] - g);
+            counts[r] += __builtin_popcount(mask);
+            all |= mask;
+        }
+        n = kmix_append_groups(glist, n, g, all);
+    }
+    return kmix_groups_failing4_from(lb, du, g, ng, u, ga, glist, n, counts);
+}
+
+/* The minima of eight vectors, lane i of the result being v_i's. */
+__attribute__((target("avx2,fma")))
+static inline __m256 kmix_mins8_ps(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4,
+                                   __m256 v5, __m256 v6, __m256 v7)
+{
+    /* per 128-bit half: pairwise minima of v0 v1 (t0), v2 v3 (t1), ... */
+    const __m256 t0 = _mm256_min_ps(_mm256_shuffle_ps(v0, v1, 0x88), _mm256_shuffle_ps(v0, v1, 0xDD));
+    const __m256 t1 = _mm256_min_ps(_mm256_shuffle_ps(v2, v3, 0x88), _mm256_shuffle_ps(v2, v3, 0xDD));
+    const __m256 t2 = _mm256_min_ps(_mm256_shuffle_ps(v4, v5, 0x88), _mm256_shuffle_ps(v4, v5, 0xDD));
+    const __m256 t3 = _mm256_min_ps(_mm256_shuffle_ps(v6, v7, 0x88), _mm256_shuffle_ps(v6, v7, 0xDD));
+    /* per half: the minima of v0 v1 v2 v3 (u0), v4 .. v7 (u1) */
+    const __m256 u0 = _mm256_min_ps(_mm256_shuffle_ps(t0, t1, 0x88), _mm256_shuffle_ps(t0, t1, 0xDD));
+    const __m256 u1 = _mm256_min_ps(_mm256_shuffle_ps(t2, t3, 0x88), _mm256_shuffle_ps(t2, t3, 0xDD));
+    return _mm256_min_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+__attribute__((target("avx2,fma")))
+static void kmix_groups_min4_f_avx2(const float *const *xs, ptrdiff_t d, const float *P,
+                                    const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
+                                    float *m1, ptrdiff_t ldm)
+{
+    const __m256 mtwo = _mm256_set1_ps(-2.0f);
+    const float *x0 = xs[0], *x1 = xs[1], *x2 = xs[2], *x3 = xs[3];
+    for (ptrdiff_t t = 0; t < ng; t += 2) {
+        const int two = t + 1 < ng;
+        const float *A = P + glist[t] * d * 8, *B = P + glist[two ? t + 1 : t] * d * 8;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (ptrdiff_t f = 0; f < d; ++f) {
+            const __m256 pa = _mm256_loadu_ps(A + f * 8), pb = _mm256_loadu_ps(B + f * 8);
+            __m256 xv = _mm256_set1_ps(x0[f]);
+            a0 = _mm256_fmadd_ps(xv, pa, a0);
+            b0 = _mm256_fmadd_ps(xv, pb, b0);
+            xv = _mm256_set1_ps(x1[f]);
+            a1 = _mm256_fmadd_ps(xv, pa, a1);
+            b1 = _mm256_fmadd_ps(xv, pb, b1);
+            xv = _mm256_set1_ps(x2[f]);
+            a2 = _mm256_fmadd_ps(xv, pa, a2);
+            b2 = _mm256_fmadd_ps(xv, pb, b2);
+            xv = _mm256_set1_ps(x3[f]);
+            a3 = _mm256_fmadd_ps(xv, pa, a3);
+            b3 = _mm256_fmadd_ps(xv, pb, b3);
+        }
+        const __m256 na = _mm256_loadu_ps(pnorm + glist[t] * 8);
+        const __m256 nb = _mm256_loadu_ps(pnorm + glist[two ? t + 1 : t] * 8);
+        const __m256 m = kmix_mins8_ps(
+            _mm256_fmadd_ps(mtwo, a0, na), _mm256_fmadd_ps(mtwo, b0, nb),
+            _mm256_fmadd_ps(mtwo, a1, na), _mm256_fmadd_ps(mtwo, b1, nb),
+            _mm256_fmadd_ps(mtwo, a2, na), _mm256_fmadd_ps(mtwo, b2, nb),
+            _mm256_fmadd_ps(mtwo, a3, na), _mm256_fmadd_ps(mtwo, b3, nb));
+        /* lanes: row 0 group t, t + 1, row 1 group t, t + 1, ... */
+        const __m128 lo = _mm256_castps256_ps128(m), hi = _mm256_extractf128_ps(m, 1);
+        m1[t] = _mm_cvtss_f32(lo);
+        m1[ldm + t] = _mm_cvtss_f32(_mm_movehl_ps(lo, lo));
+        m1[2 * ldm + t] = _mm_cvtss_f32(hi);
+        m1[3 * ldm + t] = _mm_cvtss_f32(_mm_movehl_ps(hi, hi));
+        if (two) {
+            m1[t + 1] = _mm_cvtss_f32(_mm_shuffle_ps(lo, lo, 1));
+            m1[ldm + t + 1] = _mm_cvtss_f32(_mm_shuffle_ps(lo, lo, 3));
+            m1[2 * ldm + t + 1] = _mm_cvtss_f32(_mm_shuffle_ps(hi, hi, 1));
+            m1[3 * ldm + t + 1] = _mm_cvtss_f32(_mm_shuffle_ps(hi, hi, 3));
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void kmix_group_winner_f_avx2(const float *x, ptrdiff_t d, const float *P,
+                                     const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
+                                     const float *m1, kmix_group_winner *w)
+{
+    const float b = kmix_first_min_f(m1, ng, &w->t, &w->others);
+    w->lane = 0;
+    w->second = INFINITY;
+    if (w->t < 0)
+        return;
+    const float *Pg = P + glist[w->t] * d * 8;
+    __m256 acc = _mm256_setzero_ps();
+    for (ptrdiff_t f = 0; f < d; ++f)
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(x[f]), _mm256_loadu_ps(Pg + f * 8), acc);
+    kmix_best2_lanes8_ps(
+        _mm256_fmadd_ps(_mm256_set1_ps(-2.0f), acc, _mm256_loadu_ps(pnorm + glist[w->t] * 8)),
+        b, &w->second, &w->lane);
+}
+#endif
+
+static inline ptrdiff_t kmix_groups_failing4(const float *const *lb, const float *du,
+                                             ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
+                                             ptrdiff_t *glist, ptrdiff_t *counts)
+{ KMIX_DISPATCH_RETURN(kmix_groups_failing4, (lb, du, ng, u, ga, glist, counts)) }
+
+static inline void kmix_groups_min4_f(const float *const *xs, ptrdiff_t d, const float *P,
+                                      const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
+                                      float *m1, ptrdiff_t ldm)
+{ KMIX_DISPATCH(kmix_groups_min4_f, (xs, d, P, glist, ng, pnorm, m1, ldm)) }
+
+static inline void kmix_group_winner_f(const float *x, ptrdiff_t d, const float *P,
+                                       const ptrdiff_t *glist, ptrdiff_t ng,
+                                       const float *pnorm, const float *m1,
+                                       kmix_group_winner *w)
+{ KMIX_DISPATCH(kmix_group_winner_f, (x, d, P, glist, ng, pnorm, m1, w)) }
+
+/* Yinyang's bound refresh after a row's group filter: group glist[t]'s bound becomes
+ * dist_down(xn + v - err) (v = m1[t], or `second` for t == tw, the winner's group when its
+ * smallest value is the row's winner), stored with the group's drift (kmix_group_bound_store)
+ * into lb. gamma: dist_down's relative margin. The AVX2 version does four groups at a time
+ * (one float64 square root instruction for four); both are lower bounds by the same
+ * argument (the rounding of each operation is inside the margins of dist_down and
+ * kmix_group_bound_store, fused or not). */
+static inline float kmix_refresh_one(double s, double gamma, double D)
+{
+    double v = sqrt(s) * (1.0 - gamma) - 1e-145;
+    return kmix_group_bound_store(v > 0 ? v : 0.0, D);
+}
+
+static void kmix_refresh_bounds_base(const float *m1, ptrdiff_t ne, const ptrdiff_t *glist,
+                                     ptrdiff_t tw, double second, double xn, double err,
+                                     double gamma, const double *drift, float *lb)
+{
+    for (ptrdiff_t t = 0; t < ne; ++t) {
+        const double v = t == tw ? second : (double)m1[t];
+        lb[glist[t]] = kmix_refresh_one(xn + v - err, gamma, drift[glist[t]]);
+    }
+}
+
+#if KMIX_HAVE_DISPATCH
+__attribute__((target("avx2,fma")))
+static void kmix_refresh_bounds_avx2(const float *m1, ptrdiff_t ne, const ptrdiff_t *glist,
+                                     ptrdiff_t tw, double second, double xn, double err,
+                                     double gamma, const double *drift, float *lb)
+{
+    const __m256d base = _mm256_set1_pd(xn - err), zero = _mm256_setzero_pd();
+    const __m256d down = _mm256_set1_pd(1.0 - gamma), tiny = _mm256_set1_pd(1e-145);
+    const __m256d shrink = _mm256_set1_pd(1.0 - 4.5e-16);
+    ptrdiff_t t = 0;
+    for (; t + 4 <= ne; t += 4) {
+        const __m256i gi = _mm256_loadu_si256((const __m256i *)(glist + t));
+        __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(m1 + t));
+        if (tw >= t && tw < t + 4) {
+            double tmp[4];
+            _mm256_storeu_pd(tmp, v);
+            tmp[tw - t] = second;
+            v = _mm256_loadu_pd(tmp);
+        }
+        /* xn + v - err as (xn - err) + v: within the margins as well */
+        __m256d r = _mm256_sub_pd(_mm256_mul_pd(_mm256_sqrt_pd(_mm256_add_pd(base, v)), down),
+                                  tiny);
+        r = _mm256_and_pd(r, _mm256_cmp_pd(r, zero, _CMP_GT_OQ));
+        const __m256d s = _mm256_mul_pd(_mm256_add_pd(r, _mm256_i64gather_pd(drift, gi, 8)),
+                                        shrink);
+        /* rounded down to float32: rounded to nearest, then one unit down if above */
+        __m128 f = _mm256_cvtpd_ps(s);
+        /* (-1 in the lanes whose float is above s: its bits one unit lower) */
+        const __m128i fix = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+            _mm256_castpd_si256(_mm256_cmp_pd(_mm256_cvtps_pd(f), s, _CMP_GT_OQ)),
+            _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)));
+        f = _mm_castsi128_ps(_mm_add_epi32(_mm_castps_si128(f), fix));
+        float out[4];
+        _mm_storeu_ps(out, f);
+        lb[glist[t]] = out[0];
+        lb[glist[t + 1]] = out[1];
+        lb[glist[t + 2]] = out[2];
+        lb[glist[t + 3]] = out[3];
+    }
+    for (; t < ne; ++t) {
+        const double v = t == tw ? second : (double)m1[t];
+        lb[glist[t]] = kmix_refresh_one(xn + v - err, gamma, drift[glist[t]]);
+    }
+}
+#endif
+
+static inline void kmix_refresh_bounds(const float *m1, ptrdiff_t ne, const ptrdiff_t *glist,
+                                       ptrdiff_t tw, double second, double xn, double err,
+                                       double gamma, const double *drift, float *lb)
+{ KMIX_DISPATCH(kmix_refresh_bounds, (m1, ne, glist, tw, second, xn, err, gamma, drift, lb)) }
+
 
 
 /* Partial distances of narrow data (d < 16) and each row's best two, in one pass that never

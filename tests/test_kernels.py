@@ -304,6 +304,58 @@ def test_yinyang_wide_kernels_match_numpy(dtype, d, sizes):
                 assert others == rothers or abs(others - rothers) <= 2 * err
 
 
+@pytest.mark.parametrize("d", [16, 24, 70])
+@pytest.mark.parametrize("sizes", [[1, 8, 3, 6, 8, 2], [8, 3, 8, 1, 8, 5, 8]])
+def test_yinyang_four_row_kernel_matches_numpy(d, sizes):
+    """The four-row group filter (float32: float32 data and float64 data searched in
+    float32): each row's smallest value per listed group and its winner as the one-row
+    kernel's reference defines them, integer rows exactly (ties inside a group and across
+    groups: the first), normal rows within the rounding bound."""
+    from kmix._core import _bounds
+    rng = np.random.RandomState(d + 2 * len(sizes))
+    gstart = np.r_[0, np.cumsum(sizes)].astype(np.intp)
+    ng = len(sizes)
+    S = rng.randint(-2, 3, size=(gstart[-1], d)).astype(np.float32)
+    S[10] = S[9]
+    S[gstart[3]] = S[gstart[2]]
+    for integer, X4 in ((True, rng.randint(-2, 3, size=(4, d)).astype(np.float32)),
+                        (False, rng.normal(size=(4, d)).astype(np.float32))):
+        X4[1] = S[gstart[2]]                       # a row on a centre two groups share
+        for glist in (np.arange(ng), np.arange(1, ng, 2), np.array([ng - 1]),
+                      np.arange(ng)[::-1].copy()):
+            glist = glist.astype(np.intp)
+            got = _bounds.group_best4(X4, S, gstart, glist)
+            for r in range(4):
+                ref, scale = _partial_reference(X4[r][None, :], S)
+                vals = ref[0]
+                err = 4 * (d + 2) * np.finfo(np.float32).eps * scale[0].max()
+                m1, t, pos, second, others = got[r]
+                rm1, rt, rpos, rsecond, rothers = _group_winner_reference(vals, gstart, glist)
+                if integer:
+                    assert_array_equal(m1, rm1)
+                    assert (t, pos, second, others) == (rt, rpos, rsecond, rothers)
+                else:
+                    assert_allclose(m1, rm1, rtol=0, atol=err)
+                    assert t == rt or abs(rm1[t] - rm1[rt]) <= 2 * err
+
+
+def test_yinyang_four_rows_list_the_union_of_their_failing_groups():
+    """kmix_groups_failing4: the union, in order, of the groups each of four rows would
+    examine alone (kmix_groups_failing: bound now at most u, or the row's own group), and
+    each row's count, for group counts with and without a tail of the 8-group blocks."""
+    from kmix._core import _bounds
+    rng = np.random.RandomState(5)
+    for ng in (3, 8, 21, 125):
+        stored = rng.uniform(0, 6, size=(4, ng)).astype(np.float32)
+        drift = rng.uniform(0, 2, size=ng).astype(np.float32)
+        u = np.array([1.0, 2.5, 0.0, np.inf])
+        ga = np.array([ng - 1, -1, 0, 2 % ng], dtype=np.intp)
+        union, counts = _bounds.group_bounds4(stored, drift, u, ga)
+        own = [_bounds.group_bounds(stored[r].copy(), drift, u[r], ga[r])[2] for r in range(4)]
+        assert_array_equal(union, np.unique(np.concatenate(own)))
+        assert_array_equal(counts, [len(o) for o in own])
+
+
 @pytest.mark.parametrize("by_ga", [False, True])
 def test_yinyang_group_bounds_read_without_writing(by_ga):
     """Yinyang's group bounds are stored as float32 bound + drift (rounded down) and read
