@@ -697,17 +697,23 @@ def _count_inits(**params):
     (3, 8, np.float64, "hamerly"), (3, 64, np.float64, "hamerly"),
     (3, 64, np.float32, "hamerly"), (3, 600, np.float32, "hamerly"),
     (50, 100, np.float32, "hamerly"), (300, 10, np.float64, "elkan"),
-    (32, 600, np.float64, "lloyd"),
+    (32, 600, np.float64, "yinyang"), (32, 600, np.float32, "yinyang"),
 ])
 def test_auto_algorithm_follows_the_measured_rule(monkeypatch, n_features, n_clusters, dtype,
                                                   expected):
     """'auto' resolves by shape and dtype as resolve_algorithm's measurements say (narrow
-    data runs Hamerly whatever the number of centres and dtype; wide data Lloyd from 500)."""
+    data runs Hamerly whatever the number of centres and dtype; wide data Yinyang from 500
+    centres when max_iter allows YINYANG_MIN_ITER iterations, Lloyd for fewer)."""
+    from kmix._kmeans_algorithms import YINYANG_MIN_ITER
     X = np.random.RandomState(0).normal(size=(max(6000, 2 * n_clusters), n_features))
-    assert _algorithms_run(monkeypatch, X.astype(dtype), n_clusters) == [expected]
+    assert _algorithms_run(monkeypatch, X.astype(dtype), n_clusters,
+                           max_iter=YINYANG_MIN_ITER) == [expected]
+    if expected == "yinyang":
+        assert _algorithms_run(monkeypatch, X.astype(dtype), n_clusters,
+                               max_iter=YINYANG_MIN_ITER - 1) == ["lloyd"]
 
 
-def _algorithms_run(monkeypatch, X, n_clusters):
+def _algorithms_run(monkeypatch, X, n_clusters, max_iter=2):
     """The algorithms that a default KMeans fit on X runs (one start)."""
     import kmix._kmeans as km_module
     ran = []
@@ -718,7 +724,7 @@ def _algorithms_run(monkeypatch, X, n_clusters):
         return run(*args, algorithm=algorithm, **kwargs)
 
     monkeypatch.setattr(km_module, "kmeans_single", spy)
-    KMeans(n_clusters, n_init=1, max_iter=2, random_state=0).fit(X)
+    KMeans(n_clusters, n_init=1, max_iter=max_iter, random_state=0).fit(X)
     return ran
 
 

@@ -250,7 +250,8 @@ class KMeans(_BaseKMeans):
     algorithm : {'lloyd', 'elkan', 'hamerly', 'yinyang', 'auto', 'full'}, default='auto'
         'lloyd': chunked distance + argmin passes; 'elkan', 'hamerly' and 'yinyang': exact
         bound algorithms that skip most distance computations and update the sums
-        incrementally; 'auto' picks the fastest for the shape of the data (measured);
+        incrementally; 'auto' picks the fastest for the shape of the data and max_iter
+        (measured);
         'full' is an alias of 'lloyd'. All give the same labels: the exact assignment rule's
         (closest centre in exact arithmetic, ties to the lowest index). scikit-learn's default is
         'lloyd'; kmix defaults to 'auto' because it is the same computation, faster. On
@@ -394,7 +395,7 @@ class KMeans(_BaseKMeans):
         if init_is_array:
             init = self._check_centers(init, X)
         algorithm = resolve_algorithm(self.algorithm, n_samples, n_features, self.n_clusters,
-                                      sp.issparse(X))
+                                      sp.issparse(X), self.max_iter)
 
         with blas_context(X):
             if (algorithm == "lloyd" and isinstance(init, str) and init == "k-means++"

@@ -24,10 +24,14 @@ ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto", "full")
 
 #: Terms n * k * d below which 'auto' runs Lloyd on wide data (see :func:`resolve_algorithm`).
 LLOYD_MAX_TERMS_WIDE = 10_000_000
+# 'auto' on wide data with 500+ centres: Yinyang from this many iterations (max_iter), Lloyd
+# below (Yinyang's first passes cost more than Lloyd's; see resolve_algorithm).
+YINYANG_MIN_ITER = 15
 
 
-def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
-    """Exact algorithm to run for ``algorithm`` on data of this shape.
+def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, max_iter=300):
+    """Exact algorithm to run for ``algorithm`` on data of this shape (and at most
+    ``max_iter`` iterations).
 
     'full' is an old name of 'lloyd'. Bound algorithms need dense data: on CSR input every
     algorithm runs the Lloyd kernel (the results are the same). 'auto' follows same-init
@@ -59,8 +63,9 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
       at 256+ features with few centres Elkan, whose per-centre bounds skip most rows and
       whose distances are FMA loops (60k x 784 k=10: 0.37 in float64 and 0.73 in float32;
       Hamerly 0.57 and 0.98, Yinyang 0.53 and 0.90, Lloyd 0.77 and 1.22);
-    - wide data, 500+ centres: Lloyd (normal 100k x 32 k=1000: bounds prune too little to
-      pay);
+    - wide data, 500+ centres: Yinyang when max_iter is YINYANG_MIN_ITER or more, Lloyd
+      below (see the last table: Yinyang's first passes cost 1.5-2.4 times Lloyd's, its
+      later ones a third to a half);
     - wide data of fewer than LLOYD_MAX_TERMS_WIDE terms n k d: Lloyd, whose iterations run
       in one compiled call, while Hamerly's each cost a Python round and the centres'
       separations. Same init, median of 5-200 fits, ms, Lloyd / Hamerly, float32, AVX2 EPYC,
@@ -152,11 +157,30 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
     the float32 screen of float64 Lloyd passes on gemm-wide data does not, and is picked at
     run time (``kmix._core._lloyd.mixed_min_centers``).
 
-    500+ centres stay with Lloyd. After fff9e2c and d714442 Yinyang runs normal k=1000 in
-    float32 in 1.56-1.65 s from k-means++ centres (Lloyd 1.70-1.73) and 3.18 s over 50
-    iterations (Lloyd 3.79), but loses from random rows (1.70-1.75 against 1.54-1.56), in
-    float64 (2.05-2.30 against 1.58-1.63: Lloyd's float64 passes multiply in float32) and at
-    k=4096 over 5 iterations (8.9 against 5.4 s: its first two passes search in full).
+    500+ centres ran Lloyd until 2026-12-05: after fff9e2c and d714442 Yinyang ran normal
+    k=1000 in float32 in 1.56-1.65 s from k-means++ centres (Lloyd 1.70-1.73) but lost from
+    random rows, in float64 and at k=4096. At 6cf1bd6 (Yinyang's group bounds read without
+    writes, float64 groups examined in float32, four rows at a time over shared groups, lazily
+    written block sums) on the 2-core Zen 4 (AVX-512; kmix's AVX2/FMA kernels), standard
+    normal data, same start, ``tol=0``, min of 2 fits, seconds, lloyd / hamerly / yinyang:
+
+    ======================  ======================  ======================  ======================
+    rows, k, iterations     float64, k-means++      float64, random rows    float32, k-means++
+    ======================  ======================  ======================  ======================
+    100k x 32, 100, 20      0.118 / 0.107 / 0.169   0.119 / 0.113 / 0.178   0.113 / 0.096 / 0.160
+    100k x 32, 250, 20      0.241 / 0.223 / 0.260   0.241 / 0.222 / 0.270   0.212 / 0.204 / 0.251
+    100k x 32, 500, 20      0.419 / 0.384 / 0.371   0.424 / 0.398 / 0.387   0.410 / 0.365 / 0.374
+    100k x 32, 1000, 20     0.775 / 0.807 / 0.640   0.785 / 0.856 / 0.652   0.767 / 0.797 / 0.647
+    200k x 64, 4096, 5      3.152 / 5.292 / 3.806   3.150 / 5.217 / 4.170   3.213 / 5.359 / 4.007
+    ======================  ======================  ======================  ======================
+
+    (float32 from random rows within 5% of float32 from k-means++.) Float32 from random
+    rows, Lloyd / Yinyang: k=1000 over 5 iterations 0.254 / 0.355, 10: 0.410 / 0.425, 20:
+    0.776 / 0.664; k=4096 over 10 iterations 5.77 / 6.36, 20: 10.9 / 9.18: Yinyang wins from
+    about 12 iterations, hence YINYANG_MIN_ITER (a default fit runs up to 300). Hamerly and
+    Yinyang are within 4% at k=500, where the rule switches. An AVX2-only machine was not
+    available to re-measure this switch (the changes behind it cut loads and memory traffic,
+    which the AVX2 machines' kernels share).
     """
     if algorithm == "full":
         algorithm = "lloyd"
@@ -176,7 +200,7 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse):
     if n_samples * n_clusters * n_features < LLOYD_MAX_TERMS_WIDE:
         return "lloyd"
     if n_clusters >= 500:
-        return "lloyd"
+        return "yinyang" if max_iter >= YINYANG_MIN_ITER else "lloyd"
     if n_features >= 256 and n_clusters <= 32:
         return "elkan"
     return "hamerly"

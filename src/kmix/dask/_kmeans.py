@@ -109,8 +109,9 @@ class KMeans(DaskCentres, _KMeans):
         and two bounds per sample on its worker between iterations (20 bytes per sample; the
         k bounds per sample of Elkan, or Yinyang's groups, would cost too much worker memory),
         and skipping the distances the bounds rule out. 'auto' picks as in memory
-        (:class:`kmix.KMeans`), running Hamerly wherever in-memory kmix would run a bound
-        algorithm.
+        (:class:`kmix.KMeans`), running Hamerly wherever in-memory kmix would run Hamerly or
+        Elkan, and Lloyd where it would run Yinyang (500+ centres on wide data, where
+        Hamerly's one bound prunes too little to pay).
     n_threads : int, default=None
         Threads of the compiled kernels within one task; None: 1 (Dask runs one task per
         worker thread).
@@ -176,7 +177,10 @@ class KMeans(DaskCentres, _KMeans):
         n_threads = task_threads(self.n_threads)
         tol = float(data.summary.mean_variance * self.tol)
         init = self.init
-        algorithm = resolve_algorithm(self.algorithm, *data.X.shape, self.n_clusters, False)
+        algorithm = resolve_algorithm(self.algorithm, *data.X.shape, self.n_clusters, False,
+                                      self.max_iter)
+        if self.algorithm == "auto" and algorithm == "yinyang":
+            algorithm = "lloyd"
         algorithm = "lloyd" if algorithm == "lloyd" else "hamerly"
         if _is_arraylike_not_scalar(init) and not callable(init):
             init = self._check_centers(init, data.X)
