@@ -42,7 +42,7 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM,
                       exact_closest, groups_best, imin, kmix_float_up, kmix_fused_argmin2_d,
                       kmix_fused_argmin2_f, kmix_gamma, kmix_group_bound,
                       kmix_group_bound_store, kmix_group_floor, kmix_group_winner,
-                      kmix_group_winner_f, kmix_groups_failing, kmix_groups_failing4,
+                      kmix_group_winner4_f, kmix_groups_failing, kmix_groups_failing4,
                       kmix_groups_min4_f, kmix_refresh_bounds, kmix_sqdist32_f,
                       partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist, sub_down,
                       sum_counts, wide_best_two, wide_pack, zero_block)
@@ -1153,7 +1153,7 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
     cdef Py_ssize_t ga[4]
     cdef Py_ssize_t counts[4]
     cdef float *m1 = <float*>sr.F1
-    cdef kmix_group_winner w
+    cdef kmix_group_winner w[4]
     cdef bint shared = floating is float or bd.mixed
     while q < nfull:
         if shared and q + 4 <= nfull:
@@ -1175,12 +1175,12 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
                         xs[r] = sr.X32 + r * d
                 kmix_groups_min4_f(xs, d, <const float*>bd.panels, sr.glist, ne,
                                    <const float*>bd.pnorm, m1, bd.ng)
+                kmix_group_winner4_f(xs, d, <const float*>bd.panels, sr.glist, ne,
+                                     <const float*>bd.pnorm, m1, bd.ng, w)
                 for r in range(4):
                     i = sr.idx[q + r]
-                    kmix_group_winner_f(xs[r], d, <const float*>bd.panels, sr.glist, ne,
-                                        <const float*>bd.pnorm, m1 + r * bd.ng, &w)
                     changed += _yinyang_wide_settle(X + i * d, i, rows, cen, bd, sr, ne,
-                                                    <const float*>(m1 + r * bd.ng), &w, mv)
+                                                    <const float*>(m1 + r * bd.ng), &w[r], mv)
                 q += 4
                 continue
         for r in range(imin(4, nfull - q)):
@@ -1445,7 +1445,7 @@ def group_best(const floating[::1] x, const floating[:, ::1] S,
 def group_best4(const float[:, ::1] X4, const float[:, ::1] S, const Py_ssize_t[::1] gstart,
                 const Py_ssize_t[::1] glist):
     """For the kernel tests: the four-row group filter (kmix_groups_min4_f, then
-    kmix_group_winner_f per row) of the float32 rows X4 (4 x d) over the groups glist, with
+    kmix_group_winner4_f) of the float32 rows X4 (4 x d) over the groups glist, with
     the centres S as in :func:`group_best`. Returns, per row, what group_best returns."""
     cdef Py_ssize_t d = S.shape[1], ng = gstart.shape[0] - 1, ne = glist.shape[0], r
     cdef float[::1] snorm = (np.asarray(S, dtype=np.float64) ** 2).sum(axis=1).astype(np.float32)
@@ -1453,7 +1453,7 @@ def group_best4(const float[:, ::1] X4, const float[:, ::1] S, const Py_ssize_t[
     cdef float[::1] pnorm = np.empty(ng * KMIX_PANEL, dtype=np.float32)
     cdef float[:, ::1] m1 = np.empty((4, max(ne, 1)), dtype=np.float32)
     cdef const float *xs[4]
-    cdef kmix_group_winner w
+    cdef kmix_group_winner w[4]
     if X4.shape[0] != 4 or X4.shape[1] != d or ne < 1:
         raise ValueError("four rows of S's width, and at least one group")
     if np.diff(gstart).max() > KMIX_PANEL or np.min(glist) < 0 or np.max(glist) >= ng:
@@ -1462,11 +1462,11 @@ def group_best4(const float[:, ::1] X4, const float[:, ::1] S, const Py_ssize_t[
     for r in range(4):
         xs[r] = &X4[r, 0]
     kmix_groups_min4_f(xs, d, &panels[0], &glist[0], ne, &pnorm[0], &m1[0, 0], ne)
+    kmix_group_winner4_f(xs, d, &panels[0], &glist[0], ne, &pnorm[0], &m1[0, 0], ne, w)
     out = []
     for r in range(4):
-        kmix_group_winner_f(xs[r], d, &panels[0], &glist[0], ne, &pnorm[0], &m1[r, 0], &w)
-        pos = gstart[glist[w.t]] + w.lane if w.t >= 0 else -1
-        out.append((np.asarray(m1[r]).copy(), w.t, pos, w.second, w.others))
+        pos = gstart[glist[w[r].t]] + w[r].lane if w[r].t >= 0 else -1
+        out.append((np.asarray(m1[r]).copy(), w[r].t, pos, w[r].second, w[r].others))
     return out
 
 

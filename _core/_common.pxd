@@ -102,9 +102,9 @@ cdef extern from "_fused.h" nogil:
     void kmix_groups_min4_f(const float *const *xs, Py_ssize_t d, const float *P,
                             const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
                             float *m1, Py_ssize_t ldm)
-    void kmix_group_winner_f(const float *x, Py_ssize_t d, const float *P,
-                             const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
-                             const float *m1, kmix_group_winner *w)
+    void kmix_group_winner4_f(const float *const *xs, Py_ssize_t d, const float *P,
+                              const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
+                              const float *m1, Py_ssize_t ldm, kmix_group_winner *w)
     void kmix_refresh_bounds(const float *m1, Py_ssize_t ne, const Py_ssize_t *glist,
                              Py_ssize_t tw, double second, double xn, double err, double gamma,
                              const double *drift, float *lb)

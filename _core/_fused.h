@@ -1328,8 +1328,8 @@ static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, pt
  * kmix_groups_failing4): each panel is loaded once for the four rows (a feature's panel
  * values against four broadcast row values), which halves the loads per multiply-add of
  * kmix_groups_best, the kernel's limit. kmix_groups_min4_f writes each row's smallest value
- * per group, m1[r * ldm + t] (rows xs[0..3], groups glist[:ng]); kmix_group_winner_f then
- * finds a row's winner from them (the first least m1, the least of the others) and
+ * per group, m1[r * ldm + t] (rows xs[0..3], groups glist[:ng]); kmix_group_winner4_f then
+ * finds each row's winner from them (the first least m1, the least of the others) and
  * recomputes the winning group's values, by the same operations in the same order (so the
  * same values), for its lane and second value. The portable versions sum each dot product
  * in order, the AVX2 ones with one FMA chain per (row, group) in feature order. */
@@ -1405,7 +1405,7 @@ static inline float kmix_first_min_f(const float *m1, ptrdiff_t ng, ptrdiff_t *t
     return b;
 }
 
-static void kmix_group_winner_f_base(const float *x, ptrdiff_t d, const float *P,
+static void kmix_group_winner_of_row(const float *x, ptrdiff_t d, const float *P,
                                      const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
                                      const float *m1, kmix_group_winner *w)
 {
@@ -1420,6 +1420,15 @@ static void kmix_group_winner_f_base(const float *x, ptrdiff_t d, const float *P
     while (w->lane < KMIX_PANEL - 1 && v[w->lane] != b) ++w->lane;
     for (int l = 0; l < KMIX_PANEL; ++l)
         if (l != w->lane && v[l] < w->second) w->second = v[l];
+}
+
+/* Each of the four rows' winner (m1 with stride ldm; w[4]), one row at a time. */
+static void kmix_group_winner4_f_base(const float *const *xs, ptrdiff_t d, const float *P,
+                                      const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
+                                      const float *m1, ptrdiff_t ldm, kmix_group_winner *w)
+{
+    for (int r = 0; r < 4; ++r)
+        kmix_group_winner_of_row(xs[r], d, P, glist, ng, pnorm, m1 + r * ldm, &w[r]);
 }
 
 #if KMIX_HAVE_DISPATCH
@@ -1510,25 +1519,42 @@ static void kmix_groups_min4_f_avx2(const float *const *xs, ptrdiff_t d, const f
     }
 }
 
+/* The four rows' winners at once: their winning groups' values by four interleaved FMA chains
+ * (one chain each, in feature order, as kmix_groups_min4_f: the same values), whose
+ * latencies overlap where one row's chain alone would wait on each multiply-add. */
 __attribute__((target("avx2,fma")))
-static void kmix_group_winner_f_avx2(const float *x, ptrdiff_t d, const float *P,
-                                     const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
-                                     const float *m1, kmix_group_winner *w)
+static void kmix_group_winner4_f_avx2(const float *const *xs, ptrdiff_t d, const float *P,
+                                      const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
+                                      const float *m1, ptrdiff_t ldm, kmix_group_winner *w)
 {
-    const float b = kmix_first_min_f(m1, ng, &w->t, &w->others);
-    w->lane = 0;
-    w->second = INFINITY;
-    if (w->t < 0)
-        return;
-    const float *Pg = P + glist[w->t] * d * 8;
-    __m256 acc = _mm256_setzero_ps();
+    float b[4];
+    const float *Pg[4];
+    __m256 acc[4];
+    for (int r = 0; r < 4; ++r) {
+        b[r] = kmix_first_min_f(m1 + r * ldm, ng, &w[r].t, &w[r].others);
+        w[r].lane = 0;
+        w[r].second = INFINITY;
+        Pg[r] = P + glist[w[r].t >= 0 ? w[r].t : 0] * d * 8;
+        acc[r] = _mm256_setzero_ps();
+    }
     for (ptrdiff_t f = 0; f < d; ++f)
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(x[f]), _mm256_loadu_ps(Pg + f * 8), acc);
-    kmix_best2_lanes8_ps(
-        _mm256_fmadd_ps(_mm256_set1_ps(-2.0f), acc, _mm256_loadu_ps(pnorm + glist[w->t] * 8)),
-        b, &w->second, &w->lane);
+        for (int r = 0; r < 4; ++r)
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(xs[r][f]), _mm256_loadu_ps(Pg[r] + f * 8),
+                                     acc[r]);
+    for (int r = 0; r < 4; ++r)
+        if (w[r].t >= 0)
+            kmix_best2_lanes8_ps(
+                _mm256_fmadd_ps(_mm256_set1_ps(-2.0f), acc[r],
+                                _mm256_loadu_ps(pnorm + glist[w[r].t] * 8)),
+                b[r], &w[r].second, &w[r].lane);
 }
 #endif
+
+static inline void kmix_group_winner4_f(const float *const *xs, ptrdiff_t d, const float *P,
+                                        const ptrdiff_t *glist, ptrdiff_t ng,
+                                        const float *pnorm, const float *m1, ptrdiff_t ldm,
+                                        kmix_group_winner *w)
+{ KMIX_DISPATCH(kmix_group_winner4_f, (xs, d, P, glist, ng, pnorm, m1, ldm, w)) }
 
 static inline ptrdiff_t kmix_groups_failing4(const float *const *lb, const float *du,
                                              ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
@@ -1540,11 +1566,6 @@ static inline void kmix_groups_min4_f(const float *const *xs, ptrdiff_t d, const
                                       float *m1, ptrdiff_t ldm)
 { KMIX_DISPATCH(kmix_groups_min4_f, (xs, d, P, glist, ng, pnorm, m1, ldm)) }
 
-static inline void kmix_group_winner_f(const float *x, ptrdiff_t d, const float *P,
-                                       const ptrdiff_t *glist, ptrdiff_t ng,
-                                       const float *pnorm, const float *m1,
-                                       kmix_group_winner *w)
-{ KMIX_DISPATCH(kmix_group_winner_f, (x, d, P, glist, ng, pnorm, m1, w)) }
 
 /* Yinyang's bound refresh after a row's group filter: group glist[t]'s bound becomes
  * dist_down(xn + v - err) (v = m1[t], or `second` for t == tw, the winner's group when its

@@ -444,15 +444,24 @@ def center_groups(centers, n_groups):
     for _ in range(5):
         d2 = (np.einsum("ij,ij->i", g_centers, g_centers)[None, :] - 2.0 * c @ g_centers.T)
         group_of = np.argmin(d2, axis=1)
-        for g in range(n_groups):
-            sel = group_of == g
-            if sel.any():
-                g_centers[g] = c[sel].mean(axis=0)
+        means, held = _group_means(c, group_of, n_groups)
+        g_centers[held] = means[held]
     _, group_of = np.unique(group_of, return_inverse=True)
     group_of = np.ascontiguousarray(group_of, dtype=np.intp)
     members = np.ascontiguousarray(np.argsort(group_of, kind="stable"), dtype=np.intp)
     gstart = np.searchsorted(group_of[members], np.arange(group_of.max() + 2)).astype(np.intp)
     return group_of, members, gstart
+
+
+def _group_means(c, group_of, n_groups):
+    """The means of the rows of c in each of n_groups groups (group_of: each row's), summed
+    in row order, and which groups hold a row (the others' means are 0)."""
+    sums = np.zeros((n_groups, c.shape[1]))
+    np.add.at(sums, group_of, c)
+    counts = np.bincount(group_of, minlength=n_groups)
+    held = counts > 0
+    sums[held] /= counts[held, None]
+    return sums, held
 
 
 def center_groups_of_size(centers, size):
@@ -472,8 +481,7 @@ def center_groups_of_size(centers, size):
     k = c.shape[0]
     n_groups = -(-k // size)
     group_of, members, gstart = center_groups(centers, n_groups)
-    ng = gstart.shape[0] - 1
-    means = np.stack([c[members[gstart[g]:gstart[g + 1]]].mean(axis=0) for g in range(ng)])
+    means = _group_means(c, group_of, gstart.shape[0] - 1)[0]
     d2 = (np.einsum("ij,ij->i", means, means)[None, :] - 2.0 * c @ means.T)
     prefs = np.argsort(d2, axis=1, kind="stable")
     count = np.zeros(n_groups, dtype=np.intp)
