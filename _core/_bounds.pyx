@@ -69,7 +69,7 @@ cdef struct Search:
     void *F1
     void *F2
     int *P1
-    Py_ssize_t *glist
+    Py_ssize_t *glist        # 5 x ng
     Py_ssize_t idx[CHUNK_ROWS]   # the rows filtered, then those searched
     double bound[CHUNK_ROWS]     # what each filtered row's upper bound is tested against
 
@@ -430,7 +430,8 @@ cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept
     sr.F1 = malloc(CHUNK_ROWS * ng * sizeof(floating))
     sr.F2 = malloc(CHUNK_ROWS * ng * sizeof(floating))
     sr.P1 = <int*>malloc(CHUNK_ROWS * ng * sizeof(int))
-    sr.glist = <Py_ssize_t*>malloc(ng * sizeof(Py_ssize_t))
+    # Yinyang's lists of groups: a union (and one row's), then four rows' own
+    sr.glist = <Py_ssize_t*>malloc(5 * ng * sizeof(Py_ssize_t))
     return sr
 
 
@@ -1163,7 +1164,8 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
                 lbs[r] = bd.lower + i * bd.ng
                 u32[r] = kmix_float_up(bd.upper[i]) if a >= 0 else INFINITY
                 ga[r] = bd.group_of[a] if a >= 0 else -1
-            ne = kmix_groups_failing4(lbs, bd.drift_up, bd.ng, u32, ga, sr.glist, counts)
+            ne = kmix_groups_failing4(lbs, bd.drift_up, bd.ng, u32, ga, sr.glist,
+                                      sr.glist + bd.ng, bd.ng, counts)
             if 2 * (counts[0] + counts[1] + counts[2] + counts[3]) > YINYANG_SHARED_GROUPS_X2 * ne:
                 for r in range(4):
                     i = sr.idx[q + r]
@@ -1179,53 +1181,62 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
                                      <const float*>bd.pnorm, m1, bd.ng, w)
                 for r in range(4):
                     i = sr.idx[q + r]
-                    changed += _yinyang_wide_settle(X + i * d, i, rows, cen, bd, sr, ne,
+                    changed += _yinyang_wide_settle(X + i * d, i, rows, cen, bd, sr.glist, ne,
                                                     <const float*>(m1 + r * bd.ng), &w[r], mv)
-                q += 4
-                continue
+            else:
+                # each row alone, over its own list
+                for r in range(4):
+                    i = sr.idx[q + r]
+                    changed += _yinyang_wide_row(X + i * d, i, rows, cen, bd, sr,
+                                                 sr.glist + (r + 1) * bd.ng, counts[r], mv)
+            q += 4
+            continue
         for r in range(imin(4, nfull - q)):
             i = sr.idx[q + r]
             a = bd.labels[i]
-            changed += _yinyang_wide_row(X + i * d, i, rows, cen, bd, sr,
-                                         bd.upper[i] if a >= 0 else INFINITY, a, mv)
+            ne = kmix_groups_failing(bd.lower + i * bd.ng, bd.drift_up, bd.ng,
+                                     kmix_float_up(bd.upper[i]) if a >= 0 else INFINITY,
+                                     bd.group_of[a] if a >= 0 else -1, sr.glist + bd.ng)
+            changed += _yinyang_wide_row(X + i * d, i, rows, cen, bd, sr, sr.glist + bd.ng,
+                                         ne, mv)
         q += 4
     return changed
 
 
 cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *rows,
-                                  const Centers *cen, YinyangBounds *bd, Search *sr, double u,
-                                  Py_ssize_t a, const Moves *mv) noexcept nogil:
-    """Yinyang's group filter for row i (x) of wide data alone, whose upper bound u (on the
-    distance to its centre a; +inf without a label) reaches its smallest group bound: every
-    group whose bound does not exceed u (kmix_groups_failing), and a's group, is examined by
-    its panel (:func:`groups_best`: each group's smallest partial distance, and the winning
-    group's lane and second value; float64 rows in float32 when bd.mixed), then settled by
+                                  const Centers *cen, YinyangBounds *bd, Search *sr,
+                                  const Py_ssize_t *glist, Py_ssize_t ne,
+                                  const Moves *mv) noexcept nogil:
+    """Yinyang's group filter for row i (x) of wide data alone, over its failing groups
+    glist[:ne] (kmix_groups_failing: those whose bound does not exceed its upper bound, and
+    its own centre's; every group without a label), each examined by its panel
+    (:func:`groups_best`: each group's smallest partial distance, and the winning group's
+    lane and second value; float64 rows in float32 when bd.mixed), then settled by
     :func:`_yinyang_wide_settle`. Returns 1 if the label changed. Uses the first ng entries
-    of the search scratch (and d of sr.X32 when mixed)."""
-    cdef Py_ssize_t f, ne, d = cen.d
+    of sr.F1 (and d of sr.X32 when mixed)."""
+    cdef Py_ssize_t f, d = cen.d
     cdef kmix_group_winner w
-    ne = kmix_groups_failing(bd.lower + i * bd.ng, bd.drift_up, bd.ng, kmix_float_up(u),
-                             bd.group_of[a] if a >= 0 else -1, sr.glist)
     if floating is double:
         if bd.mixed:
             for f in range(d):
                 sr.X32[f] = <float>x[f]
-            groups_best(sr.X32, d, <const float*>bd.panels, sr.glist, ne,
+            groups_best(sr.X32, d, <const float*>bd.panels, glist, ne,
                         <const float*>bd.pnorm, <float*>sr.F1, &w)
-            return _yinyang_wide_settle(x, i, rows, cen, bd, sr, ne, <const float*>sr.F1, &w,
-                                        mv)
-    groups_best(x, d, <const floating*>bd.panels, sr.glist, ne, <const floating*>bd.pnorm,
+            return _yinyang_wide_settle(x, i, rows, cen, bd, glist, ne, <const float*>sr.F1,
+                                        &w, mv)
+    groups_best(x, d, <const floating*>bd.panels, glist, ne, <const floating*>bd.pnorm,
                 <floating*>sr.F1, &w)
-    return _yinyang_wide_settle(x, i, rows, cen, bd, sr, ne, <const floating*>sr.F1, &w, mv)
+    return _yinyang_wide_settle(x, i, rows, cen, bd, glist, ne, <const floating*>sr.F1, &w,
+                                mv)
 
 
 cdef Py_ssize_t _yinyang_wide_settle(const floating *x, Py_ssize_t i, const Rows *rows,
-                                     const Centers *cen, YinyangBounds *bd, const Search *sr,
-                                     Py_ssize_t ne, const _best_t *m1,
+                                     const Centers *cen, YinyangBounds *bd,
+                                     const Py_ssize_t *glist, Py_ssize_t ne, const _best_t *m1,
                                      const kmix_group_winner *w,
                                      const Moves *mv) noexcept nogil:
     """Row i's label, upper bound and examined groups' bounds from the group filter's values
-    (m1[t]: group sr.glist[t]'s smallest, w: the winner). The smallest wins when no other
+    (m1[t]: group glist[t]'s smallest, w: the winner). The smallest wins when no other
     value is within the expansion's rounding bound of it; otherwise the exact rule decides
     over all the centres (the winner is always in an examined group: every other centre is
     farther than the upper bound). Each examined group's bound comes from its smallest value,
@@ -1236,7 +1247,7 @@ cdef Py_ssize_t _yinyang_wide_settle(const floating *x, Py_ssize_t i, const Rows
     cdef double xn = rows.sq_norms[i], bestv = INFINITY, secv = INFINITY, err, sb, v, u
     cdef bint exact
     if w.t >= 0:
-        jb = bd.gstart[sr.glist[w.t]] + w.lane
+        jb = bd.gstart[glist[w.t]] + w.lane
         bestv = m1[w.t]
         # (An exact tie between groups goes to the exact rule.)
         secv = w.second if w.second < w.others else w.others
@@ -1250,12 +1261,12 @@ cdef Py_ssize_t _yinyang_wide_settle(const floating *x, Py_ssize_t i, const Rows
         best = bd.members[jb]
         u = _expansion_upper(cen, xn, bestv, err)
     if _best_t is float:
-        kmix_refresh_bounds(m1, ne, sr.glist, -1 if exact else w.t, w.second, xn, err,
+        kmix_refresh_bounds(m1, ne, glist, -1 if exact else w.t, w.second, xn, err,
                             cen.gamma, bd.drift, lb)
     else:
         for t in range(ne):
             v = w.second if (t == w.t and not exact) else m1[t]
-            g = sr.glist[t]
+            g = glist[t]
             lb[g] = kmix_group_bound_store(dist_down(xn + v - err, cen.gamma), bd.drift[g])
     bd.upper[i] = u
     return _relabel(&bd.labels[i], best, x, d, rows.weight[i], mv)
@@ -1474,19 +1485,22 @@ def group_bounds4(const float[:, ::1] stored, const float[::1] drift_up, const d
                   const Py_ssize_t[::1] ga):
     """For the kernel tests: kmix_groups_failing4 on four rows' stored group bounds (4 x ng)
     against their upper bounds u (rounded up to float32) and own groups ga: the union of
-    their failing groups, and each row's count."""
+    their failing groups, and each row's list."""
     cdef Py_ssize_t r, ng = stored.shape[1], ne
     cdef const float *lbs[4]
     cdef float u32[4]
-    cdef Py_ssize_t[::1] glist = np.empty(ng + 8, dtype=np.intp)
+    cdef Py_ssize_t[::1] glist = np.empty(ng, dtype=np.intp)
+    cdef Py_ssize_t[:, ::1] rlists = np.empty((4, ng), dtype=np.intp)
     cdef Py_ssize_t[::1] counts = np.empty(4, dtype=np.intp)
     if stored.shape[0] != 4 or drift_up.shape[0] != ng or u.shape[0] != 4 or ga.shape[0] != 4:
         raise ValueError("four rows of bounds, one drift per group, four u and ga")
     for r in range(4):
         lbs[r] = &stored[r, 0]
         u32[r] = kmix_float_up(u[r])
-    ne = kmix_groups_failing4(lbs, &drift_up[0], ng, u32, &ga[0], &glist[0], &counts[0])
-    return np.asarray(glist)[:ne].copy(), np.asarray(counts).copy()
+    ne = kmix_groups_failing4(lbs, &drift_up[0], ng, u32, &ga[0], &glist[0], &rlists[0, 0], ng,
+                              &counts[0])
+    return (np.asarray(glist)[:ne].copy(),
+            [np.asarray(rlists[r])[:counts[r]].copy() for r in range(4)])
 
 
 def group_bounds(const float[::1] stored, const float[::1] drift_up, double u,

@@ -98,7 +98,7 @@ cdef extern from "_fused.h" nogil:
                                    Py_ssize_t ga, Py_ssize_t *glist)
     Py_ssize_t kmix_groups_failing4(const float *const *lb, const float *du, Py_ssize_t ng,
                                     const float *u, const Py_ssize_t *ga, Py_ssize_t *glist,
-                                    Py_ssize_t *counts)
+                                    Py_ssize_t *rlists, Py_ssize_t stride, Py_ssize_t *counts)
     void kmix_groups_min4_f(const float *const *xs, Py_ssize_t d, const float *P,
                             const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
                             float *m1, Py_ssize_t ldm)

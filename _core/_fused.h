@@ -1325,7 +1325,8 @@ static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, pt
 { KMIX_DISPATCH_RETURN(kmix_groups_failing, (lb, du, ng, u, ga, glist)) }
 
 /* Four rows' group filter over one list of groups (the union of their failing groups, by
- * kmix_groups_failing4): each panel is loaded once for the four rows (a feature's panel
+ * kmix_groups_failing4, which lists each row's own too, at rlists + r * stride, and counts
+ * them): each panel is loaded once for the four rows (a feature's panel
  * values against four broadcast row values), which halves the loads per multiply-add of
  * kmix_groups_best, the kernel's limit. kmix_groups_min4_f writes each row's smallest value
  * per group, m1[r * ldm + t] (rows xs[0..3], groups glist[:ng]); kmix_group_winner4_f then
@@ -1337,12 +1338,14 @@ static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, pt
 static inline ptrdiff_t kmix_groups_failing4_from(const float *const *lb, const float *du,
                                                   ptrdiff_t g, ptrdiff_t ng, const float *u,
                                                   const ptrdiff_t *ga, ptrdiff_t *glist,
-                                                  ptrdiff_t n, ptrdiff_t *counts)
+                                                  ptrdiff_t n, ptrdiff_t *rlists,
+                                                  ptrdiff_t stride, ptrdiff_t *counts)
 {
     for (; g < ng; ++g) {
         int any = 0;
         for (int r = 0; r < 4; ++r) {
             const int f = (kmix_group_bound(lb[r][g], du[g]) <= u[r]) | (g == ga[r]);
+            rlists[r * stride + counts[r]] = g;
             counts[r] += f;
             any |= f;
         }
@@ -1354,11 +1357,12 @@ static inline ptrdiff_t kmix_groups_failing4_from(const float *const *lb, const 
 
 static ptrdiff_t kmix_groups_failing4_base(const float *const *lb, const float *du,
                                            ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
-                                           ptrdiff_t *glist, ptrdiff_t *counts)
+                                           ptrdiff_t *glist, ptrdiff_t *rlists,
+                                           ptrdiff_t stride, ptrdiff_t *counts)
 {
     for (int r = 0; r < 4; ++r)
         counts[r] = 0;
-    return kmix_groups_failing4_from(lb, du, 0, ng, u, ga, glist, 0, counts);
+    return kmix_groups_failing4_from(lb, du, 0, ng, u, ga, glist, 0, rlists, stride, counts);
 }
 
 static inline void kmix_group_values_base_f(const float *x, ptrdiff_t d, const float *Pg,
@@ -1435,7 +1439,8 @@ static void kmix_group_winner4_f_base(const float *const *xs, ptrdiff_t d, const
 __attribute__((target("avx2,fma")))
 static ptrdiff_t kmix_groups_failing4_avx2(const float *const *lb, const float *du,
                                            ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
-                                           ptrdiff_t *glist, ptrdiff_t *counts)
+                                           ptrdiff_t *glist, ptrdiff_t *rlists,
+                                           ptrdiff_t stride, ptrdiff_t *counts)
 {
     ptrdiff_t n = 0, g = 0;
     for (int r = 0; r < 4; ++r)
@@ -1446,12 +1451,12 @@ static ptrdiff_t kmix_groups_failing4_avx2(const float *const *lb, const float *
         for (int r = 0; r < 4; ++r) {
             const unsigned mask = kmix_failing_mask8(lb[r] + g, dv, _mm256_set1_ps(u[r]),
                                                      ga[r] - g);
-            counts[r] += __builtin_popcount(mask);
+            counts[r] = kmix_append_groups(rlists + r * stride, counts[r], g, mask);
             all |= mask;
         }
         n = kmix_append_groups(glist, n, g, all);
     }
-    return kmix_groups_failing4_from(lb, du, g, ng, u, ga, glist, n, counts);
+    return kmix_groups_failing4_from(lb, du, g, ng, u, ga, glist, n, rlists, stride, counts);
 }
 
 /* The minima of eight vectors, lane i of the result being v_i's. */
@@ -1558,8 +1563,10 @@ static inline void kmix_group_winner4_f(const float *const *xs, ptrdiff_t d, con
 
 static inline ptrdiff_t kmix_groups_failing4(const float *const *lb, const float *du,
                                              ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
-                                             ptrdiff_t *glist, ptrdiff_t *counts)
-{ KMIX_DISPATCH_RETURN(kmix_groups_failing4, (lb, du, ng, u, ga, glist, counts)) }
+                                             ptrdiff_t *glist, ptrdiff_t *rlists,
+                                             ptrdiff_t stride, ptrdiff_t *counts)
+{ KMIX_DISPATCH_RETURN(kmix_groups_failing4, (lb, du, ng, u, ga, glist, rlists, stride,
+                                              counts)) }
 
 static inline void kmix_groups_min4_f(const float *const *xs, ptrdiff_t d, const float *P,
                                       const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,

@@ -342,7 +342,7 @@ def test_yinyang_four_row_kernel_matches_numpy(d, sizes):
 def test_yinyang_four_rows_list_the_union_of_their_failing_groups():
     """kmix_groups_failing4: the union, in order, of the groups each of four rows would
     examine alone (kmix_groups_failing: bound now at most u, or the row's own group), and
-    each row's count, for group counts with and without a tail of the 8-group blocks."""
+    each row's own list, for group counts with and without a tail of the 8-group blocks."""
     from kmix._core import _bounds
     rng = np.random.RandomState(5)
     for ng in (3, 8, 21, 125):
@@ -350,10 +350,11 @@ def test_yinyang_four_rows_list_the_union_of_their_failing_groups():
         drift = rng.uniform(0, 2, size=ng).astype(np.float32)
         u = np.array([1.0, 2.5, 0.0, np.inf])
         ga = np.array([ng - 1, -1, 0, 2 % ng], dtype=np.intp)
-        union, counts = _bounds.group_bounds4(stored, drift, u, ga)
+        union, lists = _bounds.group_bounds4(stored, drift, u, ga)
         own = [_bounds.group_bounds(stored[r].copy(), drift, u[r], ga[r])[2] for r in range(4)]
         assert_array_equal(union, np.unique(np.concatenate(own)))
-        assert_array_equal(counts, [len(o) for o in own])
+        for r in range(4):
+            assert_array_equal(lists[r], own[r])
 
 
 @pytest.mark.parametrize("by_ga", [False, True])
