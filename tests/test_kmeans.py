@@ -713,6 +713,16 @@ def test_auto_algorithm_follows_the_measured_rule(monkeypatch, n_features, n_clu
                                max_iter=YINYANG_MIN_ITER - 1) == ["lloyd"]
 
 
+def test_auto_keeps_lloyd_where_yinyang_bounds_would_not_fit():
+    """'auto' runs Yinyang at 500+ centres on wide data only while its float32 group bounds
+    (n x ceil(k / 8)) fit in YINYANG_MAX_BOUND_BYTES; beyond, Lloyd (no per-row state)."""
+    from kmix._kmeans_algorithms import YINYANG_MAX_BOUND_BYTES, resolve_algorithm
+    fits = YINYANG_MAX_BOUND_BYTES // (4 * 125)
+    assert resolve_algorithm("auto", fits, 32, 1000, False) == "yinyang"
+    assert resolve_algorithm("auto", fits + 1, 32, 1000, False) == "lloyd"
+    assert resolve_algorithm("yinyang", fits + 1, 32, 1000, False) == "yinyang"
+
+
 def _algorithms_run(monkeypatch, X, n_clusters, max_iter=2):
     """The algorithms that a default KMeans fit on X runs (one start)."""
     import kmix._kmeans as km_module

@@ -27,6 +27,9 @@ LLOYD_MAX_TERMS_WIDE = 10_000_000
 # 'auto' on wide data with 500+ centres: Yinyang from this many iterations (max_iter), Lloyd
 # below (Yinyang's first passes cost more than Lloyd's; see resolve_algorithm).
 YINYANG_MIN_ITER = 15
+# ... and when its per-row group bounds (float32, one per group of KMIX_PANEL centres) take at
+# most this many bytes: at k=1000 they are 3.9 times float32 data of 32 features.
+YINYANG_MAX_BOUND_BYTES = 1 << 30
 
 
 def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, max_iter=300):
@@ -63,9 +66,10 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, max_
       at 256+ features with few centres Elkan, whose per-centre bounds skip most rows and
       whose distances are FMA loops (60k x 784 k=10: 0.37 in float64 and 0.73 in float32;
       Hamerly 0.57 and 0.98, Yinyang 0.53 and 0.90, Lloyd 0.77 and 1.22);
-    - wide data, 500+ centres: Yinyang when max_iter is YINYANG_MIN_ITER or more, Lloyd
-      below (see the last table: Yinyang's first passes cost 1.5-2.4 times Lloyd's, its
-      later ones a third to a half);
+    - wide data, 500+ centres: Yinyang when max_iter is YINYANG_MIN_ITER or more and its
+      bounds (n x ceil(k / 8) float32) fit in YINYANG_MAX_BOUND_BYTES, Lloyd otherwise (see
+      the last table: Yinyang's first passes cost 1.5-2.4 times Lloyd's, its later ones a
+      third to a half; Lloyd keeps no per-row state);
     - wide data of fewer than LLOYD_MAX_TERMS_WIDE terms n k d: Lloyd, whose iterations run
       in one compiled call, while Hamerly's each cost a Python round and the centres'
       separations. Same init, median of 5-200 fits, ms, Lloyd / Hamerly, float32, AVX2 EPYC,
@@ -200,7 +204,9 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, max_
     if n_samples * n_clusters * n_features < LLOYD_MAX_TERMS_WIDE:
         return "lloyd"
     if n_clusters >= 500:
-        return "yinyang" if max_iter >= YINYANG_MIN_ITER else "lloyd"
+        bound_bytes = 4 * n_samples * -(-n_clusters // KMIX_PANEL)
+        return ("yinyang" if max_iter >= YINYANG_MIN_ITER
+                and bound_bytes <= YINYANG_MAX_BOUND_BYTES else "lloyd")
     if n_features >= 256 and n_clusters <= 32:
         return "elkan"
     return "hamerly"
