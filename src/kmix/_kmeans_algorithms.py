@@ -185,6 +185,20 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, max_
     Yinyang are within 4% at k=500, where the rule switches. An AVX2-only machine was not
     available to re-measure this switch (the changes behind it cut loads and memory traffic,
     which the AVX2 machines' kernels share).
+
+    bench_algorithms.py at f62073d on the same Zen 4 (from k-means++ centres, min of 3):
+    'auto' runs the fastest algorithm on every row.
+
+    ======================  ==================================  ==================================
+    AVX-512 (Zen 4)         float64                             float32
+    ======================  ==================================  ==================================
+    china.jpg k=8           0.033 / 0.022* / 0.062 / 0.043      0.030 / 0.021* / 0.079 / 0.046
+    china.jpg k=64          0.236 / 0.099* / 0.714 / 0.223      0.149 / 0.094* / 1.206 / 0.228
+    digits k=50             0.003* / 0.003 / 0.004 / 0.003      0.002* / 0.002 / 0.005 / 0.003
+    blobs 500k x 50 k=100   0.104 / 0.063* / 0.263 / 0.094      0.096 / 0.057* / 0.253 / 0.089
+    blobs 60k x 784 k=10    2.373 / 1.578 / 0.832* / 3.033      2.067 / 2.902 / 0.586* / 2.935
+    normal 100kx32 k=1000   0.773 / 0.825 / 4.465 / 0.579*      0.768 / 0.783 / 4.208 / 0.575*
+    ======================  ==================================  ==================================
     """
     if algorithm == "full":
         algorithm = "lloyd"
