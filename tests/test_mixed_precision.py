@@ -1,8 +1,10 @@
 """Fast float32 arithmetic decided by the exact rule: float64 Lloyd passes with float32
 partial distances (_core/_lloyd.pyx, _closest_mixed), float64 Hamerly searches in float32
 (_core/_bounds.pyx: _narrow_best_two on narrow data, _wide_mixed_best_two on gemm-wide data,
-tested with Lloyd's), float32 Elkan distances in float32 arithmetic (_core/_bounds.pyx,
-_elkan_dist); the tests of the last two follow the first's.
+tested with Lloyd's), float64 Yinyang group filters in float32 on gemm-wide data (every
+number of centres; _yinyang_wide_row, kmix_groups_min4_f; tested with Lloyd's too), float32
+Elkan distances in float32 arithmetic (_core/_bounds.pyx, _elkan_dist); the tests of the
+last two follow the first's.
 
 From mixed_min_centers() centres (_core/_lloyd.pyx: 16 on CPUs with AVX-512, 128 on others,
 as measured) on data wide enough for gemm (16+ features), float64 Lloyd passes compute
@@ -66,11 +68,20 @@ def _lattice_with_near_ties(seed=0, duplicates=True):
     return np.vstack([X, C]), C     # each centre is a row: none is empty but the duplicates
 
 
-def _lloyd(X, C0, **params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return kmix.KMeans(len(C0), init=C0, n_init=1, tol=0.0, algorithm="lloyd",
-                           **params).fit(X)
+def _fit(algorithm):
+    """Lloyd's passes, Hamerly's (whose full searches of float64 rows on gemm-wide data
+    take the same float32 screen, _bounds._wide_mixed_best_two) or Yinyang's (its group
+    filter in float32), from C0 with tol=0."""
+    def fit(X, C0, **params):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return kmix.KMeans(len(C0), init=C0, n_init=1, tol=0.0, algorithm=algorithm,
+                               **params).fit(X)
+    return fit
+
+
+_lloyd = _fit("lloyd")
+_hamerly = _fit("hamerly")
 
 
 def _assert_run_is_exact_lloyd(fit, X, C0, max_iter, rtol, atol, threads=(None,)):
@@ -87,13 +98,7 @@ def _assert_run_is_exact_lloyd(fit, X, C0, max_iter, rtol, atol, threads=(None,)
     return labels
 
 
-def _fit(algorithm):
-    """Lloyd's passes, or Hamerly's (whose full searches of float64 rows on gemm-wide data
-    take the same float32 screen, _bounds._wide_mixed_best_two)."""
-    return _lloyd if algorithm == "lloyd" else _hamerly
-
-
-@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly", "yinyang"])
 @pytest.mark.parametrize("duplicates", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_one_pass_labels_are_the_exact_labels(n_threads, duplicates, algorithm):
@@ -109,7 +114,7 @@ def test_one_pass_labels_are_the_exact_labels(n_threads, duplicates, algorithm):
     assert_array_equal(km.labels_, exact_assign(X, km.cluster_centers_))
 
 
-@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly", "yinyang"])
 def test_run_equals_exact_lloyd(algorithm):
     X, C0 = _lattice_with_near_ties(1, duplicates=False)
     labels = _assert_run_is_exact_lloyd(_fit(algorithm), X, C0, 300, rtol=1e-10, atol=1e-12)
@@ -132,7 +137,7 @@ def test_centres_one_ulp_apart_go_to_the_lower_index_only_when_exactly_tied():
     assert_array_equal(km.labels_, np.r_[expected, expected])
 
 
-@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly", "yinyang"])
 def test_values_beyond_float32_and_subnormal_values(algorithm):
     rng = np.random.RandomState(3)
     big = rng.normal(size=(300, D)) * 1e17          # squared norms > 1e30: float64 path
@@ -145,7 +150,7 @@ def test_values_beyond_float32_and_subnormal_values(algorithm):
         assert np.all(np.isfinite(km.cluster_centers_))
 
 
-@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly", "yinyang"])
 @pytest.mark.parametrize("k", [K_AVX512, K])
 def test_run_on_real_valued_data_equals_exact_lloyd(k, algorithm):
     """Gaussian data (no ties; the float32 gaps of some rows fall within the bound) for five
@@ -156,7 +161,7 @@ def test_run_on_real_valued_data_equals_exact_lloyd(k, algorithm):
                                threads=(1, 2))
 
 
-@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly", "yinyang"])
 @pytest.mark.parametrize("k", [K_AVX512, K])
 def test_pairs_of_centres_closer_than_float32_resolution(k, algorithm):
     """Centres in pairs 1e-9 apart (relative): rounded to float32 the two of a pair differ by
@@ -202,7 +207,7 @@ def test_labels_over_several_tiles_of_centres_are_the_exact_labels(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly", "yinyang"])
 def test_labels_over_several_blocks_of_packed_centres_are_the_exact_labels(dtype, algorithm):
     """On 200 features and 300 centres the one-pass wide kernel (_fused.h, kmix_wide_argmin2:
     float32 data, and the float32 screen of float64 data) visits the packed centres in
@@ -251,13 +256,6 @@ def _narrow_lattice(seed):
         f = np.flatnonzero(C[r])[0]
         C[r, f] = np.nextafter(C[r, f], np.inf)
     return np.vstack([X, C]), C
-
-
-def _hamerly(X, C0, **params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return kmix.KMeans(len(C0), init=C0, n_init=1, tol=0.0, algorithm="hamerly",
-                           **params).fit(X)
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -331,11 +329,7 @@ def test_narrow_hamerly_pairs_of_centres_closer_than_float32_resolution(offset):
 D_ELKAN = 40
 
 
-def _elkan(X, C0, **params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return kmix.KMeans(len(C0), init=C0, n_init=1, tol=0.0, algorithm="elkan",
-                           **params).fit(X)
+_elkan = _fit("elkan")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
