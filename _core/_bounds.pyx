@@ -1137,6 +1137,16 @@ cdef enum:
     YINYANG_SHARED_GROUPS_X2 = 4
 
 
+cdef inline void _group_test(const YinyangBounds *bd, Py_ssize_t i, float *u32,
+                             Py_ssize_t *ga) noexcept nogil:
+    """What row i's group bounds are tested against (kmix_groups_failing): its upper bound
+    rounded up to float32 and its centre's group, which it always examines (+inf and -1 for
+    a row without a label: every group)."""
+    cdef Py_ssize_t a = bd.labels[i]
+    u32[0] = kmix_float_up(bd.upper[i]) if a >= 0 else INFINITY
+    ga[0] = bd.group_of[a] if a >= 0 else -1
+
+
 cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Centers *cen,
                                    YinyangBounds *bd, Search *sr, Py_ssize_t nfull,
                                    const Moves *mv) noexcept nogil:
@@ -1147,7 +1157,7 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
     lists (YINYANG_SHARED_GROUPS_X2), in float32 (float32 data, or float64 data searched so);
     the others, and the last nfull mod 4, alone (:func:`_yinyang_wide_row`). A row that
     examines groups beyond its own gets their exact values: its bounds only tighten."""
-    cdef Py_ssize_t q = 0, r, i, a, ne, f, d = cen.d, changed = 0
+    cdef Py_ssize_t q = 0, r, i, ne, f, d = cen.d, changed = 0
     cdef const float *lbs[4]
     cdef const float *xs[4]
     cdef float u32[4]
@@ -1160,10 +1170,8 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
         if shared and q + 4 <= nfull:
             for r in range(4):
                 i = sr.idx[q + r]
-                a = bd.labels[i]
                 lbs[r] = bd.lower + i * bd.ng
-                u32[r] = kmix_float_up(bd.upper[i]) if a >= 0 else INFINITY
-                ga[r] = bd.group_of[a] if a >= 0 else -1
+                _group_test(bd, i, &u32[r], &ga[r])
             ne = kmix_groups_failing4(lbs, bd.drift_up, bd.ng, u32, ga, sr.glist,
                                       sr.glist + bd.ng, bd.ng, counts)
             if 2 * (counts[0] + counts[1] + counts[2] + counts[3]) > YINYANG_SHARED_GROUPS_X2 * ne:
@@ -1193,10 +1201,9 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
             continue
         for r in range(imin(4, nfull - q)):
             i = sr.idx[q + r]
-            a = bd.labels[i]
-            ne = kmix_groups_failing(bd.lower + i * bd.ng, bd.drift_up, bd.ng,
-                                     kmix_float_up(bd.upper[i]) if a >= 0 else INFINITY,
-                                     bd.group_of[a] if a >= 0 else -1, sr.glist + bd.ng)
+            _group_test(bd, i, &u32[0], &ga[0])
+            ne = kmix_groups_failing(bd.lower + i * bd.ng, bd.drift_up, bd.ng, u32[0], ga[0],
+                                     sr.glist + bd.ng)
             changed += _yinyang_wide_row(X + i * d, i, rows, cen, bd, sr, sr.glist + bd.ng,
                                          ne, mv)
         q += 4

@@ -932,21 +932,32 @@ typedef struct {
     const T *x, ptrdiff_t d, const T *P, const ptrdiff_t *glist, ptrdiff_t ng,     \
     const T *pnorm, T *m1, kmix_group_winner *w
 
+/* The portable kernels' values of one group (panel Pg, squared norms norms) for row x:
+ * v[l] = norms[l] + (-2) <x, c_l>, each dot product summed in order; returns the smallest. */
+#define KMIX_GROUP_VALUES_BASE(T)                                                  \
+    static inline T kmix_group_values_base_##T(const T *x, ptrdiff_t d, const T *Pg, \
+                                                const T *norms, T *v)              \
+    {                                                                              \
+        for (int l = 0; l < KMIX_PANEL; ++l) {                                     \
+            T s = 0;                                                               \
+            for (ptrdiff_t f = 0; f < d; ++f) s += x[f] * Pg[f * KMIX_PANEL + l];  \
+            v[l] = norms[l] + (T)(-2) * s;                                         \
+        }                                                                          \
+        T mn = v[0];                                                               \
+        for (int l = 1; l < KMIX_PANEL; ++l) mn = v[l] < mn ? v[l] : mn;           \
+        return mn;                                                                 \
+    }
+KMIX_GROUP_VALUES_BASE(double)
+KMIX_GROUP_VALUES_BASE(float)
+
 #define KMIX_GROUPS_BEST_BASE(T)                                                   \
     T bm = (T)INFINITY, oth = (T)INFINITY, bsec = (T)INFINITY;                     \
     ptrdiff_t bt = -1;                                                             \
     int bl = 0;                                                                    \
     for (ptrdiff_t t = 0; t < ng; ++t) {                                           \
-        const T *restrict Pg = P + glist[t] * d * KMIX_PANEL;                      \
-        const T *restrict ng_ = pnorm + glist[t] * KMIX_PANEL;                     \
         T v[KMIX_PANEL];                                                           \
-        for (int l = 0; l < KMIX_PANEL; ++l) {                                     \
-            T s = 0;                                                               \
-            for (ptrdiff_t f = 0; f < d; ++f) s += x[f] * Pg[f * KMIX_PANEL + l];  \
-            v[l] = ng_[l] + (T)(-2) * s;                                           \
-        }                                                                          \
-        T mn = v[0];                                                               \
-        for (int l = 1; l < KMIX_PANEL; ++l) mn = v[l] < mn ? v[l] : mn;           \
+        const T mn = kmix_group_values_base_##T(x, d, P + glist[t] * d * KMIX_PANEL, \
+                                                pnorm + glist[t] * KMIX_PANEL, v); \
         m1[t] = mn;                                                                \
         if (mn < bm) {                                                             \
             oth = bm;                                                              \
@@ -1232,15 +1243,22 @@ static float kmix_group_floor_base(const float *lb, const float *du, ptrdiff_t n
 
 /* The groups whose bound now is at most u (float32, rounded up from the float64 bound), and
  * group ga (if >= 0) in any case, in order, to glist; returns how many. */
-static ptrdiff_t kmix_groups_failing_base(const float *lb, const float *du, ptrdiff_t ng,
-                                          float u, ptrdiff_t ga, ptrdiff_t *glist)
+/* ... from group g on, the first n groups listed already. */
+static inline ptrdiff_t kmix_groups_failing_from(const float *lb, const float *du,
+                                                 ptrdiff_t g, ptrdiff_t ng, float u,
+                                                 ptrdiff_t ga, ptrdiff_t *glist, ptrdiff_t n)
 {
-    ptrdiff_t n = 0;
-    for (ptrdiff_t g = 0; g < ng; ++g) {
+    for (; g < ng; ++g) {
         glist[n] = g;
         n += (kmix_group_bound(lb[g], du[g]) <= u) | (g == ga);
     }
     return n;
+}
+
+static ptrdiff_t kmix_groups_failing_base(const float *lb, const float *du, ptrdiff_t ng,
+                                          float u, ptrdiff_t ga, ptrdiff_t *glist)
+{
+    return kmix_groups_failing_from(lb, du, 0, ng, u, ga, glist, 0);
 }
 
 #if KMIX_HAVE_DISPATCH
@@ -1309,11 +1327,7 @@ static ptrdiff_t kmix_groups_failing_avx2(const float *lb, const float *du, ptrd
         n = kmix_append_groups(glist, n, g,
                                kmix_failing_mask8(lb + g, _mm256_loadu_ps(du + g), uu, ga - g));
     }
-    for (; g < ng; ++g) {
-        glist[n] = g;
-        n += (kmix_group_bound(lb[g], du[g]) <= u) | (g == ga);
-    }
-    return n;
+    return kmix_groups_failing_from(lb, du, g, ng, u, ga, glist, n);
 }
 #endif
 
@@ -1365,29 +1379,15 @@ static ptrdiff_t kmix_groups_failing4_base(const float *const *lb, const float *
     return kmix_groups_failing4_from(lb, du, 0, ng, u, ga, glist, 0, rlists, stride, counts);
 }
 
-static inline void kmix_group_values_base_f(const float *x, ptrdiff_t d, const float *Pg,
-                                            const float *norms, float *v)
-{
-    for (int l = 0; l < KMIX_PANEL; ++l) {
-        float s = 0;
-        for (ptrdiff_t f = 0; f < d; ++f) s += x[f] * Pg[f * KMIX_PANEL + l];
-        v[l] = norms[l] + -2.0f * s;
-    }
-}
-
 static void kmix_groups_min4_f_base(const float *const *xs, ptrdiff_t d, const float *P,
                                     const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
                                     float *m1, ptrdiff_t ldm)
 {
     float v[KMIX_PANEL];
     for (int r = 0; r < 4; ++r)
-        for (ptrdiff_t t = 0; t < ng; ++t) {
-            kmix_group_values_base_f(xs[r], d, P + glist[t] * d * KMIX_PANEL,
-                                     pnorm + glist[t] * KMIX_PANEL, v);
-            float mn = v[0];
-            for (int l = 1; l < KMIX_PANEL; ++l) mn = v[l] < mn ? v[l] : mn;
-            m1[r * ldm + t] = mn;
-        }
+        for (ptrdiff_t t = 0; t < ng; ++t)
+            m1[r * ldm + t] = kmix_group_values_base_float(
+                xs[r], d, P + glist[t] * d * KMIX_PANEL, pnorm + glist[t] * KMIX_PANEL, v);
 }
 
 /* The first least of m1[:ng] (position *t, -1 if none is below +inf) and the least of the
@@ -1419,8 +1419,8 @@ static void kmix_group_winner_of_row(const float *x, ptrdiff_t d, const float *P
     w->second = INFINITY;
     if (w->t < 0)
         return;
-    kmix_group_values_base_f(x, d, P + glist[w->t] * d * KMIX_PANEL,
-                             pnorm + glist[w->t] * KMIX_PANEL, v);
+    kmix_group_values_base_float(x, d, P + glist[w->t] * d * KMIX_PANEL,
+                                 pnorm + glist[w->t] * KMIX_PANEL, v);
     while (w->lane < KMIX_PANEL - 1 && v[w->lane] != b) ++w->lane;
     for (int l = 0; l < KMIX_PANEL; ++l)
         if (l != w->lane && v[l] < w->second) w->second = v[l];
@@ -1581,6 +1581,7 @@ static inline void kmix_groups_min4_f(const float *const *xs, ptrdiff_t d, const
  * (one float64 square root instruction for four); both are lower bounds by the same
  * argument (the rounding of each operation is inside the margins of dist_down and
  * kmix_group_bound_store, fused or not). */
+/* (dist_down of _common.pxd, which C cannot call, then kmix_group_bound_store.) */
 static inline float kmix_refresh_one(double s, double gamma, double D)
 {
     double v = sqrt(s) * (1.0 - gamma) - 1e-145;
@@ -1636,10 +1637,8 @@ static void kmix_refresh_bounds_avx2(const float *m1, ptrdiff_t ne, const ptrdif
         lb[glist[t + 2]] = out[2];
         lb[glist[t + 3]] = out[3];
     }
-    for (; t < ne; ++t) {
-        const double v = t == tw ? second : (double)m1[t];
-        lb[glist[t]] = kmix_refresh_one(xn + v - err, gamma, drift[glist[t]]);
-    }
+    kmix_refresh_bounds_base(m1 + t, ne - t, glist + t, tw - t, second, xn, err, gamma, drift,
+                             lb);
 }
 #endif
 
