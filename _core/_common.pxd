@@ -91,14 +91,17 @@ cdef extern from "_fused.h" nogil:
                             const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
                             float *m1, kmix_group_winner *w)
     float kmix_group_bound(float stored, float du)
-    float kmix_group_bound_store(double v, double D)
+    float kmix_group_bound_best(float stored, float du, const float *dn, Py_ssize_t g)
+    float kmix_group_bound_store(double v, double D, unsigned slot)
+    enum: KMIX_BOUND_SLOTS
     float kmix_float_up(double v)
     float kmix_group_floor(const float *lb, const float *du, Py_ssize_t ng)
-    Py_ssize_t kmix_groups_failing(const float *lb, const float *du, Py_ssize_t ng, float u,
-                                   Py_ssize_t ga, Py_ssize_t *glist)
-    Py_ssize_t kmix_groups_failing4(const float *const *lb, const float *du, Py_ssize_t ng,
-                                    const float *u, const Py_ssize_t *ga, Py_ssize_t *glist,
-                                    Py_ssize_t *rlists, Py_ssize_t stride, Py_ssize_t *counts)
+    Py_ssize_t kmix_groups_failing(const float *lb, const float *du, const float *dn,
+                                   Py_ssize_t ng, float u, Py_ssize_t ga, Py_ssize_t *glist)
+    Py_ssize_t kmix_groups_failing4(const float *const *lb, const float *du, const float *dn,
+                                    Py_ssize_t ng, const float *u, const Py_ssize_t *ga,
+                                    Py_ssize_t *glist, Py_ssize_t *rlists, Py_ssize_t stride,
+                                    Py_ssize_t *counts)
     void kmix_groups_min4_f(const float *const *xs, Py_ssize_t d, const float *P,
                             const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
                             float *m1, Py_ssize_t ldm)
@@ -107,7 +110,7 @@ cdef extern from "_fused.h" nogil:
                               const float *m1, Py_ssize_t ldm, kmix_group_winner *w)
     void kmix_refresh_bounds(const float *m1, Py_ssize_t ne, const Py_ssize_t *glist,
                              Py_ssize_t tw, double second, double xn, double err, double gamma,
-                             const double *drift, float *lb)
+                             const double *drift, unsigned slot, float *lb)
 
 
 cdef extern from "_exact.h" nogil:

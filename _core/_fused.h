@@ -1216,11 +1216,59 @@ static inline float kmix_float_toward(double s, int by)
     return f;
 }
 
-/* A group bound v >= 0 (float64) stored with the group's drift D (float64, >= 0) now. */
-static inline float kmix_group_bound_store(double v, double D)
+/* A stored bound also carries the pass that stored it, modulo KMIX_BOUND_SLOTS (32), in its
+ * low five bits (its tag): the bits of the stored value s >= 0 are decremented by 32 and
+ * their low five replaced by the tag (a float >= 0 whose bits are under 32, a subnormal
+ * below 2^-144, becomes -0.0 with the tag: a tiny negative value, a bound of any distance).
+ * So the value stays below s, by at most 63 float32 units (a relative 2^-17), and every
+ * reader of the value alone (kmix_group_bound) is right without looking at the tag. The tag
+ * tells which entry of the pass's table bounds the centres' net moves since the bound was
+ * stored (kmix_group_bound_net). */
+#define KMIX_BOUND_SLOTS 32
+
+static inline float kmix_bound_tag(float s, unsigned slot)
+{
+    const uint32_t low = KMIX_BOUND_SLOTS - 1;
+    uint32_t bits;
+    memcpy(&bits, &s, sizeof bits);
+    bits = bits > low ? ((bits - KMIX_BOUND_SLOTS) & ~low) | slot : 0x80000000u | slot;
+    memcpy(&s, &bits, sizeof s);
+    return s;
+}
+
+/* A group bound v >= 0 (float64) stored with the group's drift D (float64, >= 0) now, in
+ * pass `slot` (modulo KMIX_BOUND_SLOTS). */
+static inline float kmix_group_bound_store(double v, double D, unsigned slot)
 {
     /* (v + D) shrunk below v + D despite the sum's rounding, then rounded down */
-    return kmix_float_toward((v + D) * (1.0 - 4.5e-16), -1);
+    return kmix_bound_tag(kmix_float_toward((v + D) * (1.0 - 4.5e-16), -1), slot);
+}
+
+/* The bound now from the net moves of the group's centres since the pass that stored it:
+ * dn[t] (group g's row of the pass's table, KMIX_BOUND_SLOTS entries) bounds the drift then
+ * plus the group's largest net move since, for the last pass whose tag is t, rounded up to
+ * float32 (_bounds.pyx, _net_drifts). (stored - drift then) bounds the distances then, and a
+ * centre is now at most its net move nearer: the same float operations as kmix_group_bound
+ * make it a bound now. Never looser than the moves summed over the passes (the net move
+ * since a pass is at most the sum of the moves since: the same bound or better), but
+ * readers test both (kmix_group_bound_best), whose rounding may differ. */
+static inline float kmix_group_bound_net(float stored, const float *dn)
+{
+    uint32_t bits;
+    memcpy(&bits, &stored, sizeof bits);
+    return kmix_group_bound(stored, dn[bits & (KMIX_BOUND_SLOTS - 1)]);
+}
+
+/* The better of group g's two bounds now: moved by its drift (du) or its net moves (dn:
+ * the table's rows, KMIX_BOUND_SLOTS per group). */
+static inline float kmix_group_bound_best(float stored, float du, const float *dn,
+                                          ptrdiff_t g)
+{
+    const float a = kmix_group_bound(stored, du);
+    if (dn == NULL)
+        return a;
+    const float b = kmix_group_bound_net(stored, dn + g * KMIX_BOUND_SLOTS);
+    return a > b ? a : b;
 }
 
 /* v >= 0 rounded up to float32 (a drift, an upper bound). */
@@ -1241,24 +1289,60 @@ static float kmix_group_floor_base(const float *lb, const float *du, ptrdiff_t n
     return m * KMIX_BOUND_SHRINK;
 }
 
-/* The groups whose bound now is at most u (float32, rounded up from the float64 bound), and
- * group ga (if >= 0) in any case, in order, to glist; returns how many. */
-/* ... from group g on, the first n groups listed already. */
-static inline ptrdiff_t kmix_groups_failing_from(const float *lb, const float *du,
-                                                 ptrdiff_t g, ptrdiff_t ng, float u,
-                                                 ptrdiff_t ga, ptrdiff_t *glist, ptrdiff_t n)
+/* Of the groups g + l of the set bits l of mask, those whose net bound is at most u. */
+static inline unsigned kmix_net_keep(const float *lb, const float *dn, ptrdiff_t g,
+                                     unsigned mask, float u)
 {
-    for (; g < ng; ++g) {
-        glist[n] = g;
-        n += (kmix_group_bound(lb[g], du[g]) <= u) | (g == ga);
+    unsigned keep = 0;
+    for (unsigned m = mask; m; m &= m - 1) {
+        const int l = __builtin_ctz(m);
+        keep |= (unsigned)(kmix_group_bound_net(lb[g + l], dn + (g + l) * KMIX_BOUND_SLOTS)
+                           <= u) << l;
+    }
+    return keep;
+}
+
+/* A row's failing groups, by blocks of eight (the last one shorter): those whose drift bound
+ * now is at most u (float32, rounded up from the float64 bound) and, with a table of net
+ * moves (dn not NULL), whose net bound is at most u too (kmix_group_bound_best; a pass
+ * without the table lists the groups its drift bounds fail, a superset); and group ga (if
+ * >= 0) in any case. As the bits of a mask for the cnt <= 8 groups from g; the vector
+ * kernels compute the same. */
+static inline unsigned kmix_failing_mask_base(const float *lb, const float *du, const float *dn,
+                                              ptrdiff_t g, ptrdiff_t cnt, float u, ptrdiff_t ga)
+{
+    unsigned mask = 0;
+    for (ptrdiff_t l = 0; l < cnt; ++l)
+        mask |= (unsigned)(kmix_group_bound(lb[g + l], du[g + l]) <= u) << l;
+    if (mask && dn != NULL)
+        mask = kmix_net_keep(lb, dn, g, mask, u);
+    if (ga >= g && ga < g + cnt)
+        mask |= 1u << (ga - g);
+    return mask;
+}
+
+/* The failing groups in order to glist, from group g on (a multiple of 8), the first n
+ * listed already; returns how many. */
+static inline ptrdiff_t kmix_groups_failing_from(const float *lb, const float *du,
+                                                 const float *dn, ptrdiff_t g, ptrdiff_t ng,
+                                                 float u, ptrdiff_t ga, ptrdiff_t *glist,
+                                                 ptrdiff_t n)
+{
+    for (; g < ng; g += 8) {
+        const ptrdiff_t cnt = ng - g < 8 ? ng - g : 8;
+        const unsigned mask = kmix_failing_mask_base(lb, du, dn, g, cnt, u, ga);
+        for (ptrdiff_t l = 0; l < cnt; ++l) {
+            glist[n] = g + l;
+            n += mask >> l & 1u;
+        }
     }
     return n;
 }
 
-static ptrdiff_t kmix_groups_failing_base(const float *lb, const float *du, ptrdiff_t ng,
-                                          float u, ptrdiff_t ga, ptrdiff_t *glist)
+static ptrdiff_t kmix_groups_failing_base(const float *lb, const float *du, const float *dn,
+                                          ptrdiff_t ng, float u, ptrdiff_t ga, ptrdiff_t *glist)
 {
-    return kmix_groups_failing_from(lb, du, 0, ng, u, ga, glist, 0);
+    return kmix_groups_failing_from(lb, du, dn, 0, ng, u, ga, glist, 0);
 }
 
 #if KMIX_HAVE_DISPATCH
@@ -1274,14 +1358,27 @@ static void kmix_fill_mask_lanes(void)
                 kmix_mask_lanes[m][n++] = (unsigned char)b;
 }
 
-/* Of the eight groups at lb (drifts dv), those whose bound now is at most u (and the one at
- * offset ga, if 0 <= ga < 8), as the bits of a mask. */
+/* kmix_failing_mask_base for the eight groups at lb (drifts dv, net-move tables from dn or
+ * NULL), ga relative to them: the net bounds of the eight by one gather, where some drift
+ * bound fails (measured faster than reading the failing ones one at a time, or filtering
+ * the lists afterwards). */
 __attribute__((target("avx2,fma")))
-static inline unsigned kmix_failing_mask8(const float *lb, __m256 dv, __m256 u, ptrdiff_t ga)
+static inline unsigned kmix_failing_mask8(const float *lb, __m256 dv, const float *dn, __m256 u,
+                                          ptrdiff_t ga)
 {
-    const __m256 b = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(lb), dv),
-                                   _mm256_set1_ps(KMIX_BOUND_SHRINK));
-    unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(b, u, _CMP_LE_OQ));
+    const __m256 shrink = _mm256_set1_ps(KMIX_BOUND_SHRINK);
+    const __m256 s = _mm256_loadu_ps(lb);
+    unsigned mask = (unsigned)_mm256_movemask_ps(
+        _mm256_cmp_ps(_mm256_mul_ps(_mm256_sub_ps(s, dv), shrink), u, _CMP_LE_OQ));
+    if (mask && dn != NULL) {
+        const __m256i at = _mm256_add_epi32(
+            _mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32(KMIX_BOUND_SLOTS - 1)),
+            _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                               _mm256_set1_epi32(KMIX_BOUND_SLOTS)));
+        const __m256 nb = _mm256_mul_ps(_mm256_sub_ps(s, _mm256_i32gather_ps(dn, at, 4)),
+                                        shrink);
+        mask &= (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(nb, u, _CMP_LE_OQ));
+    }
     if (ga >= 0 && ga < 8)
         mask |= 1u << ga;
     return mask;
@@ -1318,25 +1415,27 @@ static float kmix_group_floor_avx2(const float *lb, const float *du, ptrdiff_t n
 }
 
 __attribute__((target("avx2,fma")))
-static ptrdiff_t kmix_groups_failing_avx2(const float *lb, const float *du, ptrdiff_t ng,
-                                          float u, ptrdiff_t ga, ptrdiff_t *glist)
+static ptrdiff_t kmix_groups_failing_avx2(const float *lb, const float *du, const float *dn,
+                                          ptrdiff_t ng, float u, ptrdiff_t ga, ptrdiff_t *glist)
 {
     const __m256 uu = _mm256_set1_ps(u);
     ptrdiff_t n = 0, g = 0;
-    for (; g + 8 <= ng; g += 8) {
+    for (; g + 8 <= ng; g += 8)
         n = kmix_append_groups(glist, n, g,
-                               kmix_failing_mask8(lb + g, _mm256_loadu_ps(du + g), uu, ga - g));
-    }
-    return kmix_groups_failing_from(lb, du, g, ng, u, ga, glist, n);
+                               kmix_failing_mask8(lb + g, _mm256_loadu_ps(du + g),
+                                                  dn ? dn + g * KMIX_BOUND_SLOTS : NULL, uu,
+                                                  ga - g));
+    return kmix_groups_failing_from(lb, du, dn, g, ng, u, ga, glist, n);
 }
 #endif
 
 static inline float kmix_group_floor(const float *lb, const float *du, ptrdiff_t ng)
 { KMIX_DISPATCH_RETURN(kmix_group_floor, (lb, du, ng)) }
 
-static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, ptrdiff_t ng,
-                                            float u, ptrdiff_t ga, ptrdiff_t *glist)
-{ KMIX_DISPATCH_RETURN(kmix_groups_failing, (lb, du, ng, u, ga, glist)) }
+static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, const float *dn,
+                                            ptrdiff_t ng, float u, ptrdiff_t ga,
+                                            ptrdiff_t *glist)
+{ KMIX_DISPATCH_RETURN(kmix_groups_failing, (lb, du, dn, ng, u, ga, glist)) }
 
 /* Four rows' group filter over one list of groups (the union of their failing groups, by
  * kmix_groups_failing4, which lists each row's own too, at rlists + r * stride, and counts
@@ -1350,33 +1449,41 @@ static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, pt
  * in order, the AVX2 ones with one FMA chain per (row, group) in feature order. */
 /* kmix_groups_failing4 from group g on, the union's first n groups listed already. */
 static inline ptrdiff_t kmix_groups_failing4_from(const float *const *lb, const float *du,
-                                                  ptrdiff_t g, ptrdiff_t ng, const float *u,
-                                                  const ptrdiff_t *ga, ptrdiff_t *glist,
-                                                  ptrdiff_t n, ptrdiff_t *rlists,
-                                                  ptrdiff_t stride, ptrdiff_t *counts)
+                                                  const float *dn, ptrdiff_t g, ptrdiff_t ng,
+                                                  const float *u, const ptrdiff_t *ga,
+                                                  ptrdiff_t *glist, ptrdiff_t n,
+                                                  ptrdiff_t *rlists, ptrdiff_t stride,
+                                                  ptrdiff_t *counts)
 {
-    for (; g < ng; ++g) {
-        int any = 0;
+    for (; g < ng; g += 8) {
+        const ptrdiff_t cnt = ng - g < 8 ? ng - g : 8;
+        unsigned all = 0;
         for (int r = 0; r < 4; ++r) {
-            const int f = (kmix_group_bound(lb[r][g], du[g]) <= u[r]) | (g == ga[r]);
-            rlists[r * stride + counts[r]] = g;
-            counts[r] += f;
-            any |= f;
+            const unsigned mask = kmix_failing_mask_base(lb[r], du, dn, g, cnt, u[r], ga[r]);
+            for (ptrdiff_t l = 0; l < cnt; ++l) {
+                rlists[r * stride + counts[r]] = g + l;
+                counts[r] += mask >> l & 1u;
+            }
+            all |= mask;
         }
-        glist[n] = g;
-        n += any;
+        for (ptrdiff_t l = 0; l < cnt; ++l) {
+            glist[n] = g + l;
+            n += all >> l & 1u;
+        }
     }
     return n;
 }
 
 static ptrdiff_t kmix_groups_failing4_base(const float *const *lb, const float *du,
-                                           ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
-                                           ptrdiff_t *glist, ptrdiff_t *rlists,
-                                           ptrdiff_t stride, ptrdiff_t *counts)
+                                           const float *dn, ptrdiff_t ng, const float *u,
+                                           const ptrdiff_t *ga, ptrdiff_t *glist,
+                                           ptrdiff_t *rlists, ptrdiff_t stride,
+                                           ptrdiff_t *counts)
 {
     for (int r = 0; r < 4; ++r)
         counts[r] = 0;
-    return kmix_groups_failing4_from(lb, du, 0, ng, u, ga, glist, 0, rlists, stride, counts);
+    return kmix_groups_failing4_from(lb, du, dn, 0, ng, u, ga, glist, 0, rlists, stride,
+                                     counts);
 }
 
 static void kmix_groups_min4_f_base(const float *const *xs, ptrdiff_t d, const float *P,
@@ -1438,9 +1545,10 @@ static void kmix_group_winner4_f_base(const float *const *xs, ptrdiff_t d, const
 #if KMIX_HAVE_DISPATCH
 __attribute__((target("avx2,fma")))
 static ptrdiff_t kmix_groups_failing4_avx2(const float *const *lb, const float *du,
-                                           ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
-                                           ptrdiff_t *glist, ptrdiff_t *rlists,
-                                           ptrdiff_t stride, ptrdiff_t *counts)
+                                           const float *dn, ptrdiff_t ng, const float *u,
+                                           const ptrdiff_t *ga, ptrdiff_t *glist,
+                                           ptrdiff_t *rlists, ptrdiff_t stride,
+                                           ptrdiff_t *counts)
 {
     ptrdiff_t n = 0, g = 0;
     for (int r = 0; r < 4; ++r)
@@ -1449,14 +1557,16 @@ static ptrdiff_t kmix_groups_failing4_avx2(const float *const *lb, const float *
         const __m256 dv = _mm256_loadu_ps(du + g);
         unsigned all = 0;
         for (int r = 0; r < 4; ++r) {
-            const unsigned mask = kmix_failing_mask8(lb[r] + g, dv, _mm256_set1_ps(u[r]),
-                                                     ga[r] - g);
+            const unsigned mask = kmix_failing_mask8(lb[r] + g, dv,
+                                                     dn ? dn + g * KMIX_BOUND_SLOTS : NULL,
+                                                     _mm256_set1_ps(u[r]), ga[r] - g);
             counts[r] = kmix_append_groups(rlists + r * stride, counts[r], g, mask);
             all |= mask;
         }
         n = kmix_append_groups(glist, n, g, all);
     }
-    return kmix_groups_failing4_from(lb, du, g, ng, u, ga, glist, n, rlists, stride, counts);
+    return kmix_groups_failing4_from(lb, du, dn, g, ng, u, ga, glist, n, rlists, stride,
+                                     counts);
 }
 
 /* The minima of eight vectors, lane i of the result being v_i's. */
@@ -1562,10 +1672,11 @@ static inline void kmix_group_winner4_f(const float *const *xs, ptrdiff_t d, con
 { KMIX_DISPATCH(kmix_group_winner4_f, (xs, d, P, glist, ng, pnorm, m1, ldm, w)) }
 
 static inline ptrdiff_t kmix_groups_failing4(const float *const *lb, const float *du,
-                                             ptrdiff_t ng, const float *u, const ptrdiff_t *ga,
-                                             ptrdiff_t *glist, ptrdiff_t *rlists,
-                                             ptrdiff_t stride, ptrdiff_t *counts)
-{ KMIX_DISPATCH_RETURN(kmix_groups_failing4, (lb, du, ng, u, ga, glist, rlists, stride,
+                                             const float *dn, ptrdiff_t ng, const float *u,
+                                             const ptrdiff_t *ga, ptrdiff_t *glist,
+                                             ptrdiff_t *rlists, ptrdiff_t stride,
+                                             ptrdiff_t *counts)
+{ KMIX_DISPATCH_RETURN(kmix_groups_failing4, (lb, du, dn, ng, u, ga, glist, rlists, stride,
                                               counts)) }
 
 static inline void kmix_groups_min4_f(const float *const *xs, ptrdiff_t d, const float *P,
@@ -1582,19 +1693,20 @@ static inline void kmix_groups_min4_f(const float *const *xs, ptrdiff_t d, const
  * argument (the rounding of each operation is inside the margins of dist_down and
  * kmix_group_bound_store, fused or not). */
 /* (dist_down of _common.pxd, which C cannot call, then kmix_group_bound_store.) */
-static inline float kmix_refresh_one(double s, double gamma, double D)
+static inline float kmix_refresh_one(double s, double gamma, double D, unsigned slot)
 {
     double v = sqrt(s) * (1.0 - gamma) - 1e-145;
-    return kmix_group_bound_store(v > 0 ? v : 0.0, D);
+    return kmix_group_bound_store(v > 0 ? v : 0.0, D, slot);
 }
 
 static void kmix_refresh_bounds_base(const float *m1, ptrdiff_t ne, const ptrdiff_t *glist,
                                      ptrdiff_t tw, double second, double xn, double err,
-                                     double gamma, const double *drift, float *lb)
+                                     double gamma, const double *drift, unsigned slot,
+                                     float *lb)
 {
     for (ptrdiff_t t = 0; t < ne; ++t) {
         const double v = t == tw ? second : (double)m1[t];
-        lb[glist[t]] = kmix_refresh_one(xn + v - err, gamma, drift[glist[t]]);
+        lb[glist[t]] = kmix_refresh_one(xn + v - err, gamma, drift[glist[t]], slot);
     }
 }
 
@@ -1602,8 +1714,14 @@ static void kmix_refresh_bounds_base(const float *m1, ptrdiff_t ne, const ptrdif
 __attribute__((target("avx2,fma")))
 static void kmix_refresh_bounds_avx2(const float *m1, ptrdiff_t ne, const ptrdiff_t *glist,
                                      ptrdiff_t tw, double second, double xn, double err,
-                                     double gamma, const double *drift, float *lb)
+                                     double gamma, const double *drift, unsigned slot,
+                                     float *lb)
 {
+    const __m128i slots = _mm_set1_epi32(KMIX_BOUND_SLOTS);
+    const __m128i low = _mm_set1_epi32(KMIX_BOUND_SLOTS - 1);
+    const __m128i high = _mm_set1_epi32(-KMIX_BOUND_SLOTS);
+    const __m128i tag = _mm_set1_epi32((int)slot);
+    const __m128i under = _mm_set1_epi32((int)(0x80000000u | slot));
     const __m256d base = _mm256_set1_pd(xn - err), zero = _mm256_setzero_pd();
     const __m256d down = _mm256_set1_pd(1.0 - gamma), tiny = _mm256_set1_pd(1e-145);
     const __m256d shrink = _mm256_set1_pd(1.0 - 4.5e-16);
@@ -1629,23 +1747,29 @@ static void kmix_refresh_bounds_avx2(const float *m1, ptrdiff_t ne, const ptrdif
         const __m128i fix = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
             _mm256_castpd_si256(_mm256_cmp_pd(_mm256_cvtps_pd(f), s, _CMP_GT_OQ)),
             _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)));
-        f = _mm_castsi128_ps(_mm_add_epi32(_mm_castps_si128(f), fix));
+        __m128i fb = _mm_add_epi32(_mm_castps_si128(f), fix);
+        /* the tag (kmix_bound_tag; the bits of a float >= 0 compare as signed integers) */
+        fb = _mm_blendv_epi8(under, _mm_or_si128(_mm_and_si128(_mm_sub_epi32(fb, slots), high),
+                                                tag),
+                             _mm_cmpgt_epi32(fb, low));
         float out[4];
-        _mm_storeu_ps(out, f);
+        _mm_storeu_ps(out, _mm_castsi128_ps(fb));
         lb[glist[t]] = out[0];
         lb[glist[t + 1]] = out[1];
         lb[glist[t + 2]] = out[2];
         lb[glist[t + 3]] = out[3];
     }
     kmix_refresh_bounds_base(m1 + t, ne - t, glist + t, tw - t, second, xn, err, gamma, drift,
-                             lb);
+                             slot, lb);
 }
 #endif
 
 static inline void kmix_refresh_bounds(const float *m1, ptrdiff_t ne, const ptrdiff_t *glist,
                                        ptrdiff_t tw, double second, double xn, double err,
-                                       double gamma, const double *drift, float *lb)
-{ KMIX_DISPATCH(kmix_refresh_bounds, (m1, ne, glist, tw, second, xn, err, gamma, drift, lb)) }
+                                       double gamma, const double *drift, unsigned slot,
+                                       float *lb)
+{ KMIX_DISPATCH(kmix_refresh_bounds, (m1, ne, glist, tw, second, xn, err, gamma, drift, slot,
+                                      lb)) }
 
 
 

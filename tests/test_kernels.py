@@ -359,12 +359,12 @@ def test_yinyang_four_rows_list_the_union_of_their_failing_groups():
 
 @pytest.mark.parametrize("by_ga", [False, True])
 def test_yinyang_group_bounds_read_without_writing(by_ga):
-    """Yinyang's group bounds are stored as float32 bound + drift (rounded down) and read
-    against the drift now (rounded up): each read is a lower bound of the true bound less
-    the drift since (exact rational arithmetic; any value <= 0 bounds a distance), and
-    within a few float32 units of it; the
-    floor is the least of them, and the failing groups are those at most u (rounded up to
-    float32: never one fewer than the float64 test), plus group ga."""
+    """Yinyang's group bounds are stored as float32 bound + drift (rounded down, then tagged
+    with the pass: the low five bits) and read against the drift now (rounded up): each read
+    is a lower bound of the true bound less the drift since (exact rational arithmetic; any
+    value <= 0 bounds a distance), and within 70 float32 units of it; the floor is the least
+    of them, and the failing groups are those at most u (rounded up to float32: never one
+    fewer than the float64 test), plus group ga."""
     from fractions import Fraction
 
     from kmix._core import _bounds
@@ -376,21 +376,67 @@ def test_yinyang_group_bounds_read_without_writing(by_ga):
     stored = np.empty(ng, dtype=np.float32)
     drift_up = np.empty(ng, dtype=np.float32)
     for g in range(ng):
-        stored[g], _ = _bounds.group_bound_store(v[g], d_then[g])
+        stored[g], _ = _bounds.group_bound_store(v[g], d_then[g], g % 32)
         _, drift_up[g] = _bounds.group_bound_store(0.0, d_now[g])
         assert Fraction(float(stored[g])) <= Fraction(v[g]) + Fraction(d_then[g])
         assert Fraction(float(drift_up[g])) >= Fraction(d_now[g])
+        assert stored[g:g + 1].view(np.uint32)[0] % 32 == g % 32
     for u in (0.0, 2.5, 5.0, np.inf):
         ga = 5 if by_ga else -1
         now, floor, failing = _bounds.group_bounds(stored, drift_up, u, ga)
         exact = [Fraction(v[g]) + Fraction(d_then[g]) - Fraction(d_now[g]) for g in range(ng)]
         for g in range(ng):
             assert Fraction(float(now[g])) <= max(exact[g], 0)
-            assert float(now[g]) >= float(exact[g]) - 4 * np.spacing(np.float32(d_now[g] + v[g]))
+            assert float(now[g]) >= float(exact[g]) - 70 * np.spacing(np.float32(d_now[g] + v[g]))
         assert floor == now.min()
         expect = [g for g in range(ng) if now[g] <= np.float32(u) or g == ga]
         assert_array_equal(failing, expect)
         assert set(g for g in range(ng) if exact[g] <= u) <= set(failing)
+
+
+@pytest.mark.parametrize("ng", [5, 37, 125])
+def test_yinyang_net_bounds_read_by_their_tag(ng):
+    """A stored group bound's tag (its low five bits) picks its entry in the pass's table of
+    net moves: its net bound is (stored - table[g, tag]) shrunk, the float32 operations of
+    the drift bound, so a lower bound of stored - table[g, tag] (exact rationals). A row's
+    bound now is the better of the two, and its failing groups, alone or four rows at a
+    time, those whose better bound is at most u (rounded up to float32), plus its own: the
+    vector kernel (one gather of the eight groups' entries) and the portable loop alike."""
+    from fractions import Fraction
+
+    from kmix._core import _bounds
+    rng = np.random.RandomState(11)
+    shrink = np.float32(0.99999976)
+    v = rng.uniform(0, 8, size=(4, ng))
+    d_then = rng.uniform(0, 3, size=ng)
+    stored = np.empty((4, ng), dtype=np.float32)
+    for r in range(4):
+        for g in range(ng):
+            stored[r, g] = _bounds.group_bound_store(v[r, g], d_then[g], (r + 3 * g) % 32)[0]
+    tags = stored.view(np.uint32) % 32
+    drift_up = (d_then + rng.uniform(0, 2, size=ng)).astype(np.float32)
+    # the table: some entries tighter than the drift, some looser
+    dnet = (drift_up[:, None] + rng.uniform(-2, 0.5, size=(ng, 32))).astype(np.float32)
+    dnet = np.maximum(dnet, 0).astype(np.float32)
+    for u in (0.5, 2.5, 5.0):
+        u32 = _bounds.group_bound_store(0.0, u)[1]
+        ga = np.array([ng - 1, -1, 0, 2 % ng], dtype=np.intp)
+        lists = []
+        for r in range(4):
+            path = (stored[r] - drift_up) * shrink
+            net = (stored[r] - dnet[np.arange(ng), tags[r]]) * shrink
+            for g in range(ng):
+                exact = Fraction(float(stored[r, g])) - Fraction(float(dnet[g, tags[r, g]]))
+                assert Fraction(float(net[g])) <= max(exact, Fraction(0))
+            now, _, failing = _bounds.group_bounds(stored[r].copy(), drift_up, u, ga[r], dnet)
+            assert_array_equal(now, np.maximum(path, net))
+            expect = [g for g in range(ng) if max(path[g], net[g]) <= u32 or g == ga[r]]
+            assert_array_equal(failing, expect)
+            lists.append(failing)
+        union, own = _bounds.group_bounds4(stored, drift_up, np.full(4, u), ga, dnet)
+        assert_array_equal(union, np.unique(np.concatenate(lists)))
+        for r in range(4):
+            assert_array_equal(own[r], lists[r])
 
 
 def _pass_inputs(k):
@@ -401,6 +447,57 @@ def _pass_inputs(k):
     clusters = _lloyd.Clusters(np.ones(50), np.full(50, -1, dtype=np.int32), np.zeros((k, 20)),
                                np.zeros(k), _Data(X, 1).workspace(k))
     return X, X[:k].copy(), clusters
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_yinyang_net_moves_table_bounds_every_tagged_bound(dtype):
+    """Bounds.net_drift, each Yinyang pass's table: for tag t, a bound of the drift then
+    plus its group's largest net move of a centre since, for every earlier pass q with tag
+    t (q mod 32 = t; older ones than the last too: their entry was overwritten), in exact
+    rationals; the drift now (rounded up to float32) for a tag no earlier pass had. Over 45
+    passes of centres on a random walk (the 32 tags reused); below the drift now where the
+    last pass with the tag is 3+ passes back."""
+    from fractions import Fraction
+
+    from kmix._kmeans_algorithms import _Data, bound_shifts, center_groups_of_size
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(50, 20)).astype(dtype)
+    k = 16
+    centres = [X[:k].copy()]
+    groups = center_groups_of_size(centres[0], 8)
+    ng = groups[2].shape[0] - 1
+    bounds = _bounds.Bounds(np.einsum("ij,ij->i", X.astype(np.float64), X.astype(np.float64)),
+                            np.zeros(50), np.zeros((50, ng), dtype=np.float32), groups)
+    clusters = _lloyd.Clusters(np.ones(50), np.full(50, -1, dtype=np.int32), np.zeros((k, 20)),
+                               np.zeros(k), _Data(X, 1).workspace(k))
+    drifts = []
+    members = [groups[1][groups[2][g]:groups[2][g + 1]] for g in range(ng)]
+    exact = [[[Fraction(float(v)) for v in c] for c in centres[0]]]
+    for p in range(45):
+        if p > 0:
+            step = rng.normal(scale=rng.choice([0.01, 0.3]), size=(k, 20))
+            centres.append((centres[-1] + step).astype(dtype))
+            exact.append([[Fraction(float(v)) for v in c] for c in centres[-1]])
+        move = (np.linalg.norm(centres[p].astype(np.float64) - centres[p - 1], axis=1)
+                if p > 0 else np.zeros(k))
+        _bounds.yinyang_pass_dense(X, centres[p], bound_shifts(move, 20), bounds, clusters,
+                                   False, 1)
+        drifts.append(np.array(bounds.drift))
+        table = np.asarray(bounds.net_drift)
+        for t in range(32):
+            earlier = [q for q in range(t, p, 32)]
+            for g in range(ng):
+                if not earlier:
+                    assert table[g, t] == _bounds.group_bound_store(0.0, drifts[p][g])[1]
+                if earlier and earlier[-1] <= p - 3:
+                    # net moves over 3+ steps of a random walk: below their sum, the drift
+                    assert table[g, t] < _bounds.group_bound_store(0.0, drifts[p][g])[1]
+                for q in earlier:
+                    room = Fraction(float(table[g, t])) - Fraction(drifts[q][g])
+                    assert room >= 0
+                    for j in members[g]:
+                        moved = sum((a - b) ** 2 for a, b in zip(exact[p][j], exact[q][j]))
+                        assert room * room >= moved, (p, q, g, j)
 
 
 def test_yinyang_pass_rejects_a_wide_group_of_more_than_one_panel():

@@ -20,6 +20,7 @@ The k-means tests on data with *exact* ties (integer lattices, centres that are 
 of one another with points on the diagonal, the digits case of issue 11) hold because every
 kernel follows the exact assignment rule.
 """
+import functools
 import warnings
 
 import numpy as np
@@ -336,6 +337,29 @@ def test_yinyang_group_filter_on_wide_data_equals_exact_lloyd(case, dtype, n_thr
         assert km.n_iter_ == n_iter
         assert_array_equal(km.labels_, labels)
         assert_allclose(km.cluster_centers_, centres, rtol=RTOL[dtype], atol=1e-12)
+
+
+@functools.lru_cache
+def _long_run_reference(dtype):
+    """Normal 10000 x 16 rows, their first 200 as centres, and the reference's Lloyd run."""
+    X = np.random.RandomState(9).normal(size=(10000, 16)).astype(dtype)
+    C0 = X[:200].copy()
+    return X, C0, lloyd_run(X, C0, max_iter=300)
+
+
+@pytest.mark.parametrize("n_threads", THREADS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_yinyang_long_run_equals_exact_lloyd(dtype, n_threads):
+    """A Yinyang run of more passes than its 32 bound tags (normal 10000 x 16, 200 random
+    rows as centres: 44 iterations to convergence), whose later passes read the bounds of
+    25 groups by the net moves since the pass that stored them (Bounds.net_drift), the
+    tables of the first passes overwritten: exact Lloyd's labels, iterations and centres."""
+    X, C0, (labels, centres, n_iter, _) = _long_run_reference(np.dtype(dtype).name)
+    assert n_iter > 32
+    km = _fit(X, C0, "yinyang", n_threads, max_iter=300)
+    assert km.n_iter_ == n_iter
+    assert_array_equal(km.labels_, labels)
+    assert_allclose(km.cluster_centers_, centres, rtol=RTOL[dtype], atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
