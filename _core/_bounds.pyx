@@ -34,6 +34,7 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt, INFINITY
+from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
@@ -42,8 +43,9 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM,
                       exact_closest, groups_best, imin, KMIX_BOUND_SLOTS, kmix_float_up,
                       kmix_fused_argmin2_d, kmix_fused_argmin2_f, kmix_gamma,
                       kmix_group_bound_best, kmix_group_bound_store, kmix_group_floor,
+                      kmix_bit_words, kmix_bits_list, kmix_bits_union4,
                       kmix_group_winner, kmix_group_winner4_f, kmix_groups_failing,
-                      kmix_groups_failing4, kmix_groups_min4_f, kmix_refresh_bounds,
+                      kmix_groups_failing_bits4, kmix_groups_min4_f, kmix_refresh_bounds,
                       kmix_sqdist32_f,
                       partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist, sub_down,
                       sum_counts, wide_best_two, wide_pack, zero_block)
@@ -70,7 +72,8 @@ cdef struct Search:
     void *F1
     void *F2
     int *P1
-    Py_ssize_t *glist        # 5 x ng
+    Py_ssize_t *glist        # 2 x ng: a union of lists, a row's list
+    uint64_t *gbits          # 5 x kmix_bit_words(ng): four rows' failing groups, their union
     Py_ssize_t idx[CHUNK_ROWS]   # the rows filtered, then those searched
     double bound[CHUNK_ROWS]     # what each filtered row's upper bound is tested against
 
@@ -426,6 +429,7 @@ cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen,
         free(sr.F2)
         free(sr.P1)
         free(sr.glist)
+        free(sr.gbits)
 
 
 cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept nogil:
@@ -440,8 +444,9 @@ cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept
     sr.F1 = malloc(CHUNK_ROWS * ng * sizeof(floating))
     sr.F2 = malloc(CHUNK_ROWS * ng * sizeof(floating))
     sr.P1 = <int*>malloc(CHUNK_ROWS * ng * sizeof(int))
-    # Yinyang's lists of groups: a union (and one row's), then four rows' own
-    sr.glist = <Py_ssize_t*>malloc(5 * ng * sizeof(Py_ssize_t))
+    # Yinyang's lists of groups: a union, one row's; four rows' bitmaps and their union
+    sr.glist = <Py_ssize_t*>malloc(2 * ng * sizeof(Py_ssize_t))
+    sr.gbits = <uint64_t*>malloc(5 * kmix_bit_words(ng) * sizeof(uint64_t))
     return sr
 
 
@@ -1195,6 +1200,7 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
     examines groups beyond its own gets their exact values: its bounds only tighten. The
     groups the rows list (their own lists) and the rows are added to listed[0], listed[1]."""
     cdef Py_ssize_t q = 0, r, i, ne, f, d = cen.d, changed = 0
+    cdef Py_ssize_t nw = kmix_bit_words(bd.ng)
     cdef const float *lbs[4]
     cdef const float *xs[4]
     cdef float u32[4]
@@ -1209,11 +1215,12 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
                 i = sr.idx[q + r]
                 lbs[r] = bd.lower + i * bd.ng
                 _group_test(bd, i, &u32[r], &ga[r])
-            ne = kmix_groups_failing4(lbs, bd.drift_up, bd.dnet, bd.ng, u32, ga, sr.glist,
-                                      sr.glist + bd.ng, bd.ng, counts)
+            kmix_groups_failing_bits4(lbs, bd.drift_up, bd.dnet, bd.ng, u32, ga, sr.gbits)
+            ne = kmix_bits_union4(sr.gbits, nw, sr.gbits + 4 * nw, counts)
             listed[0] += counts[0] + counts[1] + counts[2] + counts[3]
             listed[1] += 4
             if 2 * (counts[0] + counts[1] + counts[2] + counts[3]) > YINYANG_SHARED_GROUPS_X2 * ne:
+                kmix_bits_list(sr.gbits + 4 * nw, bd.ng, sr.glist)
                 for r in range(4):
                     i = sr.idx[q + r]
                     if floating is float:
@@ -1234,8 +1241,9 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
                 # each row alone, over its own list
                 for r in range(4):
                     i = sr.idx[q + r]
+                    kmix_bits_list(sr.gbits + r * nw, bd.ng, sr.glist + bd.ng)
                     changed += _yinyang_wide_row(X + i * d, i, rows, cen, bd, sr,
-                                                 sr.glist + (r + 1) * bd.ng, counts[r], mv)
+                                                 sr.glist + bd.ng, counts[r], mv)
             q += 4
             continue
         for r in range(imin(4, nfull - q)):
@@ -1652,12 +1660,14 @@ def _net_table(drift_up, dnet):
 
 def group_bounds4(const float[:, ::1] stored, const float[::1] drift_up, const double[::1] u,
                   const Py_ssize_t[::1] ga, dnet=None):
-    """For the kernel tests: kmix_groups_failing4 on four rows' stored group bounds (4 x ng)
-    against their upper bounds u (rounded up to float32) and own groups ga: the union of
-    their failing groups, and each row's list. dnet: the table of net moves (ng x
+    """For the kernel tests: kmix_groups_failing_bits4 on four rows' stored group bounds
+    (4 x ng) against their upper bounds u (rounded up to float32) and own groups ga, then
+    kmix_bits_union4 and kmix_bits_list: the union of their failing groups, and each row's
+    list. dnet: the table of net moves (ng x
     KMIX_BOUND_SLOTS; None: the drifts for every tag)."""
-    cdef Py_ssize_t r, ng = stored.shape[1], ne
+    cdef Py_ssize_t r, ng = stored.shape[1], ne, nw = kmix_bit_words(stored.shape[1])
     cdef const float[:, ::1] dn = _net_table(drift_up, dnet)
+    cdef uint64_t[::1] bits = np.empty(5 * nw, dtype=np.uint64)
     cdef const float *lbs[4]
     cdef float u32[4]
     cdef Py_ssize_t[::1] glist = np.empty(ng, dtype=np.intp)
@@ -1669,8 +1679,13 @@ def group_bounds4(const float[:, ::1] stored, const float[::1] drift_up, const d
     for r in range(4):
         lbs[r] = &stored[r, 0]
         u32[r] = kmix_float_up(u[r])
-    ne = kmix_groups_failing4(lbs, &drift_up[0], &dn[0, 0], ng, u32, &ga[0], &glist[0],
-                              &rlists[0, 0], ng, &counts[0])
+    kmix_groups_failing_bits4(lbs, &drift_up[0], &dn[0, 0], ng, u32, &ga[0], &bits[0])
+    ne = kmix_bits_union4(&bits[0], nw, &bits[4 * nw], &counts[0])
+    if kmix_bits_list(&bits[4 * nw], ng, &glist[0]) != ne:
+        raise AssertionError("the union's count and list disagree")
+    for r in range(4):
+        if kmix_bits_list(&bits[r * nw], ng, &rlists[r, 0]) != counts[r]:
+            raise AssertionError("a row's count and list disagree")
     return (np.asarray(glist)[:ne].copy(),
             [np.asarray(rlists[r])[:counts[r]].copy() for r in range(4)])
 

@@ -8,6 +8,7 @@
 from cython cimport floating
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc
+from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -98,10 +99,13 @@ cdef extern from "_fused.h" nogil:
     float kmix_group_floor(const float *lb, const float *du, Py_ssize_t ng)
     Py_ssize_t kmix_groups_failing(const float *lb, const float *du, const float *dn,
                                    Py_ssize_t ng, float u, Py_ssize_t ga, Py_ssize_t *glist)
-    Py_ssize_t kmix_groups_failing4(const float *const *lb, const float *du, const float *dn,
-                                    Py_ssize_t ng, const float *u, const Py_ssize_t *ga,
-                                    Py_ssize_t *glist, Py_ssize_t *rlists, Py_ssize_t stride,
-                                    Py_ssize_t *counts)
+    Py_ssize_t kmix_bit_words(Py_ssize_t ng)
+    void kmix_groups_failing_bits4(const float *const *lb, const float *du, const float *dn,
+                                   Py_ssize_t ng, const float *u, const Py_ssize_t *ga,
+                                   uint64_t *bits)
+    Py_ssize_t kmix_bits_union4(const uint64_t *bits, Py_ssize_t nw, uint64_t *un,
+                                Py_ssize_t *counts)
+    Py_ssize_t kmix_bits_list(const uint64_t *bits, Py_ssize_t ng, Py_ssize_t *glist)
     void kmix_groups_min4_f(const float *const *xs, Py_ssize_t d, const float *P,
                             const Py_ssize_t *glist, Py_ssize_t ng, const float *pnorm,
                             float *m1, Py_ssize_t ldm)

@@ -1368,15 +1368,18 @@ static inline unsigned kmix_failing_mask8(const float *lb, __m256 dv, const floa
 {
     const __m256 shrink = _mm256_set1_ps(KMIX_BOUND_SHRINK);
     const __m256 s = _mm256_loadu_ps(lb);
-    unsigned mask = (unsigned)_mm256_movemask_ps(
-        _mm256_cmp_ps(_mm256_mul_ps(_mm256_sub_ps(s, dv), shrink), u, _CMP_LE_OQ));
+    const __m256 fails = _mm256_cmp_ps(_mm256_mul_ps(_mm256_sub_ps(s, dv), shrink), u,
+                                       _CMP_LE_OQ);
+    unsigned mask = (unsigned)_mm256_movemask_ps(fails);
     if (mask && dn != NULL) {
         const __m256i at = _mm256_add_epi32(
             _mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32(KMIX_BOUND_SLOTS - 1)),
             _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                _mm256_set1_epi32(KMIX_BOUND_SLOTS)));
-        const __m256 nb = _mm256_mul_ps(_mm256_sub_ps(s, _mm256_i32gather_ps(dn, at, 4)),
-                                        shrink);
+        /* (the failing lanes' entries only: the others' bits are cleared anyway) */
+        const __m256 nb = _mm256_mul_ps(
+            _mm256_sub_ps(s, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), dn, at, fails, 4)),
+            shrink);
         mask &= (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(nb, u, _CMP_LE_OQ));
     }
     if (ga >= 0 && ga < 8)
@@ -1432,59 +1435,116 @@ static ptrdiff_t kmix_groups_failing_avx2(const float *lb, const float *du, cons
 static inline float kmix_group_floor(const float *lb, const float *du, ptrdiff_t ng)
 { KMIX_DISPATCH_RETURN(kmix_group_floor, (lb, du, ng)) }
 
+
 static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, const float *dn,
                                             ptrdiff_t ng, float u, ptrdiff_t ga,
                                             ptrdiff_t *glist)
 { KMIX_DISPATCH_RETURN(kmix_groups_failing, (lb, du, dn, ng, u, ga, glist)) }
 
 /* Four rows' group filter over one list of groups (the union of their failing groups, by
- * kmix_groups_failing4, which lists each row's own too, at rlists + r * stride, and counts
- * them): each panel is loaded once for the four rows (a feature's panel
- * values against four broadcast row values), which halves the loads per multiply-add of
- * kmix_groups_best, the kernel's limit. kmix_groups_min4_f writes each row's smallest value
+ * kmix_groups_failing_bits4 and kmix_bits_union4): each panel is loaded once for the four
+ * rows (a feature's panel values against four broadcast row values), which halves the
+ * loads per multiply-add of kmix_groups_best, the kernel's limit. kmix_groups_min4_f writes each row's smallest value
  * per group, m1[r * ldm + t] (rows xs[0..3], groups glist[:ng]); kmix_group_winner4_f then
  * finds each row's winner from them (the first least m1, the least of the others) and
  * recomputes the winning group's values, by the same operations in the same order (so the
  * same values), for its lane and second value. The portable versions sum each dot product
  * in order, the AVX2 ones with one FMA chain per (row, group) in feature order. */
-/* kmix_groups_failing4 from group g on, the union's first n groups listed already. */
-static inline ptrdiff_t kmix_groups_failing4_from(const float *const *lb, const float *du,
+
+/* Four rows' failing groups (those of kmix_groups_failing, by the same blocks of eight) as
+ * bitmaps: bit b of bits[r * nw + w] is row r's group 64 w + b (nw = kmix_bit_words(ng)
+ * words a row); the caller counts them, takes their union (kmix_bits_union4) and lists
+ * what it examines (kmix_bits_list): rows that examine groups together want the union
+ * only, rows alone their own lists only. */
+static inline ptrdiff_t kmix_bit_words(ptrdiff_t ng)
+{
+    return (ng + 63) / 64;
+}
+
+/* ... blocks from group g on (a multiple of 8), the bitmaps cleared before. */
+static inline void kmix_groups_failing_bits4_from(const float *const *lb, const float *du,
                                                   const float *dn, ptrdiff_t g, ptrdiff_t ng,
                                                   const float *u, const ptrdiff_t *ga,
-                                                  ptrdiff_t *glist, ptrdiff_t n,
-                                                  ptrdiff_t *rlists, ptrdiff_t stride,
-                                                  ptrdiff_t *counts)
+                                                  uint64_t *bits)
 {
+    const ptrdiff_t nw = kmix_bit_words(ng);
     for (; g < ng; g += 8) {
         const ptrdiff_t cnt = ng - g < 8 ? ng - g : 8;
-        unsigned all = 0;
-        for (int r = 0; r < 4; ++r) {
-            const unsigned mask = kmix_failing_mask_base(lb[r], du, dn, g, cnt, u[r], ga[r]);
-            for (ptrdiff_t l = 0; l < cnt; ++l) {
-                rlists[r * stride + counts[r]] = g + l;
-                counts[r] += mask >> l & 1u;
-            }
-            all |= mask;
-        }
-        for (ptrdiff_t l = 0; l < cnt; ++l) {
-            glist[n] = g + l;
-            n += all >> l & 1u;
-        }
+        for (int r = 0; r < 4; ++r)
+            bits[r * nw + g / 64] |= (uint64_t)kmix_failing_mask_base(lb[r], du, dn, g, cnt,
+                                                                      u[r], ga[r]) << (g % 64);
+    }
+}
+
+static inline void kmix_bits_clear4(uint64_t *bits, ptrdiff_t ng)
+{
+    memset(bits, 0, sizeof(uint64_t) * 4 * kmix_bit_words(ng));
+}
+
+static void kmix_groups_failing_bits4_base(const float *const *lb, const float *du,
+                                           const float *dn, ptrdiff_t ng, const float *u,
+                                           const ptrdiff_t *ga, uint64_t *bits)
+{
+    kmix_bits_clear4(bits, ng);
+    kmix_groups_failing_bits4_from(lb, du, dn, 0, ng, u, ga, bits);
+}
+
+/* The four bitmaps' union into un (nw words); returns how many groups it holds, and each
+ * row's count in counts[4]. */
+static inline ptrdiff_t kmix_bits_union4(const uint64_t *bits, ptrdiff_t nw, uint64_t *un,
+                                         ptrdiff_t *counts)
+{
+    ptrdiff_t n = 0;
+    for (int r = 0; r < 4; ++r)
+        counts[r] = 0;
+    for (ptrdiff_t w = 0; w < nw; ++w) {
+        un[w] = bits[w] | bits[nw + w] | bits[2 * nw + w] | bits[3 * nw + w];
+        n += __builtin_popcountll(un[w]);
+        for (int r = 0; r < 4; ++r)
+            counts[r] += __builtin_popcountll(bits[r * nw + w]);
     }
     return n;
 }
 
-static ptrdiff_t kmix_groups_failing4_base(const float *const *lb, const float *du,
-                                           const float *dn, ptrdiff_t ng, const float *u,
-                                           const ptrdiff_t *ga, ptrdiff_t *glist,
-                                           ptrdiff_t *rlists, ptrdiff_t stride,
-                                           ptrdiff_t *counts)
+/* The groups of the set bits of a bitmap of ng groups (kmix_bit_words(ng) words), in order,
+ * to glist (room for ng); returns how many. */
+static inline ptrdiff_t kmix_bits_list_from(const uint64_t *bits, ptrdiff_t w, ptrdiff_t ng,
+                                            ptrdiff_t *glist, ptrdiff_t n)
 {
-    for (int r = 0; r < 4; ++r)
-        counts[r] = 0;
-    return kmix_groups_failing4_from(lb, du, dn, 0, ng, u, ga, glist, 0, rlists, stride,
-                                     counts);
+    for (; w < kmix_bit_words(ng); ++w)
+        for (uint64_t m = bits[w]; m; m &= m - 1)
+            glist[n++] = 64 * w + __builtin_ctzll(m);
+    return n;
 }
+
+static ptrdiff_t kmix_bits_list_base(const uint64_t *bits, ptrdiff_t ng, ptrdiff_t *glist)
+{
+    return kmix_bits_list_from(bits, 0, ng, glist, 0);
+}
+
+#if KMIX_HAVE_DISPATCH
+/* kmix_bits_list_base; a whole word within the ng groups holding more than 8 of them by a
+ * byte at a time (kmix_append_groups, no branch per bit: the first passes' dense lists;
+ * its stores of eight entries stay within the room for ng). */
+__attribute__((target("avx2,fma")))
+static ptrdiff_t kmix_bits_list_avx2(const uint64_t *bits, ptrdiff_t ng, ptrdiff_t *glist)
+{
+    ptrdiff_t n = 0, w = 0;
+    for (; 64 * (w + 1) <= ng; ++w) {
+        uint64_t m = bits[w];
+        if (__builtin_popcountll(m) > 8) {
+            for (int b = 0; b < 8; ++b, m >>= 8)
+                n = kmix_append_groups(glist, n, 64 * w + 8 * b, (unsigned)(m & 0xFF));
+        } else {
+            for (; m; m &= m - 1)
+                glist[n++] = 64 * w + __builtin_ctzll(m);
+        }
+    }
+    return kmix_bits_list_from(bits, w, ng, glist, n);
+}
+#endif
+static inline ptrdiff_t kmix_bits_list(const uint64_t *bits, ptrdiff_t ng, ptrdiff_t *glist)
+{ KMIX_DISPATCH_RETURN(kmix_bits_list, (bits, ng, glist)) }
 
 static void kmix_groups_min4_f_base(const float *const *xs, ptrdiff_t d, const float *P,
                                     const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
@@ -1544,29 +1604,21 @@ static void kmix_group_winner4_f_base(const float *const *xs, ptrdiff_t d, const
 
 #if KMIX_HAVE_DISPATCH
 __attribute__((target("avx2,fma")))
-static ptrdiff_t kmix_groups_failing4_avx2(const float *const *lb, const float *du,
+static void kmix_groups_failing_bits4_avx2(const float *const *lb, const float *du,
                                            const float *dn, ptrdiff_t ng, const float *u,
-                                           const ptrdiff_t *ga, ptrdiff_t *glist,
-                                           ptrdiff_t *rlists, ptrdiff_t stride,
-                                           ptrdiff_t *counts)
+                                           const ptrdiff_t *ga, uint64_t *bits)
 {
-    ptrdiff_t n = 0, g = 0;
-    for (int r = 0; r < 4; ++r)
-        counts[r] = 0;
+    const ptrdiff_t nw = kmix_bit_words(ng);
+    ptrdiff_t g = 0;
+    kmix_bits_clear4(bits, ng);
     for (; g + 8 <= ng; g += 8) {
         const __m256 dv = _mm256_loadu_ps(du + g);
-        unsigned all = 0;
-        for (int r = 0; r < 4; ++r) {
-            const unsigned mask = kmix_failing_mask8(lb[r] + g, dv,
-                                                     dn ? dn + g * KMIX_BOUND_SLOTS : NULL,
-                                                     _mm256_set1_ps(u[r]), ga[r] - g);
-            counts[r] = kmix_append_groups(rlists + r * stride, counts[r], g, mask);
-            all |= mask;
-        }
-        n = kmix_append_groups(glist, n, g, all);
+        for (int r = 0; r < 4; ++r)
+            bits[r * nw + g / 64] |= (uint64_t)kmix_failing_mask8(
+                lb[r] + g, dv, dn ? dn + g * KMIX_BOUND_SLOTS : NULL, _mm256_set1_ps(u[r]),
+                ga[r] - g) << (g % 64);
     }
-    return kmix_groups_failing4_from(lb, du, dn, g, ng, u, ga, glist, n, rlists, stride,
-                                     counts);
+    kmix_groups_failing_bits4_from(lb, du, dn, g, ng, u, ga, bits);
 }
 
 /* The minima of eight vectors, lane i of the result being v_i's. */
@@ -1671,13 +1723,10 @@ static inline void kmix_group_winner4_f(const float *const *xs, ptrdiff_t d, con
                                         kmix_group_winner *w)
 { KMIX_DISPATCH(kmix_group_winner4_f, (xs, d, P, glist, ng, pnorm, m1, ldm, w)) }
 
-static inline ptrdiff_t kmix_groups_failing4(const float *const *lb, const float *du,
+static inline void kmix_groups_failing_bits4(const float *const *lb, const float *du,
                                              const float *dn, ptrdiff_t ng, const float *u,
-                                             const ptrdiff_t *ga, ptrdiff_t *glist,
-                                             ptrdiff_t *rlists, ptrdiff_t stride,
-                                             ptrdiff_t *counts)
-{ KMIX_DISPATCH_RETURN(kmix_groups_failing4, (lb, du, dn, ng, u, ga, glist, rlists, stride,
-                                              counts)) }
+                                             const ptrdiff_t *ga, uint64_t *bits)
+{ KMIX_DISPATCH(kmix_groups_failing_bits4, (lb, du, dn, ng, u, ga, bits)) }
 
 static inline void kmix_groups_min4_f(const float *const *xs, ptrdiff_t d, const float *P,
                                       const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
