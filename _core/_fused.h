@@ -1442,14 +1442,14 @@ static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, co
 { KMIX_DISPATCH_RETURN(kmix_groups_failing, (lb, du, dn, ng, u, ga, glist)) }
 
 /* Four rows' group filter over one list of groups (the union of their failing groups, by
- * kmix_groups_failing_bits4 and kmix_bits_union4): each panel is loaded once for the four
- * rows (a feature's panel values against four broadcast row values), which halves the
- * loads per multiply-add of kmix_groups_best, the kernel's limit. kmix_groups_min4_f writes
- * each row's smallest value per group, m1[r * ldm + t] (rows xs[0..3], groups glist[:ng]); kmix_group_winner4_f then
- * finds each row's winner from them (the first least m1, the least of the others) and
- * recomputes the winning group's values, by the same operations in the same order (so the
- * same values), for its lane and second value. The portable versions sum each dot product
- * in order, the AVX2 ones with one FMA chain per (row, group) in feature order. */
+ * kmix_groups_failing_bits4 and kmix_bits_union4): each panel is loaded once for the four rows
+ * (a feature's panel values against four broadcast row values), which halves the loads per
+ * multiply-add of kmix_groups_best, the kernel's limit. kmix_groups_min4_f writes each row's
+ * smallest value per group, m1[r * ldm + t] (rows xs[0..3], groups glist[:ng]);
+ * kmix_group_winner4_f then finds each row's winner from them (the first least m1, the least of
+ * the others) and recomputes the winning group's values, by the same operations in the same
+ * order (so the same values), for its lane and second value. The portable versions sum each dot
+ * product in order, the AVX2 ones with one FMA chain per (row, group) in feature order. */
 
 /* Four rows' failing groups (those of kmix_groups_failing, by the same blocks of eight) as
  * bitmaps: bit b of bits[r * nw + w] is row r's group 64 w + b (nw = kmix_bit_words(ng)
