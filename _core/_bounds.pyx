@@ -1215,12 +1215,19 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
                 i = sr.idx[q + r]
                 lbs[r] = bd.lower + i * bd.ng
                 _group_test(bd, i, &u32[r], &ga[r])
-            kmix_groups_failing_bits4(lbs, bd.drift_up, bd.dnet, bd.ng, u32, ga, sr.gbits)
-            ne = kmix_bits_union4(sr.gbits, nw, sr.gbits + 4 * nw, counts)
+            if ga[0] < 0 and ga[1] < 0 and ga[2] < 0 and ga[3] < 0:
+                # four rows without a label: every group
+                for f in range(bd.ng):
+                    sr.glist[f] = f
+                ne = counts[0] = counts[1] = counts[2] = counts[3] = bd.ng
+            else:
+                kmix_groups_failing_bits4(lbs, bd.drift_up, bd.dnet, bd.ng, u32, ga, sr.gbits)
+                ne = kmix_bits_union4(sr.gbits, nw, sr.gbits + 4 * nw, counts)
             listed[0] += counts[0] + counts[1] + counts[2] + counts[3]
             listed[1] += 4
             if 2 * (counts[0] + counts[1] + counts[2] + counts[3]) > YINYANG_SHARED_GROUPS_X2 * ne:
-                kmix_bits_list(sr.gbits + 4 * nw, bd.ng, sr.glist)
+                if ga[0] >= 0 or ga[1] >= 0 or ga[2] >= 0 or ga[3] >= 0:
+                    kmix_bits_list(sr.gbits + 4 * nw, bd.ng, sr.glist)
                 for r in range(4):
                     i = sr.idx[q + r]
                     if floating is float:

@@ -1689,6 +1689,53 @@ static void kmix_groups_min4_f_avx2(const float *const *xs, ptrdiff_t d, const f
 /* The four rows' winners at once: their winning groups' values by four interleaved FMA chains
  * (one chain each, in feature order, as kmix_groups_min4_f: the same values), whose
  * latencies overlap where one row's chain alone would wait on each multiply-add. */
+/* kmix_first_min_f by vectors: the least, its first place, then the least of the others (the
+ * first place's lane set to +inf); the same values (a float compare and min select the same
+ * in any order; NaNs are never the least in either). */
+__attribute__((target("avx2,fma")))
+static float kmix_first_min_f_avx2(const float *m1, ptrdiff_t ng, ptrdiff_t *t, double *others)
+{
+    if (ng < 16)
+        return kmix_first_min_f(m1, ng, t, others);
+    const __m256 inf = _mm256_set1_ps(INFINITY);
+    __m256 mv = inf;
+    ptrdiff_t s = 0;
+    for (; s + 8 <= ng; s += 8)
+        mv = _mm256_min_ps(_mm256_loadu_ps(m1 + s), mv);   /* (a NaN keeps mv) */
+    float b = kmix_hmin8_ps(mv);
+    for (ptrdiff_t q = s; q < ng; ++q)
+        b = m1[q] < b ? m1[q] : b;
+    if (!(b < INFINITY)) {
+        *t = -1;
+        *others = INFINITY;
+        return INFINITY;
+    }
+    ptrdiff_t bt = -1;
+    const __m256 bv = _mm256_set1_ps(b);
+    for (s = 0; s + 8 <= ng && bt < 0; s += 8) {
+        const unsigned m = (unsigned)_mm256_movemask_ps(
+            _mm256_cmp_ps(_mm256_loadu_ps(m1 + s), bv, _CMP_EQ_OQ));
+        if (m)
+            bt = s + __builtin_ctz(m);
+    }
+    for (; bt < 0; ++s)
+        if (m1[s] == b)
+            bt = s;
+    const __m256i at = _mm256_set1_epi32((int)bt);
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 ov = inf;
+    for (s = 0; s + 8 <= ng; s += 8, lane = _mm256_add_epi32(lane, _mm256_set1_epi32(8))) {
+        const __m256 skip = _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane, at));
+        ov = _mm256_min_ps(_mm256_blendv_ps(_mm256_loadu_ps(m1 + s), inf, skip), ov);
+    }
+    float o = kmix_hmin8_ps(ov);
+    for (; s < ng; ++s)
+        o = s != bt && m1[s] < o ? m1[s] : o;
+    *t = bt;
+    *others = o;
+    return m1[bt];   /* (b, or a zero of the other sign) */
+}
+
 __attribute__((target("avx2,fma")))
 static void kmix_group_winner4_f_avx2(const float *const *xs, ptrdiff_t d, const float *P,
                                       const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,
@@ -1698,7 +1745,7 @@ static void kmix_group_winner4_f_avx2(const float *const *xs, ptrdiff_t d, const
     const float *Pg[4];
     __m256 acc[4];
     for (int r = 0; r < 4; ++r) {
-        b[r] = kmix_first_min_f(m1 + r * ldm, ng, &w[r].t, &w[r].others);
+        b[r] = kmix_first_min_f_avx2(m1 + r * ldm, ng, &w[r].t, &w[r].others);
         w[r].lane = 0;
         w[r].second = INFINITY;
         Pg[r] = P + glist[w[r].t >= 0 ? w[r].t : 0] * d * 8;

@@ -305,12 +305,14 @@ def test_yinyang_wide_kernels_match_numpy(dtype, d, sizes):
 
 
 @pytest.mark.parametrize("d", [16, 24, 70])
-@pytest.mark.parametrize("sizes", [[1, 8, 3, 6, 8, 2], [8, 3, 8, 1, 8, 5, 8]])
+@pytest.mark.parametrize("sizes", [[1, 8, 3, 6, 8, 2], [8, 3, 8, 1, 8, 5, 8],
+                                   [8] * 13 + [3, 8, 5, 8, 1, 8, 8, 2, 8]])
 def test_yinyang_four_row_kernel_matches_numpy(d, sizes):
     """The four-row group filter (float32: float32 data and float64 data searched in
     float32): each row's smallest value per listed group and its winner as the one-row
     kernel's reference defines them, integer rows exactly (ties inside a group and across
-    groups: the first), normal rows within the rounding bound."""
+    groups: the first), normal rows within the rounding bound; with 16+ groups the winner's
+    search runs by vectors."""
     from kmix._core import _bounds
     rng = np.random.RandomState(d + 2 * len(sizes))
     gstart = np.r_[0, np.cumsum(sizes)].astype(np.intp)
