@@ -233,6 +233,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
     cdef double u, bound
     cdef bint fails
     cdef Moves mv = block_moves(blk, b, k, d)
+    cdef Py_ssize_t listed[2]
     # Local copies of the pass's descriptors: a store through the row arrays (upper, lower,
     # labels, the chunk's idx/bound) cannot alias a local whose address stays in this frame,
     # so the compiler keeps their fields in registers instead of reloading them every row.
@@ -243,6 +244,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
         ng = 1
     else:
         ng = bnd.ng
+    listed[0] = listed[1] = 0
     s = start
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
@@ -273,8 +275,7 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             s += m
             continue
         if SearchBounds is YinyangBounds and cn.use_gemm:
-            changed += _yinyang_wide_rows(X, &rw, &cn, &bnd, sr, nfull, &mv,
-                                          bnd.listed + 2 * b)
+            changed += _yinyang_wide_rows(X, &rw, &cn, &bnd, sr, nfull, &mv, listed)
             s += m
             continue
         search = _rows_to_search(X, d, s, m, sr.idx, nfull, <floating*>sr.G)
@@ -310,6 +311,10 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             changed += _yinyang_settle(X, &rw, &cn, &bnd, sr, nfull, <const floating*>sr.F1,
                                        <const floating*>sr.F2, &mv)
         s += m
+    if SearchBounds is YinyangBounds:
+        # (written once a block: the blocks' counters share cache lines between threads)
+        bnd.listed[2 * b] = listed[0]
+        bnd.listed[2 * b + 1] = listed[1]
     return changed
 
 
