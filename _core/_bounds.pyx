@@ -1076,13 +1076,17 @@ cdef Py_ssize_t _yinyang_examine(const floating *x, const Centers *cen,
             # The winner of a group need not have its smallest computed value (exact ties).
             v = gm2[g] if gj1[g] == best else (gm1[g] if gm1[g] < gm2[g] else gm2[g])
             lb[g] = kmix_group_bound_store(dist_down(v, gam), bd.drift[g], bd.slot)
-    # The old centre becomes one of its group's other centres (against the better bound:
-    # either may be the one a later pass reads).
+    # The old centre becomes one of its group's other centres: the group's bound is stored
+    # again now, the least of its bound now and the distance to the old centre. (Never kept
+    # as stored: its net moves count from the pass that stored it, when the old centre was
+    # not among those it bounds. An unexamined group's bound now exceeds u, itself at least
+    # that distance, so in practice the distance is stored.)
     g = bd.group_of[a]
     if best != a and gm1[g] < 0:
         v = dist_down(sa, gam)
-        if v < kmix_group_bound_best(lb[g], bd.drift_up[g], bd.dnet, g):
-            lb[g] = kmix_group_bound_store(v, bd.drift[g], bd.slot)
+        m1 = kmix_group_bound_best(lb[g], bd.drift_up[g], bd.dnet, g)
+        lb[g] = kmix_group_bound_store(v if v < m1 else (m1 if m1 > 0 else 0.0), bd.drift[g],
+                                       bd.slot)
     u_out[0] = dist_up(bestv, gam)
     return best
 

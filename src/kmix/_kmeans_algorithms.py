@@ -186,6 +186,13 @@ def resolve_algorithm(algorithm, n_samples, n_features, n_clusters, sparse, max_
     available to re-measure this switch (the changes behind it cut loads and memory traffic,
     which the AVX2 machines' kernels share).
 
+    At c2ac8fe (Yinyang's bounds also moved by their centres' net moves), same machine,
+    100k x 32 from k-means++ centres, 20 iterations, min of 2, lloyd / hamerly / yinyang:
+    k=250 float64 0.246 / 0.221 / 0.276, float32 0.231 / 0.197 / 0.232; k=500 float64 0.427
+    / 0.400 / 0.376, float32 0.415 / 0.373 / 0.347; bench_algorithms.py's k=1000 row float64
+    0.792 / 0.861 / 0.548, float32 0.754 / 0.782 / 0.557. Yinyang now wins at k=500 by 6-7%,
+    Hamerly still at k=250: the switch stays at 500.
+
     bench_algorithms.py at f62073d on the same Zen 4 (from k-means++ centres, min of 3):
     'auto' runs the fastest algorithm on every row.
 
