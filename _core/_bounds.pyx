@@ -1415,12 +1415,14 @@ cdef void _net_drifts(const floating *C, const floating *ring, const Py_ssize_t 
 
 cdef int _start_net_ring(Bounds bounds, Py_ssize_t ng, Py_ssize_t k, Py_ssize_t d,
                          dtype) except -1:
-    """Bounds' net-move table and ring (see Bounds), before its first Yinyang pass."""
+    """Bounds' net-move table and ring (see Bounds), before its first Yinyang pass; after it,
+    a check that the centres have the shape and dtype of the passes before."""
     if bounds.net_drift is not None:
         if np.shape(bounds.net_drift) != (ng, KMIX_BOUND_SLOTS) or (
                 bounds.ring_centers is not None
-                and np.shape(bounds.ring_centers) != (KMIX_BOUND_SLOTS, k, d)):
-            raise ValueError("these bounds were used with other centres")
+                and (np.shape(bounds.ring_centers) != (KMIX_BOUND_SLOTS, k, d)
+                     or bounds.ring_centers.dtype != dtype)):
+            raise ValueError("these bounds were used with centres of another shape or dtype")
         return 0
     bounds.net_drift = np.empty((ng, KMIX_BOUND_SLOTS), dtype=np.float32)
     bounds.ring_pass = np.full(KMIX_BOUND_SLOTS, -1, dtype=np.intp)
@@ -1517,9 +1519,9 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     bd.members = &members[0]
     bd.gstart = &gstart[0]
     bd.ng = ng
-    # Narrow data's filter tests a group's bounds one at a time: always both.
     listed = np.zeros(2 * cl.blk.nb, dtype=np.intp)
     bd.listed = &listed[0]
+    # (Narrow data's filter tests a group's bounds one at a time: always both.)
     bd.dnet = (&dnet[0, 0] if d < GEMM_MIN_FEATURES
                or 100.0 * bounds.listed <= YINYANG_NET_MAX_LISTED else NULL)
     bd.slot = <unsigned>slot
@@ -1679,8 +1681,8 @@ def group_bounds4(const float[:, ::1] stored, const float[::1] drift_up, const d
     """For the kernel tests: kmix_groups_failing_bits4 on four rows' stored group bounds
     (4 x ng) against their upper bounds u (rounded up to float32) and own groups ga, then
     kmix_bits_union4 and kmix_bits_list: the union of their failing groups, and each row's
-    list. dnet: the table of net moves (ng x
-    KMIX_BOUND_SLOTS; None: the drifts for every tag)."""
+    list. dnet: the table of net moves (ng x KMIX_BOUND_SLOTS; None: the drifts for every
+    tag)."""
     cdef Py_ssize_t r, ng = stored.shape[1], ne, nw = kmix_bit_words(stored.shape[1])
     cdef const float[:, ::1] dn = _net_table(drift_up, dnet)
     cdef uint64_t[::1] bits = np.empty(5 * nw, dtype=np.uint64)

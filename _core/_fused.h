@@ -1435,7 +1435,6 @@ static ptrdiff_t kmix_groups_failing_avx2(const float *lb, const float *du, cons
 static inline float kmix_group_floor(const float *lb, const float *du, ptrdiff_t ng)
 { KMIX_DISPATCH_RETURN(kmix_group_floor, (lb, du, ng)) }
 
-
 static inline ptrdiff_t kmix_groups_failing(const float *lb, const float *du, const float *dn,
                                             ptrdiff_t ng, float u, ptrdiff_t ga,
                                             ptrdiff_t *glist)
@@ -1506,14 +1505,22 @@ static inline ptrdiff_t kmix_bits_union4(const uint64_t *bits, ptrdiff_t nw, uin
     return n;
 }
 
+/* The groups of the set bits of word w of a bitmap appended to glist[n:]; the new count. */
+static inline ptrdiff_t kmix_bits_word_list(uint64_t m, ptrdiff_t w, ptrdiff_t *glist,
+                                            ptrdiff_t n)
+{
+    for (; m; m &= m - 1)
+        glist[n++] = 64 * w + __builtin_ctzll(m);
+    return n;
+}
+
 /* The groups of the set bits of a bitmap of ng groups (kmix_bit_words(ng) words), in order,
- * to glist (room for ng); returns how many. */
+ * to glist (room for ng); returns how many. (From word w on, the first n listed already.) */
 static inline ptrdiff_t kmix_bits_list_from(const uint64_t *bits, ptrdiff_t w, ptrdiff_t ng,
                                             ptrdiff_t *glist, ptrdiff_t n)
 {
     for (; w < kmix_bit_words(ng); ++w)
-        for (uint64_t m = bits[w]; m; m &= m - 1)
-            glist[n++] = 64 * w + __builtin_ctzll(m);
+        n = kmix_bits_word_list(bits[w], w, glist, n);
     return n;
 }
 
@@ -1536,8 +1543,7 @@ static ptrdiff_t kmix_bits_list_avx2(const uint64_t *bits, ptrdiff_t ng, ptrdiff
             for (int b = 0; b < 8; ++b, m >>= 8)
                 n = kmix_append_groups(glist, n, 64 * w + 8 * b, (unsigned)(m & 0xFF));
         } else {
-            for (; m; m &= m - 1)
-                glist[n++] = 64 * w + __builtin_ctzll(m);
+            n = kmix_bits_word_list(m, w, glist, n);
         }
     }
     return kmix_bits_list_from(bits, w, ng, glist, n);
@@ -1686,9 +1692,6 @@ static void kmix_groups_min4_f_avx2(const float *const *xs, ptrdiff_t d, const f
     }
 }
 
-/* The four rows' winners at once: their winning groups' values by four interleaved FMA chains
- * (one chain each, in feature order, as kmix_groups_min4_f: the same values), whose
- * latencies overlap where one row's chain alone would wait on each multiply-add. */
 /* kmix_first_min_f by vectors: the least, its first place, then the least of the others (the
  * first place's lane set to +inf); the same values (a float compare and min select the same
  * in any order; NaNs are never the least in either). */
@@ -1736,6 +1739,9 @@ static float kmix_first_min_f_avx2(const float *m1, ptrdiff_t ng, ptrdiff_t *t, 
     return m1[bt];   /* (b, or a zero of the other sign) */
 }
 
+/* The four rows' winners at once: their winning groups' values by four interleaved FMA chains
+ * (one chain each, in feature order, as kmix_groups_min4_f: the same values), whose
+ * latencies overlap where one row's chain alone would wait on each multiply-add. */
 __attribute__((target("avx2,fma")))
 static void kmix_group_winner4_f_avx2(const float *const *xs, ptrdiff_t d, const float *P,
                                       const ptrdiff_t *glist, ptrdiff_t ng, const float *pnorm,

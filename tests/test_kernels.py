@@ -502,6 +502,31 @@ def test_yinyang_net_moves_table_bounds_every_tagged_bound(dtype):
                         assert room * room >= moved, (p, q, g, j)
 
 
+def test_yinyang_bounds_refuse_centres_of_another_shape_or_dtype():
+    """Yinyang's bounds keep the last passes' centres for their net moves: a pass with
+    centres of other features or another dtype than the passes before raises, naming it;
+    a bound's tag is below 32."""
+    from kmix._kmeans_algorithms import _Data, center_groups_of_size
+    X = np.random.RandomState(2).normal(size=(50, 20))
+    groups = center_groups_of_size(X[:16], 8)
+    ng = groups[2].shape[0] - 1
+    bounds = _bounds.Bounds(np.einsum("ij,ij->i", X, X), np.zeros(50),
+                            np.zeros((50, ng), dtype=np.float32), groups)
+
+    def clusters(Xo):
+        return _lloyd.Clusters(np.ones(50), np.full(50, -1, dtype=np.int32),
+                               np.zeros((16, Xo.shape[1])), np.zeros(16),
+                               _Data(Xo, 1).workspace(16))
+
+    _bounds.yinyang_pass_dense(X, X[:16].copy(), np.zeros(16), bounds, clusters(X), False, 1)
+    for Xo in (X.astype(np.float32), np.hstack([X, X[:, :4]])):
+        with pytest.raises(ValueError, match="centres of another shape or dtype"):
+            _bounds.yinyang_pass_dense(Xo, Xo[:16].copy(), np.zeros(16), bounds, clusters(Xo),
+                                       False, 1)
+    with pytest.raises(ValueError, match="a tag is below 32"):
+        _bounds.group_bound_store(1.0, 0.0, 32)
+
+
 def test_yinyang_pass_rejects_a_wide_group_of_more_than_one_panel():
     """On data of 16+ features a Yinyang group is one panel of the group filter's kernel:
     a group of 9 centres raises, naming the limit (and the kernel's test def too)."""
