@@ -39,8 +39,8 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM, TILE_CENTERS,
-                      add_up, check_block_buffers, closer, direct_gamma, dist_down, dist_up,
-                      exact_closest, groups_best, imin, KMIX_BOUND_SLOTS, kmix_float_up,
+                      add_scaled, add_up, check_block_buffers, closer, direct_gamma, dist_down,
+                      dist_up, exact_closest, groups_best, imin, KMIX_BOUND_SLOTS, kmix_float_up,
                       kmix_fused_argmin2_d, kmix_fused_argmin2_f, kmix_gamma,
                       kmix_group_bound_best, kmix_group_bound_store, kmix_group_floor,
                       kmix_bit_words, kmix_bits_list, kmix_bits_union4,
@@ -129,16 +129,13 @@ cdef inline void _add_row(const Moves *mv, const floating *x, Py_ssize_t d, Py_s
                           double w) noexcept nogil:
     """Add the row x with weight w (negative: take it out) to the block's sums of cluster
     j; the block's first row of cluster j writes them (lazily written sums, mv.touched)."""
-    cdef Py_ssize_t f
     cdef double *row = mv.bsum + j * d
     if mv.touched != NULL and not mv.touched[j]:
         mv.touched[j] = 1
-        for f in range(d):
-            row[f] = w * x[f]
+        add_scaled(row, x, w, d, True)
         mv.bw[j] = w
         return
-    for f in range(d):
-        row[f] += w * x[f]
+    add_scaled(row, x, w, d, False)
     mv.bw[j] += w
 
 

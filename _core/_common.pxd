@@ -72,6 +72,8 @@ cdef extern from "_fused.h" nogil:
     double kmix_sqdist32_f(const float *x, const float *c, Py_ssize_t d)
     double kmix_sqnorm_d(const double *x, Py_ssize_t d)
     double kmix_sqnorm_f(const float *x, Py_ssize_t d)
+    void kmix_add_scaled_d(double *row, const double *x, double w, Py_ssize_t d, int set)
+    void kmix_add_scaled_f(double *row, const float *x, double w, Py_ssize_t d, int set)
     void kmix_prefetch_bytes(const void *p, Py_ssize_t nbytes)
     Py_ssize_t kmix_argmin2_d(const double *v, Py_ssize_t n, double *best, double *second)
     Py_ssize_t kmix_argmin2_f(const float *v, Py_ssize_t n, float *best, float *second)
@@ -253,6 +255,24 @@ cdef inline int exact_sign(const floating *x, const floating *a, const floating 
         return kmix_exact_sign_f(x, a, b, d)
     else:
         return kmix_exact_sign_d(x, a, b, d)
+
+
+cdef inline void add_scaled(double *row, const floating *x, double w, Py_ssize_t d,
+                            bint set) noexcept nogil:
+    """row[f] = w x[f] (set) or row[f] += w x[f] for every feature, in float64, each product
+    and sum rounded once (:c:func:`kmix_add_scaled_d`: four lanes from 16 features on)."""
+    cdef Py_ssize_t f
+    if d >= GEMM_MIN_FEATURES:
+        if floating is float:
+            kmix_add_scaled_f(<double*>row, <const float*>x, w, d, set)
+        else:
+            kmix_add_scaled_d(<double*>row, <const double*>x, w, d, set)
+    elif set:
+        for f in range(d):
+            row[f] = w * x[f]
+    else:
+        for f in range(d):
+            row[f] += w * x[f]
 
 
 cdef inline double sq_norm(const floating *x, Py_ssize_t d) noexcept nogil:

@@ -16,8 +16,8 @@ from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy
 
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS,
-                      check_block_buffers, closest_center_sparse, closest_centers, exact_closest,
-                      exact_sign, float32_rows, imin, kmix_cpu_has_fma,
+                      add_scaled, check_block_buffers, closest_center_sparse, closest_centers,
+                      exact_closest, exact_sign, float32_rows, imin, kmix_cpu_has_fma,
                       kmix_fused_argmin2_d, kmix_fused_argmin2_f,
                       mixed_abs_error, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
@@ -196,7 +196,7 @@ cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s,
                               const Moves *mv) noexcept nogil:
     """Store the labels of rows s .. s + m (besti) and, with update, add the rows to their
     cluster's block sums (mv); return how many labels changed."""
-    cdef Py_ssize_t r, i, a, f, d = rows.d
+    cdef Py_ssize_t r, i, a, d = rows.d
     cdef Py_ssize_t changed = 0
     cdef double wi
     cdef double *row
@@ -215,12 +215,10 @@ cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s,
                 # the block's first row of cluster a writes its sums (not zeroed)
                 mv.touched[a] = 1
                 mv.bw[a] = wi
-                for f in range(d):
-                    row[f] = wi * x[f]
+                add_scaled(row, x, wi, d, True)
             else:
                 mv.bw[a] += wi
-                for f in range(d):
-                    row[f] += wi * x[f]
+                add_scaled(row, x, wi, d, False)
     return changed
 
 

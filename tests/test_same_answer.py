@@ -128,6 +128,16 @@ for name, X64, k in (("pixels", pixels, 16), ("lattice", lattice, 24)):
                                    max_iter=20).fit(X)
         out[f"{name}/{dtype}/minibatch"] = [h(mb.labels_), h(mb.cluster_centers_),
                                              int(mb.n_steps_)]
+# weighted real-valued rows of 24 features: the clusters' block sums round (a fused
+# multiply-add in one build and not the other would change the centres' bits)
+Xw = rng.normal(size=(800, 24))
+sw = rng.uniform(0.5, 2.0, size=800)
+for dtype in ("float64", "float32"):
+    for algorithm in ("lloyd", "hamerly"):
+        km = kmix.KMeans(10, algorithm=algorithm, random_state=0, n_init=1, max_iter=5,
+                         tol=0).fit(Xw.astype(dtype), sample_weight=sw)
+        out[f"weighted/{dtype}/{algorithm}"] = [h(km.labels_), h(km.cluster_centers_),
+                                                 int(km.n_iter_)]
 print(json.dumps(out))
 '''
 
