@@ -478,12 +478,13 @@ cdef inline bint wide_best_two(const floating *X, Py_ssize_t m, Py_ssize_t d,
 cdef inline void closest_centers(
     const floating *X, Py_ssize_t m, Py_ssize_t d, const floating *C, const floating *CT,
     const floating *cnorm, Py_ssize_t k, Py_ssize_t *besti, floating *D, bint use_gemm,
-    const floating *P,
+    const floating *P, const double *xnorms,
 ) noexcept nogil:
     """besti[r] = the closest centre to row r of the m x d rows X (m <= CHUNK_ROWS), by the
     exact assignment rule (ties to the lowest index), over tiles of TILE_CENTERS centres.
     CT is d x k, D holds m x TILE_CENTERS; P: the centres packed by :func:`wide_pack` (gemm-wide
-    data; NULL: gemm tiles).
+    data; NULL: gemm tiles); xnorms: the rows' squared norms (:func:`sq_norm`), or NULL
+    (each taken when a row's bound needs it).
 
     The rows are decided by their partial distances (gemm or fused loops); a row whose best
     and second-best values are within the expansion's rounding bound
@@ -520,10 +521,15 @@ cdef inline void closest_centers(
         return
     rounding_terms(expansion_error_scale(d, floating is float), max_value(cnorm, k), &c1, &c2sq)
     for r in range(m):
-        x2 = -1.0
-        if not row_within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq, X + r * d, d,
-                                   &x2):
-            continue
+        if xnorms != NULL:
+            x2 = xnorms[r]
+            if not within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq, x2):
+                continue
+        else:
+            x2 = -1.0
+            if not row_within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq,
+                                       X + r * d, d, &x2):
+                continue
         if k > TILE_CENTERS or fused:
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)
         else:

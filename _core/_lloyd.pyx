@@ -243,7 +243,8 @@ cdef Py_ssize_t _lloyd_block_dense(const floating *X, const Rows *rows, const Ce
         else:
             closest_centers(X + s * d, m, d, <const floating*>cen.C, <const floating*>cen.ST,
                             <const floating*>cen.snorm, k, besti, <floating*>sc.D,
-                            cen.use_gemm, <const floating*>cen.P)
+                            cen.use_gemm, <const floating*>cen.P,
+                            rows.sq_norms + s if rows.sq_norms != NULL else NULL)
         changed += _apply_labels(X, rows, s, m, besti, labels, &mv)
         s += m
     return changed
@@ -600,9 +601,14 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
     cdef Rows rows
     if n == 0 or limits.max_iter < 1:
         raise ValueError("lloyd_run_dense needs samples and max_iter >= 1")
+    cdef double[::1] xnorms = np.empty(n)
+    cdef Py_ssize_t i
     cl = clusters.view(CT, cnorm, True)
-    rows = make_rows(NULL, &clusters.sample_weight[0], n, d)
+    # (the rows' squared norms once for all the passes, whose rounding bounds read them)
+    rows = make_rows(&xnorms[0], &clusters.sample_weight[0], n, d)
     with nogil:
+        for i in prange(n, schedule='static', num_threads=n_threads):
+            xnorms[i] = sq_norm(&X[i, 0], d)
         outcome = _lloyd_iterations(&X[0, 0], &rows, &centers[0, 0], &centers_new[0, 0],
                                     &center_shift[0], k, &cl, limits, n_threads, &last_check,
                                     &it, &changed)
@@ -790,10 +796,13 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
     if draws.shape[1] != 1 + (k - 1) * n_trials or n == 0 or limits.max_iter < 1:
         raise ValueError("small_restarts_dense needs samples, max_iter >= 1 and "
                          "1 + (k - 1) * n_trials draws per restart")
+    cdef double[::1] xnorms = np.empty(n)
     cl = clusters.view(CT, cnorm, True)
     cl_labels = clusters.view(CT, cnorm, False)
-    rows = make_rows(NULL, w, n, d)
+    rows = make_rows(&xnorms[0], w, n, d)
     with nogil:
+        for i in prange(n, schedule='static', num_threads=n_threads):
+            xnorms[i] = sq_norm(&X[i, 0], d)
         first_cdf(w, n, total_weight, &cdf[0])
         for r in range(first, n_init):
             check_interrupt(&last_check)

@@ -179,6 +179,26 @@ def test_pairs_of_centres_closer_than_float32_resolution(k, algorithm):
     assert_allclose(km.cluster_centers_, centres, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_float32_rows_far_from_centres_closer_than_their_error_bound(seed):
+    """Float32 rows of norm ~5000 against pairs of centres of norm ~5, 1e-5 apart
+    (relative): a row's part of the expansion's rounding bound (its norm times the centres')
+    exceeds the centres' part, and the float32 gaps of many rows within it have the wrong
+    sign. Lloyd's runs take the rows' norms once (lloyd_run_dense); one iteration's centres
+    must still be the means of the exact labels (dropping the rows' part of the bound, or
+    reading the first chunk's norms for every chunk, moves them by 1-9%)."""
+    rng = np.random.RandomState(seed)
+    base = rng.normal(size=(8, 24)).astype(np.float32)
+    C = np.vstack([base, base * (1 + 1e-5 * rng.normal(size=base.shape))]).astype(np.float32)
+    # (the first 300 rows near the origin: a chunk given another chunk's norms errs too)
+    X = np.vstack([rng.normal(size=(300, 24)).astype(np.float32),
+                   (rng.normal(size=(3000, 24)) * 1e3).astype(np.float32), C])
+    km = _lloyd(X, C, max_iter=1)
+    labels, centres, _ = lloyd_step(X.astype(np.float64), C.astype(np.float64))
+    assert np.all(np.bincount(labels, minlength=16) > 0)
+    assert_allclose(km.cluster_centers_, centres, rtol=1e-5, atol=1e-3)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_labels_over_several_tiles_of_centres_are_the_exact_labels(dtype):
     """More centres than one tile of partial distances (_constants.TILE_CENTERS): the tiles'
