@@ -633,15 +633,17 @@ cdef inline Py_ssize_t n_blocks_for(Py_ssize_t n, Py_ssize_t per_block_doubles) 
 
 cdef inline void prep_centers(const floating *C, Py_ssize_t k, Py_ssize_t d, floating *CT,
                               floating *cnorm) noexcept nogil:
-    """Transposed centres (d x k) and their squared norms, in the centres' dtype."""
+    """Transposed centres (d x k) and their squared norms, in the centres' dtype (each norm
+    summed over the features in order; from CT's rows, so that the compiler runs the centres
+    in the vector lanes)."""
     cdef Py_ssize_t j, f
-    cdef floating s
     for j in range(k):
-        s = 0
         for f in range(d):
             CT[f * k + j] = C[j * d + f]
-            s += C[j * d + f] * C[j * d + f]
-        cnorm[j] = s
+        cnorm[j] = 0
+    for f in range(d):
+        for j in range(k):
+            cnorm[j] += CT[f * k + j] * CT[f * k + j]
 
 
 cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t nb,

@@ -2273,12 +2273,14 @@ static inline ptrdiff_t kmix_wide_packed_size(ptrdiff_t d, ptrdiff_t kt)
 
 #define KMIX_WIDE_PACK(T)                                                          \
     const ptrdiff_t kp = kmix_wide_padded(kt);                                     \
-    for (ptrdiff_t j = 0; j < kp; ++j) {                                           \
-        T *pj = P + (j / KMIX_WIDE_NC) * KMIX_WIDE_NC * d + j % KMIX_WIDE_NC;      \
-        for (ptrdiff_t f = 0; f < d; ++f)                                          \
-            pj[f * KMIX_WIDE_NC] = j < kt ? CT[f * ldct + j] : (T)0;               \
-        P[kp * d + j] = j < kt ? cnorm[j] : (T)INFINITY;                           \
-    }
+    /* feature by feature: CT's rows read in order, a tile's NC values written together */ \
+    for (ptrdiff_t f = 0; f < d; ++f)                                              \
+        for (ptrdiff_t j0 = 0; j0 < kp; j0 += KMIX_WIDE_NC) {                      \
+            T *pt = P + j0 * d + f * KMIX_WIDE_NC;                                 \
+            for (ptrdiff_t c = 0; c < KMIX_WIDE_NC; ++c)                           \
+                pt[c] = j0 + c < kt ? CT[f * ldct + j0 + c] : (T)0;                \
+        }                                                                          \
+    for (ptrdiff_t j = 0; j < kp; ++j) P[kp * d + j] = j < kt ? cnorm[j] : (T)INFINITY;
 
 static inline void kmix_wide_pack_d(const double *CT, ptrdiff_t ldct, const double *cnorm,
                                     ptrdiff_t kt, ptrdiff_t d, double *P)
