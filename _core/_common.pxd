@@ -54,14 +54,19 @@ cdef extern from "_fused.h" nogil:
                               Py_ssize_t ldct, const float *cnorm, Py_ssize_t kt,
                               Py_ssize_t *besti, float *bestv, float *secv)
     int kmix_wide_argmin2_d(const double *X, Py_ssize_t m, Py_ssize_t d, const double *P,
-                            Py_ssize_t kt, Py_ssize_t *besti, double *bestv, double *secv)
+                            Py_ssize_t kt, Py_ssize_t *besti, double *bestv, double *secv,
+                            const double *XT)
     int kmix_wide_argmin2_f(const float *X, Py_ssize_t m, Py_ssize_t d, const float *P,
-                            Py_ssize_t kt, Py_ssize_t *besti, float *bestv, float *secv)
+                            Py_ssize_t kt, Py_ssize_t *besti, float *bestv, float *secv,
+                            const float *XT)
     void kmix_wide_pack_d(const double *CT, Py_ssize_t ldct, const double *cnorm,
                           Py_ssize_t kt, Py_ssize_t d, double *P)
     void kmix_wide_pack_f(const float *CT, Py_ssize_t ldct, const float *cnorm,
                           Py_ssize_t kt, Py_ssize_t d, float *P)
     Py_ssize_t kmix_wide_packed_size(Py_ssize_t d, Py_ssize_t kt)
+    Py_ssize_t kmix_wide_rows_size(Py_ssize_t m, Py_ssize_t d)
+    void kmix_wide_rows_f(const float *X, Py_ssize_t m, Py_ssize_t d, float *xt)
+    void kmix_wide_rows_d(const double *X, Py_ssize_t m, Py_ssize_t d, double *xt)
     bint kmix_wide_argmin2_ok(Py_ssize_t d, Py_ssize_t kt)
     int kmix_cpu_has_fma()
     int kmix_cpu_has_avx512f()
@@ -470,21 +475,32 @@ cdef inline bint wide_best_two(const floating *X, Py_ssize_t m, Py_ssize_t d,
     """kmix_wide_argmin2 of the m x d rows X against the k packed centres P (wide_pack);
     False if it could not run (out of memory; nothing written)."""
     if floating is float:
-        return kmix_wide_argmin2_f(X, m, d, P, k, besti, bestv, secv) == 0
+        return kmix_wide_argmin2_f(X, m, d, P, k, besti, bestv, secv, NULL) == 0
     else:
-        return kmix_wide_argmin2_d(X, m, d, P, k, besti, bestv, secv) == 0
+        return kmix_wide_argmin2_d(X, m, d, P, k, besti, bestv, secv, NULL) == 0
+
+
+cdef inline bint wide_best_two_rows(const floating *XT, Py_ssize_t m, Py_ssize_t d,
+                                    const floating *P, Py_ssize_t k, Py_ssize_t *besti,
+                                    floating *bestv, floating *secv) noexcept nogil:
+    """:func:`wide_best_two` of m rows laid out by kmix_wide_rows (XT)."""
+    if floating is float:
+        return kmix_wide_argmin2_f(NULL, m, d, P, k, besti, bestv, secv, XT) == 0
+    else:
+        return kmix_wide_argmin2_d(NULL, m, d, P, k, besti, bestv, secv, XT) == 0
 
 
 cdef inline void closest_centers(
     const floating *X, Py_ssize_t m, Py_ssize_t d, const floating *C, const floating *CT,
     const floating *cnorm, Py_ssize_t k, Py_ssize_t *besti, floating *D, bint use_gemm,
-    const floating *P, const double *xnorms,
+    const floating *P, const double *xnorms, const floating *xt,
 ) noexcept nogil:
     """besti[r] = the closest centre to row r of the m x d rows X (m <= CHUNK_ROWS), by the
     exact assignment rule (ties to the lowest index), over tiles of TILE_CENTERS centres.
     CT is d x k, D holds m x TILE_CENTERS; P: the centres packed by :func:`wide_pack` (gemm-wide
     data; NULL: gemm tiles); xnorms: the rows' squared norms (:func:`sq_norm`), or NULL
-    (each taken when a row's bound needs it).
+    (each taken when a row's bound needs it); xt: the rows laid out for the wide kernel
+    (kmix_wide_rows), or NULL (the kernel lays them out).
 
     The rows are decided by their partial distances (gemm or fused loops); a row whose best
     and second-best values are within the expansion's rounding bound
@@ -501,7 +517,8 @@ cdef inline void closest_centers(
             kmix_fused_argmin2_f(X, m, d, CT, k, cnorm, k, besti, bestv, secv)
         else:
             kmix_fused_argmin2_d(X, m, d, CT, k, cnorm, k, besti, bestv, secv)
-    elif P != NULL and wide_best_two(X, m, d, P, k, besti, bestv, secv):
+    elif P != NULL and (wide_best_two_rows(xt, m, d, P, k, besti, bestv, secv) if xt != NULL
+                        else wide_best_two(X, m, d, P, k, besti, bestv, secv)):
         pass   # gemm-wide data, packed centres: the values never leave the registers either
     elif k <= TILE_CENTERS:
         fused = False

@@ -2210,11 +2210,12 @@ static void kmix_wide_rows_pd(const double *X, ptrdiff_t m, ptrdiff_t d, double 
     ptrdiff_t kc = (ptrdiff_t)(KMIX_WIDE_L2_BYTES / (sizeof(T) * d))               \
                    / KMIX_WIDE_NC * KMIX_WIDE_NC;                                  \
     if (kc < KMIX_WIDE_NC) kc = KMIX_WIDE_NC;                                      \
-    T *buf = (T *)malloc(sizeof(T) * nb * NRW * (d + 3));                          \
+    T *buf = (T *)malloc(sizeof(T) * nb * NRW * ((XT != NULL ? 0 : d) + 3));       \
     if (buf == NULL) return -1;                                                    \
-    T *xt = buf, *st = xt + nb * NRW * d;                                          \
+    T *st = buf + (XT != NULL ? 0 : nb * NRW * d);                                 \
+    const T *xt = XT != NULL ? XT : buf;                                           \
     const T *pn = P + kp * d;                                                      \
-    kmix_wide_rows_##SFX(X, m, d, xt, nb);                                         \
+    if (XT == NULL) kmix_wide_rows_##SFX(X, m, d, buf, nb);                        \
     const VT two = _mm256_set1_##SFX((T)(-2));                                     \
     for (ptrdiff_t j0 = 0; j0 < kp; j0 += kc) {                                    \
         const ptrdiff_t j1 = j0 + kc < kp ? j0 + kc : kp;                          \
@@ -2255,14 +2256,36 @@ static void kmix_wide_rows_pd(const double *X, ptrdiff_t m, ptrdiff_t d, double 
  * Zen 3). */
 #define KMIX_WIDE_L2_BYTES (192 * 1024)
 
+/* XT: the rows already as kmix_wide_rows lays them out (X unread), or NULL. */
 __attribute__((target("avx2,fma")))
-static int kmix_wide_argmin2_d_avx2(KMIX_WIDE_ARGMIN2_ARGS(double))
+static int kmix_wide_argmin2_d_avx2(KMIX_WIDE_ARGMIN2_ARGS(double), const double *XT)
 { KMIX_WIDE_ARGMIN2_AVX2(double, __m256d, 4, pd) }
 
 __attribute__((target("avx2,fma")))
-static int kmix_wide_argmin2_f_avx2(KMIX_WIDE_ARGMIN2_ARGS(float))
+static int kmix_wide_argmin2_f_avx2(KMIX_WIDE_ARGMIN2_ARGS(float), const float *XT)
 { KMIX_WIDE_ARGMIN2_AVX2(float, __m256, 8, ps) }
 #endif
+
+/* Rows laid out once for several passes of kmix_wide_argmin2_rows (a pass copies them again
+ * otherwise): the m rows of X as ceil(m / NRW) blocks of d x NRW values, NRW =
+ * KMIX_WIDE_NR x the lanes (8 floats, 4 doubles), rows past m zero; at most
+ * kmix_wide_rows_size values. Only where kmix_wide_argmin2_ok. */
+static inline ptrdiff_t kmix_wide_rows_size(ptrdiff_t m, ptrdiff_t d)
+{ return (m + KMIX_WIDE_NR * 8 - 1) / (KMIX_WIDE_NR * 8) * (KMIX_WIDE_NR * 8) * d; }
+
+static inline void kmix_wide_rows_f(const float *X, ptrdiff_t m, ptrdiff_t d, float *xt)
+{
+#if KMIX_HAVE_DISPATCH
+    kmix_wide_rows_ps(X, m, d, xt, (m + KMIX_WIDE_NR * 8 - 1) / (KMIX_WIDE_NR * 8));
+#endif
+}
+
+static inline void kmix_wide_rows_d(const double *X, ptrdiff_t m, ptrdiff_t d, double *xt)
+{
+#if KMIX_HAVE_DISPATCH
+    kmix_wide_rows_pd(X, m, d, xt, (m + KMIX_WIDE_NR * 4 - 1) / (KMIX_WIDE_NR * 4));
+#endif
+}
 
 /* The kt centres (transposed: CT, d x ldct, and their squared norms cnorm) packed for
  * kmix_wide_argmin2 into P (kmix_wide_packed_size values): tiles of NC centres, each d x NC
@@ -2291,20 +2314,21 @@ static inline void kmix_wide_pack_f(const float *CT, ptrdiff_t ldct, const float
 { KMIX_WIDE_PACK(float) }
 
 /* Only where kmix_wide_argmin2_ok (the portable form would be the scalar scan, slower than
- * gemm): returns -1 when out of memory (nothing written), else 0. */
-static inline int kmix_wide_argmin2_d(KMIX_WIDE_ARGMIN2_ARGS(double))
+ * gemm): returns -1 when out of memory (nothing written), else 0. XT: the rows as
+ * kmix_wide_rows lays them out (X then unread), or NULL (the kernel lays X out). */
+static inline int kmix_wide_argmin2_d(KMIX_WIDE_ARGMIN2_ARGS(double), const double *XT)
 {
 #if KMIX_HAVE_DISPATCH
-    return kmix_wide_argmin2_d_avx2(X, m, d, P, kt, besti, bestv, secv);
+    return kmix_wide_argmin2_d_avx2(X, m, d, P, kt, besti, bestv, secv, XT);
 #else
     return -1;
 #endif
 }
 
-static inline int kmix_wide_argmin2_f(KMIX_WIDE_ARGMIN2_ARGS(float))
+static inline int kmix_wide_argmin2_f(KMIX_WIDE_ARGMIN2_ARGS(float), const float *XT)
 {
 #if KMIX_HAVE_DISPATCH
-    return kmix_wide_argmin2_f_avx2(X, m, d, P, kt, besti, bestv, secv);
+    return kmix_wide_argmin2_f_avx2(X, m, d, P, kt, besti, bestv, secv, XT);
 #else
     return -1;
 #endif

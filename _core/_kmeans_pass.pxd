@@ -22,6 +22,11 @@ cdef struct Rows:
     const double *weight     # n sample weights
     Py_ssize_t n
     Py_ssize_t d
+    # NULL, or the rows laid out once for the wide kernel (kmix_wide_rows), chunk by chunk
+    # of each block: the chunk of block b starting c chunks in at xt + (b * xt_cpb + c) *
+    # CHUNK_ROWS * d values (xt_cpb: chunks per block); see _lloyd's _rows_laid_out
+    const void *xt
+    Py_ssize_t xt_cpb
 
 
 cdef struct Centers:
@@ -214,6 +219,8 @@ cdef inline Rows make_rows(const double *sq_norms, const double *weight, Py_ssiz
     rows.weight = weight
     rows.n = n
     rows.d = d
+    rows.xt = NULL
+    rows.xt_cpb = 0
     return rows
 
 

@@ -197,7 +197,7 @@ cdef inline void _assign_chunk_dense(const floating *B, Py_ssize_t m, const Cent
     cdef Py_ssize_t besti[CHUNK_ROWS]
     closest_centers(B, m, cen.d, <const floating*>cen.C, <const floating*>cen.ST,
                     <const floating*>cen.snorm, cen.k, besti, D, cen.use_gemm,
-                    <const floating*>cen.P, NULL)
+                    <const floating*>cen.P, NULL, NULL)
     for r in range(m):
         labels[r] = <int>besti[r]
 

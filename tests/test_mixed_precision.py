@@ -179,6 +179,16 @@ def test_pairs_of_centres_closer_than_float32_resolution(k, algorithm):
     assert_allclose(km.cluster_centers_, centres, rtol=1e-12, atol=1e-12)
 
 
+def test_float32_run_over_blocks_of_several_chunks_equals_exact_lloyd():
+    """20000 rows make 64 blocks of 313 rows, two chunks each: the compiled run lays the rows
+    out once for the wide kernel, chunk by chunk, and every pass must read each chunk's own
+    rows (exact Lloyd's labels and iterations on 1 and 2 threads)."""
+    rng = np.random.RandomState(6)
+    X = rng.normal(size=(20000, 24)).astype(np.float32)
+    _assert_run_is_exact_lloyd(_lloyd, X, X[:8].copy(), 4, rtol=1e-5, atol=1e-5,
+                               threads=(1, 2))
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_float32_rows_far_from_centres_closer_than_their_error_bound(seed):
     """Float32 rows of norm ~5000 against pairs of centres of norm ~5, 1e-5 apart
