@@ -78,6 +78,12 @@ cdef extern from "_fused.h" nogil:
     double kmix_sqnorm_d(const double *x, Py_ssize_t d)
     double kmix_sqnorm_f(const float *x, Py_ssize_t d)
     void kmix_add_scaled_d(double *row, const double *x, double w, Py_ssize_t d, int set)
+    void kmix_block_sums_d(const double *X, Py_ssize_t m, Py_ssize_t d, const Py_ssize_t *lab,
+                           const double *w, double *bsum, double *bw, unsigned char *touched,
+                           Py_ssize_t k)
+    void kmix_block_sums_f(const float *X, Py_ssize_t m, Py_ssize_t d, const Py_ssize_t *lab,
+                           const double *w, double *bsum, double *bw, unsigned char *touched,
+                           Py_ssize_t k)
     void kmix_add_scaled_f(double *row, const float *x, double w, Py_ssize_t d, int set)
     void kmix_prefetch_bytes(const void *p, Py_ssize_t nbytes)
     Py_ssize_t kmix_argmin2_d(const double *v, Py_ssize_t n, double *best, double *second)

@@ -579,6 +579,102 @@ static inline void kmix_add_scaled_f(double *row, const float *x, double w, ptrd
                                      int set)
 { KMIX_DISPATCH(kmix_add_scaled_f, (row, x, w, d, set)) }
 
+/* A chunk's m rows X added to their clusters' block sums (Lloyd's update): row i (weight
+ * w[i]) to cluster a = lab[i] < k, bsum[a] (d values) += w[i] x[i] and bw[a] += w[i], a
+ * cluster's first row in the block writing them instead when touched says it has none yet
+ * (touched NULL: always added). Each sum gets the same operations in the same order as
+ * adding the rows one by one (kmix_add_scaled), so the same bits; the AVX2 version takes
+ * each cluster's rows together (a counting sort of the chunk's labels, each cluster's rows
+ * in row order; from KMIX_SUMS_RUNS_MIN_ROWS rows a cluster on average), its sums in
+ * registers: 9-11 -> 6 ns a row at d = 64, k = 50. */
+#define KMIX_SUMS_RUNS_MIN_ROWS 2
+
+#define KMIX_BLOCK_SUMS_ARGS(T)                                                    \
+    const T *X, ptrdiff_t m, ptrdiff_t d, const ptrdiff_t *lab, const double *w,   \
+    double *bsum, double *bw, unsigned char *touched, ptrdiff_t k
+
+#define KMIX_BLOCK_SUMS_ROWS(ADD)                                                  \
+    for (ptrdiff_t i = 0; i < m; ++i) {                                            \
+        const ptrdiff_t a = lab[i];                                                \
+        const int set = touched != NULL && !touched[a];                            \
+        if (set) touched[a] = 1;                                                   \
+        bw[a] = set ? w[i] : bw[a] + w[i];                                         \
+        ADD(bsum + a * d, X + i * d, w[i], d, set);                                \
+    }
+
+static void kmix_block_sums_d_base(KMIX_BLOCK_SUMS_ARGS(double))
+{ KMIX_BLOCK_SUMS_ROWS(kmix_add_scaled_d_base) }
+
+static void kmix_block_sums_f_base(KMIX_BLOCK_SUMS_ARGS(float))
+{ KMIX_BLOCK_SUMS_ROWS(kmix_add_scaled_f_base) }
+
+#if KMIX_HAVE_DISPATCH
+/* Features f0 .. f0 + 4 NV of one cluster's rows ord[q:e] into row (set: the first row's
+ * product starts the sum). */
+#define KMIX_RUN_SLICE(LOAD4, NV)                                                  \
+    {                                                                              \
+        __m256d acc[NV];                                                           \
+        const ptrdiff_t i0 = ord[q];                                               \
+        const __m256d w0 = _mm256_set1_pd(w[i0]);                                  \
+        for (int v = 0; v < NV; ++v) {                                             \
+            const __m256d p = _mm256_mul_pd(w0, LOAD4(X + i0 * d + f0 + 4 * v));   \
+            acc[v] = set ? p : _mm256_add_pd(_mm256_loadu_pd(row + f0 + 4 * v), p); \
+        }                                                                          \
+        for (ptrdiff_t r = q + 1; r < e; ++r) {                                    \
+            const ptrdiff_t i = ord[r];                                            \
+            const __m256d wv = _mm256_set1_pd(w[i]);                               \
+            for (int v = 0; v < NV; ++v)                                           \
+                acc[v] = _mm256_add_pd(acc[v], _mm256_mul_pd(wv, LOAD4(X + i * d + f0 + 4 * v))); \
+        }                                                                          \
+        for (int v = 0; v < NV; ++v) _mm256_storeu_pd(row + f0 + 4 * v, acc[v]);   \
+    }
+
+#define KMIX_BLOCK_SUMS_AVX2(T, LOAD4, SFX)                                        \
+    if (k > m / KMIX_SUMS_RUNS_MIN_ROWS || m > 256) {                              \
+        KMIX_BLOCK_SUMS_ROWS(kmix_add_scaled_##SFX##_avx2)                         \
+        return;                                                                    \
+    }                                                                              \
+    ptrdiff_t cnt[129], ord[256];                                                  \
+    for (ptrdiff_t j = 0; j <= k; ++j) cnt[j] = 0;                                 \
+    for (ptrdiff_t i = 0; i < m; ++i) cnt[lab[i] + 1] += 1;                        \
+    for (ptrdiff_t j = 0; j < k; ++j) cnt[j + 1] += cnt[j];                        \
+    for (ptrdiff_t i = 0; i < m; ++i) ord[cnt[lab[i]]++] = i;                      \
+    for (ptrdiff_t q = 0, e; q < m; q = e) {                                       \
+        const ptrdiff_t a = lab[ord[q]];                                           \
+        for (e = q + 1; e < m && lab[ord[e]] == a; ++e) {}                         \
+        const int set = touched != NULL && !touched[a];                            \
+        if (set) touched[a] = 1;                                                   \
+        double *row = bsum + a * d;                                                \
+        ptrdiff_t f0 = 0;                                                          \
+        for (; f0 + 32 <= d; f0 += 32) KMIX_RUN_SLICE(LOAD4, 8)                    \
+        for (; f0 + 4 <= d; f0 += 4) KMIX_RUN_SLICE(LOAD4, 1)                      \
+        for (; f0 < d; ++f0) {                                                     \
+            double acc = set ? w[ord[q]] * (double)X[ord[q] * d + f0]              \
+                             : row[f0] + w[ord[q]] * (double)X[ord[q] * d + f0];   \
+            for (ptrdiff_t r = q + 1; r < e; ++r)                                  \
+                acc = acc + w[ord[r]] * (double)X[ord[r] * d + f0];                \
+            row[f0] = acc;                                                         \
+        }                                                                          \
+        double ws = set ? w[ord[q]] : bw[a] + w[ord[q]];                           \
+        for (ptrdiff_t r = q + 1; r < e; ++r) ws = ws + w[ord[r]];                 \
+        bw[a] = ws;                                                                \
+    }
+
+__attribute__((target("avx2,fma")))
+static void kmix_block_sums_d_avx2(KMIX_BLOCK_SUMS_ARGS(double))
+{ KMIX_BLOCK_SUMS_AVX2(double, KMIX_LOAD4_D, d) }
+
+__attribute__((target("avx2,fma")))
+static void kmix_block_sums_f_avx2(KMIX_BLOCK_SUMS_ARGS(float))
+{ KMIX_BLOCK_SUMS_AVX2(float, KMIX_LOAD4_F, f) }
+#endif
+
+static inline void kmix_block_sums_d(KMIX_BLOCK_SUMS_ARGS(double))
+{ KMIX_DISPATCH(kmix_block_sums_d, (X, m, d, lab, w, bsum, bw, touched, k)) }
+
+static inline void kmix_block_sums_f(KMIX_BLOCK_SUMS_ARGS(float))
+{ KMIX_DISPATCH(kmix_block_sums_f, (X, m, d, lab, w, bsum, bw, touched, k)) }
+
 /* Prefetch the cache lines of `bytes` bytes from p (a row about to be gathered). */
 static inline void kmix_prefetch_bytes(const void *p, ptrdiff_t bytes)
 {

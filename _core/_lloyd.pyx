@@ -18,8 +18,8 @@ from libc.string cimport memcpy
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTERS,
                       add_scaled, check_block_buffers, closest_center_sparse, closest_centers,
                       exact_closest, exact_sign, float32_rows, imin, kmix_cpu_has_fma,
-                      kmix_fused_argmin2_d, kmix_fused_argmin2_f, kmix_wide_rows_d,
-                      kmix_wide_rows_f,
+                      kmix_block_sums_d, kmix_block_sums_f, kmix_fused_argmin2_d,
+                      kmix_fused_argmin2_f, kmix_wide_rows_d, kmix_wide_rows_f,
                       mixed_abs_error, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
                       sq_norm, sum_counts, sum_in_order, wide_best_two, wide_fused, wide_pack,
@@ -193,33 +193,42 @@ cdef inline Scratch _new_scratch(void *D, float *X32) noexcept nogil:
 
 
 cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s, Py_ssize_t m,
-                              const Py_ssize_t *besti, int *labels,
-                              const Moves *mv) noexcept nogil:
-    """Store the labels of rows s .. s + m (besti) and, with update, add the rows to their
-    cluster's block sums (mv); return how many labels changed."""
+                              const Py_ssize_t *besti, int *labels, const Moves *mv,
+                              Py_ssize_t k) noexcept nogil:
+    """Store the labels of rows s .. s + m (besti, of k centres) and, with update, add the
+    rows to their cluster's block sums (mv; rows of GEMM_MIN_FEATURES+ features by
+    kmix_block_sums, each cluster's rows together, the same sums); return how many labels
+    changed."""
     cdef Py_ssize_t r, i, a, d = rows.d
     cdef Py_ssize_t changed = 0
     cdef double wi
-    cdef double *row
-    cdef const floating *x
+    for r in range(m):
+        i = s + r
+        if labels[i] != besti[r]:
+            changed += 1
+            labels[i] = <int>besti[r]
+    if not mv.update:
+        return changed
+    if d >= GEMM_MIN_FEATURES:
+        if floating is float:
+            kmix_block_sums_f(<const float*>X + s * d, m, d, besti, rows.weight + s, mv.bsum,
+                              mv.bw, mv.touched, k)
+        else:
+            kmix_block_sums_d(<const double*>X + s * d, m, d, besti, rows.weight + s,
+                              mv.bsum, mv.bw, mv.touched, k)
+        return changed
     for r in range(m):
         i = s + r
         a = besti[r]
-        if labels[i] != a:
-            changed += 1
-            labels[i] = <int>a
-        if mv.update:
-            wi = rows.weight[i]
-            row = mv.bsum + a * d
-            x = X + i * d
-            if mv.touched != NULL and not mv.touched[a]:
-                # the block's first row of cluster a writes its sums (not zeroed)
-                mv.touched[a] = 1
-                mv.bw[a] = wi
-                add_scaled(row, x, wi, d, True)
-            else:
-                mv.bw[a] += wi
-                add_scaled(row, x, wi, d, False)
+        wi = rows.weight[i]
+        if mv.touched != NULL and not mv.touched[a]:
+            # the block's first row of cluster a writes its sums (not zeroed)
+            mv.touched[a] = 1
+            mv.bw[a] = wi
+            add_scaled(mv.bsum + a * d, X + i * d, wi, d, True)
+        else:
+            mv.bw[a] += wi
+            add_scaled(mv.bsum + a * d, X + i * d, wi, d, False)
     return changed
 
 
@@ -249,7 +258,7 @@ cdef Py_ssize_t _lloyd_block_dense(const floating *X, const Rows *rows, const Ce
                             <const floating*>cen.snorm, k, besti, <floating*>sc.D,
                             cen.use_gemm, <const floating*>cen.P,
                             rows.sq_norms + s if rows.sq_norms != NULL else NULL, xt)
-        changed += _apply_labels(X, rows, s, m, besti, labels, &mv)
+        changed += _apply_labels(X, rows, s, m, besti, labels, &mv, k)
         s += m
         if xt != NULL:
             xt += CHUNK_ROWS * d

@@ -128,9 +128,10 @@ for name, X64, k in (("pixels", pixels, 16), ("lattice", lattice, 24)):
                                    max_iter=20).fit(X)
         out[f"{name}/{dtype}/minibatch"] = [h(mb.labels_), h(mb.cluster_centers_),
                                              int(mb.n_steps_)]
-# weighted real-valued rows of 24 features: the clusters' block sums round (a fused
-# multiply-add in one build and not the other would change the centres' bits)
-Xw = rng.normal(size=(800, 24))
+# weighted real-valued rows of 37 features (slices of 32 and 4 features and a last one):
+# the clusters' block sums round (a fused multiply-add, or another order of a cluster's
+# rows, in one build and not the other would change the centres' bits)
+Xw = rng.normal(size=(800, 37))
 sw = rng.uniform(0.5, 2.0, size=800)
 for dtype in ("float64", "float32"):
     for algorithm in ("lloyd", "hamerly"):
