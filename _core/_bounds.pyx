@@ -366,7 +366,8 @@ cdef inline bint _wide_best_two(const floating *search, Py_ssize_t nfull, Py_ssi
     values never stored); False if it could not run (out of memory)."""
     cdef floating *f1 = <floating*>sr.F1
     cdef floating *f2 = <floating*>sr.F2
-    if not wide_best_two(search, nfull, d, <const floating*>cen.P, cen.k, sr.arg1, f1, f2):
+    if not wide_best_two(search, nfull, d, <const floating*>cen.P, cen.k, sr.arg1, f1, f2,
+                         NULL):
         return False
     _keep_best_two(sr, f1, f2, nfull)
     return True

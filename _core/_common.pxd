@@ -64,7 +64,6 @@ cdef extern from "_fused.h" nogil:
     void kmix_wide_pack_f(const float *CT, Py_ssize_t ldct, const float *cnorm,
                           Py_ssize_t kt, Py_ssize_t d, float *P)
     Py_ssize_t kmix_wide_packed_size(Py_ssize_t d, Py_ssize_t kt)
-    Py_ssize_t kmix_wide_rows_size(Py_ssize_t m, Py_ssize_t d)
     void kmix_wide_rows_f(const float *X, Py_ssize_t m, Py_ssize_t d, float *xt)
     void kmix_wide_rows_d(const double *X, Py_ssize_t m, Py_ssize_t d, double *xt)
     bint kmix_wide_argmin2_ok(Py_ssize_t d, Py_ssize_t kt)
@@ -376,11 +375,13 @@ cdef inline bint within_rounding(double gap, double c1, double c2sq, double x2) 
 
 cdef inline bint row_within_rounding(double gap, double c1, double c2sq, const floating *x,
                                      Py_ssize_t d, double *x2) noexcept nogil:
-    """:func:`within_rounding` for dense row x of d features, its squared norm computed only
-    when the gap alone does not decide (then stored to x2, else x2 is left as it is)."""
+    """:func:`within_rounding` for dense row x of d features whose squared norm x2 holds if
+    known (else a negative value): the norm is computed only when the gap alone does not
+    decide and it is not known (then stored to x2)."""
     if gap - c1 <= 0:
         return True
-    x2[0] = sq_norm(x, d)
+    if x2[0] < 0:
+        x2[0] = sq_norm(x, d)
     return within_rounding(gap, c1, c2sq, x2[0])
 
 
@@ -477,23 +478,15 @@ cdef inline floating *wide_pack(const floating *CT, const floating *cnorm, Py_ss
 
 cdef inline bint wide_best_two(const floating *X, Py_ssize_t m, Py_ssize_t d,
                                const floating *P, Py_ssize_t k, Py_ssize_t *besti,
-                               floating *bestv, floating *secv) noexcept nogil:
-    """kmix_wide_argmin2 of the m x d rows X against the k packed centres P (wide_pack);
-    False if it could not run (out of memory; nothing written)."""
+                               floating *bestv, floating *secv,
+                               const floating *xt) noexcept nogil:
+    """kmix_wide_argmin2 of the m x d rows X (or, xt not NULL, the same rows laid out by
+    kmix_wide_rows) against the k packed centres P (wide_pack); False if it could not run
+    (out of memory; nothing written)."""
     if floating is float:
-        return kmix_wide_argmin2_f(X, m, d, P, k, besti, bestv, secv, NULL) == 0
+        return kmix_wide_argmin2_f(X, m, d, P, k, besti, bestv, secv, xt) == 0
     else:
-        return kmix_wide_argmin2_d(X, m, d, P, k, besti, bestv, secv, NULL) == 0
-
-
-cdef inline bint wide_best_two_rows(const floating *XT, Py_ssize_t m, Py_ssize_t d,
-                                    const floating *P, Py_ssize_t k, Py_ssize_t *besti,
-                                    floating *bestv, floating *secv) noexcept nogil:
-    """:func:`wide_best_two` of m rows laid out by kmix_wide_rows (XT)."""
-    if floating is float:
-        return kmix_wide_argmin2_f(NULL, m, d, P, k, besti, bestv, secv, XT) == 0
-    else:
-        return kmix_wide_argmin2_d(NULL, m, d, P, k, besti, bestv, secv, XT) == 0
+        return kmix_wide_argmin2_d(X, m, d, P, k, besti, bestv, secv, xt) == 0
 
 
 cdef inline void closest_centers(
@@ -523,8 +516,7 @@ cdef inline void closest_centers(
             kmix_fused_argmin2_f(X, m, d, CT, k, cnorm, k, besti, bestv, secv)
         else:
             kmix_fused_argmin2_d(X, m, d, CT, k, cnorm, k, besti, bestv, secv)
-    elif P != NULL and (wide_best_two_rows(xt, m, d, P, k, besti, bestv, secv) if xt != NULL
-                        else wide_best_two(X, m, d, P, k, besti, bestv, secv)):
+    elif P != NULL and wide_best_two(X, m, d, P, k, besti, bestv, secv, xt):
         pass   # gemm-wide data, packed centres: the values never leave the registers either
     elif k <= TILE_CENTERS:
         fused = False
@@ -544,15 +536,10 @@ cdef inline void closest_centers(
         return
     rounding_terms(expansion_error_scale(d, floating is float), max_value(cnorm, k), &c1, &c2sq)
     for r in range(m):
-        if xnorms != NULL:
-            x2 = xnorms[r]
-            if not within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq, x2):
-                continue
-        else:
-            x2 = -1.0
-            if not row_within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq,
-                                       X + r * d, d, &x2):
-                continue
+        x2 = xnorms[r] if xnorms != NULL else -1.0
+        if not row_within_rounding(<double>secv[r] - <double>bestv[r], c1, c2sq, X + r * d, d,
+                                   &x2):
+            continue
         if k > TILE_CENTERS or fused:
             besti[r] = exact_closest(X + r * d, C, k, d, &dist)
         else:

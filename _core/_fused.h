@@ -588,6 +588,7 @@ static inline void kmix_add_scaled_f(double *row, const float *x, double w, ptrd
  * in row order; from KMIX_SUMS_RUNS_MIN_ROWS rows a cluster on average), its sums in
  * registers: 9-11 -> 6 ns a row at d = 64, k = 50. */
 #define KMIX_SUMS_RUNS_MIN_ROWS 2
+#define KMIX_SUMS_RUNS_MAX_ROWS 256
 
 #define KMIX_BLOCK_SUMS_ARGS(T)                                                    \
     const T *X, ptrdiff_t m, ptrdiff_t d, const ptrdiff_t *lab, const double *w,   \
@@ -630,11 +631,12 @@ static void kmix_block_sums_f_base(KMIX_BLOCK_SUMS_ARGS(float))
     }
 
 #define KMIX_BLOCK_SUMS_AVX2(T, LOAD4, SFX)                                        \
-    if (k > m / KMIX_SUMS_RUNS_MIN_ROWS || m > 256) {                              \
+    if (k > m / KMIX_SUMS_RUNS_MIN_ROWS || m > KMIX_SUMS_RUNS_MAX_ROWS) {          \
         KMIX_BLOCK_SUMS_ROWS(kmix_add_scaled_##SFX##_avx2)                         \
         return;                                                                    \
     }                                                                              \
-    ptrdiff_t cnt[129], ord[256];                                                  \
+    ptrdiff_t cnt[KMIX_SUMS_RUNS_MAX_ROWS / KMIX_SUMS_RUNS_MIN_ROWS + 1];          \
+    ptrdiff_t ord[KMIX_SUMS_RUNS_MAX_ROWS];                                        \
     for (ptrdiff_t j = 0; j <= k; ++j) cnt[j] = 0;                                 \
     for (ptrdiff_t i = 0; i < m; ++i) cnt[lab[i] + 1] += 1;                        \
     for (ptrdiff_t j = 0; j < k; ++j) cnt[j + 1] += cnt[j];                        \
@@ -2362,12 +2364,10 @@ static int kmix_wide_argmin2_f_avx2(KMIX_WIDE_ARGMIN2_ARGS(float), const float *
 { KMIX_WIDE_ARGMIN2_AVX2(float, __m256, 8, ps) }
 #endif
 
-/* Rows laid out once for several passes of kmix_wide_argmin2_rows (a pass copies them again
- * otherwise): the m rows of X as ceil(m / NRW) blocks of d x NRW values, NRW =
- * KMIX_WIDE_NR x the lanes (8 floats, 4 doubles), rows past m zero; at most
- * kmix_wide_rows_size values. Only where kmix_wide_argmin2_ok. */
-static inline ptrdiff_t kmix_wide_rows_size(ptrdiff_t m, ptrdiff_t d)
-{ return (m + KMIX_WIDE_NR * 8 - 1) / (KMIX_WIDE_NR * 8) * (KMIX_WIDE_NR * 8) * d; }
+/* Rows laid out once for several passes of kmix_wide_argmin2 (its XT; a pass copies them
+ * again otherwise): the m rows of X as ceil(m / NRW) blocks of d x NRW values, NRW =
+ * KMIX_WIDE_NR x the lanes (8 floats, 4 doubles), rows past m zero: at most m rounded up to
+ * a multiple of 16, times d, values. Only where kmix_wide_argmin2_ok. */
 
 static inline void kmix_wide_rows_f(const float *X, ptrdiff_t m, ptrdiff_t d, float *xt)
 {

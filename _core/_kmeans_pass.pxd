@@ -24,7 +24,7 @@ cdef struct Rows:
     Py_ssize_t d
     # NULL, or the rows laid out once for the wide kernel (kmix_wide_rows), chunk by chunk
     # of each block: the chunk of block b starting c chunks in at xt + (b * xt_cpb + c) *
-    # CHUNK_ROWS * d values (xt_cpb: chunks per block); see _lloyd's _rows_laid_out
+    # CHUNK_ROWS * d values (xt_cpb: chunks per block); see _lloyd's _lay_out_rows
     const void *xt
     Py_ssize_t xt_cpb
 
@@ -185,7 +185,7 @@ cdef inline void mixed_best_two(const double *X, Py_ssize_t m, Py_ssize_t d, con
     cdef Py_ssize_t r, kt, j0 = 0
     for r in range(m * d):
         X32[r] = <float>X[r]
-    if P32 != NULL and wide_best_two(X32, m, d, P32, k, besti, bestv, secv):
+    if P32 != NULL and wide_best_two(X32, m, d, P32, k, besti, bestv, secv, NULL):
         return
     while j0 < k:
         kt = imin(TILE_CENTERS, k - j0)
