@@ -620,7 +620,8 @@ cdef int _lloyd_iterations(const floating *X, const Rows *rows, floating *center
 
 def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
                     floating[:, ::1] centers_new, double[::1] center_shift, Clusters clusters,
-                    RunLimits limits, int n_threads):
+                    RunLimits limits, int n_threads, const double[::1] x_sq_norms=None,
+                    bint finish=False):
     """Up to ``limits.max_iter`` Lloyd iterations in one call (scikit-learn's stopping rules).
 
     Each iteration: a pass with update, the new centres, then a stop on unchanged labels
@@ -642,10 +643,19 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
         Labels, sums and weights of the last pass.
     limits : RunLimits (a dict of max_iter and tol), IN
     n_threads : int, IN
+    x_sq_norms : (n,) float64, IN, optional
+        The rows' squared norms as :c:func:`sq_norm` gives them (``row_norms_variance``'s),
+        when the caller has them; else the run computes them.
+    finish : bool, IN
+        Unless a cluster ended empty, end the run as ``kmix._kmeans_algorithms.kmeans_single``
+        ends it: the labels of the final centres (a pass without update, unless the labels
+        converged) and the inertia (:func:`sq_dist_to_assigned_dense`, then
+        :func:`weighted_sum_ordered`: the same values).
 
     Returns
     -------
-    (iterations completed, labels changed by the last pass, outcome).
+    (iterations completed, labels changed by the last pass, outcome, inertia): the inertia
+    with ``finish`` and an outcome other than RUN_EMPTY, else None.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef floating[:, ::1] CT = clusters.workspace.CT
@@ -653,26 +663,42 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
     cdef Py_ssize_t it = 0, changed = 0
     cdef double last_check = monotonic()
     cdef int outcome = _RUN_MAX_ITER
-    cdef Clustering cl
+    cdef double value = 0.0
+    cdef Clustering cl, cl_labels
     cdef Rows rows
     if n == 0 or limits.max_iter < 1:
         raise ValueError("lloyd_run_dense needs samples and max_iter >= 1")
-    cdef double[::1] xnorms = np.empty(n)
+    if x_sq_norms is not None and x_sq_norms.shape[0] != n:
+        raise ValueError("x_sq_norms must have one value per row")
+    cdef bint known = x_sq_norms is not None
+    cdef double[::1] xnorms = x_sq_norms if known else np.empty(n)
+    cdef double[::1] dists = np.empty(n if finish else 1)
+    cdef double[::1] part = np.empty(n_blocks_for(n, 1) if finish else 1)
     cdef Py_ssize_t i
     cl = clusters.view(CT, cnorm, True)
+    if finish:
+        cl_labels = clusters.view(CT, cnorm, False)
     # (the rows' squared norms once for all the passes, whose rounding bounds read them)
     rows = make_rows(&xnorms[0], &clusters.sample_weight[0], n, d)
     try:
         with nogil:
-            for i in prange(n, schedule='static', num_threads=n_threads):
-                xnorms[i] = sq_norm(&X[i, 0], d)
+            if not known:
+                for i in prange(n, schedule='static', num_threads=n_threads):
+                    xnorms[i] = sq_norm(&X[i, 0], d)
             _lay_out_rows(&X[0, 0], &rows, k, &cl.blk, n_threads)
             outcome = _lloyd_iterations(&X[0, 0], &rows, &centers[0, 0], &centers_new[0, 0],
                                         &center_shift[0], k, &cl, limits, n_threads,
                                         &last_check, &it, &changed)
+            if finish and outcome != _RUN_EMPTY:
+                if outcome != _RUN_STRICT:
+                    # the labels of the final centres, so that predict(X) == labels_
+                    _lloyd_pass(&X[0, 0], &rows, &centers[0, 0], k, &cl_labels, n_threads)
+                _sq_dist_to_assigned(&X[0, 0], &centers[0, 0], cl.labels, n, d, &dists[0],
+                                     n_threads)
+                value = _weighted_sum_ordered(&dists[0], rows.weight, n, &part[0], n_threads)
     finally:
         free(<void*>rows.xt)
-    return it, changed, outcome
+    return it, changed, outcome, (value if finish and outcome != _RUN_EMPTY else None)
 
 
 cdef inline void _add_values(double *acc, const floating *x, Py_ssize_t d) noexcept nogil:

@@ -712,3 +712,44 @@ def test_float32_copy_is_numpys_cast(n_threads):
     assert out.dtype == np.float32 and out.flags.c_contiguous
     assert_array_equal(out.view(np.uint32), X.astype(np.float32).view(np.uint32))
     assert _lloyd.float32_copy(X[:0], n_threads).shape == (0, 17)
+
+
+def _run(X, C, *, max_iter, tol=0.0, norms=None, finish=True, w=None):
+    n, d = X.shape
+    k = C.shape[0]
+    w = np.ones(n) if w is None else w
+    centers = C.copy()
+    ws = _lloyd.Workspace(n, k, d, X.dtype, True)
+    cl = _lloyd.Clusters(w, np.full(n, -1, np.int32), np.zeros((k, d)), np.zeros(k), ws)
+    out = _lloyd.lloyd_run_dense(X, centers, np.empty_like(centers), np.zeros(k), cl,
+                                 dict(max_iter=max_iter, tol=tol), 2, norms, finish)
+    return out, np.asarray(cl.labels).copy(), centers
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lloyd_run_finishes_with_the_final_labels_and_their_inertia(dtype):
+    """lloyd_run_dense(finish=True): stopped by max_iter (labels not converged), the labels
+    are those of the final centres (the exact rule) and the inertia is their exact weighted
+    sum of squared distances; the rows' norms given or not, the same run; a norms array of
+    the wrong length and max_iter 0 are refused."""
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(1500, 20)).astype(dtype)
+    w = rng.uniform(0.5, 2.0, size=1500)
+    C = X[:12].copy()
+    (it, changed, outcome, inertia), labels, centers = _run(X, C, max_iter=2, w=w)
+    assert (it, outcome) == (2, _lloyd.RUN_MAX_ITER) and changed > 0
+    expected = np.empty(1500, dtype=np.int32)
+    _lloyd.exact_labels(X, centers, expected)
+    assert_array_equal(labels, expected)
+    diff = X.astype(np.float64) - centers.astype(np.float64)[labels]
+    assert_allclose(inertia, np.sum(w * np.einsum("ij,ij->i", diff, diff)), rtol=1e-12)
+    norms = np.einsum("ij,ij->i", X.astype(np.float64), X.astype(np.float64))
+    given = _run(X, C, max_iter=2, w=w, norms=norms)
+    assert given[0] == (it, changed, outcome, inertia)
+    assert_array_equal(given[1], labels)
+    assert_array_equal(given[2], centers)
+    assert _run(X, C, max_iter=2, w=w, finish=False)[0][3] is None
+    with pytest.raises(ValueError, match="one value per row"):
+        _run(X, C, max_iter=2, norms=norms[:-1])
+    with pytest.raises(ValueError, match="max_iter >= 1"):
+        _run(X, C, max_iter=0)

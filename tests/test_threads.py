@@ -23,3 +23,33 @@ def test_matrix_passes_count_entries_with_their_own_threshold(n, expected):
     got = threads_for(8, n, n, 1, work_per_thread=PASS_ENTRIES_PER_THREAD)
     assert got == expected
     assert isinstance(got, int)
+
+
+def test_blas_single_threaded_sets_one_thread_and_restores_each_count():
+    """Inside the context every BLAS library runs one thread; on leaving (normally, by an
+    exception, or from a nested context) each gets back the count it had, 3 or 1."""
+    from threadpoolctl import ThreadpoolController, threadpool_limits
+
+    from kmix._threads import blas_single_threaded
+
+    def counts():
+        return [lib["num_threads"] for lib in ThreadpoolController().info()
+                if lib["user_api"] == "blas"]
+
+    assert counts(), "numpy's BLAS is loaded"
+    with threadpool_limits(limits=3, user_api="blas"):
+        assert set(counts()) == {3}
+        with blas_single_threaded():
+            assert set(counts()) == {1}
+            with blas_single_threaded():
+                assert set(counts()) == {1}
+            assert set(counts()) == {1}
+        assert set(counts()) == {3}
+        with pytest.raises(KeyError):
+            with blas_single_threaded():
+                raise KeyError("left by an exception")
+        assert set(counts()) == {3}
+    with threadpool_limits(limits=1, user_api="blas"):
+        with blas_single_threaded():
+            assert set(counts()) == {1}
+        assert set(counts()) == {1}

@@ -595,9 +595,11 @@ def kmeans_single(data, sample_weight, centers_init, *, algorithm, max_iter, tol
                                             clusters, update, n_threads, X32, sq_dists)
 
     if algorithm == "lloyd" and not data.sparse and not verbose:
-        centers, strict_convergence, i = _lloyd_compiled(data, sample_weight, centers,
-                                                         centers_new, clusters, center_shift,
-                                                         max_iter, tol, n_threads)
+        centers, strict_convergence, i, run_inertia = _lloyd_compiled(
+            data, sample_weight, centers, centers_new, clusters, center_shift, max_iter, tol,
+            n_threads, x_squared_norms)
+        if run_inertia is not None:   # the run took the final labels and the inertia
+            return labels, run_inertia, centers, i
     else:
         total_weight = float(np.sum(sample_weight))
 
@@ -718,21 +720,25 @@ def _relocated_centers(data, sample_weight, centers, centers_new, labels, sums, 
 
 
 def _lloyd_compiled(data, sample_weight, centers, centers_new, clusters, center_shift,
-                    max_iter, tol, n_threads):
+                    max_iter, tol, n_threads, x_squared_norms=None):
     """Lloyd's iterations of :func:`iterate_centers` with runs of iterations in one compiled call
-    (no Python per iteration); only an iteration that empties a cluster finishes here."""
+    (no Python per iteration); only an iteration that empties a cluster finishes here.
+
+    Returns (centres, strict convergence, iterations run, inertia): a run that ends the fit
+    also takes the final labels and the inertia (``lloyd_run_dense``'s ``finish``); the
+    inertia is None when the last iteration relocated a cluster (the caller finishes)."""
     labels, sums, wsum = (np.asarray(clusters.labels), np.asarray(clusters.sums),
                           np.asarray(clusters.weight_in_clusters))
     done = 0
     while done < max_iter:
-        n_run, n_changed, outcome = _lloyd.lloyd_run_dense(
+        n_run, n_changed, outcome, run_inertia = _lloyd.lloyd_run_dense(
             data.X, centers, centers_new, center_shift, clusters,
-            dict(max_iter=max_iter - done, tol=tol), n_threads)
+            dict(max_iter=max_iter - done, tol=tol), n_threads, x_squared_norms, True)
         done += n_run
         if outcome == _lloyd.RUN_STRICT:
-            return centers, True, done
+            return centers, True, done, run_inertia
         if outcome != _lloyd.RUN_EMPTY:
-            return centers, False, done
+            return centers, False, done, run_inertia
         # this iteration's pass emptied a cluster: relocate, then go on as iterate_centers does
         shift_tot = _relocated_centers(data, sample_weight, centers, centers_new, labels,
                                        sums, wsum, center_shift)
@@ -740,4 +746,4 @@ def _lloyd_compiled(data, sample_weight, centers, centers_new, clusters, center_
         done += 1
         if shift_tot <= tol:
             break
-    return centers, False, done
+    return centers, False, done, None

@@ -41,20 +41,45 @@ def threads_for(n_threads, n_samples, n_centers, n_features, *,
     return int(min(n_threads, useful))
 
 
-_controller = None
+_blas_libs = None
+
+
+class _OneBlasThread:
+    """What ``ThreadpoolController().limit(limits=1, user_api="blas")`` does, on the BLAS
+    libraries found once: each at one thread inside the context, its count restored on exit
+    (only those not at one already are touched). A few microseconds to enter and leave
+    instead of threadpoolctl's 13 (it reads every library's full info each time): a digits
+    fit takes about a millisecond."""
+
+    __slots__ = ("_saved",)
+
+    def __enter__(self):
+        self._saved = []
+        for lib in _blas_libs:
+            n = lib.get_num_threads()
+            if isinstance(n, int) and n != 1:
+                lib.set_num_threads(1)
+                self._saved.append((lib, n))
+        return self
+
+    def __exit__(self, *exc):
+        for lib, n in reversed(self._saved):
+            lib.set_num_threads(n)
+        return False
 
 
 def blas_single_threaded():
     """Context manager that keeps BLAS to one thread while OpenMP kernels call it.
 
     The kernels call gemm on cache-sized chunks from every OpenMP thread; a threaded BLAS
-    underneath would oversubscribe the cores. The controller is built once (inspecting the
-    loaded libraries is the slow part), so entering the context costs microseconds.
+    underneath would oversubscribe the cores. The BLAS libraries are found once (inspecting
+    the loaded libraries is the slow part, threadpoolctl's), so entering the context costs
+    microseconds.
     """
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    global _blas_libs
+    if _blas_libs is None:
+        _blas_libs = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _OneBlasThread()
 
 
 def blas_context(X, min_features="gemm"):
