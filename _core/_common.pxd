@@ -64,6 +64,7 @@ cdef extern from "_fused.h" nogil:
     void kmix_wide_pack_f(const float *CT, Py_ssize_t ldct, const float *cnorm,
                           Py_ssize_t kt, Py_ssize_t d, float *P)
     Py_ssize_t kmix_wide_packed_size(Py_ssize_t d, Py_ssize_t kt)
+    Py_ssize_t kmix_wide_nc(Py_ssize_t kt)
     void kmix_wide_rows_f(const float *X, Py_ssize_t m, Py_ssize_t d, float *xt)
     void kmix_wide_rows_d(const double *X, Py_ssize_t m, Py_ssize_t d, double *xt)
     bint kmix_wide_argmin2_ok(Py_ssize_t d, Py_ssize_t kt)

@@ -2155,7 +2155,10 @@ static inline void kmix_fused_argmin2_f(KMIX_FUSED_ARGMIN2_ARGS(float))
  * a lane's best two only where one is below its second best, rarer as the centres go by:
  * the tile's least tested first (2026-12-05, d = 64, k = 4096: 107 -> 110 GFLOP/s, against
  * a peak of 117 by twelve chains of FMAs; 200k x 64, k = 4096, 5 iterations, 2 threads:
- * 3.11-3.16 -> 3.09 s).
+ * 3.11-3.16 -> 3.09 s). Tiles of 5 or 4 centres where 6 would pad many (kmix_wide_nc):
+ * d = 64, GFLOP/s of the k centres, tiles of 6 / 5 / 4 (2026-12-05): k = 50 80.5 / 84.9 /
+ * 79.6, k = 8 36.1 / 38.7 / 42.8, k = 10 38.4 / 47.5 / 34.9, k = 20 59.9 / 65.9 / 66.4;
+ * no padding (k = 60, 120, 1000): 5 costs 3-4% more a centre, 4 3-8% more.
  *
  * AVX2+FMA only (kmix_wide_argmin2_ok): without it gemm and the scan are faster than any
  * portable form of this loop. d <= KMIX_WIDE_MAX_D; indices held as T (kt <= 2^24). */
@@ -2167,8 +2170,29 @@ static inline void kmix_fused_argmin2_f(KMIX_FUSED_ARGMIN2_ARGS(float))
     const T *X, ptrdiff_t m, ptrdiff_t d, const T *P, ptrdiff_t kt, ptrdiff_t *besti, \
     T *bestv, T *secv
 
+/* The tile width for kt centres: KMIX_WIDE_NC (6), or 5 or 4 where they pad fewer centres by
+ * more than their costlier columns (fewer accumulators per broadcast and per load) take back:
+ * per column 5 costs KMIX_WIDE_NC5_COST and 4 KMIX_WIDE_NC4_COST thousandths of 6's. */
+#ifndef KMIX_WIDE_NC5_COST
+#define KMIX_WIDE_NC5_COST 1035
+#endif
+#ifndef KMIX_WIDE_NC4_COST
+#define KMIX_WIDE_NC4_COST 1060
+#endif
+
+static inline ptrdiff_t kmix_wide_nc(ptrdiff_t kt)
+{
+    const ptrdiff_t c6 = (kt + 5) / 6 * 6 * 1000, c5 = (kt + 4) / 5 * 5 * KMIX_WIDE_NC5_COST;
+    const ptrdiff_t c4 = (kt + 3) / 4 * 4 * KMIX_WIDE_NC4_COST;
+    if (c6 <= c5 && c6 <= c4) return 6;
+    return c5 <= c4 ? 5 : 4;
+}
+
 static inline ptrdiff_t kmix_wide_padded(ptrdiff_t kt)
-{ return (kt + KMIX_WIDE_NC - 1) / KMIX_WIDE_NC * KMIX_WIDE_NC; }
+{
+    const ptrdiff_t nc = kmix_wide_nc(kt);
+    return (kt + nc - 1) / nc * nc;
+}
 
 static inline int kmix_wide_argmin2_ok(ptrdiff_t d, ptrdiff_t kt)
 {
@@ -2178,22 +2202,22 @@ static inline int kmix_wide_argmin2_ok(ptrdiff_t d, ptrdiff_t kt)
 #if KMIX_HAVE_DISPATCH
 /* Centres j .. j + NC (tile P: d x NC, packed) against the row vectors in xt (d x NRW); mv,
  * sv, iv: the rows' state. */
-#define KMIX_WIDE_TILE(T, VT, W, SFX)                                              \
+#define KMIX_WIDE_TILE(T, VT, W, SFX, NC)                                              \
     {                                                                              \
-        VT acc[KMIX_WIDE_NR][KMIX_WIDE_NC];                                        \
+        VT acc[KMIX_WIDE_NR][NC];                                        \
         _Pragma("GCC unroll 8")                                                    \
-        for (int c = 0; c < KMIX_WIDE_NC; ++c) {                                   \
+        for (int c = 0; c < NC; ++c) {                                   \
             _Pragma("GCC unroll 4")                                                \
             for (int v = 0; v < KMIX_WIDE_NR; ++v) acc[v][c] = _mm256_setzero_##SFX(); \
         }                                                                          \
         const T *pt = P + j * d;                                                   \
         const T *xf = xb;                                                          \
-        for (ptrdiff_t f = 0; f < d; ++f, pt += KMIX_WIDE_NC, xf += NRW) {         \
+        for (ptrdiff_t f = 0; f < d; ++f, pt += NC, xf += NRW) {         \
             VT xv[KMIX_WIDE_NR];                                                   \
             _Pragma("GCC unroll 4")                                                \
             for (int v = 0; v < KMIX_WIDE_NR; ++v) xv[v] = _mm256_loadu_##SFX(xf + v * W); \
             _Pragma("GCC unroll 8")                                                \
-            for (int c = 0; c < KMIX_WIDE_NC; ++c) {                               \
+            for (int c = 0; c < NC; ++c) {                               \
                 const VT cc = _mm256_set1_##SFX(pt[c]);                            \
                 _Pragma("GCC unroll 4")                                            \
                 for (int v = 0; v < KMIX_WIDE_NR; ++v)                             \
@@ -2201,7 +2225,7 @@ static inline int kmix_wide_argmin2_ok(ptrdiff_t d, ptrdiff_t kt)
             }                                                                      \
         }                                                                          \
         _Pragma("GCC unroll 8")                                                    \
-        for (int c = 0; c < KMIX_WIDE_NC; ++c) {                                   \
+        for (int c = 0; c < NC; ++c) {                                   \
             const VT cn = _mm256_set1_##SFX(pn[j + c]);                            \
             _Pragma("GCC unroll 4")                                                \
             for (int v = 0; v < KMIX_WIDE_NR; ++v)                                 \
@@ -2215,12 +2239,12 @@ static inline int kmix_wide_argmin2_ok(ptrdiff_t d, ptrdiff_t kt)
         for (int v = 0; v < KMIX_WIDE_NR; ++v) {                                   \
             VT t = acc[v][0];                                                      \
             _Pragma("GCC unroll 8")                                                \
-            for (int c = 1; c < KMIX_WIDE_NC; ++c) t = _mm256_min_##SFX(t, acc[v][c]); \
+            for (int c = 1; c < NC; ++c) t = _mm256_min_##SFX(t, acc[v][c]); \
             below = _mm256_or_##SFX(below, _mm256_cmp_##SFX(t, sv[v], _CMP_LT_OQ)); \
         }                                                                          \
         if (!_mm256_testz_##SFX(below, below)) {                                   \
             _Pragma("GCC unroll 8")                                                \
-            for (int c = 0; c < KMIX_WIDE_NC; ++c) {                               \
+            for (int c = 0; c < NC; ++c) {                               \
                 const VT jv = _mm256_set1_##SFX((T)(j + c));                       \
                 for (int v = 0; v < KMIX_WIDE_NR; ++v) {                           \
                     const VT x = acc[v][c];                                        \
@@ -2301,13 +2325,13 @@ static void kmix_wide_rows_pd(const double *X, ptrdiff_t m, ptrdiff_t d, double 
 /* Buffers: the rows transposed by blocks of NRW (nb blocks of d x NRW) and their state (3 x nb
  * NRW). The packed centres (kmix_wide_pack) are visited in blocks of kc (within L2), each for
  * all the rows. */
-#define KMIX_WIDE_ARGMIN2_AVX2(T, VT, W, SFX)                                      \
+#define KMIX_WIDE_ARGMIN2_AVX2(T, VT, W, SFX, NC)                                      \
     enum { NRW = KMIX_WIDE_NR * W };                                               \
     const ptrdiff_t nb = (m + NRW - 1) / NRW;                                      \
-    const ptrdiff_t kp = kmix_wide_padded(kt);                                     \
+    const ptrdiff_t kp = (kt + NC - 1) / NC * NC;                                  \
     ptrdiff_t kc = (ptrdiff_t)(KMIX_WIDE_L2_BYTES / (sizeof(T) * d))               \
-                   / KMIX_WIDE_NC * KMIX_WIDE_NC;                                  \
-    if (kc < KMIX_WIDE_NC) kc = KMIX_WIDE_NC;                                      \
+                   / NC * NC;                                  \
+    if (kc < NC) kc = NC;                                      \
     T *buf = (T *)malloc(sizeof(T) * nb * NRW * ((XT != NULL ? 0 : d) + 3));       \
     if (buf == NULL) return -1;                                                    \
     T *st = buf + (XT != NULL ? 0 : nb * NRW * d);                                 \
@@ -2332,8 +2356,8 @@ static void kmix_wide_rows_pd(const double *X, ptrdiff_t m, ptrdiff_t d, double 
                     iv[v] = _mm256_loadu_##SFX(sb + 2 * NRW + v * W);              \
                 }                                                                  \
             }                                                                      \
-            for (ptrdiff_t j = j0; j < j1; j += KMIX_WIDE_NC)                      \
-                KMIX_WIDE_TILE(T, VT, W, SFX)                                      \
+            for (ptrdiff_t j = j0; j < j1; j += NC)                      \
+                KMIX_WIDE_TILE(T, VT, W, SFX, NC)                                      \
             for (int v = 0; v < KMIX_WIDE_NR; ++v) {                               \
                 _mm256_storeu_##SFX(sb + v * W, mv[v]);                            \
                 _mm256_storeu_##SFX(sb + NRW + v * W, sv[v]);                      \
@@ -2355,13 +2379,27 @@ static void kmix_wide_rows_pd(const double *X, ptrdiff_t m, ptrdiff_t d, double 
 #define KMIX_WIDE_L2_BYTES (192 * 1024)
 
 /* XT: the rows already as kmix_wide_rows lays them out (X unread), or NULL. */
-__attribute__((target("avx2,fma")))
-static int kmix_wide_argmin2_d_avx2(KMIX_WIDE_ARGMIN2_ARGS(double), const double *XT)
-{ KMIX_WIDE_ARGMIN2_AVX2(double, __m256d, 4, pd) }
+#define KMIX_WIDE_ARGMIN2_WIDTHS(T, VT, W, SFX, NAME)                              \
+    __attribute__((target("avx2,fma")))                                            \
+    static int NAME##_nc6(KMIX_WIDE_ARGMIN2_ARGS(T), const T *XT)                  \
+    { KMIX_WIDE_ARGMIN2_AVX2(T, VT, W, SFX, 6) }                                   \
+    __attribute__((target("avx2,fma")))                                            \
+    static int NAME##_nc5(KMIX_WIDE_ARGMIN2_ARGS(T), const T *XT)                  \
+    { KMIX_WIDE_ARGMIN2_AVX2(T, VT, W, SFX, 5) }                                   \
+    __attribute__((target("avx2,fma")))                                            \
+    static int NAME##_nc4(KMIX_WIDE_ARGMIN2_ARGS(T), const T *XT)                  \
+    { KMIX_WIDE_ARGMIN2_AVX2(T, VT, W, SFX, 4) }                                   \
+    static int NAME(KMIX_WIDE_ARGMIN2_ARGS(T), const T *XT)                        \
+    {                                                                              \
+        switch (kmix_wide_nc(kt)) {                                                \
+        case 4: return NAME##_nc4(X, m, d, P, kt, besti, bestv, secv, XT);         \
+        case 5: return NAME##_nc5(X, m, d, P, kt, besti, bestv, secv, XT);         \
+        default: return NAME##_nc6(X, m, d, P, kt, besti, bestv, secv, XT);        \
+        }                                                                          \
+    }
 
-__attribute__((target("avx2,fma")))
-static int kmix_wide_argmin2_f_avx2(KMIX_WIDE_ARGMIN2_ARGS(float), const float *XT)
-{ KMIX_WIDE_ARGMIN2_AVX2(float, __m256, 8, ps) }
+KMIX_WIDE_ARGMIN2_WIDTHS(double, __m256d, 4, pd, kmix_wide_argmin2_d_avx2)
+KMIX_WIDE_ARGMIN2_WIDTHS(float, __m256, 8, ps, kmix_wide_argmin2_f_avx2)
 #endif
 
 /* Rows laid out once for several passes of kmix_wide_argmin2 (its XT; a pass copies them
@@ -2391,12 +2429,12 @@ static inline ptrdiff_t kmix_wide_packed_size(ptrdiff_t d, ptrdiff_t kt)
 { return kmix_wide_padded(kt) * (d + 1); }
 
 #define KMIX_WIDE_PACK(T)                                                          \
-    const ptrdiff_t kp = kmix_wide_padded(kt);                                     \
-    /* feature by feature: CT's rows read in order, a tile's NC values written together */ \
+    const ptrdiff_t nc = kmix_wide_nc(kt), kp = kmix_wide_padded(kt);              \
+    /* feature by feature: CT's rows read in order, a tile's nc values written together */ \
     for (ptrdiff_t f = 0; f < d; ++f)                                              \
-        for (ptrdiff_t j0 = 0; j0 < kp; j0 += KMIX_WIDE_NC) {                      \
-            T *pt = P + j0 * d + f * KMIX_WIDE_NC;                                 \
-            for (ptrdiff_t c = 0; c < KMIX_WIDE_NC; ++c)                           \
+        for (ptrdiff_t j0 = 0; j0 < kp; j0 += nc) {                                \
+            T *pt = P + j0 * d + f * nc;                                           \
+            for (ptrdiff_t c = 0; c < nc; ++c)                                     \
                 pt[c] = j0 + c < kt ? CT[f * ldct + j0 + c] : (T)0;                \
         }                                                                          \
     for (ptrdiff_t j = 0; j < kp; ++j) P[kp * d + j] = j < kt ? cnorm[j] : (T)INFINITY;

@@ -19,7 +19,7 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTER
                       add_scaled, check_block_buffers, closest_center_sparse, closest_centers,
                       exact_closest, exact_sign, float32_rows, imin, kmix_cpu_has_fma,
                       kmix_block_sums_d, kmix_block_sums_f, kmix_fused_argmin2_d,
-                      kmix_fused_argmin2_f, kmix_wide_rows_d, kmix_wide_rows_f,
+                      kmix_fused_argmin2_f, kmix_wide_nc, kmix_wide_rows_d, kmix_wide_rows_f,
                       mixed_abs_error, n_blocks_for, partial_dists,
                       prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
                       sq_norm, sum_counts, sum_in_order, wide_best_two, wide_fused, wide_pack,
@@ -939,6 +939,12 @@ def best_two_of_rows(const floating[:, ::1] D):
         for r in range(m):
             besti[r] = row_argmin2(&D[r, 0], k, &bestv[r], &secv[r])
     return np.asarray(besti), np.asarray(bestv), np.asarray(secv)
+
+
+def wide_tile_width(Py_ssize_t k):
+    """For the kernel tests: how many centres a register tile of the wide one-pass kernel
+    takes for k centres (``kmix_wide_nc``: 4, 5 or 6)."""
+    return kmix_wide_nc(k)
 
 
 def one_pass_best_two(const floating[:, ::1] X, const floating[:, ::1] C):

@@ -552,6 +552,15 @@ _WIDE_KERNEL = pytest.mark.skipif(not _lloyd.simd_enabled(),
                                   reason="the wide one-pass kernel runs on AVX2 and FMA only")
 
 
+def test_wide_shapes_take_every_tile_width():
+    """The wide kernel's register tiles take 4, 5 or 6 centres, whichever pads the centres
+    least for what its columns cost: 5 for 50 centres (digits) where 6 would pad 4, 4 for a
+    few; the kernel test's shapes run each width, with and without padding."""
+    widths = {k: _lloyd.wide_tile_width(k) for k in (1, 2, 5, 6, 7, 8, 9, 50, 64, 700, 1000)}
+    assert widths == {1: 4, 2: 4, 5: 5, 6: 6, 7: 4, 8: 4, 9: 5, 50: 5, 64: 6, 700: 6, 1000: 6}
+    assert {_lloyd.wide_tile_width(k) for _, _, k in _WIDE_SHAPES} == {4, 5, 6}
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("m", "d", "k"), _NARROW_SHAPES
                          + [pytest.param(*s, marks=_WIDE_KERNEL) for s in _WIDE_SHAPES])
