@@ -657,6 +657,27 @@ cdef inline void prep_centers(const floating *C, Py_ssize_t k, Py_ssize_t d, flo
             cnorm[j] += CT[f * k + j] * CT[f * k + j]
 
 
+cdef inline void reduce_cluster_touched(const double *bsum, const double *bw, Py_ssize_t nb,
+                                       Py_ssize_t k, Py_ssize_t d, double *sums, double *wsum,
+                                       const unsigned char *touched,
+                                       Py_ssize_t j) noexcept nogil:
+    """Cluster j's part of :func:`reduce_blocks` with touched and without accumulate: its
+    sums and weight set to the blocks' that hold it, added in block order (for a pass's own
+    threads to share the clusters between them)."""
+    cdef Py_ssize_t b, f
+    cdef const double *src
+    cdef double *dst = sums + j * d
+    for f in range(d):
+        dst[f] = 0.0
+    wsum[j] = 0.0
+    for b in range(nb):
+        if touched[b * k + j]:
+            src = bsum + (b * k + j) * d
+            for f in range(d):
+                dst[f] = dst[f] + src[f]
+            wsum[j] = wsum[j] + bw[b * k + j]
+
+
 cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t nb,
                                Py_ssize_t k, Py_ssize_t d, double *sums, double *wsum,
                                bint accumulate, int n_threads,
@@ -671,7 +692,6 @@ cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t 
     on one thread: waking a team costs more than they do."""
     cdef Py_ssize_t j, f, b
     cdef double acc
-    cdef const double *src
     cdef bint any_block
     if nb * k * d < 1 << 19:
         n_threads = 1
@@ -696,15 +716,7 @@ cdef inline void reduce_blocks(const double *bsum, const double *bw, Py_ssize_t 
         return
     if touched != NULL:
         for j in prange(k, schedule='static', num_threads=n_threads):
-            for f in range(d):
-                sums[j * d + f] = 0.0
-            wsum[j] = 0.0
-            for b in range(nb):
-                if touched[b * k + j]:
-                    src = bsum + (b * k + j) * d
-                    for f in range(d):
-                        sums[j * d + f] = sums[j * d + f] + src[f]
-                    wsum[j] = wsum[j] + bw[b * k + j]
+            reduce_cluster_touched(bsum, bw, nb, k, d, sums, wsum, touched, j)
         return
     for j in prange(k, schedule='static', num_threads=n_threads):
         for f in range(d):

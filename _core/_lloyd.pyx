@@ -20,9 +20,9 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTER
                       exact_closest, exact_sign, float32_rows, imin, kmix_cpu_has_fma,
                       kmix_block_sums_d, kmix_block_sums_f, kmix_fused_argmin2_d,
                       kmix_fused_argmin2_f, kmix_wide_nc, kmix_wide_rows_d, kmix_wide_rows_f,
-                      mixed_abs_error, n_blocks_for, partial_dists,
-                      prep_centers, reduce_blocks, row_argmin2, row_norm, sq_dist, sq_dist_sparse,
-                      sq_norm, sum_counts, sum_in_order, wide_best_two, wide_fused, wide_pack,
+                      mixed_abs_error, n_blocks_for, partial_dists, prep_centers,
+                      reduce_blocks, reduce_cluster_touched, row_argmin2, row_norm, sq_dist,
+                      sq_dist_sparse, sq_norm, sum_counts, sum_in_order, wide_best_two, wide_fused, wide_pack,
                       zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
                            gemm_mixed_min_centers, make_blocks, make_centers, make_rows,
@@ -269,7 +269,7 @@ cdef Py_ssize_t _lloyd_block_dense(const floating *X, const Rows *rows, const Ce
 cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating *centers,
                             Py_ssize_t k, Clustering *cl, int n_threads) noexcept nogil:
     """A dense Lloyd pass on raw buffers (:func:`lloyd_pass_dense`)."""
-    cdef Py_ssize_t b, d = rows.d
+    cdef Py_ssize_t b, j, d = rows.d
     cdef floating *CT = <floating*>cl.CT
     cdef floating *cnorm = <floating*>cl.cnorm
     cdef Centers cen
@@ -304,12 +304,18 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
                                                     &sc)
         free(sc.D)
         free(sc.X32)
+        if touched != NULL:
+            # the blocks' sums reduced by the same threads, cluster by cluster (no team to
+            # wake, none of it serial)
+            for j in prange(k, schedule='static'):
+                reduce_cluster_touched(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums,
+                                       cl.wsum, touched, j)
     free(mbuf)
     free(packed)
     cl.blk.touched = NULL
-    if cl.blk.update:
+    if cl.blk.update and touched == NULL:
         reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, False,
-                      n_threads, touched)
+                      n_threads)
     free(touched)
     return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
