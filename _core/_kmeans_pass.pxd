@@ -22,11 +22,10 @@ cdef struct Rows:
     const double *weight     # n sample weights
     Py_ssize_t n
     Py_ssize_t d
-    # NULL, or the rows laid out once for the wide kernel (kmix_wide_rows), chunk by chunk
-    # of each block: the chunk of block b starting c chunks in at xt + (b * xt_cpb + c) *
-    # CHUNK_ROWS * d values (xt_cpb: chunks per block); see _lloyd's _lay_out_rows
+    # NULL, or the rows laid out once for the wide kernel (kmix_wide_rows) by groups of
+    # LABEL_GROUP rows: the rows from s (a multiple of LABEL_GROUP) at xt + s * d values; see
+    # _lloyd's _lay_out_rows
     const void *xt
-    Py_ssize_t xt_cpb
 
 
 cdef struct Centers:
@@ -220,7 +219,6 @@ cdef inline Rows make_rows(const double *sq_norms, const double *weight, Py_ssiz
     rows.n = n
     rows.d = d
     rows.xt = NULL
-    rows.xt_cpb = 0
     return rows
 
 

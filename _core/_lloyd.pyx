@@ -246,9 +246,6 @@ cdef Py_ssize_t _lloyd_block_dense(const floating *X, const Rows *rows, const Ce
     cdef Py_ssize_t changed = 0
     cdef Py_ssize_t besti[CHUNK_ROWS]
     cdef Moves mv = block_moves(blk, b, k, d)
-    cdef const floating *xt = NULL
-    if rows.xt != NULL:
-        xt = <const floating*>rows.xt + b * rows.xt_cpb * CHUNK_ROWS * d
     while s < end:
         m = imin(CHUNK_ROWS, end - s)
         if floating is double and mc != NULL:
@@ -258,12 +255,72 @@ cdef Py_ssize_t _lloyd_block_dense(const floating *X, const Rows *rows, const Ce
             closest_centers(X + s * d, m, d, <const floating*>cen.C, <const floating*>cen.ST,
                             <const floating*>cen.snorm, k, besti, <floating*>sc.D,
                             cen.use_gemm, <const floating*>cen.P,
-                            rows.sq_norms + s if rows.sq_norms != NULL else NULL, xt)
+                            rows.sq_norms + s if rows.sq_norms != NULL else NULL, NULL)
         changed += _apply_labels(X, rows, s, m, besti, labels, &mv, k)
         s += m
-        if xt != NULL:
-            xt += CHUNK_ROWS * d
     return changed
+
+
+cdef enum:
+    # The rows of the wide kernel's row groups (16 float32 rows, 8 float64): where its label
+    # chunks start, and how _lay_out_rows lays the rows out.
+    LABEL_GROUP = 16
+
+
+cdef inline Py_ssize_t _label_chunks(Py_ssize_t n, int n_threads) noexcept nogil:
+    """How many label chunks a pass over laid-out rows takes: the n rows' groups of
+    LABEL_GROUP shared evenly (chunk q: groups q * groups // nq .. (q + 1) * groups // nq),
+    at most CHUNK_ROWS rows a chunk, a multiple of n_threads chunks where there are groups
+    enough (every thread the same share). The row blocks of the sums are not multiples of
+    the groups: run by block, the kernel padded a group a block (digits: 225-row blocks,
+    6.7% of its work)."""
+    cdef Py_ssize_t groups = (n + LABEL_GROUP - 1) // LABEL_GROUP
+    cdef Py_ssize_t per = CHUNK_ROWS // LABEL_GROUP
+    cdef Py_ssize_t nq = (groups + per - 1) // per
+    nq = (nq + n_threads - 1) // n_threads * n_threads
+    return imin(nq, groups)
+
+
+cdef Py_ssize_t _label_chunk(const floating *X, const Rows *rows, const Centers *cen,
+                             Py_ssize_t s, Py_ssize_t end, int *labels,
+                             Scratch *sc) noexcept nogil:
+    """Labels of the laid-out rows s .. end (s a multiple of LABEL_GROUP, at most
+    CHUNK_ROWS rows) by the wide kernel; returns how many changed."""
+    cdef Py_ssize_t d = rows.d, m = end - s, r, changed = 0
+    cdef Py_ssize_t besti[CHUNK_ROWS]
+    closest_centers(X + s * d, m, d, <const floating*>cen.C, <const floating*>cen.ST,
+                    <const floating*>cen.snorm, cen.k, besti, <floating*>sc.D, cen.use_gemm,
+                    <const floating*>cen.P,
+                    rows.sq_norms + s if rows.sq_norms != NULL else NULL,
+                    <const floating*>rows.xt + s * d)
+    for r in range(m):
+        if labels[s + r] != besti[r]:
+            changed += 1
+            labels[s + r] = <int>besti[r]
+    return changed
+
+
+cdef void _sum_block(const floating *X, const Rows *rows, const Blocks *blk, Py_ssize_t b,
+                     const int *labels, Py_ssize_t k) noexcept nogil:
+    """Block b's rows added to their clusters' block sums (rows of GEMM_MIN_FEATURES+
+    features; chunk by chunk, each chunk's rows in row order: the sums of _apply_labels)."""
+    cdef Py_ssize_t d = rows.d, r
+    cdef Py_ssize_t s = b * blk.size, end = imin(rows.n, (b + 1) * blk.size), m
+    cdef Py_ssize_t lab[CHUNK_ROWS]
+    cdef Moves mv = block_moves(blk, b, k, d)
+    if mv.touched == NULL:
+        zero_block(mv.bsum, mv.bw, k, d)
+    while s < end:
+        m = imin(CHUNK_ROWS, end - s)
+        for r in range(m):
+            lab[r] = labels[s + r]
+        if floating is float:
+            kmix_block_sums_f(<const float*>X + s * d, m, d, lab, rows.weight + s, mv.bsum,
+                              mv.bw, mv.touched, k)
+        else:
+            kmix_block_sums_d(<const double*>X + s * d, m, d, lab, rows.weight + s,
+                              mv.bsum, mv.bw, mv.touched, k)
+        s += m
 
 
 cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating *centers,
@@ -293,15 +350,33 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
     if cl.blk.update:
         touched = <unsigned char*>calloc(cl.blk.nb * k, sizeof(unsigned char))
     cl.blk.touched = touched
+    # Rows laid out for the wide kernel: labels by chunks of whole row groups, then the sums
+    # by block (X read there, as the fused path reads it); else both by block.
+    cdef bint by_groups = rows.xt != NULL and packed != NULL
+    cdef Py_ssize_t nq = _label_chunks(rows.n, n_threads) if by_groups else 0, q
+    cdef Py_ssize_t *qchanged = NULL
+    cdef Py_ssize_t groups = (rows.n + LABEL_GROUP - 1) // LABEL_GROUP, changed = 0
+    if by_groups:
+        qchanged = <Py_ssize_t*>malloc(nq * sizeof(Py_ssize_t))
+        by_groups = qchanged != NULL
     with parallel(num_threads=n_threads):
         # D holds float32 values on the mixed path (half the room of a float64 D)
         sc = _new_scratch(malloc(CHUNK_ROWS * imin(k, TILE_CENTERS) * sizeof(floating)),
                           <float*>malloc(CHUNK_ROWS * d * sizeof(float)) if mc != NULL else NULL)
-        for b in prange(cl.blk.nb, schedule='dynamic'):
-            if cl.blk.update and touched == NULL:
-                zero_block(cl.blk.bsum + b * k * d, cl.blk.bw + b * k, k, d)
-            cl.blk.bchanged[b] = _lloyd_block_dense(X, rows, &cen, mc, &cl.blk, b, cl.labels,
-                                                    &sc)
+        if by_groups:
+            for q in prange(nq, schedule='dynamic'):
+                qchanged[q] = _label_chunk(X, rows, &cen, q * groups // nq * LABEL_GROUP,
+                                           imin(rows.n, (q + 1) * groups // nq * LABEL_GROUP),
+                                           cl.labels, &sc)
+            if cl.blk.update:
+                for b in prange(cl.blk.nb, schedule='dynamic'):
+                    _sum_block(X, rows, &cl.blk, b, cl.labels, k)
+        else:
+            for b in prange(cl.blk.nb, schedule='dynamic'):
+                if cl.blk.update and touched == NULL:
+                    zero_block(cl.blk.bsum + b * k * d, cl.blk.bw + b * k, k, d)
+                cl.blk.bchanged[b] = _lloyd_block_dense(X, rows, &cen, mc, &cl.blk, b,
+                                                        cl.labels, &sc)
         free(sc.D)
         free(sc.X32)
         if touched != NULL:
@@ -317,6 +392,10 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
         reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, False,
                       n_threads)
     free(touched)
+    if by_groups:
+        changed = sum_counts(qchanged, nq)
+        free(qchanged)
+        return changed
     return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
@@ -565,18 +644,17 @@ cdef enum:
     LAID_OUT_MAX_BYTES = 1 << 24
 
 
-cdef void _lay_out_rows(const floating *X, Rows *rows, Py_ssize_t k, const Blocks *blk,
+cdef void _lay_out_rows(const floating *X, Rows *rows, Py_ssize_t k,
                         int n_threads) noexcept nogil:
-    """Set rows.xt to the rows laid out once for the wide kernel (kmix_wide_rows), each
-    block's chunks as the passes take them, where its passes run it (float32 distances of
-    gemm-wide data; float64 data below the mixed path's centres) and the copy fits in
-    LAID_OUT_MAX_BYTES; else (or out of memory) leave it NULL. The caller frees rows.xt."""
-    cdef Py_ssize_t d = rows.d, n = rows.n
-    cdef Py_ssize_t cpb = (blk.size + CHUNK_ROWS - 1) // CHUNK_ROWS, q, b, s, end
-    cdef Py_ssize_t size = blk.nb * cpb * CHUNK_ROWS * d
+    """Set rows.xt to the rows laid out once for the wide kernel (kmix_wide_rows) by groups
+    of LABEL_GROUP rows (the rows from s, a multiple of LABEL_GROUP, at xt + s * d), where
+    its passes run it (float32 distances of gemm-wide data; float64 data below the mixed
+    path's centres) and the copy fits in LAID_OUT_MAX_BYTES; else (or out of memory) leave
+    it NULL. The caller frees rows.xt."""
+    cdef Py_ssize_t d = rows.d, n = rows.n, q, s
+    cdef Py_ssize_t size = (n + LABEL_GROUP - 1) // LABEL_GROUP * LABEL_GROUP * d
     cdef floating *xt
     rows.xt = NULL
-    rows.xt_cpb = cpb
     if not wide_fused(d, k) or size * <Py_ssize_t>sizeof(floating) > LAID_OUT_MAX_BYTES:
         return
     if floating is double and k >= gemm_mixed_min_centers():
@@ -584,17 +662,15 @@ cdef void _lay_out_rows(const floating *X, Rows *rows, Py_ssize_t k, const Block
     xt = <floating*>malloc(size * sizeof(floating))
     if xt == NULL:
         return
-    for q in prange(blk.nb * cpb, schedule='static', num_threads=n_threads):
-        b = q // cpb
-        s = b * blk.size + (q % cpb) * CHUNK_ROWS
-        end = imin(n, (b + 1) * blk.size)
-        if s < end:
-            if floating is float:
-                kmix_wide_rows_f(<const float*>X + s * d, imin(CHUNK_ROWS, end - s), d,
-                                 <float*>xt + q * CHUNK_ROWS * d)
-            else:
-                kmix_wide_rows_d(<const double*>X + s * d, imin(CHUNK_ROWS, end - s), d,
-                                 <double*>xt + q * CHUNK_ROWS * d)
+    for q in prange((n + CHUNK_ROWS - 1) // CHUNK_ROWS, schedule='static',
+                    num_threads=n_threads):
+        s = q * CHUNK_ROWS
+        if floating is float:
+            kmix_wide_rows_f(<const float*>X + s * d, imin(CHUNK_ROWS, n - s), d,
+                             <float*>xt + s * d)
+        else:
+            kmix_wide_rows_d(<const double*>X + s * d, imin(CHUNK_ROWS, n - s), d,
+                             <double*>xt + s * d)
     rows.xt = xt
 
 
@@ -691,7 +767,7 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
             if not known:
                 for i in prange(n, schedule='static', num_threads=n_threads):
                     xnorms[i] = sq_norm(&X[i, 0], d)
-            _lay_out_rows(&X[0, 0], &rows, k, &cl.blk, n_threads)
+            _lay_out_rows(&X[0, 0], &rows, k, n_threads)
             outcome = _lloyd_iterations(&X[0, 0], &rows, &centers[0, 0], &centers_new[0, 0],
                                         &center_shift[0], k, &cl, limits, n_threads,
                                         &last_check, &it, &changed)
@@ -896,7 +972,7 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
         with nogil:
             for i in prange(n, schedule='static', num_threads=n_threads):
                 xnorms[i] = sq_norm(&X[i, 0], d)
-            _lay_out_rows(&X[0, 0], &rows, k, &cl.blk, n_threads)
+            _lay_out_rows(&X[0, 0], &rows, k, n_threads)
             first_cdf(w, n, total_weight, &cdf[0])
             for r in range(first, n_init):
                 check_interrupt(&last_check)
