@@ -192,6 +192,19 @@ cdef inline Scratch _new_scratch(void *D, float *X32) noexcept nogil:
     return sc
 
 
+cdef inline void _block_sums(const floating *X, const Rows *rows, Py_ssize_t s, Py_ssize_t m,
+                             const Py_ssize_t *lab, const Moves *mv, Py_ssize_t k) noexcept nogil:
+    """Rows s .. s + m (labels lab, GEMM_MIN_FEATURES+ features) into their clusters' block
+    sums by kmix_block_sums."""
+    cdef Py_ssize_t d = rows.d
+    if floating is float:
+        kmix_block_sums_f(<const float*>X + s * d, m, d, lab, rows.weight + s, mv.bsum, mv.bw,
+                          mv.touched, k)
+    else:
+        kmix_block_sums_d(<const double*>X + s * d, m, d, lab, rows.weight + s, mv.bsum,
+                          mv.bw, mv.touched, k)
+
+
 cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s, Py_ssize_t m,
                               const Py_ssize_t *besti, int *labels, const Moves *mv,
                               Py_ssize_t k) noexcept nogil:
@@ -211,12 +224,7 @@ cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s,
     if not mv.update:
         return changed
     if d >= GEMM_MIN_FEATURES:
-        if floating is float:
-            kmix_block_sums_f(<const float*>X + s * d, m, d, besti, rows.weight + s, mv.bsum,
-                              mv.bw, mv.touched, k)
-        else:
-            kmix_block_sums_d(<const double*>X + s * d, m, d, besti, rows.weight + s,
-                              mv.bsum, mv.bw, mv.touched, k)
+        _block_sums(X, rows, s, m, besti, mv, k)
         return changed
     for r in range(m):
         i = s + r
@@ -314,12 +322,7 @@ cdef void _sum_block(const floating *X, const Rows *rows, const Blocks *blk, Py_
         m = imin(CHUNK_ROWS, end - s)
         for r in range(m):
             lab[r] = labels[s + r]
-        if floating is float:
-            kmix_block_sums_f(<const float*>X + s * d, m, d, lab, rows.weight + s, mv.bsum,
-                              mv.bw, mv.touched, k)
-        else:
-            kmix_block_sums_d(<const double*>X + s * d, m, d, lab, rows.weight + s,
-                              mv.bsum, mv.bw, mv.touched, k)
+        _block_sums(X, rows, s, m, lab, &mv, k)
         s += m
 
 
