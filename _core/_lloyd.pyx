@@ -327,8 +327,13 @@ cdef void _sum_block(const floating *X, const Rows *rows, const Blocks *blk, Py_
 
 
 cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating *centers,
-                            Py_ssize_t k, Clustering *cl, int n_threads) noexcept nogil:
-    """A dense Lloyd pass on raw buffers (:func:`lloyd_pass_dense`)."""
+                            Py_ssize_t k, Clustering *cl, int n_threads,
+                            floating *centers_new=NULL, double *shift_sq=NULL,
+                            bint *centred=NULL) noexcept nogil:
+    """A dense Lloyd pass on raw buffers (:func:`lloyd_pass_dense`). With centers_new (and
+    shift_sq, centred), a pass that updates may also take each non-empty cluster's new
+    centre and its squared shift (_center_from_sums) as its threads reduce the cluster's
+    sums; centred[0] then says whether it did."""
     cdef Py_ssize_t b, j, d = rows.d
     cdef floating *CT = <floating*>cl.CT
     cdef floating *cnorm = <floating*>cl.cnorm
@@ -388,12 +393,17 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
             for j in prange(k, schedule='static'):
                 reduce_cluster_touched(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums,
                                        cl.wsum, touched, j)
+                if centers_new != NULL and cl.wsum[j] > 0:
+                    shift_sq[j] = _center_from_sums(cl.sums + j * d, cl.wsum[j], d,
+                                                    centers + j * d, centers_new + j * d)
     free(mbuf)
     free(packed)
     cl.blk.touched = NULL
     if cl.blk.update and touched == NULL:
         reduce_blocks(cl.blk.bsum, cl.blk.bw, cl.blk.nb, k, d, cl.sums, cl.wsum, False,
                       n_threads)
+    if centred != NULL:
+        centred[0] = centers_new != NULL and touched != NULL
     free(touched)
     if by_groups:
         changed = sum_counts(qchanged, nq)
@@ -581,29 +591,52 @@ def simd_enabled():
     return bool(kmix_cpu_has_fma())
 
 
+cdef inline double _center_from_sums(const double *sums, double w, Py_ssize_t d,
+                                     const floating *old, floating *new) noexcept nogil:
+    """new = sums / w (d values, rounded to the dtype); returns its squared shift from old."""
+    cdef Py_ssize_t f
+    cdef double c, t, s = 0.0
+    for f in range(d):
+        c = sums[f] * (1.0 / w)
+        new[f] = <floating>c
+        t = <double>new[f] - <double>old[f]
+        s += t * t
+    return s
+
+
 cdef double _centers_from_sums(const double *sums, const double *wsum, Py_ssize_t k,
                                Py_ssize_t d, const floating *centers_old, floating *centers_new,
                                double *center_shift, bint allow_empty) noexcept nogil:
     """Body of :func:`centers_from_sums` on raw buffers."""
-    cdef Py_ssize_t j, f, big = 0
-    cdef double c, t, s, tot = 0.0
+    cdef Py_ssize_t j, big = 0, src
+    cdef double s, tot = 0.0
     for j in range(k):
         if wsum[j] == 0 and not allow_empty:
             return -1.0
         if wsum[j] > wsum[big]:
             big = j
     for j in range(k):
-        s = 0.0
-        for f in range(d):
-            if wsum[j] > 0:
-                c = sums[j * d + f] * (1.0 / wsum[j])
-            else:
-                c = sums[big * d + f] * (1.0 / wsum[big])
-            centers_new[j * d + f] = <floating>c
-            t = <double>centers_new[j * d + f] - <double>centers_old[j * d + f]
-            s += t * t
+        src = j if wsum[j] > 0 else big
+        s = _center_from_sums(sums + src * d, wsum[src], d, centers_old + j * d,
+                              centers_new + j * d)
         center_shift[j] = sqrt(s)
         tot += s
+    return tot
+
+
+cdef double _shift_total(const double *wsum, const double *shift_sq, Py_ssize_t k,
+                         double *center_shift) noexcept nogil:
+    """What _centers_from_sums returns (without allow_empty) when the centres were computed
+    cluster by cluster (shift_sq: their squared shifts): -1 if a cluster is empty, else
+    the total squared shift, each centre's shift in center_shift."""
+    cdef Py_ssize_t j
+    cdef double tot = 0.0
+    for j in range(k):
+        if wsum[j] == 0:
+            return -1.0
+    for j in range(k):
+        center_shift[j] = sqrt(shift_sq[j])
+        tot += shift_sq[j]
     return tot
 
 
@@ -680,18 +713,25 @@ cdef void _lay_out_rows(const floating *X, Rows *rows, Py_ssize_t k,
 cdef int _lloyd_iterations(const floating *X, const Rows *rows, floating *centers,
                            floating *centers_new, double *center_shift, Py_ssize_t k,
                            Clustering *cl, RunLimits limits, int n_threads, double *last_check,
-                           Py_ssize_t *n_run, Py_ssize_t *changed) except -1 nogil:
+                           Py_ssize_t *n_run, Py_ssize_t *changed,
+                           double *shift_sq) except -1 nogil:
     """The iterations of :func:`lloyd_run_dense` on raw buffers: returns the outcome, with
-    the iterations completed in n_run and the labels changed by the last pass in changed."""
+    the iterations completed in n_run and the labels changed by the last pass in changed.
+    shift_sq: k doubles of scratch (the passes' squared centre shifts)."""
     cdef Py_ssize_t d = rows.d
     cdef double shift_tot
+    cdef bint centred = False
     n_run[0] = 0
     while n_run[0] < limits.max_iter:
         if n_run[0] > 0:
             check_interrupt(last_check)
-        changed[0] = _lloyd_pass(X, rows, centers, k, cl, n_threads)
-        shift_tot = _centers_from_sums(cl.sums, cl.wsum, k, d, centers, centers_new,
-                                       center_shift, False)
+        changed[0] = _lloyd_pass(X, rows, centers, k, cl, n_threads, centers_new, shift_sq,
+                                 &centred)
+        if centred:
+            shift_tot = _shift_total(cl.wsum, shift_sq, k, center_shift)
+        else:
+            shift_tot = _centers_from_sums(cl.sums, cl.wsum, k, d, centers, centers_new,
+                                           center_shift, False)
         if shift_tot < 0:
             return _RUN_EMPTY
         memcpy(centers, centers_new, k * d * sizeof(floating))
@@ -758,6 +798,7 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
     cdef bint known = x_sq_norms is not None
     cdef double[::1] xnorms = x_sq_norms if known else np.empty(n)
     cdef double[::1] dists = np.empty(n if finish else 1)
+    cdef double[::1] shift_sq = np.empty(k)
     cdef double[::1] part = np.empty(n_blocks_for(n, 1) if finish else 1)
     cdef Py_ssize_t i
     cl = clusters.view(CT, cnorm, True)
@@ -773,7 +814,7 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
             _lay_out_rows(&X[0, 0], &rows, k, n_threads)
             outcome = _lloyd_iterations(&X[0, 0], &rows, &centers[0, 0], &centers_new[0, 0],
                                         &center_shift[0], k, &cl, limits, n_threads,
-                                        &last_check, &it, &changed)
+                                        &last_check, &it, &changed, &shift_sq[0])
             if finish and outcome != _RUN_EMPTY:
                 if outcome != _RUN_STRICT:
                     # the labels of the final centres, so that predict(X) == labels_
@@ -950,6 +991,7 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
     cdef floating[::1] cnorm = clusters.workspace.cnorm
     cdef floating[:, ::1] centers_new = np.empty_like(centers)
     cdef double[::1] center_shift = np.empty(k)
+    cdef double[::1] shift_sq = np.empty(k)
     cdef const double *w = &clusters.sample_weight[0]
     cdef Py_ssize_t nb = n_blocks_for(n, 1)
     cdef double[::1] cdf = np.empty(n)
@@ -987,7 +1029,7 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
                     cl.labels[i] = -1
                 outcome = _lloyd_iterations(&X[0, 0], &rows, &centers[0, 0], &centers_new[0, 0],
                                             &center_shift[0], k, &cl, limits, n_threads,
-                                            &last_check, &it, &changed)
+                                            &last_check, &it, &changed, &shift_sq[0])
                 if outcome == _RUN_EMPTY:
                     break
                 if outcome != _RUN_STRICT:
