@@ -26,6 +26,7 @@ cdef struct Rows:
     # LABEL_GROUP rows: the rows from s (a multiple of LABEL_GROUP) at xt + s * d values; see
     # _lloyd's _lay_out_rows
     const void *xt
+    bint xt_mixed            # xt holds float64 rows rounded to float32 (the mixed path's)
 
 
 cdef struct Centers:
@@ -174,14 +175,19 @@ cdef inline float *mixed_centers(const double *centers, Py_ssize_t k, Py_ssize_t
 cdef inline void mixed_best_two(const double *X, Py_ssize_t m, Py_ssize_t d, const float *C32,
                                const float *CT32, const float *cnorm32, const float *P32,
                                Py_ssize_t k, bint use_gemm, float *X32, float *D, float *bestv,
-                               float *secv, Py_ssize_t *besti) noexcept nogil:
+                               float *secv, Py_ssize_t *besti,
+                               const float *xt32=NULL) noexcept nogil:
     """Each of m float64 rows' best two float32 partial distances to k centres (bestv at
     centre besti, secv; a tied minimum counts twice), from the rows rounded to float32 (into
     X32, m x d) and the centres' float32 forms (C32, k x d; CT32, d x k; cnorm32: a
     MixedCenters'), tile by tile (D: m x TILE_CENTERS scratch) by merge_tile_best2, or with
-    the packed P32 (not NULL) by kmix_wide_argmin2. The float64
+    the packed P32 (not NULL) by kmix_wide_argmin2, which reads the rounded rows already laid
+    out when xt32 is not NULL (X then unread). The float64
     decisions are the caller's (Lloyd's _closest_mixed, Hamerly's _wide_mixed_best_two)."""
     cdef Py_ssize_t r, kt, j0 = 0
+    if xt32 != NULL and P32 != NULL and wide_best_two(X32, m, d, P32, k, besti, bestv, secv,
+                                                      xt32):
+        return
     for r in range(m * d):
         X32[r] = <float>X[r]
     if P32 != NULL and wide_best_two(X32, m, d, P32, k, besti, bestv, secv, NULL):
@@ -219,6 +225,7 @@ cdef inline Rows make_rows(const double *sq_norms, const double *weight, Py_ssiz
     rows.n = n
     rows.d = d
     rows.xt = NULL
+    rows.xt_mixed = False
     return rows
 
 

@@ -148,11 +148,14 @@ def mixed_min_centers():
 cdef void _closest_mixed(
     const double *X, Py_ssize_t m, Py_ssize_t d, const double *C, Py_ssize_t k,
     const MixedCenters *mc, Py_ssize_t *besti, float *X32, float *D, bint use_gemm,
+    const float *xt32=NULL, const double *xnorms=NULL,
 ) noexcept nogil:
     """closest_centers for float64 rows from float32 partial distances (m <= CHUNK_ROWS).
 
     IN X (m x d), C (k x d, the float64 centres), mc (their float32 forms, see MixedCenters);
     OUT besti (m): the exact assignment rule's labels; scratch X32 (m x d), D (m x TILE_CENTERS).
+    Optional: xt32, the rows rounded to float32 and laid out for the wide kernel
+    (_lay_out_rows); xnorms, their squared norms (:func:`sq_norm`'s; else taken here).
 
     Each row's best and second-best float32 values decide when their gap exceeds twice the
     error bound of one value (mixed_error_scale, mixed_abs_error): the true order of the two
@@ -165,9 +168,9 @@ cdef void _closest_mixed(
     cdef float secv[CHUNK_ROWS]
     cdef double xn, bound, dist
     mixed_best_two(X, m, d, mc.C32, mc.CT32, mc.cnorm32, mc.P32, k, use_gemm, X32, D, bestv,
-                   secv, besti)
+                   secv, besti, xt32)
     for r in range(m):
-        xn = row_norm(X + r * d, d)
+        xn = sqrt(xnorms[r]) if xnorms != NULL else row_norm(X + r * d, d)
         bound = 2.0 * (mc.scale * (mc.cmax + xn * sqrt(mc.cmax))
                        + mixed_abs_error(d, xn, mc.cmax))
         # (centres too large for float32 never get here: mixed_centers refuses them)
@@ -290,17 +293,22 @@ cdef inline Py_ssize_t _label_chunks(Py_ssize_t n, int n_threads) noexcept nogil
 
 
 cdef Py_ssize_t _label_chunk(const floating *X, const Rows *rows, const Centers *cen,
-                             Py_ssize_t s, Py_ssize_t end, int *labels,
-                             Scratch *sc) noexcept nogil:
+                             const MixedCenters *mc, Py_ssize_t s, Py_ssize_t end,
+                             int *labels, Scratch *sc) noexcept nogil:
     """Labels of the laid-out rows s .. end (s a multiple of LABEL_GROUP, at most
-    CHUNK_ROWS rows) by the wide kernel; returns how many changed."""
+    CHUNK_ROWS rows) by the wide kernel (mc: the float32 centres of the mixed path, whose
+    rows are laid out rounded to float32, or NULL); returns how many changed."""
     cdef Py_ssize_t d = rows.d, m = end - s, r, changed = 0
     cdef Py_ssize_t besti[CHUNK_ROWS]
-    closest_centers(X + s * d, m, d, <const floating*>cen.C, <const floating*>cen.ST,
-                    <const floating*>cen.snorm, cen.k, besti, <floating*>sc.D, cen.use_gemm,
-                    <const floating*>cen.P,
-                    rows.sq_norms + s if rows.sq_norms != NULL else NULL,
-                    <const floating*>rows.xt + s * d)
+    cdef const double *xnorms = rows.sq_norms + s if rows.sq_norms != NULL else NULL
+    if floating is double and mc != NULL:
+        _closest_mixed(X + s * d, m, d, <const double*>cen.C, cen.k, mc, besti, sc.X32,
+                       <float*>sc.D, cen.use_gemm, <const float*>rows.xt + s * d, xnorms)
+    else:
+        closest_centers(X + s * d, m, d, <const floating*>cen.C, <const floating*>cen.ST,
+                        <const floating*>cen.snorm, cen.k, besti, <floating*>sc.D,
+                        cen.use_gemm, <const floating*>cen.P, xnorms,
+                        <const floating*>rows.xt + s * d)
     for r in range(m):
         if labels[s + r] != besti[r]:
             changed += 1
@@ -360,7 +368,8 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
     cl.blk.touched = touched
     # Rows laid out for the wide kernel: labels by chunks of whole row groups, then the sums
     # by block (X read there, as the fused path reads it); else both by block.
-    cdef bint by_groups = rows.xt != NULL and packed != NULL
+    cdef bint by_groups = rows.xt != NULL and (
+        packed != NULL if mc == NULL else rows.xt_mixed and mc.P32 != NULL)
     cdef Py_ssize_t nq = _label_chunks(rows.n, n_threads) if by_groups else 0, q
     cdef Py_ssize_t *qchanged = NULL
     cdef Py_ssize_t groups = (rows.n + LABEL_GROUP - 1) // LABEL_GROUP, changed = 0
@@ -373,7 +382,7 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
                           <float*>malloc(CHUNK_ROWS * d * sizeof(float)) if mc != NULL else NULL)
         if by_groups:
             for q in prange(nq, schedule='dynamic'):
-                qchanged[q] = _label_chunk(X, rows, &cen, q * groups // nq * LABEL_GROUP,
+                qchanged[q] = _label_chunk(X, rows, &cen, mc, q * groups // nq * LABEL_GROUP,
                                            imin(rows.n, (q + 1) * groups // nq * LABEL_GROUP),
                                            cl.labels, &sc)
             if cl.blk.update:
@@ -684,29 +693,40 @@ cdef void _lay_out_rows(const floating *X, Rows *rows, Py_ssize_t k,
                         int n_threads) noexcept nogil:
     """Set rows.xt to the rows laid out once for the wide kernel (kmix_wide_rows) by groups
     of LABEL_GROUP rows (the rows from s, a multiple of LABEL_GROUP, at xt + s * d), where
-    its passes run it (float32 distances of gemm-wide data; float64 data below the mixed
-    path's centres) and the copy fits in LAID_OUT_MAX_BYTES; else (or out of memory) leave
-    it NULL. The caller frees rows.xt."""
-    cdef Py_ssize_t d = rows.d, n = rows.n, q, s
+    its passes run it (gemm-wide data) and the copy fits in LAID_OUT_MAX_BYTES; float64 rows
+    from the mixed path's centres on are laid out rounded to float32, as its passes round
+    them (rows.xt_mixed). Else (or out of memory) leave it NULL. The caller frees rows.xt."""
+    cdef Py_ssize_t d = rows.d, n = rows.n, q, s, m, r
     cdef Py_ssize_t size = (n + LABEL_GROUP - 1) // LABEL_GROUP * LABEL_GROUP * d
-    cdef floating *xt
+    cdef bint mixed = floating is double and k >= gemm_mixed_min_centers()
+    cdef Py_ssize_t item = sizeof(float) if mixed else sizeof(floating)
+    cdef void *xt
+    cdef float *x32 = NULL
     rows.xt = NULL
-    if not wide_fused(d, k) or size * <Py_ssize_t>sizeof(floating) > LAID_OUT_MAX_BYTES:
+    rows.xt_mixed = mixed
+    if not wide_fused(d, k) or size * item > LAID_OUT_MAX_BYTES:
         return
-    if floating is double and k >= gemm_mixed_min_centers():
-        return
-    xt = <floating*>malloc(size * sizeof(floating))
-    if xt == NULL:
+    xt = malloc(size * item)
+    if mixed:
+        x32 = <float*>malloc(n * d * sizeof(float))
+    if xt == NULL or (mixed and x32 == NULL):
+        free(xt)
+        free(x32)
         return
     for q in prange((n + CHUNK_ROWS - 1) // CHUNK_ROWS, schedule='static',
                     num_threads=n_threads):
         s = q * CHUNK_ROWS
+        m = imin(CHUNK_ROWS, n - s)
         if floating is float:
-            kmix_wide_rows_f(<const float*>X + s * d, imin(CHUNK_ROWS, n - s), d,
-                             <float*>xt + s * d)
+            kmix_wide_rows_f(<const float*>X + s * d, m, d, <float*>xt + s * d)
+        elif mixed:
+            # (rounded to nearest, as mixed_best_two rounds them)
+            for r in range(s * d, (s + m) * d):
+                x32[r] = <float>X[r]
+            kmix_wide_rows_f(x32 + s * d, m, d, <float*>xt + s * d)
         else:
-            kmix_wide_rows_d(<const double*>X + s * d, imin(CHUNK_ROWS, n - s), d,
-                             <double*>xt + s * d)
+            kmix_wide_rows_d(<const double*>X + s * d, m, d, <double*>xt + s * d)
+    free(x32)
     rows.xt = xt
 
 
