@@ -367,9 +367,12 @@ cdef Py_ssize_t _lloyd_pass(const floating *X, const Rows *rows, const floating 
         touched = <unsigned char*>calloc(cl.blk.nb * k, sizeof(unsigned char))
     cl.blk.touched = touched
     # Rows laid out for the wide kernel: labels by chunks of whole row groups, then the sums
-    # by block (X read there, as the fused path reads it); else both by block.
+    # by block (X read there, as the fused path reads it); else both by block. (Rows laid
+    # out rounded to float32 serve the mixed path only: a pass whose centres it refuses
+    # stays in float64, by block.)
     cdef bint by_groups = rows.xt != NULL and (
-        packed != NULL if mc == NULL else rows.xt_mixed and mc.P32 != NULL)
+        packed != NULL and not rows.xt_mixed if mc == NULL
+        else rows.xt_mixed and mc.P32 != NULL)
     cdef Py_ssize_t nq = _label_chunks(rows.n, n_threads) if by_groups else 0, q
     cdef Py_ssize_t *qchanged = NULL
     cdef Py_ssize_t groups = (rows.n + LABEL_GROUP - 1) // LABEL_GROUP, changed = 0

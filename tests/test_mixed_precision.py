@@ -150,6 +150,26 @@ def test_values_beyond_float32_and_subnormal_values(algorithm):
         assert np.all(np.isfinite(km.cluster_centers_))
 
 
+@pytest.mark.parametrize("k", [K_AVX512, K])
+def test_run_beyond_float32_equals_the_run_scaled_down(k):
+    """Lloyd's compiled run on float64 rows scaled by 2**60 (squared norms beyond the mixed
+    path's limit: the passes stay in float64, though the run laid the rows out rounded to
+    float32 for it) and on the same rows unscaled (the mixed path): the same labels and
+    iterations, and the same centres scaled by 2**60 (exact arithmetic commutes with the
+    scaling). Reading the float32 layout as float64 rows gives other labels."""
+    rng = np.random.RandomState(9)
+    C = rng.normal(size=(k, D))
+    X = np.repeat(C, 5, axis=0) + 0.6 * rng.normal(size=(5 * k, D))
+    small = _lloyd(X, C, max_iter=4, n_threads=2)
+    big = _lloyd(X * 2.0 ** 60, C * 2.0 ** 60, max_iter=4, n_threads=2)
+    assert big.n_iter_ == small.n_iter_ >= 2
+    assert_array_equal(big.labels_, small.labels_)
+    assert_array_equal(big.labels_, exact_assign(X, small.cluster_centers_))
+    assert_allclose(big.cluster_centers_ / 2.0 ** 60, small.cluster_centers_, rtol=1e-12,
+                    atol=1e-12)
+    assert np.all(np.bincount(small.labels_, minlength=k) > 0)
+
+
 @pytest.mark.parametrize("algorithm", ["lloyd", "hamerly", "yinyang"])
 @pytest.mark.parametrize("k", [K_AVX512, K])
 def test_run_on_real_valued_data_equals_exact_lloyd(k, algorithm):
