@@ -22,8 +22,8 @@ from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, MIXED_MAX_NORM, TILE_CENTER
                       kmix_fused_argmin2_f, kmix_wide_nc, kmix_wide_rows_d, kmix_wide_rows_f,
                       mixed_abs_error, n_blocks_for, partial_dists, prep_centers,
                       reduce_blocks, reduce_cluster_touched, row_argmin2, row_norm, sq_dist,
-                      sq_dist_sparse, sq_norm, sum_counts, sum_in_order, wide_best_two, wide_fused, wide_pack,
-                      zero_block)
+                      sq_dist_sparse, sq_norm, sum_counts, sum_in_order, wide_best_two,
+                      wide_fused, wide_pack, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
                            gemm_mixed_min_centers, make_blocks, make_centers, make_rows,
                            mixed_best_two, mixed_centers)
