@@ -52,6 +52,8 @@ __all__ = ["KMeans"]
 
 
 def _is_arraylike_not_scalar(x):
+    if type(x) is np.ndarray:
+        return True
     return (hasattr(x, "__len__") or hasattr(x, "shape") or hasattr(x, "__array__")) and not (
         isinstance(x, str) or np.isscalar(x)
     )

@@ -1,4 +1,5 @@
 """Parameter and input validation: the one place kmix checks what it is given."""
+import math
 import numbers
 
 import numpy as np
@@ -30,9 +31,12 @@ def check_int(name, value, *, low=None, high=None, allow_none=False):
     """Validate an integer parameter (bools are rejected) and return it as ``int``."""
     if value is None and allow_none:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}.")
-    value = int(value)
+    # (a plain int first: the ABC check costs a microsecond a parameter)
+    if type(value) is not int:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(
+                f"{name} must be an int, got {value!r} of type {type(value).__name__}.")
+        value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}.")
     if high is not None and value > high:
@@ -44,10 +48,11 @@ def check_real(name, value, *, low=None, low_inclusive=True, allow_none=False):
     """Validate a finite real parameter and return it as ``float``."""
     if value is None and allow_none:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if type(value) is not float and type(value) is not int and (
+            isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got {value!r}.")
     value = float(value)
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}.")
     if low is not None and (value < low or (not low_inclusive and value == low)):
         op = ">=" if low_inclusive else ">"
