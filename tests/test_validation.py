@@ -355,6 +355,22 @@ def test_magnitude_rejected_by_every_fit(name, dtype, huge):
         _FITS[name](_blobs(scale, dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scale", [5e153, 1e160])
+def test_magnitude_of_initial_centres(dtype, scale):
+    """Initial centres whose squared distances would overflow are rejected by name, whether
+    the sum of their squares is finite (5e153: the quick check's sum is reused, and its bound
+    fails) or not (1e160); float32 data cast such centres to infinity (check_array's error)."""
+    X = _blobs(1.0, dtype)
+    init = np.full((3, X.shape[1]), scale)
+    if dtype == np.float32:
+        match = "init"
+    else:
+        match = "init has values of magnitude up to .*: squared distances overflow float64"
+    with pytest.raises(ValueError, match=match):
+        KMeans(3, init=init, n_init=1).fit(X)
+
+
 @pytest.mark.parametrize("cls", [KMeans, kmix.MiniBatchKMeans, kmix.DBSCAN,
                                  kmix.SpectralClustering])
 def test_magnitude_of_sparse_X(cls):

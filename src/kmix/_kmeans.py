@@ -118,7 +118,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         return self.n_init
 
     def _check_centers(self, centers, X, what="init"):
-        centers = checked_float_copy(centers, X.dtype, what)
+        centers, squares = checked_float_copy(centers, X.dtype, what, with_squares=True)
         if centers.shape[0] != self.n_clusters:
             raise ValueError(
                 f"The shape of the initial centers {centers.shape} does not match the number "
@@ -129,7 +129,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
                 f"The shape of the initial centers {centers.shape} does not match the number "
                 f"of features of the data {X.shape[1]}."
             )
-        return check_magnitude(centers, underflow=False, what=what)
+        return check_magnitude(centers, underflow=False, what=what, squares=squares)
 
     def _check_test_data(self, X):
         return validate_fitted_input(self, X, accept_sparse="csr",
