@@ -1146,3 +1146,19 @@ def test_center_groups_of_size_is_a_partition_into_panels(k):
         assert np.all(group_of[own] == g)
     for a, b in zip((group_of, members, gstart), center_groups_of_size(C, KMIX_PANEL)):
         assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("k", [9, 20, 100])
+def test_center_groups_of_size_of_identical_centres(k):
+    """Identical centres (a degenerate start: every centre ties with every group): the
+    groups still partition them into ceil(k / 8) panels of at most 8, the groups the
+    grouping of nearby centres left being filled first, then new ones."""
+    from kmix._core._constants import KMIX_PANEL
+    from kmix._kmeans_algorithms import center_groups_of_size
+    C = np.ones((k, 32))
+    group_of, members, gstart = center_groups_of_size(C, KMIX_PANEL)
+    sizes = np.diff(gstart)
+    assert len(sizes) == -(-k // KMIX_PANEL)
+    assert sizes.max() <= KMIX_PANEL
+    assert_array_equal(np.sort(members), np.arange(k))
+    assert_array_equal(np.bincount(group_of), sizes)

@@ -510,18 +510,24 @@ def center_groups_of_size(centers, size):
     group_of, members, gstart = center_groups(centers, n_groups)
     means = _group_means(c, group_of, gstart.shape[0] - 1)[0]
     d2 = (np.einsum("ij,ij->i", means, means)[None, :] - 2.0 * c @ means.T)
-    prefs = np.argsort(d2, axis=1, kind="stable")
-    count = np.zeros(n_groups, dtype=np.intp)
-    group_of = np.empty(k, dtype=np.intp)
-    for j in np.argsort(d2.min(axis=1), kind="stable"):
-        for g in prefs[j]:
-            if count[g] < size:
-                break
-        else:
-            g = int(np.argmin(count))
+    # Each centre to its nearest group not yet full (the first on a tie, as a stable sort of
+    # its row would give), the full groups masked (sorting every centre's row of groups took
+    # most of this function's 10 ms at k=1000 and 225 ms at k=4096)
+    # (center_groups may have left fewer groups than n_groups: when those are all full, a
+    # centre starts a new group, the least filled)
+    full = np.zeros(d2.shape[1])
+    count = [0] * n_groups
+    group_of = [0] * k
+    for j in np.argsort(d2.min(axis=1), kind="stable").tolist():
+        masked = d2[j] + full
+        g = int(np.argmin(masked))
+        if masked[g] == np.inf:
+            g = count.index(min(count))
         group_of[j] = g
         count[g] += 1
-    _, group_of = np.unique(group_of, return_inverse=True)   # (no empty group)
+        if count[g] == size and g < full.shape[0]:
+            full[g] = np.inf
+    _, group_of = np.unique(np.array(group_of), return_inverse=True)   # (no empty group)
     group_of = np.ascontiguousarray(group_of, dtype=np.intp)
     members = np.ascontiguousarray(np.argsort(group_of, kind="stable"), dtype=np.intp)
     gstart = np.searchsorted(group_of[members], np.arange(group_of.max() + 2)).astype(np.intp)
