@@ -2163,14 +2163,13 @@ static inline void kmix_fused_argmin2_f(KMIX_FUSED_ARGMIN2_ARGS(float))
  * AVX2+FMA only (kmix_wide_argmin2_ok): without it gemm and the scan are faster than any
  * portable form of this loop. d <= KMIX_WIDE_MAX_D; indices held as T (kt <= 2^24). */
 #define KMIX_WIDE_NR 2
-#define KMIX_WIDE_NC 6
 #define KMIX_WIDE_MAX_D 256
 
 #define KMIX_WIDE_ARGMIN2_ARGS(T)                                                  \
     const T *X, ptrdiff_t m, ptrdiff_t d, const T *P, ptrdiff_t kt, ptrdiff_t *besti, \
     T *bestv, T *secv
 
-/* The tile width for kt centres: KMIX_WIDE_NC (6), or 5 or 4 where they pad fewer centres by
+/* The tile width for kt centres: 6, or 5 or 4 where they pad fewer centres by
  * more than their costlier columns (fewer accumulators per broadcast and per load) take back:
  * per column 5 costs KMIX_WIDE_NC5_COST and 4 KMIX_WIDE_NC4_COST thousandths of 6's. */
 #ifndef KMIX_WIDE_NC5_COST
@@ -2202,22 +2201,22 @@ static inline int kmix_wide_argmin2_ok(ptrdiff_t d, ptrdiff_t kt)
 #if KMIX_HAVE_DISPATCH
 /* Centres j .. j + NC (tile P: d x NC, packed) against the row vectors in xt (d x NRW); mv,
  * sv, iv: the rows' state. */
-#define KMIX_WIDE_TILE(T, VT, W, SFX, NC)                                              \
+#define KMIX_WIDE_TILE(T, VT, W, SFX, NC)                                          \
     {                                                                              \
-        VT acc[KMIX_WIDE_NR][NC];                                        \
+        VT acc[KMIX_WIDE_NR][NC];                                                  \
         _Pragma("GCC unroll 8")                                                    \
-        for (int c = 0; c < NC; ++c) {                                   \
+        for (int c = 0; c < NC; ++c) {                                             \
             _Pragma("GCC unroll 4")                                                \
             for (int v = 0; v < KMIX_WIDE_NR; ++v) acc[v][c] = _mm256_setzero_##SFX(); \
         }                                                                          \
         const T *pt = P + j * d;                                                   \
         const T *xf = xb;                                                          \
-        for (ptrdiff_t f = 0; f < d; ++f, pt += NC, xf += NRW) {         \
+        for (ptrdiff_t f = 0; f < d; ++f, pt += NC, xf += NRW) {                   \
             VT xv[KMIX_WIDE_NR];                                                   \
             _Pragma("GCC unroll 4")                                                \
             for (int v = 0; v < KMIX_WIDE_NR; ++v) xv[v] = _mm256_loadu_##SFX(xf + v * W); \
             _Pragma("GCC unroll 8")                                                \
-            for (int c = 0; c < NC; ++c) {                               \
+            for (int c = 0; c < NC; ++c) {                                         \
                 const VT cc = _mm256_set1_##SFX(pt[c]);                            \
                 _Pragma("GCC unroll 4")                                            \
                 for (int v = 0; v < KMIX_WIDE_NR; ++v)                             \
@@ -2225,11 +2224,11 @@ static inline int kmix_wide_argmin2_ok(ptrdiff_t d, ptrdiff_t kt)
             }                                                                      \
         }                                                                          \
         _Pragma("GCC unroll 8")                                                    \
-        for (int c = 0; c < NC; ++c) {                                   \
+        for (int c = 0; c < NC; ++c) {                                             \
             const VT cn = _mm256_set1_##SFX(pn[j + c]);                            \
             _Pragma("GCC unroll 4")                                                \
             for (int v = 0; v < KMIX_WIDE_NR; ++v)                                 \
-                /* cn + (-2) acc: one rounding, as the add of the exact product */  \
+                /* cn + (-2) acc: one rounding, as the add of the exact product */ \
                 acc[v][c] = _mm256_fmadd_##SFX(two, acc[v][c], cn);                \
         }                                                                          \
         /* Only a value below a lane's second best changes its state: the tile's   \
@@ -2239,12 +2238,12 @@ static inline int kmix_wide_argmin2_ok(ptrdiff_t d, ptrdiff_t kt)
         for (int v = 0; v < KMIX_WIDE_NR; ++v) {                                   \
             VT t = acc[v][0];                                                      \
             _Pragma("GCC unroll 8")                                                \
-            for (int c = 1; c < NC; ++c) t = _mm256_min_##SFX(t, acc[v][c]); \
+            for (int c = 1; c < NC; ++c) t = _mm256_min_##SFX(t, acc[v][c]);       \
             below = _mm256_or_##SFX(below, _mm256_cmp_##SFX(t, sv[v], _CMP_LT_OQ)); \
         }                                                                          \
         if (!_mm256_testz_##SFX(below, below)) {                                   \
             _Pragma("GCC unroll 8")                                                \
-            for (int c = 0; c < NC; ++c) {                               \
+            for (int c = 0; c < NC; ++c) {                                         \
                 const VT jv = _mm256_set1_##SFX((T)(j + c));                       \
                 for (int v = 0; v < KMIX_WIDE_NR; ++v) {                           \
                     const VT x = acc[v][c];                                        \
@@ -2325,13 +2324,13 @@ static void kmix_wide_rows_pd(const double *X, ptrdiff_t m, ptrdiff_t d, double 
 /* Buffers: the rows transposed by blocks of NRW (nb blocks of d x NRW) and their state (3 x nb
  * NRW). The packed centres (kmix_wide_pack) are visited in blocks of kc (within L2), each for
  * all the rows. */
-#define KMIX_WIDE_ARGMIN2_AVX2(T, VT, W, SFX, NC)                                      \
+#define KMIX_WIDE_ARGMIN2_AVX2(T, VT, W, SFX, NC)                                  \
     enum { NRW = KMIX_WIDE_NR * W };                                               \
     const ptrdiff_t nb = (m + NRW - 1) / NRW;                                      \
     const ptrdiff_t kp = (kt + NC - 1) / NC * NC;                                  \
     ptrdiff_t kc = (ptrdiff_t)(KMIX_WIDE_L2_BYTES / (sizeof(T) * d))               \
-                   / NC * NC;                                  \
-    if (kc < NC) kc = NC;                                      \
+                   / NC * NC;                                                      \
+    if (kc < NC) kc = NC;                                                          \
     T *buf = (T *)malloc(sizeof(T) * nb * NRW * ((XT != NULL ? 0 : d) + 3));       \
     if (buf == NULL) return -1;                                                    \
     T *st = buf + (XT != NULL ? 0 : nb * NRW * d);                                 \
@@ -2356,8 +2355,8 @@ static void kmix_wide_rows_pd(const double *X, ptrdiff_t m, ptrdiff_t d, double 
                     iv[v] = _mm256_loadu_##SFX(sb + 2 * NRW + v * W);              \
                 }                                                                  \
             }                                                                      \
-            for (ptrdiff_t j = j0; j < j1; j += NC)                      \
-                KMIX_WIDE_TILE(T, VT, W, SFX, NC)                                      \
+            for (ptrdiff_t j = j0; j < j1; j += NC)                                \
+                KMIX_WIDE_TILE(T, VT, W, SFX, NC)                                  \
             for (int v = 0; v < KMIX_WIDE_NR; ++v) {                               \
                 _mm256_storeu_##SFX(sb + v * W, mv[v]);                            \
                 _mm256_storeu_##SFX(sb + NRW + v * W, sv[v]);                      \

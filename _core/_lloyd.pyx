@@ -208,6 +208,17 @@ cdef inline void _block_sums(const floating *X, const Rows *rows, Py_ssize_t s, 
                           mv.bw, mv.touched, k)
 
 
+cdef inline Py_ssize_t _store_labels(int *labels, const Py_ssize_t *besti,
+                                     Py_ssize_t m) noexcept nogil:
+    """labels[:m] = besti[:m]; returns how many changed."""
+    cdef Py_ssize_t r, changed = 0
+    for r in range(m):
+        if labels[r] != besti[r]:
+            changed += 1
+            labels[r] = <int>besti[r]
+    return changed
+
+
 cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s, Py_ssize_t m,
                               const Py_ssize_t *besti, int *labels, const Moves *mv,
                               Py_ssize_t k) noexcept nogil:
@@ -217,13 +228,8 @@ cdef Py_ssize_t _apply_labels(const floating *X, const Rows *rows, Py_ssize_t s,
     one: kmix_block_sums made the chapter's 2000 x 2 blobs fit, k=5 n_init=10, 7% slower);
     return how many labels changed."""
     cdef Py_ssize_t r, i, a, d = rows.d
-    cdef Py_ssize_t changed = 0
+    cdef Py_ssize_t changed = _store_labels(labels + s, besti, m)
     cdef double wi
-    for r in range(m):
-        i = s + r
-        if labels[i] != besti[r]:
-            changed += 1
-            labels[i] = <int>besti[r]
     if not mv.update:
         return changed
     if d >= GEMM_MIN_FEATURES:
@@ -298,7 +304,7 @@ cdef Py_ssize_t _label_chunk(const floating *X, const Rows *rows, const Centers 
     """Labels of the laid-out rows s .. end (s a multiple of LABEL_GROUP, at most
     CHUNK_ROWS rows) by the wide kernel (mc: the float32 centres of the mixed path, whose
     rows are laid out rounded to float32, or NULL); returns how many changed."""
-    cdef Py_ssize_t d = rows.d, m = end - s, r, changed = 0
+    cdef Py_ssize_t d = rows.d, m = end - s
     cdef Py_ssize_t besti[CHUNK_ROWS]
     cdef const double *xnorms = rows.sq_norms + s if rows.sq_norms != NULL else NULL
     if floating is double and mc != NULL:
@@ -309,11 +315,7 @@ cdef Py_ssize_t _label_chunk(const floating *X, const Rows *rows, const Centers 
                         <const floating*>cen.snorm, cen.k, besti, <floating*>sc.D,
                         cen.use_gemm, <const floating*>cen.P, xnorms,
                         <const floating*>rows.xt + s * d)
-    for r in range(m):
-        if labels[s + r] != besti[r]:
-            changed += 1
-            labels[s + r] = <int>besti[r]
-    return changed
+    return _store_labels(labels + s, besti, m)
 
 
 cdef void _sum_block(const floating *X, const Rows *rows, const Blocks *blk, Py_ssize_t b,
@@ -733,6 +735,32 @@ cdef void _lay_out_rows(const floating *X, Rows *rows, Py_ssize_t k,
     rows.xt = xt
 
 
+cdef void _run_rows(const floating *X, Rows *rows, double *xnorms, bint norms_known,
+                    Py_ssize_t k, int n_threads) noexcept nogil:
+    """What a compiled run takes once for all its passes: the rows' squared norms (into
+    xnorms, unless norms_known; the passes' rounding bounds read them) and the rows laid out
+    for the wide kernel (_lay_out_rows; the caller frees rows.xt)."""
+    cdef Py_ssize_t i
+    if not norms_known:
+        for i in prange(rows.n, schedule='static', num_threads=n_threads):
+            xnorms[i] = sq_norm(X + i * rows.d, rows.d)
+    _lay_out_rows(X, rows, k, n_threads)
+
+
+cdef double _run_end(const floating *X, const Rows *rows, const floating *centers,
+                     Py_ssize_t k, Clustering *cl_labels, int outcome, double *dists,
+                     double *part, int n_threads) noexcept nogil:
+    """The end of a run that did not empty a cluster, as kmeans_single takes it: the labels
+    of the final centres (a pass without update, unless the labels converged) and the
+    inertia (sq_dist_to_assigned, weighted_sum_ordered; dists: n, part: n_blocks_for(n, 1)
+    doubles of scratch), returned."""
+    if outcome != _RUN_STRICT:
+        # the labels of the final centres, so that predict(X) == labels_
+        _lloyd_pass(X, rows, centers, k, cl_labels, n_threads)
+    _sq_dist_to_assigned(X, centers, cl_labels.labels, rows.n, rows.d, dists, n_threads)
+    return _weighted_sum_ordered(dists, rows.weight, rows.n, part, n_threads)
+
+
 cdef int _lloyd_iterations(const floating *X, const Rows *rows, floating *centers,
                            floating *centers_new, double *center_shift, Py_ssize_t k,
                            Clustering *cl, RunLimits limits, int n_threads, double *last_check,
@@ -823,28 +851,19 @@ def lloyd_run_dense(const floating[:, ::1] X, floating[:, ::1] centers,
     cdef double[::1] dists = np.empty(n if finish else 1)
     cdef double[::1] shift_sq = np.empty(k)
     cdef double[::1] part = np.empty(n_blocks_for(n, 1) if finish else 1)
-    cdef Py_ssize_t i
     cl = clusters.view(CT, cnorm, True)
     if finish:
         cl_labels = clusters.view(CT, cnorm, False)
-    # (the rows' squared norms once for all the passes, whose rounding bounds read them)
     rows = make_rows(&xnorms[0], &clusters.sample_weight[0], n, d)
     try:
         with nogil:
-            if not known:
-                for i in prange(n, schedule='static', num_threads=n_threads):
-                    xnorms[i] = sq_norm(&X[i, 0], d)
-            _lay_out_rows(&X[0, 0], &rows, k, n_threads)
+            _run_rows(&X[0, 0], &rows, &xnorms[0], known, k, n_threads)
             outcome = _lloyd_iterations(&X[0, 0], &rows, &centers[0, 0], &centers_new[0, 0],
                                         &center_shift[0], k, &cl, limits, n_threads,
                                         &last_check, &it, &changed, &shift_sq[0])
             if finish and outcome != _RUN_EMPTY:
-                if outcome != _RUN_STRICT:
-                    # the labels of the final centres, so that predict(X) == labels_
-                    _lloyd_pass(&X[0, 0], &rows, &centers[0, 0], k, &cl_labels, n_threads)
-                _sq_dist_to_assigned(&X[0, 0], &centers[0, 0], cl.labels, n, d, &dists[0],
-                                     n_threads)
-                value = _weighted_sum_ordered(&dists[0], rows.weight, n, &part[0], n_threads)
+                value = _run_end(&X[0, 0], &rows, &centers[0, 0], k, &cl_labels, outcome,
+                                 &dists[0], &part[0], n_threads)
     finally:
         free(<void*>rows.xt)
     return it, changed, outcome, (value if finish and outcome != _RUN_EMPTY else None)
@@ -1038,9 +1057,7 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
     rows = make_rows(&xnorms[0], w, n, d)
     try:
         with nogil:
-            for i in prange(n, schedule='static', num_threads=n_threads):
-                xnorms[i] = sq_norm(&X[i, 0], d)
-            _lay_out_rows(&X[0, 0], &rows, k, n_threads)
+            _run_rows(&X[0, 0], &rows, &xnorms[0], False, k, n_threads)
             first_cdf(w, n, total_weight, &cdf[0])
             for r in range(first, n_init):
                 check_interrupt(&last_check)
@@ -1055,13 +1072,8 @@ def small_restarts_dense(const floating[:, ::1] X, Clusters clusters,
                                             &last_check, &it, &changed, &shift_sq[0])
                 if outcome == _RUN_EMPTY:
                     break
-                if outcome != _RUN_STRICT:
-                    # the labels of the final centres, so that predict(X) == labels_
-                    _lloyd_pass(&X[0, 0], &rows, &centers[0, 0], k, &cl_labels, n_threads)
-                # inertia as kmeans_single takes it (sq_dist_to_assigned, weighted_sum_ordered)
-                _sq_dist_to_assigned(&X[0, 0], &centers[0, 0], cl.labels, n, d, &closest[0],
-                                     n_threads)
-                value = _weighted_sum_ordered(&closest[0], w, n, &block_pot[0], n_threads)
+                value = _run_end(&X[0, 0], &rows, &centers[0, 0], k, &cl_labels, outcome,
+                                 &closest[0], &block_pot[0], n_threads)
                 if best[2] == 0.0 or (value < best[0] and not _same_clustering(
                         cl.labels, &best_labels[0], n, &seen[0])):
                     memcpy(&best_labels[0], cl.labels, n * sizeof(int))
