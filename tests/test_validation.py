@@ -586,11 +586,14 @@ def test_checked_float_copy_agrees_with_check_array():
     C = np.random.RandomState(1).normal(size=(4, 3)) * 1e3
     for src in (C, C.astype(np.float32), np.asfortranarray(C), C.tolist()):
         for dtype in (np.float64, np.float32):
-            out = checked_float_copy(src, dtype, "init")
+            out, squares = checked_float_copy(src, dtype, "init")
             ref = check_array(src, dtype=dtype, order="C", copy=True, input_name="init")
             assert out.dtype == dtype and out.flags.c_contiguous
             np.testing.assert_array_equal(out, ref)
             assert not np.shares_memory(out, C)
+            if squares is not None:   # the direct path's sum, for check_magnitude
+                assert squares == pytest.approx(float(np.sum(out.astype(np.float64) ** 2)),
+                                                rel=1e-12)
     for bad, dtype in ((_with(C, 1, 2, np.nan), np.float64), (_with(C, 0, 0, np.inf), np.float64),
                        (_with(C, 3, 1, 1e39), np.float32)):
         with pytest.raises(ValueError) as ours:

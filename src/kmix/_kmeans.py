@@ -118,7 +118,7 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
         return self.n_init
 
     def _check_centers(self, centers, X, what="init"):
-        centers, squares = checked_float_copy(centers, X.dtype, what, with_squares=True)
+        centers, squares = checked_float_copy(centers, X.dtype, what)
         if centers.shape[0] != self.n_clusters:
             raise ValueError(
                 f"The shape of the initial centers {centers.shape} does not match the number "

@@ -285,22 +285,20 @@ def quick_row_sq_norms(X, n_threads=None):
     return norms, squares
 
 
-def checked_float_copy(array, dtype, what, with_squares=False):
-    """``check_array(array, dtype=dtype, order="C", copy=True, input_name=what)``: a 2-D
-    float ndarray is copied into ``dtype`` directly and kept when all its values are
-    finite (``check_array`` would return the same copy); anything else takes the general
-    path, which converts it or raises. ``with_squares``: return ``(copy, squares)``, the
-    sum of its squares when the direct path took it (for :func:`check_magnitude`), else
-    None."""
+def checked_float_copy(array, dtype, what):
+    """``(check_array(array, dtype=dtype, order="C", copy=True, input_name=what), squares)``:
+    a 2-D float ndarray is copied into ``dtype`` directly and kept when all its values are
+    finite (``check_array`` would return the same copy), with the sum of its squares that
+    showed it (for :func:`check_magnitude`'s ``squares``); anything else takes the general
+    path, which converts it or raises (squares None)."""
     if (type(array) is np.ndarray and array.ndim == 2 and array.dtype in _FLOAT_DTYPES
             and array.size >= 1):
         with np.errstate(over="ignore"):   # an overflowing cast: check_array raises
             copy = np.array(array, dtype=dtype, order="C", copy=True)
         squares = _quick_sum_of_squares(copy)
         if squares is not None and squares < float("inf"):
-            return (copy, squares) if with_squares else copy
-    copy = check_array(array, dtype=dtype, order="C", copy=True, input_name=what)
-    return (copy, None) if with_squares else copy
+            return copy, squares
+    return check_array(array, dtype=dtype, order="C", copy=True, input_name=what), None
 
 
 def _squares_limit(dtype, n_features, terms, reg_covar):
