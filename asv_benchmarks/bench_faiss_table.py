@@ -38,14 +38,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import blobs, china_pixels, digits, standard_normal  # noqa: E402
-from timing import timed  # noqa: E402
-
-#: Seconds between one library's timings and the next's. Each library runs its own OpenMP
-#: runtime, whose threads spin for a while after a parallel region: without the pause, the
-#: next library's first fits share the two cores with them (kmix's digits fit took 1.7 ms
-#: alone, 2.4 ms in a run of ten right after three faiss fits, one of them 5.6 ms; 1.7 ms
-#: after a 50 ms pause).
-PAUSE = 0.2
+from timing import PAUSE, timed  # noqa: E402
 
 #: name -> (loader, k, iterations, include scikit-learn) for the rows of the issue's table.
 FAISS_ROWS = {

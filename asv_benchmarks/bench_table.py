@@ -25,12 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import ROWS  # noqa: E402
-
-#: Seconds of pause before each library's timing: scikit-learn's wheel brings its own OpenMP
-#: runtime, whose threads spin for a while after a parallel region, and kmix's do too: without
-#: the pause a fit timed right after the other library's shares the two cores with them
-#: (digits k=50, n_init=10, float64: kmix 0.152 s right after scikit-learn, 0.053 s alone).
-PAUSE = 0.2
+from timing import PAUSE  # noqa: E402
 
 
 def _time_fit(make, X, number=1):

@@ -2,6 +2,14 @@
 import statistics
 import time
 
+#: Seconds to pause before timing a library after another: scikit-learn's and faiss's wheels
+#: bring their own OpenMP runtimes, whose threads spin for a while after a parallel region
+#: (kmix's do too); without the pause the next library's first fits share the two cores with
+#: them (kmix's digits fit took 1.7 ms alone, 2.4 ms in a run of ten right after three faiss
+#: fits, one of them 5.6 ms, 1.7 ms after a 50 ms pause; digits k=50 n_init=10 float64: kmix
+#: 0.152 s right after scikit-learn, 0.053 s alone).
+PAUSE = 0.2
+
 
 def timed(fn, number=1):
     """Mean seconds of ``number`` consecutive calls of fn, and the last result."""
