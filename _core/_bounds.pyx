@@ -10,7 +10,8 @@ deltas are reduced in a fixed order, so results do not depend on the number of t
 - Elkan (2003): one lower bound per (row, centre) and half the centre-centre distances.
 - Yinyang (Ding et al., 2015): one lower bound per row and group of centres; a row that fails
   its global filter examines only the groups whose bound fails (on wide data, by partial
-  distances from feature-major panels of each group's centres).
+  distances from feature-major panels of each group's centres; in the first passes, every
+  group at once by register tiles of rows by half panels).
 
 Bounds are true (not squared) distances in float64, except Elkan's n x k lower bounds, which are
 kept in the data's dtype as scikit-learn does, and Yinyang's n x groups lower bounds, kept in
@@ -41,12 +42,14 @@ from libc.string cimport memcpy
 from _common cimport (CHUNK_ROWS, GEMM_MIN_FEATURES, KMIX_PANEL, MIXED_MAX_NORM, TILE_CENTERS,
                       add_scaled, add_up, check_block_buffers, closer, direct_gamma, dist_down,
                       dist_up, exact_closest, groups_best, imin, KMIX_BOUND_SLOTS, kmix_float_up,
-                      kmix_fused_argmin2_d, kmix_fused_argmin2_f, kmix_gamma,
+                      kmix_float_down, kmix_fused_argmin2_d, kmix_fused_argmin2_f, kmix_gamma,
                       kmix_group_bound_best, kmix_group_bound_store, kmix_group_floor,
                       kmix_bit_words, kmix_bits_list, kmix_bits_union4,
                       kmix_group_winner, kmix_group_winner4_f, kmix_groups_failing,
-                      kmix_groups_failing_bits4, kmix_groups_min4_f, kmix_refresh_bounds,
-                      kmix_sqdist32_f,
+                      kmix_groups_failing_bits4, kmix_groups_min4_f, kmix_refresh_all,
+                      kmix_refresh_all_base, kmix_refresh_bounds, kmix_refresh_bounds_base,
+                      kmix_sqdist32_f, kmix_wide_argmin2_ok, kmix_wide_groups_d,
+                      kmix_wide_groups_f, kmix_wide_rows_d, kmix_wide_rows_f,
                       partial_dists, prep_centers, reduce_blocks, row_argmin, sq_dist, sub_down,
                       sum_counts, wide_best_two, wide_pack, zero_block)
 from _kmeans_pass cimport (Blocks, Centers, Clustering, MixedCenters, Moves, Rows, block_moves,
@@ -74,6 +77,10 @@ cdef struct Search:
     int *P1
     Py_ssize_t *glist        # 2 x ng: a union of lists, a row's list
     uint64_t *gbits          # 5 x kmix_bit_words(ng): four rows' failing groups, their union
+    # Yinyang's dense search (YinyangBounds.dense; else NULL): CHUNK_ROWS x d rows laid out
+    # by kmix_wide_rows, and ng x 16 floats (8 doubles) of the kernel's group minima
+    void *XT
+    void *GB
     Py_ssize_t idx[CHUNK_ROWS]   # the rows filtered, then those searched
     double bound[CHUNK_ROWS]     # what each filtered row's upper bound is tested against
 
@@ -100,6 +107,7 @@ cdef struct YinyangBounds:
     const double *shift      # k: how far each centre moved (rounded up)
     const double *drift      # ng: each group's drift, the sum of its largest shifts (up)
     const float *drift_up    # ng: the same rounded up to float32
+    const float *drift_dn    # ng: the same rounded down to float32 (the bounds' refreshes)
     # ng x KMIX_BOUND_SLOTS: for a bound tagged t, its drift then plus its group's largest net
     # move since, rounded up to float32 (kmix_group_bound_net; Bounds.net_drift)
     # (NULL: this pass reads the drift bounds only; see YINYANG_NET_MAX_LISTED)
@@ -118,6 +126,10 @@ cdef struct YinyangBounds:
     const void *panels
     const void *pnorm
     bint mixed
+    # This pass searches the rows that fail their bounds against every group at once
+    # (:func:`_yinyang_dense_rows`; wide data with AVX2+FMA, when the pass before listed
+    # most groups: YINYANG_DENSE_MIN_LISTED).
+    bint dense
 
 
 ctypedef fused SearchBounds:
@@ -272,7 +284,10 @@ cdef Py_ssize_t _search_block(const floating *X, const Rows *rows, const Centers
             s += m
             continue
         if SearchBounds is YinyangBounds and cn.use_gemm:
-            changed += _yinyang_wide_rows(X, &rw, &cn, &bnd, sr, nfull, &mv, listed)
+            if sr.XT != NULL and nfull >= YINYANG_DENSE_MIN_ROWS:
+                changed += _yinyang_dense_rows(X, &rw, &cn, &bnd, sr, s, m, nfull, &mv, listed)
+            else:
+                changed += _yinyang_wide_rows(X, &rw, &cn, &bnd, sr, nfull, &mv, listed)
             s += m
             continue
         search = _rows_to_search(X, d, s, m, sr.idx, nfull, <floating*>sr.G)
@@ -418,6 +433,13 @@ cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen,
                          <floating*>malloc(CHUNK_ROWS * d * sizeof(floating)), ng)
         if cen.S32 != NULL and cen.use_gemm:
             sr.X32 = <float*>malloc(CHUNK_ROWS * d * sizeof(float))
+        if SearchBounds is YinyangBounds:
+            if bd.dense:
+                sr.XT = malloc(CHUNK_ROWS * d * sizeof(floating))
+                sr.GB = malloc(ng * 16 * sizeof(float))
+                if sr.GB == NULL:
+                    free(sr.XT)
+                    sr.XT = NULL
         for b in prange(blk.nb, schedule='dynamic'):
             if blk.update and blk.touched == NULL:
                 zero_block(blk.bsum + b * k * d, blk.bw + b * k, k, d)
@@ -433,6 +455,8 @@ cdef void _search_pass(const floating *X, const Rows *rows, const Centers *cen,
         free(sr.P1)
         free(sr.glist)
         free(sr.gbits)
+        free(sr.XT)
+        free(sr.GB)
 
 
 cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept nogil:
@@ -441,6 +465,8 @@ cdef inline Search _new_search(floating *D, floating *G, Py_ssize_t ng) noexcept
     sr.D = D
     sr.G = G
     sr.X32 = NULL
+    sr.XT = NULL
+    sr.GB = NULL
     sr.best1 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
     sr.best2 = <double*>malloc(CHUNK_ROWS * ng * sizeof(double))
     sr.arg1 = <Py_ssize_t*>malloc(CHUNK_ROWS * ng * sizeof(Py_ssize_t))
@@ -1273,6 +1299,99 @@ cdef Py_ssize_t _yinyang_wide_rows(const floating *X, const Rows *rows, const Ce
     return changed
 
 
+cdef enum:
+    # A Yinyang pass on wide data searches the rows that fail their bounds against every
+    # group at once (kmix_wide_groups: the register tiles of Lloyd's wide kernel, twice the
+    # multiply-adds per cycle of the group kernels) when the pass before listed at least
+    # this many hundredths of the groups, and a chunk holds at least YINYANG_DENSE_MIN_ROWS
+    # such rows. Normal 100k x 32, k = 1000, float32, Zen 4 (2026-12-05), min of 3 fits,
+    # alternating with the commit before: passes 0-3 66-73, 60-63, 49-55, 34-37 ms -> 59-66,
+    # 52-53, 51-53, 26-28 (passes 0-2 dense: the last listed 89% of the groups; its bounds,
+    # all refreshed, leave pass 3 fewer to list: 19% instead of 27%); fit 0.61-0.65 s ->
+    # 0.54-0.59 s.
+    YINYANG_DENSE_MIN_LISTED = 50
+    YINYANG_DENSE_MIN_ROWS = 32
+
+
+cdef Py_ssize_t _yinyang_dense_rows(const floating *X, const Rows *rows, const Centers *cen,
+                                    YinyangBounds *bd, Search *sr, Py_ssize_t s, Py_ssize_t m,
+                                    Py_ssize_t nfull, const Moves *mv,
+                                    Py_ssize_t *listed) noexcept nogil:
+    """Yinyang's dense search of the rows sr.idx[:nfull] of wide data that failed their
+    bounds (upper bounds tightened; all the chunk X[s:s + m] when nfull == m): every group's
+    smallest value and each row's best two over all the centres by kmix_wide_groups (in
+    float32 when bd.mixed), then each row settled as by the group filter over every group
+    (:func:`_yinyang_wide_settle`; the winning group's bound from the row's second smallest
+    value, which bounds the others of that group too). Returns how many labels changed. The
+    groups the rows' bounds fail (kmix_groups_failing; every group for a row without a
+    label) and the rows are added to listed[0], listed[1], as the group filter counts them.
+    """
+    cdef Py_ssize_t q, f, i, p, ng = bd.ng, d = cen.d
+    cdef Py_ssize_t besti[CHUNK_ROWS]
+    cdef floating bv[CHUNK_ROWS]
+    cdef floating sv[CHUNK_ROWS]
+    cdef float bv32[CHUNK_ROWS]
+    cdef float sv32[CHUNK_ROWS]
+    cdef float u32
+    cdef Py_ssize_t ga
+    cdef const floating *src = X + s * d
+    for q in range(nfull):
+        i = sr.idx[q]
+        _group_test(bd, i, &u32, &ga)
+        if ga < 0:
+            listed[0] += ng
+        else:
+            listed[0] += kmix_groups_failing(bd.lower + i * ng, bd.drift_up, bd.dnet, ng, u32,
+                                             ga, sr.glist + ng)
+    listed[1] += nfull
+    for p in range(ng):
+        sr.glist[p] = p
+    if floating is double and bd.mixed:
+        for q in range(nfull):
+            i = sr.idx[q]
+            for f in range(d):
+                sr.X32[q * d + f] = <float>X[i * d + f]
+        kmix_wide_rows_f(sr.X32, nfull, d, <float*>sr.XT)
+        kmix_wide_groups_f(<const float*>sr.XT, nfull, d, <const float*>bd.panels,
+                           <const float*>bd.pnorm, ng, <float*>sr.F1, ng, besti, bv32, sv32,
+                           <float*>sr.GB)
+        return _dense_settle(X, rows, cen, bd, sr, nfull, besti, sv32, mv)
+    if nfull != m:
+        src = _rows_to_search(X, d, s, m, sr.idx, nfull, <floating*>sr.G)
+    if floating is float:
+        kmix_wide_rows_f(src, nfull, d, <float*>sr.XT)
+        kmix_wide_groups_f(<const float*>sr.XT, nfull, d, <const float*>bd.panels,
+                           <const float*>bd.pnorm, ng, <float*>sr.F1, ng, besti, bv, sv,
+                           <float*>sr.GB)
+    else:
+        kmix_wide_rows_d(src, nfull, d, <double*>sr.XT)
+        kmix_wide_groups_d(<const double*>sr.XT, nfull, d, <const double*>bd.panels,
+                           <const double*>bd.pnorm, ng, <double*>sr.F1, ng, besti, bv, sv,
+                           <double*>sr.GB)
+    return _dense_settle(X, rows, cen, bd, sr, nfull, besti, sv, mv)
+
+
+cdef Py_ssize_t _dense_settle(const floating *X, const Rows *rows, const Centers *cen,
+                              YinyangBounds *bd, Search *sr, Py_ssize_t nfull,
+                              const Py_ssize_t *besti, const _best_t *sv,
+                              const Moves *mv) noexcept nogil:
+    """The rows sr.idx[:nfull] settled from the dense search's values (each group's smallest
+    in sr.F1, row q's at q * ng; besti: the panel position of the first minimum; sv: the
+    second smallest) as by the group filter over every group (sr.glist: the identity)."""
+    cdef Py_ssize_t q, i, p, ng = bd.ng, d = cen.d, changed = 0
+    cdef kmix_group_winner w
+    for q in range(nfull):
+        i = sr.idx[q]
+        p = besti[q]
+        w.t = p // KMIX_PANEL
+        w.lane = <int>(p % KMIX_PANEL)
+        w.second = sv[q]
+        w.others = INFINITY
+        changed += _yinyang_wide_settle(X + i * d, i, rows, cen, bd, sr.glist, ng,
+                                        <const _best_t*>sr.F1 + q * ng, &w, mv)
+    return changed
+
+
 cdef Py_ssize_t _yinyang_wide_row(const floating *x, Py_ssize_t i, const Rows *rows,
                                   const Centers *cen, YinyangBounds *bd, Search *sr,
                                   const Py_ssize_t *glist, Py_ssize_t ne,
@@ -1330,9 +1449,12 @@ cdef Py_ssize_t _yinyang_wide_settle(const floating *x, Py_ssize_t i, const Rows
     else:
         best = bd.members[jb]
         u = _expansion_upper(cen, xn, bestv, err)
-    if _best_t is float:
+    if _best_t is float and ne == bd.ng:   # (glist: every group in order)
+        kmix_refresh_all(m1, ne, -1 if exact else w.t, w.second, xn, err, cen.gamma,
+                         bd.drift_dn, bd.slot, lb)
+    elif _best_t is float:
         kmix_refresh_bounds(m1, ne, glist, -1 if exact else w.t, w.second, xn, err,
-                            cen.gamma, bd.drift, bd.slot, lb)
+                            cen.gamma, bd.drift_dn, bd.slot, lb)
     else:
         for t in range(ne):
             v = w.second if (t == w.t and not exact) else m1[t]
@@ -1443,7 +1565,10 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     searched against all the centres), on wide data (GEMM_MIN_FEATURES+ features, groups of
     at most KMIX_PANEL centres) with partial distances from each group's panel of centres
     (every group, for a row without a label). Ties go to the lowest centre index, as in
-    Lloyd.
+    Lloyd. On wide data, while the passes list most groups (the first ones, from centres
+    far from their final places), the rows that fail are searched against every group at
+    once instead (:func:`_yinyang_dense_rows`, where the CPU has AVX2 and FMA): the same
+    labels, every group bound of those rows refreshed.
 
     A group bound is moved with the centres in two ways, the better one counting: by the
     group's drift (the sum of its largest shift over the passes since the bound was
@@ -1467,6 +1592,7 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef float[:, ::1] lower = bounds.lower
     cdef double[::1] drift = bounds.drift
     cdef float[::1] drift_up = np.empty(ng, dtype=np.float32)
+    cdef float[::1] drift_dn = np.empty(ng, dtype=np.float32)
     cdef double gshift
     cdef floating[:, ::1] Cp = np.ascontiguousarray(np.asarray(centers)[np.asarray(members)])
     cdef floating[::1] panels, pnorm
@@ -1513,6 +1639,7 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     bd.shift = &shift[0]
     bd.drift = &drift[0]
     bd.drift_up = &drift_up[0]
+    bd.drift_dn = &drift_dn[0]
     bd.group_of = &group_of[0]
     bd.members = &members[0]
     bd.gstart = &gstart[0]
@@ -1524,6 +1651,8 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
                or 100.0 * bounds.listed <= YINYANG_NET_MAX_LISTED else NULL)
     bd.slot = <unsigned>slot
     bd.mixed = False
+    bd.dense = (d >= GEMM_MIN_FEATURES and kmix_wide_argmin2_ok(d, k)
+                and 100.0 * bounds.listed >= YINYANG_DENSE_MIN_LISTED)
     if d >= GEMM_MIN_FEATURES:
         # The groups' panels for the wide data's group filter.
         panels = np.zeros(ng * d * KMIX_PANEL, dtype=np.asarray(centers).dtype)
@@ -1557,6 +1686,7 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
                     gshift = shift[members[jj]]
             drift[g] = add_up(drift[g], gshift)
             drift_up[g] = kmix_float_up(drift[g])
+            drift_dn[g] = kmix_float_down(drift[g])
         # The net moves since each tag's last pass, then this pass's centres and drifts in
         # its tag's place.
         if ring_ptr != NULL:
@@ -1637,6 +1767,54 @@ def group_best(const floating[::1] x, const floating[:, ::1] S,
     groups_best(&x[0], d, &panels[0], &glist[0] if ne else NULL, ne, &pnorm[0], &m1[0], &w)
     pos = gstart[glist[w.t]] + w.lane if w.t >= 0 else -1
     return np.asarray(m1)[:ne], w.t, pos, w.second, w.others
+
+
+def dense_group_search(const floating[:, ::1] X, const floating[:, ::1] S,
+                       const Py_ssize_t[::1] gstart):
+    """For the kernel tests, on at most CHUNK_ROWS rows X and the centres S as in
+    :func:`group_best`: Yinyang's dense search (kmix_wide_groups, where the CPU has AVX2 and
+    FMA) and the partial distances D of the fused stored-values kernel (``partial_dists``
+    without gemm) that it must reproduce. Returns each row's smallest value in every group
+    (m x ng), the position in S of its first minimum over all the centres, that minimum and
+    the next smallest value (a tied minimum counting twice), and D (m x len(S))."""
+    cdef Py_ssize_t m = X.shape[0], d = X.shape[1], k = S.shape[0], ng = gstart.shape[0] - 1
+    cdef Py_ssize_t r, p
+    dtype = np.asarray(S).dtype
+    S64 = np.asarray(S, dtype=np.float64)
+    cdef floating[::1] snorm = np.einsum("ij,ij->i", S64, S64).astype(dtype)
+    cdef floating[:, ::1] ST = np.ascontiguousarray(np.asarray(S).T)
+    cdef floating[:, ::1] D = np.empty((m, k), dtype=dtype)
+    cdef floating[::1] panels = np.zeros(ng * d * KMIX_PANEL, dtype=dtype)
+    cdef floating[::1] pnorm = np.empty(ng * KMIX_PANEL, dtype=dtype)
+    cdef floating[:, ::1] xt = np.zeros((CHUNK_ROWS, d), dtype=dtype)
+    cdef floating[:, ::1] gmin = np.empty((CHUNK_ROWS, ng), dtype=dtype)
+    cdef floating[::1] gbuf = np.empty(ng * 16, dtype=dtype)
+    cdef floating[::1] bestv = np.empty(m, dtype=dtype)
+    cdef floating[::1] secv = np.empty(m, dtype=dtype)
+    cdef Py_ssize_t[::1] besti = np.empty(m, dtype=np.intp)
+    cdef int ran
+    if not (0 < m <= CHUNK_ROWS and GEMM_MIN_FEATURES <= d and kmix_wide_argmin2_ok(d, k)
+            and ng > 0 and np.diff(gstart).min() > 0 and np.diff(gstart).max() <= KMIX_PANEL
+            and gstart[0] == 0 and gstart[ng] == k):
+        raise ValueError("dense_group_search: shape, groups or CPU outside the kernel's range")
+    with nogil:
+        partial_dists(&X[0, 0], m, d, &S[0, 0], &ST[0, 0], k, &snorm[0], k, &D[0, 0], False)
+        _fill_panels(&S[0, 0], &snorm[0], d, &gstart[0], ng, &panels[0], &pnorm[0])
+        if floating is float:
+            kmix_wide_rows_f(&X[0, 0], m, d, &xt[0, 0])
+            ran = kmix_wide_groups_f(&xt[0, 0], m, d, &panels[0], &pnorm[0], ng, &gmin[0, 0],
+                                     ng, &besti[0], &bestv[0], &secv[0], &gbuf[0])
+        else:
+            kmix_wide_rows_d(&X[0, 0], m, d, &xt[0, 0])
+            ran = kmix_wide_groups_d(&xt[0, 0], m, d, &panels[0], &pnorm[0], ng, &gmin[0, 0],
+                                     ng, &besti[0], &bestv[0], &secv[0], &gbuf[0])
+    if ran != 0:
+        raise ValueError("dense_group_search: the CPU lacks AVX2 and FMA")
+    for r in range(m):
+        p = besti[r]
+        besti[r] = gstart[p // KMIX_PANEL] + p % KMIX_PANEL
+    return (np.asarray(gmin)[:m].copy(), np.asarray(besti), np.asarray(bestv),
+            np.asarray(secv), np.asarray(D))
 
 
 def group_best4(const float[:, ::1] X4, const float[:, ::1] S, const Py_ssize_t[::1] gstart,
@@ -1725,6 +1903,37 @@ def group_bounds(const float[::1] stored, const float[::1] drift_up, double u,
     ne = kmix_groups_failing(&stored[0], &drift_up[0], &dn[0, 0], ng, kmix_float_up(u), ga,
                              &glist[0])
     return np.asarray(now), floor, np.asarray(glist)[:ne].copy()
+
+
+def refresh_bounds(const float[::1] m1, const Py_ssize_t[::1] glist, Py_ssize_t tw,
+                   double second, double xn, double err, double gamma, const double[::1] drift,
+                   unsigned slot, bint portable=False):
+    """For the kernel tests: a row's group bounds refreshed from the values m1 of the groups
+    glist (kmix_refresh_bounds; kmix_refresh_all where glist lists every group in order),
+    the drifts rounded down to float32 as a pass does. Returns the ng bounds, NaN where
+    unlisted. portable: the portable versions, whatever the CPU."""
+    cdef Py_ssize_t ng = drift.shape[0], ne = glist.shape[0], g
+    cdef float[::1] dd = np.empty(max(ng, 1), dtype=np.float32)
+    cdef float[::1] lb = np.full(max(ng, 1), np.nan, dtype=np.float32)
+    if m1.shape[0] != ne or (ne and (np.min(glist) < 0 or np.max(glist) >= ng)):
+        raise ValueError("one value per listed group, groups of drift")
+    if slot >= KMIX_BOUND_SLOTS:
+        raise ValueError(f"a tag is below {KMIX_BOUND_SLOTS}")
+    for g in range(ng):
+        dd[g] = kmix_float_down(drift[g])
+    if ne == ng and ne and np.array_equal(glist, np.arange(ng)):
+        if portable:
+            kmix_refresh_all_base(&m1[0], ng, tw, second, xn, err, gamma, &dd[0], slot, &lb[0])
+        else:
+            kmix_refresh_all(&m1[0], ng, tw, second, xn, err, gamma, &dd[0], slot, &lb[0])
+    elif ne:
+        if portable:
+            kmix_refresh_bounds_base(&m1[0], ne, &glist[0], tw, second, xn, err, gamma, &dd[0],
+                                     slot, &lb[0])
+        else:
+            kmix_refresh_bounds(&m1[0], ne, &glist[0], tw, second, xn, err, gamma, &dd[0],
+                                slot, &lb[0])
+    return np.asarray(lb)[:ng]
 
 
 def group_bound_store(double v, double drift, unsigned slot=0):

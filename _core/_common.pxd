@@ -68,6 +68,12 @@ cdef extern from "_fused.h" nogil:
     void kmix_wide_rows_f(const float *X, Py_ssize_t m, Py_ssize_t d, float *xt)
     void kmix_wide_rows_d(const double *X, Py_ssize_t m, Py_ssize_t d, double *xt)
     bint kmix_wide_argmin2_ok(Py_ssize_t d, Py_ssize_t kt)
+    int kmix_wide_groups_f(const float *xt, Py_ssize_t m, Py_ssize_t d, const float *P,
+                           const float *pnorm, Py_ssize_t ng, float *gmin, Py_ssize_t ldg,
+                           Py_ssize_t *besti, float *bestv, float *secv, float *gbuf)
+    int kmix_wide_groups_d(const double *xt, Py_ssize_t m, Py_ssize_t d, const double *P,
+                           const double *pnorm, Py_ssize_t ng, double *gmin, Py_ssize_t ldg,
+                           Py_ssize_t *besti, double *bestv, double *secv, double *gbuf)
     int kmix_cpu_has_fma()
     int kmix_cpu_has_avx512f()
     Py_ssize_t kmix_argmin_d(const double *v, Py_ssize_t n, double *best)
@@ -127,7 +133,17 @@ cdef extern from "_fused.h" nogil:
                               const float *m1, Py_ssize_t ldm, kmix_group_winner *w)
     void kmix_refresh_bounds(const float *m1, Py_ssize_t ne, const Py_ssize_t *glist,
                              Py_ssize_t tw, double second, double xn, double err, double gamma,
-                             const double *drift, unsigned slot, float *lb)
+                             const float *dd, unsigned slot, float *lb)
+    void kmix_refresh_all(const float *m1, Py_ssize_t ng, Py_ssize_t tw, double second,
+                          double xn, double err, double gamma, const float *dd,
+                          unsigned slot, float *lb)
+    float kmix_float_down(double v)
+    void kmix_refresh_bounds_base(const float *m1, Py_ssize_t ne, const Py_ssize_t *glist,
+                                  Py_ssize_t tw, double second, double xn, double err,
+                                  double gamma, const float *dd, unsigned slot, float *lb)
+    void kmix_refresh_all_base(const float *m1, Py_ssize_t ng, Py_ssize_t tw, double second,
+                               double xn, double err, double gamma, const float *dd,
+                               unsigned slot, float *lb)
 
 
 cdef extern from "_exact.h" nogil:

@@ -762,3 +762,112 @@ def test_lloyd_run_finishes_with_the_final_labels_and_their_inertia(dtype):
         _run(X, C, max_iter=2, norms=norms[:-1])
     with pytest.raises(ValueError, match="max_iter >= 1"):
         _run(X, C, max_iter=0)
+
+
+@_WIDE_KERNEL
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("m", "d"), [(37, 16), (256, 32), (1, 33), (16, 64), (200, 70)])
+@pytest.mark.parametrize("sizes", [[8] * 3, [1, 8, 3, 6, 8, 2, 5, 4, 8, 7, 1],
+                                   [8, 4, 8, 5] * 5 + [3]])
+@pytest.mark.parametrize("integer", [False, True])
+def test_dense_group_search_matches_the_stored_values(dtype, m, d, sizes, integer):
+    """Yinyang's dense search (register tiles of rows by half panels of a group's centres)
+    gives every row each group's smallest value, and its first minimum over all the centres
+    (in search order), that minimum and the second smallest (a tied minimum counting twice),
+    bit for bit those of the stored-values kernel's row: groups of 1 to 8 centres (a half
+    panel of padding skipped), a number of groups that is not a multiple of the transposes'
+    eight, a last block of rows padded; integer data makes exact ties, duplicated centres
+    ties of the first minimum inside a group and across groups."""
+    from kmix._core import _bounds
+    rng = np.random.RandomState(m + d + len(sizes))
+    gstart = np.r_[0, np.cumsum(sizes)].astype(np.intp)
+    k = int(gstart[-1])
+    if integer:
+        X = rng.randint(-3, 4, size=(m, d)).astype(dtype)
+        S = rng.randint(-3, 4, size=(k, d)).astype(dtype)
+    else:
+        X = rng.normal(size=(m, d)).astype(dtype)
+        S = rng.normal(size=(k, d)).astype(dtype)
+    S[2] = S[1]                                    # a tie inside a group (or across two)
+    S[k - 1] = S[0]                                # a tie across the first and last groups
+    X[0] = S[0]                                    # a row on a centre two groups share
+    gmin, besti, bestv, secv, D = _bounds.dense_group_search(X, S, gstart)
+    ng = len(sizes)
+    want = np.stack([D[:, gstart[g]:gstart[g + 1]].min(axis=1) for g in range(ng)], axis=1)
+    assert gmin.dtype == dtype and gmin.shape == (m, ng)
+    assert gmin.tobytes() == want.tobytes()
+    first = np.argmin(D, axis=1)
+    rows = np.arange(m)
+    assert_array_equal(besti, first)
+    assert bestv.tobytes() == D[rows, first].tobytes()
+    rest = D.copy()
+    rest[rows, first] = np.inf
+    assert secv.tobytes() == rest.min(axis=1).tobytes()
+    assert secv[0] == bestv[0]                     # row 0 sits on two equal centres
+    ref, scale = _partial_reference(X, S)
+    assert np.all(np.abs(D - ref) <= 4 * (d + 2) * np.finfo(dtype).eps * scale)
+
+
+def test_dense_group_search_refuses_groups_outside_its_range():
+    from kmix._core import _bounds
+    X = np.zeros((4, 32), np.float32)
+    S = np.zeros((12, 32), np.float32)
+    for gstart in ([0, 9, 12], [0, 4, 4, 12], [0, 4, 8], [1, 4, 12]):
+        with pytest.raises(ValueError, match="outside the kernel's range"):
+            _bounds.dense_group_search(X, S, np.array(gstart, dtype=np.intp))
+    with pytest.raises(ValueError, match="outside the kernel's range"):
+        _bounds.dense_group_search(np.zeros((300, 32), np.float32), S,
+                                   np.array([0, 6, 12], dtype=np.intp))
+
+
+@pytest.mark.parametrize("ng", [1, 3, 8, 13, 125])
+def test_refreshed_group_bounds_are_lower_bounds_within_a_few_units(ng):
+    """A row's refreshed group bounds (float32 arithmetic, eight groups a vector, the last
+    ones by masked loads): each stored value minus its group's drift is, in exact rational
+    arithmetic, at most sqrt(xn + v - err) (1 - gamma) (v the group's value, or `second` for
+    the winner's group), and below it by what float32 sums lose (2^-21 of their terms) and a
+    relative 2^-16 of the value stored at most (the tag's 63 units, the roundings); it
+    carries the pass's tag; unlisted groups are left as
+    they were; the portable version stores the same bits. Cases: every subset size up to
+    ng (and every group in order, whose version loads and stores contiguously), the winner
+    listed or not, a second value of +inf, sums at or below zero and below 2^-100."""
+    from fractions import Fraction
+
+    from kmix._core import _bounds
+    rng = np.random.RandomState(ng)
+    gamma = 3e-7
+    for case in range(60):
+        xn = float(rng.uniform(0, 50))
+        err = float(rng.uniform(0, 1e-3)) if case % 7 else xn + 1e-3     # xn - err < 0
+        drift = rng.uniform(0, 3, size=ng) if case % 5 else np.zeros(ng)
+        ne = ng if case % 4 == 0 else int(rng.randint(0, ng + 1))
+        glist = np.sort(rng.choice(ng, ne, replace=False)).astype(np.intp)
+        m1 = (rng.uniform(-xn, 20, size=ne) + err).astype(np.float32)
+        if ne and case % 3 == 0:
+            m1[0] = np.float32(-(xn - err))             # a sum of about zero
+        if ne > 1 and case % 6 == 1:
+            m1[1] = np.float32(err - xn) + np.float32(1e-31)   # a sum below 2^-100 or zero
+        tw = int(rng.randint(-1, ne)) if ne else -1
+        second = np.inf if case % 9 == 2 else float(rng.uniform(-xn, 20) + err)
+        slot = int(rng.randint(0, 32))
+        lb = _bounds.refresh_bounds(m1, glist, tw, second, xn, err, gamma, drift, slot)
+        lb0 = _bounds.refresh_bounds(m1, glist, tw, second, xn, err, gamma, drift, slot,
+                                     portable=True)
+        assert lb.tobytes() == lb0.tobytes()
+        assert np.isnan(np.delete(lb, glist)).all()
+        bits = lb[glist].view(np.uint32)
+        assert np.all(bits & 31 == slot)
+        for t, g in enumerate(glist):
+            v = second if t == tw else float(m1[t])
+            s = Fraction(xn) + Fraction(v) - Fraction(err) if np.isfinite(v) else None
+            bound = Fraction(float(lb[g])) - Fraction(float(drift[g]))
+            if s is None:                                 # +inf: any bound holds
+                assert lb[g] > 1e37
+                continue
+            if bound > 0:
+                assert bound * bound <= s * Fraction(1 - gamma) ** 2
+            # float32 sums lose 2^-21 of their terms' magnitude at most, then the square
+            # root, the drift's sum and the tag a relative 2^-16 of the value stored
+            low = float(s) - 2.0 ** -21 * (abs(xn - err) + abs(v))
+            least = (max(low, 0.0) ** 0.5 * (1 - gamma) + float(drift[g])) * (1 - 2.0 ** -16)
+            assert float(bound) + float(drift[g]) >= least - 1e-30
