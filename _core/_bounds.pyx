@@ -1308,8 +1308,9 @@ cdef enum:
     # alternating with the commit before: passes 0-3 66-73, 60-63, 49-55, 34-37 ms -> 59-66,
     # 52-53, 51-53, 26-28 (passes 0-2 dense: the last listed 89% of the groups; its bounds,
     # all refreshed, leave pass 3 fewer to list: 19% instead of 27%); fit 0.61-0.65 s ->
-    # 0.54-0.59 s.
-    YINYANG_DENSE_MIN_LISTED = 50
+    # 0.54-0.59 s. At 50, a pass 2 that listed 50.1% of the groups (with the bounds another
+    # group filter left) made pass 3 dense: 47 ms instead of 25-28.
+    YINYANG_DENSE_MIN_LISTED = 70
     YINYANG_DENSE_MIN_ROWS = 32
 
 
