@@ -1504,8 +1504,8 @@ static void kmix_fill_mask_lanes(void)
  * NULL), ga relative to them: the net bounds of the eight by one gather (measured faster
  * than reading the failing ones one at a time, or filtering the lists afterwards), masked
  * to the lanes whose drift bound fails, and run whether or not one does: a branch on it
- * mispredicted often (normal 100k x 32, k = 1000, Zen 4, 2026-12-05: Yinyang's passes 3-20
- * 0.507-0.548 -> 0.492-0.521 s in all, min of 3 fits alternating). */
+ * mispredicted often (normal 100k x 32, k = 1000, Zen 4, 2026-12-05, min of 3 fits
+ * alternating: Yinyang's pass 3 25-28 -> 23-25 ms, the 20 passes 497-534 -> 492-521). */
 __attribute__((target("avx2,fma")))
 static inline unsigned kmix_failing_mask8(const float *lb, __m256 dv, const float *dn, __m256 u,
                                           ptrdiff_t ga)
