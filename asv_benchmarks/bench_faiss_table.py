@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import blobs, china_pixels, digits, standard_normal  # noqa: E402
-from timing import PAUSE, timed  # noqa: E402
+from timing import PAUSE, calls_per_timing, timed  # noqa: E402
 
 #: name -> (loader, k, iterations, include scikit-learn) for the rows of the issue's table.
 FAISS_ROWS = {
@@ -103,8 +103,7 @@ def fitters(X, k, iters, mode, with_sklearn):
 def compare(X, k, iters, mode, with_sklearn, repeat):
     """Median time, inertia and iterations of each library on one row, alternating."""
     fns = fitters(X, k, iters, mode, with_sklearn)
-    longest = max(timed(fn)[0] for fn in fns.values())
-    number = 1 if longest >= 0.05 else max(1, int(0.2 / max(longest, 1e-4)))
+    number = calls_per_timing(fns.values())
     times = {name: [] for name in fns}
     last = {}
     for _ in range(repeat):

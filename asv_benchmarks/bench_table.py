@@ -25,21 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import ROWS  # noqa: E402
-from timing import PAUSE  # noqa: E402
-
-
-def _time_fit(make, X, number=1):
-    """Mean time of `number` consecutive fits, and the last fitted model."""
-    start = time.perf_counter()
-    for _ in range(number):
-        model = make().fit(X)
-    return (time.perf_counter() - start) / number, model
-
-
-def _number(make_sk, make_km, X):
-    """Consecutive fits per timing: enough for ~0.2 s when a fit is shorter than 50 ms."""
-    longest = max(_time_fit(make_sk, X)[0], _time_fit(make_km, X)[0])
-    return 1 if longest >= 0.05 else max(1, int(0.2 / max(longest, 1e-4)))
+from timing import PAUSE, calls_per_timing, timed  # noqa: E402
 
 
 def compare(X, params, mode, repeat):
@@ -51,20 +37,21 @@ def compare(X, params, mode, repeat):
     if mode == "same init":
         init = kmix.kmeans_plusplus(X, params["n_clusters"], random_state=0)[0]
         params.update(init=init, n_init=1)
-    def make_sk():
-        return SkKMeans(random_state=0, **params)
 
-    def make_km():
-        return kmix.KMeans(random_state=0, algorithm="auto", **params)
+    def fit_sk():
+        return SkKMeans(random_state=0, **params).fit(X)
 
-    number = _number(make_sk, make_km, X)
+    def fit_km():
+        return kmix.KMeans(random_state=0, algorithm="auto", **params).fit(X)
+
+    number = calls_per_timing((fit_sk, fit_km))
     sk_times, km_times = [], []
     for _ in range(repeat):
         time.sleep(PAUSE)
-        t, sk = _time_fit(make_sk, X, number)
+        t, sk = timed(fit_sk, number)
         sk_times.append(t)
         time.sleep(PAUSE)
-        t, km = _time_fit(make_km, X, number)
+        t, km = timed(fit_km, number)
         km_times.append(t)
     return dict(sk=statistics.median(sk_times), km=statistics.median(km_times),
                 sk_inertia=sk.inertia_, km_inertia=km.inertia_,

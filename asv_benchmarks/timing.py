@@ -19,6 +19,14 @@ def timed(fn, number=1):
     return (time.perf_counter() - start) / number, result
 
 
+def calls_per_timing(fns):
+    """Consecutive calls per timing of each of fns: one, or enough for about 0.2 s when the
+    longest of one call each is under 50 ms (millisecond fits timed alone are mostly timer
+    and scheduling noise)."""
+    longest = max(timed(fn)[0] for fn in fns)
+    return 1 if longest >= 0.05 else max(1, int(0.2 / max(longest, 1e-4)))
+
+
 def median_time(fn, repeat):
     """Median seconds of ``repeat`` calls of fn, and the last result."""
     times = []
