@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import ROWS  # noqa: E402
-from timing import timed  # noqa: E402
+from timing import calls_per_timing, timed  # noqa: E402
 
 ALGORITHMS = ("lloyd", "hamerly", "elkan", "yinyang")
 
@@ -41,10 +41,8 @@ def algorithm_times(X, params, repeat):
     def fit(algorithm):
         return kmix.KMeans(random_state=0, algorithm=algorithm, **params).fit(X)
 
-    numbers = {}
-    for algorithm in ALGORITHMS:
-        t = timed(lambda: fit(algorithm))[0]
-        numbers[algorithm] = 1 if t >= 0.05 else max(1, int(0.2 / max(t, 1e-4)))
+    numbers = {algorithm: calls_per_timing([lambda: fit(algorithm)])
+               for algorithm in ALGORITHMS}
     best = {algorithm: float("inf") for algorithm in ALGORITHMS}
     for _ in range(repeat):
         for algorithm in ALGORITHMS:

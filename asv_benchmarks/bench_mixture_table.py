@@ -17,7 +17,7 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from datasets import MIXTURE_ROWS  # noqa: E402
-from timing import alternate, timed  # noqa: E402
+from timing import alternate, calls_per_timing  # noqa: E402
 
 
 def compare(X, params, same_init, repeat):
@@ -38,8 +38,7 @@ def compare(X, params, same_init, repeat):
     def fit_km():
         return kmix.GaussianMixture(random_state=0, **params).fit(X)
 
-    longest = max(timed(fit_sk)[0], timed(fit_km)[0])
-    number = 1 if longest >= 0.05 else max(1, int(0.2 / max(longest, 1e-4)))
+    number = calls_per_timing((fit_sk, fit_km))
     sk_time, km_time, sk, km = alternate(fit_sk, fit_km, repeat, number)
     ss_sk, ss_km, _, _ = alternate(lambda: sk.score_samples(X), lambda: km.score_samples(X),
                                    repeat)

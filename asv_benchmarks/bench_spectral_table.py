@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from spectral_rows import SPECTRAL_ROWS, moons  # noqa: E402
-from timing import alternate, timed  # noqa: E402
+from timing import alternate, calls_per_timing  # noqa: E402
 
 
 def compare(X, params, repeat):
@@ -34,8 +34,7 @@ def compare(X, params, repeat):
     def fit_km():
         return kmix.SpectralClustering(random_state=0, **params).fit(X)
 
-    longest = max(timed(fit_sk)[0], timed(fit_km)[0])
-    number = 1 if longest >= 0.05 else max(1, int(0.2 / max(longest, 1e-4)))
+    number = calls_per_timing((fit_sk, fit_km))
     sk_time, km_time, sk, km = alternate(fit_sk, fit_km, repeat, number)
     return dict(sk=sk_time, km=km_time, equal=bool(np.array_equal(sk.labels_, km.labels_)),
                 ari=adjusted_rand_score(sk.labels_, km.labels_))
