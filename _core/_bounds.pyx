@@ -1714,6 +1714,60 @@ def yinyang_pass_dense(const floating[:, ::1] X, const floating[:, ::1] centers,
     return sum_counts(cl.blk.bchanged, cl.blk.nb)
 
 
+def group_sums(const double[:, ::1] c, const Py_ssize_t[::1] group_of, Py_ssize_t n_groups):
+    """The sums of the rows of c in each of n_groups groups (group_of: each row's group),
+    each summed in row order (``numpy.add.at``'s values, without its per-element dispatch),
+    and each group's count of rows."""
+    cdef Py_ssize_t k = c.shape[0], d = c.shape[1], j, f, g
+    cdef double[:, ::1] sums = np.zeros((n_groups, d))
+    cdef Py_ssize_t[::1] counts = np.zeros(n_groups, dtype=np.intp)
+    if group_of.shape[0] != k:
+        raise ValueError("one group per row")
+    if k and (np.min(group_of) < 0 or np.max(group_of) >= n_groups):
+        raise ValueError(f"groups must be in [0, {n_groups})")
+    for j in range(k):
+        g = group_of[j]
+        counts[g] += 1
+        for f in range(d):
+            sums[g, f] += c[j, f]
+    return np.asarray(sums), np.asarray(counts)
+
+
+def greedy_groups(const double[:, ::1] d2, const Py_ssize_t[::1] order, Py_ssize_t size,
+                  Py_ssize_t n_groups):
+    """Yinyang's balanced groups (``kmix._kmeans_algorithms.center_groups_of_size``): the
+    centres in ``order``, each to its nearest group (the least of its row of d2, first on a
+    tie) of fewer than ``size`` centres; when every group of d2's columns is full, to the
+    least filled of the n_groups groups (the first of them). Returns each centre's group."""
+    cdef Py_ssize_t k = d2.shape[0], m = d2.shape[1], jj, j, g, best
+    cdef double bv
+    cdef Py_ssize_t[::1] group_of = np.zeros(k, dtype=np.intp)
+    cdef Py_ssize_t[::1] count = np.zeros(max(n_groups, 1), dtype=np.intp)
+    cdef unsigned char[::1] full = np.zeros(max(m, 1), dtype=np.uint8)
+    if order.shape[0] != k or n_groups < m or size < 1:
+        raise ValueError("one place in order per centre, n_groups >= d2's columns, size >= 1")
+    for jj in range(k):
+        j = order[jj]
+        if j < 0 or j >= k:
+            raise ValueError("order must hold row indices of d2")
+        best = -1
+        bv = INFINITY
+        for g in range(m):
+            if not full[g] and d2[j, g] < bv:
+                bv = d2[j, g]
+                best = g
+        if best < 0:
+            best = 0
+            for g in range(1, n_groups):
+                if count[g] < count[best]:
+                    best = g
+        group_of[j] = best
+        count[best] += 1
+        if count[best] == size and best < m:
+            full[best] = 1
+    return np.asarray(group_of)
+
+
 def half_center_distances(const floating[:, ::1] centers, double[:, ::1] half_cc,
                           double[::1] half_sep):
     """half_cc[i, j] = ||c_i - c_j|| / 2 (exact, float64) and half_sep[i] = min over j != i.

@@ -1162,3 +1162,68 @@ def test_center_groups_of_size_of_identical_centres(k):
     assert sizes.max() <= KMIX_PANEL
     assert_array_equal(np.sort(members), np.arange(k))
     assert_array_equal(np.bincount(group_of), sizes)
+
+
+def _greedy_groups_reference(d2, order, size, n_groups):
+    """center_groups_of_size's greedy assignment in Python: each centre in order to the
+    first least of its row of d2 among the groups not yet full; when all are full, to the
+    first least filled of the n_groups."""
+    full = np.zeros(d2.shape[1])
+    count = [0] * n_groups
+    group_of = [0] * d2.shape[0]
+    for j in order:
+        masked = d2[j] + full
+        g = int(np.argmin(masked))
+        if masked[g] == np.inf:
+            g = count.index(min(count))
+        group_of[j] = g
+        count[g] += 1
+        if count[g] == size and g < d2.shape[1]:
+            full[g] = np.inf
+    return np.array(group_of)
+
+
+@pytest.mark.parametrize(("k", "m", "n_groups", "size"), [(50, 7, 7, 8), (50, 4, 7, 8),
+                                                          (17, 3, 3, 8), (40, 10, 10, 4),
+                                                          (1, 1, 1, 8)])
+def test_greedy_groups_match_the_python_loop(k, m, n_groups, size):
+    """The compiled greedy assignment of center_groups_of_size gives the Python loop's
+    groups: ties (integer distances) to the first group, full groups skipped, and, where
+    d2 has fewer columns than groups, the least filled group once every column is full."""
+    from kmix._core import _bounds
+    rng = np.random.RandomState(k + m)
+    for d2 in (rng.normal(size=(k, m)), rng.randint(0, 3, size=(k, m)).astype(float)):
+        order = np.argsort(d2.min(axis=1), kind="stable").astype(np.intp)
+        got = _bounds.greedy_groups(d2, order, size, n_groups)
+        assert_array_equal(got, _greedy_groups_reference(d2, order, size, n_groups))
+        assert np.bincount(got, minlength=n_groups).max() <= size
+
+
+def test_group_sums_are_numpys_row_order_sums():
+    from kmix._core import _bounds
+    rng = np.random.RandomState(3)
+    c = rng.normal(size=(300, 5)) * 10.0 ** rng.randint(-8, 8, size=(300, 1))
+    group_of = rng.randint(0, 9, size=300).astype(np.intp)
+    group_of[group_of == 4] = 5                      # a group without rows
+    sums, counts = _bounds.group_sums(c, group_of, 9)
+    want = np.zeros((9, 5))
+    np.add.at(want, group_of, c)
+    assert sums.tobytes() == want.tobytes()
+    assert_array_equal(counts, np.bincount(group_of, minlength=9))
+
+
+def test_group_helpers_refuse_bad_input():
+    from kmix._core import _bounds
+    c = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="one group per row"):
+        _bounds.group_sums(c, np.zeros(3, dtype=np.intp), 2)
+    with pytest.raises(ValueError, match=r"groups must be in \[0, 2\)"):
+        _bounds.group_sums(c, np.array([0, 1, 2, 0], dtype=np.intp), 2)
+    d2 = np.zeros((4, 3))
+    order = np.arange(4, dtype=np.intp)
+    with pytest.raises(ValueError, match="one place in order per centre"):
+        _bounds.greedy_groups(d2, order[:3], 8, 3)
+    with pytest.raises(ValueError, match="n_groups >= d2's columns"):
+        _bounds.greedy_groups(d2, order, 8, 2)
+    with pytest.raises(ValueError, match="order must hold row indices"):
+        _bounds.greedy_groups(d2, np.array([0, 1, 2, 7], dtype=np.intp), 8, 3)
