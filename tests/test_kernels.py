@@ -134,6 +134,30 @@ def _partial_reference(X, C):
     return ref, scale
 
 
+def _rows_and_centres(rng, m, k, d, dtype, integer):
+    """m rows and k centres of d features: small integers (exact values, exact ties) or
+    normal values."""
+    if integer:
+        return (rng.randint(-3, 4, size=(m, d)).astype(dtype),
+                rng.randint(-3, 4, size=(k, d)).astype(dtype))
+    return rng.normal(size=(m, d)).astype(dtype), rng.normal(size=(k, d)).astype(dtype)
+
+
+def _assert_best_two_of_stored(X, C, D, besti, bestv, secv):
+    """A one-pass kernel's first minimum, its value and the second smallest (a tied minimum
+    counting twice) are those of the stored values D's rows, bit for bit; and D is within
+    the rounding bound of the float64 values."""
+    first = np.argmin(D, axis=1)
+    rows = np.arange(len(D))
+    assert_array_equal(besti, first)
+    assert bestv.tobytes() == D[rows, first].tobytes()
+    rest = D.copy()
+    rest[rows, first] = np.inf
+    assert secv.tobytes() == rest.min(axis=1).tobytes()
+    ref, scale = _partial_reference(X, C)
+    assert np.all(np.abs(D - ref) <= 4 * (X.shape[1] + 2) * np.finfo(D.dtype).eps * scale)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("d", "nt"), [(20, 3), (40, 6), (64, 8), (17, 13), (33, 16),
                                        (200, 9), (16, 5), (50, 6), (13, 7), (8, 1), (3, 2),
@@ -573,26 +597,13 @@ def test_one_pass_best_two_matches_the_stored_values(dtype, m, d, k, integer):
     or block of rows; integer data makes exact ties, duplicated centres make ties of the
     first minimum (one across blocks of wide centres)."""
     rng = np.random.RandomState(m * 7 + d * 3 + k)
-    if integer:
-        X = rng.randint(-3, 4, size=(m, d)).astype(dtype)
-        C = rng.randint(-3, 4, size=(k, d)).astype(dtype)
-    else:
-        X = rng.normal(size=(m, d)).astype(dtype)
-        C = rng.normal(size=(k, d)).astype(dtype)
+    X, C = _rows_and_centres(rng, m, k, d, dtype, integer)
     if k >= 4:
         C[3] = C[1]
     if k >= 700:
         C[650] = C[2]
     besti, bestv, secv, D = _lloyd.one_pass_best_two(X, C)
-    first = np.argmin(D, axis=1)
-    rows = np.arange(m)
-    assert_array_equal(besti, first)
-    assert bestv.tobytes() == D[rows, first].tobytes()
-    D_rest = D.copy()
-    D_rest[rows, first] = np.inf
-    assert_array_equal(secv, D_rest.min(axis=1) if k > 1 else np.full(m, np.inf, dtype))
-    ref, scale = _partial_reference(X, C)
-    assert np.all(np.abs(D - ref) <= 4 * (d + 2) * np.finfo(dtype).eps * scale)
+    _assert_best_two_of_stored(X, C, D, besti, bestv, secv)
 
 
 def test_one_pass_kernels_refuse_shapes_outside_their_range():
@@ -782,12 +793,7 @@ def test_dense_group_search_matches_the_stored_values(dtype, m, d, sizes, intege
     rng = np.random.RandomState(m + d + len(sizes))
     gstart = np.r_[0, np.cumsum(sizes)].astype(np.intp)
     k = int(gstart[-1])
-    if integer:
-        X = rng.randint(-3, 4, size=(m, d)).astype(dtype)
-        S = rng.randint(-3, 4, size=(k, d)).astype(dtype)
-    else:
-        X = rng.normal(size=(m, d)).astype(dtype)
-        S = rng.normal(size=(k, d)).astype(dtype)
+    X, S = _rows_and_centres(rng, m, k, d, dtype, integer)
     S[2] = S[1]                                    # a tie inside a group (or across two)
     S[k - 1] = S[0]                                # a tie across the first and last groups
     X[0] = S[0]                                    # a row on a centre two groups share
@@ -796,16 +802,8 @@ def test_dense_group_search_matches_the_stored_values(dtype, m, d, sizes, intege
     want = np.stack([D[:, gstart[g]:gstart[g + 1]].min(axis=1) for g in range(ng)], axis=1)
     assert gmin.dtype == dtype and gmin.shape == (m, ng)
     assert gmin.tobytes() == want.tobytes()
-    first = np.argmin(D, axis=1)
-    rows = np.arange(m)
-    assert_array_equal(besti, first)
-    assert bestv.tobytes() == D[rows, first].tobytes()
-    rest = D.copy()
-    rest[rows, first] = np.inf
-    assert secv.tobytes() == rest.min(axis=1).tobytes()
+    _assert_best_two_of_stored(X, S, D, besti, bestv, secv)
     assert secv[0] == bestv[0]                     # row 0 sits on two equal centres
-    ref, scale = _partial_reference(X, S)
-    assert np.all(np.abs(D - ref) <= 4 * (d + 2) * np.finfo(dtype).eps * scale)
 
 
 def test_dense_group_search_refuses_groups_outside_its_range():
