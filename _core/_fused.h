@@ -1965,13 +1965,11 @@ static inline float kmix_float_below(float f)
     return f;
 }
 
-/* x rounded down to float32, `units` more units below. */
-static inline float kmix_float_lower(double x, int units)
+/* x rounded down to float32 (of either sign; a drift, a refresh's terms). */
+static inline float kmix_float_down(double x)
 {
-    float f = (float)x;
-    if ((double)f > x) f = kmix_float_below(f);
-    for (int u = 0; u < units; ++u) f = kmix_float_below(f);
-    return f;
+    const float f = (float)x;
+    return (double)f > x ? kmix_float_below(f) : f;
 }
 
 static inline kmix_refresh_args kmix_refresh_prep(double second, double xn, double err,
@@ -1979,9 +1977,9 @@ static inline kmix_refresh_args kmix_refresh_prep(double second, double xn, doub
 {
     kmix_refresh_args r;
     /* (one unit lower still: the float64 difference may exceed the exact one) */
-    r.b = kmix_float_lower(xn - err, 1);
-    r.second = second < INFINITY ? kmix_float_lower(second, 0) : INFINITY;
-    r.c = kmix_float_lower((1.0 - gamma) * (1.0 - 0x1p-22), 0);
+    r.b = kmix_float_below(kmix_float_down(xn - err));
+    r.second = second < INFINITY ? kmix_float_down(second) : INFINITY;
+    r.c = kmix_float_down((1.0 - gamma) * (1.0 - 0x1p-22));
     r.slot = slot;
     return r;
 }
@@ -2114,12 +2112,6 @@ static inline void kmix_refresh_all(const float *m1, ptrdiff_t ng, ptrdiff_t tw,
                                     double xn, double err, double gamma, const float *dd,
                                     unsigned slot, float *lb)
 { KMIX_DISPATCH(kmix_refresh_all, (m1, ng, tw, second, xn, err, gamma, dd, slot, lb)) }
-
-/* v >= 0 rounded down to float32 (a drift, for the refreshes). */
-static inline float kmix_float_down(double v)
-{
-    return kmix_float_toward(v, -1);
-}
 
 
 
