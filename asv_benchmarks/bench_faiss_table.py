@@ -116,6 +116,9 @@ def compare(X, k, iters, mode, with_sklearn, repeat):
             for name in fns}
 
 
+#: The two modes of a row (see the module docstring).
+MODES = ("same start", "end to end")
+
 HEADER = ("| data | dtype | mode | scikit-learn s | faiss s | kmix s | kmix/faiss | kmix/sklearn "
           "| inertia sk / faiss / kmix | iters sk/faiss/kmix |")
 
@@ -137,11 +140,15 @@ def main(argv=None):
     parser.add_argument("--rows", default="", help="only rows whose name contains this")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dtypes", default="float32,float64")
-    parser.add_argument("--modes", default="same start,end to end")
+    parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--scale", type=float, default=1.0,
                         help="use this fraction of each data set's rows (smoke runs)")
     parser.add_argument("--markdown", help="also write the table to this file")
     args = parser.parse_args(argv)
+    unknown = set(args.modes.split(",")) - set(MODES)
+    if unknown:
+        # (an unknown name would otherwise run as "end to end", under its own label)
+        parser.error(f"--modes: unknown mode(s) {sorted(unknown)}; the modes are {MODES}")
     lines = [HEADER, "|" + "---|" * 3 + "---:|" * 5 + "---|---|"]
     print(lines[0], lines[1], sep="\n", flush=True)
     for name, (load, k, iters, with_sklearn) in FAISS_ROWS.items():
