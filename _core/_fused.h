@@ -86,12 +86,13 @@ static void kmix_fused_f_base(const float *X, ptrdiff_t m, ptrdiff_t d, const fl
 static int kmix_cpu_has_fma(void)
 {
 #if KMIX_HAVE_DISPATCH
-    /* KMIX_DISABLE_SIMD (any value) forces the baseline kernels, e.g. to test them. */
+    /* KMIX_DISABLE_SIMD (any value) forces the baseline kernels, e.g. to test them. (POPCNT:
+     * every CPU with AVX2 has it; the AVX2 kernels that count bits use the instruction.) */
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
         cached = getenv("KMIX_DISABLE_SIMD") == NULL && __builtin_cpu_supports("avx2")
-                 && __builtin_cpu_supports("fma");
+                 && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt");
     }
     return cached;
 #else
@@ -1533,7 +1534,7 @@ static inline unsigned kmix_failing_mask8(const float *lb, __m256 dv, const floa
 
 /* glist[n:] gets the groups g + b of the set bits b of mask, in order, without a branch per
  * bit (all eight slots are stored); returns the new count. */
-__attribute__((target("avx2,fma")))
+__attribute__((target("avx2,fma,popcnt")))
 static inline ptrdiff_t kmix_append_groups(ptrdiff_t *glist, ptrdiff_t n, ptrdiff_t g,
                                            unsigned mask)
 {
@@ -1561,7 +1562,7 @@ static float kmix_group_floor_avx2(const float *lb, const float *du, ptrdiff_t n
     return s * KMIX_BOUND_SHRINK;
 }
 
-__attribute__((target("avx2,fma")))
+__attribute__((target("avx2,fma,popcnt")))
 static ptrdiff_t kmix_groups_failing_avx2(const float *lb, const float *du, const float *dn,
                                           ptrdiff_t ng, float u, ptrdiff_t ga, ptrdiff_t *glist)
 {
@@ -1633,21 +1634,38 @@ static void kmix_groups_failing_bits4_base(const float *const *lb, const float *
 }
 
 /* The four bitmaps' union into un (nw words); returns how many groups it holds, and each
- * row's count in counts[4]. */
+ * row's count in counts[4]. (Compiled again with the POPCNT instruction, which the AVX2 path
+ * requires: the baseline's __builtin_popcountll is a library call.) */
+#define KMIX_BITS_UNION4_BODY                                                          \
+    ptrdiff_t n = 0;                                                                   \
+    for (int r = 0; r < 4; ++r)                                                        \
+        counts[r] = 0;                                                                 \
+    for (ptrdiff_t w = 0; w < nw; ++w) {                                               \
+        un[w] = bits[w] | bits[nw + w] | bits[2 * nw + w] | bits[3 * nw + w];          \
+        n += __builtin_popcountll(un[w]);                                              \
+        for (int r = 0; r < 4; ++r)                                                    \
+            counts[r] += __builtin_popcountll(bits[r * nw + w]);                       \
+    }                                                                                  \
+    return n;
+
+static ptrdiff_t kmix_bits_union4_base(const uint64_t *bits, ptrdiff_t nw, uint64_t *un,
+                                       ptrdiff_t *counts)
+{
+    KMIX_BITS_UNION4_BODY
+}
+
+#if KMIX_HAVE_DISPATCH
+__attribute__((target("avx2,fma,popcnt")))
+static ptrdiff_t kmix_bits_union4_avx2(const uint64_t *bits, ptrdiff_t nw, uint64_t *un,
+                                       ptrdiff_t *counts)
+{
+    KMIX_BITS_UNION4_BODY
+}
+#endif
+
 static inline ptrdiff_t kmix_bits_union4(const uint64_t *bits, ptrdiff_t nw, uint64_t *un,
                                          ptrdiff_t *counts)
-{
-    ptrdiff_t n = 0;
-    for (int r = 0; r < 4; ++r)
-        counts[r] = 0;
-    for (ptrdiff_t w = 0; w < nw; ++w) {
-        un[w] = bits[w] | bits[nw + w] | bits[2 * nw + w] | bits[3 * nw + w];
-        n += __builtin_popcountll(un[w]);
-        for (int r = 0; r < 4; ++r)
-            counts[r] += __builtin_popcountll(bits[r * nw + w]);
-    }
-    return n;
-}
+{ KMIX_DISPATCH_RETURN(kmix_bits_union4, (bits, nw, un, counts)) }
 
 /* The groups of the set bits of word w of a bitmap appended to glist[n:]; the new count. */
 static inline ptrdiff_t kmix_bits_word_list(uint64_t m, ptrdiff_t w, ptrdiff_t *glist,
@@ -1677,7 +1695,7 @@ static ptrdiff_t kmix_bits_list_base(const uint64_t *bits, ptrdiff_t ng, ptrdiff
 /* kmix_bits_list_base; a whole word within the ng groups holding more than 8 of them by a
  * byte at a time (kmix_append_groups, no branch per bit: the first passes' dense lists;
  * its stores of eight entries stay within the room for ng). */
-__attribute__((target("avx2,fma")))
+__attribute__((target("avx2,fma,popcnt")))
 static ptrdiff_t kmix_bits_list_avx2(const uint64_t *bits, ptrdiff_t ng, ptrdiff_t *glist)
 {
     ptrdiff_t n = 0, w = 0;
