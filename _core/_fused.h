@@ -2337,38 +2337,48 @@ static inline int kmix_wide_argmin2_ok(ptrdiff_t d, ptrdiff_t kt)
         }                                                                          \
     }
 
-/* Centres j .. j + NC (tile P: d x NC, packed) against the row vectors in xt (d x NRW); mv,
- * sv, iv: the rows' state. */
-#define KMIX_WIDE_TILE(T, VT, W, SFX, NC)                                          \
-    {                                                                              \
+/* The register tile's values, declared in the enclosing block as acc[v][c]: NC centres from
+ * P0 (feature f's at P0 + f * STRIDE, squared norms at PN) against the row vectors in xb (d x
+ * NRW), each the chain of FMAs over the features in order from zero, then PN[c] + (-2) acc
+ * (Lloyd's wide tiles and Yinyang's group tiles: the same values, bit for bit). */
+#define KMIX_WIDE_VALUES(T, VT, W, SFX, NC, P0, STRIDE, PN)                        \
         VT acc[KMIX_WIDE_NR][NC];                                                  \
         _Pragma("GCC unroll 8")                                                    \
         for (int c = 0; c < NC; ++c) {                                             \
             _Pragma("GCC unroll 4")                                                \
             for (int v = 0; v < KMIX_WIDE_NR; ++v) acc[v][c] = _mm256_setzero_##SFX(); \
         }                                                                          \
-        const T *pt = P + j * d;                                                   \
-        const T *xf = xb;                                                          \
-        for (ptrdiff_t f = 0; f < d; ++f, pt += NC, xf += NRW) {                   \
-            VT xv[KMIX_WIDE_NR];                                                   \
-            _Pragma("GCC unroll 4")                                                \
-            for (int v = 0; v < KMIX_WIDE_NR; ++v) xv[v] = _mm256_loadu_##SFX(xf + v * W); \
-            _Pragma("GCC unroll 8")                                                \
-            for (int c = 0; c < NC; ++c) {                                         \
-                const VT cc = _mm256_set1_##SFX(pt[c]);                            \
+        {                                                                          \
+            const T *pt = (P0);                                                    \
+            const T *xf = xb;                                                      \
+            for (ptrdiff_t f = 0; f < d; ++f, pt += (STRIDE), xf += NRW) {         \
+                VT xv[KMIX_WIDE_NR];                                               \
                 _Pragma("GCC unroll 4")                                            \
                 for (int v = 0; v < KMIX_WIDE_NR; ++v)                             \
-                    acc[v][c] = _mm256_fmadd_##SFX(xv[v], cc, acc[v][c]);          \
+                    xv[v] = _mm256_loadu_##SFX(xf + v * W);                        \
+                _Pragma("GCC unroll 8")                                            \
+                for (int c = 0; c < NC; ++c) {                                     \
+                    const VT cc = _mm256_set1_##SFX(pt[c]);                        \
+                    _Pragma("GCC unroll 4")                                        \
+                    for (int v = 0; v < KMIX_WIDE_NR; ++v)                         \
+                        acc[v][c] = _mm256_fmadd_##SFX(xv[v], cc, acc[v][c]);      \
+                }                                                                  \
             }                                                                      \
         }                                                                          \
         _Pragma("GCC unroll 8")                                                    \
         for (int c = 0; c < NC; ++c) {                                             \
-            const VT cn = _mm256_set1_##SFX(pn[j + c]);                            \
+            const VT cn = _mm256_set1_##SFX((PN)[c]);                              \
             _Pragma("GCC unroll 4")                                                \
             for (int v = 0; v < KMIX_WIDE_NR; ++v)                                 \
                 /* cn + (-2) acc: one rounding, as the add of the exact product */ \
                 acc[v][c] = _mm256_fmadd_##SFX(two, acc[v][c], cn);                \
-        }                                                                          \
+        }
+
+/* Centres j .. j + NC (tile P: d x NC, packed) against the row vectors in xt (d x NRW); mv,
+ * sv, iv: the rows' state. */
+#define KMIX_WIDE_TILE(T, VT, W, SFX, NC)                                          \
+    {                                                                              \
+        KMIX_WIDE_VALUES(T, VT, W, SFX, NC, P + j * d, NC, pn + j)                 \
         /* Only a value below a lane's second best changes its state: the tile's   \
          * least first, the updates in centre order only where one is. */          \
         VT below = _mm256_setzero_##SFX();                                         \
@@ -2543,27 +2553,7 @@ KMIX_WIDE_ARGMIN2_WIDTHS(float, __m256, 8, ps, kmix_wide_argmin2_f_avx2)
  * registers, ran at 78. */
 #define KMIX_GROUPS_TILE(T, VT, W, SFX, OFF, NCG)                                  \
     {                                                                              \
-        VT acc[KMIX_WIDE_NR][NCG];                                                 \
-        for (int c = 0; c < NCG; ++c)                                              \
-            for (int v = 0; v < KMIX_WIDE_NR; ++v) acc[v][c] = _mm256_setzero_##SFX(); \
-        const T *pt = Pg + (OFF);                                                  \
-        const T *xf = xb;                                                          \
-        for (ptrdiff_t f = 0; f < d; ++f, pt += KMIX_PANEL, xf += NRW) {           \
-            VT xv[KMIX_WIDE_NR];                                                   \
-            for (int v = 0; v < KMIX_WIDE_NR; ++v) xv[v] = _mm256_loadu_##SFX(xf + v * W); \
-            _Pragma("GCC unroll 8")                                                \
-            for (int c = 0; c < NCG; ++c) {                                        \
-                const VT cc = _mm256_set1_##SFX(pt[c]);                            \
-                for (int v = 0; v < KMIX_WIDE_NR; ++v)                             \
-                    acc[v][c] = _mm256_fmadd_##SFX(xv[v], cc, acc[v][c]);          \
-            }                                                                      \
-        }                                                                          \
-        _Pragma("GCC unroll 8")                                                    \
-        for (int c = 0; c < NCG; ++c) {                                            \
-            const VT cn = _mm256_set1_##SFX(ng8[(OFF) + c]);                       \
-            for (int v = 0; v < KMIX_WIDE_NR; ++v)                                 \
-                acc[v][c] = _mm256_fmadd_##SFX(two, acc[v][c], cn);                \
-        }                                                                          \
+        KMIX_WIDE_VALUES(T, VT, W, SFX, NCG, Pg + (OFF), KMIX_PANEL, ng8 + (OFF))  \
         VT below = _mm256_setzero_##SFX();                                         \
         for (int v = 0; v < KMIX_WIDE_NR; ++v) {                                   \
             VT t = acc[v][0];                                                      \
