@@ -481,6 +481,13 @@ def center_groups(centers, n_groups):
         group_of = np.argmin(d2, axis=1)
         means, held = _group_means(c, group_of, n_groups)
         g_centers[held] = means[held]
+    return _groups_layout(group_of)
+
+
+def _groups_layout(group_of):
+    """(group_of, members, gstart) from each centre's group label: the labels renumbered
+    0 .. in order with the empty groups dropped, the centres by group (stable), and each
+    group's start in members."""
     _, group_of = np.unique(group_of, return_inverse=True)
     group_of = np.ascontiguousarray(group_of, dtype=np.intp)
     members = np.ascontiguousarray(np.argsort(group_of, kind="stable"), dtype=np.intp)
@@ -523,12 +530,7 @@ def center_groups_of_size(centers, size):
     # (center_groups may have left fewer groups than n_groups: when those are all full, a
     # centre starts a new group, the least filled)
     order = np.ascontiguousarray(np.argsort(d2.min(axis=1), kind="stable"), dtype=np.intp)
-    group_of = _bounds.greedy_groups(np.ascontiguousarray(d2), order, size, n_groups)
-    _, group_of = np.unique(group_of, return_inverse=True)   # (no empty group)
-    group_of = np.ascontiguousarray(group_of, dtype=np.intp)
-    members = np.ascontiguousarray(np.argsort(group_of, kind="stable"), dtype=np.intp)
-    gstart = np.searchsorted(group_of[members], np.arange(group_of.max() + 2)).astype(np.intp)
-    return group_of, members, gstart
+    return _groups_layout(_bounds.greedy_groups(np.ascontiguousarray(d2), order, size, n_groups))
 
 
 def _elkan_float32_copy(data, algorithm, bounds):
