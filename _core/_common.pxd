@@ -706,11 +706,12 @@ cdef inline void add_cluster_touched(const double *bsum, const double *bw, Py_ss
                                      const unsigned char *touched,
                                      Py_ssize_t j) noexcept nogil:
     """Cluster j's part of :func:`reduce_blocks` with touched and accumulate (nb at most
-    MAX_ROW_BLOCKS, as n_blocks_for gives): the blocks that hold it listed once, then each
-    feature's sum over them in block order added to its sums. The values of testing every
-    block's flag for every feature, without those tests (a pass of a bound algorithm moves
-    few rows, and the tests were most of its reduction: normal 100k x 32, k = 1000, 64
-    blocks, Zen 4: 18 ms of a 0.52 s Yinyang fit)."""
+    MAX_ROW_BLOCKS: a pass's blocks are its Workspace's, counted by n_blocks_for): the
+    blocks that hold it listed once, then each feature's sum over them in block order added
+    to its sums. The values of testing every block's flag for every feature, without those
+    tests (a pass of a bound algorithm moves few rows, and the tests were most of its
+    reduction: normal 100k x 32, k = 1000, 64 blocks, Zen 4: 18 ms of a 0.52 s Yinyang
+    fit)."""
     cdef Py_ssize_t held[MAX_ROW_BLOCKS]
     cdef Py_ssize_t b, f, t, nt = 0
     cdef double acc
@@ -801,10 +802,7 @@ cdef inline Py_ssize_t sum_counts(const Py_ssize_t *c, Py_ssize_t n) noexcept no
 
 cdef inline int check_block_buffers(double[:, :, ::1] bsum, Py_ssize_t nb, Py_ssize_t k,
                                     Py_ssize_t d, bint update) except -1:
-    """The per-block partial sums must be (>= nb) x k x d when a pass updates the centres,
-    over at most MAX_ROW_BLOCKS blocks."""
-    if nb > MAX_ROW_BLOCKS:
-        raise ValueError(f"at most {MAX_ROW_BLOCKS} row blocks, got {nb}")
+    """The per-block partial sums must be (>= nb) x k x d when a pass updates the centres."""
     if update and (bsum.shape[0] < nb or bsum.shape[1] != k or bsum.shape[2] != d):
         raise ValueError(f"bsum must have shape ({nb}, {k}, {d}), got {tuple(bsum.shape)}")
     return 0

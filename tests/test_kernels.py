@@ -825,8 +825,8 @@ def test_refreshed_group_bounds_are_lower_bounds_within_a_few_units(ng):
     arithmetic, at most sqrt(xn + v - err) (1 - gamma) (v the group's value, or `second` for
     the winner's group), and below it by what float32 sums lose (2^-21 of their terms) and a
     relative 2^-16 of the value stored at most (the tag's 63 units, the roundings); it
-    carries the pass's tag; unlisted groups are left as
-    they were; the portable version stores the same bits. Cases: every subset size up to
+    carries the pass's tag; unlisted groups are left as they were; the portable version
+    stores the same bits. Cases: every subset size up to
     ng (and every group in order, whose version loads and stores contiguously), the winner
     listed or not, a second value of +inf, sums at or below zero and below 2^-100."""
     from fractions import Fraction
